@@ -1,0 +1,224 @@
+"""cnnkit.images: decoding untrusted bytes safely, converting modes, resizing with padding."""
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnkit.errors import InputError
+from cnnkit.images import MAX_PIXELS, decode_image, image_channels, resize_with_pad, to_array
+
+
+def encode(img: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def png_declaring_size(width: int, height: int) -> bytes:
+    """A small valid PNG whose IHDR chunk (with a correct CRC) claims width x height pixels."""
+    png = encode(Image.new("L", (8, 8)), "PNG")
+    ihdr = struct.pack(">II", width, height) + png[24:29]  # keep depth, color type, etc.
+    chunk = b"IHDR" + ihdr
+    return png[:12] + chunk + struct.pack(">I", zlib.crc32(chunk)) + png[33:]
+
+
+# --- decode_image ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "MPO"])
+def test_every_allowed_format_decodes_to_a_loaded_image(fmt):
+    img = decode_image(encode(Image.new("RGB", (30, 20), (200, 40, 10)), fmt), "photo")
+    assert img.size == (30, 20)
+    assert to_array(img, 3).shape == (20, 30, 3)
+
+
+def test_a_format_outside_the_allowlist_is_refused_with_the_file_name():
+    ppm = encode(Image.new("RGB", (4, 4)), "PPM")
+    with pytest.raises(InputError, match="picture.ppm is not an image in a supported format"):
+        decode_image(ppm, "picture.ppm")
+
+
+def test_empty_bytes_are_refused_with_the_file_name():
+    with pytest.raises(InputError, match="empty.png is empty"):
+        decode_image(b"", "empty.png")
+
+
+def test_text_pretending_to_be_a_png_is_refused():
+    with pytest.raises(InputError, match="notes.png is not an image"):
+        decode_image(b"just some text, not pixels", "notes.png")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_truncated_file_is_reported_as_damaged(fmt):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    data = encode(Image.fromarray(noise), fmt)
+    with pytest.raises(InputError, match="cut.img is damaged or truncated"):
+        decode_image(data[: len(data) // 2], "cut.img")
+
+
+@pytest.mark.parametrize(
+    "width, height",
+    [
+        (7_000, 7_000),  # above MAX_PIXELS, below Pillow's own warning threshold
+        (10_000, 10_000),  # above Pillow's warning threshold
+        (20_000, 20_000),  # above Pillow's error threshold
+    ],
+)
+def test_a_decompression_bomb_is_refused_without_decoding_it(width, height):
+    assert width * height > MAX_PIXELS
+    with pytest.raises(InputError, match="bomb.png .*(too large|more than)"):
+        decode_image(png_declaring_size(width, height), "bomb.png")
+
+
+def test_an_image_under_the_pixel_limit_is_not_refused_for_its_size():
+    # The header is fine, so the failure is about the missing pixel data, not the size.
+    with pytest.raises(InputError, match="damaged or truncated"):
+        decode_image(png_declaring_size(6_000, 6_000), "big.png")
+
+
+def test_exif_orientation_is_applied():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    landscape = Image.new("RGB", (40, 20))
+    img = decode_image(encode(landscape, "JPEG", exif=exif.tobytes()), "phone.jpg")
+    assert img.size == (20, 40)
+
+
+def test_an_animated_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (6, 6), color) for color in ((255, 0, 0), (0, 0, 255))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    pixel = to_array(decode_image(data, "anim.gif"), 3)[0, 0]
+    assert tuple(pixel) == (255, 0, 0)
+
+
+# --- to_array ------------------------------------------------------------------------------
+
+
+def test_gray_becomes_one_channel_or_three_equal_channels():
+    gray = Image.fromarray(np.array([[0, 100], [200, 255]], dtype=np.uint8), "L")
+    assert to_array(gray, 1)[..., 0].tolist() == [[0, 100], [200, 255]]
+    rgb = to_array(gray, 3)
+    assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
+    assert (rgb == to_array(gray, 1)).all()
+
+
+def test_color_becomes_gray_by_luminance():
+    red = Image.new("RGB", (1, 1), (255, 0, 0))
+    assert to_array(red, 1)[0, 0, 0] == 76  # ITU-R 601-2 luma of pure red
+
+
+def test_transparent_areas_become_black():
+    rgba = Image.new("RGBA", (2, 1), (200, 100, 50, 255))
+    rgba.putpixel((1, 0), (200, 100, 50, 0))
+    result = to_array(rgba, 3)
+    assert tuple(result[0, 0]) == (200, 100, 50)
+    assert tuple(result[0, 1]) == (0, 0, 0)
+
+
+def test_half_transparent_pixels_are_composited_onto_black():
+    assert tuple(to_array(Image.new("RGBA", (1, 1), (200, 100, 50, 128)), 3)[0, 0]) == (100, 50, 25)
+    assert to_array(Image.new("LA", (1, 1), (200, 128)), 1)[0, 0, 0] == 100
+
+
+def test_palette_images_with_and_without_a_transparent_index():
+    img = Image.new("P", (2, 1))
+    img.putpalette([10, 20, 30, 250, 0, 0])
+    img.putpixel((1, 0), 1)
+    assert to_array(img, 3)[0].tolist() == [[10, 20, 30], [250, 0, 0]]
+    transparent = decode_image(encode(img, "PNG", transparency=1), "p.png")
+    assert to_array(transparent, 3)[0].tolist() == [[10, 20, 30], [0, 0, 0]]
+
+
+def test_cmyk_becomes_rgb():
+    cyan_free_red = Image.new("CMYK", (1, 1), (0, 255, 255, 0))
+    decoded = decode_image(encode(cyan_free_red, "TIFF"), "print.tif")
+    assert decoded.mode == "CMYK"
+    assert tuple(to_array(decoded, 3)[0, 0]) == (255, 0, 0)
+
+
+def test_bilevel_images_become_black_and_white():
+    img = Image.new("1", (2, 1))
+    img.putpixel((1, 0), 1)
+    assert to_array(img, 1)[0, :, 0].tolist() == [0, 255]
+
+
+def test_16_bit_images_are_scaled_to_8_bits_by_their_range_not_clipped():
+    values = np.array([[0, 1000], [2000, 4000]], dtype=np.uint16)
+    decoded = decode_image(encode(Image.fromarray(values), "PNG"), "scan.png")
+    assert decoded.mode.startswith("I;16")
+    assert to_array(decoded, 1)[..., 0].tolist() == [[0, 64], [128, 255]]
+
+
+def test_32_bit_and_float_images_are_scaled_to_8_bits():
+    ints = Image.fromarray(np.array([[0, 70000]], dtype=np.int32), "I")
+    floats = Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32), "F")
+    assert to_array(ints, 1)[..., 0].tolist() == [[0, 255]]
+    assert to_array(floats, 3)[0, :, 0].tolist() == [0, 128, 255]
+
+
+def test_negative_and_non_finite_float_pixels_are_scaled_without_warnings():
+    floats = Image.fromarray(np.array([[-1.0, 0.0, 1.0, np.nan, np.inf]], dtype=np.float32), "F")
+    assert to_array(floats, 1)[0, :, 0].tolist() == [0, 128, 255, 128, 128]
+
+
+def test_only_one_or_three_channels_can_be_asked_for():
+    with pytest.raises(InputError, match="channels must be 1 or 3"):
+        to_array(Image.new("RGB", (2, 2)), 4)
+
+
+# --- image_channels --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "1", "I", "F", "I;16"])
+def test_gray_modes_have_one_channel(mode):
+    assert image_channels(Image.new(mode, (2, 2))) == 1
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "CMYK"])
+def test_color_modes_have_three_channels(mode):
+    assert image_channels(Image.new(mode, (2, 2))) == 3
+
+
+def test_a_palette_image_is_gray_only_if_the_colors_it_uses_are_gray():
+    img = Image.new("P", (2, 1))
+    img.putpalette([0, 0, 0, 90, 90, 90, 255, 0, 0])
+    img.putpixel((1, 0), 1)
+    assert image_channels(img) == 1
+    img.putpixel((1, 0), 2)
+    assert image_channels(img) == 3
+
+
+# --- resize_with_pad -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_wide_image_is_fitted_to_the_width_and_padded_above_and_below(channels):
+    wide = np.full((20, 40, channels), 200, dtype=np.uint8)
+    out = resize_with_pad(wide, 16)
+    assert out.shape == (16, 16, channels) and out.dtype == np.uint8
+    assert (out[:4] == 0).all() and (out[12:] == 0).all()
+    assert (out[4:12] == 200).all()
+
+
+def test_a_tall_image_is_fitted_to_the_height_and_padded_left_and_right():
+    tall = np.full((30, 10, 3), 255, dtype=np.uint8)
+    out = resize_with_pad(tall, 12)
+    assert (out[:, :4] == 0).all() and (out[:, 8:] == 0).all()
+    assert (out[:, 4:8] == 255).all()
+
+
+def test_a_square_image_is_scaled_up_or_down_without_padding():
+    square = np.full((5, 5, 1), 77, dtype=np.uint8)
+    assert (resize_with_pad(square, 20) == 77).all()
+    assert (resize_with_pad(np.full((100, 100, 1), 77, dtype=np.uint8), 7) == 77).all()
+
+
+def test_downscaling_is_antialiased():
+    stripes = np.zeros((64, 64, 1), dtype=np.uint8)
+    stripes[:, ::2] = 255
+    out = resize_with_pad(stripes, 8)
+    assert 100 < out.min() and out.max() < 156  # point sampling would give only 0 and 255
