@@ -1,0 +1,809 @@
+"""Datasets by name: loaders in a registry, local copies before downloads, deterministic splits.
+
+Every loader returns uint8 images (N, H, W, C) and int64 labels. Keras is imported only
+when a dataset has to be downloaded, so everything else works with any Keras backend.
+"""
+
+import gzip
+import hashlib
+import io
+import json
+import math
+import os
+import pickle
+import struct
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from cnnkit.errors import InputError
+from cnnkit.images import IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array
+
+DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+# CIFAR-100 fine labels in label order (a Keras download comes without the meta file).
+CIFAR100_CLASSES = (
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle",
+    "bottle", "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle",
+    "caterpillar", "cattle", "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch",
+    "crab", "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish", "forest", "fox",
+    "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion",
+    "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain", "mouse", "mushroom",
+    "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
+    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road",
+    "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake",
+    "spider", "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank",
+    "telephone", "television", "tiger", "tractor", "train", "trout", "tulip", "turtle",
+    "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+)
+
+DEFAULT_IMAGE_SIZE = 64
+MAX_IMAGE_SIZE = 1024
+MAX_ZIP_ENTRIES = 20_000
+MAX_ZIP_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class RawData:
+    """What a loader returns: labeled images, plus the official test set if the dataset has one."""
+
+    x: np.ndarray
+    y: np.ndarray
+    class_names: tuple[str, ...]
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A dataset split three ways: uint8 images (N, H, W, C) with int64 class indices (N,)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split_counts(self) -> dict[str, int]:
+        return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
+
+    def fingerprint(self) -> str:
+        """SHA-256 hex of class names and all six arrays: equal iff the data and its split are."""
+        digest = hashlib.sha256(json.dumps(self.class_names).encode())
+        for array in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).data)
+        return digest.hexdigest()
+
+
+Loader = Callable[[str | None, int | None], RawData]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    needs_path: bool
+    has_official_test_split: bool
+    loader: Loader
+
+
+DATASETS: dict[str, DatasetInfo] = {}
+
+
+def register_dataset(
+    name: str, description: str, needs_path: bool = False, official_test_split: bool = False
+) -> Callable[[Loader], Loader]:
+    """Register `loader(path, image_size) -> RawData` under `name`."""
+
+    def register(loader: Loader) -> Loader:
+        if name in DATASETS:
+            raise ValueError(f"dataset {name!r} is already registered")
+        DATASETS[name] = DatasetInfo(name, description, needs_path, official_test_split, loader)
+        return loader
+
+    return register
+
+
+def list_datasets() -> list[dict]:
+    return [
+        {
+            "name": info.name,
+            "description": info.description,
+            "needs_path": info.needs_path,
+            "has_official_test_split": info.has_official_test_split,
+        }
+        for info in DATASETS.values()
+    ]
+
+
+def load_dataset(
+    name: str,
+    *,
+    path: str | None = None,
+    image_size: int | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    train_limit: int | None = None,
+) -> Dataset:
+    """Load a registered dataset and split it, the same way every time for the same arguments.
+
+    The official test set is used when the dataset has one; otherwise `test_fraction` of all
+    examples becomes the test set. Then `val_fraction` of the rest becomes the validation set.
+    All splits are stratified. `train_limit` caps every split at that many examples (stratified),
+    for quick runs. `image_size` applies only to datasets whose images vary in size (folder).
+    """
+    if name not in DATASETS:
+        raise InputError(f"Unknown dataset '{name}'. Known datasets: {', '.join(DATASETS)}.")
+    info = DATASETS[name]
+    if not 0 <= val_fraction < 1:
+        raise InputError(f"val_fraction must be at least 0 and below 1, not {val_fraction}.")
+    if not 0 < test_fraction < 1:
+        raise InputError(f"test_fraction must be above 0 and below 1, not {test_fraction}.")
+    if train_limit is not None and train_limit < 1:
+        raise InputError(f"train_limit must be a positive number of examples, not {train_limit}.")
+    if info.needs_path and not path:
+        raise InputError(f"Dataset '{name}' needs a path: {info.description}.")
+
+    raw = info.loader(path, image_size)
+    _check_labels(raw, name)
+    rng = np.random.default_rng(seed)
+    if raw.x_test is None:
+        pool, test = stratified_split(raw.y, test_fraction, rng)
+        x_pool, y_pool, x_test, y_test = raw.x[pool], raw.y[pool], raw.x[test], raw.y[test]
+    else:
+        x_pool, y_pool, x_test, y_test = raw.x, raw.y, raw.x_test, raw.y_test
+    train, val = stratified_split(y_pool, val_fraction, rng)
+    splits = [(x_pool[train], y_pool[train]), (x_pool[val], y_pool[val]), (x_test, y_test)]
+    if train_limit is not None:
+        splits = [_subsample(x, y, train_limit, rng) for x, y in splits]
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
+
+    if len(y_test) == 0:
+        raise InputError(
+            f"Dataset '{name}' has too few examples ({len(raw.y)}) for a test split of "
+            f"{test_fraction}; use a larger test_fraction or more data."
+        )
+    if len(y_val) == 0 and val_fraction > 0:
+        raise InputError(
+            f"Dataset '{name}' has too few examples ({len(y_pool)}) for a validation split of "
+            f"{val_fraction}; use a larger val_fraction, 0 for no validation, or more data."
+        )
+    return Dataset(name, x_train, y_train, x_val, y_val, x_test, y_test, tuple(raw.class_names))
+
+
+def _check_labels(raw: RawData, name: str) -> None:
+    if len(raw.y) == 0:
+        raise InputError(f"Dataset '{name}' has no examples.")
+    for y in (raw.y, raw.y_test):
+        if y is not None and len(y) and (y.min() < 0 or y.max() >= len(raw.class_names)):
+            raise InputError(
+                f"Dataset '{name}' has labels outside 0..{len(raw.class_names) - 1} for its "
+                f"{len(raw.class_names)} classes; its files may be corrupt."
+            )
+
+
+def stratified_split(
+    y: np.ndarray, fraction: float, seed: int | np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split example indices into (keep, holdout), holding out `fraction` of every class.
+
+    Class holdout sizes follow the class proportions and add up to round(fraction * len(y))
+    (the leftover examples go to the largest remainders), except that no class gives up its
+    last example. Both index arrays come in random order.
+    """
+    if not 0 <= fraction < 1:
+        raise InputError(f"A split fraction must be at least 0 and below 1, not {fraction}.")
+    rng = np.random.default_rng(seed)
+    _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    held = np.zeros(len(y), dtype=bool)
+    for code, quota in enumerate(_holdout_quotas(counts, fraction)):
+        held[rng.permutation(np.flatnonzero(codes == code))[:quota]] = True
+    return rng.permutation(np.flatnonzero(~held)), rng.permutation(np.flatnonzero(held))
+
+
+def _holdout_quotas(counts: np.ndarray, fraction: float) -> np.ndarray:
+    exact = counts * fraction
+    quotas = np.minimum(np.floor(exact).astype(np.int64), counts - 1)
+    leftover = round(fraction * counts.sum()) - quotas.sum()
+    open_classes = np.flatnonzero(quotas < counts - 1)
+    remainders = exact[open_classes] - quotas[open_classes]
+    by_remainder = open_classes[np.argsort(-remainders, kind="stable")]
+    quotas[by_remainder[: max(leftover, 0)]] += 1
+    return quotas
+
+
+def _subsample(
+    x: np.ndarray, y: np.ndarray, limit: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    if len(y) <= limit:
+        return x, y
+    _, chosen = stratified_split(y, limit / len(y), rng)
+    return x[chosen], y[chosen]
+
+
+# --- The offline default ---------------------------------------------------------------------
+
+
+@register_dataset(
+    "digits", "scikit-learn handwritten digits, 8x8 gray, 10 classes (1,797 images); offline"
+)
+def load_digits(path: str | None, image_size: int | None) -> RawData:
+    from sklearn.datasets import load_digits as sklearn_digits  # slow import, needed only here
+
+    digits = sklearn_digits()
+    x = np.rint(digits.images * (255 / 16)).astype(np.uint8)[..., None]
+    return RawData(x, digits.target.astype(np.int64), DIGIT_CLASSES)
+
+
+# --- Downloadable datasets: local copies in CNNKIT_DATA_DIR first, then Keras ----------------
+
+
+def data_dir() -> Path | None:
+    """The folder named by CNNKIT_DATA_DIR, which holds local copies of downloadable datasets."""
+    value = os.environ.get("CNNKIT_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def _search_dirs(name: str, path: str | None) -> list[Path]:
+    root = data_dir()
+    dirs = [Path(path)] if path else []
+    if root is not None:
+        dirs += [root / name, root / name.replace("_", "-"), root]
+    return list(dict.fromkeys(dirs))
+
+
+def _download_with_keras(name: str) -> tuple:
+    """keras.datasets.<name>.load_data(): the only Keras import in this module, made on demand."""
+    import keras
+
+    return getattr(keras.datasets, name).load_data()
+
+
+def _load_official(
+    name: str,
+    path: str | None,
+    read_local: Callable[[Path], RawData | None],
+    looked_for: str,
+    class_names: tuple[str, ...],
+) -> RawData:
+    dirs = _search_dirs(name, path)
+    for folder in dirs:
+        raw = read_local(folder)
+        if raw is not None:
+            return raw
+    try:
+        (x, y), (x_test, y_test) = _download_with_keras(name)
+    except Exception as err:  # offline, proxy, damaged cache...: the fix is the same either way
+        where = ", ".join(map(str, dirs)) or "nowhere, because CNNKIT_DATA_DIR is not set"
+        raise InputError(
+            f"Dataset '{name}' is not in CNNKIT_DATA_DIR and could not be downloaded ({err}). "
+            f"Looked for {looked_for} in: {where}."
+        ) from err
+    return RawData(
+        x if x.ndim == 4 else x[..., None],
+        y.reshape(-1).astype(np.int64),
+        class_names,
+        x_test if x_test.ndim == 4 else x_test[..., None],
+        y_test.reshape(-1).astype(np.int64),
+    )
+
+
+# MNIST-style IDX files.
+
+_IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def _read_idx_folder(folder: Path, class_names: tuple[str, ...]) -> RawData | None:
+    paths = [
+        next((p for p in (folder / stem, folder / f"{stem}.gz") if p.is_file()), None)
+        for stem in _IDX_FILES
+    ]
+    if None in paths:
+        return None
+    x, y = _read_idx_pair(paths[0], paths[1])
+    x_test, y_test = _read_idx_pair(paths[2], paths[3])
+    return RawData(x[..., None], y, class_names, x_test[..., None], y_test)
+
+
+def _read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    images = _read_idx(images_path, ndim=3)
+    labels = _read_idx(labels_path, ndim=1)
+    if len(images) != len(labels):
+        raise InputError(
+            f"{images_path} holds {len(images):,} images but {labels_path} holds "
+            f"{len(labels):,} labels."
+        )
+    return images, labels.astype(np.int64)
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file of unsigned bytes (magic 0x0000080<ndim>, big-endian sizes), gzipped or not."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:
+            raise InputError(f"{path} is a damaged gzip file ({err}).") from err
+    header = 4 + 4 * ndim
+    if len(data) < header or data[:4] != bytes([0, 0, 0x08, ndim]):
+        raise InputError(
+            f"{path} is not an IDX file of {ndim}-dimensional unsigned bytes (wrong header)."
+        )
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    if len(data) - header != math.prod(shape):
+        raise InputError(
+            f"{path} declares shape {shape} ({math.prod(shape):,} bytes) but holds "
+            f"{len(data) - header:,} bytes of data: it is truncated or corrupt."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+_IDX_LOOKED_FOR = " + ".join(f"{stem}[.gz]" for stem in _IDX_FILES)
+
+
+@register_dataset(
+    "mnist",
+    "MNIST handwritten digits, 28x28 gray, 10 classes (60,000 train + 10,000 test)",
+    official_test_split=True,
+)
+def load_mnist(path: str | None, image_size: int | None) -> RawData:
+    read = partial(_read_idx_folder, class_names=DIGIT_CLASSES)
+    return _load_official("mnist", path, read, _IDX_LOOKED_FOR, DIGIT_CLASSES)
+
+
+@register_dataset(
+    "fashion_mnist",
+    "Fashion-MNIST clothing, 28x28 gray, 10 classes (60,000 train + 10,000 test)",
+    official_test_split=True,
+)
+def load_fashion_mnist(path: str | None, image_size: int | None) -> RawData:
+    read = partial(_read_idx_folder, class_names=FASHION_CLASSES)
+    return _load_official("fashion_mnist", path, read, _IDX_LOOKED_FOR, FASHION_CLASSES)
+
+
+# CIFAR python batches: pickled dicts of numpy arrays, in a folder or in the original tar.gz.
+
+
+@dataclass(frozen=True)
+class _CifarLayout:
+    folder: str
+    tarball: str
+    train_files: tuple[str, ...]
+    test_file: str
+    meta_file: str
+    label_key: str
+    names_key: str
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (*self.train_files, self.test_file, self.meta_file)
+
+    @property
+    def looked_for(self) -> str:
+        return f"{self.folder}/ or {self.tarball}"
+
+
+_CIFAR10 = _CifarLayout(
+    folder="cifar-10-batches-py",
+    tarball="cifar-10-python.tar.gz",
+    train_files=tuple(f"data_batch_{i}" for i in range(1, 6)),
+    test_file="test_batch",
+    meta_file="batches.meta",
+    label_key="labels",
+    names_key="label_names",
+)
+_CIFAR100 = _CifarLayout(
+    folder="cifar-100-python",
+    tarball="cifar-100-python.tar.gz",
+    train_files=("train",),
+    test_file="test",
+    meta_file="meta",
+    label_key="fine_labels",
+    names_key="fine_label_names",
+)
+
+
+def _read_cifar_folder(folder: Path, layout: _CifarLayout) -> RawData | None:
+    batches = folder / layout.folder
+    tarball = folder / layout.tarball
+    if all((batches / name).is_file() for name in layout.files):
+        source = str(batches)
+        blobs = {name: (batches / name).read_bytes() for name in layout.files}
+    elif tarball.is_file():
+        source = str(tarball)
+        blobs = _read_tar_members(tarball, layout.folder, layout.files)
+    else:
+        return None
+
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return _cifar_batch(blobs[name], layout.label_key, f"{name} in {source}")
+
+    train = [batch(name) for name in layout.train_files]
+    x_test, y_test = batch(layout.test_file)
+    meta_name = f"{layout.meta_file} in {source}"
+    names = _field(_unpickle(blobs[layout.meta_file], meta_name), layout.names_key, meta_name)
+    return RawData(
+        np.concatenate([x for x, _ in train]),
+        np.concatenate([y for _, y in train]),
+        tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names),
+        x_test,
+        y_test,
+    )
+
+
+def _read_tar_members(tarball: Path, folder: str, names: tuple[str, ...]) -> dict[str, bytes]:
+    """Read `folder/<name>` regular-file members into memory, without extracting anything.
+
+    Only members at exactly those paths are read, so links and unsafe paths (absolute, `..`)
+    are never touched.
+    """
+    wanted = {PurePosixPath(folder, name): name for name in names}
+    blobs = {}
+    try:
+        with tarfile.open(tarball) as tar:
+            for member in tar:
+                name = wanted.get(PurePosixPath(member.name))
+                if name is not None and member.isfile():
+                    blobs[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise InputError(f"{tarball} is not a readable tar.gz archive ({err}).") from err
+    missing = [f"{folder}/{name}" for name in names if name not in blobs]
+    if missing:
+        raise InputError(f"{tarball} lacks {', '.join(missing)}.")
+    return blobs
+
+
+def _cifar_batch(blob: bytes, label_key: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images NHWC and labels from one batch; its rows are 3072 bytes: R plane, G plane, B plane."""
+    batch = _unpickle(blob, name)
+    data = np.asarray(_field(batch, "data", name))
+    labels = np.asarray(_field(batch, label_key, name), dtype=np.int64).reshape(-1)
+    if data.dtype != np.uint8 or data.shape[1:] != (3072,) or len(data) != len(labels):
+        raise InputError(
+            f"{name} is not a CIFAR batch: expected uint8 rows of 3072 values and one label per "
+            f"row, found {data.dtype} data of shape {data.shape} and {len(labels)} labels."
+        )
+    return np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)), labels
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds numpy arrays and plain containers, and refuses anything else."""
+
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),  # how Python 3 writes bytes in protocol-2 pickles
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _unpickle(blob: bytes, name: str) -> dict:
+    """A pickled dict (keys may be bytes, as in the original CIFAR files) with str keys."""
+    try:
+        content = _ArrayUnpickler(io.BytesIO(blob), encoding="bytes").load()
+    except Exception as err:  # a damaged or hostile pickle can fail in many ways
+        raise InputError(f"{name} is not a readable CIFAR pickle ({err}).") from err
+    if not isinstance(content, dict):
+        raise InputError(f"{name} should hold a dict, not {type(content).__name__}.")
+    return {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in content.items()}
+
+
+def _field(mapping: dict, key: str, name: str) -> object:
+    if key not in mapping:
+        raise InputError(f"{name} has no '{key}' entry.")
+    return mapping[key]
+
+
+@register_dataset(
+    "cifar10",
+    "CIFAR-10 photos, 32x32 color, 10 classes (50,000 train + 10,000 test)",
+    official_test_split=True,
+)
+def load_cifar10(path: str | None, image_size: int | None) -> RawData:
+    read = partial(_read_cifar_folder, layout=_CIFAR10)
+    return _load_official("cifar10", path, read, _CIFAR10.looked_for, CIFAR10_CLASSES)
+
+
+@register_dataset(
+    "cifar100",
+    "CIFAR-100 photos, 32x32 color, 100 fine classes (50,000 train + 10,000 test)",
+    official_test_split=True,
+)
+def load_cifar100(path: str | None, image_size: int | None) -> RawData:
+    read = partial(_read_cifar_folder, layout=_CIFAR100)
+    return _load_official("cifar100", path, read, _CIFAR100.looked_for, CIFAR100_CLASSES)
+
+
+# --- Files you bring: Kaggle CSV, image folders ----------------------------------------------
+
+
+def read_digit_csv(
+    source: str | os.PathLike | bytes | BinaryIO, name: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images and labels from a Kaggle digit-recognizer CSV: a `label` column plus pixel columns.
+
+    Pixel columns (every other column, in order) hold a square image row by row, values 0-255.
+    Returns x uint8 (N, S, S, 1) and y int64 (N,), or y None when there is no `label` column
+    (the unlabeled test file). `source` is a path, the file's bytes or a binary file object;
+    `name` is what error messages call it. Rows in messages count from 1 after the header.
+    """
+    name = name or (str(source) if isinstance(source, (str, os.PathLike)) else "the CSV file")
+    try:
+        frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except pd.errors.EmptyDataError as err:
+        raise InputError(f"{name} is empty.") from err
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"{name} is not a well-formed CSV file ({err}).") from err
+    except OSError as err:
+        raise InputError(f"Cannot read {name} ({err}).") from err
+
+    pixel_columns = [column for column in frame.columns if column != "label"]
+    if not pixel_columns:
+        raise InputError(f"{name} has no pixel columns, only a 'label' column.")
+    side = math.isqrt(len(pixel_columns))
+    if side * side != len(pixel_columns):
+        raise InputError(
+            f"{name} has {len(pixel_columns)} pixel columns, which is not a square image; "
+            f"expected a square number such as 784 (28x28)."
+        )
+    if frame.empty:
+        raise InputError(f"{name} has a header but no rows.")
+
+    pixels = _numbers(frame[pixel_columns], name)
+    bad = (pixels < 0) | (pixels > 255) | (pixels != np.round(pixels))
+    if bad.any():
+        row, column = _first(bad)
+        raise InputError(
+            f"{name}: row {row + 1}, column '{pixel_columns[column]}' holds "
+            f"{pixels[row, column]:g}; pixel values must be whole numbers from 0 to 255."
+        )
+    x = pixels.astype(np.uint8).reshape(-1, side, side, 1)
+    if "label" not in frame.columns:
+        return x, None
+    labels = _numbers(frame[["label"]], name)[:, 0]
+    fractional = labels != np.round(labels)
+    if fractional.any():
+        row = int(np.argmax(fractional))
+        raise InputError(
+            f"{name}: row {row + 1} has label {labels[row]:g}; labels must be whole numbers."
+        )
+    return x, labels.astype(np.int64)
+
+
+def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The cells as one numeric array, or InputError naming a non-numeric or blank cell."""
+    for column in frame.columns:
+        cells = frame[column]
+        if not pd.api.types.is_numeric_dtype(cells):
+            row = int(np.argmax(pd.to_numeric(cells, errors="coerce").isna() & cells.notna()))
+            raise InputError(
+                f"{name}: row {row + 1}, column '{column}' holds {cells.iloc[row]!r}, "
+                f"which is not a number."
+            )
+    values = frame.to_numpy()
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        row, column = _first(np.isnan(values))
+        raise InputError(f"{name}: row {row + 1}, column '{frame.columns[column]}' is blank.")
+    return values
+
+
+def _first(mask: np.ndarray) -> tuple[int, int]:
+    """(row, column) of the first True cell in reading order."""
+    return divmod(int(np.argmax(mask)), mask.shape[1])
+
+
+@register_dataset(
+    "csv",
+    "Kaggle digit-recognizer CSV with a 'label' column and one column per pixel "
+    "(path: the .csv file)",
+    needs_path=True,
+)
+def load_csv(path: str | None, image_size: int | None) -> RawData:
+    x, labels = read_digit_csv(path)
+    if labels is None:
+        raise InputError(
+            f"{path} has no 'label' column; training needs labeled data (this looks like an "
+            f"unlabeled test file)."
+        )
+    values, y = np.unique(labels, return_inverse=True)
+    return RawData(x, y.astype(np.int64), tuple(str(v) for v in values))
+
+
+# Image folders: one sub-folder per class, as a directory, a .zip file or uploaded zip bytes.
+
+
+def read_image_folder(source: str | os.PathLike | bytes, image_size: int | None = None) -> RawData:
+    """Images sorted into one sub-folder per class, each fitted to image_size x image_size.
+
+    `source` is a directory, a .zip file, or the bytes of a zip. A single top-level folder
+    around the class folders (as zipping a folder produces) is looked through. Hidden files,
+    __MACOSX/ and files without an image extension are ignored. Images keep one channel if
+    all of them are grayscale, else they all get three.
+    """
+    side = DEFAULT_IMAGE_SIZE if image_size is None else image_size
+    if not isinstance(side, int) or not 1 <= side <= MAX_IMAGE_SIZE:
+        raise InputError(
+            f"image_size must be a whole number from 1 to {MAX_IMAGE_SIZE}, not {side!r}."
+        )
+    if isinstance(source, bytes):
+        return _read_zip(io.BytesIO(source), "the uploaded zip", side)
+    path = Path(source)
+    if path.is_dir():
+        return _read_classes(*_walk(path), str(path), side)
+    if path.is_file():
+        return _read_zip(path, str(path), side)
+    raise InputError(f"{path} is neither a folder nor a zip file.")
+
+
+FileReaders = dict[PurePosixPath, Callable[[], bytes]]
+
+
+def _walk(root: Path) -> tuple[FileReaders, set[PurePosixPath]]:
+    files: FileReaders = {}
+    folders = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        relative = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
+        folders.update(relative / name for name in dirnames)
+        files.update({relative / name: (Path(dirpath) / name).read_bytes for name in filenames})
+    return files, folders
+
+
+def _read_zip(file: Path | io.BytesIO, source: str, side: int) -> RawData:
+    try:
+        with zipfile.ZipFile(file) as archive:
+            entries = archive.infolist()
+            if len(entries) > MAX_ZIP_ENTRIES:
+                raise InputError(
+                    f"{source} holds {len(entries):,} entries; at most {MAX_ZIP_ENTRIES:,} "
+                    f"are allowed."
+                )
+            total = sum(entry.file_size for entry in entries)
+            if total > MAX_ZIP_BYTES:
+                raise InputError(
+                    f"{source} unpacks to {total / 2**30:.1f} GiB; at most "
+                    f"{MAX_ZIP_BYTES / 2**30:.0f} GiB are allowed."
+                )
+            for entry in entries:
+                if _is_unsafe(entry.filename):
+                    raise InputError(
+                        f"{source} contains the entry '{entry.filename}', which points outside "
+                        f"the archive; the zip is refused."
+                    )
+            files = {
+                _zip_path(entry.filename): partial(archive.read, entry)
+                for entry in entries
+                if not entry.is_dir()
+            }
+            folders = {_zip_path(entry.filename) for entry in entries if entry.is_dir()}
+            return _read_classes(files, folders, source, side)
+    except zipfile.BadZipFile as err:
+        raise InputError(f"{source} is not a valid zip file ({err}).") from err
+
+
+def _zip_path(name: str) -> PurePosixPath:
+    return PurePosixPath(name.replace("\\", "/"))
+
+
+def _is_unsafe(name: str) -> bool:
+    path = _zip_path(name)
+    return path.is_absolute() or ".." in path.parts or bool(PureWindowsPath(name).drive)
+
+
+# What reading a file or a zip member can raise (RuntimeError: encrypted member,
+# NotImplementedError: unsupported compression).
+_READ_ERRORS = (
+    OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, NotImplementedError
+)
+
+
+def _read_classes(
+    files: FileReaders, folders: set[PurePosixPath], source: str, side: int
+) -> RawData:
+    groups = _group_by_class(list(files), folders, source)
+    arrays, labels, all_gray = [], [], True
+    for label, paths in enumerate(groups.values()):
+        for path in paths:
+            name = f"{path} in {source}"
+            try:
+                data = files[path]()
+            except _READ_ERRORS as err:
+                raise InputError(f"Cannot read {name} ({err}).") from err
+            img = decode_image(data, name)
+            all_gray = all_gray and image_channels(img) == 1
+            arrays.append(resize_with_pad(to_array(img, 3), side))
+            labels.append(label)
+    x = np.stack(arrays)
+    # A grayscale image converted to RGB has three equal channels: keep one.
+    x = np.ascontiguousarray(x[..., :1]) if all_gray else x
+    return RawData(x, np.array(labels, dtype=np.int64), tuple(groups))
+
+
+def _group_by_class(
+    paths: list[PurePosixPath], folders: set[PurePosixPath], source: str
+) -> dict[str, list[PurePosixPath]]:
+    """Image paths by class folder, both sorted; wrapper folders around the classes are skipped."""
+    visible = [path for path in paths if _is_visible(path)]
+    images = sorted(path for path in visible if path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS)
+    folders = {folder for folder in folders if _is_visible(folder)}
+    folders |= {parent for path in visible for parent in path.parents if parent.parts}
+    depth = 0
+    while len(_names_at(folders, depth)) == 1 and all(len(p.parts) > depth + 2 for p in images):
+        depth += 1
+    loose = [path for path in images if len(path.parts) == depth + 1]
+    if loose:
+        raise InputError(
+            f"{loose[0]} in {source} is not inside a class folder; put the images of each class "
+            f"in their own sub-folder."
+        )
+    classes = sorted(_names_at(folders, depth))
+    if len(classes) < 2:
+        raise InputError(
+            f"{source} needs at least 2 class folders (one sub-folder of images per class); "
+            f"found {len(classes)}{': ' if classes else ''}{', '.join(classes)}."
+        )
+    groups = {name: [path for path in images if path.parts[depth] == name] for name in classes}
+    for name, members in groups.items():
+        if not members:
+            raise InputError(
+                f"Class folder '{name}' in {source} has no images "
+                f"({', '.join(sorted(IMAGE_EXTENSIONS))})."
+            )
+    return groups
+
+
+def _names_at(folders: set[PurePosixPath], depth: int) -> set[str]:
+    return {folder.parts[depth] for folder in folders if len(folder.parts) > depth}
+
+
+def _is_visible(path: PurePosixPath) -> bool:
+    return not any(part.startswith(".") or part == "__MACOSX" for part in path.parts)
+
+
+@register_dataset(
+    "folder",
+    "Your own images, one sub-folder per class (path: a folder or a .zip); "
+    f"resized with padding to image_size (default {DEFAULT_IMAGE_SIZE})",
+    needs_path=True,
+)
+def load_folder(path: str | None, image_size: int | None) -> RawData:
+    return read_image_folder(path, image_size)
