@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from cnnkit import InputError
+from cnnkit.config import TrainConfig, field_names
+
+
+def test_defaults_are_valid_and_train_offline_on_digits():
+    cfg = TrainConfig()
+    assert cfg.dataset == "digits"
+
+
+def test_config_is_frozen():
+    with pytest.raises(Exception):
+        TrainConfig().epochs = 3  # type: ignore[misc]
+
+
+def test_json_round_trip_gives_an_equal_config():
+    cfg = TrainConfig(arch="mnist_cnn", epochs=3, activation="elu", batch_norm=True, schedule="cyclic", max_lr=0.01)
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_mlflow_params_round_trip_gives_an_equal_config():
+    cfg = TrainConfig(rotation=10, learning_rate=3e-4, batch_norm=False, activation=None, early_stopping=2)
+    params = cfg.to_params()
+    assert all(isinstance(value, str) for value in params.values())
+    assert set(params) == set(field_names())
+    assert TrainConfig.from_params({**params, "unrelated": "x"}) == cfg
+
+
+def test_key_value_settings_are_parsed_to_field_types():
+    cfg = TrainConfig().with_settings(["epochs=3", "learning_rate=0.01", "batch_norm=true", "activation=leaky_relu"])
+    assert (cfg.epochs, cfg.learning_rate, cfg.batch_norm, cfg.activation) == (3, 0.01, True, "leaky_relu")
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"dataset": "imagenet"}, "dataset"),
+        ({"arch": "vgg99"}, "arch"),
+        ({"optimizer": "lion"}, "optimizer"),
+        ({"activation": "tanh"}, "activation"),
+        ({"val_fraction": 0.95}, "val_fraction"),
+        ({"schedule": "cyclic", "learning_rate": 0.01, "max_lr": 0.001}, "max_lr"),
+        ({"dataset": "csv"}, "dataset_path"),
+        ({"val_fraction": 0, "schedule": "plateau"}, "plateau_monitor"),
+        ({"val_fraction": 0, "early_stopping": 3}, "early_stopping"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+    ],
+)
+def test_invalid_settings_raise_an_input_error_naming_the_field(changes, field):
+    with pytest.raises(InputError, match=field):
+        TrainConfig(**changes)
+
+
+def test_text_that_is_not_a_number_is_rejected_with_the_field_name():
+    with pytest.raises(InputError, match="epochs: 'ten'"):
+        TrainConfig().with_settings(["epochs=ten"])
+
+
+def test_unknown_settings_and_malformed_assignments_are_rejected():
+    with pytest.raises(InputError, match="Unknown setting"):
+        TrainConfig.from_dict({"epochz": 3})
+    with pytest.raises(InputError, match="key=value"):
+        TrainConfig().with_settings(["epochs"])
+    with pytest.raises(InputError, match="JSON"):
+        TrainConfig.from_json("{not json")
+
+
+def test_input_error_is_a_value_error():
+    assert issubclass(InputError, ValueError)
+    assert json.loads(TrainConfig().to_json())["dataset"] == "digits"
