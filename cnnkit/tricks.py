@@ -1,0 +1,270 @@
+"""Training tricks: input layers (normalisation, kernel pre-filters, augmentation),
+optimizers, learning-rate schedules and the learning-rate range test's suggestion.
+
+Everything that touches pixels is a Keras layer inside the model, so a saved model takes
+raw 0-255 images and the same code serves training, prediction and the kernel playground.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from cnnkit.config import TrainConfig
+
+SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype="float32")
+GAUSSIAN_BLUR = np.outer([1, 2, 1], [1, 2, 1]).astype("float32") / 16  # cv2.GaussianBlur((3, 3), 0)
+SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype="float32")
+SOBEL_Y = SOBEL_X.T.copy()
+
+PREFILTER_DESCRIPTIONS = {
+    "none": "No pre-filter.",
+    "sharpen": "Sharpen with the 3x3 kernel [[0,-1,0],[-1,5,-1],[0,-1,0]] (seed 003).",
+    "blur": "3x3 Gaussian blur, as cv2.GaussianBlur(img, (3, 3), 0).",
+    "edges": "Blur, then Sobel gradient magnitude: bright where intensity changes.",
+    "blur_sharpen": "Blur, then sharpen (seed 003, section 3.6).",
+}
+
+
+def convolve3x3(images, kernel: np.ndarray):
+    """Apply one 3x3 kernel to every channel, borders reflected (OpenCV's default)."""
+    channels = images.shape[-1]
+    depthwise = np.repeat(np.asarray(kernel, "float32")[:, :, None, None], channels, axis=2)
+    padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+    return ops.depthwise_conv(padded, depthwise, strides=1, padding="valid")
+
+
+def apply_prefilter(images, kind: str):
+    """Filter a float batch (N, H, W, C) of 0-255 pixels; results stay in 0-255."""
+    if kind == "none":
+        return images
+    if kind == "sharpen":
+        filtered = convolve3x3(images, SHARPEN)
+    elif kind == "blur":
+        filtered = convolve3x3(images, GAUSSIAN_BLUR)
+    elif kind == "blur_sharpen":
+        filtered = convolve3x3(convolve3x3(images, GAUSSIAN_BLUR), SHARPEN)
+    elif kind == "edges":
+        blurred = convolve3x3(images, GAUSSIAN_BLUR)
+        filtered = ops.sqrt(ops.square(convolve3x3(blurred, SOBEL_X)) + ops.square(convolve3x3(blurred, SOBEL_Y)))
+    else:
+        raise ValueError(f"unknown pre-filter {kind!r}")
+    return ops.clip(filtered, 0.0, 255.0)
+
+
+def filter_image(image: np.ndarray, kind: str = "none", kernel: np.ndarray | None = None) -> np.ndarray:
+    """Filter one uint8 image (H, W, C) with a named pre-filter or a custom 3x3 kernel."""
+    batch = ops.convert_to_tensor(image[None].astype("float32"))
+    result = ops.clip(convolve3x3(batch, kernel), 0, 255) if kernel is not None else apply_prefilter(batch, kind)
+    return np.rint(ops.convert_to_numpy(result)[0]).astype("uint8")
+
+
+@keras.saving.register_keras_serializable(package="cnnkit")
+class KernelFilter(layers.Layer):
+    """A fixed (untrained) image filter applied to the raw input pixels."""
+
+    def __init__(self, kind: str, **kwargs):
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def call(self, inputs):
+        return apply_prefilter(inputs, self.kind)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+
+
+@keras.saving.register_keras_serializable(package="cnnkit")
+class PerImageStandardization(layers.Layer):
+    """Centre each image on zero and scale it to unit standard deviation (seed 000's
+    ImageDataGenerator(samplewise_center=True, samplewise_std_normalization=True))."""
+
+    def call(self, inputs):
+        mean = ops.mean(inputs, axis=(1, 2, 3), keepdims=True)
+        std = ops.std(inputs, axis=(1, 2, 3), keepdims=True)
+        return (inputs - mean) / (std + 1e-7)
+
+
+def input_layers(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[layers.Layer]:
+    """The layers between the raw image and the network: pre-filter, augmentation, normalisation.
+
+    Augmentation layers are active only in training, so evaluation and prediction see clean images.
+    """
+    stack: list[layers.Layer] = []
+    if cfg.prefilter != "none":
+        stack.append(KernelFilter(cfg.prefilter, name=f"prefilter_{cfg.prefilter}"))
+    stack += augmentation_layers(cfg, input_shape)
+    if cfg.normalization == "scale":
+        stack.append(layers.Rescaling(1 / 255, name="scale_0_1"))
+    elif cfg.normalization == "standardize":
+        stack.append(PerImageStandardization(name="standardize"))
+    return stack
+
+
+def augmentation_layers(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[layers.Layer]:
+    """Keras preprocessing layers for the augmentations the config asks for, seeded by it."""
+    height, width = input_shape[:2]
+    stack: list[layers.Layer] = []
+    if cfg.flip != "none":
+        stack.append(layers.RandomFlip(cfg.flip, seed=cfg.seed, name="aug_flip"))
+    if cfg.rotation:
+        stack.append(layers.RandomRotation(cfg.rotation / 360, fill_mode="nearest", seed=cfg.seed + 1, name="aug_rotate"))
+    if cfg.zoom:
+        stack.append(layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=cfg.seed + 2, name="aug_zoom"))
+    if cfg.translate:
+        stack.append(
+            layers.RandomTranslation(cfg.translate, cfg.translate, fill_mode="nearest", seed=cfg.seed + 3, name="aug_translate")
+        )
+    if cfg.pad_crop:
+        # Zero-padding by p pixels then cropping back at a random offset is a whole-pixel shift of
+        # up to p pixels with zero fill: that is what this translation does.
+        stack.append(
+            layers.RandomTranslation(
+                cfg.pad_crop / height,
+                cfg.pad_crop / width,
+                fill_mode="constant",
+                interpolation="nearest",
+                seed=cfg.seed + 4,
+                name="aug_pad_crop",
+            )
+        )
+    return stack
+
+
+# ---- learning-rate schedules ----------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="cnnkit")
+class CyclicLR(keras.optimizers.schedules.LearningRateSchedule):
+    """Cyclical learning rates (Smith 2015, arXiv:1506.01186): triangular, triangular2, exp_range.
+
+    `step_size` is half a cycle, in optimizer steps.
+    """
+
+    def __init__(self, base_lr: float, max_lr: float, step_size: float, mode: str = "triangular", gamma: float = 1.0):
+        self.base_lr, self.max_lr, self.step_size, self.mode, self.gamma = base_lr, max_lr, step_size, mode, gamma
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        cycle = ops.floor(1 + step / (2 * self.step_size))
+        x = ops.abs(step / self.step_size - 2 * cycle + 1)
+        if self.mode == "triangular2":
+            scale = 1 / ops.power(2.0, cycle - 1)
+        elif self.mode == "exp_range":
+            scale = ops.power(self.gamma, step)
+        else:
+            scale = 1.0
+        return self.base_lr + (self.max_lr - self.base_lr) * ops.maximum(0.0, 1 - x) * scale
+
+    def get_config(self):
+        return {k: getattr(self, k) for k in ("base_lr", "max_lr", "step_size", "mode", "gamma")}
+
+
+@keras.saving.register_keras_serializable(package="cnnkit")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """One-cycle policy: cosine warm-up from `start_lr` to `max_lr` over `warmup` of the steps,
+    then cosine annealing down to `final_lr`."""
+
+    def __init__(self, start_lr: float, max_lr: float, final_lr: float, total_steps: int, warmup: float = 0.3):
+        self.start_lr, self.max_lr, self.final_lr = start_lr, max_lr, final_lr
+        self.total_steps, self.warmup = total_steps, warmup
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup_steps = max(1.0, self.warmup * self.total_steps)
+        anneal_steps = max(1.0, self.total_steps - warmup_steps)
+        rising = ops.clip(step / warmup_steps, 0, 1)
+        falling = ops.clip((step - warmup_steps) / anneal_steps, 0, 1)
+        up = self.start_lr + (self.max_lr - self.start_lr) * (1 - ops.cos(math.pi * rising)) / 2
+        down = self.final_lr + (self.max_lr - self.final_lr) * (1 + ops.cos(math.pi * falling)) / 2
+        return ops.where(step < warmup_steps, up, down)
+
+    def get_config(self):
+        return {k: getattr(self, k) for k in ("start_lr", "max_lr", "final_lr", "total_steps", "warmup")}
+
+
+@keras.saving.register_keras_serializable(package="cnnkit")
+class ExponentialRamp(keras.optimizers.schedules.LearningRateSchedule):
+    """Learning rate growing geometrically from `start_lr` to `end_lr` over `steps` (the LR range test)."""
+
+    def __init__(self, start_lr: float, end_lr: float, steps: int):
+        self.start_lr, self.end_lr, self.steps = start_lr, end_lr, steps
+
+    def __call__(self, step):
+        fraction = ops.cast(step, "float32") / max(1, self.steps - 1)
+        return self.start_lr * ops.power(self.end_lr / self.start_lr, fraction)
+
+    def get_config(self):
+        return {"start_lr": self.start_lr, "end_lr": self.end_lr, "steps": self.steps}
+
+
+def learning_rate(cfg: TrainConfig, steps_per_epoch: int):
+    """A float for constant and plateau schedules (the plateau callback changes it), else a schedule."""
+    total_steps = max(1, cfg.epochs * steps_per_epoch)
+    if cfg.schedule == "cyclic":
+        return CyclicLR(cfg.learning_rate, cfg.max_lr, cfg.cycle_epochs * steps_per_epoch, cfg.cyclic_mode, cfg.cyclic_gamma)
+    if cfg.schedule == "one_cycle":
+        return OneCycle(cfg.learning_rate, cfg.max_lr, min(cfg.min_lr, cfg.learning_rate), total_steps)
+    if cfg.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, total_steps, alpha=cfg.min_lr / cfg.learning_rate)
+    return cfg.learning_rate
+
+
+def schedule_preview(cfg: TrainConfig, steps_per_epoch: int) -> np.ndarray:
+    """Learning rate at every planned step (plateau is shown at its starting value: it reacts to data)."""
+    steps = np.arange(max(1, cfg.epochs * steps_per_epoch))
+    schedule = learning_rate(cfg, steps_per_epoch)
+    if isinstance(schedule, float):
+        return np.full(steps.shape, schedule, dtype="float64")
+    return np.asarray(ops.convert_to_numpy(schedule(ops.convert_to_tensor(steps))), dtype="float64")
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, rate=None) -> keras.optimizers.Optimizer:
+    rate = learning_rate(cfg, steps_per_epoch) if rate is None else rate
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=cfg.momentum)
+    if cfg.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(rate)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
+    return keras.optimizers.Adam(rate)
+
+
+# ---- learning-rate range test ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LRSuggestion:
+    """Where the range test says to train: `steepest` is where loss falls fastest;
+    [lower, upper] is a range for cyclic schedules (upper = a tenth of the loss minimum's rate)."""
+
+    steepest: float
+    lower: float
+    upper: float
+
+
+def smooth(values: np.ndarray, beta: float = 0.9) -> np.ndarray:
+    """Bias-corrected exponential moving average."""
+    averaged, out = 0.0, np.empty(len(values))
+    for i, value in enumerate(values):
+        averaged = beta * averaged + (1 - beta) * value
+        out[i] = averaged / (1 - beta ** (i + 1))
+    return out
+
+
+def suggest_lr_range(lrs: np.ndarray, losses: np.ndarray) -> LRSuggestion:
+    lrs, smoothed = np.asarray(lrs, float), smooth(np.asarray(losses, float))
+    finite = np.isfinite(smoothed)
+    lrs, smoothed = lrs[finite], smoothed[finite]
+    if len(lrs) < 3:
+        raise ValueError("the range test produced too few finite losses to suggest a learning rate")
+    best = int(np.argmin(smoothed))
+    slopes = np.gradient(smoothed[: best + 1], np.log10(lrs[: best + 1])) if best >= 2 else np.array([0.0])
+    steepest = float(lrs[int(np.argmin(slopes))])
+    upper = float(lrs[best] / 10) if best > 0 else float(lrs[0])
+    lower = min(steepest, upper / 3)
+    return LRSuggestion(steepest=steepest, lower=lower, upper=max(upper, lower))
