@@ -1,0 +1,155 @@
+"""A real (tiny) training run on scikit-learn's digits, logged to a temporary MLflow store."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from cnnkit import tracking
+from cnnkit.config import TrainConfig
+from cnnkit.training import BatchLoss, lr_range_test, train
+
+TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=1, batch_size=64, seed=7)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlruns') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def finished(store):
+    progress = []
+    result = train(TrainConfig(**TINY), tracking_uri=store, on_progress=progress.append)
+    return result, progress
+
+
+def test_a_one_epoch_digits_run_finishes_with_test_metrics(finished):
+    result, _ = finished
+    assert result.status == "FINISHED", result.error
+    for key in ("test_loss", "test_accuracy", "test_top1_accuracy", "test_top3_accuracy", "test_top5_accuracy"):
+        assert 0 <= result.metrics[key] <= (1 if "accuracy" in key else 100)
+    assert result.metrics["test_accuracy"] == result.metrics["test_top1_accuracy"]
+    assert result.metrics["test_top5_accuracy"] >= result.metrics["test_top3_accuracy"] >= result.metrics["test_accuracy"]
+
+
+def test_the_run_logs_params_epoch_and_batch_metrics_and_provenance(finished, store):
+    result, _ = finished
+    client = tracking.make_client(store)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert TrainConfig.from_params(run.data.params) == TrainConfig(**TINY)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "test_accuracy", "test_top5_accuracy"):
+        assert key in run.data.metrics, key
+    batches = client.get_metric_history(result.run_id, "batch_loss")
+    n_train = tracking.load_json_artifact(client, result.run_id, "dataset/summary.json")["splits"]["train"]
+    assert len(batches) == int(np.ceil(n_train / TINY["batch_size"]))
+    assert [m.step for m in batches] == list(range(1, len(batches) + 1))
+    rates = client.get_metric_history(result.run_id, "batch_lr")  # logged when it changes: once for a constant rate
+    assert [(m.step, m.value) for m in rates] == [(1, pytest.approx(TrainConfig().learning_rate))]
+    tags = run.data.tags
+    for key in ("cnnkit.version", "cnnkit.git_commit", "keras.backend", "keras.version", "cnnkit.data_fingerprint"):
+        assert tags.get(key), key
+
+
+def test_the_run_keeps_evaluation_artifacts_and_a_safe_loading_model(finished, store):
+    result, _ = finished
+    client = tracking.make_client(store)
+    files = {a.path for a in client.list_artifacts(result.run_id, "evaluation")}
+    assert files == {f"evaluation/{name}" for name in ("confusion_matrix.json", "per_class.csv", "mistakes.csv", "mistake_images.npz")}
+    confusion = tracking.load_json_artifact(client, result.run_id, "evaluation/confusion_matrix.json")
+    assert confusion["class_names"] == [str(d) for d in range(10)]
+    matrix = np.array(confusion["matrix"])
+    accuracy = np.trace(matrix) / matrix.sum()
+    assert accuracy == pytest.approx(result.metrics["test_accuracy"])
+    per_class = tracking.load_table_artifact(client, result.run_id, "evaluation/per_class.csv")
+    assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
+    mistakes = tracking.load_table_artifact(client, result.run_id, "evaluation/mistakes.csv")
+    assert len(mistakes) == matrix.sum() - np.trace(matrix)
+    assert list(mistakes.columns) == ["index", "true", "predicted", "confidence", "probabilities"]
+    assert tracking.load_json_artifact(client, result.run_id, "dataset/class_names.json") == confusion["class_names"]
+    summary = {a.path for a in client.list_artifacts(result.run_id, "model")}
+    assert {"model/summary.txt", "model/model.keras"} <= summary
+
+    model = tracking.load_model(client, result.run_id)
+    assert model.input_shape[1:] == (8, 8, 1) and model.output_shape[-1] == 10
+    probabilities = model.predict(np.zeros((2, 8, 8, 1), dtype="uint8"), verbose=0)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_progress_reports_every_phase_with_eta(finished):
+    _, progress = finished
+    phases = [p.phase for p in progress]
+    assert phases[0] == "loading data" and phases[-1] == "finished"
+    assert {"building model", "training", "evaluating", "saving"} <= set(phases)
+    training = [p for p in progress if p.phase == "training"]
+    assert training[-1].fraction == pytest.approx(1.0)
+    assert all(p.eta_s is not None and p.eta_s >= 0 for p in training)
+
+
+def test_relaunching_from_logged_params_sees_the_same_data_and_reproduces_the_run(finished, store):
+    result, _ = finished
+    client = tracking.make_client(store)
+    again = train(tracking.config_of_run(client, result.run_id), tracking_uri=store)
+    first, second = client.get_run(result.run_id), client.get_run(again.run_id)
+    assert first.data.tags["cnnkit.data_fingerprint"] == second.data.tags["cnnkit.data_fingerprint"]
+    assert again.metrics["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-4)
+
+
+def test_cancelling_stops_within_a_batch_and_ends_the_run_killed(store):
+    cancel = threading.Event()
+    batches_after_cancel = []
+
+    def on_progress(progress):
+        if progress.phase == "training":
+            if cancel.is_set():
+                batches_after_cancel.append(progress.batch)
+            if progress.batch == 2:
+                cancel.set()
+
+    result = train(TrainConfig(**{**TINY, "epochs": 50, "batch_size": 16}), tracking_uri=store, cancel=cancel,
+                   on_progress=on_progress)
+    assert result.status == "KILLED"
+    assert batches_after_cancel == []  # the very next batch boundary raised
+    client = tracking.make_client(store)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "KILLED"
+    assert len(client.get_metric_history(result.run_id, "batch_loss")) == 2  # what was logged is kept
+
+
+def test_a_run_that_raises_ends_failed_with_its_message(store, tmp_path):
+    missing = tmp_path / "nope.csv"
+    result = train(TrainConfig(dataset="csv", dataset_path=str(missing), epochs=1), tracking_uri=store)
+    assert result.status == "FAILED"
+    run = tracking.make_client(store).get_run(result.run_id)
+    assert run.info.status == "FAILED"
+    assert "nope.csv" in run.data.tags["cnnkit.error"]
+
+
+def test_batch_loss_is_recovered_from_the_running_mean():
+    tracker = BatchLoss(n_samples=10, batch_size=4)  # batches of 4, 4, 2
+    losses = [1.0, 3.0, 6.0]
+    running, seen, total = [], 0, 0.0
+    for size, loss in zip([4, 4, 2], losses):
+        seen, total = seen + size, total + size * loss
+        running.append(total / seen)
+    assert [tracker.update(i, m) for i, m in enumerate(running)] == pytest.approx(losses)
+
+
+def test_a_scheduled_learning_rate_is_logged_at_every_step(store):
+    cfg = TrainConfig(**{**TINY, "schedule": "cyclic", "max_lr": 0.01, "cycle_epochs": 1.0})  # rises all epoch
+    result = train(cfg, tracking_uri=store)
+    client = tracking.make_client(store)
+    rates = [m.value for m in sorted(client.get_metric_history(result.run_id, "batch_lr"), key=lambda m: m.step)]
+    assert len(rates) == len(client.get_metric_history(result.run_id, "batch_loss"))
+    assert np.all(np.diff(rates) > 0)
+    assert rates[0] == pytest.approx(cfg.learning_rate) and rates[-1] == pytest.approx(0.01, rel=0.1)
+
+
+def test_the_lr_range_test_records_rising_rates_and_suggests_a_range():
+    cfg = TrainConfig(**{**TINY, "optimizer": "sgd", "batch_size": 32})
+    test = lr_range_test(cfg, start_lr=1e-5, end_lr=10.0, steps=40)
+    assert 10 < len(test.learning_rates) <= 40
+    assert np.all(np.diff(test.learning_rates) > 0)
+    assert test.suggestion.lower <= test.suggestion.upper
+    assert test.learning_rates[0] <= test.suggestion.steepest <= test.learning_rates[-1]
