@@ -1,0 +1,125 @@
+"""The headless command line: `python -m cnnkit train|list|lr-find`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+
+from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cnnkit", description="Train and track CNN image classifiers.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    for name, help_text in (("train", "train one run and log it to MLflow"),
+                            ("lr-find", "run the learning-rate range test and print its suggestion")):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--preset", help="start from a seed experiment (see `list presets`)")
+        command.add_argument("--dataset", help="registered dataset name (see `list datasets`)")
+        command.add_argument("--arch", help="registered architecture name (see `list architectures`)")
+        command.add_argument("--epochs", type=int)
+        command.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                             help="any config field, repeatable (e.g. --set learning_rate=0.01)")
+    train = commands.choices["train"]
+    train.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
+    train.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
+    train.add_argument("--run-name")
+    commands.choices["lr-find"].add_argument("--steps", type=int, default=100)
+
+    listing = commands.add_parser("list", help="list datasets, architectures or presets")
+    listing.add_argument("what", choices=("datasets", "architectures", "presets"))
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    from cnnkit.presets import get_preset
+
+    base = get_preset(args.preset).settings if args.preset else {}
+    named = {key: getattr(args, key) for key in ("dataset", "arch", "epochs") if getattr(args, key) is not None}
+    return TrainConfig.from_dict({**base, **named}).with_settings(args.settings)
+
+
+def _listing(what: str) -> list[dict]:
+    if what == "datasets":
+        from cnnkit.datasets import list_datasets
+
+        return list_datasets()
+    if what == "architectures":
+        from cnnkit.architectures import list_architectures
+
+        return list_architectures()
+    from cnnkit.presets import list_presets
+
+    return list_presets()
+
+
+class ProgressPrinter:
+    """Progress lines on stderr: one per epoch, and at most one a second within an epoch."""
+
+    def __init__(self):
+        self.last = 0.0
+
+    def __call__(self, progress) -> None:
+        now = time.monotonic()
+        end_of_epoch = progress.phase == "training" and progress.batch == progress.batches
+        if progress.phase == "training" and not end_of_epoch and now - self.last < 1.0:
+            return
+        self.last = now
+        if progress.phase != "training":
+            print(f"[{progress.phase}]", file=sys.stderr, flush=True)
+            return
+        shown = " ".join(f"{key}={value:.4g}" for key, value in progress.metrics.items())
+        eta = f" eta {progress.eta_s:.0f}s" if progress.eta_s is not None else ""
+        print(f"epoch {progress.epoch}/{progress.epochs} batch {progress.batch}/{progress.batches}{eta} {shown}",
+              file=sys.stderr, flush=True)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from cnnkit.training import train
+
+    cfg = config_from_args(args)
+    cancel = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: cancel.set())  # Ctrl-C ends the run as KILLED, not stuck RUNNING
+    result = train(cfg, tracking_uri=args.tracking_uri, experiment=args.experiment, run_name=args.run_name,
+                   cancel=cancel, on_progress=ProgressPrinter())
+    if result.error:
+        print(f"run {result.status}: {result.error}", file=sys.stderr)
+    print(json.dumps({"run_id": result.run_id, "status": result.status, **result.metrics}))
+    return {"FINISHED": 0, "KILLED": 130}.get(result.status, 1)
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    from cnnkit.training import lr_range_test
+
+    test = lr_range_test(config_from_args(args), steps=args.steps)
+    suggestion = test.suggestion
+    print(json.dumps({"steepest_lr": suggestion.steepest, "lower_lr": suggestion.lower, "upper_lr": suggestion.upper,
+                      "learning_rates": test.learning_rates.tolist(), "losses": test.losses.tolist()}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            rows = _listing(args.what)
+            if args.json:
+                print(json.dumps(rows, indent=1, default=str))
+            else:
+                for row in rows:
+                    extra = f"  ({row['param_count']:,} params at {row['seed_input_shape']})" if "param_count" in row else ""
+                    print(f"{row['name']:<28} {row['description']}{extra}")
+            return 0
+        if args.command == "lr-find":
+            return run_lr_find(args)
+        return run_train(args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
