@@ -1,0 +1,59 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnkit.architectures import ARCHITECTURES
+from cnnkit.cli import main
+from cnnkit.presets import PRESETS, get_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_preset_is_a_valid_config():
+    for preset in PRESETS.values():
+        cfg = preset.config()
+        assert cfg.dataset and cfg.arch in ARCHITECTURES, preset.name
+
+
+def test_seed_presets_carry_the_write_ups_settings():
+    assert get_preset("seed000_cyclic").config().schedule == "cyclic"
+    augmented = get_preset("seed002_augmented").config()
+    assert (augmented.rotation, augmented.zoom, augmented.translate, augmented.schedule) == (10, 0.05, 0.05, "plateau")
+    assert get_preset("seed001_kaggle_mnist").config().val_fraction == 0.08
+
+
+def test_list_architectures_json_has_seed_parameter_counts(capsys):
+    assert main(["list", "architectures", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["mnist_cnn"]["param_count"] == 1_290_346
+    assert rows["wide_elu_cnn"]["param_count"] == 6_777_060
+
+
+@pytest.mark.parametrize("what, expected", [("datasets", "digits"), ("presets", "seed002_baseline")])
+def test_list_datasets_and_presets(capsys, what, expected):
+    assert main(["list", what, "--json"]) == 0
+    assert expected in {row["name"] for row in json.loads(capsys.readouterr().out)}
+
+
+def test_an_invalid_setting_is_reported_without_a_traceback(capsys):
+    assert main(["train", "--dataset", "digits", "--set", "learning_rate=-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: learning_rate") and "Traceback" not in err
+
+
+def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_path):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "1", "--set", "seed=3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert last["status"] == "FINISHED" and len(last["run_id"]) == 32
+    assert 0 < last["test_accuracy"] <= 1 and "test_top5_accuracy" in last
+    assert "epoch 1/1" in done.stderr
+    assert not (tmp_path / "mlruns").exists()  # MLFLOW_TRACKING_URI was honoured
