@@ -1,0 +1,319 @@
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from cnnkit import charts
+
+
+def note_text(fig):
+    return [a.text for a in fig.layout.annotations]
+
+
+def has_shared_look(fig):
+    return fig.layout.template.layout.paper_bgcolor == "white" and fig.layout.legend.orientation == "h"
+
+
+# ---- moving_average / ema ----------------------------------------------------------------
+
+
+def test_moving_average_averages_up_to_window_previous_points_and_keeps_the_length():
+    assert charts.moving_average([1, 2, 3, 4, 5], 3).tolist() == pytest.approx([1, 1.5, 2, 3, 4])
+    assert charts.moving_average([1, 2, 3], 1).tolist() == [1, 2, 3]
+    assert charts.moving_average([4, 8], 10).tolist() == [4, 6]
+    assert len(charts.moving_average([], 5)) == 0
+
+
+def test_moving_average_skips_nans_and_rejects_a_window_below_one():
+    assert charts.moving_average([2, np.nan, 4], 2).tolist() == [2, 2, 4]
+    with pytest.raises(ValueError):
+        charts.moving_average([1, 2], 0)
+
+
+def test_ema_is_bias_corrected_so_a_constant_stays_constant():
+    assert charts.ema([3, 3, 3, 3]).tolist() == pytest.approx([3, 3, 3, 3])
+    assert charts.ema([0, 10])[1] == pytest.approx((0.9 * 0 + 0.1 * 10) / (1 - 0.9**2))
+
+
+# ---- class_distribution ------------------------------------------------------------------
+
+
+def test_class_distribution_has_one_bar_trace_per_split_with_counts_and_shares():
+    counts = pd.DataFrame({
+        "split": ["test", "train", "train", "validation", "validation", "test"],
+        "class": ["cat", "cat", "dog", "cat", "dog", "dog"],
+        "count": [5, 30, 10, 4, 4, 15],
+    })
+    fig = charts.class_distribution(counts)
+    assert [t.name for t in fig.data] == ["train", "validation", "test"]  # train first, whatever the row order
+    assert all(isinstance(t, go.Bar) for t in fig.data)
+    train = fig.data[0]
+    assert list(train.x) == ["cat", "dog"] and list(train.y) == [30, 10]
+    assert list(train.customdata) == pytest.approx([0.75, 0.25])  # share of the train split
+    assert "%{customdata:.1%}" in train.hovertemplate and "%{y}" in train.hovertemplate
+    assert fig.layout.barmode == "group"
+    assert fig.layout.xaxis.title.text == "Class" and fig.layout.xaxis.type == "category"
+    assert fig.layout.yaxis.title.text == "Number of images"
+    assert has_shared_look(fig)
+
+
+def test_class_distribution_of_one_class_and_of_nothing():
+    one = charts.class_distribution(pd.DataFrame({"split": ["train"], "class": [0], "count": [7]}))
+    assert list(one.data[0].x) == ["0"] and list(one.data[0].customdata) == [1.0]
+    empty = charts.class_distribution(pd.DataFrame(columns=["split", "class", "count"]))
+    assert empty.data == () and note_text(empty) == ["no images counted"]
+
+
+# ---- image_grid --------------------------------------------------------------------------
+
+
+def test_image_grid_tiles_seven_images_in_three_columns_into_three_rows_of_one_image():
+    images = np.zeros((7, 4, 5, 3), dtype=np.uint8)
+    fig = charts.image_grid(images, columns=3, gap=2)
+    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Image)
+    assert fig.data[0].z.shape == (3 * 4 + 2 * 2, 3 * 5 + 2 * 2, 3)
+    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+    assert fig.layout.yaxis.scaleanchor == "x"  # square pixels
+
+
+def test_image_grid_uses_no_more_columns_than_images_and_grows_taller_with_rows():
+    assert charts.image_grid(np.zeros((3, 8, 8, 3), np.uint8), columns=10, gap=1).data[0].z.shape == (8, 26, 3)
+    short = charts.image_grid(np.zeros((10, 8, 8, 3), np.uint8), columns=10)
+    tall = charts.image_grid(np.zeros((50, 8, 8, 3), np.uint8), columns=10)
+    assert tall.layout.height > short.layout.height
+
+
+def test_a_gray_tile_appears_unchanged_in_every_channel_with_white_gaps():
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (4, 6, 6, 1), dtype=np.uint8)
+    z = charts.image_grid(gray, columns=2, gap=1).data[0].z
+    tile = z[7:13, 7:13]  # second row, second column
+    assert (tile == np.repeat(gray[3], 3, axis=-1)).all()
+    assert (z[6, :] == 255).all() and (z[:, 6] == 255).all()
+    assert "gray value" in charts.image_grid(gray).data[0].hovertemplate
+    assert "RGB" in charts.image_grid(np.repeat(gray, 3, axis=-1)).data[0].hovertemplate
+
+
+def test_image_grid_accepts_rgb_and_float_images():
+    rgb = np.zeros((1, 2, 2, 3), np.uint8)
+    rgb[0, 0, 0] = [255, 0, 0]
+    assert charts.image_grid(rgb).data[0].z[0, 0].tolist() == [255, 0, 0]
+    floats = np.full((1, 2, 2, 3), 99.6, dtype=np.float32)
+    assert charts.image_grid(floats).data[0].z[0, 0].tolist() == [100, 100, 100]
+    with pytest.raises(ValueError, match="1 or 3"):
+        charts.image_grid(np.zeros((1, 2, 2, 4), np.uint8))
+
+
+def test_titles_sit_in_a_band_above_their_tile_and_row_labels_left_of_the_row():
+    images = np.zeros((4, 10, 10, 3), np.uint8)
+    fig = charts.image_grid(images, titles=["a", "b"], columns=2, row_labels=["first", "second"], gap=2)
+    z = fig.data[0].z
+    band = 3  # ceil(0.3 * 10): only the first row has titles
+    assert z.shape == (band + 10 + 2 + 10, 22, 3)
+    assert (z[:band] == 255).all() and (z[band : band + 10, :10] == 0).all()
+    titles = [a for a in fig.layout.annotations if a.text in ("a", "b")]
+    assert [a.x for a in titles] == [4.5, 16.5]  # tile centres
+    assert all(-0.5 < a.y < band - 0.5 for a in titles)  # inside the band
+    labels = [a for a in fig.layout.annotations if a.text in ("first", "second")]
+    assert [a.xanchor for a in labels] == ["right", "right"] and labels[0].y < labels[1].y
+    assert fig.layout.margin.l > 40
+
+
+def test_image_grid_of_no_images_says_so():
+    fig = charts.image_grid(np.zeros((0, 8, 8, 3), np.uint8))
+    assert fig.data == () and note_text(fig) == ["no images to show"]
+
+
+def test_a_hundred_cifar_sized_images_build_a_figure_in_well_under_a_second():
+    images = np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)
+    charts.image_grid(images[:1], titles=["warm-up"])  # plotly loads its validators on first use; time our work
+    start = time.perf_counter()
+    fig = charts.image_grid(images, titles=[f"#{i}" for i in range(100)])
+    assert time.perf_counter() - start < 1.0
+    assert fig.data[0].z.shape[:2] == (10 * 32 + 9 * 2 + 10 * 10, 10 * 32 + 9 * 2)  # every row titled
+
+
+# ---- samples_by_class --------------------------------------------------------------------
+
+
+def class_coded_images(per_class=8, classes=3, size=4):
+    """Images whose every pixel is 10 * (class + 1), so a tile tells which class it came from."""
+    labels = np.repeat(np.arange(classes), per_class)
+    images = np.broadcast_to((10 * (labels + 1)).astype(np.uint8)[:, None, None, None], (len(labels), size, size, 1))
+    shuffle = np.random.default_rng(1).permutation(len(labels))
+    return images[shuffle].copy(), labels[shuffle]
+
+
+def tile(z, row, col, size=4, gap=2, band=3):
+    top, left = band + row * (size + gap), col * (size + gap)
+    return z[top : top + size, left : left + size]
+
+
+def test_samples_by_class_puts_only_images_of_each_class_in_its_column():
+    images, labels = class_coded_images()
+    fig = charts.samples_by_class(images, labels, ["zero", "one", "two"], per_class=5)
+    z = fig.data[0].z
+    assert z.shape == (3 + 5 * 4 + 4 * 2, 3 * 4 + 2 * 2, 3)
+    for col in range(3):
+        for row in range(5):
+            assert (tile(z, row, col) == 10 * (col + 1)).all()
+    assert [a.text for a in fig.layout.annotations] == ["zero", "one", "two"]
+    assert fig.layout.title.text == "Random examples of each class"
+    assert "gray value" in fig.data[0].hovertemplate  # gray stays gray
+
+
+def test_samples_by_class_is_reproducible_by_seed_and_random_across_seeds():
+    images = np.random.default_rng(0).integers(0, 256, (40, 4, 4, 3), dtype=np.uint8)
+    labels = np.arange(40) % 2
+    z = lambda seed: charts.samples_by_class(images, labels, ["a", "b"], per_class=3, seed=seed).data[0].z
+    assert (z(0) == z(0)).all() and not (z(0) == z(1)).all()
+
+
+def test_samples_by_class_caps_classes_and_says_so_and_leaves_missing_examples_blank():
+    images, labels = class_coded_images(per_class=2, classes=3)
+    fig = charts.samples_by_class(images, labels, ["a", "b", "c"], per_class=3, max_classes=2)
+    assert fig.layout.title.text.endswith("(first 2 of 3 classes)")
+    z = fig.data[0].z
+    assert z.shape[1] == 2 * 4 + 2
+    assert (tile(z, 2, 0) == 255).all()  # class "a" has only two images: third tile blank
+    assert (z != 30).all()  # nothing from the class left out
+
+
+def test_samples_by_class_with_one_class_or_no_images():
+    images, labels = class_coded_images(per_class=3, classes=1)
+    assert charts.samples_by_class(images, labels, ["only"]).data[0].z.shape[1] == 4
+    empty = charts.samples_by_class(np.zeros((0, 4, 4, 1), np.uint8), np.zeros(0, int), ["a"])
+    assert note_text(empty) == ["no images to show"]
+
+
+# ---- learning_curves ---------------------------------------------------------------------
+
+
+def test_learning_curves_draws_train_and_validation_loss_left_and_accuracy_right():
+    epochs = pd.DataFrame({"epoch": [2, 1, 3], "loss": [0.5, 0.9, 0.3], "val_loss": [0.6, 1.0, 0.5],
+                           "accuracy": [0.8, 0.6, 0.9], "val_accuracy": [0.7, 0.5, 0.8], "lr": [1e-3] * 3})
+    fig = charts.learning_curves(epochs)
+    assert [(t.name, t.xaxis) for t in fig.data] == [("train", "x"), ("validation", "x"), ("train", "x2"), ("validation", "x2")]
+    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == [0.9, 0.5, 0.3]  # sorted by epoch
+    assert list(fig.data[3].y) == [0.5, 0.7, 0.8]
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]  # one legend entry per split
+    assert fig.data[0].line.color == fig.data[2].line.color != fig.data[1].line.color
+    assert fig.data[0].mode == "lines+markers"
+    assert "validation accuracy" in fig.data[3].hovertemplate
+    assert [a.text for a in fig.layout.annotations] == ["Loss", "Accuracy"]
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "Epoch"
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("Loss", "Accuracy")
+    assert has_shared_look(fig)
+
+
+def test_learning_curves_skips_missing_columns_and_draws_lines_only_for_many_epochs():
+    fig = charts.learning_curves(pd.DataFrame({"epoch": range(1, 101), "loss": np.linspace(2, 0.1, 100)}))
+    assert [t.name for t in fig.data] == ["train"] and fig.data[0].mode == "lines"
+
+
+def test_learning_curves_of_a_single_epoch_and_of_no_epochs():
+    single = charts.learning_curves(pd.DataFrame({"epoch": [1], "val_accuracy": [0.4]}))
+    assert [(t.name, list(t.y)) for t in single.data] == [("validation", [0.4])] and single.data[0].mode == "lines+markers"
+    for empty in (pd.DataFrame(), pd.DataFrame(columns=["epoch", "loss"]), pd.DataFrame({"epoch": [1], "lr": [0.1]})):
+        fig = charts.learning_curves(empty)
+        assert fig.data == () and note_text(fig) == ["no epochs yet"]
+
+
+# ---- batch_loss --------------------------------------------------------------------------
+
+
+def test_batch_loss_draws_raw_loss_faintly_on_a_log_step_axis():
+    batches = pd.DataFrame({"step": [1, 2, 3, 4], "batch_loss": [2.0, 1.0, 3.0, 0.5]})
+    fig = charts.batch_loss(batches)
+    assert [t.name for t in fig.data] == ["batch loss"]
+    assert list(fig.data[0].x) == [1, 2, 3, 4] and list(fig.data[0].y) == [2.0, 1.0, 3.0, 0.5]
+    assert fig.data[0].opacity < 0.5
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("Optimizer step")
+    assert fig.layout.yaxis.title.text == "Loss"
+
+
+def test_batch_loss_adds_a_moving_average_and_can_use_a_linear_axis():
+    batches = pd.DataFrame({"step": [0, 1, 2, 3], "batch_loss": [4.0, 2.0, 0.0, 2.0]})
+    fig = charts.batch_loss(batches, log_x=False, smoothing=2)
+    assert [t.name for t in fig.data] == ["batch loss", "average of last 2 batches"]
+    assert list(fig.data[1].x) == [0, 1, 2, 3] and list(fig.data[1].y) == [4, 3, 1, 1]
+    assert fig.layout.xaxis.type == "linear"
+    on_log = charts.batch_loss(batches, smoothing=2)
+    assert list(on_log.data[0].x) == [1, 2, 3] and list(on_log.data[1].y) == [3, 1, 1]  # step 0 has no place on log x
+
+
+def test_batch_loss_of_one_batch_and_of_none():
+    one = charts.batch_loss(pd.DataFrame({"step": [1], "batch_loss": [2.3]}), smoothing=5)
+    assert list(one.data[0].y) == [2.3] and list(one.data[1].y) == [2.3]
+    empty = charts.batch_loss(pd.DataFrame(columns=["step", "batch_loss"]))
+    assert empty.data == () and note_text(empty) == ["no batches yet"]
+
+
+# ---- learning_rate -----------------------------------------------------------------------
+
+
+def test_learning_rate_plots_rate_per_step_with_dotted_lines_at_epoch_ends():
+    steps = np.arange(30)
+    rates = np.full(30, 0.01)
+    fig = charts.learning_rate(steps, rates, epoch_length=10, title="Planned schedule")
+    assert fig.layout.title.text == "Planned schedule"
+    assert [t.name for t in fig.data] == ["learning rate"] and list(fig.data[0].y) == list(rates)
+    assert [s.x0 for s in fig.layout.shapes] == [10, 20]
+    assert all(s.line.dash == "dot" for s in fig.layout.shapes)
+    assert fig.layout.yaxis.type == "linear" and fig.layout.yaxis.title.text == "Learning rate"
+    assert "epoch" in fig.layout.xaxis.title.text
+
+
+def test_learning_rate_switches_to_a_log_axis_beyond_two_decades():
+    assert charts.learning_rate([0, 1, 2], [1e-1, 1e-2, 1.1e-3]).layout.yaxis.type == "linear"
+    assert charts.learning_rate([0, 1, 2], [1e-1, 1e-2, 1e-4]).layout.yaxis.type == "log"
+    assert charts.learning_rate([0, 1], [1e-1, 0.0]).layout.yaxis.type == "linear"  # zero can't be on a log axis
+
+
+def test_learning_rate_thins_epoch_lines_and_handles_one_or_no_points():
+    assert len(charts.learning_rate(np.arange(1000), np.ones(1000), epoch_length=5).layout.shapes) <= 50
+    one = charts.learning_rate([0], [0.1], epoch_length=10)
+    assert list(one.data[0].y) == [0.1] and one.layout.shapes == ()
+    assert note_text(charts.learning_rate([], [])) == ["no learning-rate values yet"]
+
+
+# ---- lr_finder ---------------------------------------------------------------------------
+
+
+def range_test():
+    lrs = np.logspace(-6, 0, 61)
+    losses = np.r_[np.full(20, 2.3), np.linspace(2.3, 0.4, 30), np.linspace(0.5, 9.0, 10), np.inf]
+    return lrs, losses
+
+
+def test_lr_finder_draws_raw_and_smoothed_loss_on_a_log_lr_axis():
+    lrs, losses = range_test()
+    fig = charts.lr_finder(lrs, losses)
+    assert [t.name for t in fig.data] == ["loss", "smoothed loss"]
+    assert list(fig.data[0].x) == list(lrs[:-1])  # the diverged (inf) point is left out
+    assert list(fig.data[1].y) == pytest.approx(list(charts.ema(losses[:-1])))
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("Learning rate")
+    assert fig.layout.yaxis.title.text == "Training loss"
+    assert fig.layout.yaxis.range[1] < 2 * 2.3 * 1.1  # the explosion doesn't squash the curve
+
+
+def test_lr_finder_shades_the_suggested_range_and_marks_the_steepest_rate():
+    lrs, losses = range_test()
+    fig = charts.lr_finder(lrs, losses, steepest=1e-3, lower=1e-4, upper=1e-2)
+    band = fig.layout.shapes[0]
+    assert (band.type, band.x0, band.x1, band.yref) == ("rect", 1e-4, 1e-2, "paper")
+    assert band.showlegend and "suggested range" in band.name
+    marker = fig.data[-1]
+    assert marker.name == "suggested" and list(marker.x) == [1e-3]
+    smoothed_at_steepest = charts.ema(losses[:-1])[list(lrs).index(1e-3)]
+    assert marker.y[0] == pytest.approx(smoothed_at_steepest)
+    assert marker.text[0].startswith("suggested")
+
+
+def test_lr_finder_with_one_point_or_nothing_finite():
+    one = charts.lr_finder([1e-3], [2.0])
+    assert list(one.data[1].y) == [2.0]
+    nothing = charts.lr_finder([1e-3, 1e-2], [np.nan, np.inf])
+    assert nothing.data == () and note_text(nothing) == ["no range-test results yet"]
