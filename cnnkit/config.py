@@ -154,7 +154,7 @@ def _coerce(name: str, value: Any) -> Any:
             return int(number)
         return number
     except ValueError:
-        raise InputError(f"{name}: '{value}' is not a valid {kind.__name__}.") from None
+        raise InputError(f"{name}: '{value}' is not a valid {kind.__name__}.", field=name) from None
 
 
 def _has_type(value: Any, kind: type, optional: bool) -> bool:
@@ -172,7 +172,7 @@ def _validate(cfg: TrainConfig) -> None:
         kind, optional = _field_kind(name)
         value = getattr(cfg, name)
         if not _has_type(value, kind, optional):
-            raise InputError(f"{name}: expected a {'finite ' if kind is float else ''}{kind.__name__}, got {value!r}.")
+            raise InputError(f"{name}: expected a {'finite ' if kind is float else ''}{kind.__name__}, got {value!r}.", field=name)
 
     from cnnkit.architectures import ACTIVATIONS, ARCHITECTURES
     from cnnkit.datasets import DATASETS
@@ -190,10 +190,10 @@ def _validate(cfg: TrainConfig) -> None:
     _choice("plateau_monitor", cfg.plateau_monitor, MONITORS)
 
     if DATASETS[cfg.dataset].needs_path and not cfg.dataset_path:
-        raise InputError(f"dataset_path: the '{cfg.dataset}' dataset needs a file, folder or zip to load from.")
+        raise InputError(f"dataset_path: the '{cfg.dataset}' dataset needs a file, folder or zip to load from.", field="dataset_path")
     _between("image_size", cfg.image_size, 0, 1024)
     if 0 < cfg.image_size < 8:
-        raise InputError("image_size: use at least 8 pixels (or 0 for the loader's default).")
+        raise InputError("image_size: use at least 8 pixels (or 0 for the loader's default).", field="image_size")
     _between("val_fraction", cfg.val_fraction, 0.0, 0.9)
     _between("test_fraction", cfg.test_fraction, 0.01, 0.9)
     _between("train_limit", cfg.train_limit, 0, 10**9)
@@ -223,30 +223,89 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.schedule in ("cyclic", "one_cycle") and cfg.max_lr <= cfg.learning_rate:
         raise InputError(
             f"max_lr: the {cfg.schedule} schedule climbs from learning_rate ({cfg.learning_rate:g}) "
-            f"to max_lr, so max_lr must be larger (it is {cfg.max_lr:g})."
+            f"to max_lr, so max_lr must be larger (it is {cfg.max_lr:g}).",
+            field="max_lr",
         )
     if cfg.schedule in ("plateau", "cosine") and cfg.min_lr >= cfg.learning_rate:
-        raise InputError(f"min_lr: must be below learning_rate ({cfg.learning_rate:g}) for the {cfg.schedule} schedule.")
+        raise InputError(f"min_lr: must be below learning_rate ({cfg.learning_rate:g}) for the {cfg.schedule} schedule.", field="min_lr")
     if cfg.val_fraction == 0:
         if cfg.schedule == "plateau" and cfg.plateau_monitor.startswith("val_"):
             raise InputError(
                 f"plateau_monitor: '{cfg.plateau_monitor}' needs a validation set; "
-                "set val_fraction above 0 or monitor 'loss'."
+                "set val_fraction above 0 or monitor 'loss'.",
+                field="plateau_monitor",
             )
         if cfg.early_stopping:
-            raise InputError("early_stopping: watches the validation loss, so val_fraction must be above 0.")
+            raise InputError("early_stopping: watches the validation loss, so val_fraction must be above 0.", field="early_stopping")
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise InputError(f"{name}: '{value}' is not one of {', '.join(choices)}.")
+        raise InputError(f"{name}: '{value}' is not one of {', '.join(choices)}.", field=name)
 
 
 def _between(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
-        raise InputError(f"{name}: must be between {low:g} and {high:g}, got {value:g}.")
+        raise InputError(f"{name}: must be between {low:g} and {high:g}, got {value:g}.", field=name)
 
 
 def _positive(name: str, value: float, upper: float) -> None:
     if not 0 < value <= upper:
-        raise InputError(f"{name}: must be above 0 and at most {upper:g}, got {value:g}.")
+        raise InputError(f"{name}: must be above 0 and at most {upper:g}, got {value:g}.", field=name)
+
+
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+_FLIP_LABELS = {"horizontal": "flip", "vertical": "vflip", "horizontal_and_vertical": "hvflip"}
+_NORMALIZATION_LABELS = {"none": "raw pixels", "standardize": "standardize"}  # "scale" is the default
+
+
+def describe_tricks(params: Mapping[str, str]) -> str:
+    """A short summary of a run's tricks from its MLflow params, such as
+    "adam 0.001 · cyclic · flip, rot 10°, zoom 0.1 · sharpen · smooth 0.1 · early stop 3".
+
+    Optimizer and learning rate always show; everything else only when it differs from the
+    default. Missing or unreadable params count as defaults (older runs), and no `TrainConfig`
+    is built, so it is cheap enough for every row of a runs table.
+    """
+
+    def text(key: str) -> str:
+        value = (params.get(key) or "").strip()
+        if _DEFAULTS[key] is None and value.lower() in ("none", "default"):  # as `_coerce` reads them
+            value = ""
+        return value or str(_DEFAULTS[key] or "")
+
+    def number(key: str) -> float:
+        try:
+            return float(text(key))
+        except ValueError:
+            return float(_DEFAULTS[key] or 0)
+
+    optimizer = f"{text('optimizer')} {number('learning_rate'):g}"
+    if text("optimizer") in ("sgd", "rmsprop") and number("momentum") != _DEFAULTS["momentum"]:
+        optimizer += f" momentum {number('momentum'):g}"
+    if text("optimizer") == "adamw" and number("weight_decay") != _DEFAULTS["weight_decay"]:
+        optimizer += f" wd {number('weight_decay'):g}"
+    augmentation = [
+        _FLIP_LABELS.get(text("flip"), ""),
+        number("rotation") and f"rot {number('rotation'):g}°",
+        number("zoom") and f"zoom {number('zoom'):g}",
+        number("translate") and f"shift {number('translate'):g}",
+        number("pad_crop") and f"crop {number('pad_crop'):g}px",
+    ]
+    model = [
+        text("activation"),
+        {"true": "batch norm", "false": "no batch norm"}.get(text("batch_norm").lower(), ""),
+        text("dropout_scale") and f"dropout ×{number('dropout_scale'):g}",
+        text("width") and f"width ×{number('width'):g}",
+    ]
+    parts = [
+        optimizer,
+        text("schedule") != "constant" and text("schedule").replace("_", "-"),
+        ", ".join(filter(None, augmentation)),
+        text("prefilter") != "none" and text("prefilter").replace("_", "+"),
+        _NORMALIZATION_LABELS.get(text("normalization"), ""),
+        number("label_smoothing") and f"smooth {number('label_smoothing'):g}",
+        number("early_stopping") and f"early stop {number('early_stopping'):g}",
+        ", ".join(filter(None, model)),
+    ]
+    return " · ".join(filter(None, parts))

@@ -2,4 +2,12 @@
 
 
 class InputError(ValueError):
-    """A user-facing problem. The message is written for a person and names the culprit."""
+    """A user-facing problem. The message is written for a person and names the culprit.
+
+    `field` names the config setting at fault, when there is one, so a form can show the
+    message next to that control.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field

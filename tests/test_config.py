@@ -53,8 +53,9 @@ def test_key_value_settings_are_parsed_to_field_types():
     ],
 )
 def test_invalid_settings_raise_an_input_error_naming_the_field(changes, field):
-    with pytest.raises(InputError, match=field):
+    with pytest.raises(InputError, match=field) as raised:
         TrainConfig(**changes)
+    assert raised.value.field == field  # so a form can show it next to that control
 
 
 def test_text_that_is_not_a_number_is_rejected_with_the_field_name():

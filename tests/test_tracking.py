@@ -1,0 +1,226 @@
+"""Run bookkeeping against a temporary MLflow store: stale runs, the runs table, curves and
+run management. Runs are made directly with `start_run` and `RunLogger`; nothing is trained."""
+
+import gc
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnnkit import InputError, tracking
+from cnnkit.config import TrainConfig, describe_tricks
+
+RICH = TrainConfig(schedule="cyclic", flip="horizontal", rotation=10, zoom=0.1, prefilter="sharpen",
+                   label_smoothing=0.1, early_stopping=3, epochs=4)
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory):
+    """A store with MLflow's tables made once: creating them takes seconds, copying a file doesn't."""
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    tracking.make_client(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def client(tmp_path, empty_store):
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    return tracking.make_client(f"sqlite:///{tmp_path}/mlflow.db")
+
+
+def finished_run(client, cfg=TrainConfig(), name=None, val_accuracies=(0.5, 0.7), test_accuracy=0.8):
+    """A FINISHED run with per-epoch val_accuracy and a test accuracy, as `train` logs them."""
+    logger = tracking.start_run(client, cfg, run_name=name)
+    for epoch, value in enumerate(val_accuracies, start=1):
+        logger.log_metrics({"val_accuracy": value}, step=epoch)
+    logger.log_metrics({"test_accuracy": test_accuracy}, step=len(val_accuracies))
+    logger.finish("FINISHED")
+    return logger.run_id
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+# ---- stale runs ------------------------------------------------------------------------
+
+
+def test_provenance_tags_name_this_host_and_process(client):
+    tags = client.get_run(tracking.start_run(client, TrainConfig()).run_id).data.tags
+    assert tags["cnnkit.host"] == socket.gethostname()
+    assert tags["cnnkit.pid"] == str(os.getpid())
+
+
+def test_kill_stale_runs_ends_runs_of_dead_processes_on_this_host_only(client):
+    gone = {"cnnkit.pid": str(dead_pid())}
+    stale = tracking.start_run(client, TrainConfig(), tags=gone).run_id
+    in_other_experiment = tracking.start_run(client, TrainConfig(), experiment="elsewhere", tags=gone).run_id
+    ours = tracking.start_run(client, TrainConfig()).run_id
+    other_host = tracking.start_run(client, TrainConfig(), tags={**gone, "cnnkit.host": "another-machine"}).run_id
+    untagged = client.create_run(tracking.experiment_id(client)).info.run_id
+
+    assert sorted(tracking.kill_stale_runs(client)) == sorted([stale, in_other_experiment])
+
+    run = client.get_run(stale)
+    pid = run.data.tags["cnnkit.pid"]
+    assert run.info.status == "KILLED" and run.info.end_time
+    assert run.data.tags["cnnkit.error"] == f"The process training this run stopped (pid {pid}) before it finished."
+    for run_id in (ours, other_host, untagged):
+        assert client.get_run(run_id).info.status == "RUNNING"
+    assert tracking.kill_stale_runs(client) == []
+
+
+# ---- the runs table --------------------------------------------------------------------
+
+
+def test_runs_frame_lists_runs_newest_first_with_their_summary(client):
+    first = finished_run(client, name="baseline")
+    second = finished_run(client, RICH, val_accuracies=(0.6, 0.9, 0.85), test_accuracy=0.93)
+    running = tracking.start_run(client, TrainConfig(dataset="mnist", arch="resnet_small")).run_id
+
+    frame = tracking.runs_frame(client)
+
+    assert tuple(frame.columns) == tracking.RUN_COLUMNS
+    assert list(frame["run_id"]) == [running, second, first]
+    assert list(frame["status"]) == ["RUNNING", "FINISHED", "FINISHED"]
+    assert list(frame["name"]) == ["resnet_small on mnist", "kaggle_mnist_cnn on digits", "baseline"]
+    assert list(frame["dataset"]) == ["mnist", "digits", "digits"]
+    assert list(frame["epochs"]) == [5, 4, 5]
+    row = frame.set_index("run_id").loc[second]
+    assert row["tricks"] == "adam 0.001 · cyclic · flip, rot 10°, zoom 0.1 · sharpen · smooth 0.1 · early stop 3"
+    assert row["test_accuracy"] == pytest.approx(0.93)
+    assert row["val_accuracy"] == pytest.approx(0.85)  # the last epoch's, not the best
+    assert math.isnan(frame.set_index("run_id").loc[running, "test_accuracy"])
+    assert str(frame["start_time"].dt.tz) == "UTC"
+    assert frame["start_time"].is_monotonic_decreasing
+
+
+def test_runs_frame_durations_run_to_the_end_or_to_now(client):
+    run_id = finished_run(client)
+    running = tracking.start_run(client, TrainConfig()).run_id
+    frame = tracking.runs_frame(client).set_index("run_id")
+    now = time.time()
+    info = client.get_run(run_id).info
+    assert frame.loc[run_id, "duration_s"] == pytest.approx((info.end_time - info.start_time) / 1000)
+    assert 0 <= frame.loc[running, "duration_s"] <= now - client.get_run(running).info.start_time / 1000
+
+
+def test_runs_frame_shows_only_peoples_tags(client):
+    run_id = finished_run(client)
+    tracking.set_run_tag(client, run_id, "baseline")
+    tracking.set_run_tag(client, run_id, "owner", "ana")
+    assert tracking.runs_frame(client)["tags"].tolist() == ["baseline, owner=ana"]
+
+
+def test_runs_frame_of_an_unknown_experiment_is_empty_with_the_same_columns(client):
+    frame = tracking.runs_frame(client, "no such experiment")
+    assert frame.empty and tuple(frame.columns) == tracking.RUN_COLUMNS
+
+
+def test_runs_frame_leaves_garbage_collection_as_it_found_it(client):
+    finished_run(client)
+    tracking.runs_frame(client)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        tracking.runs_frame(client)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_runs_frame_stops_at_max_results(client):
+    newest = [finished_run(client) for _ in range(3)][-2:]
+    assert list(tracking.runs_frame(client, max_results=2)["run_id"]) == newest[::-1]
+
+
+# ---- one run's curves ------------------------------------------------------------------
+
+
+def test_run_history_has_epoch_metrics_and_batches_with_the_rate_carried_forward(client):
+    logger = tracking.start_run(client, TrainConfig())
+    for epoch in (1, 2):
+        logger.log_metrics({"loss": 1 / epoch, "val_accuracy": 0.4 * epoch, "lr": 0.01}, step=epoch)
+    for step, loss in enumerate([2.0, 1.5, 1.2, 1.0], start=1):
+        logger.log_metrics({"batch_loss": loss, **({"batch_lr": 0.01 * step} if step in (1, 3) else {})}, step=step)
+    logger.finish("FINISHED")
+
+    epochs, batches = tracking.run_history(client, logger.run_id)
+
+    assert list(epochs.columns) == ["epoch", "loss", "val_accuracy", "lr"]  # only what was logged, in order
+    assert epochs.to_dict("list") == {"epoch": [1, 2], "loss": [1.0, 0.5], "val_accuracy": [0.4, 0.8], "lr": [0.01, 0.01]}
+    assert batches.to_dict("list") == {"step": [1, 2, 3, 4], "batch_loss": [2.0, 1.5, 1.2, 1.0],
+                                       "batch_lr": [0.01, 0.01, 0.03, 0.03]}
+
+
+def test_run_history_of_a_run_without_metrics_is_empty(client):
+    epochs, batches = tracking.run_history(client, tracking.start_run(client, TrainConfig()).run_id)
+    assert epochs.empty and list(epochs.columns) == ["epoch"]
+    assert batches.empty and list(batches.columns) == ["step", "batch_loss", "batch_lr"]
+
+
+# ---- managing runs ---------------------------------------------------------------------
+
+
+def test_runs_can_be_renamed_tagged_untagged_and_deleted(client):
+    kept, deleted = finished_run(client), finished_run(client)
+    tracking.rename_run(client, kept, "  best so far ")
+    tracking.set_run_tag(client, kept, "keeper", "yes")
+    tracking.set_run_tag(client, kept, "draft")
+    tracking.delete_run_tag(client, kept, "draft")
+    tracking.delete_run(client, deleted)
+
+    frame = tracking.runs_frame(client)
+    assert frame[["run_id", "name", "tags"]].values.tolist() == [[kept, "best so far", "keeper=yes"]]
+    assert client.get_run(deleted).info.lifecycle_stage == "deleted"  # soft: MLflow can restore it
+
+
+@pytest.mark.parametrize("key", ["", "  ", "mlflow.runName", "cnnkit.pid", "keras.backend"])
+def test_empty_and_reserved_tag_keys_are_refused(client, key):
+    run_id = finished_run(client)
+    with pytest.raises(InputError, match="[Tt]ag"):
+        tracking.set_run_tag(client, run_id, key, "x")
+    with pytest.raises(InputError, match="[Tt]ag"):
+        tracking.delete_run_tag(client, run_id, key)
+    assert client.get_run(run_id).data.tags["cnnkit.pid"] == str(os.getpid())
+
+
+def test_mlflow_refusals_reach_people_as_input_errors(client):
+    run_id = finished_run(client)
+    with pytest.raises(InputError, match="Names may only contain"):
+        tracking.set_run_tag(client, run_id, "bad*name", "x")
+    with pytest.raises(InputError, match="nope"):
+        tracking.delete_run_tag(client, run_id, "nope")
+    with pytest.raises(InputError):
+        tracking.rename_run(client, run_id, " ")
+
+
+# ---- describe_tricks -------------------------------------------------------------------
+
+
+def test_describe_tricks_of_the_defaults_is_only_the_optimizer():
+    assert describe_tricks(TrainConfig().to_params()) == "adam 0.001"
+
+
+def test_describe_tricks_lists_every_non_default_trick():
+    assert describe_tricks(RICH.to_params()) == (
+        "adam 0.001 · cyclic · flip, rot 10°, zoom 0.1 · sharpen · smooth 0.1 · early stop 3"
+    )
+    cfg = TrainConfig(optimizer="adamw", weight_decay=0.01, schedule="one_cycle", prefilter="blur_sharpen",
+                      normalization="none", translate=0.1, pad_crop=4, activation="elu", batch_norm=False, width=2)
+    assert describe_tricks(cfg.to_params()) == (
+        "adamw 0.001 wd 0.01 · one-cycle · shift 0.1, crop 4px · blur+sharpen · raw pixels · elu, no batch norm, width ×2"
+    )
+
+
+def test_describe_tricks_reads_partial_and_odd_params_as_defaults():
+    assert describe_tricks({}) == "adam 0.001"
+    assert describe_tricks({"optimizer": "sgd", "learning_rate": "0.1", "rotation": "", "zoom": "lots"}) == "sgd 0.1"
+    assert describe_tricks({"activation": "None", "dropout_scale": "default", "batch_norm": "true"}) == "adam 0.001 · batch norm"
