@@ -1,0 +1,336 @@
+"""The job manager: training runs and learning-rate range tests in worker threads, a few at
+once, the rest waiting in one FIFO queue, watched through immutable snapshots.
+
+The Streamlit app holds exactly one manager per process; nothing here knows about Streamlit.
+Jobs write to MLflow only through `training.train` (MlflowClient, explicit run ids), and
+`train` never raises for a failed run, so the manager only has to guard against bugs.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cnnkit import accelerators, tracking, training
+from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
+from cnnkit.training import Progress, RangeTest, RunResult
+
+log = logging.getLogger(__name__)
+
+BATCH_HISTORY_CAP = 20_000  # batch points kept per job; longer runs are thinned evenly (see _Job.record)
+ACTIVE_STATES = ("queued", "running")
+_STATE_OF_RUN = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "cancelled"}
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """One job as it was at one moment: a copy, safe to keep and read from any thread."""
+
+    job_id: str
+    kind: str  # "train" or "lr_find"
+    name: str
+    config: TrainConfig
+    state: str  # queued, running, finished, failed, cancelled
+    queue_position: int | None  # 1-based while queued, else None
+    run_id: str | None  # the MLflow run, once train has created it (lr_find jobs have none)
+    progress: Progress | None  # the latest report from train
+    error: str | None  # why a failed job failed
+    submitted_at: float  # time.time() values
+    started_at: float | None
+    ended_at: float | None
+    epoch_history: tuple[dict[str, float], ...]  # {"epoch": n, **that epoch's metrics}
+    batch_history: tuple[tuple[int, float, float], ...]  # (step, batch_loss, batch_lr), evenly thinned on long runs
+    result: RunResult | RangeTest | None  # once ended: train's RunResult or the lr_find job's RangeTest
+    cancel_requested: bool  # cancel was asked for; a running job is stopping
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def fraction(self) -> float:
+        """How far the job got, 0..1 (lr_find jobs report no progress: 0 until finished)."""
+        if self.state == "finished":
+            return 1.0
+        return self.progress.fraction if self.progress else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        return self.progress.eta_s if self.state == "running" and self.progress else None
+
+    @property
+    def elapsed_s(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        return (self.ended_at or time.time()) - self.started_at
+
+
+@dataclass(eq=False)
+class _Job:
+    """A job's live state. Only the manager touches it, always under its lock."""
+
+    job_id: str
+    kind: str
+    name: str
+    config: TrainConfig
+    work: Callable[[_Job], RunResult | RangeTest]  # runs in the job's thread
+    submitted_at: float = field(default_factory=time.time)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    state: str = "queued"
+    run_id: str | None = None
+    progress: Progress | None = None
+    error: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    result: RunResult | RangeTest | None = None
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    batches: list[tuple[int, float, float]] = field(default_factory=list)
+    batch_stride: int = 1  # keep every batch_stride-th batch point
+    batch_count: int = 0  # batch events seen
+
+    def record(self, progress: Progress, cap: int) -> None:
+        """Keep the latest progress and grow the histories from its epoch and batch events.
+
+        Batch points are kept every `batch_stride` batches. When more than `cap` are kept,
+        every other one is dropped and the stride doubles, so however long the run, at most
+        `cap` evenly spaced points cover all of it.
+        """
+        self.progress = progress
+        if progress.event == "epoch":
+            self.epochs.append({"epoch": progress.epoch, **progress.metrics})
+        elif progress.event == "batch":
+            if self.batch_count % self.batch_stride == 0:
+                self.batches.append((progress.step, progress.metrics["batch_loss"], progress.metrics["batch_lr"]))
+                if len(self.batches) > cap:
+                    del self.batches[1::2]
+                    self.batch_stride *= 2
+            self.batch_count += 1
+
+
+def _check_concurrency(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"max_concurrent: must be a whole number of at least 1, got {n!r}.")
+
+
+def _outcome(result: RunResult | RangeTest) -> tuple[str, str | None]:
+    """The job state and error a returned result stands for."""
+    if isinstance(result, RunResult):
+        state = _STATE_OF_RUN[result.status]
+        return state, result.error if state == "failed" else None
+    return "finished", None
+
+
+class JobManager:
+    """Runs jobs in daemon threads, at most `max_concurrent` at once, the rest queued first in,
+    first out. Thread-safe: all shared state sits behind one lock, and callers only ever see
+    `JobSnapshot` copies.
+
+    `trainer` and `range_tester` stand in for `training.train` and `training.lr_range_test`
+    (tests inject fakes). On construction it lets concurrent jobs share a GPU and, unless
+    `recover_stale_runs` is False, ends the runs a dead process left RUNNING in the store
+    (their ids: `recovered_runs`).
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        experiment: str = tracking.DEFAULT_EXPERIMENT,
+        max_concurrent: int = 2,
+        trainer: Callable[..., RunResult] = training.train,
+        range_tester: Callable[..., RangeTest] = training.lr_range_test,
+        *,
+        recover_stale_runs: bool = True,
+        batch_history_cap: int = BATCH_HISTORY_CAP,
+    ):
+        _check_concurrency(max_concurrent)
+        self.tracking_uri, self.experiment = tracking_uri, experiment
+        self._trainer, self._range_tester = trainer, range_tester
+        self._max_concurrent, self._batch_history_cap = max_concurrent, batch_history_cap
+        self._lock = threading.Lock()
+        self._job_ended = threading.Condition(self._lock)
+        self._jobs: dict[str, _Job] = {}  # in submission order
+        self._queue: deque[_Job] = deque()
+        self._running = 0
+        self._ids = itertools.count(1)
+        self._closed = False
+        accelerators.enable_memory_growth()
+        self.recovered_runs: list[str] = (
+            tracking.kill_stale_runs(tracking.make_client(tracking_uri)) if recover_stale_runs else []
+        )
+
+    # ---- submitting and controlling ------------------------------------------------
+
+    def submit(self, cfg: TrainConfig, name: str | None = None) -> str:
+        """Queue a training run (`name` becomes the MLflow run name); returns the job id."""
+        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train)
+
+    def submit_lr_find(self, cfg: TrainConfig, steps: int = 100) -> str:
+        """Queue a learning-rate range test of `steps` batches; its RangeTest becomes the result."""
+        if steps < 3:
+            raise InputError(f"steps: the range test needs at least 3 steps, got {steps}.")
+        work = functools.partial(self._find_lr, steps=steps)
+        return self._submit("lr_find", cfg, f"LR range test: {cfg.arch} on {cfg.dataset}", work)
+
+    def cancel(self, job_id: str) -> None:
+        """A queued job is dropped at once and never starts; a running one stops within a batch
+        and turns "cancelled" when its run has ended KILLED. An ended job is left as it is."""
+        with self._lock:
+            self._cancel(self._job(job_id))
+
+    @property
+    def max_concurrent(self) -> int:
+        return self._max_concurrent
+
+    def set_max_concurrent(self, n: int) -> None:
+        """Allow `n` jobs at once, starting queued jobs if there is now room. Lowering it lets
+        running jobs finish; it only holds back the queue."""
+        _check_concurrency(n)
+        with self._lock:
+            self._max_concurrent = n
+            self._start_queued()
+
+    def shutdown(self, cancel_running: bool = True, timeout: float | None = 30.0) -> None:
+        """Stop taking jobs, cancel the queued ones (and the running ones unless
+        `cancel_running` is False), and wait up to `timeout` seconds for the threads to end."""
+        with self._lock:
+            self._closed = True
+            for job in self._jobs.values():
+                if job.state == "queued" or cancel_running:
+                    self._cancel(job)
+            threads = [job.thread for job in self._jobs.values() if job.thread]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    # ---- watching ------------------------------------------------------------------
+
+    def snapshot(self, job_id: str) -> JobSnapshot:
+        with self._lock:
+            return self._snapshot(self._job(job_id))
+
+    def find(self, job_id: str) -> JobSnapshot | None:
+        """Like `snapshot`, but None for an id this manager doesn't know (e.g. one kept by a
+        browser session from before a server restart)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return self._snapshot(job) if job is not None else None
+
+    def snapshots(self) -> list[JobSnapshot]:
+        """Every job this manager has seen, newest first."""
+        with self._lock:
+            return [self._snapshot(job) for job in reversed(self._jobs.values())]
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
+        """Block until the job has ended or `timeout` seconds have passed; its snapshot then."""
+        with self._lock:
+            job = self._job(job_id)
+            self._job_ended.wait_for(lambda: job.state not in ACTIVE_STATES, timeout)
+            return self._snapshot(job)
+
+    # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
+
+    def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest]) -> str:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The job manager has shut down.")
+            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work)
+            self._jobs[job.job_id] = job
+            self._queue.append(job)
+            self._start_queued()
+            return job.job_id
+
+    def _job(self, job_id: str) -> _Job:
+        """Lock held."""
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise InputError(f"There is no job '{job_id}'.") from None
+
+    def _cancel(self, job: _Job) -> None:
+        """Lock held."""
+        if job.state not in ACTIVE_STATES:
+            return
+        job.cancel.set()
+        if job.state == "queued":
+            self._queue.remove(job)
+            job.state, job.ended_at = "cancelled", time.time()
+            self._job_ended.notify_all()
+
+    def _start_queued(self) -> None:
+        """Lock held. Start queued jobs, oldest first, while fewer than the cap run."""
+        while self._queue and self._running < self._max_concurrent:
+            job = self._queue.popleft()
+            job.state, job.started_at = "running", time.time()
+            job.thread = threading.Thread(target=self._work, args=(job,), name=f"cnnkit {job.job_id}: {job.name}",
+                                          daemon=True)
+            self._running += 1
+            job.thread.start()
+
+    def _work(self, job: _Job) -> None:
+        """The job's thread, lock not held: run the job, record how it ended, start the next one."""
+        result, state, error = None, "failed", "The job's thread stopped unexpectedly."
+        try:
+            result = job.work(job)
+            state, error = _outcome(result)
+        except training.Cancelled:  # how lr_range_test stops when cancelled
+            state, error = "cancelled", None
+        except Exception as exc:  # a bug, not a failed run (train returns those): the manager goes on
+            log.exception("Job %s (%s) raised", job.job_id, job.name)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            with self._lock:
+                job.state, job.result, job.error, job.ended_at = state, result, error, time.time()
+                self._running -= 1
+                self._start_queued()
+                self._job_ended.notify_all()
+
+    def _train(self, job: _Job) -> RunResult:
+        return self._trainer(
+            job.config,
+            tracking_uri=self.tracking_uri,
+            experiment=self.experiment,
+            run_name=job.name,
+            cancel=job.cancel,
+            on_progress=functools.partial(self._record, job),
+            on_run_created=functools.partial(self._set_run_id, job),
+        )
+
+    def _find_lr(self, job: _Job, steps: int) -> RangeTest:
+        return self._range_tester(job.config, steps=steps, cancel=job.cancel)
+
+    def _record(self, job: _Job, progress: Progress) -> None:
+        with self._lock:
+            job.record(progress, self._batch_history_cap)
+
+    def _set_run_id(self, job: _Job, run_id: str) -> None:
+        with self._lock:
+            job.run_id = run_id
+
+    def _snapshot(self, job: _Job) -> JobSnapshot:
+        """Lock held."""
+        return JobSnapshot(
+            job_id=job.job_id,
+            kind=job.kind,
+            name=job.name,
+            config=job.config,
+            state=job.state,
+            queue_position=self._queue.index(job) + 1 if job.state == "queued" else None,
+            run_id=job.run_id,
+            progress=job.progress,
+            error=job.error,
+            submitted_at=job.submitted_at,
+            started_at=job.started_at,
+            ended_at=job.ended_at,
+            epoch_history=tuple(dict(epoch) for epoch in job.epochs),
+            batch_history=tuple(job.batches),
+            result=job.result,
+            cancel_requested=job.cancel.is_set(),
+        )
