@@ -406,3 +406,19 @@ def resnet_small(x, num_classes, knobs):
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = dropout(x, 0.2, knobs, "dropout1")
     return predictions(x, num_classes)
+
+
+def layer_table(model: keras.Model) -> list[dict]:
+    """One row per layer: name, type, output shape and parameter count, as model.summary shows."""
+    rows = []
+    for layer in model.layers:
+        shape = layer.output.shape if hasattr(layer, "output") else None
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": "x".join(str(d) for d in shape[1:]) if shape is not None else "",
+                "params": layer.count_params(),
+            }
+        )
+    return rows

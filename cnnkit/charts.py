@@ -307,6 +307,8 @@ def learning_rate(steps, rates, epoch_length: int | None = None, title: str = "L
     log_y = len(finite) > 0 and finite.min() > 0 and finite.max() / finite.min() > 100
     fig.update_yaxes(title="Learning rate" + (" (log scale)" if log_y else ""),
                      type="log" if log_y else "linear", exponentformat="e")
+    if not log_y and len(finite) and finite.min() >= 0:
+        fig.update_yaxes(range=[0, finite.max() * 1.15 or 1])  # from zero, so a constant rate reads as itself
     return _style(fig, title)
 
 

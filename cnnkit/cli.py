@@ -68,8 +68,7 @@ class ProgressPrinter:
 
     def __call__(self, progress) -> None:
         now = time.monotonic()
-        end_of_epoch = progress.phase == "training" and progress.batch == progress.batches
-        if progress.phase == "training" and not end_of_epoch and now - self.last < 1.0:
+        if progress.event == "batch" and now - self.last < 1.0:
             return
         self.last = now
         if progress.phase != "training":

@@ -30,14 +30,16 @@ MISTAKE_IMAGES = 100  # misclassified test images kept with a run for galleries
 class Progress:
     """A snapshot of where a run is, for progress bars and live views."""
 
-    phase: str  # loading data, building model, training, evaluating, saving, finished
+    phase: str  # loading data, building model, training, evaluating, saving, finished, failed, cancelled
     epoch: int = 0  # 1-based epoch in progress
     epochs: int = 0
     batch: int = 0  # batches done in this epoch
     batches: int = 0  # batches per epoch
     elapsed_s: float = 0.0
     eta_s: float | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # this batch's or this epoch's values
+    event: str = "phase"  # "batch" after each training batch, "epoch" after each epoch, else "phase"
+    step: int = 0  # optimizer steps done so far
 
     @property
     def fraction(self) -> float:
@@ -160,7 +162,7 @@ class RunMonitor(keras.callbacks.Callback):
         if self.lr != self.logged_lr:
             values["batch_lr"] = self.logged_lr = self.lr
         self.logger.log_metrics(values, step=self.step)
-        self._report(batch + 1, {**self.latest, "batch_loss": loss})
+        self._report("batch", batch + 1, {"batch_loss": loss, "batch_lr": self.lr})
 
     def on_epoch_end(self, epoch, logs=None):
         values = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
@@ -169,13 +171,14 @@ class RunMonitor(keras.callbacks.Callback):
         self.latest = values
         self.logger.log_metrics(values, step=epoch + 1)
         self.logger.flush()
-        self._report(self.steps_per_epoch, values)
+        self._report("epoch", self.steps_per_epoch, values)
 
-    def _report(self, batch: int, metrics: dict[str, float]) -> None:
+    def _report(self, event: str, batch: int, metrics: dict[str, float]) -> None:
         elapsed = time.monotonic() - self.started
         total = self.cfg.epochs * self.steps_per_epoch
         eta = elapsed / self.step * (total - self.step) if self.step else None
-        self.on_progress(Progress("training", self.epoch, self.cfg.epochs, batch, self.steps_per_epoch, elapsed, eta, metrics))
+        self.on_progress(Progress("training", self.epoch, self.cfg.epochs, batch, self.steps_per_epoch, elapsed, eta,
+                                  metrics, event, self.step))
 
 
 def training_callbacks(cfg: TrainConfig) -> list[keras.callbacks.Callback]:

@@ -268,3 +268,18 @@ def suggest_lr_range(lrs: np.ndarray, losses: np.ndarray) -> LRSuggestion:
     upper = float(lrs[best] / 10) if best > 0 else float(lrs[0])
     lower = min(steepest, upper / 3)
     return LRSuggestion(steepest=steepest, lower=lower, upper=max(upper, lower))
+
+
+def augment_samples(cfg: TrainConfig, images: np.ndarray, copies: int = 4) -> np.ndarray:
+    """`copies` augmented versions of each image (pre-filter and augmentation as in training,
+    without normalisation), laid out image by image: shape (len(images) * (copies + 1), H, W, C)
+    with each original first. Seeded by the config, so the preview is stable."""
+    shape = tuple(images.shape[1:])
+    stack = [layer for layer in input_layers(cfg.replace(normalization="none"), shape)]
+    rows = []
+    for image in images.astype("float32"):
+        batch = np.repeat(image[None], copies, axis=0)
+        for layer in stack:
+            batch = layer(batch, training=True)
+        rows += [image, *np.clip(ops.convert_to_numpy(batch), 0, 255)]
+    return np.rint(np.stack(rows)).astype("uint8")

@@ -7,6 +7,7 @@ from cnnkit.architectures import (
     Knobs,
     build_model,
     get_architecture,
+    layer_table,
     list_architectures,
     resolve_knobs,
     seed_param_count,
@@ -201,3 +202,10 @@ def test_list_architectures():
         "dropout_scale": 1.0,
         "width": 1.0,
     }
+
+
+def test_layer_table_lists_layers_with_shapes_and_params_summing_to_the_total():
+    model = build_model("kaggle_mnist_cnn", (28, 28, 1), 10)
+    rows = layer_table(model)
+    assert rows[1]["layer"] == "conv1" and rows[1]["output shape"] == "24x24x30" and rows[1]["params"] == 780
+    assert sum(row["params"] for row in rows) == 203_933

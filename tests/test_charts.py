@@ -317,3 +317,8 @@ def test_lr_finder_with_one_point_or_nothing_finite():
     assert list(one.data[1].y) == [2.0]
     nothing = charts.lr_finder([1e-3, 1e-2], [np.nan, np.inf])
     assert nothing.data == () and note_text(nothing) == ["no range-test results yet"]
+
+
+def test_a_constant_learning_rate_is_drawn_on_an_axis_starting_at_zero():
+    fig = charts.learning_rate([1, 2, 3], [0.001, 0.001, 0.001])
+    assert tuple(fig.layout.yaxis.range) == pytest.approx((0, 0.00115))

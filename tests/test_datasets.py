@@ -710,3 +710,26 @@ def test_a_missing_path_is_neither_a_folder_nor_a_zip(tmp_path):
 def test_the_image_size_must_be_reasonable(tmp_path, size):
     with pytest.raises(InputError, match="image_size must be a whole number from 1 to 1024"):
         read_image_folder(write_files(tmp_path / "pets", gray_images()), size)
+
+
+def test_uploads_are_stored_by_content_and_typed_by_extension(tmp_path):
+    from cnnkit.datasets import save_upload
+
+    kind, path = save_upload(b"label,pixel0\n1,0\n", "train.CSV", tmp_path / "uploads")
+    again = save_upload(b"label,pixel0\n1,0\n", "other-name.csv", tmp_path / "uploads")
+    assert kind == "csv" and again == (kind, path) and path.read_bytes() == b"label,pixel0\n1,0\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a/x.png", b"")
+    assert save_upload(buffer.getvalue(), "faces.zip", tmp_path)[0] == "folder"
+
+
+@pytest.mark.parametrize(
+    "data, name, message",
+    [(b"x", "notes.txt", "not a .csv or .zip"), (b"", "empty.csv", "empty"), (b"not a zip", "fake.zip", "not a valid zip")],
+)
+def test_bad_uploads_are_refused_with_a_reason(tmp_path, data, name, message):
+    from cnnkit.datasets import save_upload
+
+    with pytest.raises(InputError, match=message):
+        save_upload(data, name, tmp_path)

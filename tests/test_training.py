@@ -85,6 +85,11 @@ def test_progress_reports_every_phase_with_eta(finished):
     training = [p for p in progress if p.phase == "training"]
     assert training[-1].fraction == pytest.approx(1.0)
     assert all(p.eta_s is not None and p.eta_s >= 0 for p in training)
+    batches = [p for p in training if p.event == "batch"]
+    assert [p.step for p in batches] == list(range(1, len(batches) + 1))
+    assert all(set(p.metrics) == {"batch_loss", "batch_lr"} for p in batches)
+    epochs = [p for p in training if p.event == "epoch"]
+    assert len(epochs) == 1 and {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(epochs[0].metrics)
 
 
 def test_relaunching_from_logged_params_sees_the_same_data_and_reproduces_the_run(finished, store):

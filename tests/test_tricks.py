@@ -8,6 +8,7 @@ from cnnkit.tricks import (
     ExponentialRamp,
     OneCycle,
     PerImageStandardization,
+    augment_samples,
     filter_image,
     input_layers,
     make_optimizer,
@@ -134,3 +135,13 @@ def test_lr_suggestion_finds_the_steep_descent_before_the_blow_up():
     suggestion = suggest_lr_range(lrs, losses)
     assert 1e-4 < suggestion.steepest < 1e-2
     assert suggestion.lower <= suggestion.upper < 1e-1
+
+
+def test_augment_samples_puts_each_original_before_its_augmented_copies():
+    images = np.random.default_rng(4).integers(0, 255, (2, 12, 12, 1), dtype="uint8")
+    out = augment_samples(TrainConfig(rotation=20, zoom=0.2, seed=1), images, copies=3)
+    assert out.shape == (8, 12, 12, 1) and out.dtype == np.uint8
+    assert np.array_equal(out[0], images[0]) and np.array_equal(out[4], images[1])
+    assert not np.array_equal(out[1], images[0])
+    plain = augment_samples(TrainConfig(), images, copies=2)
+    assert np.array_equal(plain[1], images[0])  # no augmentation asked: copies equal the original
