@@ -1,19 +1,21 @@
-"""cnnkit's browser front door. The Train, Runs, Compare, Inspect and Classify pages arrive
-with their issues; for now it shows what the library offers and the runs in the store."""
+"""cnnkit: run, watch and understand CNN image-classification experiments."""
 
-import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 
-from cnnkit.architectures import list_architectures
-from cnnkit.datasets import list_datasets
-from cnnkit.presets import list_presets
+from cnnkit.accelerators import enable_memory_growth
 
-st.set_page_config(page_title="cnnkit", layout="wide")
-st.title("cnnkit")
-st.caption("Run, watch and understand CNN image-classification experiments.")
-st.markdown("Train headless today with `python -m cnnkit train --dataset digits --epochs 1`; runs land in MLflow.")
-
-architectures, datasets, presets = st.tabs(["Architectures", "Datasets", "Presets"])
-architectures.dataframe(pd.DataFrame(list_architectures()), hide_index=True)
-datasets.dataframe(pd.DataFrame(list_datasets()), hide_index=True)
-presets.dataframe(pd.DataFrame(list_presets()).drop(columns="settings"), hide_index=True)
+# Streamlit calls keras.backend.clear_session() after every script and fragment run (an old
+# TF1-era workaround). With training in background threads that resets Keras' global state
+# mid-run and forces a full garbage collection every second, starving the training thread of
+# the GIL: a 5-second digits run took 4 minutes. Jobs own their models, so we switch it off.
+script_runner._clean_problem_modules = lambda: None
+enable_memory_growth()  # before any page touches a GPU, so concurrent jobs can share it
+st.set_page_config(page_title="cnnkit", page_icon=":material/biotech:", layout="wide")
+navigation = st.navigation(
+    [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+        st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:"),
+    ]
+)
+navigation.run()

@@ -1,0 +1,122 @@
+"""Runs: every MLflow run in one sortable, filterable table; open one to see, manage or relaunch it."""
+
+import pandas as pd
+import streamlit as st
+
+from cnnkit import charts, tracking
+from cnnkit.errors import InputError
+from pages.common import job_manager, mlflow_client
+
+client = mlflow_client()
+st.title("Runs")
+
+
+@st.fragment(run_every=5.0)
+def runs_table():
+    runs = tracking.runs_frame(client)
+    if runs.empty:
+        st.info("No runs yet. Launch one on the Train page, or with `python -m cnnkit train`.")
+        st.session_state.pop("open_run", None)
+        return
+    search, status, dataset, arch = st.columns([2, 1, 1, 1])
+    text = search.text_input("Search name, run id or tag", key="runs.search")
+    statuses = status.multiselect("Status", sorted(runs["status"].unique()), key="runs.status")
+    datasets = dataset.multiselect("Dataset", sorted(runs["dataset"].dropna().unique()), key="runs.dataset")
+    arches = arch.multiselect("Architecture", sorted(runs["arch"].dropna().unique()), key="runs.arch")
+    shown = runs
+    if text:
+        needle = text.lower()
+        shown = shown[shown[["name", "run_id", "tags"]].fillna("").apply(
+            lambda column: column.str.lower().str.contains(needle, regex=False)).any(axis=1)]
+    for column, chosen in (("status", statuses), ("dataset", datasets), ("arch", arches)):
+        if chosen:
+            shown = shown[shown[column].isin(chosen)]
+    st.caption(f"{len(shown)} of {len(runs)} runs · click a row to open it · click a header to sort")
+    event = st.dataframe(
+        shown.drop(columns=["run_id"]),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs.table",
+        column_config={
+            "test_accuracy": st.column_config.NumberColumn("test acc", format="percent"),
+            "val_accuracy": st.column_config.NumberColumn("val acc", format="percent"),
+            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+            "start_time": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
+    if event.selection.rows:
+        selected = shown.iloc[event.selection.rows[0]]["run_id"]
+        if st.session_state.get("open_run") != selected:
+            st.session_state["open_run"] = selected
+            st.rerun()
+
+
+runs_table()
+
+run_id = st.session_state.get("open_run")
+if run_id:
+    try:
+        run = client.get_run(run_id)
+    except Exception:  # deleted meanwhile, or a store hiccup: say so instead of a traceback
+        st.warning("That run is no longer in the store.")
+        st.session_state.pop("open_run")
+        st.stop()
+    st.divider()
+    st.subheader(f"{run.info.run_name} · {run.info.status}")
+    st.caption(f"run `{run_id}` · fingerprint of its data `{run.data.tags.get('cnnkit.data_fingerprint', '–')[:16]}`")
+    if run.data.tags.get("cnnkit.error"):
+        st.error(run.data.tags["cnnkit.error"])
+    curves_tab, config_tab, manage_tab = st.tabs(["Curves", "Config", "Manage & relaunch"])
+    with curves_tab:
+        epochs, batches = tracking.run_history(client, run_id)
+        metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
+        if metrics:
+            st.dataframe(pd.DataFrame([metrics]), hide_index=True)
+        st.plotly_chart(charts.learning_curves(epochs), width="stretch")
+        if len(batches):
+            left, right = st.columns(2)
+            left.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch")
+            right.plotly_chart(charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
+                               width="stretch")
+    with config_tab:
+        params = pd.DataFrame(sorted(run.data.params.items()), columns=["setting", "value"])
+        st.dataframe(params, hide_index=True, width="stretch", height=400)
+        st.json({k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}, expanded=False)
+    with manage_tab:
+        rename, tag_key, tag_value = st.columns([2, 1, 1], vertical_alignment="bottom")
+        new_name = rename.text_input("Name", value=run.info.run_name, key=f"name-{run_id}")
+        key_text = tag_key.text_input("Tag", key=f"tag-key-{run_id}", placeholder="e.g. keep")
+        value_text = tag_value.text_input("Value", key=f"tag-value-{run_id}", placeholder="e.g. yes")
+        save, add_tag, relaunch, delete = st.columns(4)
+        try:
+            if save.button("Save name", width="stretch") and new_name != run.info.run_name:
+                tracking.rename_run(client, run_id, new_name)
+                st.rerun()
+            if add_tag.button("Add tag", width="stretch"):
+                tracking.set_run_tag(client, run_id, key_text, value_text)
+                st.rerun()
+        except InputError as error:
+            st.error(str(error))
+        if relaunch.button("Edit & relaunch", type="primary", width="stretch",
+                           help="Open this run's settings in the Train form, change what you like and launch."):
+            try:
+                st.session_state["relaunch_config"] = tracking.config_of_run(client, run_id).to_dict()
+                st.switch_page("pages/train.py")
+            except InputError as error:
+                st.error(f"This run's settings can't be loaded: {error}")
+        if delete.toggle("Delete…", key=f"delete-{run_id}"):
+            if st.button("Really delete this run", type="primary"):
+                tracking.delete_run(client, run_id)
+                st.session_state.pop("open_run")
+                st.rerun()
+        user_tags = {k: v for k, v in run.data.tags.items() if not k.startswith(("mlflow.", "cnnkit.", "keras."))}
+        for tag, value in user_tags.items():
+            shown_tag, remove = st.columns([4, 1])
+            shown_tag.markdown(f"`{tag}` = `{value}`")
+            if remove.button("Remove", key=f"untag-{tag}"):
+                tracking.delete_run_tag(client, run_id, tag)
+                st.rerun()
+        if job_manager().recovered_runs:
+            st.caption(f"{len(job_manager().recovered_runs)} run(s) left RUNNING by a stopped process were marked KILLED at start.")

@@ -1,0 +1,139 @@
+"""End to end, as a person would: the real app on localhost, driven in Debian's headless Chromium.
+
+Screenshots of every step land in test-artifacts/e2e/ (git-ignored) for a human to look at.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the app exited early:\n{server.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the app did not answer on {url} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app, started as the README's command starts it, in a fresh working directory."""
+    workdir = tmp_path_factory.mktemp("app")
+    shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed; scripts/run_tests.sh installs it (apt-get install chromium).")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_url, page):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)  # first load imports TensorFlow
+    page.get_by_text("Training on").wait_for()
+    page.get_by_text("8×8×1").first.wait_for()  # digits loaded: its input shape is shown with the split counts
+    page.wait_for_timeout(1500)
+    shot(page, "1-train-data")
+
+    page.get_by_role("tab", name="2 · Model").click()
+    page.get_by_text("203,933").or_(page.get_by_text("Parameters for digits")).first.wait_for()
+    shot(page, "2-train-model")
+
+    page.get_by_role("tab", name="4 · Optimiser").click()
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    page.wait_for_timeout(1500)
+    shot(page, "3-train-optimiser")
+
+    page.get_by_role("button", name="Launch training").click()
+    page.get_by_text("Live view").scroll_into_view_if_needed()
+    page.wait_for_timeout(3000)
+    shot(page, "4-run-training-live-view")
+    page.get_by_text("finished after").wait_for(timeout=120_000)  # seconds of work; minutes means threads are starved
+    page.get_by_text("Live view").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    shot(page, "5-run-finished")
+    assert page.get_by_text("test accuracy").count() >= 1
+
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for()
+    page.get_by_text("1 of 1 runs").wait_for()
+    page.wait_for_timeout(1500)
+    shot(page, "6-runs-table")
+
+
+def test_an_invalid_setting_is_explained_next_to_its_control(app_url, page):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    page.get_by_role("tab", name="4 · Optimiser").click()
+    page.get_by_role("combobox", name="Learning-rate schedule").click()
+    page.get_by_role("option", name="cyclic").click()
+    page.get_by_text("Schedule settings").click()
+    peak = page.get_by_role("spinbutton", name="Peak rate (cyclic, one-cycle)")
+    peak.fill("0.0001")
+    peak.press("Enter")
+    page.get_by_text("max_lr: the cyclic schedule climbs").first.wait_for()
+    assert page.get_by_role("button", name="Launch training").is_disabled()
+    shot(page, "7-invalid-setting")

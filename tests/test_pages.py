@@ -1,0 +1,100 @@
+"""Page logic through Streamlit's AppTest: render, choose, launch a tiny digits run, see it finish."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from cnnkit import tracking
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+@pytest.fixture()
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    st.cache_resource.clear()  # a fresh job manager on this test's store
+    yield AppTest.from_file(APP, default_timeout=120)
+    from pages.common import job_manager
+
+    job_manager().shutdown()
+    st.cache_resource.clear()
+
+
+def wait_for_jobs(timeout: float = 180) -> None:
+    from pages.common import job_manager
+
+    for job in job_manager().snapshots():
+        assert not job_manager().wait(job.job_id, timeout).is_active, "the job did not finish in time"
+
+
+def launch_button(at):
+    return next(button for button in at.button if "Launch training" in button.label)
+
+
+def test_train_page_shows_the_data_the_model_and_a_schedule_plan(app):
+    at = app.run()
+    assert not at.exception
+    assert at.title[0].value == "Train"
+    assert {m.label for m in at.metric} >= {"Train", "Validation", "Test", "Input"}
+    assert any(m.label.startswith("Parameters for digits") for m in at.metric)
+    assert not launch_button(at).disabled
+
+
+def test_an_invalid_combination_is_explained_and_blocks_launch(app):
+    at = app.run()
+    at.selectbox(key="cfg.schedule").set_value("cyclic")
+    at.number_input(key="cfg.max_lr").set_value(0.0001)
+    at.run()
+    assert any("max_lr" in error.value for error in at.error)
+    assert launch_button(at).disabled
+
+
+def test_a_preset_loads_into_the_form(app):
+    at = app.run()
+    at.sidebar.selectbox[0].set_value("seed002_augmented")
+    next(b for b in at.sidebar.button if b.label == "Load preset").click()
+    at.run()
+    assert at.selectbox(key="cfg.arch").value == "mnist_cnn"
+    assert at.slider(key="cfg.rotation").value == 10.0
+
+
+def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_the_runs_page(app):
+    at = app.run()
+    at.number_input(key="cfg.epochs").set_value(1)
+    at.number_input(key="cfg.train_limit").set_value(300)
+    at.run()
+    launch_button(at).click()
+    at.run()
+    wait_for_jobs()
+    at.run()
+    assert any("finished after" in markdown.value for markdown in at.markdown)
+    assert not at.exception
+
+    at.switch_page("pages/runs.py")
+    at.run()
+    assert at.title[0].value == "Runs"
+    assert any("1 of 1 runs" in caption.value for caption in at.caption)
+    run_id = tracking.runs_frame(tracking.make_client()).iloc[0]["run_id"]
+    at.session_state["open_run"] = run_id
+    at.run()
+    assert any("FINISHED" in header.value for header in at.subheader)
+    next(b for b in at.button if b.label == "Edit & relaunch").click()
+    at.run()
+    assert at.title[0].value == "Train"
+    assert at.number_input(key="cfg.train_limit").value == 300
+
+
+def test_the_app_stops_streamlit_clearing_keras_state_after_every_rerun(app):
+    """Streamlit's post-run keras.backend.clear_session() would starve background training threads."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    original = script_runner._clean_problem_modules
+    try:
+        app.run()
+        assert script_runner._clean_problem_modules is not original
+        assert script_runner._clean_problem_modules() is None
+    finally:
+        script_runner._clean_problem_modules = original
