@@ -109,8 +109,9 @@ with data_tab:
                 st.error(st.session_state["upload_error"])
             control(st.text_input, "dataset_path", "…or a path on this machine",
                     "A CSV file, a folder with one sub-folder per class, or a zip of such folders.")
-            control(st.number_input, "image_size", "Image side (pixels)",
-                    "Folder images are resized with padding to this square size (0 = 64).", min_value=0, max_value=1024)
+            if st.session_state[key("dataset")] == "folder":
+                control(st.number_input, "image_size", "Image side (pixels)",
+                        "Folder images are resized with padding to this square size (0 = 64).", min_value=0, max_value=1024)
         control(st.slider, "val_fraction", "Validation share", "Share of the training pool held out to watch overfitting.",
                 min_value=0.0, max_value=0.5, step=0.01)
         control(st.slider, "test_fraction", "Test share", "Share of all images kept for the final test "

@@ -117,6 +117,11 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
     shot(page, "5-run-finished")
     assert page.get_by_text("test accuracy").count() >= 1
 
+    second_tab = page.context.browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+    second_tab.goto(app_url)  # another browser session sees the same jobs
+    second_tab.get_by_text("finished after").wait_for(timeout=120_000)
+    second_tab.context.close()
+
     page.get_by_role("link", name="Runs").click()
     page.get_by_role("heading", name="Runs").wait_for()
     page.get_by_text("1 of 1 runs").wait_for()
@@ -137,3 +142,22 @@ def test_an_invalid_setting_is_explained_next_to_its_control(app_url, page):
     page.get_by_text("max_lr: the cyclic schedule climbs").first.wait_for()
     assert page.get_by_role("button", name="Launch training").is_disabled()
     shot(page, "7-invalid-setting")
+
+
+def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
+    rows = ["label," + ",".join(f"pixel{i}" for i in range(64))]
+    for n in range(90):
+        label = n % 3
+        rows.append(f"{label}," + ",".join(str((label * 80 + i) % 256) for i in range(64)))
+    upload = tmp_path / "train.csv"
+    upload.write_text("\n".join(rows))
+
+    page.goto(app_url)
+    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    page.get_by_role("combobox", name="Dataset").click()
+    page.get_by_role("option", name="csv").first.click()
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.get_by_text("8×8×1").first.wait_for()
+    page.get_by_text("Images per class in each split").wait_for()
+    page.wait_for_timeout(1500)
+    shot(page, "8-uploaded-csv")

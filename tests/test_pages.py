@@ -98,3 +98,18 @@ def test_the_app_stops_streamlit_clearing_keras_state_after_every_rerun(app):
         assert script_runner._clean_problem_modules() is None
     finally:
         script_runner._clean_problem_modules = original
+
+
+def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app):
+    at = app.run()
+    at.number_input(key="cfg.train_limit").set_value(300)
+    at.run()
+    next(button for button in at.button if "Find learning rate" in button.label).click()
+    at.run()
+    wait_for_jobs()
+    at.run()
+    assert any("Steepest descent" in caption.value for caption in at.caption)
+    next(button for button in at.button if button.label.startswith("Use this range")).click()
+    at.run()
+    low, high = at.number_input(key="cfg.learning_rate").value, at.number_input(key="cfg.max_lr").value
+    assert 0 < low <= high
