@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -21,6 +22,20 @@ FEW_POINTS = 30  # lines get markers up to this many points
 IMAGE_WIDTH_PX = 720  # width an image montage is assumed to get on the page, for its height
 MAX_TILE_PX = 160  # a single image is not blown up beyond this
 MARGIN = dict(l=60, r=20, t=70, b=50)
+RUN_COLORS = plotly.colors.qualitative.D3 + plotly.colors.qualitative.Dark24  # runs by order of appearance
+RIGHT, WRONG, OTHER = "#1f77b4", HIGHLIGHT, "#a0a0a0"  # seed 003: blue right/true, red wrong/predicted
+RESULT_METRICS = {  # results_bars: column -> (legend label, colour)
+    "final_accuracy": ("train accuracy (last epoch)", SPLIT_COLORS["train"]),
+    "final_val_accuracy": ("validation accuracy (last epoch)", SPLIT_COLORS["validation"]),
+    "test_accuracy": ("test accuracy", SPLIT_COLORS["test"]),
+    "test_top3_accuracy": ("test top-3 accuracy", "#9467bd"),
+    "test_top5_accuracy": ("test top-5 accuracy", "#8c564b"),
+}
+METRIC_LABELS = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
+                 "val_accuracy": "validation accuracy", "lr": "learning rate", "batch_loss": "batch loss",
+                 "batch_lr": "learning rate"}
+TEXT_CLASSES = 20  # a class-by-class heatmap writes its values in the cells up to this many classes
+MIN_TITLED_TILE_PX = 40  # feature maps get their channel number above them when tiles are at least this wide
 
 
 # ---- shared helpers --------------------------------------------------------------------
@@ -53,6 +68,13 @@ def _mode(n_points: int) -> str:
 
 def _floats(values) -> np.ndarray:
     return np.asarray(values, dtype=float).ravel()
+
+
+def _spans_decades(values, decades: float = 2) -> bool:
+    """Whether finite `values` are all positive and span more than `decades` powers of ten (log axis)."""
+    finite = _floats(values)
+    finite = finite[np.isfinite(finite)]
+    return len(finite) > 0 and finite.min() > 0 and finite.max() / finite.min() > 10**decades
 
 
 def moving_average(values, window: int) -> np.ndarray:
@@ -137,13 +159,16 @@ def image_grid(
     *,
     title: str = "",
     gap: int = 2,
+    title_colors: list[str | None] | None = None,
 ) -> go.Figure:
     """Images tiled row by row into ONE `go.Image` (fast even for hundreds of tiles).
 
     `images`: (N, H, W, C) with C 1 (gray, shown gray) or 3, values 0-255 (uint8; floats are rounded
-    and clipped). `titles`: up to N strings, "" for none; a row with any title gets a white band
-    above it to hold them. `row_labels`: one string per row, written left of the row. Tiles are
-    `gap` white pixels apart; `columns` is capped at N.
+    and clipped). `titles`: up to N strings, "" for none, "\n" for a line break; a row with any title
+    gets a white band above it, one line high per line of its longest title. `title_colors`: up to N
+    CSS colours for the titles, None for the default. Titles shrink (down to 8 px) to fit their
+    tile's width. `row_labels`: one string per row, written left of the row. Tiles are `gap` white
+    pixels apart; `columns` is capped at N.
     """
     if len(images) == 0:
         return _note(title or "Images", "no images to show")
@@ -153,19 +178,26 @@ def image_grid(
     n, h, w, _ = tiles.shape
     cols = max(1, min(columns, n))
     rows = math.ceil(n / cols)
-    titles = list(titles or []) + [""] * max(0, n - len(titles or []))
-    band = max(3, math.ceil(0.3 * h))
-    bands = [band if any(titles[r * cols : (r + 1) * cols]) else 0 for r in range(rows)]
+    titles = [str(t).replace("\n", "<br>") for t in (titles or [])][:n]
+    titles += [""] * (n - len(titles))
+    colors = list(title_colors or [])[:n]
+    colors += [None] * (n - len(colors))
+    lines = [t.count("<br>") + 1 if t else 0 for t in titles]
+    line = max(3, math.ceil(0.3 * h))  # image pixels per line of title
+    bands = [line * max(lines[r * cols : (r + 1) * cols]) for r in range(rows)]
     tops = np.cumsum([b + (h + gap if r else 0) for r, b in enumerate(bands)])  # first pixel row of each row
     montage = np.full((tops[-1] + h, cols * (w + gap) - gap, 3), 255, dtype=np.uint8)
+    scale = min(IMAGE_WIDTH_PX / montage.shape[1], MAX_TILE_PX / max(h, w))  # screen pixels per image pixel
+    longest = max((len(part) for t in titles for part in t.split("<br>")), default=0)
+    size = int(np.clip(w * scale / (0.6 * max(longest, 1)), 8, 11))  # ~0.6 em per character
     annotations = []
     for i in range(n):
         r, c = divmod(i, cols)
         top, left = tops[r], c * (w + gap)
         montage[top : top + h, left : left + w] = tiles[i]
         if titles[i]:
-            annotations.append(dict(x=left + (w - 1) / 2, y=float(top - band / 2 - 0.5), text=str(titles[i]),
-                                    showarrow=False, font=dict(size=11)))
+            annotations.append(dict(x=left + (w - 1) / 2, y=float(top - bands[r] / 2 - 0.5), text=titles[i],
+                                    showarrow=False, font=dict(size=size, color=colors[i])))
     annotations += [dict(x=0, xref="x domain", xanchor="right", xshift=-6, y=float(top + (h - 1) / 2),
                          text=str(label), showarrow=False, font=dict(size=11))
                     for top, label in zip(tops, row_labels or [])]
@@ -176,7 +208,6 @@ def image_grid(
     ))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, constrain="domain", scaleanchor="x", autorange="reversed")
-    scale = min(IMAGE_WIDTH_PX / montage.shape[1], MAX_TILE_PX / max(h, w))
     margin = dict(t=50 if title else 10, b=10, r=10,
                   l=12 + 7 * max((len(str(s)) for s in row_labels), default=0) if row_labels else 10)
     fig = _style(fig, title, height=int(montage.shape[0] * scale) + margin["t"] + margin["b"])
@@ -304,7 +335,7 @@ def learning_rate(steps, rates, epoch_length: int | None = None, title: str = "L
         x_title += f"; dotted lines: end of each epoch ({epoch_length} steps)"
     fig.update_xaxes(title=x_title)
     finite = rates[np.isfinite(rates)]
-    log_y = len(finite) > 0 and finite.min() > 0 and finite.max() / finite.min() > 100
+    log_y = _spans_decades(finite)
     fig.update_yaxes(title="Learning rate" + (" (log scale)" if log_y else ""),
                      type="log" if log_y else "linear", exponentformat="e")
     if not log_y and len(finite) and finite.min() >= 0:
@@ -354,3 +385,315 @@ def lr_finder(learning_rates, losses, steepest: float | None = None, lower: floa
     pad = 0.05 * (top - bottom) or 0.05 * abs(top) or 1.0
     fig.update_yaxes(title="Training loss", range=[bottom - pad, top + pad])
     return _style(fig, title)
+
+
+# ---- comparing runs ----------------------------------------------------------------------
+
+
+def _metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def _run_colors(runs) -> dict:
+    """Run -> colour, in the order given (so the same runs in the same order keep their colours)."""
+    return {run: RUN_COLORS[i % len(RUN_COLORS)] for i, run in enumerate(runs)}
+
+
+def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothing: int = 1,
+                   log_x: bool = False) -> go.Figure:
+    """One line per run of `metric` against `x`, for comparing runs.
+
+    `history` is long: columns `run` (display name), `x` (e.g. epoch or step) and `metric` (e.g.
+    loss, val_accuracy, lr, batch_loss); other columns are ignored. Rows with no `metric` value are
+    dropped, then each run's values (sorted by `x`) are smoothed with the trailing `moving_average`
+    over `smoothing` points. Runs get colours in order of first appearance. With `log_x` (as seed
+    002 plots batch loss) x values <= 0 are left out. Accuracies are shown as percent; a learning
+    rate spanning more than two decades gets a log y axis.
+    """
+    label = _metric_label(metric)
+    title = f"{label[:1].upper()}{label[1:]} per {x}" + (f", average of the last {smoothing} points" if smoothing > 1 else "")
+    if history.empty or not {"run", x, metric} <= set(history.columns):
+        return _note(title, f"no {label} recorded for these runs")
+    rows = history[["run", x, metric]].copy()
+    rows[x] = pd.to_numeric(rows[x], errors="coerce")
+    rows[metric] = pd.to_numeric(rows[metric], errors="coerce")
+    rows = rows.dropna(subset=[x, metric])
+    if log_x:
+        rows = rows[rows[x] > 0]
+    if rows.empty:
+        return _note(title, f"no {label} recorded for these runs")
+    percent = "accuracy" in metric
+    value_format = ":.2%" if percent else ":.3g" if label == "learning rate" else ":.4f"
+    groups = dict(tuple(rows.groupby("run", sort=False)))
+    fig = go.Figure()
+    for run, color in _run_colors(groups).items():
+        part = groups[run].sort_values(x, kind="stable")
+        xs = part[x].to_numpy(dtype=float)
+        fig.add_scatter(x=xs, y=moving_average(part[metric], smoothing), name=str(run), mode=_mode(len(xs)),
+                        line_color=color, hovertemplate=f"{run}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}}<extra></extra>")
+    x_title = {"epoch": "Epoch", "step": "Optimizer step (batch)"}.get(x, x)
+    fig.update_xaxes(title=x_title + (", log scale" if log_x else ""), type="log" if log_x else "linear")
+    log_y = label == "learning rate" and _spans_decades(rows[metric])
+    fig.update_yaxes(title=label[:1].upper() + label[1:] + (" (log scale)" if log_y else ""),
+                     type="log" if log_y else "linear", tickformat=".0%" if percent else None)
+    return _style(fig, title)
+
+
+def results_bars(results: pd.DataFrame) -> go.Figure:
+    """Grouped bars of each run's accuracies (one colour per metric), in percent.
+
+    `results`: one row per run with a column `run` (display name, unique) and any of the columns of
+    `RESULT_METRICS` as fractions 0-1 (missing values leave no bar). The y axis is zoomed in like
+    seed 002's plt.ylim(97, 100): from a whole percent a bit below the lowest value up to 100 %.
+    """
+    title = "Accuracy of each run"
+    metrics = [m for m in RESULT_METRICS if m in results and pd.to_numeric(results[m], errors="coerce").notna().any()]
+    if results.empty or "run" not in results or not metrics:
+        return _note(title, "no results yet")
+    runs = results["run"].astype(str).to_numpy()
+    percents = results[metrics].apply(pd.to_numeric, errors="coerce") * 100
+    fig = go.Figure()
+    for metric in metrics:
+        name, color = RESULT_METRICS[metric]
+        fig.add_bar(x=runs, y=percents[metric].to_numpy(dtype=float), name=name, marker_color=color,
+                    texttemplate="%{y:.2f}", textposition="inside", insidetextanchor="end",
+                    hovertemplate=f"%{{x}}<br>{name}: %{{y:.2f}}%<extra></extra>")
+    low = float(np.nanmin(percents.to_numpy(dtype=float)))
+    bottom = max(0, math.floor(low - max(0.5, 0.25 * (100 - low))))
+    fig.update_layout(barmode="group", uniformtext=dict(minsize=8, mode="hide"))
+    fig.update_xaxes(title="Run", type="category")
+    fig.update_yaxes(title=f"Accuracy (axis starts at {bottom} %)", range=[bottom, 100], ticksuffix=" %")
+    return _style(fig, title)
+
+
+def per_class_scores(scores: pd.DataFrame) -> go.Figure:
+    """Precision (top) and recall (bottom) of each class, grouped bars coloured by run.
+
+    `scores` is long: columns `run`, `class`, `precision` and `recall` (fractions 0-1), as
+    `evaluation.per_class_scores` gives per run plus a `run` column. Classes keep their order of
+    first appearance; a missing score column drops its subplot.
+    """
+    title = "Precision and recall of each class"
+    quantities = [q for q in ("precision", "recall") if q in scores]
+    if scores.empty or not {"run", "class"} <= set(scores.columns) or not quantities:
+        return _note(title, "no per-class scores yet")
+    classes = [str(c) for c in pd.unique(scores["class"])]
+    fig = make_subplots(rows=len(quantities), cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    for run, color in _run_colors(pd.unique(scores["run"])).items():
+        part = scores[scores["run"] == run]
+        for row, quantity in enumerate(quantities, start=1):
+            fig.add_bar(x=part["class"].astype(str).to_numpy(), y=part[quantity].to_numpy(dtype=float), name=str(run),
+                        marker_color=color, legendgroup=str(run), showlegend=row == 1, row=row, col=1,
+                        hovertemplate=f"{run}<br>class %{{x}}<br>{quantity}: %{{y:.1%}}<extra></extra>")
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=classes)
+    fig.update_xaxes(title_text="Class", row=len(quantities), col=1)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    for row, quantity in enumerate(quantities, start=1):
+        fig.update_yaxes(title_text=quantity.capitalize(), row=row, col=1)
+    return _style(fig, title, height=150 + 260 * len(quantities))
+
+
+# ---- evaluation ----------------------------------------------------------------------------
+
+
+def _row_normalised(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum (the share of each true class); rows summing to 0 stay 0."""
+    matrix = np.asarray(matrix, dtype=float)
+    sums = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
+
+
+def _square(matrix, class_names) -> np.ndarray:
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"expected a {len(class_names)}x{len(class_names)} matrix for {len(class_names)} classes, "
+                         f"got shape {matrix.shape}")
+    return matrix
+
+
+def _class_heatmap(z: np.ndarray, class_names, title: str, *, text_format: str, value_hover: str,
+                   colorbar_title: str, **heatmap) -> go.Figure:
+    """True class (rows, top to bottom in class order) against predicted class (columns), with the
+    values written in the cells (`text_format`, a d3 format for z) up to TEXT_CLASSES classes."""
+    names = [str(c) for c in class_names]
+    n = len(names)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=names, y=names, texttemplate=f"%{{z{text_format}}}" if n <= TEXT_CLASSES else None,
+        hovertemplate=f"true: %{{y}}<br>predicted: %{{x}}<br>{value_hover}<extra></extra>",
+        colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12), **heatmap,
+    ))
+    fig.update_xaxes(title="Predicted label", type="category", constrain="domain", showgrid=False)
+    fig.update_yaxes(title="True label", type="category", autorange="reversed", scaleanchor="x",
+                     constrain="domain", showgrid=False)
+    return _style(fig, title, height=int(np.clip(250 + 30 * n, 480, 900)))
+
+
+def confusion_matrix(matrix: np.ndarray, class_names: list[str], normalize: bool = False,
+                     title: str = "Confusion matrix") -> go.Figure:
+    """Heatmap of a confusion matrix: true label on y (first class on top), predicted label on x.
+
+    `matrix[i, j]` counts images of class i predicted as j. With `normalize` each row is divided by
+    its sum (rows with no images stay 0) and the colours run 0-1, so runs compare at a glance. Up to
+    TEXT_CLASSES classes the cells show their values (counts as integers, shares as 0.00). Raises
+    ValueError unless the matrix is square with one row per class name.
+    """
+    if len(class_names) == 0:
+        return _note(title, "no classes")
+    counts = _square(matrix, class_names)
+    if normalize:
+        return _class_heatmap(_row_normalised(counts), class_names, title, text_format=":.2f",
+                              value_hover="share of the true class: %{z:.1%}", colorbar_title="share of true class",
+                              colorscale="Blues", zmin=0, zmax=1)
+    return _class_heatmap(counts, class_names, title, text_format=":d", value_hover="images: %{z:,d}",
+                          colorbar_title="images", colorscale="Blues", zmin=0)
+
+
+def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", "B"), normalize: bool = True) -> go.Figure:
+    """Heatmap of b - a for two confusion matrices over the same classes (rows: true, columns: predicted).
+
+    With `normalize` both are row-normalised first, so the cells are differences in the share of
+    each true class. A diverging scale centred at 0: blue where run B (`names[1]`) puts more images
+    than A (on the diagonal: B is right more often), red where A does. Raises ValueError when the
+    shapes differ or don't match `class_names`.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"confusion matrices differ in shape: {a.shape} and {b.shape}")
+    name_a, name_b = (str(name) for name in names)
+    title = f"{name_b} − {name_a}: positive = {name_b} predicts this cell more often"
+    if len(class_names) == 0:
+        return _note(title, "no classes")
+    a, b = _square(a, class_names), _square(b, class_names)
+    if normalize:
+        difference = _row_normalised(b) - _row_normalised(a)
+        text_format, value_hover = ":+.2f", f"{name_b} − {name_a}: %{{z:+.1%}} of the true class"
+    else:
+        difference = b.astype(float) - a
+        text_format, value_hover = ":+d", f"{name_b} − {name_a}: %{{z:+d}} images"
+    return _class_heatmap(difference, class_names, title, text_format=text_format, value_hover=value_hover,
+                          colorbar_title=f"{name_b} − {name_a}", colorscale=plotly.colors.diverging.RdBu, zmid=0)
+
+
+def probability_bars(probabilities: np.ndarray, class_names, true_index: int | None = None,
+                     top: int | None = None) -> go.Figure:
+    """Bars of one image's class probabilities (seed 003's plot_value_array, seed 004's top 5).
+
+    With `top` only the `top` most likely classes, most likely first; else every class in class
+    order. The predicted (most likely) class is red and the true class blue, as in seed 003 which
+    colours the true bar last: a right prediction is one blue bar, a wrong one a red and a blue bar.
+    The rest are gray. When the true class falls outside the top, the title gives its probability.
+    """
+    p = _floats(probabilities)
+    names = [str(c) for c in class_names]
+    if len(p) != len(names):
+        raise ValueError(f"{len(p)} probabilities for {len(names)} classes")
+    title = "Class probabilities" + (f" (top {min(top, len(p))})" if top else "")
+    if len(p) == 0:
+        return _note(title, "no probabilities")
+    shown = np.argsort(-p, kind="stable")[:top] if top else np.arange(len(p))
+    colors = np.full(len(p), OTHER, dtype=object)
+    colors[int(np.argmax(p))] = WRONG
+    if true_index is not None:
+        colors[true_index] = RIGHT
+        if true_index not in shown:
+            title += f"; true class {names[true_index]}: " + (f"{p[true_index]:.1%}" if p[true_index] >= 0.001 else "<0.1%")
+    fig = go.Figure(go.Bar(
+        x=[names[i] for i in shown], y=p[shown], marker_color=colors[shown].tolist(), showlegend=False,
+        texttemplate="%{y:.0%}" if len(shown) <= TEXT_CLASSES else None, textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+    ))
+    fig.update_xaxes(title="Class (red: predicted, blue: true)" if true_index is not None else "Class (red: predicted)",
+                     type="category")
+    fig.update_yaxes(title="Probability", range=[0, 1], tickformat=".0%")
+    return _style(fig, title)
+
+
+# ---- inside the network ----------------------------------------------------------------------
+
+
+def _scaled_channels(maps: np.ndarray) -> np.ndarray:
+    """(H, W, C) -> each channel min-max scaled to 0-255 on its own; constant (or non-finite) -> 0."""
+    maps = np.asarray(maps, dtype=float)
+    finite = np.isfinite(maps)
+    low = np.where(finite, maps, np.inf).min(axis=(0, 1))
+    high = np.where(finite, maps, -np.inf).max(axis=(0, 1))
+    span = high - low
+    ok = np.isfinite(span) & (span > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = (maps - low) / np.where(ok, span, 1.0) * 255
+    return np.where(finite & ok, scaled, 0.0)
+
+
+def feature_map_grid(maps: np.ndarray, layer: str, max_maps: int = 64, columns: int = 16) -> go.Figure:
+    """The activations of one layer for one image, one gray tile per channel (white: highest).
+
+    `maps`: (H, W, C) floats (a leading batch axis of 1 is dropped). Each channel is min-max scaled
+    on its own, so the tiles show where a channel fires, not how strongly compared to the others.
+    Only the first `max_maps` channels are shown (the title says so); tiles get their channel number
+    above them when there is room (at most IMAGE_WIDTH_PX / MIN_TITLED_TILE_PX columns).
+    """
+    maps = np.asarray(maps)
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"expected feature maps shaped (H, W, C), got {maps.shape}")
+    h, w, c = maps.shape
+    shown = min(c, max_maps)
+    title = f"{layer}: {c} feature maps ({h}×{w})" if shown == c else f"{layer}: first {shown} of {c} feature maps ({h}×{w})"
+    if shown == 0:
+        return _note(title, "no feature maps")
+    tiles = np.moveaxis(_scaled_channels(maps[..., :shown]), -1, 0)[..., None]
+    cols = max(1, min(columns, shown))
+    titles = [str(i) for i in range(shown)] if IMAGE_WIDTH_PX / cols >= MIN_TITLED_TILE_PX else None
+    return image_grid(tiles, titles, columns=cols, title=title)
+
+
+def _resized(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of an (H, W, C) image."""
+    rows = np.arange(height) * image.shape[0] // height
+    cols = np.arange(width) * image.shape[1] // width
+    return image[rows[:, None], cols[None, :]]
+
+
+def heatmap_overlay(image: np.ndarray, overlay: np.ndarray, title: str = "Grad-CAM") -> go.Figure:
+    """The input image beside a precomputed class-activation overlay (uint8 RGB, e.g. Grad-CAM on the image).
+
+    `image`: (H, W), (H, W, 1) or (H, W, 3), values 0-255; gray is shown gray. It is resized
+    (nearest neighbour) to the overlay's size when they differ.
+    """
+    overlay = _as_uint8(np.asarray(overlay)[None])[0]
+    image = _as_uint8(np.asarray(image)[None])[0]
+    image = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+    overlay = np.repeat(overlay, 3, axis=-1) if overlay.shape[-1] == 1 else overlay
+    if image.shape != overlay.shape:
+        image = _resized(image, *overlay.shape[:2])
+    return image_grid(np.stack([image, overlay]), ["input", "class activation"], columns=2, title=title)
+
+
+def gallery(images: np.ndarray, captions: list[str], columns: int = 10, correct: list[bool] | None = None,
+            title: str = "") -> go.Figure:
+    """Images with a caption above each ("\n" breaks lines, e.g. "true: cat\npred: dog 87%").
+
+    With `correct` (one bool per image) captions are blue when right and red when wrong, as in seed
+    003's plot_image.
+    """
+    colors = None if correct is None else [RIGHT if ok else WRONG for ok in correct]
+    return image_grid(images, captions, columns=columns, title=title, title_colors=colors)
+
+
+def computer_vs_human(images: np.ndarray, true_names, predicted_names, per_row: int = 10,
+                      title: str | None = None) -> go.Figure:
+    """Seed 000's grid: each image captioned with the network's label over the human one, wrong ones red.
+
+    Pass the images ordered class by class with `per_row` of each, so each row is one true class.
+    The default title counts the right ones. Raises ValueError when the lengths differ.
+    """
+    if not len(images) == len(true_names) == len(predicted_names):
+        raise ValueError(f"{len(images)} images, {len(true_names)} true and {len(predicted_names)} predicted names")
+    right = [str(p) == str(t) for p, t in zip(predicted_names, true_names)]
+    if title is None:
+        title = f"Computer vs human: {sum(right)} of {len(right)} right"
+    captions = [f"computer: {p}\nhuman: {t}" for p, t in zip(predicted_names, true_names)]
+    return image_grid(images, captions, columns=per_row, title=title,
+                      title_colors=[None if ok else WRONG for ok in right])

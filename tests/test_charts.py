@@ -322,3 +322,246 @@ def test_lr_finder_with_one_point_or_nothing_finite():
 def test_a_constant_learning_rate_is_drawn_on_an_axis_starting_at_zero():
     fig = charts.learning_rate([1, 2, 3], [0.001, 0.001, 0.001])
     assert tuple(fig.layout.yaxis.range) == pytest.approx((0, 0.00115))
+
+
+# ---- compare_curves ----------------------------------------------------------------------
+
+
+def two_run_history():
+    return pd.DataFrame({
+        "run": ["a", "a", "a", "b", "b", "b", "b"],
+        "epoch": [3, 1, 2, 1, 2, 3, 4],
+        "val_loss": [0.5, 1.0, 0.6, 2.0, 1.0, np.nan, 0.0],
+        "accuracy": [0.5, 0.2, 0.3, 0.1, 0.2, 0.3, 0.4],
+    })
+
+
+def test_compare_curves_draws_one_smoothed_line_per_run_in_its_own_colour():
+    fig = charts.compare_curves(two_run_history(), "val_loss", smoothing=2)
+    assert [t.name for t in fig.data] == ["a", "b"] and all(isinstance(t, go.Scatter) for t in fig.data)
+    assert list(fig.data[0].x) == [1, 2, 3]  # sorted by epoch
+    assert list(fig.data[0].y) == pytest.approx(list(charts.moving_average([1.0, 0.6, 0.5], 2)))
+    assert list(fig.data[1].x) == [1, 2, 4]  # the missing value is dropped before smoothing
+    assert list(fig.data[1].y) == pytest.approx([2.0, 1.5, 0.5])
+    assert fig.data[0].line.color != fig.data[1].line.color
+    assert "a" in fig.data[0].hovertemplate and "%{x}" in fig.data[0].hovertemplate and "%{y" in fig.data[0].hovertemplate
+    assert fig.layout.xaxis.title.text == "Epoch" and fig.layout.yaxis.title.text == "Validation loss"
+    assert "average of the last 2" in fig.layout.title.text
+    assert has_shared_look(fig)
+
+
+def test_compare_curves_shows_accuracy_in_percent_and_steps_on_a_log_axis():
+    accuracy = charts.compare_curves(two_run_history(), "accuracy")
+    assert accuracy.layout.yaxis.tickformat == ".0%" and "%{y:.2%}" in accuracy.data[0].hovertemplate
+    assert list(accuracy.data[0].y) == [0.2, 0.3, 0.5]  # smoothing 1 leaves the values alone
+    batches = pd.DataFrame({"run": ["a"] * 4, "step": [0, 1, 10, 100], "batch_loss": [3.0, 2.0, 1.0, 0.5]})
+    fig = charts.compare_curves(batches, "batch_loss", x="step", log_x=True)
+    assert fig.layout.xaxis.type == "log" and list(fig.data[0].x) == [1, 10, 100]
+    assert fig.layout.xaxis.title.text.startswith("Optimizer step")
+
+
+def test_compare_curves_gives_a_wide_learning_rate_a_log_axis():
+    lrs = pd.DataFrame({"run": ["a"] * 3, "epoch": [1, 2, 3], "lr": [1e-2, 1e-3, 1e-5]})
+    assert charts.compare_curves(lrs, "lr").layout.yaxis.type == "log"
+
+
+def test_compare_curves_without_data_says_so():
+    for history in (pd.DataFrame(), two_run_history().iloc[:0], two_run_history().drop(columns="val_loss")):
+        fig = charts.compare_curves(history, "val_loss")
+        assert fig.data == () and note_text(fig) == ["no validation loss recorded for these runs"]
+
+
+# ---- results_bars ------------------------------------------------------------------------
+
+
+def test_results_bars_groups_one_colour_per_metric_in_percent_zoomed_to_the_data():
+    results = pd.DataFrame({"run": ["small", "big"], "run_id": ["x", "y"], "final_accuracy": [0.99, 0.995],
+                            "test_accuracy": [0.981, 0.992], "test_top3_accuracy": [0.999, np.nan]})
+    fig = charts.results_bars(results)
+    assert [t.name for t in fig.data] == ["train accuracy (last epoch)", "test accuracy", "test top-3 accuracy"]
+    assert all(isinstance(t, go.Bar) for t in fig.data) and fig.layout.barmode == "group"
+    assert list(fig.data[1].x) == ["small", "big"] and list(fig.data[1].y) == pytest.approx([98.1, 99.2])
+    assert len({t.marker.color for t in fig.data}) == 3
+    low, high = fig.layout.yaxis.range
+    assert 90 < low < 98.1 and high == 100
+    assert "%" in fig.data[0].hovertemplate
+
+
+def test_results_bars_without_accuracies_says_so():
+    for results in (pd.DataFrame(), pd.DataFrame({"run": ["a"], "test_loss": [0.1]}),
+                    pd.DataFrame({"run": ["a"], "test_accuracy": [np.nan]})):
+        assert note_text(charts.results_bars(results)) == ["no results yet"]
+
+
+# ---- confusion_matrix / confusion_difference ---------------------------------------------
+
+
+def test_confusion_matrix_puts_true_labels_top_to_bottom_and_predictions_across():
+    matrix = np.array([[5, 1, 0], [2, 7, 1], [0, 0, 0]])
+    fig = charts.confusion_matrix(matrix, ["cat", "dog", "eel"])
+    heatmap = fig.data[0]
+    assert isinstance(heatmap, go.Heatmap) and np.array_equal(heatmap.z, matrix)
+    assert list(heatmap.x) == list(heatmap.y) == ["cat", "dog", "eel"]
+    assert fig.layout.yaxis.autorange == "reversed"  # first class on top
+    assert fig.layout.xaxis.title.text == "Predicted label" and fig.layout.yaxis.title.text == "True label"
+    assert heatmap.texttemplate == "%{z:d}"  # counts as integers
+    assert all(s in heatmap.hovertemplate for s in ("true: %{y}", "predicted: %{x}", "%{z"))
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.title.text == "Confusion matrix"
+
+
+def test_a_normalised_confusion_matrix_shows_the_share_of_each_true_class():
+    matrix = np.array([[3, 1], [0, 0]])
+    fig = charts.confusion_matrix(matrix, ["0", "1"], normalize=True, title="run 1")
+    assert np.array_equal(fig.data[0].z, [[0.75, 0.25], [0, 0]])  # a class with no images stays 0
+    assert fig.data[0].texttemplate == "%{z:.2f}" and (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+    assert fig.layout.xaxis.type == "category" and fig.layout.title.text == "run 1"
+
+
+def test_confusion_matrix_rejects_a_wrong_shape_and_drops_cell_text_for_many_classes():
+    with pytest.raises(ValueError):
+        charts.confusion_matrix(np.zeros((2, 3)), ["a", "b"])
+    with pytest.raises(ValueError):
+        charts.confusion_matrix(np.zeros((3, 3)), ["a", "b"])
+    assert charts.confusion_matrix(np.eye(21), [str(i) for i in range(21)]).data[0].texttemplate is None
+
+
+def test_a_cifar100_confusion_matrix_builds_in_well_under_half_a_second():
+    matrix = np.random.default_rng(0).integers(0, 50, (100, 100))
+    names = [f"class {i}" for i in range(100)]
+    charts.confusion_matrix(matrix[:2, :2], names[:2])  # warm plotly up
+    start = time.perf_counter()
+    fig = charts.confusion_matrix(matrix, names, normalize=True)
+    assert time.perf_counter() - start < 0.5
+    assert np.asarray(fig.data[0].z).shape == (100, 100)
+
+
+def test_confusion_difference_is_b_minus_a_of_the_row_shares_centred_on_zero():
+    a = np.array([[8, 2], [5, 5]])
+    b = np.array([[9, 1], [1, 9]])
+    fig = charts.confusion_difference(a, b, ["cat", "dog"], names=("old", "new"))
+    assert np.allclose(fig.data[0].z, [[0.1, -0.1], [-0.4, 0.4]])
+    assert fig.data[0].zmid == 0
+    assert fig.layout.title.text == "new − old: positive = new predicts this cell more often"
+    counts = charts.confusion_difference(a, b, ["cat", "dog"], normalize=False)
+    assert np.array_equal(counts.data[0].z, b - a)
+    assert counts.layout.title.text == "B − A: positive = B predicts this cell more often"
+
+
+def test_confusion_difference_needs_matrices_of_one_shape():
+    with pytest.raises(ValueError, match="shape"):
+        charts.confusion_difference(np.zeros((2, 2)), np.zeros((3, 3)), ["a", "b"])
+
+
+# ---- per_class_scores --------------------------------------------------------------------
+
+
+def test_per_class_scores_has_precision_above_recall_with_bars_per_run():
+    scores = pd.DataFrame({"run": ["r1", "r1", "r2", "r2"], "class": ["cat", "dog", "cat", "dog"],
+                           "precision": [0.9, 0.8, 0.7, 0.6], "recall": [0.5, 0.4, 0.3, 0.2], "support": [10] * 4})
+    fig = charts.per_class_scores(scores)
+    assert [(t.name, t.yaxis) for t in fig.data] == [("r1", "y"), ("r1", "y2"), ("r2", "y"), ("r2", "y2")]
+    assert list(fig.data[2].x) == ["cat", "dog"] and list(fig.data[2].y) == [0.7, 0.6]
+    assert list(fig.data[3].y) == [0.3, 0.2]
+    assert [t.showlegend for t in fig.data] == [True, False, True, False]
+    assert fig.data[0].marker.color == fig.data[1].marker.color != fig.data[2].marker.color
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("Precision", "Recall")
+    assert fig.layout.barmode == "group"
+    assert note_text(charts.per_class_scores(pd.DataFrame())) == ["no per-class scores yet"]
+
+
+# ---- probability_bars --------------------------------------------------------------------
+
+
+def test_probability_bars_colour_the_wrong_prediction_red_and_the_true_class_blue():
+    fig = charts.probability_bars([0.1, 0.6, 0.3], ["cat", "dog", "eel"], true_index=2)
+    bars = fig.data[0]
+    assert list(bars.x) == ["cat", "dog", "eel"] and list(bars.y) == [0.1, 0.6, 0.3]  # class order
+    assert list(bars.marker.color) == [charts.OTHER, charts.WRONG, charts.RIGHT]
+    assert tuple(fig.layout.yaxis.range) == (0, 1) and "%{y:.1%}" in bars.hovertemplate
+
+
+def test_probability_bars_of_the_top_classes_are_sorted_and_a_right_prediction_is_blue():
+    fig = charts.probability_bars([0.05, 0.7, 0.1, 0.15], ["a", "b", "c", "d"], true_index=1, top=2)
+    assert list(fig.data[0].x) == ["b", "d"] and list(fig.data[0].y) == [0.7, 0.15]
+    assert list(fig.data[0].marker.color) == [charts.RIGHT, charts.OTHER]
+    missed = charts.probability_bars([0.05, 0.7, 0.1, 0.15], ["a", "b", "c", "d"], true_index=0, top=2)
+    assert "a: 5.0%" in missed.layout.title.text  # the true class is not among the bars
+    with pytest.raises(ValueError):
+        charts.probability_bars([0.5, 0.5], ["a", "b", "c"])
+
+
+# ---- feature_map_grid / heatmap_overlay ----------------------------------------------------
+
+
+def test_feature_map_grid_scales_every_channel_to_the_full_gray_range_on_its_own():
+    maps = np.zeros((2, 2, 3))
+    maps[..., 0] = [[2, 3], [4, 4]]  # 2..4 -> 0..255
+    maps[..., 1] = [[-100, 0], [0, 100]]
+    maps[..., 2] = 7  # constant -> 0
+    fig = charts.feature_map_grid(maps, "conv2d", columns=3)
+    z = fig.data[0].z
+    band, gap = 3, 2  # titles "0", "1", "2" above the 2x2 tiles
+    tiles = [z[band : band + 2, c * (2 + gap) : c * (2 + gap) + 2, 0] for c in range(3)]
+    assert tiles[0].tolist() == [[0, 128], [255, 255]]
+    assert tiles[1].tolist() == [[0, 128], [128, 255]]
+    assert tiles[2].tolist() == [[0, 0], [0, 0]]
+    assert [a.text for a in fig.layout.annotations] == ["0", "1", "2"]
+    assert fig.layout.title.text == "conv2d: 3 feature maps (2×2)"
+
+
+def test_feature_map_grid_shows_the_first_maps_says_so_and_drops_numbers_on_tiny_tiles():
+    maps = np.random.default_rng(0).normal(size=(1, 5, 5, 100))  # with the batch axis
+    fig = charts.feature_map_grid(maps, "block2", max_maps=64, columns=32)
+    assert fig.layout.title.text == "block2: first 64 of 100 feature maps (5×5)"
+    assert fig.data[0].z.shape == (2 * 5 + 2, 32 * 5 + 31 * 2, 3)  # no title bands
+    assert fig.layout.annotations == ()
+    with pytest.raises(ValueError):
+        charts.feature_map_grid(np.zeros((5, 5)), "dense")
+
+
+def test_heatmap_overlay_puts_the_input_beside_the_overlay():
+    image = np.full((4, 4, 1), 50, np.uint8)
+    overlay = np.zeros((8, 8, 3), np.uint8)
+    overlay[..., 0] = 200
+    fig = charts.heatmap_overlay(image, overlay, title="cat?")
+    z = fig.data[0].z
+    assert z.shape == (3 + 8, 8 + 2 + 8, 3)  # the input is resized to the overlay's size
+    assert (z[3:, :8] == 50).all() and (z[3:, 10:, 0] == 200).all()
+    assert [a.text for a in fig.layout.annotations] == ["input", "class activation"]
+    assert fig.layout.title.text == "cat?"
+
+
+# ---- gallery / computer_vs_human -----------------------------------------------------------
+
+
+def test_gallery_captions_span_two_lines_and_are_blue_when_right_and_red_when_wrong():
+    images = np.zeros((3, 10, 10, 3), np.uint8)
+    fig = charts.gallery(images, ["true: cat\npred: cat 90%", "true: cat\npred: dog 87%", "x"], columns=3,
+                         correct=[True, False, True], title="Mistakes")
+    captions = fig.layout.annotations
+    assert [a.text for a in captions] == ["true: cat<br>pred: cat 90%", "true: cat<br>pred: dog 87%", "x"]
+    assert [a.font.color for a in captions] == [charts.RIGHT, charts.WRONG, charts.RIGHT]
+    assert fig.data[0].z.shape[0] == 2 * 3 + 10  # a band two lines high
+    assert fig.layout.title.text == "Mistakes"
+    assert all(a.font.color is None for a in charts.gallery(images, ["a", "b", "c"]).layout.annotations)
+
+
+def test_a_hundred_captioned_images_make_a_gallery_in_well_under_a_second():
+    images = np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)
+    charts.gallery(images[:1], ["warm\nup"], correct=[True])
+    start = time.perf_counter()
+    fig = charts.gallery(images, [f"true: cat\npred: dog {i}%" for i in range(100)], correct=[i % 2 == 0 for i in range(100)])
+    assert time.perf_counter() - start < 1.0
+    assert len(fig.layout.annotations) == 100
+
+
+def test_computer_vs_human_labels_every_tile_and_marks_the_wrong_ones_red():
+    images = np.zeros((4, 6, 6, 1), np.uint8)
+    fig = charts.computer_vs_human(images, ["cat", "cat", "dog", "dog"], ["cat", "dog", "dog", "dog"], per_row=2)
+    captions = fig.layout.annotations
+    assert captions[1].text == "computer: dog<br>human: cat"
+    assert [a.font.color for a in captions] == [None, charts.WRONG, None, None]
+    assert fig.data[0].z.shape[1] == 2 * 6 + 2  # per_row tiles in a row
+    assert fig.layout.title.text == "Computer vs human: 3 of 4 right"
+    with pytest.raises(ValueError):
+        charts.computer_vs_human(images, ["cat"], ["cat"])
