@@ -1,6 +1,7 @@
 """Everything MLflow: where runs live, buffered logging with explicit run ids, artifacts,
 loading a run's config and model back, the runs table and a run's curves, renaming, tagging
-and deleting runs, and ending runs whose process died.
+and deleting runs, ending runs whose process died, and comparing runs: their results,
+settings, curves, evaluations and test data.
 
 Only this module talks to MLflow, and only through `MlflowClient` (no global active run),
 so several training threads can log at once.
@@ -20,17 +21,21 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from mlflow.entities import Metric, Param, RunTag, ViewType
+from mlflow.entities import Metric, Param, Run, RunInfo, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from cnnkit.config import TrainConfig, describe_tricks
+from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.errors import InputError
+
+if TYPE_CHECKING:
+    from cnnkit.datasets import Dataset
 
 DEFAULT_EXPERIMENT = "cnnkit"
 MODEL_ARTIFACT = "model/model.keras"
@@ -40,6 +45,8 @@ RESERVED_TAG_PREFIXES = ("mlflow.", "cnnkit.", "keras.")  # tags written by MLfl
 RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", "test_accuracy", "val_accuracy", "epochs",
                "duration_s", "start_time", "tags")
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
+BATCH_METRICS = ("batch_loss", "batch_lr")
+DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"
 
 
 def default_store_dir() -> Path:
@@ -268,17 +275,21 @@ def runs_frame(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT, max_r
     rows = []
     for run in runs:
         info, params, metrics = run.info, run.data.params, run.data.metrics
-        end_ms = now_ms if info.status == "RUNNING" else info.end_time
         rows.append((
             info.run_id, info.run_name, info.status, params.get("dataset", ""), params.get("arch", ""),
             describe_tricks(params), metrics.get("test_accuracy", math.nan), metrics.get("val_accuracy", math.nan),
-            params.get("epochs"), (end_ms - info.start_time) / 1000 if end_ms and info.start_time else math.nan,
-            info.start_time, _user_tags(run.data.tags),
+            params.get("epochs"), _duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags),
         ))
     frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")
     frame["start_time"] = pd.to_datetime(frame["start_time"], unit="ms", utc=True)
     return frame
+
+
+def _duration_s(info: RunInfo, now_ms: float) -> float:
+    """Seconds from the run's start to its end, or to now while it is RUNNING; nan without times."""
+    end_ms = now_ms if info.status == "RUNNING" else info.end_time
+    return (end_ms - info.start_time) / 1000 if end_ms and info.start_time else math.nan
 
 
 @contextlib.contextmanager
@@ -336,11 +347,13 @@ def run_history(client: MlflowClient, run_id: str) -> tuple[pd.DataFrame, pd.Dat
     """A run's per-epoch metrics (column `epoch` plus those of `EPOCH_METRICS` it logged) and
     per-batch curves (`step`, `batch_loss`, `batch_lr`). `batch_lr` is logged only when the
     rate changes, so it is carried forward to every batch."""
-    epochs = _history_frame(client, run_id, EPOCH_METRICS, "epoch")
-    batches = _history_frame(client, run_id, ("batch_loss", "batch_lr"), "step")
-    batches = batches.reindex(columns=["step", "batch_loss", "batch_lr"])
+    return _history_frame(client, run_id, EPOCH_METRICS, "epoch"), _batch_frame(client, run_id)
+
+
+def _batch_frame(client: MlflowClient, run_id: str) -> pd.DataFrame:
+    batches = _history_frame(client, run_id, BATCH_METRICS, "step").reindex(columns=["step", *BATCH_METRICS])
     batches["batch_lr"] = batches["batch_lr"].ffill()
-    return epochs, batches.dropna(subset=["batch_loss"]).reset_index(drop=True)
+    return batches.dropna(subset=["batch_loss"]).reset_index(drop=True)
 
 
 def _history_frame(client: MlflowClient, run_id: str, keys: tuple[str, ...], step_name: str) -> pd.DataFrame:
@@ -407,3 +420,162 @@ def _as_input_error():
         if error.error_code not in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
             raise
         raise InputError(error.message) from None
+
+
+# ---- comparing runs and reading their evaluations (Compare and Inspect pages) ----------
+
+RESULT_METRICS = ("final_accuracy", "final_val_accuracy", "test_accuracy", "test_top3_accuracy", "test_top5_accuracy",
+                  "test_loss")
+RESULT_COLUMNS = ("run_id", "run", "status", *RESULT_METRICS, "epochs", "wall_s")
+EPOCH_CURVES = ("loss", "val_loss", "accuracy", "val_accuracy", "lr")
+EVALUATION_FILES = ("confusion_matrix.json", "per_class.csv", "mistakes.csv", "mistake_images.npz")
+
+
+def results_table(client: MlflowClient, run_ids: list[str]) -> pd.DataFrame:
+    """One row per run, in the given order (an id given twice counts once), with the columns
+    in `RESULT_COLUMNS`. `run` is the run's name, with a short id suffix where names clash;
+    `epochs` the epochs it trained (fewer than set after early stopping); `wall_s` its wall
+    time, so far while it is RUNNING. Metrics a run never logged are nan."""
+    runs = _runs(client, run_ids)
+    now_ms = time.time() * 1000
+    rows = [
+        (run.info.run_id, name, run.info.status, *(run.data.metrics.get(key, math.nan) for key in RESULT_METRICS),
+         run.data.metrics.get("epochs_trained", run.data.params.get("epochs")), _duration_s(run.info, now_ms))
+        for run, name in zip(runs, _display_names(runs))
+    ]
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")
+    return frame
+
+
+def params_diff(client: MlflowClient, run_ids: list[str]) -> pd.DataFrame:
+    """The settings that differ between the runs (see `differing_params`), one column per
+    run named as in `results_table`."""
+    runs = _runs(client, run_ids)
+    return differing_params({name: run.data.params for run, name in zip(runs, _display_names(runs))})
+
+
+def differing_params(params_by_run: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """Settings whose values are not the same in every run: index `setting` (TrainConfig's
+    fields in their order, then any other params alphabetically), one column per run, ""
+    where a run lacks the setting. Empty when all runs agree."""
+    order = {name: position for position, name in enumerate(field_names())}
+    keys = sorted({key for params in params_by_run.values() for key in params},
+                  key=lambda key: (order.get(key, len(order)), key))
+    frame = pd.DataFrame({run: [params.get(key, "") for key in keys] for run, params in params_by_run.items()},
+                         index=pd.Index(keys, name="setting"), dtype=object)
+    return frame[frame.nunique(axis=1) > 1]
+
+
+def histories(client: MlflowClient, run_ids: list[str], keys: tuple[str, ...] = EPOCH_CURVES,
+              batch: bool = False) -> pd.DataFrame:
+    """The runs' curves in long form, to overlay: columns run_id, run (as in `results_table`),
+    then `epoch` and one column per key, or with `batch` `step`, batch_loss and batch_lr
+    (`keys` is then unused; batch_lr is carried forward as in `run_history`). A key a run
+    never logged is nan."""
+    step, keys = ("step", BATCH_METRICS) if batch else ("epoch", tuple(keys))
+    runs = _runs(client, run_ids)
+    frames = []
+    for run, name in zip(runs, _display_names(runs)):
+        run_id = run.info.run_id
+        curves = _batch_frame(client, run_id) if batch else _history_frame(client, run_id, keys, step)
+        if len(curves):
+            frames.append(curves.reindex(columns=[step, *keys]).assign(run_id=run_id, run=name))
+    columns = ["run_id", "run", step, *keys]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+@dataclass(frozen=True, eq=False)
+class RunEvaluation:
+    """A finished run's test-set evaluation, as `train` logged it."""
+
+    class_names: list[str]
+    confusion: np.ndarray  # (true, predicted) counts, int64
+    per_class: pd.DataFrame  # class, precision, recall, f1, support
+    mistakes: pd.DataFrame  # index (into the test set), true, predicted, confidence, probabilities (float arrays)
+    mistake_images: dict[int, np.ndarray]  # test index -> uint8 image (H, W, C), for the most confident mistakes
+
+
+def evaluation_of_run(client: MlflowClient, run_id: str) -> RunEvaluation:
+    """A run's evaluation from its `evaluation/` artifacts, fetched in one download."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            folder = Path(client.download_artifacts(run_id, "evaluation", tmp))
+        except (MlflowException, OSError):  # no such folder: treated below like missing files
+            folder = Path(tmp) / "evaluation"
+        missing = [name for name in EVALUATION_FILES if not (folder / name).is_file()]
+        if missing:
+            raise InputError(
+                f"Run {run_id} has no evaluation (missing {', '.join(missing)}): runs are evaluated when training "
+                "ends, and FAILED or KILLED runs stop before that."
+            )
+        confusion = json.loads((folder / "confusion_matrix.json").read_text())
+        with np.load(folder / "mistake_images.npz", allow_pickle=False) as arrays:
+            images = dict(zip(arrays["index"].tolist(), arrays["images"]))
+        return RunEvaluation(
+            class_names=list(confusion["class_names"]),
+            confusion=np.asarray(confusion["matrix"], dtype=np.int64),
+            per_class=pd.read_csv(folder / "per_class.csv", dtype={"class": str}, keep_default_na=False),
+            mistakes=_read_mistakes(folder / "mistakes.csv"),
+            mistake_images=images,
+        )
+
+
+def _read_mistakes(path: Path) -> pd.DataFrame:
+    """mistakes.csv with each row's `probabilities` (written as "[p0, p1, ...]") back as a
+    float array. All rows are parsed in one pass of pandas' C parser, ~5x faster than
+    json.loads per row (6,000 mistakes x 100 classes), and nan or inf from a diverged model,
+    which are not JSON, read fine."""
+    table = pd.read_csv(path)
+    if len(table):
+        rows = "\n".join(text.strip("[]") for text in table["probabilities"])
+        table["probabilities"] = list(pd.read_csv(io.StringIO(rows), header=None, dtype="float64").to_numpy())
+    return table
+
+
+def test_split_of_run(client: MlflowClient, run_id: str) -> Dataset:
+    """The run's data loaded again as the run split it (so `x_test[i]` is the image of test
+    index i in its evaluation), after checking it against the run's data fingerprint."""
+    from cnnkit.training import load_data  # training imports this module
+
+    run = _runs(client, [run_id])[0]
+    expected = run.data.tags.get(DATA_FINGERPRINT_TAG)
+    if not expected:
+        raise InputError(f"Run {run_id} never loaded its data (it stopped before), so it has no test set to show.")
+    try:
+        data = load_data(TrainConfig.from_params(run.data.params))
+    except (InputError, OSError) as error:
+        raise InputError(f"The data this run saw is not available any more: {error}") from None
+    if data.fingerprint() != expected:
+        raise InputError(
+            f"The data this run saw is not available any more: '{data.name}' now loads different images or labels "
+            "than the run trained and was tested on."
+        )
+    return data
+
+
+test_split_of_run.__test__ = False  # not a pytest test, despite its name
+
+
+def same_test_set(client: MlflowClient, run_ids: list[str]) -> bool:
+    """Whether all these runs saw the same data split the same way (equal data fingerprints),
+    so their mistakes line up by test index. A run that never loaded data has no fingerprint
+    and makes it False."""
+    fingerprints = [run.data.tags.get(DATA_FINGERPRINT_TAG) for run in _runs(client, run_ids)]
+    return None not in fingerprints and len(set(fingerprints)) <= 1
+
+
+def _runs(client: MlflowClient, run_ids: list[str]) -> list[Run]:
+    """The runs with these ids, each once, in the given order."""
+    with _as_input_error():
+        return [client.get_run(run_id) for run_id in dict.fromkeys(run_ids)]
+
+
+def _display_names(runs: list[Run]) -> list[str]:
+    """Run names for tables and legends: a name several runs share gets the run id's first
+    8 characters in brackets; a run without a name is shown by that short id."""
+    names = [run.info.run_name or run.info.run_id[:8] for run in runs]
+    return [
+        f"{name} ({run.info.run_id[:8]})" if names.count(name) > 1 else name
+        for run, name in zip(runs, names)
+    ]
