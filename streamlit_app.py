@@ -16,6 +16,8 @@ navigation = st.navigation(
     [
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
         st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
     ]
 )
 navigation.run()

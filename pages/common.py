@@ -1,4 +1,4 @@
-"""What every page shares: the process-wide job manager and the MLflow client."""
+"""What every page shares: the process-wide job manager, the MLflow client, cached run data."""
 
 import streamlit as st
 
@@ -18,3 +18,29 @@ def mlflow_client():
 
 def uploads_dir():
     return tracking.default_store_dir() / "uploads"
+
+
+def run_label(row) -> str:
+    """How a run is named in pickers: its name plus the start of its id (names repeat)."""
+    return f"{row.name} · {row.run_id[:6]}"
+
+
+@st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
+def cached_evaluation(run_id: str):
+    return tracking.evaluation_of_run(mlflow_client(), run_id)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reloading the run's test images…")
+def _test_split(fingerprint: str, _run_id: str):
+    return tracking.test_split_of_run(mlflow_client(), _run_id)
+
+
+def cached_test_split(run_id: str):
+    """The run's exact data split; runs that saw the same data share one cached copy."""
+    fingerprint = mlflow_client().get_run(run_id).data.tags.get("cnnkit.data_fingerprint", run_id)
+    return _test_split(fingerprint, run_id)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def cached_model(run_id: str):
+    return tracking.load_model(mlflow_client(), run_id)

@@ -31,13 +31,13 @@ def runs_table():
     for column, chosen in (("status", statuses), ("dataset", datasets), ("arch", arches)):
         if chosen:
             shown = shown[shown[column].isin(chosen)]
-    st.caption(f"{len(shown)} of {len(runs)} runs · click a row to open it · click a header to sort")
+    st.caption(f"{len(shown)} of {len(runs)} runs · tick a row to open it, several to compare · click a header to sort")
     event = st.dataframe(
         shown.drop(columns=["run_id"]),
         hide_index=True,
         width="stretch",
         on_select="rerun",
-        selection_mode="single-row",
+        selection_mode="multi-row",
         key="runs.table",
         column_config={
             "test_accuracy": st.column_config.NumberColumn("test acc", format="percent"),
@@ -46,11 +46,13 @@ def runs_table():
             "start_time": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
         },
     )
-    if event.selection.rows:
-        selected = shown.iloc[event.selection.rows[0]]["run_id"]
-        if st.session_state.get("open_run") != selected:
-            st.session_state["open_run"] = selected
-            st.rerun()
+    picked = shown.iloc[event.selection.rows]["run_id"].tolist()
+    if len(picked) >= 2 and st.button(f"Compare the {len(picked)} selected runs", type="primary"):
+        st.session_state["compare_runs"] = picked
+        st.switch_page("pages/compare.py")
+    if picked and st.session_state.get("open_run") != picked[-1]:
+        st.session_state["open_run"] = picked[-1]
+        st.rerun()
 
 
 runs_table()
@@ -89,7 +91,7 @@ if run_id:
         new_name = rename.text_input("Name", value=run.info.run_name, key=f"name-{run_id}")
         key_text = tag_key.text_input("Tag", key=f"tag-key-{run_id}", placeholder="e.g. keep")
         value_text = tag_value.text_input("Value", key=f"tag-value-{run_id}", placeholder="e.g. yes")
-        save, add_tag, relaunch, delete = st.columns(4)
+        save, add_tag, relaunch, inspect, delete = st.columns(5)
         try:
             if save.button("Save name", width="stretch") and new_name != run.info.run_name:
                 tracking.rename_run(client, run_id, new_name)
@@ -106,6 +108,10 @@ if run_id:
                 st.switch_page("pages/train.py")
             except InputError as error:
                 st.error(f"This run's settings can't be loaded: {error}")
+        if inspect.button("Inspect", width="stretch", disabled=run.info.status != "FINISHED",
+                          help="Feature maps, filters, probabilities and Grad-CAM for this run's model."):
+            st.session_state["inspect_run"] = run_id
+            st.switch_page("pages/inspect.py")
         if delete.toggle("Delete…", key=f"delete-{run_id}"):
             if st.button("Really delete this run", type="primary"):
                 tracking.delete_run(client, run_id)

@@ -161,3 +161,50 @@ def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
     page.get_by_text("Images per class in each split").wait_for()
     page.wait_for_timeout(1500)
     shot(page, "8-uploaded-csv")
+
+
+def launch_tiny_run(page, seed: int) -> None:
+    page.get_by_role("tab", name="4 · Optimiser").click()
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    page.get_by_role("tab", name="1 · Data").click()
+    seed_input = page.get_by_label("Seed", exact=True)
+    seed_input.fill(str(seed))
+    seed_input.press("Enter")
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Launch training").click()
+
+
+def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    launch_tiny_run(page, seed=1)
+    page.wait_for_timeout(1000)
+    launch_tiny_run(page, seed=1)  # same data split as the first: the galleries line up
+    page.get_by_text("finished after").nth(1).wait_for(timeout=180_000)
+
+    page.get_by_role("link", name="Compare").click()
+    page.get_by_role("heading", name="Compare runs").wait_for()
+    page.get_by_text("Loss per epoch").or_(page.get_by_text("loss")).first.wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "9-compare-curves")
+    page.get_by_role("tab", name="Confusion").click()
+    page.get_by_text("Click a cell").wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "10-compare-confusion")
+    page.get_by_role("tab", name="Mistakes").click()
+    page.get_by_text("Runs saw the same test set").wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "11-compare-mistakes")
+
+    page.get_by_role("link", name="Inspect").click()
+    page.get_by_role("heading", name="Inspect a run").wait_for()
+    page.get_by_role("tab", name="Feature maps").click()
+    page.get_by_text("conv1:").first.wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "12-inspect-feature-maps")
+    page.get_by_role("tab", name="Grad-CAM").click()
+    page.get_by_text("Where the network looked").first.wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "13-inspect-grad-cam")

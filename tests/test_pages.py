@@ -113,3 +113,44 @@ def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app):
     at.run()
     low, high = at.number_input(key="cfg.learning_rate").value, at.number_input(key="cfg.max_lr").value
     assert 0 < low <= high
+
+
+@pytest.fixture()
+def two_runs(app):
+    """Two finished tiny runs on the same data split, differing only in learning rate."""
+    import os
+
+    from cnnkit.config import TrainConfig
+    from cnnkit.training import train
+
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    results = [train(TrainConfig(dataset="digits", epochs=1, train_limit=300, learning_rate=rate), tracking_uri=uri)
+               for rate in (1e-3, 3e-3)]
+    assert all(result.status == "FINISHED" for result in results)
+    return [result.run_id for result in results]
+
+
+def test_compare_shows_curves_differing_settings_results_confusions_and_galleries(app, two_runs):
+    at = app.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Compare runs"
+    assert set(at.multiselect(key="compare.runs").value) == set(two_runs)
+    settings = next(frame.value for frame in at.dataframe if "learning_rate" in list(frame.value.index))
+    assert list(settings.index) == ["learning_rate"]  # only what differs
+    figures = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert len(figures) >= 2 + 2 + 1 + 1 + 2  # curves, bars, two confusions + difference, per class, two galleries
+    at.selectbox(key="compare.true").set_value("3").run()
+    assert not at.exception
+
+
+def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad_cam(app, two_runs):
+    at = app.switch_page("pages/inspect.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Inspect a run"
+    assert at.multiselect(key="inspect.layers").value == ["conv1", "conv2"]
+    specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+    for expected in ("conv1", "conv2", "filters", "Computer vs human", "Where the network looked"):
+        assert expected in specs, expected
+    at.sidebar.radio(key="inspect.source").set_value("test set").run()
+    at.sidebar.number_input(key="inspect.index").set_value(5).run()
+    assert not at.exception
