@@ -838,3 +838,11 @@ def save_upload(data: bytes, filename: str, directory: str | os.PathLike) -> tup
         partial_path.write_bytes(data)
         partial_path.replace(path)
     return UPLOAD_KINDS[suffix], path.resolve()
+
+
+def sample_images() -> dict[str, np.ndarray]:
+    """scikit-learn's two bundled photos (a temple in China, a flower), uint8 RGB; offline."""
+    from sklearn.datasets import load_sample_images
+
+    bundle = load_sample_images()
+    return {Path(name).stem: image for name, image in zip(bundle.filenames, bundle.images)}

@@ -733,3 +733,11 @@ def test_bad_uploads_are_refused_with_a_reason(tmp_path, data, name, message):
 
     with pytest.raises(InputError, match=message):
         save_upload(data, name, tmp_path)
+
+
+def test_bundled_sample_pictures_load_offline_as_rgb():
+    from cnnkit.datasets import sample_images
+
+    pictures = sample_images()
+    assert set(pictures) == {"china", "flower"}
+    assert all(p.dtype == np.uint8 and p.ndim == 3 and p.shape[2] == 3 for p in pictures.values())

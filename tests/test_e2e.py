@@ -83,6 +83,12 @@ def page(browser):
     context.close()
 
 
+def type_number(page, label: str, value) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+
+
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -101,9 +107,7 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
     shot(page, "2-train-model")
 
     page.get_by_role("tab", name="4 · Optimiser").click()
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("1")
-    epochs.press("Enter")
+    type_number(page, "Epochs", 1)
     page.wait_for_timeout(1500)
     shot(page, "3-train-optimiser")
 
@@ -136,9 +140,7 @@ def test_an_invalid_setting_is_explained_next_to_its_control(app_url, page):
     page.get_by_role("combobox", name="Learning-rate schedule").click()
     page.get_by_role("option", name="cyclic").click()
     page.get_by_text("Schedule settings").click()
-    peak = page.get_by_role("spinbutton", name="Peak rate (cyclic, one-cycle)")
-    peak.fill("0.0001")
-    peak.press("Enter")
+    type_number(page, "Peak rate (cyclic, one-cycle)", 0.0001)
     page.get_by_text("max_lr: the cyclic schedule climbs").first.wait_for()
     assert page.get_by_role("button", name="Launch training").is_disabled()
     shot(page, "7-invalid-setting")
@@ -165,13 +167,9 @@ def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
 
 def launch_tiny_run(page, seed: int) -> None:
     page.get_by_role("tab", name="4 · Optimiser").click()
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("1")
-    epochs.press("Enter")
+    type_number(page, "Epochs", 1)
     page.get_by_role("tab", name="1 · Data").click()
-    seed_input = page.get_by_label("Seed", exact=True)
-    seed_input.fill(str(seed))
-    seed_input.press("Enter")
+    type_number(page, "Seed", seed)
     page.wait_for_timeout(1000)
     page.get_by_role("button", name="Launch training").click()
 
@@ -208,3 +206,13 @@ def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     page.get_by_text("Where the network looked").first.wait_for()
     page.wait_for_timeout(2000)
     shot(page, "13-inspect-grad-cam")
+
+
+def test_the_kernel_playground_filters_a_bundled_picture(app_url, page):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    page.get_by_role("link", name="Kernels").click()
+    page.get_by_role("heading", name="Image kernels").wait_for()
+    page.get_by_text("your kernel").first.wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "14-kernels")

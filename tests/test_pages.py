@@ -154,3 +154,14 @@ def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad
     at.sidebar.radio(key="inspect.source").set_value("test set").run()
     at.sidebar.number_input(key="inspect.index").set_value(5).run()
     assert not at.exception
+
+
+def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(app):
+    at = app.switch_page("pages/kernels.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Image kernels"
+    spec = at.get("plotly_chart")[0].proto.spec
+    for title in ("original", "sharpen", "blur", "edges", "blur_sharpen", "your kernel"):
+        assert title in spec, title
+    at.radio(key="kernels.sample").set_value("flower").run()
+    assert not at.exception
