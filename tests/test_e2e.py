@@ -177,10 +177,12 @@ def launch_tiny_run(page, seed: int) -> None:
 def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     page.goto(app_url)
     page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    page.wait_for_timeout(2000)
+    finished_before = page.get_by_text("finished after").count()  # runs of earlier tests in this server
     launch_tiny_run(page, seed=1)
     page.wait_for_timeout(1000)
     launch_tiny_run(page, seed=1)  # same data split as the first: the galleries line up
-    page.get_by_text("finished after").nth(1).wait_for(timeout=180_000)
+    page.get_by_text("finished after").nth(finished_before + 1).wait_for(timeout=180_000)
 
     page.get_by_role("link", name="Compare").click()
     page.get_by_role("heading", name="Compare runs").wait_for()
