@@ -691,24 +691,7 @@ def _walk(root: Path) -> tuple[FileReaders, set[PurePosixPath]]:
 def _read_zip(file: Path | io.BytesIO, source: str, side: int) -> RawData:
     try:
         with zipfile.ZipFile(file) as archive:
-            entries = archive.infolist()
-            if len(entries) > MAX_ZIP_ENTRIES:
-                raise InputError(
-                    f"{source} holds {len(entries):,} entries; at most {MAX_ZIP_ENTRIES:,} "
-                    f"are allowed."
-                )
-            total = sum(entry.file_size for entry in entries)
-            if total > MAX_ZIP_BYTES:
-                raise InputError(
-                    f"{source} unpacks to {total / 2**30:.1f} GiB; at most "
-                    f"{MAX_ZIP_BYTES / 2**30:.0f} GiB are allowed."
-                )
-            for entry in entries:
-                if _is_unsafe(entry.filename):
-                    raise InputError(
-                        f"{source} contains the entry '{entry.filename}', which points outside "
-                        f"the archive; the zip is refused."
-                    )
+            entries = check_zip_entries(archive, source)
             files = {
                 _zip_path(entry.filename): partial(archive.read, entry)
                 for entry in entries
@@ -718,6 +701,25 @@ def _read_zip(file: Path | io.BytesIO, source: str, side: int) -> RawData:
             return _read_classes(files, folders, source, side)
     except zipfile.BadZipFile as err:
         raise InputError(f"{source} is not a valid zip file ({err}).") from err
+
+
+def check_zip_entries(archive: zipfile.ZipFile, source: str) -> list[zipfile.ZipInfo]:
+    """The archive's entries, after refusing the whole zip if it is too big or any entry
+    points outside it (`..`, an absolute path or a drive letter)."""
+    entries = archive.infolist()
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise InputError(f"{source} holds {len(entries):,} entries; at most {MAX_ZIP_ENTRIES:,} are allowed.")
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_ZIP_BYTES:
+        raise InputError(
+            f"{source} unpacks to {total / 2**30:.1f} GiB; at most {MAX_ZIP_BYTES / 2**30:.0f} GiB are allowed."
+        )
+    for entry in entries:
+        if _is_unsafe(entry.filename):
+            raise InputError(
+                f"{source} contains the entry '{entry.filename}', which points outside the archive; the zip is refused."
+            )
+    return entries
 
 
 def _zip_path(name: str) -> PurePosixPath:

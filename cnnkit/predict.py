@@ -1,0 +1,267 @@
+"""Predicting on new images: uploaded files, zips of files, and Kaggle digit-recognizer test CSVs.
+
+Every image is fitted to the model's input (channels, size with padding) and, for models trained
+on light shapes on a dark background (MNIST, digits), inverted when it shows a dark shape on a
+light background, such as a digit drawn on paper. Models take raw 0-255 pixels.
+"""
+
+import io
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import keras
+import numpy as np
+import pandas as pd
+from PIL import ExifTags, Image
+
+from cnnkit.datasets import (  # shared with the dataset zip reader, so both refuse the same zips
+    _READ_ERRORS,
+    DIGIT_CLASSES,
+    _is_visible,
+    _zip_path,
+    check_zip_entries,
+    read_digit_csv,
+)
+from cnnkit.errors import InputError
+from cnnkit.images import (
+    ALLOWED_FORMATS,
+    IMAGE_EXTENSIONS,
+    decode_image,
+    image_channels,
+    resize_with_pad,
+    to_array,
+)
+from cnnkit.inspection import predict_probabilities
+
+# Training images count as light-on-dark when their border is darker than this share of their
+# mean brightness: sklearn digits are at about 0.56, MNIST near 0, photos near 1.
+_DARK_BORDER_RATIO = 0.75
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One decoded image and what the model sees of it."""
+
+    original: np.ndarray  # uint8 (H, W, 1 or 3), upright, as decoded
+    model_input: np.ndarray  # uint8 (H_m, W_m, C_m)
+    inverted: bool
+    notes: tuple[str, ...]  # what was done to the image, for a person
+
+
+def trained_light_on_dark(x_train_sample: np.ndarray) -> bool:
+    """Whether training images (N, H, W, C) show light shapes on a dark background.
+
+    True when their one-pixel border is clearly darker than their mean brightness
+    (below _DARK_BORDER_RATIO of it).
+    """
+    x = np.asarray(x_train_sample)
+    return _border_mean(x) < _DARK_BORDER_RATIO * x.mean(dtype=np.float64)
+
+
+def _border_mean(images: np.ndarray) -> float:
+    """Mean of the one-pixel frame of images (..., H, W, C)."""
+    rows = images[..., [0, -1], :, :]
+    columns = images[..., 1:-1, [0, -1], :]
+    return (rows.sum(dtype=np.float64) + columns.sum(dtype=np.float64)) / (rows.size + columns.size)
+
+
+def _has_light_background(image: np.ndarray) -> bool:
+    """Whether an image (H, W, C) has a border brighter than the image on average.
+
+    Same as brighter than its interior: the mean is a weighted average of border and interior.
+    """
+    return _border_mean(image) > image.mean(dtype=np.float64)
+
+
+def prepare(
+    data: bytes, name: str, input_shape: tuple[int, int, int], light_on_dark: bool
+) -> Prepared:
+    """Decode an image file and fit it to a model's input (height, width, channels).
+
+    Raises InputError naming `name` when the file is not a safe, complete image.
+    """
+    img = decode_image(data, name)
+    notes = []
+    if _exif_orientation(data, img) not in (1, None):
+        notes.append("EXIF orientation applied")
+    if img.has_transparency_data:
+        notes.append("transparent areas composited onto black")
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        notes.append(f"{img.mode} pixel values rescaled to 0-255")
+    original = to_array(img, image_channels(img))
+    channels = input_shape[2]
+    array = original
+    if original.shape[2] != channels:
+        array = to_array(img, channels)
+        notes.append(f"converted to {channels} channel{'s' if channels > 1 else ''}")
+    model_input, inverted, fit_notes = _fit(array, input_shape, light_on_dark)
+    return Prepared(original, model_input, inverted, (*notes, *fit_notes))
+
+
+def _exif_orientation(data: bytes, decoded: Image.Image) -> int | None:
+    """The orientation tag of an image file that decode_image has already accepted.
+
+    decode_image drops the tag once applied, so the file is opened again (headers only) when it
+    may hold one: EXIF data survives decoding in info["exif"]; TIFF keeps it among its own tags.
+    """
+    if "exif" not in decoded.info and not data.startswith((b"II*\0", b"MM\0*")):
+        return None
+    with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
+        return img.getexif().get(ExifTags.Base.Orientation)
+
+
+def _fit(
+    array: np.ndarray, input_shape: tuple[int, int, int], light_on_dark: bool
+) -> tuple[np.ndarray, bool, list[str]]:
+    """Invert (when light_on_dark and the background is light), then resize with padding.
+
+    Inversion is decided before padding, since padding adds a black frame.
+    """
+    notes = []
+    inverted = light_on_dark and _has_light_background(array)
+    if inverted:
+        array = 255 - array
+        notes.append("inverted: dark shape on a light background")
+    height, width = input_shape[:2]
+    if array.shape[:2] != (height, width):
+        notes.append(
+            f"resized with padding from {array.shape[1]}x{array.shape[0]} to {width}x{height}"
+        )
+        array = _resize_with_pad(array, height, width)
+    return array, inverted, notes
+
+
+def _resize_with_pad(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """images.resize_with_pad for a (height, width) box that need not be square.
+
+    Pads the image to the box's aspect ratio first, so the square fit's extra rows or columns
+    are padding only, and crops those off.
+    """
+    if height == width:
+        return resize_with_pad(array, height)
+    rows, columns, channels = array.shape
+    padded_rows = max(rows, round(columns * height / width))
+    padded_columns = max(columns, round(rows * width / height))
+    padded = np.zeros((padded_rows, padded_columns, channels), dtype=np.uint8)
+    top, left = (padded_rows - rows) // 2, (padded_columns - columns) // 2
+    padded[top : top + rows, left : left + columns] = array
+    square = resize_with_pad(padded, max(height, width))
+    top, left = (square.shape[0] - height) // 2, (square.shape[1] - width) // 2
+    return square[top : top + height, left : left + width]
+
+
+def _ranked(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> np.ndarray:
+    """Indices of the k most probable classes of each row of (N, classes), most probable first."""
+    if probabilities.shape[-1] != len(class_names):
+        raise InputError(
+            f"The model predicts {probabilities.shape[-1]} classes but {len(class_names)} class "
+            f"names were given."
+        )
+    return np.argsort(-probabilities, axis=-1, kind="stable")[..., :k]
+
+
+def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> pd.DataFrame:
+    """The k most probable classes of one image's probabilities: columns class, probability."""
+    probabilities = np.asarray(probabilities)
+    best = _ranked(probabilities, class_names, k)
+    return pd.DataFrame(
+        {"class": [class_names[i] for i in best], "probability": probabilities[best]}
+    )
+
+
+def predict_files(
+    model: keras.Model,
+    files: list[tuple[str, bytes]],
+    class_names: Sequence[str],
+    light_on_dark: bool,
+    batch_size: int = 256,
+) -> pd.DataFrame:
+    """One row per (name, bytes) file: file, predicted, confidence, top5, error.
+
+    A file that cannot be decoded gets its error message and no prediction; the others are
+    predicted together, one model call per `batch_size` images.
+    """
+    input_shape = tuple(model.input_shape[1:])
+    inputs, errors = [], []
+    for name, data in files:
+        try:
+            inputs.append(prepare(data, name, input_shape, light_on_dark).model_input)
+            errors.append("")
+        except InputError as err:
+            errors.append(str(err))
+    probabilities = (
+        predict_probabilities(model, np.stack(inputs), batch_size)
+        if inputs
+        else np.empty((0, len(class_names)), dtype=np.float32)
+    )
+    best = _ranked(probabilities, class_names, 5)
+    rows, predicted = [], iter(zip(probabilities, best))
+    for (name, _), error in zip(files, errors):
+        if error:
+            rows.append((name, None, np.nan, "", error))
+            continue
+        probs, ranked = next(predicted)
+        top5 = ", ".join(f"{class_names[i]} {probs[i]:.1%}" for i in ranked)
+        rows.append((name, class_names[ranked[0]], float(probs[ranked[0]]), top5, ""))
+    return pd.DataFrame(rows, columns=["file", "predicted", "confidence", "top5", "error"])
+
+
+def files_from_zip(data: bytes, name: str = "the zip file") -> list[tuple[str, bytes]]:
+    """The image files of a zip as (path inside the zip, bytes), in archive order.
+
+    Files without an image extension, hidden files and __MACOSX are skipped. The whole zip is
+    refused (InputError) when an entry points outside it or it has too many entries or bytes.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = check_zip_entries(archive, name)
+            return [
+                (entry.filename, _read_entry(archive, entry, name))
+                for entry in entries
+                if not entry.is_dir() and _is_image_path(entry.filename)
+            ]
+    except zipfile.BadZipFile as err:
+        raise InputError(f"{name} is not a valid zip file ({err}).") from err
+
+
+def _is_image_path(filename: str) -> bool:
+    path = _zip_path(filename)
+    return _is_visible(path) and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+
+
+def _read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, name: str) -> bytes:
+    try:
+        return archive.read(entry)
+    except _READ_ERRORS as err:  # encrypted, unsupported compression, corrupt data
+        raise InputError(f"Cannot read '{entry.filename}' in {name} ({err}).") from err
+
+
+def kaggle_submission(
+    model: keras.Model,
+    csv_source: str | bytes | BinaryIO,
+    light_on_dark: bool = False,
+    class_names: Sequence[str] = DIGIT_CLASSES,
+) -> pd.DataFrame:
+    """Predictions for a Kaggle digit-recognizer test CSV as columns ImageId (from 1), Label.
+
+    Labels are ints when every class name is a digit string, else the class names. A label
+    column in the CSV, if any, is ignored.
+    """
+    x, _ = read_digit_csv(csv_source)
+    height, width, channels = model.input_shape[1:]
+    if channels != x.shape[3]:
+        x = np.repeat(x, channels, axis=3)
+    if x.shape[1:3] != (height, width) or light_on_dark:
+        x = np.stack([_fit(image, (height, width, channels), light_on_dark)[0] for image in x])
+    best = _ranked(predict_probabilities(model, x), class_names, 1)[:, 0]
+    labels = [class_names[i] for i in best]
+    if all(str(name).isdigit() for name in class_names):
+        labels = [int(label) for label in labels]
+    return pd.DataFrame({"ImageId": np.arange(1, len(x) + 1), "Label": labels})
+
+
+def submission_csv(frame: pd.DataFrame) -> bytes:
+    """A submission frame as CSV bytes, header included, no index."""
+    return frame.to_csv(index=False).encode()

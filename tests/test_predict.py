@@ -1,0 +1,289 @@
+"""cnnkit.predict: fitting uploads to a model, batch prediction, zips, Kaggle submissions."""
+
+import io
+import time
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from cnnkit import datasets, predict
+from cnnkit.architectures import build_model
+from cnnkit.datasets import load_dataset
+from cnnkit.errors import InputError
+from cnnkit.images import MAX_PIXELS
+from cnnkit.predict import (
+    files_from_zip,
+    kaggle_submission,
+    predict_files,
+    prepare,
+    submission_csv,
+    top_k,
+    trained_light_on_dark,
+)
+
+SHAPE = (8, 8, 1)
+DIGITS = tuple(str(d) for d in range(10))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model("kaggle_mnist_cnn", SHAPE, 10)
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def digit(background: int, ink: int, size: int = 28) -> Image.Image:
+    """A bar 'digit' of `ink` on `background`, gray."""
+    pixels = np.full((size, size), background, dtype=np.uint8)
+    pixels[size // 4 : -size // 4, size // 2 - 2 : size // 2 + 2] = ink
+    return Image.fromarray(pixels, "L")
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+# --- prepare ---------------------------------------------------------------------------------
+
+
+def palette_image() -> Image.Image:
+    return Image.new("RGB", (12, 10), (200, 30, 30)).convert("P", palette=Image.Palette.ADAPTIVE)
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt", "original_channels", "note"),
+    [
+        (lambda: Image.new("RGB", (30, 20), (10, 200, 30)), "PNG", 3, "converted to 1 channel"),
+        (lambda: Image.new("RGB", (30, 20), (10, 200, 30)), "JPEG", 3, "converted to 1 channel"),
+        (lambda: Image.new("RGBA", (30, 20), (10, 200, 30, 0)), "PNG", 3, "transparent"),
+        (palette_image, "PNG", 3, "converted to 1 channel"),
+        (lambda: Image.fromarray(np.full((20, 30), 40000, np.uint16)), "PNG", 1, "rescaled"),
+        (lambda: Image.new("CMYK", (30, 20), (0, 200, 30, 10)), "JPEG", 3, "converted"),
+    ],
+    ids=["png", "jpeg", "rgba", "palette", "16-bit", "cmyk"],
+)
+def test_prepare_fits_every_mode_to_the_model_input(make, fmt, original_channels, note):
+    prepared = prepare(encode(make(), fmt), "upload", SHAPE, light_on_dark=False)
+    assert prepared.original.dtype == np.uint8
+    assert prepared.original.shape[2] == original_channels
+    assert prepared.model_input.shape == SHAPE
+    assert prepared.model_input.dtype == np.uint8
+    assert any(note in text for text in prepared.notes), prepared.notes
+    assert any(text.startswith("resized with padding from") for text in prepared.notes)
+
+
+def test_gray_upload_for_an_rgb_model_gets_three_channels():
+    prepared = prepare(encode(digit(0, 255)), "d.png", (8, 8, 3), light_on_dark=False)
+    assert prepared.model_input.shape == (8, 8, 3)
+    assert "converted to 3 channels" in prepared.notes
+
+
+def test_exif_orientation_is_applied_and_noted():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    data = encode(Image.new("RGB", (40, 20), (90, 90, 90)), "JPEG", exif=exif)
+    prepared = prepare(data, "phone.jpg", SHAPE, light_on_dark=False)
+    assert prepared.original.shape[:2] == (40, 20)  # upright: now taller than wide
+    assert "EXIF orientation applied" in prepared.notes
+    plain = prepare(encode(Image.new("RGB", (40, 20)), "JPEG"), "x.jpg", SHAPE, False)
+    assert "EXIF orientation applied" not in plain.notes
+
+
+def test_dark_digit_on_white_is_inverted_only_for_light_on_dark_models():
+    data = encode(digit(background=250, ink=10))
+    inverted = prepare(data, "paper.png", SHAPE, light_on_dark=True)
+    assert inverted.inverted
+    assert any(note.startswith("inverted") for note in inverted.notes)
+    assert inverted.model_input[0, 0, 0] < 20 and inverted.model_input[4, 4, 0] > 100
+    kept = prepare(data, "paper.png", SHAPE, light_on_dark=False)
+    assert not kept.inverted and kept.model_input[0, 0, 0] > 200
+
+
+def test_light_digit_on_black_is_not_inverted():
+    prepared = prepare(encode(digit(background=0, ink=255)), "mnist.png", SHAPE, True)
+    assert not prepared.inverted
+
+
+def test_large_image_is_resized_keeping_its_aspect_ratio():
+    prepared = prepare(encode(Image.new("L", (2000, 1500), 255)), "big.png", SHAPE, False)
+    assert "resized with padding from 2000x1500 to 8x8" in prepared.notes
+    assert prepared.model_input.shape == SHAPE
+    assert prepared.model_input[0].max() == 0 and prepared.model_input[4].min() == 255  # padded
+
+
+def test_non_square_model_input_is_filled_with_padding_only_where_needed():
+    prepared = prepare(encode(Image.new("L", (20, 10), 255)), "wide.png", (4, 8, 1), False)
+    assert prepared.model_input.shape == (4, 8, 1)
+    assert prepared.model_input.min() == 255  # same aspect ratio: no padding
+
+
+def bomb() -> bytes:
+    """A tiny PNG whose header declares more pixels than MAX_PIXELS."""
+    side = int(MAX_PIXELS**0.5) + 100
+    return encode(Image.new("1", (side, side)), "PNG")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"hello, I am text", encode(Image.new("RGB", (64, 64)), "JPEG")[:200], bomb()],
+    ids=["empty", "text", "truncated-jpeg", "bomb"],
+)
+def test_hostile_inputs_raise_input_error_naming_the_file(data):
+    with pytest.raises(InputError, match="evil.png"):
+        prepare(data, "evil.png", SHAPE, light_on_dark=True)
+
+
+# --- top_k and predict_files -----------------------------------------------------------------
+
+
+def test_top_k_is_sorted_by_probability():
+    frame = top_k(np.array([0.1, 0.6, 0.3]), ["a", "b", "c"], k=2)
+    assert list(frame["class"]) == ["b", "c"]
+    assert list(frame["probability"]) == pytest.approx([0.6, 0.3])
+
+
+def test_top_k_refuses_mismatched_class_names():
+    with pytest.raises(InputError, match="3 classes"):
+        top_k(np.array([0.1, 0.6, 0.3]), ["a", "b"])
+
+
+def test_predict_files_keeps_going_past_bad_files_and_batches_model_calls(model, monkeypatch):
+    calls = []
+    original = model.predict_on_batch
+
+    def counting(batch):
+        calls.append(len(batch))
+        return original(batch)
+
+    monkeypatch.setattr(model, "predict_on_batch", counting)
+    good = encode(digit(0, 255))
+    files = [("a.png", good), ("bad.png", b"no"), ("b.png", good), ("c.png", good), ("e.png", b"")]
+    frame = predict_files(model, files, DIGITS, light_on_dark=True, batch_size=2)
+    assert list(frame.columns) == ["file", "predicted", "confidence", "top5", "error"]
+    assert list(frame["file"]) == [name for name, _ in files]
+    assert calls == [2, 1]
+    errors = frame.set_index("file")["error"]
+    assert "bad.png" in errors["bad.png"] and "e.png" in errors["e.png"]
+    ok = frame[frame["error"] == ""]
+    assert len(ok) == 3 and ok["predicted"].isin(DIGITS).all()
+    assert ok["confidence"].between(0, 1).all()
+    assert ok["top5"].str.count(",").eq(4).all()
+    assert frame.loc[frame["error"] != "", "predicted"].isna().all()
+
+
+def test_predict_files_with_only_bad_files_makes_no_model_call(model, monkeypatch):
+    monkeypatch.setattr(predict, "predict_probabilities", pytest.fail)
+    frame = predict_files(model, [("x.png", b"")], DIGITS, light_on_dark=False)
+    assert len(frame) == 1 and frame["error"][0]
+
+
+def best_time(action, repeats: int = 3) -> float:
+    """The fastest of a few runs: other processes only ever slow a run down."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def test_batch_prediction_is_much_faster_per_image_than_one_file_at_a_time(model, capsys):
+    rng = np.random.default_rng(0)
+    files = [
+        (f"{i}.png", encode(Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8))))
+        for i in range(200)
+    ]
+    predict_files(model, files[:2], DIGITS, light_on_dark=True)  # warm up
+    batched = best_time(lambda: predict_files(model, files, DIGITS, light_on_dark=True))
+    single = best_time(
+        lambda: [predict_files(model, [file], DIGITS, light_on_dark=True) for file in files]
+    )
+    with capsys.disabled():
+        print(f"\nbatch vs single-file prediction, 200 images: {single / batched:.1f}x faster")
+    assert single / batched >= 5
+
+
+# --- zips ------------------------------------------------------------------------------------
+
+
+def test_files_from_zip_keeps_visible_images_only():
+    png = encode(digit(0, 255))
+    data = zip_of(
+        {
+            "digits/one.png": png,
+            "digits/TWO.JPG": png,
+            "notes.txt": b"hi",
+            "__MACOSX/digits/._one.png": b"junk",
+            ".hidden.png": png,
+            "digits/sub/": b"",
+        }
+    )
+    assert files_from_zip(data) == [("digits/one.png", png), ("digits/TWO.JPG", png)]
+
+
+@pytest.mark.parametrize("entry", ["../x.png", "/abs/x.png", "a/../../x.png"])
+def test_files_from_zip_refuses_entries_outside_the_archive(entry):
+    data = zip_of({"ok.png": encode(digit(0, 255)), entry: b"x"})
+    with pytest.raises(InputError, match="outside the archive"):
+        files_from_zip(data, "upload.zip")
+
+
+def test_files_from_zip_refuses_too_many_entries(monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_ZIP_ENTRIES", 2)
+    data = zip_of({f"{i}.png": b"x" for i in range(3)})
+    with pytest.raises(InputError, match="at most 2"):
+        files_from_zip(data)
+
+
+def test_files_from_zip_refuses_too_many_bytes(monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_ZIP_BYTES", 10)
+    with pytest.raises(InputError, match="GiB"):
+        files_from_zip(zip_of({"a.png": b"x" * 11}))
+
+
+def test_files_from_zip_refuses_a_non_zip():
+    with pytest.raises(InputError, match="not a valid zip"):
+        files_from_zip(b"not a zip", "upload.zip")
+
+
+# --- Kaggle ----------------------------------------------------------------------------------
+
+
+def test_kaggle_submission_predicts_every_row_of_a_test_csv(model):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (5, 28 * 28))
+    csv = pd.DataFrame(pixels, columns=[f"pixel{i}" for i in range(28 * 28)]).to_csv(index=False)
+    frame = kaggle_submission(model, csv.encode())
+    assert list(frame.columns) == ["ImageId", "Label"]
+    assert list(frame["ImageId"]) == [1, 2, 3, 4, 5]
+    assert all(isinstance(label, int) and 0 <= label <= 9 for label in frame["Label"])
+    text = submission_csv(frame).decode()
+    assert text.splitlines()[0] == "ImageId,Label"
+    assert len(text.splitlines()) == 6
+
+
+def test_kaggle_submission_uses_class_names_that_are_not_digits(model):
+    csv = pd.DataFrame(np.zeros((2, 64), dtype=int), columns=[f"p{i}" for i in range(64)])
+    names = tuple("abcdefghij")
+    frame = kaggle_submission(model, csv.to_csv(index=False).encode(), class_names=names)
+    assert frame["Label"].isin(names).all()
+
+
+# --- trained_light_on_dark -------------------------------------------------------------------
+
+
+def test_trained_light_on_dark_recognises_digits_and_not_their_negative():
+    x = load_dataset("digits").x_train[:500]
+    assert trained_light_on_dark(x)
+    assert not trained_light_on_dark(255 - x)
