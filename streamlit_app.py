@@ -18,6 +18,7 @@ navigation = st.navigation(
         st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
         st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+        st.Page("pages/classify.py", title="Classify", icon=":material/image_search:"),
         st.Page("pages/kernels.py", title="Kernels", icon=":material/filter:"),
     ]
 )

@@ -218,3 +218,36 @@ def test_the_kernel_playground_filters_a_bundled_picture(app_url, page):
     page.get_by_text("your kernel").first.wait_for()
     page.wait_for_timeout(2000)
     shot(page, "14-kernels")
+
+
+def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page, tmp_path):
+    from PIL import Image
+
+    digit = Image.new("L", (120, 90), 255)  # a dark stroke on light paper: the page must invert it
+    for x in range(55, 65):
+        for y in range(15, 75):
+            digit.putpixel((x, y), 20)
+    digit.save(tmp_path / "one.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not really a jpeg")
+
+    page.goto(app_url)
+    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    if page.get_by_text("finished after").count() == 0:
+        launch_tiny_run(page, seed=0)
+        page.get_by_text("finished after").first.wait_for(timeout=180_000)
+    page.get_by_role("link", name="Classify").click()
+    page.get_by_role("heading", name="Classify images").wait_for()
+    page.locator("input[type=file]").first.set_input_files(str(tmp_path / "one.png"))
+    page.get_by_text("what the model sees").wait_for()
+    page.get_by_text("inverted").first.wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "15-classify-one")
+
+    page.get_by_role("tab", name="Batch").click()
+    page.locator("input[type=file]").nth(1).set_input_files([str(tmp_path / "one.png"), str(tmp_path / "broken.jpg")])
+    page.get_by_text("1 of 2 images classified").wait_for()
+    page.get_by_text("broken.jpg").first.wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download predictions (CSV)").click()
+    assert download.value.suggested_filename == "predictions.csv"
+    shot(page, "16-classify-batch")

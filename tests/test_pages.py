@@ -165,3 +165,11 @@ def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(a
         assert title in spec, title
     at.radio(key="kernels.sample").set_value("flower").run()
     assert not at.exception
+
+
+def test_classify_offers_finished_runs_and_guesses_the_training_polarity(app, two_runs):
+    at = app.switch_page("pages/classify.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Classify images"
+    assert at.selectbox(key="classify.run").value in two_runs
+    assert at.toggle(key="classify.polarity").value is True  # sklearn digits are light strokes on black

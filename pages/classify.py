@@ -1,0 +1,100 @@
+"""Classify: run a trained model on your own images: one in depth, or a whole batch."""
+
+import numpy as np
+import streamlit as st
+
+from cnnkit import charts, inspection, predict, tracking
+from cnnkit.errors import InputError
+from pages.common import cached_evaluation, cached_model, mlflow_client, run_label
+
+client = mlflow_client()
+st.title("Classify images")
+
+runs = tracking.runs_frame(client)
+finished = runs[runs["status"] == "FINISHED"]
+if finished.empty:
+    st.info("No trained models yet. Launch a run on the Train page.")
+    st.stop()
+labels = {row.run_id: run_label(row) for row in finished.itertuples()}
+run_id = st.selectbox("Model (a finished run)", list(labels), format_func=labels.get, key="classify.run")
+try:
+    model = cached_model(run_id)
+    evaluation = cached_evaluation(run_id)
+except InputError as error:
+    st.error(str(error))
+    st.stop()
+names = evaluation.class_names
+input_shape = tuple(model.input_shape[1:])
+sample = np.stack(list(evaluation.mistake_images.values())) if evaluation.mistake_images else None
+light_on_dark = st.toggle("The model was trained on light shapes on a dark background (like MNIST)",
+                          value=bool(sample is not None and predict.trained_light_on_dark(sample)), key="classify.polarity",
+                          help="Then a dark digit photographed on light paper is inverted before classifying.")
+st.caption(f"Input {'×'.join(map(str, input_shape))}, {len(names)} classes. Uploads are decoded safely: PNG, JPEG, "
+           "WebP, BMP, GIF (first frame), TIFF; other files get a one-line message.")
+
+single_tab, batch_tab, kaggle_tab = st.tabs(["One image", "Batch", "Kaggle test CSV"])
+
+with single_tab:
+    uploaded = st.file_uploader("Upload an image", type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+                                key="classify.one")
+    photo = st.camera_input("…or take a photo", key="classify.camera") if st.toggle("Use the camera") else None
+    source = photo or uploaded
+    if source is not None:
+        try:
+            prepared = predict.prepare(source.getvalue(), source.name, input_shape, light_on_dark)
+        except InputError as error:
+            st.error(str(error))
+            st.stop()
+        probabilities = inspection.predict_probabilities(model, prepared.model_input[None])[0]
+        original, seen, result = st.columns([1, 1, 2])
+        original.image(prepared.original, caption="your image", width="stretch")
+        shown = prepared.model_input if prepared.model_input.shape[-1] == 3 else prepared.model_input[..., 0]
+        seen.image(shown, caption="what the model sees", width="stretch")
+        for note in prepared.notes:
+            seen.caption(note)
+        result.plotly_chart(charts.probability_bars(probabilities, names, top=min(5, len(names))), width="stretch")
+        result.dataframe(predict.top_k(probabilities, names), hide_index=True,
+                         column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+        maps = inspection.feature_maps(model, prepared.model_input)
+        layer = st.selectbox("Feature maps of layer", list(maps), key="classify.layer")
+        st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch")
+        heat = inspection.grad_cam(model, prepared.model_input)
+        st.plotly_chart(charts.heatmap_overlay(prepared.model_input, inspection.overlay(prepared.model_input, heat),
+                                               title=f"Where the network looked for '{names[int(probabilities.argmax())]}'"),
+                        width="stretch")
+
+with batch_tab:
+    files = st.file_uploader("Upload many images or a .zip of images", accept_multiple_files=True, key="classify.batch",
+                             type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "zip"])
+    if files:
+        batch = []
+        for file in files:
+            if file.name.lower().endswith(".zip"):
+                try:
+                    batch += predict.files_from_zip(file.getvalue(), file.name)
+                except InputError as error:
+                    st.error(str(error))
+            else:
+                batch.append((file.name, file.getvalue()))
+        if batch:
+            table = predict.predict_files(model, batch, names, light_on_dark)
+            failed = table[table["error"] != ""]
+            st.caption(f"{len(table) - len(failed)} of {len(table)} images classified.")
+            for row in failed.itertuples():
+                st.error(row.error)
+            st.dataframe(table, hide_index=True, width="stretch")
+            st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(), "predictions.csv",
+                               mime="text/csv")
+
+with kaggle_tab:
+    test_csv = st.file_uploader("Kaggle digit-recognizer test.csv (pixel columns, no label)", type=["csv"],
+                                key="classify.kaggle")
+    if test_csv is not None:
+        try:
+            submission = predict.kaggle_submission(model, test_csv.getvalue(), light_on_dark, class_names=names)
+        except InputError as error:
+            st.error(str(error))
+        else:
+            st.dataframe(submission.head(20), hide_index=True)
+            st.download_button("Download submission (ImageId,Label)", predict.submission_csv(submission),
+                               "submission.csv", mime="text/csv")
