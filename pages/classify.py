@@ -3,19 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit import charts, inspection, predict, tracking
+from cnnkit import charts, inspection, predict
 from cnnkit.errors import InputError
-from pages.common import cached_evaluation, cached_model, mlflow_client, run_label
+from pages.common import cached_evaluation, cached_model, finished_run_labels
 
-client = mlflow_client()
 st.title("Classify images")
 
-runs = tracking.runs_frame(client)
-finished = runs[runs["status"] == "FINISHED"]
-if finished.empty:
-    st.info("No trained models yet. Launch a run on the Train page.")
-    st.stop()
-labels = {row.run_id: run_label(row) for row in finished.itertuples()}
+labels = finished_run_labels()
 run_id = st.selectbox("Model (a finished run)", list(labels), format_func=labels.get, key="classify.run")
 try:
     model = cached_model(run_id)

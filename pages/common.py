@@ -25,6 +25,16 @@ def run_label(row) -> str:
     return f"{row.name} · {row.run_id[:6]}"
 
 
+def finished_run_labels() -> dict[str, str]:
+    """run id -> picker label for every finished run, newest first; stops the page when there are none."""
+    runs = tracking.runs_frame(mlflow_client())
+    finished = runs[runs["status"] == "FINISHED"]
+    if finished.empty:
+        st.info("No finished runs yet. Launch one on the Train page.")
+        st.stop()
+    return {row.run_id: run_label(row) for row in finished.itertuples()}
+
+
 @st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
 def cached_evaluation(run_id: str):
     return tracking.evaluation_of_run(mlflow_client(), run_id)

@@ -5,17 +5,12 @@ import streamlit as st
 
 from cnnkit import charts, inspection, tracking
 from cnnkit.errors import InputError
-from pages.common import cached_evaluation, cached_model, cached_test_split, mlflow_client, run_label
+from pages.common import cached_evaluation, cached_model, cached_test_split, finished_run_labels, mlflow_client
 
 client = mlflow_client()
 st.title("Inspect a run")
 
-runs = tracking.runs_frame(client)
-finished = runs[runs["status"] == "FINISHED"]
-if finished.empty:
-    st.info("No finished runs yet. Launch one on the Train page.")
-    st.stop()
-labels = {row.run_id: run_label(row) for row in finished.itertuples()}
+labels = finished_run_labels()
 preselected = st.session_state.get("inspect_run")
 run_id = st.selectbox("Run", list(labels), index=list(labels).index(preselected) if preselected in labels else 0,
                       format_func=labels.get, key="inspect.run")

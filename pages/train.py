@@ -240,8 +240,8 @@ with optimise_tab:
         values = {field: st.session_state[key(field)] for field in field_names()}
         try:
             cfg = TrainConfig.from_dict(values)
-        except InputError as error:
-            cfg = None
+        except InputError:
+            cfg = None  # the message is shown next to its control below
         if cfg is not None:
             steps = math.ceil((len(data.x_train) if data is not None else 1000) / cfg.batch_size)
             rates = schedule_preview(cfg, steps)
