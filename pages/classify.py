@@ -5,18 +5,13 @@ import streamlit as st
 
 from cnnkit import charts, inspection, predict
 from cnnkit.errors import InputError
-from pages.common import cached_evaluation, cached_model, finished_run_labels
+from pages.common import finished_run_labels, run_model_and_evaluation
 
 st.title("Classify images")
 
 labels = finished_run_labels()
 run_id = st.selectbox("Model (a finished run)", list(labels), format_func=labels.get, key="classify.run")
-try:
-    model = cached_model(run_id)
-    evaluation = cached_evaluation(run_id)
-except InputError as error:
-    st.error(str(error))
-    st.stop()
+model, evaluation = run_model_and_evaluation(run_id)
 names = evaluation.class_names
 input_shape = tuple(model.input_shape[1:])
 sample = np.stack(list(evaluation.mistake_images.values())) if evaluation.mistake_images else None

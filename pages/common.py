@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cnnkit import tracking
+from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
 
 
@@ -54,3 +55,12 @@ def cached_test_split(run_id: str):
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def cached_model(run_id: str):
     return tracking.load_model(mlflow_client(), run_id)
+
+
+def run_model_and_evaluation(run_id: str):
+    """The run's model and evaluation, or an error message and a stopped page."""
+    try:
+        return cached_model(run_id), cached_evaluation(run_id)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()

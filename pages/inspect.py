@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnnkit import charts, inspection, tracking
 from cnnkit.errors import InputError
-from pages.common import cached_evaluation, cached_model, cached_test_split, finished_run_labels, mlflow_client
+from pages.common import cached_model, cached_test_split, finished_run_labels, mlflow_client, run_model_and_evaluation
 
 client = mlflow_client()
 st.title("Inspect a run")
@@ -15,12 +15,7 @@ preselected = st.session_state.get("inspect_run")
 run_id = st.selectbox("Run", list(labels), index=list(labels).index(preselected) if preselected in labels else 0,
                       format_func=labels.get, key="inspect.run")
 
-try:
-    evaluation = cached_evaluation(run_id)
-    model = cached_model(run_id)
-except InputError as error:
-    st.error(str(error))
-    st.stop()
+model, evaluation = run_model_and_evaluation(run_id)
 names = evaluation.class_names
 try:
     split = cached_test_split(run_id)

@@ -83,6 +83,11 @@ def page(browser):
     context.close()
 
 
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)  # first load imports TensorFlow
+
+
 def type_number(page, label: str, value) -> None:
     field = page.get_by_label(label, exact=True)
     field.fill(str(value))
@@ -95,8 +100,7 @@ def shot(page, name: str) -> None:
 
 
 def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_url, page):
-    page.goto(app_url)
-    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)  # first load imports TensorFlow
+    open_app(page, app_url)
     page.get_by_text("Training on").wait_for()
     page.get_by_text("8×8×1").first.wait_for()  # digits loaded: its input shape is shown with the split counts
     page.wait_for_timeout(1500)
@@ -134,8 +138,7 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
 
 
 def test_an_invalid_setting_is_explained_next_to_its_control(app_url, page):
-    page.goto(app_url)
-    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    open_app(page, app_url)
     page.get_by_role("tab", name="4 · Optimiser").click()
     page.get_by_role("combobox", name="Learning-rate schedule").click()
     page.get_by_role("option", name="cyclic").click()
@@ -154,8 +157,7 @@ def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
     upload = tmp_path / "train.csv"
     upload.write_text("\n".join(rows))
 
-    page.goto(app_url)
-    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    open_app(page, app_url)
     page.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="csv").first.click()
     page.locator("input[type=file]").set_input_files(str(upload))
@@ -175,8 +177,7 @@ def launch_tiny_run(page, seed: int) -> None:
 
 
 def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
-    page.goto(app_url)
-    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    open_app(page, app_url)
     page.wait_for_timeout(2000)
     finished_before = page.get_by_text("finished after").count()  # runs of earlier tests in this server
     launch_tiny_run(page, seed=1)
@@ -211,8 +212,7 @@ def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
 
 
 def test_the_kernel_playground_filters_a_bundled_picture(app_url, page):
-    page.goto(app_url)
-    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    open_app(page, app_url)
     page.get_by_role("link", name="Kernels").click()
     page.get_by_role("heading", name="Image kernels").wait_for()
     page.get_by_text("your kernel").first.wait_for()
@@ -230,8 +230,7 @@ def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page
     digit.save(tmp_path / "one.png")
     (tmp_path / "broken.jpg").write_bytes(b"not really a jpeg")
 
-    page.goto(app_url)
-    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)
+    open_app(page, app_url)
     if page.get_by_text("finished after").count() == 0:
         launch_tiny_run(page, seed=0)
         page.get_by_text("finished after").first.wait_for(timeout=180_000)
