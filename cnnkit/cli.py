@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|list|lr-find`."""
+"""The headless command line: `python -m cnnkit train|lr-find|register|list`."""
 
 from __future__ import annotations
 
@@ -26,15 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--epochs", type=int)
         command.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                              help="any config field, repeatable (e.g. --set learning_rate=0.01)")
+    register = commands.add_parser("register", help="add a finished run's model to MLflow's Model Registry")
+    register.add_argument("run_id")
+    register.add_argument("name", help="registered model name (a new version when it exists)")
+    listing = commands.add_parser("list", help="list datasets, architectures, presets or registered models")
+    listing.add_argument("what", choices=("datasets", "architectures", "presets", "models"))
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
     train = commands.choices["train"]
-    train.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
+    for command in (train, register, listing):
+        command.add_argument("--tracking-uri",
+                             help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     train.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
     train.add_argument("--run-name")
     commands.choices["lr-find"].add_argument("--steps", type=int, default=100)
-
-    listing = commands.add_parser("list", help="list datasets, architectures or presets")
-    listing.add_argument("what", choices=("datasets", "architectures", "presets"))
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -46,7 +50,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict({**base, **named}).with_settings(args.settings)
 
 
-def _listing(what: str) -> list[dict]:
+def _listing(what: str, tracking_uri: str | None) -> list[dict]:
+    if what == "models":
+        from cnnkit import tracking
+
+        return [{"name": f"{version.name} v{version.version}", "description": f"run {version.run_id}, {version.created}"}
+                for version in tracking.registered_models(tracking.make_client(tracking_uri))]
     if what == "datasets":
         from cnnkit.datasets import list_datasets
 
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
-            rows = _listing(args.what)
+            rows = _listing(args.what, args.tracking_uri)
             if args.json:
                 print(json.dumps(rows, indent=1, default=str))
             else:
@@ -118,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "lr-find":
             return run_lr_find(args)
+        if args.command == "register":
+            from cnnkit import tracking
+
+            version = tracking.register_model(tracking.make_client(args.tracking_uri), args.run_id, args.name)
+            print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id}))
+            return 0
         return run_train(args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Everything MLflow: where runs live, buffered logging with explicit run ids, artifacts,
 loading a run's config and model back, the runs table and a run's curves, renaming, tagging
-and deleting runs, ending runs whose process died, and comparing runs: their results,
-settings, curves, evaluations and test data.
+and deleting runs, ending runs whose process died, registering runs' models in the Model
+Registry, and comparing runs: their results, settings, curves, evaluations and test data.
 
 Only this module talks to MLflow, and only through `MlflowClient` (no global active run),
 so several training threads can log at once.
@@ -420,6 +420,55 @@ def _as_input_error():
         if error.error_code not in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
             raise
         raise InputError(error.message) from None
+
+
+# ---- the model registry (Classify page) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One version of a model in MLflow's Model Registry, and the run that trained it."""
+
+    name: str
+    version: int
+    run_id: str
+    created: pd.Timestamp
+
+
+def register_model(client: MlflowClient, run_id: str, name: str) -> RegisteredVersion:
+    """Register a finished run's model under `name` (created on first use; a new version after that)."""
+    name = name.strip()
+    if not name:
+        raise InputError("A registered model needs a name.")
+    with _as_input_error():
+        run = client.get_run(run_id)
+    if run.info.status != "FINISHED":
+        raise InputError(f"Run '{run.info.run_name}' is {run.info.status}: only a finished run's model can be registered.")
+    if MODEL_ARTIFACT not in {artifact.path for artifact in client.list_artifacts(run_id, "model")}:
+        raise InputError(f"Run '{run.info.run_name}' has no saved model to register.")
+    with _as_input_error():
+        try:
+            client.create_registered_model(name, description="A cnnkit run's Keras model (model.keras).")
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        version = client.create_model_version(name, source=f"{run.info.artifact_uri}/model", run_id=run_id)
+    return _registered(version)
+
+
+def registered_models(client: MlflowClient, run_id: str | None = None) -> list[RegisteredVersion]:
+    """Every registered version trained by a run (of `run_id` only, when given): names in
+    alphabetical order, newest version first."""
+    filter_string = f"run_id = '{run_id}'" if run_id else ""
+    versions = _paged(lambda count, token: client.search_model_versions(filter_string, max_results=count,
+                                                                         page_token=token))
+    return sorted((_registered(version) for version in versions if version.run_id),
+                  key=lambda version: (version.name.lower(), -version.version))
+
+
+def _registered(version) -> RegisteredVersion:
+    return RegisteredVersion(version.name, int(version.version), version.run_id,
+                             pd.Timestamp(version.creation_timestamp, unit="ms"))
 
 
 # ---- comparing runs and reading their evaluations (Compare and Inspect pages) ----------

@@ -5,13 +5,14 @@ import streamlit as st
 
 from cnnkit import charts, inspection, predict
 from cnnkit.errors import InputError
-from pages.common import finished_run_labels, run_model_and_evaluation
+from pages.common import model_choices, run_model_and_evaluation
 
 st.title("Classify images")
 
-labels = finished_run_labels()
-run_id = st.selectbox("Model (a finished run)", list(labels), format_func=labels.get, key="classify.run")
-model, evaluation = run_model_and_evaluation(run_id)
+choices = model_choices()
+picked = st.selectbox("Model", list(choices), key="classify.run",
+                      help="Registered models first (register one from its run on the Runs page), then every finished run.")
+model, evaluation = run_model_and_evaluation(choices[picked])
 names = evaluation.class_names
 input_shape = tuple(model.input_shape[1:])
 sample = np.stack(list(evaluation.mistake_images.values())) if evaluation.mistake_images else None

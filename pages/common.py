@@ -36,6 +36,14 @@ def finished_run_labels() -> dict[str, str]:
     return {row.run_id: run_label(row) for row in finished.itertuples()}
 
 
+def model_choices() -> dict[str, str]:
+    """picker label -> run id: registered model versions first, then every finished run."""
+    runs = finished_run_labels()
+    registered = {f"{version.name} v{version.version} (registered, {runs.get(version.run_id, version.run_id[:6])})":
+                  version.run_id for version in tracking.registered_models(mlflow_client())}
+    return registered | {label: run_id for run_id, label in runs.items()}
+
+
 @st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
 def cached_evaluation(run_id: str):
     return tracking.evaluation_of_run(mlflow_client(), run_id)

@@ -117,6 +117,21 @@ if run_id:
                 tracking.delete_run(client, run_id)
                 st.session_state.pop("open_run")
                 st.rerun()
+        register_name, register = st.columns([3, 1], vertical_alignment="bottom")
+        model_name = register_name.text_input(
+            "Register this run's model as", key=f"register-{run_id}", value=f"{run.data.params.get('dataset', 'model')}-classifier",
+            help="Adds a version to MLflow's Model Registry; the Classify page lists registered models first.")
+        finished = run.info.status == "FINISHED"
+        if register.button("Register model", width="stretch", disabled=not finished,
+                           help=None if finished else "Only a finished run has a model to register."):
+            try:
+                version = tracking.register_model(client, run_id, model_name)
+                st.success(f"Registered as {version.name} version {version.version}.")
+            except InputError as error:
+                st.error(str(error))
+        versions = tracking.registered_models(client, run_id=run_id)
+        if versions:
+            st.caption("Registered as " + ", ".join(f"{v.name} v{v.version}" for v in versions) + ".")
         user_tags = {k: v for k, v in run.data.tags.items() if not k.startswith(("mlflow.", "cnnkit.", "keras."))}
         for tag, value in user_tags.items():
             shown_tag, remove = st.columns([4, 1])

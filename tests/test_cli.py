@@ -57,3 +57,23 @@ def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_
     assert 0 < last["test_accuracy"] <= 1 and "test_top5_accuracy" in last
     assert "epoch 1/1" in done.stderr
     assert not (tmp_path / "mlruns").exists()  # MLFLOW_TRACKING_URI was honoured
+
+
+def test_register_a_runs_model_then_list_registered_models(tmp_path, capsys):
+    from cnnkit import tracking
+    from cnnkit.config import TrainConfig
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = tracking.make_client(uri)
+    logger = tracking.start_run(client, TrainConfig())
+    (tmp_path / "model.keras").write_bytes(b"a saved model")
+    client.log_artifact(logger.run_id, str(tmp_path / "model.keras"), "model")
+    logger.finish("FINISHED")
+
+    assert main(["register", logger.run_id, "digits", "--tracking-uri", uri]) == 0
+    assert json.loads(capsys.readouterr().out) == {"name": "digits", "version": 1, "run_id": logger.run_id}
+    assert main(["list", "models", "--json", "--tracking-uri", uri]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["name"] == "digits v1" and logger.run_id in listed["description"]
+    assert main(["register", "0" * 32, "digits", "--tracking-uri", uri]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -171,5 +171,24 @@ def test_classify_offers_finished_runs_and_guesses_the_training_polarity(app, tw
     at = app.switch_page("pages/classify.py").run()
     assert not at.exception
     assert at.title[0].value == "Classify images"
-    assert at.selectbox(key="classify.run").value in two_runs
+    assert at.selectbox(key="classify.run").value.endswith(tuple(run_id[:6] for run_id in two_runs))
     assert at.toggle(key="classify.polarity").value is True  # sklearn digits are light strokes on black
+
+
+def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app, two_runs):
+    at = app.switch_page("pages/runs.py").run()
+    at.session_state["open_run"] = two_runs[1]
+    at.run()
+    at.text_input(key=f"register-{two_runs[1]}").set_value("digits-best")
+    next(button for button in at.button if button.label == "Register model").click()
+    at.run()
+    assert [message.value for message in at.success] == ["Registered as digits-best version 1."]
+    assert any(caption.value == "Registered as digits-best v1." for caption in at.caption)
+
+    at.switch_page("pages/classify.py").run()
+    assert not at.exception
+    picker = at.selectbox(key="classify.run")
+    assert picker.options[0].startswith("digits-best v1 (registered, ")
+    assert picker.options[0].endswith(f" · {two_runs[1][:6]})")  # names the run it came from
+    assert picker.value == picker.options[0]
+    assert len(picker.options) == 3  # the registered version, then both runs

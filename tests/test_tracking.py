@@ -202,6 +202,51 @@ def test_mlflow_refusals_reach_people_as_input_errors(client):
         tracking.rename_run(client, run_id, " ")
 
 
+# ---- the model registry ----------------------------------------------------------------
+
+
+def run_with_model(client, tmp_path, status="FINISHED"):
+    logger = tracking.start_run(client, TrainConfig())
+    (tmp_path / "model.keras").write_bytes(b"a saved model")
+    client.log_artifact(logger.run_id, str(tmp_path / "model.keras"), "model")
+    logger.finish(status)
+    return logger.run_id
+
+
+def test_registering_a_run_twice_makes_versions_one_and_two_of_the_same_model(client, tmp_path):
+    first, second = run_with_model(client, tmp_path), run_with_model(client, tmp_path)
+    assert tracking.register_model(client, first, "  digits ").version == 1
+    assert tracking.register_model(client, second, "digits").version == 2
+    tracking.register_model(client, first, "Another")
+
+    listed = [(v.name, v.version, v.run_id) for v in tracking.registered_models(client)]
+    assert listed == [("Another", 1, first), ("digits", 2, second), ("digits", 1, first)]
+    assert [(v.name, v.version) for v in tracking.registered_models(client, run_id=first)] == [("Another", 1), ("digits", 1)]
+    assert client.get_model_version("digits", "2").run_id == second
+
+
+def test_an_empty_store_has_no_registered_models(client):
+    assert tracking.registered_models(client) == []
+
+
+@pytest.mark.parametrize("name, message", [(" ", "needs a name"), ("a/b", "cannot contain '/'")])
+def test_bad_model_names_are_refused_with_a_reason(client, tmp_path, name, message):
+    run_id = run_with_model(client, tmp_path)
+    with pytest.raises(InputError, match=message):
+        tracking.register_model(client, run_id, name)
+    assert tracking.registered_models(client) == []
+
+
+def test_only_finished_runs_with_a_saved_model_can_be_registered(client, tmp_path):
+    with pytest.raises(InputError, match="is FAILED: only a finished run"):
+        tracking.register_model(client, run_with_model(client, tmp_path, status="FAILED"), "m")
+    with pytest.raises(InputError, match="no saved model"):
+        tracking.register_model(client, finished_run(client), "m")
+    with pytest.raises(InputError):
+        tracking.register_model(client, "0" * 32, "m")
+    assert tracking.registered_models(client) == []
+
+
 # ---- describe_tricks -------------------------------------------------------------------
 
 
