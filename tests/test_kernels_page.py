@@ -1,0 +1,57 @@
+"""The Kernels page's Canny option, through Streamlit's AppTest."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+@pytest.fixture()
+def kernels(tmp_path, monkeypatch):
+    """The Kernels page, rendered once, on a throwaway tracking store."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=120).switch_page("pages/kernels.py").run()
+    yield at
+    st.cache_resource.clear()
+
+
+def grid_titles(at) -> str:
+    return at.get("plotly_chart")[0].proto.spec
+
+
+def test_canny_is_offered_next_to_sobel_and_shown_in_the_grid(kernels):
+    assert not kernels.exception
+    assert kernels.multiselect(key="kernels.edges").value == ["Sobel", "Canny"]
+    for title in ("original", "edges", "canny", "your kernel"):
+        assert title in grid_titles(kernels), title
+    sliders = {slider.key: slider for slider in kernels.slider}
+    assert {"kernels.canny_sigma", "kernels.canny_low", "kernels.canny_high"} <= set(sliders)
+    assert all(sliders[key].help for key in ("kernels.canny_sigma", "kernels.canny_low", "kernels.canny_high"))
+
+
+def test_canny_settings_rerender_the_grid(kernels):
+    kernels.slider(key="kernels.canny_sigma").set_value(2.5)
+    kernels.slider(key="kernels.canny_high").set_value(0.5).run()
+    assert not kernels.exception and not kernels.error
+    assert "canny" in grid_titles(kernels)
+
+
+def test_a_low_threshold_above_the_high_one_is_explained_not_drawn(kernels):
+    kernels.slider(key="kernels.canny_low").set_value(0.6)
+    kernels.slider(key="kernels.canny_high").set_value(0.3).run()
+    assert not kernels.exception
+    assert any("low threshold" in error.value for error in kernels.error)
+    assert "canny" not in grid_titles(kernels)
+    assert "your kernel" in grid_titles(kernels)  # the other filters still show
+
+
+def test_leaving_out_canny_hides_its_sliders_and_its_picture(kernels):
+    kernels.multiselect(key="kernels.edges").set_value(["Sobel"]).run()
+    assert not kernels.exception
+    assert "canny" not in grid_titles(kernels) and "edges" in grid_titles(kernels)
+    assert not any(slider.key.startswith("kernels.canny") for slider in kernels.slider)
