@@ -3,6 +3,8 @@
 Everything here is numpy + Pillow, so it works with any Keras backend.
 """
 
+import base64
+import binascii
 import io
 import warnings
 
@@ -117,3 +119,47 @@ def resize_with_pad(array: np.ndarray, side: int) -> np.ndarray:
         new_height, new_width, channels
     )
     return out
+
+
+# A drawing is sent by the browser as a data URL; 4 MB of PNG is far more than a canvas needs.
+MAX_DATA_URL_CHARS = 4_000_000
+# MNIST digits fill a 20x20 box centred by mass in 28x28 pixels; drawings are framed the same way.
+DIGIT_FILL = 20 / 28
+
+
+def decode_data_url(url: str, name: str = "the drawing") -> bytes:
+    """The bytes of a base64 `data:image/png` URL, as a browser canvas sends it."""
+    prefix = "data:image/png;base64,"
+    if not isinstance(url, str) or not url.startswith(prefix):
+        raise InputError(f"{name} did not arrive as a PNG data URL.")
+    if len(url) > MAX_DATA_URL_CHARS:
+        raise InputError(f"{name} is {len(url):,} characters long, more than the {MAX_DATA_URL_CHARS:,} allowed.")
+    try:
+        return base64.b64decode(url.removeprefix(prefix), validate=True)
+    except binascii.Error as err:
+        raise InputError(f"{name} is not valid base64 ({err}).") from None
+
+
+def frame_drawing(data: bytes, name: str = "the drawing") -> bytes:
+    """A dark-on-light drawing cropped to its ink and framed like an MNIST digit.
+
+    The ink's bounding box fills DIGIT_FILL of a square white canvas, with the ink's centre of
+    mass at the centre (as far as the box allows). Returns a gray PNG; raises InputError when
+    there is no ink.
+    """
+    ink = 255.0 - to_array(decode_image(data, name), 1)[..., 0]
+    if ink.max() < 32:  # nothing darker than a light gray
+        raise InputError(f"{name} is empty: draw something first.")
+    rows, columns = np.nonzero(ink > 0.1 * ink.max())
+    crop = ink[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    height, width = crop.shape
+    side = max(round(max(height, width) / DIGIT_FILL), height + 2, width + 2)
+    centre_row = (crop.sum(axis=1) @ np.arange(height)) / crop.sum()
+    centre_column = (crop.sum(axis=0) @ np.arange(width)) / crop.sum()
+    top = int(np.clip(round((side - 1) / 2 - centre_row), 0, side - height))
+    left = int(np.clip(round((side - 1) / 2 - centre_column), 0, side - width))
+    framed = np.zeros((side, side))
+    framed[top : top + height, left : left + width] = crop
+    buffer = io.BytesIO()
+    Image.fromarray((255 - framed).astype(np.uint8), "L").save(buffer, format="PNG")
+    return buffer.getvalue()

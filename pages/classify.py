@@ -3,8 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit import charts, inspection, predict
+from cnnkit import charts, images, inspection, predict
 from cnnkit.errors import InputError
+from pages.drawing_canvas import drawing_canvas
 from pages.common import model_choices, run_model_and_evaluation
 
 st.title("Classify images")
@@ -25,22 +26,32 @@ st.caption(f"Input {'×'.join(map(str, input_shape))}, {len(names)} classes. Upl
 single_tab, batch_tab, kaggle_tab = st.tabs(["One image", "Batch", "Kaggle test CSV"])
 
 with single_tab:
-    uploaded = st.file_uploader("Upload an image", type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
-                                key="classify.one")
-    photo = st.camera_input("…or take a photo", key="classify.camera") if st.toggle("Use the camera") else None
-    source = photo or uploaded
-    if source is not None:
-        try:
-            prepared = predict.prepare(source.getvalue(), source.name, input_shape, light_on_dark)
-        except InputError as error:
-            st.error(str(error))
-            st.stop()
+    how = st.radio("Image from", ["Upload", "Camera", "Draw"], horizontal=True, key="classify.source",
+                   captions=["a file", "a photo", "a digit, for MNIST-style models"])
+    image, name, notes = None, "", ()
+    try:
+        if how == "Draw":
+            drawn = drawing_canvas("classify.canvas")
+            if drawn is not None:
+                image, name = images.frame_drawing(drawn), "the drawing"
+                notes = ("cropped to the ink and centred like an MNIST digit",)
+        else:
+            source = (st.camera_input("Take a photo", key="classify.camera") if how == "Camera" else
+                      st.file_uploader("Upload an image", type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+                                       key="classify.one"))
+            if source is not None:
+                image, name = source.getvalue(), source.name
+        prepared = predict.prepare(image, name, input_shape, light_on_dark) if image is not None else None
+    except InputError as error:
+        st.error(str(error))
+        prepared = None
+    if prepared is not None:
         probabilities = inspection.predict_probabilities(model, prepared.model_input[None])[0]
         original, seen, result = st.columns([1, 1, 2])
         original.image(prepared.original, caption="your image", width="stretch")
         shown = prepared.model_input if prepared.model_input.shape[-1] == 3 else prepared.model_input[..., 0]
         seen.image(shown, caption="what the model sees", width="stretch")
-        for note in prepared.notes:
+        for note in (*notes, *prepared.notes):
             seen.caption(note)
         result.plotly_chart(charts.probability_bars(probabilities, names, top=min(5, len(names))), width="stretch")
         result.dataframe(predict.top_k(probabilities, names), hide_index=True,

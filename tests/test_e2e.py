@@ -4,6 +4,7 @@ Screenshots of every step land in test-artifacts/e2e/ (git-ignored) for a human 
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -250,3 +251,49 @@ def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page
         page.get_by_role("button", name="Download predictions (CSV)").click()
     assert download.value.suggested_filename == "predictions.csv"
     shot(page, "16-classify-batch")
+
+
+def ensure_a_finished_run(page) -> None:
+    if page.get_by_text("finished after").count() == 0:
+        launch_tiny_run(page, seed=0)
+        page.get_by_text("finished after").first.wait_for(timeout=180_000)
+
+
+def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url, page):
+    open_app(page, app_url)
+    page.wait_for_timeout(2000)
+    ensure_a_finished_run(page)
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for()
+    grid = page.get_by_test_id("stDataFrame")
+    grid.wait_for()
+    page.wait_for_timeout(1500)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box, under the header
+    page.get_by_role("tab", name="Manage & relaunch").click()
+    name = page.get_by_role("textbox", name="Register this run's model as")
+    name.fill("digits-e2e")
+    name.press("Enter")
+    page.get_by_role("button", name="Register model").click()
+    page.get_by_text("Registered as digits-e2e version 1.").wait_for()
+    shot(page, "17-runs-register-model")
+
+    page.get_by_role("link", name="Classify").click()
+    page.get_by_role("heading", name="Classify images").wait_for()
+    picker = page.get_by_role("combobox", name="Model")  # starts with the registered model
+    playwright_api.expect(picker).to_have_value(re.compile(r"^digits-e2e v1 \(registered, "))
+    page.get_by_text("Draw", exact=True).click()
+    canvas = page.locator("canvas[aria-label='Drawing canvas']")
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 150, box["y"] + 60)  # a "7": a bar, then a slanted stroke down
+    page.mouse.down()
+    page.mouse.move(box["x"] + 210, box["y"] + 60, steps=8)
+    page.mouse.move(box["x"] + 150, box["y"] + 230, steps=12)
+    page.mouse.up()
+    page.get_by_text("cropped to the ink and centred like an MNIST digit").wait_for()
+    page.get_by_text("inverted").first.wait_for()
+    page.wait_for_timeout(2000)
+    shot(page, "18-classify-drawing")
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_text("cropped to the ink").wait_for(state="detached")

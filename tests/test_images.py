@@ -9,7 +9,17 @@ import pytest
 from PIL import Image
 
 from cnnkit.errors import InputError
-from cnnkit.images import MAX_PIXELS, decode_image, image_channels, resize_with_pad, to_array
+from cnnkit.images import (
+    DIGIT_FILL,
+    MAX_DATA_URL_CHARS,
+    MAX_PIXELS,
+    decode_data_url,
+    decode_image,
+    frame_drawing,
+    image_channels,
+    resize_with_pad,
+    to_array,
+)
 
 
 def encode(img: Image.Image, fmt: str, **options) -> bytes:
@@ -222,3 +232,58 @@ def test_downscaling_is_antialiased():
     stripes[:, ::2] = 255
     out = resize_with_pad(stripes, 8)
     assert 100 < out.min() and out.max() < 156  # point sampling would give only 0 and 255
+
+
+# --- drawings from the canvas ------------------------------------------------------------
+
+
+def canvas_png(strokes) -> bytes:
+    """A 280x280 white canvas with black filled rectangles (top, left, bottom, right)."""
+    canvas = np.full((280, 280), 255, dtype=np.uint8)
+    for top, left, bottom, right in strokes:
+        canvas[top:bottom, left:right] = 0
+    return encode(Image.fromarray(canvas), "PNG")
+
+
+def test_a_png_data_url_decodes_to_its_bytes():
+    import base64
+
+    png = canvas_png([(10, 10, 20, 20)])
+    assert decode_data_url("data:image/png;base64," + base64.b64encode(png).decode()) == png
+
+
+@pytest.mark.parametrize("url, message", [
+    (None, "PNG data URL"),
+    ("data:text/html;base64,PGI+", "PNG data URL"),
+    ("data:image/png;base64,not base64!", "not valid base64"),
+    ("data:image/png;base64," + "A" * MAX_DATA_URL_CHARS, "more than the"),
+])
+def test_anything_but_a_reasonable_png_data_url_is_refused(url, message):
+    with pytest.raises(InputError, match=message):
+        decode_data_url(url)
+
+
+def test_a_small_off_centre_drawing_is_cropped_and_centred_like_an_mnist_digit():
+    framed = to_array(decode_image(frame_drawing(canvas_png([(200, 20, 260, 50)]))), 1)[..., 0]
+    side = framed.shape[0]
+    assert framed.shape == (side, side) and side == round(60 / DIGIT_FILL)  # the 60 px tall stroke fills 20/28
+    rows, columns = np.nonzero(framed < 128)
+    assert rows.max() - rows.min() + 1 == 60 and columns.max() - columns.min() + 1 == 30
+    assert abs(rows.mean() - (side - 1) / 2) <= 1 and abs(columns.mean() - (side - 1) / 2) <= 1
+    assert framed[0].min() == 255  # the background stays white: dark ink on light paper
+
+
+def test_the_centre_of_mass_not_the_box_is_centred():
+    framed = to_array(decode_image(frame_drawing(canvas_png([(100, 100, 160, 110), (100, 110, 110, 160)]))), 1)[..., 0]
+    rows, columns = np.nonzero(framed < 128)
+    centre = (framed.shape[0] - 1) / 2
+    assert abs(rows.mean() - centre) <= 1 and abs(columns.mean() - centre) <= 1
+    assert rows.min() > 0 and columns.min() > 0  # but the ink stays inside the frame
+
+
+def test_an_empty_or_barely_marked_canvas_is_refused():
+    blank = np.full((280, 280), 250, dtype=np.uint8)
+    blank[5, 5] = 240
+    for png in (canvas_png([]), encode(Image.fromarray(blank), "PNG")):
+        with pytest.raises(InputError, match="empty: draw something"):
+            frame_drawing(png)

@@ -192,3 +192,11 @@ def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app,
     assert picker.options[0].endswith(f" · {two_runs[1][:6]})")  # names the run it came from
     assert picker.value == picker.options[0]
     assert len(picker.options) == 3  # the registered version, then both runs
+
+
+def test_drawing_offers_a_canvas_and_nothing_is_classified_before_the_first_stroke(app, two_runs):
+    at = app.switch_page("pages/classify.py").run()
+    at.radio(key="classify.source").set_value("Draw").run()
+    assert not at.exception and not at.error
+    assert len(at.get("bidi_component")) == 1  # the drawing canvas (driven in the browser by test_e2e)
+    assert not at.get("plotly_chart")  # no result until something is drawn
