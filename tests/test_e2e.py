@@ -3,6 +3,7 @@
 Screenshots of every step land in test-artifacts/e2e/ (git-ignored) for a human to look at.
 """
 
+import csv
 import os
 import re
 import shutil
@@ -240,6 +241,13 @@ def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page
     page.locator("input[type=file]").first.set_input_files(str(tmp_path / "one.png"))
     page.get_by_text("what the model sees").wait_for()
     page.get_by_text("inverted").first.wait_for()
+    page.get_by_text("Class probabilities (top 5)").wait_for()
+    top5 = page.get_by_test_id("stDataFrame").first.locator("table[role=grid]")  # the grid's hidden accessible table
+    top5.wait_for(state="attached")
+    cells = top5.locator("td[role=gridcell]").all_text_contents()
+    classes, probabilities = cells[0::2], [float(value) for value in cells[1::2]]
+    assert len(classes) == 5 and set(classes) <= {str(digit) for digit in range(10)}
+    assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
     page.wait_for_timeout(2000)
     shot(page, "15-classify-one")
 
@@ -250,6 +258,10 @@ def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page
     with page.expect_download() as download:
         page.get_by_role("button", name="Download predictions (CSV)").click()
     assert download.value.suggested_filename == "predictions.csv"
+    rows = list(csv.DictReader(open(download.value.path())))
+    assert [row["file"] for row in rows] == ["one.png", "broken.jpg"]
+    assert rows[0]["predicted"] in [str(digit) for digit in range(10)] and rows[0]["top5"].count("%") == 5
+    assert rows[1]["predicted"] == "" and "broken.jpg" in rows[1]["error"]
     shot(page, "16-classify-batch")
 
 
