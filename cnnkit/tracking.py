@@ -47,6 +47,7 @@ RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", "test_ac
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
 BATCH_METRICS = ("batch_loss", "batch_lr")
 DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"
+TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"
 
 
 def default_store_dir() -> Path:
@@ -607,10 +608,13 @@ test_split_of_run.__test__ = False  # not a pytest test, despite its name
 
 
 def same_test_set(client: MlflowClient, run_ids: list[str]) -> bool:
-    """Whether all these runs saw the same data split the same way (equal data fingerprints),
-    so their mistakes line up by test index. A run that never loaded data has no fingerprint
-    and makes it False."""
-    fingerprints = [run.data.tags.get(DATA_FINGERPRINT_TAG) for run in _runs(client, run_ids)]
+    """Whether all these runs were tested on the same images in the same order, so their
+    mistakes line up by test index: equal test-split fingerprints (or, for runs logged before
+    those existed, equal fingerprints of the whole split). A run that never loaded data has no
+    fingerprint and makes it False."""
+    tags = [run.data.tags for run in _runs(client, run_ids)]
+    key = TEST_FINGERPRINT_TAG if all(TEST_FINGERPRINT_TAG in run_tags for run_tags in tags) else DATA_FINGERPRINT_TAG
+    fingerprints = [run_tags.get(key) for run_tags in tags]
     return None not in fingerprints and len(set(fingerprints)) <= 1
 
 

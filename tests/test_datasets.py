@@ -355,6 +355,14 @@ def test_fashion_mnist_loads_from_idx_files_in_the_data_dir(tmp_path, gz, subfol
     assert (data.y_test == arrays["t10k-labels-idx1-ubyte"]).all()
 
 
+def test_an_official_test_set_has_one_test_fingerprint_whatever_the_seed(tmp_path):
+    write_mnist(data_root(tmp_path) / "mnist")
+    first, second = load_dataset("mnist", seed=3), load_dataset("mnist", seed=4, train_limit=30)
+    assert first.fingerprint() != second.fingerprint()
+    assert first.test_fingerprint() == second.test_fingerprint()
+    assert load_dataset("digits", seed=3).test_fingerprint() != load_dataset("digits", seed=4).test_fingerprint()
+
+
 def test_mnist_has_digit_class_names(tmp_path):
     write_mnist(data_root(tmp_path) / "mnist")
     assert load_dataset("mnist").class_names == tuple("0123456789")

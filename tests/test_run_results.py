@@ -169,3 +169,15 @@ def test_same_test_set_needs_the_same_data_split(runs):
     assert tracking.same_test_set(runs.client, [runs.base.run_id, runs.faster.run_id])
     assert not tracking.same_test_set(runs.client, [runs.base.run_id, runs.other_seed.run_id])
     assert not tracking.same_test_set(runs.client, [runs.base.run_id, runs.failed.run_id])  # never loaded data
+
+
+def test_same_test_set_compares_only_the_test_split_when_every_run_logged_its_fingerprint(runs):
+    config = tracking.config_of_run(runs.client, runs.base.run_id)
+    official = {tracking.TEST_FINGERPRINT_TAG: "1" * 64}
+    seed_3, seed_4 = (tracking.start_run(runs.client, config, tags={**official, tracking.DATA_FINGERPRINT_TAG: split * 64})
+                      for split in "34")
+    other_test_set = tracking.start_run(runs.client, config, tags={tracking.TEST_FINGERPRINT_TAG: "2" * 64,
+                                                                   tracking.DATA_FINGERPRINT_TAG: "3" * 64})
+    assert tracking.same_test_set(runs.client, [seed_3.run_id, seed_4.run_id])
+    assert not tracking.same_test_set(runs.client, [seed_3.run_id, other_test_set.run_id])
+    assert tracking.TEST_FINGERPRINT_TAG in runs.client.get_run(runs.base.run_id).data.tags
