@@ -8,7 +8,8 @@ A conv layer's *feature map* is the output of its activation layer "<conv>_act" 
 architecture has one (conv -> activation [-> BatchNorm] in the VGG-style networks; conv ->
 BatchNorm -> activation for a ResNet stem or block's first conv), else the raw conv output (a
 ResNet block's second conv and projection shortcut, whose activation follows the residual add).
-Grad-CAM explains the same tensors.
+Grad-CAM explains the same tensors, except where a residual connection joins after them: there
+it explains the block's output.
 """
 
 from __future__ import annotations
@@ -43,11 +44,10 @@ def _feature_tensor(model: keras.Model, conv: str):
 
 
 def _extractor(model: keras.Model) -> keras.Model:
-    """image -> [feature map of each conv layer, in order..., input of the classifier layer]."""
+    """image -> [feature map of each conv layer, in order]."""
     extractor = _extractors.get(model)
     if extractor is None:
-        outputs = [_feature_tensor(model, conv) for conv in conv_layer_names(model)]
-        extractor = keras.Model(model.input, [*outputs, model.layers[-1].input])
+        extractor = keras.Model(model.input, [_feature_tensor(model, conv) for conv in conv_layer_names(model)])
         _extractors[model] = extractor
     return extractor
 
@@ -64,7 +64,7 @@ def feature_maps(model: keras.Model, image: np.ndarray, layers: list[str] | None
     """
     names = conv_layer_names(model)
     wanted = names if layers is None else [_conv_layer(model, layer) for layer in layers]
-    *maps, _ = _extractor(model).predict_on_batch(_batch(image))
+    maps = _extractor(model).predict_on_batch(_batch(image))
     by_name = dict(zip(names, maps))
     return {name: by_name[name][0].astype("float32") for name in wanted}
 
@@ -90,25 +90,47 @@ def _logits(classifier: keras.layers.Dense, hidden):
     return ops.matmul(hidden, classifier.kernel) + classifier.bias
 
 
-def _tensorflow_gradients(model, index, batch, class_index):
-    import tensorflow as tf
-
-    batch = tf.convert_to_tensor(batch)
-    with tf.GradientTape() as tape:
-        tape.watch(batch)  # so every op is recorded, frozen weights or not
-        outputs = _extractor(model)(batch, training=False)
-        logits = _logits(model.layers[-1], outputs[-1])[0]
-        score = logits[int(np.argmax(logits)) if class_index is None else class_index]
-    features = outputs[index]
-    return features[0].numpy(), tape.gradient(score, features)[0].numpy()
+# model -> {conv layer -> (image -> explained tensor, explained tensor -> classifier input)}
+_grad_cam_splits: weakref.WeakKeyDictionary[keras.Model, dict[str, tuple[keras.Model, keras.Model]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-# Keras backend -> fn(model, index of a conv layer, image batch, class index or None) returning
-# that layer's feature map (h, w, k) and the gradient of the class score w.r.t. it, as numpy.
-# JAX cannot differentiate w.r.t. an intermediate tensor of one forward pass: it needs the model
-# split at the layer, which residual connections make awkward. Torch would mirror TensorFlow
-# (torch.autograd.grad on the intermediate tensor) but cannot be tested here, so is not offered.
-_GRADIENTS = {"tensorflow": _tensorflow_gradients}
+def _grad_cam_split(model: keras.Model, conv: str) -> tuple[keras.Model, keras.Model]:
+    """The model cut in two at the tensor Grad-CAM explains for `conv`: its feature map, or where a
+    residual connection joins later (a ResNet block), the block's output, the first tensor after
+    it that the classifier depends on alone."""
+    splits = _grad_cam_splits.setdefault(model, {})
+    if conv not in splits:
+        feature = _feature_tensor(model, conv)
+        start = next(index for index, layer in enumerate(model.layers) if layer.output is feature)
+        for layer in model.layers[start:-1]:
+            try:
+                head = keras.Model(layer.output, model.layers[-1].input)
+            except ValueError:  # the rest of the network also needs tensors from before this layer
+                continue
+            splits[conv] = keras.Model(model.input, layer.output), head
+            break
+    return splits[conv]
+
+
+def _gradient(score, x: np.ndarray) -> np.ndarray:
+    """d score(x) / d x for a scalar function of one array, with the backend's autodiff."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = score(x)
+        return tape.gradient(value, x).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(score)(x))
+    # torch would be torch.autograd.grad on a tensor on the model's device; untested here, so not offered.
+    raise NotImplementedError(f"Grad-CAM is implemented for the TensorFlow and JAX backends, not {backend!r}.")
 
 
 def grad_cam(
@@ -117,20 +139,21 @@ def grad_cam(
     """Grad-CAM (Selvaraju et al. 2017) heat map over the image (H, W), in [0, 1].
 
     Explains `class_index` (default: the predicted class) at a conv layer's feature map
-    (default: the last conv layer): the map's channels weighted by the spatially averaged
-    gradient of the class score, rectified, resized bilinearly to the image and divided by its
-    maximum (a map with nothing positive stays all 0). TensorFlow backend only.
+    (default: the last conv layer; in a ResNet block, the block's output): the map's channels
+    weighted by the spatially averaged gradient of the class score, rectified, resized bilinearly
+    to the image and divided by its maximum (a map with nothing positive stays all 0).
+    TensorFlow and JAX backends.
     """
-    backend = keras.backend.backend()
-    if backend not in _GRADIENTS:
-        raise NotImplementedError(f"Grad-CAM is implemented for the TensorFlow backend only, not {backend!r}.")
     classes = model.output_shape[-1]
     if class_index is not None and not 0 <= class_index < classes:
         raise InputError(f"class_index must be between 0 and {classes - 1}; got {class_index!r}.")
-    names = conv_layer_names(model)
-    index = len(names) - 1 if layer is None else names.index(_conv_layer(model, layer))
-    features, gradients = _GRADIENTS[backend](model, index, _batch(image), class_index)
-    cam = np.maximum(features @ gradients.mean(axis=(0, 1)), 0)
+    to_features, head = _grad_cam_split(model, conv_layer_names(model)[-1] if layer is None else _conv_layer(model, layer))
+    features = to_features.predict_on_batch(_batch(image))
+    classifier = model.layers[-1]
+    if class_index is None:
+        class_index = int(np.argmax(ops.convert_to_numpy(_logits(classifier, head.predict_on_batch(features)))[0]))
+    gradients = _gradient(lambda x: _logits(classifier, head(x, training=False))[0, class_index], features)
+    cam = np.maximum(features[0] @ gradients[0].mean(axis=(0, 1)), 0)
     heat = ops.convert_to_numpy(ops.image.resize(cam[None, :, :, None], np.shape(image)[:2], interpolation="bilinear"))
     heat = heat[0, :, :, 0]
     peak = heat.max()

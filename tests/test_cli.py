@@ -45,10 +45,14 @@ def test_an_invalid_setting_is_reported_without_a_traceback(capsys):
     assert err.startswith("error: learning_rate") and "Traceback" not in err
 
 
-def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_path):
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_path, backend):
+    if backend == "jax":
+        pytest.importorskip("jax")  # in requirements-dev.txt: our GPU machines have JAX, not TensorFlow
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "KERAS_BACKEND": backend}
     done = subprocess.run(
-        [sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "1", "--set", "seed=3"],
+        [sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "1", "--set", "seed=3",
+         "--set", "schedule=cyclic", "--set", "rotation=10", "--set", "prefilter=sharpen"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -57,6 +61,10 @@ def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_
     assert 0 < last["test_accuracy"] <= 1 and "test_top5_accuracy" in last
     assert "epoch 1/1" in done.stderr
     assert not (tmp_path / "mlruns").exists()  # MLFLOW_TRACKING_URI was honoured
+    from cnnkit import tracking
+
+    run = tracking.make_client(env["MLFLOW_TRACKING_URI"]).get_run(last["run_id"])
+    assert run.data.tags["keras.backend"] == backend
 
 
 def test_register_a_runs_model_then_list_registered_models(tmp_path, capsys):

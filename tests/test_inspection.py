@@ -156,6 +156,13 @@ def test_grad_cam_of_a_layer_with_no_activation_is_all_zero_not_nan():
     assert heat.shape == (8, 8) and not heat.any()
 
 
+def test_grad_cam_explains_every_resnet_layer_at_its_block_output_where_a_shortcut_joins(resnet):
+    image = random_images(1, (16, 16, 3))[0]
+    for layer in inspection.conv_layer_names(resnet):
+        heat = inspection.grad_cam(resnet, image, layer=layer)
+        assert heat.shape == (16, 16) and np.isfinite(heat).all() and 0 <= heat.min() <= heat.max() <= 1
+
+
 @pytest.mark.parametrize("shape", [(6, 5), (6, 5, 1), (6, 5, 3)])
 def test_overlay_is_an_rgb_uint8_image(shape):
     image = np.full(shape, 100, dtype="uint8")
@@ -189,3 +196,42 @@ def test_everything_works_on_a_model_saved_and_reloaded_safely(tmp_path):
         np.testing.assert_allclose(inspection.feature_maps(reloaded, image)[name], activation, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(inspection.filters(reloaded), inspection.filters(model))
     np.testing.assert_allclose(inspection.grad_cam(reloaded, image), inspection.grad_cam(model, image), atol=1e-5)
+
+
+JAX_CHECK = """
+import sys
+import keras
+import numpy as np
+import cnnkit.tricks  # registers cnnkit's layers for loading
+from cnnkit import inspection
+
+assert keras.backend.backend() == "jax"
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+image = np.load(sys.argv[2])
+np.savez(sys.argv[3], probabilities=inspection.predict_probabilities(model, image[None]),
+         heat=inspection.grad_cam(model, image), heat_other=inspection.grad_cam(model, image, class_index=0),
+         **inspection.feature_maps(model, image))
+"""
+
+
+def test_the_jax_backend_gives_the_same_probabilities_feature_maps_and_grad_cam(left_right, tmp_path):
+    """The library must run where only JAX is installed (our GPU machines): same saved model, same answers."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")  # in requirements-dev.txt, so CI runs this
+    image = blobs(1, left=True, seed=5)[0]
+    left_right.save(tmp_path / "model.keras")
+    np.save(tmp_path / "image.npy", image)
+    done = subprocess.run([sys.executable, "-c", JAX_CHECK, str(tmp_path / "model.keras"), str(tmp_path / "image.npy"),
+                           str(tmp_path / "jax.npz")], env={**os.environ, "KERAS_BACKEND": "jax"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jax = np.load(tmp_path / "jax.npz")
+    assert jax["heat"].max() == pytest.approx(1)  # a real heat map, not two empty ones agreeing
+    np.testing.assert_allclose(jax["probabilities"], inspection.predict_probabilities(left_right, image[None]), atol=1e-5)
+    for layer, activation in inspection.feature_maps(left_right, image).items():
+        np.testing.assert_allclose(jax[layer], activation, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(jax["heat"], inspection.grad_cam(left_right, image), atol=1e-4)
+    np.testing.assert_allclose(jax["heat_other"], inspection.grad_cam(left_right, image, class_index=0), atol=1e-4)
