@@ -14,6 +14,7 @@ it explains the block's output.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import keras
@@ -184,3 +185,14 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: in
     """
     batches = (np.asarray(images[i : i + batch_size], dtype="float32") for i in range(0, len(images), batch_size))
     return np.concatenate([model.predict_on_batch(batch) for batch in batches]).astype("float32")
+
+
+def warm_up(model: keras.Model) -> None:
+    """Run one blank image through the predictions, feature maps and Grad-CAM of a freshly loaded
+    model, so the first real image is answered as fast as later ones: each first call traces its
+    function, about half a second apiece."""
+    blank = np.zeros(model.input_shape[1:], dtype="float32")
+    predict_probabilities(model, blank[None])
+    feature_maps(model, blank)
+    with contextlib.suppress(NotImplementedError):  # a backend without Grad-CAM has nothing to warm
+        grad_cam(model, blank)

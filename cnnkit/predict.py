@@ -100,6 +100,20 @@ def prepare(
     return Prepared(original, model_input, inverted, (*notes, *fit_notes))
 
 
+def _model_input(
+    data: bytes, name: str, input_shape: tuple[int, int, int], light_on_dark: bool
+) -> np.ndarray:
+    """prepare(...).model_input alone, for batches: the same pixels, the same InputErrors.
+
+    Skips what only the one-image view shows (the image as decoded, its channel count, the
+    notes and the second header read for the EXIF note). prepare's model input is the image
+    converted straight to the model's channels whatever channels the original kept, so this is
+    the same array.
+    """
+    img = decode_image(data, name)
+    return _fit(to_array(img, input_shape[2]), input_shape, light_on_dark)[0]
+
+
 def _exif_orientation(data: bytes, decoded: Image.Image) -> int | None:
     """The orientation tag of an image file that decode_image has already accepted.
 
@@ -171,6 +185,9 @@ def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> 
     )
 
 
+_RESULT_COLUMNS = ["file", "predicted", "confidence", "top5", "error"]
+
+
 def predict_files(
     model: keras.Model,
     files: list[tuple[str, bytes]],
@@ -184,28 +201,31 @@ def predict_files(
     predicted together, one model call per `batch_size` images.
     """
     input_shape = tuple(model.input_shape[1:])
-    inputs, errors = [], []
-    for name, data in files:
+    inputs, good, errors = [], [], [""] * len(files)
+    for position, (name, data) in enumerate(files):
         try:
-            inputs.append(prepare(data, name, input_shape, light_on_dark).model_input)
-            errors.append("")
+            inputs.append(_model_input(data, name, input_shape, light_on_dark))
+            good.append(position)
         except InputError as err:
-            errors.append(str(err))
+            errors[position] = str(err)
     probabilities = (
         predict_probabilities(model, np.stack(inputs), batch_size)
         if inputs
         else np.empty((0, len(class_names)), dtype=np.float32)
     )
     best = _ranked(probabilities, class_names, 5)
-    rows, predicted = [], iter(zip(probabilities, best))
-    for (name, _), error in zip(files, errors):
-        if error:
-            rows.append((name, None, np.nan, "", error))
-            continue
-        probs, ranked = next(predicted)
-        top5 = ", ".join(f"{class_names[i]} {probs[i]:.1%}" for i in ranked)
-        rows.append((name, class_names[ranked[0]], float(probs[ranked[0]]), top5, ""))
-    return pd.DataFrame(rows, columns=["file", "predicted", "confidence", "top5", "error"])
+    predicted: list[str | None] = [None] * len(files)
+    confidence = np.full(len(files), np.nan)
+    top5 = [""] * len(files)
+    chosen = probabilities[np.arange(len(best))[:, None], best].tolist()  # (N, k) as floats
+    for position, ranked, probs in zip(good, best.tolist(), chosen):
+        predicted[position] = class_names[ranked[0]]
+        confidence[position] = probs[0]
+        top5[position] = ", ".join(f"{class_names[i]} {p:.1%}" for i, p in zip(ranked, probs))
+    columns = [[name for name, _ in files], predicted, confidence, top5, errors]
+    if not files:  # no values to infer types from: object columns, as a frame of no rows has
+        return pd.DataFrame([], columns=_RESULT_COLUMNS)
+    return pd.DataFrame(dict(zip(_RESULT_COLUMNS, columns)))
 
 
 def files_from_zip(data: bytes, name: str = "the zip file") -> list[tuple[str, bytes]]:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnkit import tracking
+from cnnkit import inspection, tracking
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
 
@@ -62,7 +62,9 @@ def cached_test_split(run_id: str):
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def cached_model(run_id: str):
-    return tracking.load_model(mlflow_client(), run_id)
+    model = tracking.load_model(mlflow_client(), run_id)
+    inspection.warm_up(model)
+    return model
 
 
 def run_model_and_evaluation(run_id: str):
