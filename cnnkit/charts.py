@@ -19,7 +19,7 @@ TEMPLATE = "plotly_white"
 SPLIT_COLORS = {"train": "#1f77b4", "validation": "#ff7f0e", "test": "#2ca02c"}
 HIGHLIGHT = "#d62728"
 FEW_POINTS = 30  # lines get markers up to this many points
-IMAGE_WIDTH_PX = 720  # width an image montage is assumed to get on the page, for its height
+IMAGE_WIDTH_PX = 720  # width an image montage is assumed to get on the page (default), for its height
 MAX_TILE_PX = 160  # a single image is not blown up beyond this
 MARGIN = dict(l=60, r=20, t=70, b=50)
 RUN_COLORS = plotly.colors.qualitative.D3 + plotly.colors.qualitative.Dark24  # runs by order of appearance
@@ -160,6 +160,7 @@ def image_grid(
     title: str = "",
     gap: int = 2,
     title_colors: list[str | None] | None = None,
+    width: int = IMAGE_WIDTH_PX,
 ) -> go.Figure:
     """Images tiled row by row into ONE `go.Image` (fast even for hundreds of tiles).
 
@@ -168,7 +169,8 @@ def image_grid(
     gets a white band above it, one line high per line of its longest title. `title_colors`: up to N
     CSS colours for the titles, None for the default. Titles shrink (down to 8 px) to fit their
     tile's width. `row_labels`: one string per row, written left of the row. Tiles are `gap` white
-    pixels apart; `columns` is capped at N.
+    pixels apart; `columns` is capped at N. `width`: the screen pixels the figure will get (a
+    half-width column gets less), from which its height follows, so no white band is left above.
     """
     if len(images) == 0:
         return _note(title or "Images", "no images to show")
@@ -187,7 +189,7 @@ def image_grid(
     bands = [line * max(lines[r * cols : (r + 1) * cols]) for r in range(rows)]
     tops = np.cumsum([b + (h + gap if r else 0) for r, b in enumerate(bands)])  # first pixel row of each row
     montage = np.full((tops[-1] + h, cols * (w + gap) - gap, 3), 255, dtype=np.uint8)
-    scale = min(IMAGE_WIDTH_PX / montage.shape[1], MAX_TILE_PX / max(h, w))  # screen pixels per image pixel
+    scale = min(width / montage.shape[1], MAX_TILE_PX / max(h, w))  # screen pixels per image pixel
     longest = max((len(part) for t in titles for part in t.split("<br>")), default=0)
     size = int(np.clip(w * scale / (0.6 * max(longest, 1)), 8, 11))  # ~0.6 em per character
     annotations = []
@@ -672,14 +674,14 @@ def heatmap_overlay(image: np.ndarray, overlay: np.ndarray, title: str = "Grad-C
 
 
 def gallery(images: np.ndarray, captions: list[str], columns: int = 10, correct: list[bool] | None = None,
-            title: str = "") -> go.Figure:
+            title: str = "", width: int = IMAGE_WIDTH_PX) -> go.Figure:
     """Images with a caption above each ("\n" breaks lines, e.g. "true: cat\npred: dog 87%").
 
     With `correct` (one bool per image) captions are blue when right and red when wrong, as in seed
     003's plot_image.
     """
     colors = None if correct is None else [RIGHT if ok else WRONG for ok in correct]
-    return image_grid(images, captions, columns=columns, title=title, title_colors=colors)
+    return image_grid(images, captions, columns=columns, title=title, title_colors=colors, width=width)
 
 
 def computer_vs_human(images: np.ndarray, true_names, predicted_names, per_row: int = 10,

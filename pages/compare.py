@@ -10,6 +10,7 @@ from pages.common import cached_evaluation, cached_test_split, mlflow_client, ru
 
 client = mlflow_client()
 st.title("Compare runs")
+PAGE_WIDTH_PX = 1000  # about what the wide layout gives the main column; galleries share it
 
 runs = tracking.runs_frame(client)
 finished = runs[runs["status"] == "FINISHED"]
@@ -152,5 +153,5 @@ with mistakes_tab:
             predicted = [int(mistakes.loc[i, "predicted"]) if i in mistakes.index else int(split.y_test[i]) for i in shown_indices]
             captions = [f"true: {class_names[split.y_test[i]]}\npred: {class_names[p]}" for i, p in zip(shown_indices, predicted)]
             correct = [p == split.y_test[i] for i, p in zip(shown_indices, predicted)]
-            st.plotly_chart(charts.gallery(split.x_test[shown_indices], captions, columns=5, correct=correct),
-                            width="stretch", key=f"gallery-{run_id}")
+            st.plotly_chart(charts.gallery(split.x_test[shown_indices], captions, columns=5, correct=correct,
+                                           width=PAGE_WIDTH_PX // len(columns)), width="stretch", key=f"gallery-{run_id}")

@@ -93,7 +93,7 @@ with probabilities_tab:
             with columns[i % 4]:
                 predicted = int(probabilities[i].argmax())
                 caption = f"{names[predicted]} {probabilities[i, predicted]:.0%} ({names[split.y_test[i]]})"
-                st.plotly_chart(charts.gallery(split.x_test[i:i + 1], [caption], columns=1,
+                st.plotly_chart(charts.gallery(split.x_test[i:i + 1], [caption], columns=1, width=240,
                                                correct=[predicted == split.y_test[i]]), width="stretch", key=f"img-{i}")
                 st.plotly_chart(charts.probability_bars(probabilities[i], names, true_index=int(split.y_test[i]),
                                                         top=min(10, len(names))), width="stretch", key=f"bars-{i}")

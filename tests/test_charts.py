@@ -85,6 +85,13 @@ def test_image_grid_uses_no_more_columns_than_images_and_grows_taller_with_rows(
     assert tall.layout.height > short.layout.height
 
 
+def test_a_grid_for_a_narrower_column_is_proportionally_shorter():
+    images = np.zeros((20, 32, 32, 3), np.uint8)
+    full, half = (charts.gallery(images, ["cat"] * 20, columns=5, width=width) for width in (720, 360))
+    margins = full.layout.margin.t + full.layout.margin.b
+    assert (half.layout.height - margins) == pytest.approx((full.layout.height - margins) / 2, abs=1)
+
+
 def test_a_gray_tile_appears_unchanged_in_every_channel_with_white_gaps():
     rng = np.random.default_rng(0)
     gray = rng.integers(0, 256, (4, 6, 6, 1), dtype=np.uint8)
