@@ -515,30 +515,45 @@ def _square(matrix, class_names) -> np.ndarray:
 
 
 def _class_heatmap(z: np.ndarray, class_names, title: str, *, text_format: str, value_hover: str,
-                   colorbar_title: str, **heatmap) -> go.Figure:
+                   colorbar_title: str, clickable: bool = False, **heatmap) -> go.Figure:
     """True class (rows, top to bottom in class order) against predicted class (columns), with the
-    values written in the cells (`text_format`, a d3 format for z) up to TEXT_CLASSES classes."""
+    values written in the cells (`text_format`, a d3 format for z) up to TEXT_CLASSES classes.
+
+    `clickable` lays an invisible marker on every cell centre: Streamlit's plotly selection ignores
+    heatmaps (streamlit#8760), so a click selects the marker, whose x and y are the cell's classes.
+    """
     names = [str(c) for c in class_names]
     n = len(names)
+    height = int(np.clip(250 + 30 * n, 480, 900))
+    hover = f"true: %{{y}}<br>predicted: %{{x}}<br>{value_hover}<extra></extra>"
     fig = go.Figure(go.Heatmap(
         z=z, x=names, y=names, texttemplate=f"%{{z{text_format}}}" if n <= TEXT_CLASSES else None,
-        hovertemplate=f"true: %{{y}}<br>predicted: %{{x}}<br>{value_hover}<extra></extra>",
+        hovertemplate=hover, hoverinfo="skip" if clickable else None,
         colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12), **heatmap,
     ))
-    fig.update_xaxes(title="Predicted label", type="category", constrain="domain", showgrid=False)
-    fig.update_yaxes(title="True label", type="category", autorange="reversed", scaleanchor="x",
-                     constrain="domain", showgrid=False)
-    return _style(fig, title, height=int(np.clip(250 + 30 * n, 480, 900)))
+    if clickable:
+        rows, columns = np.divmod(np.arange(n * n), n)
+        fig.add_trace(go.Scatter(
+            x=[names[c] for c in columns], y=[names[r] for r in rows], customdata=np.asarray(z).ravel(),
+            mode="markers", marker=dict(symbol="square", size=max(4, (height - 160) / n), opacity=0),
+            hovertemplate=hover.replace("%{z", "%{customdata"), showlegend=False, name="cells",
+        ))
+    fig.update_xaxes(title="Predicted label", type="category", range=[-0.5, n - 0.5], constrain="domain",
+                     showgrid=False)
+    fig.update_yaxes(title="True label", type="category", range=[n - 0.5, -0.5], scaleanchor="x",
+                     constrain="domain", showgrid=False)  # first class on top
+    return _style(fig, title, height=height)
 
 
 def confusion_matrix(matrix: np.ndarray, class_names: list[str], normalize: bool = False,
-                     title: str = "Confusion matrix") -> go.Figure:
+                     title: str = "Confusion matrix", clickable: bool = False) -> go.Figure:
     """Heatmap of a confusion matrix: true label on y (first class on top), predicted label on x.
 
     `matrix[i, j]` counts images of class i predicted as j. With `normalize` each row is divided by
     its sum (rows with no images stay 0) and the colours run 0-1, so runs compare at a glance. Up to
     TEXT_CLASSES classes the cells show their values (counts as integers, shares as 0.00). Raises
-    ValueError unless the matrix is square with one row per class name.
+    ValueError unless the matrix is square with one row per class name. `clickable`: a click on a
+    cell selects it (see _class_heatmap).
     """
     if len(class_names) == 0:
         return _note(title, "no classes")
@@ -546,9 +561,9 @@ def confusion_matrix(matrix: np.ndarray, class_names: list[str], normalize: bool
     if normalize:
         return _class_heatmap(_row_normalised(counts), class_names, title, text_format=":.2f",
                               value_hover="share of the true class: %{z:.1%}", colorbar_title="share of true class",
-                              colorscale="Blues", zmin=0, zmax=1)
+                              clickable=clickable, colorscale="Blues", zmin=0, zmax=1)
     return _class_heatmap(counts, class_names, title, text_format=":d", value_hover="images: %{z:,d}",
-                          colorbar_title="images", colorscale="Blues", zmin=0)
+                          colorbar_title="images", clickable=clickable, colorscale="Blues", zmin=0)
 
 
 def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", "B"), normalize: bool = True) -> go.Figure:
@@ -563,7 +578,7 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", 
     if a.shape != b.shape:
         raise ValueError(f"confusion matrices differ in shape: {a.shape} and {b.shape}")
     name_a, name_b = (str(name) for name in names)
-    title = f"{name_b} − {name_a}: positive = {name_b} predicts this cell more often"
+    title = f"{name_b} − {name_a}<br><sup>positive: {name_b} predicts this cell more often</sup>"
     if len(class_names) == 0:
         return _note(title, "no classes")
     a, b = _square(a, class_names), _square(b, class_names)
@@ -574,7 +589,7 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", 
         difference = b.astype(float) - a
         text_format, value_hover = ":+d", f"{name_b} − {name_a}: %{{z:+d}} images"
     return _class_heatmap(difference, class_names, title, text_format=text_format, value_hover=value_hover,
-                          colorbar_title=f"{name_b} − {name_a}", colorscale=plotly.colors.diverging.RdBu, zmid=0)
+                          colorbar_title="B − A", colorscale=plotly.colors.diverging.RdBu, zmid=0)
 
 
 def probability_bars(probabilities: np.ndarray, class_names, true_index: int | None = None,

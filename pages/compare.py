@@ -73,7 +73,8 @@ with confusion_tab:
     for i, (run_id, evaluation) in enumerate(evaluations.items()):
         with columns[i % len(columns)]:
             event = st.plotly_chart(
-                charts.confusion_matrix(evaluation.confusion, evaluation.class_names, normalize=normalize, title=names[run_id]),
+                charts.confusion_matrix(evaluation.confusion, evaluation.class_names, normalize=normalize, title=names[run_id],
+                                        clickable=True),
                 width="stretch", on_select="rerun", selection_mode="points", key=f"confusion-{run_id}")
             points = event.selection.points if event and event.selection else []
             if points:

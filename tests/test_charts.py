@@ -85,6 +85,17 @@ def test_image_grid_uses_no_more_columns_than_images_and_grows_taller_with_rows(
     assert tall.layout.height > short.layout.height
 
 
+def test_a_clickable_confusion_matrix_has_one_invisible_point_per_cell_carrying_its_classes_and_value():
+    matrix = np.array([[5, 1, 0], [2, 7, 0], [0, 0, 9]])
+    fig = charts.confusion_matrix(matrix, ["cat", "dog", "owl"], clickable=True)
+    heatmap, cells = fig.data
+    assert heatmap.hoverinfo == "skip" and cells.marker.opacity == 0
+    assert list(zip(cells.x, cells.y))[:4] == [("cat", "cat"), ("dog", "cat"), ("owl", "cat"), ("cat", "dog")]
+    assert list(cells.customdata) == matrix.ravel().tolist()  # row by row: true class, then predicted
+    assert "%{customdata:,d}" in cells.hovertemplate
+    assert len(charts.confusion_matrix(matrix, ["cat", "dog", "owl"]).data) == 1
+
+
 def test_a_grid_for_a_narrower_column_is_proportionally_shorter():
     images = np.zeros((20, 32, 32, 3), np.uint8)
     full, half = (charts.gallery(images, ["cat"] * 20, columns=5, width=width) for width in (720, 360))
@@ -409,7 +420,7 @@ def test_confusion_matrix_puts_true_labels_top_to_bottom_and_predictions_across(
     heatmap = fig.data[0]
     assert isinstance(heatmap, go.Heatmap) and np.array_equal(heatmap.z, matrix)
     assert list(heatmap.x) == list(heatmap.y) == ["cat", "dog", "eel"]
-    assert fig.layout.yaxis.autorange == "reversed"  # first class on top
+    assert tuple(fig.layout.yaxis.range) == (2.5, -0.5)  # first class on top
     assert fig.layout.xaxis.title.text == "Predicted label" and fig.layout.yaxis.title.text == "True label"
     assert heatmap.texttemplate == "%{z:d}"  # counts as integers
     assert all(s in heatmap.hovertemplate for s in ("true: %{y}", "predicted: %{x}", "%{z"))
@@ -448,10 +459,10 @@ def test_confusion_difference_is_b_minus_a_of_the_row_shares_centred_on_zero():
     fig = charts.confusion_difference(a, b, ["cat", "dog"], names=("old", "new"))
     assert np.allclose(fig.data[0].z, [[0.1, -0.1], [-0.4, 0.4]])
     assert fig.data[0].zmid == 0
-    assert fig.layout.title.text == "new − old: positive = new predicts this cell more often"
+    assert fig.layout.title.text == "new − old<br><sup>positive: new predicts this cell more often</sup>"
     counts = charts.confusion_difference(a, b, ["cat", "dog"], normalize=False)
     assert np.array_equal(counts.data[0].z, b - a)
-    assert counts.layout.title.text == "B − A: positive = B predicts this cell more often"
+    assert counts.layout.title.text == "B − A<br><sup>positive: B predicts this cell more often</sup>"
 
 
 def test_confusion_difference_needs_matrices_of_one_shape():

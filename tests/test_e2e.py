@@ -196,6 +196,14 @@ def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     page.get_by_text("Click a cell").wait_for()
     page.wait_for_timeout(2000)
     shot(page, "10-compare-confusion")
+    plot_area = page.get_by_role("tabpanel", name="Confusion").locator(".js-plotly-plot").first.locator(".nsewdrag").first
+    box = plot_area.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 7.5 / 10, box["y"] + box["height"] * 2.5 / 10)  # row 2, column 7
+    cell = page.get_by_text(re.compile(r"true 2, predicted 7"))  # what the page says about the clicked cell
+    cell.wait_for()
+    cell.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    shot(page, "10b-compare-confusion-cell")
     page.get_by_role("tab", name="Mistakes").click()
     page.get_by_text("Runs saw the same test set").wait_for()
     page.wait_for_timeout(2000)
