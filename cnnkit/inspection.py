@@ -15,6 +15,7 @@ it explains the block's output.
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 
 import keras
@@ -23,8 +24,10 @@ from keras import ops
 
 from cnnkit.errors import InputError
 
-# model -> its feature extractor, built on first use and dropped with the model.
+# model -> its feature extractor, built on first use and dropped with the model. Built under a
+# lock: a cached model is shared by every browser session's script thread.
 _extractors: weakref.WeakKeyDictionary[keras.Model, keras.Model] = weakref.WeakKeyDictionary()
+_building = threading.RLock()
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
@@ -46,11 +49,10 @@ def _feature_tensor(model: keras.Model, conv: str):
 
 def _extractor(model: keras.Model) -> keras.Model:
     """image -> [feature map of each conv layer, in order]."""
-    extractor = _extractors.get(model)
-    if extractor is None:
-        extractor = keras.Model(model.input, [_feature_tensor(model, conv) for conv in conv_layer_names(model)])
-        _extractors[model] = extractor
-    return extractor
+    with _building:
+        if model not in _extractors:
+            _extractors[model] = keras.Model(model.input, [_feature_tensor(model, conv) for conv in conv_layer_names(model)])
+        return _extractors[model]
 
 
 def _batch(image: np.ndarray) -> np.ndarray:
@@ -101,18 +103,21 @@ def _grad_cam_split(model: keras.Model, conv: str) -> tuple[keras.Model, keras.M
     """The model cut in two at the tensor Grad-CAM explains for `conv`: its feature map, or where a
     residual connection joins later (a ResNet block), the block's output, the first tensor after
     it that the classifier depends on alone."""
-    splits = _grad_cam_splits.setdefault(model, {})
-    if conv not in splits:
-        feature = _feature_tensor(model, conv)
-        start = next(index for index, layer in enumerate(model.layers) if layer.output is feature)
-        for layer in model.layers[start:-1]:
-            try:
-                head = keras.Model(layer.output, model.layers[-1].input)
-            except ValueError:  # the rest of the network also needs tensors from before this layer
-                continue
-            splits[conv] = keras.Model(model.input, layer.output), head
-            break
-    return splits[conv]
+    with _building:
+        splits = _grad_cam_splits.setdefault(model, {})
+        if conv not in splits:
+            feature = _feature_tensor(model, conv)
+            start = next(index for index, layer in enumerate(model.layers) if layer.output is feature)
+            for layer in model.layers[start:-1]:
+                try:
+                    head = keras.Model(layer.output, model.layers[-1].input)
+                except ValueError:  # the rest of the network also needs tensors from before this layer
+                    continue
+                splits[conv] = keras.Model(model.input, layer.output), head
+                break
+            else:
+                raise InputError(f"Grad-CAM can't explain {conv!r}: no tensor after it feeds the classifier alone.")
+        return splits[conv]
 
 
 def _gradient(score, x: np.ndarray) -> np.ndarray:

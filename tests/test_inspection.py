@@ -158,9 +158,14 @@ def test_grad_cam_of_a_layer_with_no_activation_is_all_zero_not_nan():
 
 def test_grad_cam_explains_every_resnet_layer_at_its_block_output_where_a_shortcut_joins(resnet):
     image = random_images(1, (16, 16, 3))[0]
-    for layer in inspection.conv_layer_names(resnet):
-        heat = inspection.grad_cam(resnet, image, layer=layer)
-        assert heat.shape == (16, 16) and np.isfinite(heat).all() and 0 <= heat.min() <= heat.max() <= 1
+    heat = {layer: inspection.grad_cam(resnet, image, layer=layer) for layer in inspection.conv_layer_names(resnet)}
+    assert all(map.shape == (16, 16) and np.isfinite(map).all() for map in heat.values())
+    assert any(map.max() == pytest.approx(1) for map in heat.values())
+    # the stem's own activation feeds everything after it; block convs share their block's output
+    assert not np.allclose(heat["conv1"], heat["conv2"])
+    np.testing.assert_array_equal(heat["conv2"], heat["conv3"])
+    np.testing.assert_array_equal(heat["conv8"], heat["conv9"])  # the first downsampling block,
+    np.testing.assert_array_equal(heat["conv8"], heat["conv10"])  # with its projection shortcut
 
 
 @pytest.mark.parametrize("shape", [(6, 5), (6, 5, 1), (6, 5, 3)])
