@@ -37,10 +37,13 @@ def finished_run_labels() -> dict[str, str]:
 
 
 def model_choices() -> dict[str, str]:
-    """picker label -> run id: registered model versions first, then every finished run."""
+    """picker label -> run id: registered model versions first, then every finished run.
+
+    Only versions of finished cnnkit runs are offered: a version whose run was deleted, or that
+    another tool registered, has no cnnkit model to load."""
     runs = finished_run_labels()
-    registered = {f"{version.name} v{version.version} (registered, {runs.get(version.run_id, version.run_id[:6])})":
-                  version.run_id for version in tracking.registered_models(mlflow_client())}
+    registered = {f"{version.name} v{version.version} (registered, {runs[version.run_id]})": version.run_id
+                  for version in tracking.registered_models(mlflow_client()) if version.run_id in runs}
     return registered | {label: run_id for run_id, label in runs.items()}
 
 
