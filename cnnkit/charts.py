@@ -578,7 +578,7 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", 
     if a.shape != b.shape:
         raise ValueError(f"confusion matrices differ in shape: {a.shape} and {b.shape}")
     name_a, name_b = (str(name) for name in names)
-    title = f"{name_b} − {name_a}<br><sup>positive: {name_b} predicts this cell more often</sup>"
+    title = f"B − A<br><sup>A: {name_a}, B: {name_b}; positive where B predicts the cell more often</sup>"
     if len(class_names) == 0:
         return _note(title, "no classes")
     a, b = _square(a, class_names), _square(b, class_names)

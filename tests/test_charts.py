@@ -459,10 +459,10 @@ def test_confusion_difference_is_b_minus_a_of_the_row_shares_centred_on_zero():
     fig = charts.confusion_difference(a, b, ["cat", "dog"], names=("old", "new"))
     assert np.allclose(fig.data[0].z, [[0.1, -0.1], [-0.4, 0.4]])
     assert fig.data[0].zmid == 0
-    assert fig.layout.title.text == "new − old<br><sup>positive: new predicts this cell more often</sup>"
+    assert fig.layout.title.text == "B − A<br><sup>A: old, B: new; positive where B predicts the cell more often</sup>"
     counts = charts.confusion_difference(a, b, ["cat", "dog"], normalize=False)
     assert np.array_equal(counts.data[0].z, b - a)
-    assert counts.layout.title.text == "B − A<br><sup>positive: B predicts this cell more often</sup>"
+    assert counts.layout.title.text == "B − A<br><sup>A: A, B: B; positive where B predicts the cell more often</sup>"
 
 
 def test_confusion_difference_needs_matrices_of_one_shape():
