@@ -200,6 +200,8 @@ def predict_files(
     A file that cannot be decoded gets its error message and no prediction; the others are
     predicted together, one model call per `batch_size` images.
     """
+    if not files:  # no values to infer column types from: object columns, as a frame of no rows has
+        return pd.DataFrame([], columns=_RESULT_COLUMNS)
     input_shape = tuple(model.input_shape[1:])
     inputs, good, errors = [], [], [""] * len(files)
     for position, (name, data) in enumerate(files):
@@ -223,8 +225,6 @@ def predict_files(
         confidence[position] = probs[0]
         top5[position] = ", ".join(f"{class_names[i]} {p:.1%}" for i, p in zip(ranked, probs))
     columns = [[name for name, _ in files], predicted, confidence, top5, errors]
-    if not files:  # no values to infer types from: object columns, as a frame of no rows has
-        return pd.DataFrame([], columns=_RESULT_COLUMNS)
     return pd.DataFrame(dict(zip(_RESULT_COLUMNS, columns)))
 
 

@@ -237,11 +237,12 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     report(Progress("loading data"))
     data = load_data(cfg)
     _check(cancel)
-    logger.set_tags({tracking.DATA_FINGERPRINT_TAG: data.fingerprint(), tracking.TEST_FINGERPRINT_TAG: data.test_fingerprint(),
+    fingerprint = data.fingerprint()
+    logger.set_tags({tracking.DATA_FINGERPRINT_TAG: fingerprint, tracking.TEST_FINGERPRINT_TAG: data.test_fingerprint(),
                      "cnnkit.input_shape": "x".join(map(str, data.input_shape))})
     logger.log_json(list(data.class_names), "dataset/class_names.json")
     logger.log_json(
-        {"name": data.name, "input_shape": data.input_shape, "splits": data.split_counts(), "fingerprint": data.fingerprint()},
+        {"name": data.name, "input_shape": data.input_shape, "splits": data.split_counts(), "fingerprint": fingerprint},
         "dataset/summary.json",
     )
 

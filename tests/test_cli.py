@@ -69,19 +69,15 @@ def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_
 
 def test_register_a_runs_model_then_list_registered_models(tmp_path, capsys):
     from cnnkit import tracking
-    from cnnkit.config import TrainConfig
+    from test_tracking import run_with_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = tracking.make_client(uri)
-    logger = tracking.start_run(client, TrainConfig())
-    (tmp_path / "model.keras").write_bytes(b"a saved model")
-    client.log_artifact(logger.run_id, str(tmp_path / "model.keras"), "model")
-    logger.finish("FINISHED")
+    run_id = run_with_model(tracking.make_client(uri), tmp_path)
 
-    assert main(["register", logger.run_id, "digits", "--tracking-uri", uri]) == 0
-    assert json.loads(capsys.readouterr().out) == {"name": "digits", "version": 1, "run_id": logger.run_id}
+    assert main(["register", run_id, "digits", "--tracking-uri", uri]) == 0
+    assert json.loads(capsys.readouterr().out) == {"name": "digits", "version": 1, "run_id": run_id}
     assert main(["list", "models", "--json", "--tracking-uri", uri]) == 0
     [listed] = json.loads(capsys.readouterr().out)
-    assert listed["name"] == "digits v1" and logger.run_id in listed["description"]
+    assert listed["name"] == "digits v1" and run_id in listed["description"]
     assert main(["register", "0" * 32, "digits", "--tracking-uri", uri]) == 2
     assert capsys.readouterr().err.startswith("error: ")

