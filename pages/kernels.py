@@ -11,7 +11,8 @@ from cnnkit.images import decode_image, to_array
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_image
 
 st.title("Image kernels")
-st.caption("The same filters the Train page offers as a pre-filter, applied to one picture.")
+st.caption("The filters the Train page offers as a pre-filter, with the same code, applied to one picture; "
+           "and Canny edges built on the same Sobel kernels.")
 
 
 @st.cache_data(show_spinner=False)
