@@ -147,7 +147,8 @@ def test_an_invalid_setting_is_explained_next_to_its_control(app_url, page):
     page.get_by_text("Schedule settings").click()
     type_number(page, "Peak rate (cyclic, one-cycle)", 0.0001)
     page.get_by_text("max_lr: the cyclic schedule climbs").first.wait_for()
-    assert page.get_by_role("button", name="Launch training").is_disabled()
+    # the message is drawn before the button further down the page: wait for that rerun to reach it
+    playwright_api.expect(page.get_by_role("button", name="Launch training")).to_be_disabled()
     shot(page, "7-invalid-setting")
 
 
