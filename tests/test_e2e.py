@@ -287,7 +287,7 @@ def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url
     page.get_by_role("link", name="Runs").click()
     page.get_by_role("heading", name="Runs").wait_for()
     grid = page.get_by_test_id("stDataFrame")
-    grid.wait_for()
+    grid.locator("td[role=gridcell]").first.wait_for(state="attached")  # the rows are drawn
     page.wait_for_timeout(1500)
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box, under the header
