@@ -35,6 +35,7 @@ from cnnkit.datasets import (
     stratified_split,
 )
 from cnnkit.errors import InputError
+from files import encode, zip_of
 
 RNG = np.random.default_rng(1234)
 
@@ -131,12 +132,6 @@ def csv_text(labels, pixels) -> str:
     return "\n".join(",".join(cells) for cells in [header, *rows]) + "\n"
 
 
-def encode(img: Image.Image, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, fmt)
-    return buffer.getvalue()
-
-
 def mixed_images() -> dict[str, bytes]:
     """Class folders of images in assorted sizes and modes, some in color."""
     palette = Image.new("P", (12, 12))
@@ -160,14 +155,6 @@ def gray_images() -> dict[str, bytes]:
         "dogs/c.gif": encode(gray_palette, "GIF"),
         "dogs/d.bmp": encode(Image.new("1", (8, 8), 1), "BMP"),
     }
-
-
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -635,13 +622,13 @@ def test_the_folder_dataset_loads_a_folder_through_the_registry(tmp_path):
 @pytest.mark.parametrize("wrapper", ["", "faces/", "outer/faces/"])
 def test_a_zip_file_works_with_or_without_top_level_folders(tmp_path, wrapper):
     path = tmp_path / "faces.zip"
-    path.write_bytes(zip_bytes({f"{wrapper}{name}": data for name, data in mixed_images().items()}))
+    path.write_bytes(zip_of({f"{wrapper}{name}": data for name, data in mixed_images().items()}))
     data = load_dataset("folder", path=str(path), image_size=12, val_fraction=0, test_fraction=0.5)
     assert data.class_names == ("female", "male") and data.input_shape == (12, 12, 3)
 
 
 def test_uploaded_zip_bytes_are_read_like_a_zip_file():
-    raw = read_image_folder(zip_bytes({f"pets/{n}": d for n, d in gray_images().items()}), 10)
+    raw = read_image_folder(zip_of({f"pets/{n}": d for n, d in gray_images().items()}), 10)
     assert raw.x.shape == (4, 10, 10, 1)
 
 
@@ -652,7 +639,7 @@ def test_a_folder_around_the_class_folders_is_looked_through(tmp_path):
 
 @pytest.mark.parametrize("entry", ["../evil.png", "cats/../../evil.png", "/etc/evil.png", "..\\evil.png", "C:/evil.png"])
 def test_a_zip_entry_pointing_outside_the_archive_refuses_the_whole_zip(entry):
-    data = zip_bytes({**gray_images(), entry: gray_images()["cats/a.png"]})
+    data = zip_of({**gray_images(), entry: gray_images()["cats/a.png"]})
     with pytest.raises(InputError, match=re.escape(f"contains the entry '{entry}'")):
         read_image_folder(data)
 
@@ -660,13 +647,13 @@ def test_a_zip_entry_pointing_outside_the_archive_refuses_the_whole_zip(entry):
 def test_a_zip_with_too_many_entries_is_refused(monkeypatch):
     monkeypatch.setattr(datasets, "MAX_ZIP_ENTRIES", 3)
     with pytest.raises(InputError, match="holds 4 entries; at most 3"):
-        read_image_folder(zip_bytes(gray_images()))
+        read_image_folder(zip_of(gray_images()))
 
 
 def test_a_zip_that_unpacks_too_large_is_refused(monkeypatch):
     monkeypatch.setattr(datasets, "MAX_ZIP_BYTES", 100)
     with pytest.raises(InputError, match="unpacks to .* GiB"):
-        read_image_folder(zip_bytes(gray_images()))
+        read_image_folder(zip_of(gray_images()))
 
 
 def test_bytes_that_are_not_a_zip_are_refused():
@@ -683,7 +670,7 @@ def test_a_file_with_an_image_extension_that_does_not_decode_is_named(tmp_path):
 def test_a_decompression_bomb_in_a_zip_is_refused_by_name():
     bomb = encode(Image.new("1", (8_000, 8_000)), "PNG")  # compresses to a few kB
     with pytest.raises(InputError, match="cats/bomb.png in the uploaded zip is 8000x8000"):
-        read_image_folder(zip_bytes({**gray_images(), "cats/bomb.png": bomb}))
+        read_image_folder(zip_of({**gray_images(), "cats/bomb.png": bomb}))
 
 
 def test_an_empty_class_folder_is_named(tmp_path):
@@ -695,12 +682,12 @@ def test_an_empty_class_folder_is_named(tmp_path):
 
 def test_an_empty_class_folder_inside_a_zip_is_named():
     with pytest.raises(InputError, match="Class folder 'birds'"):
-        read_image_folder(zip_bytes({**gray_images(), "birds/": b""}))
+        read_image_folder(zip_of({**gray_images(), "birds/": b""}))
 
 
 def test_a_single_class_is_not_enough():
     with pytest.raises(InputError, match="needs at least 2 class folders .* found 1: cats"):
-        read_image_folder(zip_bytes({"cats/a.png": gray_images()["cats/a.png"]}))
+        read_image_folder(zip_of({"cats/a.png": gray_images()["cats/a.png"]}))
 
 
 def test_images_outside_class_folders_are_refused(tmp_path):

@@ -1,6 +1,5 @@
 """cnnkit.images: decoding untrusted bytes safely, converting modes, resizing with padding."""
 
-import io
 import struct
 import zlib
 
@@ -20,12 +19,7 @@ from cnnkit.images import (
     resize_with_pad,
     to_array,
 )
-
-
-def encode(img: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, fmt, **options)
-    return buffer.getvalue()
+from files import encode
 
 
 def png_declaring_size(width: int, height: int) -> bytes:

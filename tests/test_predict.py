@@ -1,10 +1,8 @@
 """cnnkit.predict: fitting uploads to a model, batch prediction, zips, Kaggle submissions."""
 
-import io
 import statistics
 import time
 import types
-import zipfile
 
 import numpy as np
 import pandas as pd
@@ -25,6 +23,7 @@ from cnnkit.predict import (
     top_k,
     trained_light_on_dark,
 )
+from files import encode, zip_of
 
 SHAPE = (8, 8, 1)
 DIGITS = tuple(str(d) for d in range(10))
@@ -35,25 +34,11 @@ def model():
     return build_model("kaggle_mnist_cnn", SHAPE, 10)
 
 
-def encode(img: Image.Image, fmt: str = "PNG", **options) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
 def digit(background: int, ink: int, size: int = 28) -> Image.Image:
     """A bar 'digit' of `ink` on `background`, gray."""
     pixels = np.full((size, size), background, dtype=np.uint8)
     pixels[size // 4 : -size // 4, size // 2 - 2 : size // 2 + 2] = ink
     return Image.fromarray(pixels, "L")
-
-
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 # --- prepare ---------------------------------------------------------------------------------
