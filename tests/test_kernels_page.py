@@ -1,23 +1,12 @@
 """The Kernels page's Canny option, through Streamlit's AppTest."""
 
-from pathlib import Path
-
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
-
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 
 
 @pytest.fixture()
-def kernels(tmp_path, monkeypatch):
+def kernels(app):
     """The Kernels page, rendered once, on a throwaway tracking store."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=120).switch_page("pages/kernels.py").run()
-    yield at
-    st.cache_resource.clear()
+    return app.switch_page("pages/kernels.py").run()
 
 
 def grid_titles(at) -> str:

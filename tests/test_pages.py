@@ -1,26 +1,16 @@
 """Page logic through Streamlit's AppTest: render, choose, launch a tiny digits run, see it finish."""
 
-from pathlib import Path
-
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from cnnkit import tracking
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 
-
-@pytest.fixture()
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    st.cache_resource.clear()  # a fresh job manager on this test's store
-    yield AppTest.from_file(APP, default_timeout=120)
-    from pages.common import job_manager
-
-    job_manager().shutdown()
-    st.cache_resource.clear()
+def opened(app, page: str, title: str):
+    """`page` rendered without an exception, under its title."""
+    at = app.switch_page(page).run()
+    assert not at.exception
+    assert at.title[0].value == title
+    return at
 
 
 def wait_for_jobs(timeout: float = 180) -> None:
@@ -131,9 +121,7 @@ def two_runs(app):
 
 
 def test_compare_shows_curves_differing_settings_results_confusions_and_galleries(app, two_runs):
-    at = app.switch_page("pages/compare.py").run()
-    assert not at.exception
-    assert at.title[0].value == "Compare runs"
+    at = opened(app, "pages/compare.py", "Compare runs")
     assert set(at.multiselect(key="compare.runs").value) == set(two_runs)
     settings = next(frame.value for frame in at.dataframe if "learning_rate" in list(frame.value.index))
     assert list(settings.index) == ["learning_rate"]  # only what differs
@@ -144,9 +132,7 @@ def test_compare_shows_curves_differing_settings_results_confusions_and_gallerie
 
 
 def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad_cam(app, two_runs):
-    at = app.switch_page("pages/inspect.py").run()
-    assert not at.exception
-    assert at.title[0].value == "Inspect a run"
+    at = opened(app, "pages/inspect.py", "Inspect a run")
     assert at.multiselect(key="inspect.layers").value == ["conv1", "conv2"]
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
     for expected in ("conv1", "conv2", "filters", "Computer vs human", "Where the network looked"):
@@ -157,9 +143,7 @@ def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad
 
 
 def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(app):
-    at = app.switch_page("pages/kernels.py").run()
-    assert not at.exception
-    assert at.title[0].value == "Image kernels"
+    at = opened(app, "pages/kernels.py", "Image kernels")
     spec = at.get("plotly_chart")[0].proto.spec
     for title in ("original", "sharpen", "blur", "edges", "blur_sharpen", "your kernel"):
         assert title in spec, title
@@ -168,9 +152,7 @@ def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(a
 
 
 def test_classify_offers_finished_runs_and_guesses_the_training_polarity(app, two_runs):
-    at = app.switch_page("pages/classify.py").run()
-    assert not at.exception
-    assert at.title[0].value == "Classify images"
+    at = opened(app, "pages/classify.py", "Classify images")
     assert at.selectbox(key="classify.run").value.endswith(tuple(run_id[:6] for run_id in two_runs))
     assert at.toggle(key="classify.polarity").value is True  # sklearn digits are light strokes on black
 
