@@ -96,17 +96,24 @@ def type_number(page, label: str, value) -> None:
     field.press("Enter")
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, settle_ms: int = 0) -> None:
+    """A screenshot for a person to look at, after `settle_ms` for charts to finish drawing."""
+    page.wait_for_timeout(settle_ms)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def go_to(page, link: str, heading: str) -> None:
+    """Open another page from the sidebar and wait for its title."""
+    page.get_by_role("link", name=link).click()
+    page.get_by_role("heading", name=heading).wait_for()
 
 
 def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_url, page):
     open_app(page, app_url)
     page.get_by_text("Training on").wait_for()
     page.get_by_text("8×8×1").first.wait_for()  # digits loaded: its input shape is shown with the split counts
-    page.wait_for_timeout(1500)
-    shot(page, "1-train-data")
+    shot(page, "1-train-data", settle_ms=1500)
 
     page.get_by_role("tab", name="2 · Model").click()
     page.get_by_text("203,933").or_(page.get_by_text("Parameters for digits")).first.wait_for()
@@ -114,17 +121,14 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
 
     page.get_by_role("tab", name="4 · Optimiser").click()
     type_number(page, "Epochs", 1)
-    page.wait_for_timeout(1500)
-    shot(page, "3-train-optimiser")
+    shot(page, "3-train-optimiser", settle_ms=1500)
 
     page.get_by_role("button", name="Launch training").click()
     page.get_by_text("Live view").scroll_into_view_if_needed()
-    page.wait_for_timeout(3000)
-    shot(page, "4-run-training-live-view")
+    shot(page, "4-run-training-live-view", settle_ms=3000)
     page.get_by_text("finished after").wait_for(timeout=120_000)  # seconds of work; minutes means threads are starved
     page.get_by_text("Live view").scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
-    shot(page, "5-run-finished")
+    shot(page, "5-run-finished", settle_ms=1500)
     assert page.get_by_text("test accuracy").count() >= 1
 
     second_tab = page.context.browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
@@ -132,11 +136,9 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
     second_tab.get_by_text("finished after").wait_for(timeout=120_000)
     second_tab.context.close()
 
-    page.get_by_role("link", name="Runs").click()
-    page.get_by_role("heading", name="Runs").wait_for()
+    go_to(page, "Runs", "Runs")
     page.get_by_text("1 of 1 runs").wait_for()
-    page.wait_for_timeout(1500)
-    shot(page, "6-runs-table")
+    shot(page, "6-runs-table", settle_ms=1500)
 
 
 def test_an_invalid_setting_is_explained_next_to_its_control(app_url, page):
@@ -166,8 +168,7 @@ def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
     page.locator("input[type=file]").set_input_files(str(upload))
     page.get_by_text("8×8×1").first.wait_for()
     page.get_by_text("Images per class in each split").wait_for()
-    page.wait_for_timeout(1500)
-    shot(page, "8-uploaded-csv")
+    shot(page, "8-uploaded-csv", settle_ms=1500)
 
 
 def launch_tiny_run(page, seed: int) -> None:
@@ -179,6 +180,12 @@ def launch_tiny_run(page, seed: int) -> None:
     page.get_by_role("button", name="Launch training").click()
 
 
+def ensure_a_finished_run(page) -> None:
+    if page.get_by_text("finished after").count() == 0:
+        launch_tiny_run(page, seed=0)
+        page.get_by_text("finished after").first.wait_for(timeout=180_000)
+
+
 def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     open_app(page, app_url)
     page.wait_for_timeout(2000)
@@ -188,47 +195,37 @@ def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     launch_tiny_run(page, seed=1)  # same data split as the first: the galleries line up
     page.get_by_text("finished after").nth(finished_before + 1).wait_for(timeout=180_000)
 
-    page.get_by_role("link", name="Compare").click()
-    page.get_by_role("heading", name="Compare runs").wait_for()
+    go_to(page, "Compare", "Compare runs")
     page.get_by_text("Loss per epoch").or_(page.get_by_text("loss")).first.wait_for()
-    page.wait_for_timeout(2000)
-    shot(page, "9-compare-curves")
+    shot(page, "9-compare-curves", settle_ms=2000)
     page.get_by_role("tab", name="Confusion").click()
     page.get_by_text("Click a cell").wait_for()
-    page.wait_for_timeout(2000)
-    shot(page, "10-compare-confusion")
+    shot(page, "10-compare-confusion", settle_ms=2000)
     plot_area = page.get_by_role("tabpanel", name="Confusion").locator(".js-plotly-plot").first.locator(".nsewdrag").first
     box = plot_area.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 7.5 / 10, box["y"] + box["height"] * 2.5 / 10)  # row 2, column 7
     cell = page.get_by_text(re.compile(r"true 2, predicted 7"))  # what the page says about the clicked cell
     cell.wait_for()
     cell.scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
-    shot(page, "10b-compare-confusion-cell")
+    shot(page, "10b-compare-confusion-cell", settle_ms=1500)
     page.get_by_role("tab", name="Mistakes").click()
     page.get_by_text("Runs saw the same test set").wait_for()
-    page.wait_for_timeout(2000)
-    shot(page, "11-compare-mistakes")
+    shot(page, "11-compare-mistakes", settle_ms=2000)
 
-    page.get_by_role("link", name="Inspect").click()
-    page.get_by_role("heading", name="Inspect a run").wait_for()
+    go_to(page, "Inspect", "Inspect a run")
     page.get_by_role("tab", name="Feature maps").click()
     page.get_by_text("conv1:").first.wait_for()
-    page.wait_for_timeout(2000)
-    shot(page, "12-inspect-feature-maps")
+    shot(page, "12-inspect-feature-maps", settle_ms=2000)
     page.get_by_role("tab", name="Grad-CAM").click()
     page.get_by_text("Where the network looked").first.wait_for()
-    page.wait_for_timeout(2000)
-    shot(page, "13-inspect-grad-cam")
+    shot(page, "13-inspect-grad-cam", settle_ms=2000)
 
 
 def test_the_kernel_playground_filters_a_bundled_picture(app_url, page):
     open_app(page, app_url)
-    page.get_by_role("link", name="Kernels").click()
-    page.get_by_role("heading", name="Image kernels").wait_for()
+    go_to(page, "Kernels", "Image kernels")
     page.get_by_text("your kernel").first.wait_for()
-    page.wait_for_timeout(2000)
-    shot(page, "14-kernels")
+    shot(page, "14-kernels", settle_ms=2000)
 
 
 def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page, tmp_path):
@@ -242,11 +239,8 @@ def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page
     (tmp_path / "broken.jpg").write_bytes(b"not really a jpeg")
 
     open_app(page, app_url)
-    if page.get_by_text("finished after").count() == 0:
-        launch_tiny_run(page, seed=0)
-        page.get_by_text("finished after").first.wait_for(timeout=180_000)
-    page.get_by_role("link", name="Classify").click()
-    page.get_by_role("heading", name="Classify images").wait_for()
+    ensure_a_finished_run(page)
+    go_to(page, "Classify", "Classify images")
     page.locator("input[type=file]").first.set_input_files(str(tmp_path / "one.png"))
     page.get_by_text("what the model sees").wait_for()
     page.get_by_text("inverted").first.wait_for()
@@ -257,8 +251,7 @@ def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page
     classes, probabilities = cells[0::2], [float(value) for value in cells[1::2]]
     assert len(classes) == 5 and set(classes) <= {str(digit) for digit in range(10)}
     assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
-    page.wait_for_timeout(2000)
-    shot(page, "15-classify-one")
+    shot(page, "15-classify-one", settle_ms=2000)
 
     page.get_by_role("tab", name="Batch").click()
     page.locator("input[type=file]").nth(1).set_input_files([str(tmp_path / "one.png"), str(tmp_path / "broken.jpg")])
@@ -274,18 +267,11 @@ def test_classify_an_uploaded_image_and_download_batch_predictions(app_url, page
     shot(page, "16-classify-batch")
 
 
-def ensure_a_finished_run(page) -> None:
-    if page.get_by_text("finished after").count() == 0:
-        launch_tiny_run(page, seed=0)
-        page.get_by_text("finished after").first.wait_for(timeout=180_000)
-
-
 def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url, page):
     open_app(page, app_url)
     page.wait_for_timeout(2000)
     ensure_a_finished_run(page)
-    page.get_by_role("link", name="Runs").click()
-    page.get_by_role("heading", name="Runs").wait_for()
+    go_to(page, "Runs", "Runs")
     grid = page.get_by_test_id("stDataFrame")
     grid.locator("td[role=gridcell]").first.wait_for(state="attached")  # the rows are drawn
     page.wait_for_timeout(1500)
@@ -299,8 +285,7 @@ def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url
     page.get_by_text("Registered as digits-e2e version 1.").wait_for()
     shot(page, "17-runs-register-model")
 
-    page.get_by_role("link", name="Classify").click()
-    page.get_by_role("heading", name="Classify images").wait_for()
+    go_to(page, "Classify", "Classify images")
     picker = page.get_by_role("combobox", name="Model")  # starts with the registered model
     playwright_api.expect(picker).to_have_value(re.compile(r"^digits-e2e v1 \(registered, "))
     page.get_by_text("Draw", exact=True).click()
@@ -314,7 +299,6 @@ def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url
     page.mouse.up()
     page.get_by_text("cropped to the ink and centred like an MNIST digit").wait_for()
     page.get_by_text("inverted").first.wait_for()
-    page.wait_for_timeout(2000)
-    shot(page, "18-classify-drawing")
+    shot(page, "18-classify-drawing", settle_ms=2000)
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("cropped to the ink").wait_for(state="detached")
