@@ -19,6 +19,7 @@ neither rule fires, so the seed networks are reproduced exactly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -32,7 +33,7 @@ from keras import layers
 
 from cnnkit.errors import InputError
 
-ACTIVATIONS = ("relu", "leaky_relu", "elu")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu")
 MAX_DROPOUT = 0.9
 
 
@@ -40,7 +41,7 @@ MAX_DROPOUT = 0.9
 class Knobs:
     """Variations applied on top of an architecture; validated on construction."""
 
-    activation: str = "relu"  # relu | leaky_relu | elu
+    activation: str = "relu"  # relu | leaky_relu | elu | gelu
     batch_norm: bool = False
     dropout_scale: float = 1.0  # multiplies every dropout rate (clipped to [0, 0.9]); 0 disables dropout
     width: float = 1.0  # multiplies filters and hidden units (not the output layer)
@@ -135,8 +136,14 @@ def build_model(
     num_classes: int,
     knobs: Knobs | None = None,
     preprocessing: Sequence[layers.Layer] = (),
+    precision: str = "float32",
 ) -> keras.Model:
-    """image input -> preprocessing layers (in order) -> the architecture's body -> probabilities."""
+    """image input -> preprocessing layers (in order) -> the architecture's body -> probabilities.
+
+    `precision` is the body's Keras dtype policy ("float32", "mixed_bfloat16", "mixed_float16"):
+    a mixed body computes in 16 bits and keeps float32 weights, while the preprocessing layers
+    (built by the caller) and the softmax stay float32.
+    """
     architecture = get_architecture(name)
     input_shape = _check_input_shape(input_shape)
     if not _is_int(num_classes) or num_classes < 2:
@@ -146,8 +153,21 @@ def build_model(
     for layer in preprocessing:
         x = layer(x)
     knobs = architecture.default_knobs if knobs is None else knobs
-    outputs = architecture.builder(x, int(num_classes), knobs)
+    with dtype_policy(precision):
+        outputs = architecture.builder(x, int(num_classes), knobs)
     return keras.Model(inputs, outputs, name=name)
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Build layers under Keras dtype policy `name`. Keras keeps the policy per thread, so
+    jobs training in other threads are not affected."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _is_int(value) -> bool:
@@ -242,7 +262,8 @@ def dropout(x, rate, knobs, name):
 
 
 def predictions(x, num_classes):
-    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    """The softmax classifier, float32 whatever the body's precision (16-bit softmax loses accuracy)."""
+    return layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)
 
 
 def vgg_stack(x, num_classes, knobs, *, stages, fc_units, second_padding="same"):
@@ -404,6 +425,51 @@ def resnet_small(x, num_classes, knobs):
             strides = 2 if stage > 0 and i == 0 else 1
             x = residual_block(x, filters, strides, f"block{next(blocks)}", conv_names, knobs)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = dropout(x, 0.2, knobs, "dropout1")
+    return predictions(x, num_classes)
+
+
+@register_architecture(
+    "deep_mnist_cnn",
+    description="Deotte's Kaggle MNIST CNN: conv pairs with BatchNorm, strided 5x5 convs instead of pools, dropout 0.4.",
+    seed="beyond",
+    seed_input_shape=(28, 28, 1),
+    seed_num_classes=10,
+    default_knobs=Knobs(batch_norm=True),
+)
+def deep_mnist_cnn(x, num_classes, knobs):
+    # C. Deotte, "How to choose CNN Architecture MNIST" (Kaggle, 2018): 99.7% for one such net
+    # with augmentation; each 5x5 stride-2 "same" conv learns its own pooling.
+    for stage, filters in enumerate((32, 64), start=1):
+        first = 3 * stage - 2
+        x = conv_block(x, filters, 3, f"conv{first}", knobs, padding="valid")
+        x = conv_block(x, filters, 3, f"conv{first + 1}", knobs, padding="valid")
+        x = conv_block(x, filters, 5, f"conv{first + 2}", knobs, strides=2)
+        x = dropout(x, 0.4, knobs, f"dropout{stage}")
+    x = conv_block(x, 128, 4, "conv7", knobs, padding="valid")
+    x = layers.Flatten(name="flatten")(x)
+    x = dropout(x, 0.4, knobs, "dropout3")
+    return predictions(x, num_classes)
+
+
+@register_architecture(
+    "airbench_cnn",
+    description="Jordan's airbench net: a 2x2 stem, then three conv-pool-BN groups of 64/256/256 filters, GELU.",
+    seed="beyond",
+    seed_input_shape=(32, 32, 3),
+    seed_num_classes=10,
+    default_knobs=Knobs(activation="gelu", batch_norm=True, dropout_scale=0.0),
+)
+def airbench_cnn(x, num_classes, knobs):
+    # K. Jordan, "94% on CIFAR-10 in 3.29 seconds on a single GPU" (arXiv:2404.00498): the network,
+    # without its frozen whitening stem (ours is learned) and its lookahead optimizer.
+    x = activation(conv(x, 24, 2, "conv1", knobs, padding="valid"), knobs, "conv1")
+    for group, filters in enumerate((64, 256, 256), start=1):
+        first, second = f"conv{2 * group}", f"conv{2 * group + 1}"
+        x = pool(conv(x, filters, 3, first, knobs), 2, f"pool{group}")
+        x = activation(batch_norm(x, knobs, first), knobs, first)
+        x = activation(batch_norm(conv(x, filters, 3, second, knobs), knobs, second), knobs, second)
+    x = layers.GlobalMaxPooling2D(name="global_pool")(x)
     x = dropout(x, 0.2, knobs, "dropout1")
     return predictions(x, num_classes)
 

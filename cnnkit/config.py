@@ -22,6 +22,7 @@ OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "plateau", "cyclic", "one_cycle", "cosine")
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TrainConfig:
     zoom: float = 0.0  # fraction, both directions
     translate: float = 0.0  # fraction of height/width, both directions
     pad_crop: int = 0  # pixels: pad then crop back at a random offset
+    test_time_flip: bool = False  # test predictions average the image and its mirror image
     # optimisation
     optimizer: str = "adam"
     learning_rate: float = 1e-3
@@ -65,9 +67,13 @@ class TrainConfig:
     plateau_patience: int = 2
     min_lr: float = 1e-5  # floor for plateau and cosine
     early_stopping: int = 0  # patience in epochs; 0 = off
+    ema_momentum: float = 0.0  # keep an exponential moving average of the weights and finish with it; 0 = off
     batch_size: int = 64
     epochs: int = 5
     seed: int = 0
+    # speed
+    precision: str = "float32"  # or mixed: bfloat16/float16 compute, float32 weights and output
+    steps_per_execution: int = 1  # optimizer steps per call into the compiled train step
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -188,6 +194,7 @@ def _validate(cfg: TrainConfig) -> None:
     _choice("schedule", cfg.schedule, SCHEDULES)
     _choice("cyclic_mode", cfg.cyclic_mode, CYCLIC_MODES)
     _choice("plateau_monitor", cfg.plateau_monitor, MONITORS)
+    _choice("precision", cfg.precision, PRECISIONS)
 
     if DATASETS[cfg.dataset].needs_path and not cfg.dataset_path:
         raise InputError(f"dataset_path: the '{cfg.dataset}' dataset needs a file, folder or zip to load from.", field="dataset_path")
@@ -216,6 +223,10 @@ def _validate(cfg: TrainConfig) -> None:
     _between("plateau_patience", cfg.plateau_patience, 0, 1000)
     _positive("min_lr", cfg.min_lr, upper=10.0)
     _between("early_stopping", cfg.early_stopping, 0, 1000)
+    if cfg.ema_momentum and not 0.5 <= cfg.ema_momentum <= 0.99999:
+        raise InputError(f"ema_momentum: use 0 (off) or a value between 0.5 and 0.99999, got {cfg.ema_momentum:g}.",
+                         field="ema_momentum")
+    _between("steps_per_execution", cfg.steps_per_execution, 1, 10_000)
     _between("batch_size", cfg.batch_size, 1, 65536)
     _between("epochs", cfg.epochs, 1, 100_000)
     _between("seed", cfg.seed, 0, 2**31 - 1)
@@ -257,11 +268,12 @@ def _positive(name: str, value: float, upper: float) -> None:
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
 _FLIP_LABELS = {"horizontal": "flip", "vertical": "vflip", "horizontal_and_vertical": "hvflip"}
 _NORMALIZATION_LABELS = {"none": "raw pixels", "standardize": "standardize"}  # "scale" is the default
+_PRECISION_LABELS = {"mixed_bfloat16": "bf16", "mixed_float16": "fp16"}  # "float32" is the default
 
 
 def describe_tricks(params: Mapping[str, str]) -> str:
     """A short summary of a run's tricks from its MLflow params, such as
-    "adam 0.001 · cyclic · flip, rot 10°, zoom 0.1 · sharpen · smooth 0.1 · early stop 3".
+    "adam 0.001 · cyclic · flip, rot 10°, zoom 0.1 · sharpen · smooth 0.1 · early stop 3 · bf16".
 
     Optimizer and learning rate always show; everything else only when it differs from the
     default. Missing or unreadable params count as defaults (older runs), and no `TrainConfig`
@@ -306,6 +318,9 @@ def describe_tricks(params: Mapping[str, str]) -> str:
         _NORMALIZATION_LABELS.get(text("normalization"), ""),
         number("label_smoothing") and f"smooth {number('label_smoothing'):g}",
         number("early_stopping") and f"early stop {number('early_stopping'):g}",
+        number("ema_momentum") and f"EMA {number('ema_momentum'):g}",
+        text("test_time_flip").lower() == "true" and "TTA flip",
         ", ".join(filter(None, model)),
+        _PRECISION_LABELS.get(text("precision"), ""),
     ]
     return " · ".join(filter(None, parts))

@@ -99,3 +99,25 @@ register_preset(
     dataset="cifar10", arch="resnet_small", optimizer="sgd", momentum=0.9, learning_rate=0.01, max_lr=0.2,
     schedule="one_cycle", pad_crop=4, flip="horizontal", label_smoothing=0.1, batch_size=128, epochs=30, val_fraction=0.1,
 )
+
+# Strong recipes, beyond the seeds' numbers, at the default seed 0; benchmarks/train_speed.py runs them.
+register_preset(
+    "mnist_strong", "Deotte's deep MNIST CNN, one-cycle Adam, rotation/zoom/shift: aims at >= 99.6 % test accuracy",
+    "beyond", dataset="mnist", arch="deep_mnist_cnn", optimizer="adam", learning_rate=1e-4, max_lr=3e-3,
+    schedule="one_cycle", min_lr=1e-6, rotation=10.0, zoom=0.1, translate=0.1, val_fraction=0.05,
+    batch_size=128, epochs=30,
+)
+register_preset(
+    "fashion_strong", "airbench net on Fashion-MNIST: one-cycle AdamW, flips, 2-px shifts, label smoothing, weight EMA, "
+    "test-time flip: aims at >= 94.5 % test accuracy", "beyond",
+    dataset="fashion_mnist", arch="airbench_cnn", optimizer="adamw", learning_rate=1e-4, max_lr=3e-3, weight_decay=0.05,
+    schedule="one_cycle", min_lr=1e-6, flip="horizontal", pad_crop=2, label_smoothing=0.1, ema_momentum=0.999,
+    test_time_flip=True, val_fraction=0.05, batch_size=256, epochs=30,
+)
+register_preset(
+    "cifar10_fast", "A fast CIFAR-10 recipe in the spirit of airbench: its net, one-cycle, label smoothing 0.2, "
+    "flip + 2-px shifts, weight EMA, test-time flip, bfloat16 (94 % is the public one-GPU mark)", "beyond",
+    dataset="cifar10", arch="airbench_cnn", optimizer="adamw", learning_rate=2e-4, max_lr=4e-3, weight_decay=0.05,
+    schedule="one_cycle", min_lr=1e-6, flip="horizontal", pad_crop=2, label_smoothing=0.2, ema_momentum=0.99,
+    test_time_flip=True, precision="mixed_bfloat16", val_fraction=0.04, batch_size=512, epochs=16,
+)

@@ -269,6 +269,9 @@ class ExponentialRamp(keras.optimizers.schedules.LearningRateSchedule):
         return {"start_lr": self.start_lr, "end_lr": self.end_lr, "steps": self.steps}
 
 
+PER_STEP_SCHEDULES = ("cyclic", "one_cycle", "cosine")  # the rate moves every step; the others only between epochs
+
+
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int):
     """A float for constant and plateau schedules (the plateau callback changes it), else a schedule."""
     total_steps = max(1, cfg.epochs * steps_per_epoch)
@@ -292,13 +295,15 @@ def schedule_preview(cfg: TrainConfig, steps_per_epoch: int) -> np.ndarray:
 
 def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, rate=None) -> keras.optimizers.Optimizer:
     rate = learning_rate(cfg, steps_per_epoch) if rate is None else rate
+    # With EMA on, fit ends by swapping the averaged weights in (Keras' finalize_variable_values).
+    ema = {"use_ema": True, "ema_momentum": cfg.ema_momentum} if cfg.ema_momentum else {}
     if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=cfg.momentum)
+        return keras.optimizers.SGD(rate, momentum=cfg.momentum, **ema)
     if cfg.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(rate)
+        return keras.optimizers.RMSprop(rate, **ema)
     if cfg.optimizer == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
-    return keras.optimizers.Adam(rate)
+        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay, **ema)
+    return keras.optimizers.Adam(rate, **ema)
 
 
 # ---- learning-rate range test ---------------------------------------------------------

@@ -1,3 +1,6 @@
+import threading
+
+import keras
 import numpy as np
 import pytest
 from keras import layers
@@ -6,6 +9,7 @@ from cnnkit.architectures import (
     ARCHITECTURES,
     Knobs,
     build_model,
+    dtype_policy,
     get_architecture,
     layer_table,
     list_architectures,
@@ -31,6 +35,8 @@ SEED_PARAM_COUNTS = {
     "cifar10_bn_cnn": 552_874,
     "wide_elu_cnn": 6_777_060,
     "resnet_small": 274_826,
+    "deep_mnist_cnn": 327_242,
+    "airbench_cnn": 1_976_258,
 }
 
 
@@ -209,3 +215,24 @@ def test_layer_table_lists_layers_with_shapes_and_params_summing_to_the_total():
     rows = layer_table(model)
     assert rows[1]["layer"] == "conv1" and rows[1]["output shape"] == "24x24x30" and rows[1]["params"] == 780
     assert sum(row["params"] for row in rows) == 203_933
+
+
+def test_a_mixed_precision_body_keeps_float32_preprocessing_and_softmax_and_leaves_the_policy_as_it_was():
+    scale = layers.Rescaling(1 / 255, name="scale")
+    model = build_model("resnet_small", (16, 16, 3), 10, preprocessing=[scale], precision="mixed_bfloat16")
+    assert scale.dtype_policy.name == "float32"
+    assert model.get_layer("conv1").dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("conv1").kernel.dtype == "float32"  # weights stay float32
+    assert model.get_layer("predictions").dtype_policy.name == "float32"
+    assert model.output.dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_the_dtype_policy_scope_is_per_thread():
+    seen = {}
+    with dtype_policy("mixed_float16"):
+        worker = threading.Thread(target=lambda: seen.setdefault("other", keras.config.dtype_policy().name))
+        worker.start()
+        worker.join()
+        seen["this"] = keras.config.dtype_policy().name
+    assert seen == {"other": "float32", "this": "mixed_float16"}

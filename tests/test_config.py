@@ -50,6 +50,10 @@ def test_key_value_settings_are_parsed_to_field_types():
         ({"val_fraction": 0, "schedule": "plateau"}, "plateau_monitor"),
         ({"val_fraction": 0, "early_stopping": 3}, "early_stopping"),
         ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"precision": "float8"}, "precision"),
+        ({"ema_momentum": 0.3}, "ema_momentum"),
+        ({"ema_momentum": 1.0}, "ema_momentum"),
+        ({"steps_per_execution": 0}, "steps_per_execution"),
     ],
 )
 def test_invalid_settings_raise_an_input_error_naming_the_field(changes, field):
@@ -75,3 +79,11 @@ def test_unknown_settings_and_malformed_assignments_are_rejected():
 def test_input_error_is_a_value_error():
     assert issubclass(InputError, ValueError)
     assert json.loads(TrainConfig().to_json())["dataset"] == "digits"
+
+
+def test_speed_and_averaging_settings_parse_from_text_as_the_cli_and_mlflow_give_them():
+    cfg = TrainConfig().with_settings(["precision=mixed_bfloat16", "ema_momentum=0.999", "test_time_flip=true",
+                                       "steps_per_execution=8"])
+    assert (cfg.precision, cfg.ema_momentum, cfg.test_time_flip, cfg.steps_per_execution) == ("mixed_bfloat16", 0.999, True, 8)
+    assert TrainConfig.from_params(cfg.to_params()) == cfg
+    assert TrainConfig(ema_momentum=0.0).ema_momentum == 0.0  # 0 = off is valid

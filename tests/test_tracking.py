@@ -265,6 +265,12 @@ def test_describe_tricks_lists_every_non_default_trick():
     )
 
 
+def test_describe_tricks_names_weight_averaging_test_time_flip_and_mixed_precision():
+    cfg = TrainConfig(flip="horizontal", ema_momentum=0.999, test_time_flip=True, precision="mixed_bfloat16")
+    assert describe_tricks(cfg.to_params()) == "adam 0.001 · flip · EMA 0.999 · TTA flip · bf16"
+    assert describe_tricks(cfg.replace(precision="mixed_float16").to_params()).endswith("· fp16")
+
+
 def test_describe_tricks_reads_partial_and_odd_params_as_defaults():
     assert describe_tricks({}) == "adam 0.001"
     assert describe_tricks({"optimizer": "sgd", "learning_rate": "0.1", "rotation": "", "zoom": "lots"}) == "sgd 0.1"
