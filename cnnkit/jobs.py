@@ -41,6 +41,7 @@ class JobSnapshot:
     queue_position: int | None  # 1-based while queued, else None
     run_id: str | None  # the MLflow run, once train has created it (lr_find jobs have none)
     progress: Progress | None  # the latest report from train
+    device: str  # what the job trains on, once train has said ("" until then)
     error: str | None  # why a failed job failed
     submitted_at: float  # time.time() values
     started_at: float | None
@@ -87,6 +88,7 @@ class _Job:
     state: str = "queued"
     run_id: str | None = None
     progress: Progress | None = None
+    device: str = ""
     error: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
@@ -104,11 +106,12 @@ class _Job:
         `cap` evenly spaced points cover all of it.
         """
         self.progress = progress
+        self.device = progress.device or self.device
         if progress.event == "epoch":
             self.epochs.append({"epoch": progress.epoch, **progress.metrics})
-        elif progress.event == "batch":
+        for point in progress.batch_points:
             if self.batch_count % self.batch_stride == 0:
-                self.batches.append((progress.step, progress.metrics["batch_loss"], progress.metrics["batch_lr"]))
+                self.batches.append(point)
                 if len(self.batches) > cap:
                     del self.batches[1::2]
                     self.batch_stride *= 2
@@ -325,6 +328,7 @@ class JobManager:
             queue_position=self._queue.index(job) + 1 if job.state == "queued" else None,
             run_id=job.run_id,
             progress=job.progress,
+            device=job.device,
             error=job.error,
             submitted_at=job.submitted_at,
             started_at=job.started_at,

@@ -48,6 +48,7 @@ EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_se
 BATCH_METRICS = ("batch_loss", "batch_lr")
 DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"
 TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"
+DEVICE_TAG = "cnnkit.device"  # what the run trained on, e.g. "GPU: NVIDIA H200" or "CPU (2 cores)"
 
 
 def default_store_dir() -> Path:

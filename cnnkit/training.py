@@ -16,14 +16,17 @@ from typing import Callable
 import keras
 import numpy as np
 
-from cnnkit import tracking
+from cnnkit import accelerators, tracking
 from cnnkit.architectures import build_model, resolve_knobs
 from cnnkit.config import TrainConfig
 from cnnkit.datasets import Dataset, load_dataset
 from cnnkit.evaluation import evaluate
-from cnnkit.tricks import ExponentialRamp, LRSuggestion, input_layers, make_optimizer, suggest_lr_range
+from cnnkit.tricks import (
+    PER_STEP_SCHEDULES, ExponentialRamp, LRSuggestion, input_layers, make_optimizer, schedule_preview, suggest_lr_range,
+)
 
 MISTAKE_IMAGES = 100  # misclassified test images kept with a run for galleries
+REPORT_SECONDS = 0.25  # batch progress reaches the live view and the store at most this often
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,10 @@ class Progress:
     elapsed_s: float = 0.0
     eta_s: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # this batch's or this epoch's values
-    event: str = "phase"  # "batch" after each training batch, "epoch" after each epoch, else "phase"
+    event: str = "phase"  # "batch" for new batch losses, "epoch" after each epoch, else "phase"
     step: int = 0  # optimizer steps done so far
+    batch_points: tuple[tuple[int, float, float], ...] = ()  # "batch" events: (step, batch_loss, batch_lr) since the last
+    device: str = ""  # what the run trains on, once the model is built, e.g. "GPU: NVIDIA H200" or "CPU (2 cores)"
 
     @property
     def fraction(self) -> float:
@@ -77,14 +82,17 @@ def load_data(cfg: TrainConfig) -> Dataset:
 def build(cfg: TrainConfig, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     """The config's network with its input layers (pre-filter, augmentation, normalisation)."""
     knobs = resolve_knobs(cfg.arch, cfg.activation, cfg.batch_norm, cfg.dropout_scale, cfg.width)
-    return build_model(cfg.arch, input_shape, num_classes, knobs, preprocessing=input_layers(cfg, input_shape))
+    return build_model(cfg.arch, input_shape, num_classes, knobs, preprocessing=input_layers(cfg, input_shape),
+                       precision=cfg.precision)
 
 
 def compile_model(model: keras.Model, cfg: TrainConfig, steps_per_epoch: int, rate=None) -> None:
+    """The config's optimizer, loss and accuracy; a mixed_float16 model gets loss scaling from Keras."""
     model.compile(
         optimizer=make_optimizer(cfg, steps_per_epoch, rate),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
+        steps_per_execution=cfg.steps_per_execution,
     )
 
 
@@ -118,7 +126,28 @@ def current_lr(model: keras.Model) -> float:
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
+class RatePlan:
+    """The learning rate at any optimizer step, without asking the device: a per-step schedule
+    is tabulated once up front, and a constant or plateau rate (the plateau callback changes
+    it only between epochs) is read once at the start of each epoch."""
+
+    def __init__(self, cfg: TrainConfig, steps_per_epoch: int):
+        self.table = schedule_preview(cfg, steps_per_epoch) if cfg.schedule in PER_STEP_SCHEDULES else None
+        self.epoch_rate = cfg.learning_rate
+
+    def start_epoch(self, model: keras.Model) -> None:
+        if self.table is None:
+            self.epoch_rate = current_lr(model)
+
+    def at(self, step: int) -> float:
+        """The rate optimizer step `step` (0-based) trains with."""
+        return self.epoch_rate if self.table is None else float(self.table[min(step, len(self.table) - 1)])
+
+
 class CancelCheck(keras.callbacks.Callback):
+    """Stops fit, evaluate or predict before the next batch once `cancel` is set. It checks when
+    a batch begins, a hook that carries no logs, so it never waits for the device."""
+
     def __init__(self, cancel: threading.Event):
         super().__init__()
         self.cancel = cancel
@@ -127,58 +156,98 @@ class CancelCheck(keras.callbacks.Callback):
         if self.cancel.is_set():
             raise Cancelled()
 
-    on_train_batch_end = on_test_batch_end = on_predict_batch_end = _check
+    on_train_batch_begin = on_test_batch_begin = on_predict_batch_begin = _check
 
 
 class RunMonitor(keras.callbacks.Callback):
-    """Logs per-batch loss and learning rate, per-epoch metrics, and reports progress."""
+    """Logs every batch's loss and learning rate and every epoch's metrics, and reports progress,
+    without stalling the device.
+
+    Reading a batch's loss waits for the device to finish that batch. Declared `async_safe`,
+    this callback gets each batch's logs from Keras' callback threads, so the training loop
+    never waits; the batches may arrive out of order, so their losses are recovered in batch
+    order and passed on (store and progress report) at most every `report_seconds`.
+    """
+
+    async_safe = True
 
     def __init__(self, logger: tracking.RunLogger, cfg: TrainConfig, n_train: int, steps_per_epoch: int,
-                 on_progress: ProgressCallback):
+                 on_progress: ProgressCallback, report_seconds: float = REPORT_SECONDS):
         super().__init__()
         self.logger, self.cfg, self.steps_per_epoch, self.on_progress = logger, cfg, steps_per_epoch, on_progress
+        self.report_seconds = report_seconds
         self.batch_loss = BatchLoss(n_train, cfg.batch_size)
-        # Only schedules move the rate within an epoch; otherwise reading it once an epoch is enough,
-        # and batch_lr is logged only when it changes (each read and each stored metric costs time).
-        self.rate_moves_per_step = cfg.schedule in ("cyclic", "one_cycle", "cosine")
-        self.epoch, self.step, self.lr, self.logged_lr, self.latest = 0, 0, 0.0, None, {}
+        self.rates = RatePlan(cfg, steps_per_epoch)
+        self.epoch, self.step, self.batch, self.logged_lr, self.latest = 0, 0, 0, None, {}
+        self._lock = threading.Lock()
+        self._arrived: dict[int, float] = {}  # this epoch's batch index -> Keras' running mean loss
+        self._next_batch = 0  # the batch index whose running mean is needed next
+        self._points: list[tuple[int, float, float]] = []  # (step, loss, lr) not yet reported
+        self._last_report = 0.0
+        self._closed = False
 
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.epoch_started = epoch + 1, time.monotonic()
-        self.batch_loss.reset()
-        self.lr = current_lr(self.model)
+        self.rates.start_epoch(self.model)
+        with self._lock:
+            self.epoch, self.epoch_started = epoch + 1, time.monotonic()
+            self.batch_loss.reset()
+            self._arrived.clear()
+            self._next_batch = self.cfg.steps_per_execution - 1  # Keras reports the last batch of each execution
 
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.rate_moves_per_step:
-            self.lr = current_lr(self.model)
+    def on_train_batch_end(self, batch, logs=None):  # on one of Keras' callback threads
+        with self._lock:
+            if self._closed:
+                return
+            self._arrived[batch] = logs["loss"]
+            if time.monotonic() - self._last_report >= self.report_seconds:
+                self._report_batches()
 
-    def on_train_batch_end(self, batch, logs=None):
-        loss = self.batch_loss.update(batch, float(logs["loss"]))
-        self.step += 1
-        values = {"batch_loss": loss}
-        if self.lr != self.logged_lr:
-            values["batch_lr"] = self.logged_lr = self.lr
-        self.logger.log_metrics(values, step=self.step)
-        self._report("batch", batch + 1, {"batch_loss": loss, "batch_lr": self.lr})
-
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch, logs=None):  # Keras has waited for every batch of the epoch
+        with self._lock:
+            self._report_batches()
         values = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
-        values["lr"] = self.lr
+        values["lr"] = self.rates.at(self.step - 1)
         values["epoch_seconds"] = time.monotonic() - self.epoch_started
         self.latest = values
         self.logger.log_metrics(values, step=epoch + 1)
         self.logger.flush()
         self._report("epoch", self.steps_per_epoch, values)
 
-    def _report(self, event: str, batch: int, metrics: dict[str, float]) -> None:
+    def close(self) -> None:
+        """Pass on what has arrived and ignore batches that arrive later (fit was cancelled or failed)."""
+        with self._lock:
+            self._report_batches()
+            self._closed = True
+
+    def _report_batches(self) -> None:
+        """Lock held. Turn the running means that arrived in order into batch losses; log and report them."""
+        while self._next_batch in self._arrived:
+            batch = self._next_batch
+            loss = self.batch_loss.update(batch, self._arrived.pop(batch))
+            self.batch = min(batch + 1, self.steps_per_epoch)
+            self.step = (self.epoch - 1) * self.steps_per_epoch + self.batch
+            lr = self.rates.at(self.step - 1)
+            values = {"batch_loss": loss}
+            if lr != self.logged_lr:
+                values["batch_lr"] = self.logged_lr = lr
+            self.logger.log_metrics(values, step=self.step)
+            self._points.append((self.step, loss, lr))
+            self._next_batch += self.cfg.steps_per_execution
+        if self._points:
+            step, loss, lr = self._points[-1]
+            self._report("batch", self.batch, {"batch_loss": loss, "batch_lr": lr}, tuple(self._points))
+            self._points = []
+        self._last_report = time.monotonic()
+
+    def _report(self, event: str, batch: int, metrics: dict[str, float], points=()) -> None:
         elapsed = time.monotonic() - self.started
         total = self.cfg.epochs * self.steps_per_epoch
         eta = elapsed / self.step * (total - self.step) if self.step else None
         self.on_progress(Progress("training", self.epoch, self.cfg.epochs, batch, self.steps_per_epoch, elapsed, eta,
-                                  metrics, event, self.step))
+                                  metrics, event, self.step, points))
 
 
 def training_callbacks(cfg: TrainConfig) -> list[keras.callbacks.Callback]:
@@ -246,7 +315,9 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
         "dataset/summary.json",
     )
 
-    report(Progress("building model"))
+    device = accelerators.describe_devices()
+    logger.set_tags({tracking.DEVICE_TAG: device})
+    report(Progress("building model", device=device))
     keras.utils.set_random_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     model = build(cfg, data.input_shape, data.num_classes)
@@ -258,19 +329,24 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
 
     monitor = RunMonitor(logger, cfg, len(data.x_train), steps_per_epoch, report)
     validation = (data.x_val, one_hot(data.y_val, data.num_classes)) if len(data.x_val) else None
-    model.fit(
-        data.x_train,
-        one_hot(data.y_train, data.num_classes),
-        batch_size=cfg.batch_size,
-        epochs=cfg.epochs,
-        validation_data=validation,
-        shuffle=True,
-        verbose=0,
-        callbacks=[CancelCheck(cancel), monitor, *training_callbacks(cfg)],
-    )
+    try:
+        model.fit(
+            data.x_train,
+            one_hot(data.y_train, data.num_classes),
+            batch_size=cfg.batch_size,
+            epochs=cfg.epochs,
+            validation_data=validation,
+            shuffle=True,
+            verbose=0,
+            callbacks=[CancelCheck(cancel), monitor, *training_callbacks(cfg)],
+        )
+    finally:
+        monitor.close()
+    if cfg.ema_momentum:
+        _unshare_averaged_weights(model)
 
     report(Progress("evaluating", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
-    probabilities = model.predict(data.x_test, batch_size=max(256, cfg.batch_size), verbose=0, callbacks=[CancelCheck(cancel)])
+    probabilities = predict_test_images(model, data.x_test, cfg, cancel)
     result = evaluate(data.y_test, probabilities, data.class_names)
     metrics = {**{f"final_{k}": v for k, v in monitor.latest.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")},
                **result.metrics(), "epochs_trained": monitor.epoch}
@@ -285,6 +361,27 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     logger.log_model(model)
     logger.flush()
     return metrics
+
+
+def _unshare_averaged_weights(model: keras.Model) -> None:
+    """Give the weights their own buffers after fit has swapped the EMA averages in. Keras assigns
+    each average to its weight, so on JAX both share one device buffer; the next predict donates
+    the weights' buffers, deleting the optimizer's averages with them, and saving then fails
+    ("Array has been deleted")."""
+    for variable in model.trainable_variables:
+        variable.assign(keras.ops.copy(variable))
+
+
+def predict_test_images(model: keras.Model, images: np.ndarray, cfg: TrainConfig, cancel: threading.Event) -> np.ndarray:
+    """The model's class probabilities for the test images; with `test_time_flip`, the mean of the
+    image's and its left-right mirror image's."""
+    def predict(x):
+        return model.predict(x, batch_size=max(256, cfg.batch_size), verbose=0, callbacks=[CancelCheck(cancel)])
+
+    probabilities = predict(images)
+    if cfg.test_time_flip:
+        probabilities = (probabilities + predict(images[:, :, ::-1])) / 2
+    return probabilities
 
 
 def _check(cancel: threading.Event) -> None:
@@ -341,7 +438,8 @@ def lr_range_test(
     keras.utils.set_random_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     model = build(cfg, data.input_shape, data.num_classes)
-    compile_model(model, cfg, steps_per_epoch, rate=ExponentialRamp(start_lr, end_lr, steps))
+    # One step per execution: the recorder must see, and may stop at, every step.
+    compile_model(model, cfg.replace(steps_per_execution=1), steps_per_epoch, rate=ExponentialRamp(start_lr, end_lr, steps))
     recorder = _RangeRecorder(len(data.x_train), cfg.batch_size, steps, cancel or threading.Event())
     try:
         model.fit(data.x_train, one_hot(data.y_train, data.num_classes), batch_size=cfg.batch_size,

@@ -93,7 +93,8 @@ def states(manager, *job_ids):
 
 def batch(step, loss=1.0, lr=1e-3):
     metrics = {"batch_loss": loss, "batch_lr": lr}
-    return Progress("training", 1, 1, step, 10**6, event="batch", step=step, metrics=metrics)
+    return Progress("training", 1, 1, step, 10**6, event="batch", step=step, metrics=metrics,
+                    batch_points=((step, loss, lr),))
 
 
 def epoch(n, **metrics):

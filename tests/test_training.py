@@ -2,12 +2,13 @@
 
 import threading
 
+import keras
 import numpy as np
 import pytest
 
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
-from cnnkit.training import BatchLoss, lr_range_test, train
+from cnnkit.training import BatchLoss, Cancelled, CancelCheck, lr_range_test, train
 
 TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=1, batch_size=64, seed=7)
 
@@ -86,8 +87,10 @@ def test_progress_reports_every_phase_with_eta(finished):
     assert training[-1].fraction == pytest.approx(1.0)
     assert all(p.eta_s is not None and p.eta_s >= 0 for p in training)
     batches = [p for p in training if p.event == "batch"]
-    assert [p.step for p in batches] == list(range(1, len(batches) + 1))
-    assert all(set(p.metrics) == {"batch_loss", "batch_lr"} for p in batches)
+    points = [point for p in batches for point in p.batch_points]
+    assert [step for step, _, _ in points] == list(range(1, len(points) + 1)) and len(points) == training[-1].step
+    assert all(p.metrics == {"batch_loss": p.batch_points[-1][1], "batch_lr": p.batch_points[-1][2]} for p in batches)
+    assert next(p for p in progress if p.phase == "building model").device.startswith(("CPU", "GPU"))
     epochs = [p for p in training if p.event == "epoch"]
     assert len(epochs) == 1 and {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(epochs[0].metrics)
 
@@ -101,25 +104,40 @@ def test_relaunching_from_logged_params_sees_the_same_data_and_reproduces_the_ru
     assert again.metrics["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-4)
 
 
-def test_cancelling_stops_within_a_batch_and_ends_the_run_killed(store):
+def test_cancelling_ends_the_run_killed_and_keeps_every_batch_it_logged(store):
     cancel = threading.Event()
-    batches_after_cancel = []
+    cancelled_at = []
 
     def on_progress(progress):
-        if progress.phase == "training":
-            if cancel.is_set():
-                batches_after_cancel.append(progress.batch)
-            if progress.batch == 2:
+        if progress.event == "batch" and not cancel.is_set():
+            cancelled_at.append(progress.step)
+            cancel.set()
+
+    cfg = TrainConfig(**{**TINY, "epochs": 50, "batch_size": 16})
+    result = train(cfg, tracking_uri=store, cancel=cancel, on_progress=on_progress)
+    assert result.status == "KILLED"
+    client = tracking.make_client(store)
+    assert client.get_run(result.run_id).info.status == "KILLED"
+    steps = sorted(m.step for m in client.get_metric_history(result.run_id, "batch_loss"))
+    assert steps == list(range(1, len(steps) + 1))  # what was logged is kept, in order, without gaps
+    assert cancelled_at[0] <= len(steps) < 90  # stopped in its first epoch of 90 batches, not after 50 epochs
+
+
+def test_the_cancel_check_stops_fit_before_the_next_batch_starts():
+    cancel, begun = threading.Event(), []
+
+    class CancelAtThirdBatch(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            begun.append(batch)
+            if batch == 2:
                 cancel.set()
 
-    result = train(TrainConfig(**{**TINY, "epochs": 50, "batch_size": 16}), tracking_uri=store, cancel=cancel,
-                   on_progress=on_progress)
-    assert result.status == "KILLED"
-    assert batches_after_cancel == []  # the very next batch boundary raised
-    client = tracking.make_client(store)
-    run = client.get_run(result.run_id)
-    assert run.info.status == "KILLED"
-    assert len(client.get_metric_history(result.run_id, "batch_loss")) == 2  # what was logged is kept
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy")
+    with pytest.raises(Cancelled):
+        model.fit(np.zeros((64, 4)), np.eye(2)[np.zeros(64, int)], batch_size=8, verbose=0,
+                  callbacks=[CancelAtThirdBatch(), CancelCheck(cancel)])
+    assert begun == [0, 1, 2]  # batch 2 never trained: the check raised as it began
 
 
 def test_a_run_that_raises_ends_failed_with_its_message(store, tmp_path):
