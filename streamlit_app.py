@@ -4,6 +4,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
 from cnnkit.accelerators import enable_memory_growth
+from pages.common import sidebar
 
 # Streamlit calls keras.backend.clear_session() after every script and fragment run (an old
 # TF1-era workaround). With training in background threads that resets Keras' global state
@@ -22,4 +23,5 @@ navigation = st.navigation(
         st.Page("pages/kernels.py", title="Kernels", icon=":material/filter:"),
     ]
 )
+sidebar()
 navigation.run()

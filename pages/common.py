@@ -1,8 +1,10 @@
 """What every page shares: the process-wide job manager, the MLflow client, cached run data."""
 
+import keras
 import streamlit as st
 
 from cnnkit import inspection, tracking
+from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
 
@@ -11,6 +13,21 @@ from cnnkit.jobs import JobManager
 def job_manager() -> JobManager:
     """One manager per server process: jobs outlive reruns, refreshes, page changes and tabs."""
     return JobManager(tracking_uri=tracking.default_tracking_uri())
+
+
+def devices_panel() -> None:
+    """Sidebar: what this server trains on, and the device of every queued or running job."""
+    jobs = [job for job in job_manager().snapshots() if job.kind == "train" and job.is_active]
+    st.caption(f"Trains on **{describe_devices()}** · Keras on {keras.backend.backend()}")
+    for job in jobs:
+        st.caption(f":material/memory: {job.name}: {job.device or job.state}")
+
+
+def sidebar() -> None:
+    """What every page's sidebar shows; it refreshes itself while jobs are queued or running."""
+    active = any(job.is_active for job in job_manager().snapshots())
+    with st.sidebar:
+        st.fragment(devices_panel, run_every=2.0 if active else None)()
 
 
 def mlflow_client():

@@ -51,16 +51,30 @@ def test_a_preset_loads_into_the_form(app):
     assert at.slider(key="cfg.rotation").value == 10.0
 
 
+def test_a_strong_preset_fills_the_speed_and_averaging_settings(app):
+    at = app.run()
+    at.sidebar.selectbox[0].set_value("cifar10_fast")
+    next(b for b in at.sidebar.button if b.label == "Load preset").click()
+    at.run()
+    assert at.selectbox(key="cfg.arch").value == "airbench_cnn"
+    assert at.selectbox(key="cfg.precision").value == "mixed_bfloat16"
+    assert at.number_input(key="cfg.ema_momentum").value == 0.99
+    assert at.checkbox(key="cfg.test_time_flip").value is True
+
+
 def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_the_runs_page(app):
     at = app.run()
+    assert any(caption.value.startswith("Trains on **CPU") for caption in at.sidebar.caption)
     at.number_input(key="cfg.epochs").set_value(1)
     at.number_input(key="cfg.train_limit").set_value(300)
+    at.selectbox(key="cfg.precision").set_value("mixed_bfloat16")
     at.run()
     launch_button(at).click()
     at.run()
     wait_for_jobs()
     at.run()
     assert any("finished after" in markdown.value for markdown in at.markdown)
+    assert any(":material/memory: CPU" in markdown.value for markdown in at.markdown)  # the job card names its device
     assert not at.exception
 
     at.switch_page("pages/runs.py")
@@ -75,6 +89,7 @@ def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_t
     at.run()
     assert at.title[0].value == "Train"
     assert at.number_input(key="cfg.train_limit").value == 300
+    assert at.selectbox(key="cfg.precision").value == "mixed_bfloat16"
 
 
 def test_the_app_stops_streamlit_clearing_keras_state_after_every_rerun(app):
