@@ -152,6 +152,7 @@ def test_grad_cam_of_a_layer_with_no_activation_is_all_zero_not_nan():
     assert heat.shape == (8, 8) and not heat.any()
 
 
+@pytest.mark.slow
 def test_grad_cam_explains_every_resnet_layer_at_its_block_output_where_a_shortcut_joins(resnet):
     image = random_images(1, (16, 16, 3))[0]
     heat = {layer: inspection.grad_cam(resnet, image, layer=layer) for layer in inspection.conv_layer_names(resnet)}
@@ -215,6 +216,7 @@ np.savez(sys.argv[3], probabilities=inspection.predict_probabilities(model, imag
 """
 
 
+@pytest.mark.slow
 def test_the_jax_backend_gives_the_same_probabilities_feature_maps_and_grad_cam(left_right, tmp_path):
     """The library must run where only JAX is installed (our GPU machines): same saved model, same answers."""
     import os
