@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 accelerator=$(bash scripts/accelerator.sh)
 if [ "$accelerator" = gpu ]; then
-  requirements=requirements-gpu.txt
+  requirements="requirements-gpu.txt"
   export KERAS_BACKEND="${KERAS_BACKEND:-jax}"  # the GPU install has JAX, not TensorFlow; a backend the user chose stays
 else
-  requirements=requirements.txt
+  requirements="requirements.txt"
 fi
 if [ "${1:-}" = --plan ]; then
   echo "accelerator=$accelerator"

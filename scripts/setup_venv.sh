@@ -11,13 +11,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The file and every file it pulls in with `-r`, so that an edit to any of them reinstalls.
 with_includes() {
   echo "$1"
-  local include
-  for include in $(sed -n 's/^-r[[:space:]]*//p' "$1"); do with_includes "$include"; done
+  sed -n 's/^-r[[:space:]]*//p' "$1" | while read -r include; do with_includes "$include"; done
 }
 
 # One stamp per requirements file and content: switching between files (cpu/gpu, app/dev) installs the
 # one not installed yet, and going back to one already installed skips (pip never removes packages).
-stamp=".venv/.installed-$(cat $(with_includes "$requirements") pyproject.toml | sha256sum | cut -c1-16)-$(basename "$requirements")"
+mapfile -t files < <(with_includes "$requirements")
+stamp=".venv/.installed-$(cat "${files[@]}" pyproject.toml | sha256sum | cut -c1-16)-$(basename "$requirements")"
 if $plan; then
   echo "requirements=$requirements"
   echo "stamp=$stamp"
