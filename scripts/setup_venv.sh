@@ -28,7 +28,9 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  # setuptools >= 70.1 builds the editable install below without the `wheel` package, which only
+  # TensorFlow's dependencies bring in: the GPU install has no TensorFlow.
+  .venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=70.1"
   .venv/bin/python -m pip install --quiet -r "$requirements"
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .  # `python -m cnnkit` from anywhere
   touch "$stamp"
