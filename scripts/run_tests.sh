@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Install what the tests need into .venv and run the whole suite. Extra arguments go to pytest.
+# The tests run on the CPU on every machine, as in CI (requirements-dev.txt: TensorFlow's CPU build and
+# CPU JAX); the GPU choice in scripts/accelerator.sh is tested with a stand-in nvidia-smi.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup_venv.sh requirements-dev.txt
+# .venv is shared with run_app.sh, which on a GPU machine adds JAX's CUDA plugin: keep JAX on the CPU
+# anyway, so results match CI's (GPU kernels round differently).
+export JAX_PLATFORMS="${JAX_PLATFORMS:-cpu}"
 # End-to-end tests drive Debian's Chromium through Playwright (Playwright cannot download its own browser here).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi

@@ -19,3 +19,23 @@ def app(tmp_path, monkeypatch):
 
     job_manager().shutdown()
     st.cache_resource.clear()
+
+
+@pytest.fixture()
+def traces(monkeypatch):
+    """Counts of the predict functions Keras traces, per model, from now on.
+
+    Keras runs a model's `predict_step` only while tf.function or jax.jit trace its compiled
+    predict function, so a call that reuses a traced function leaves the count alone.
+    """
+    import keras
+
+    counts: dict[int, int] = {}
+    original = keras.Model.predict_step
+
+    def counting(model, *args, **kwargs):
+        counts[id(model)] = counts.get(id(model), 0) + 1
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "predict_step", counting)
+    return counts

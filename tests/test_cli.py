@@ -45,6 +45,7 @@ def test_an_invalid_setting_is_reported_without_a_traceback(capsys):
     assert err.startswith("error: learning_rate") and "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_path, backend):
     if backend == "jax":

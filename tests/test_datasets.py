@@ -12,7 +12,6 @@ import struct
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -578,15 +577,15 @@ def test_a_malformed_csv_is_explained(content, message):
         read_digit_csv(content.encode(), name="upload.csv")
 
 
-def test_a_kaggle_sized_csv_parses_in_a_few_seconds(tmp_path):
+def test_a_kaggle_sized_csv_parses_into_42000_images_and_labels(tmp_path):
+    """Its parsing speed is benchmarks/digit_csv.py's."""
     header = ",".join(["label"] + [f"pixel{i}" for i in range(784)])
     row = ",".join(["7"] + ["0"] * 700 + ["255"] * 84)  # mostly blank paper, like real digits
     path = tmp_path / "train.csv"
     path.write_text(header + "\n" + (row + "\n") * 42_000)
-    start = time.perf_counter()
     x, y = read_digit_csv(path)
-    assert time.perf_counter() - start < 15
-    assert x.shape == (42_000, 28, 28, 1) and (y == 7).all()
+    assert x.shape == (42_000, 28, 28, 1) and x.dtype == np.uint8 and (y == 7).all()
+    assert (x[:, -3:] == 255).all() and (x[:, :-3] == 0).all()  # the last 84 pixels are the bottom three rows
 
 
 # --- image folders and zips ----------------------------------------------------------------

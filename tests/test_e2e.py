@@ -23,6 +23,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -62,6 +62,7 @@ def test_a_strong_preset_fills_the_speed_and_averaging_settings(app):
     assert at.checkbox(key="cfg.test_time_flip").value is True
 
 
+@pytest.mark.slow
 def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_the_runs_page(app):
     at = app.run()
     assert any(caption.value.startswith("Trains on **CPU") for caption in at.sidebar.caption)
@@ -105,6 +106,7 @@ def test_the_app_stops_streamlit_clearing_keras_state_after_every_rerun(app):
         script_runner._clean_problem_modules = original
 
 
+@pytest.mark.slow
 def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app):
     at = app.run()
     at.number_input(key="cfg.train_limit").set_value(300)
@@ -135,6 +137,7 @@ def two_runs(app):
     return [result.run_id for result in results]
 
 
+@pytest.mark.slow
 def test_compare_shows_curves_differing_settings_results_confusions_and_galleries(app, two_runs):
     at = opened(app, "pages/compare.py", "Compare runs")
     assert set(at.multiselect(key="compare.runs").value) == set(two_runs)
@@ -146,6 +149,7 @@ def test_compare_shows_curves_differing_settings_results_confusions_and_gallerie
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad_cam(app, two_runs):
     at = opened(app, "pages/inspect.py", "Inspect a run")
     assert at.multiselect(key="inspect.layers").value == ["conv1", "conv2"]
@@ -166,12 +170,14 @@ def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(a
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_classify_offers_finished_runs_and_guesses_the_training_polarity(app, two_runs):
     at = opened(app, "pages/classify.py", "Classify images")
     assert at.selectbox(key="classify.run").value.endswith(tuple(run_id[:6] for run_id in two_runs))
     assert at.toggle(key="classify.polarity").value is True  # sklearn digits are light strokes on black
 
 
+@pytest.mark.slow
 def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app, two_runs):
     at = app.switch_page("pages/runs.py").run()
     at.session_state["open_run"] = two_runs[1]
@@ -191,6 +197,7 @@ def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app,
     assert len(picker.options) == 3  # the registered version, then both runs
 
 
+@pytest.mark.slow
 def test_drawing_offers_a_canvas_and_nothing_is_classified_before_the_first_stroke(app, two_runs):
     at = app.switch_page("pages/classify.py").run()
     at.radio(key="classify.source").set_value("Draw").run()

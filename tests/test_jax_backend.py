@@ -1,0 +1,34 @@
+"""Test files run again with Keras on JAX, the backend the GPU install runs the app on.
+
+Each file runs in a fresh pytest process with KERAS_BACKEND=jax, since Keras fixes its backend
+when it is first imported, and where `import tensorflow` fails, as on the GPU install, which has
+no TensorFlow. Under JAX already, this file skips itself: the files run directly.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Files whose tests must also pass on JAX: every page's AppTests. Add more here.
+ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(keras.backend.backend() == "jax", reason="already on JAX: run the files themselves"),
+]
+
+
+@pytest.mark.parametrize("test_file", ON_JAX)
+def test_the_file_passes_with_keras_on_jax(test_file, tmp_path):
+    pytest.importorskip("jax")  # in requirements-dev.txt, so CI runs this
+    (tmp_path / "tensorflow.py").write_text('raise ImportError("the GPU install has no TensorFlow")\n')
+    python_path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
+                          cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": python_path},
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, f"{test_file} failed on JAX:\n{(done.stdout + done.stderr)[-4000:]}"
