@@ -5,9 +5,11 @@ tools they use (and the stand-in, where a test puts one), so a real nvidia-smi o
 changes nothing and nothing is installed.
 """
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,23 @@ def test_the_gpu_install_has_cuda_jax_at_the_release_the_tests_run_not_tensorflo
     assert re.search(r"^jax\[cuda1[23]\]==", gpu_lines, re.MULTILINE)
     assert pins("requirements-gpu.txt")["jax"] == pins("requirements-dev.txt")["jax"]
     assert "tensorflow" not in gpu_lines and "tensorflow-cpu" in pins("requirements.txt")
+
+
+HIDE_TENSORFLOW_THEN_IMPORT_CNNKIT = """
+import importlib.util, os
+real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *args: None if name == "tensorflow" else real_find_spec(name, *args)
+import cnnkit
+print(os.environ.get("KERAS_BACKEND"))
+"""
+
+
+@pytest.mark.parametrize("chosen, expected", [(None, "jax"), ("tensorflow", "tensorflow")])
+def test_without_tensorflow_cnnkit_picks_jax_unless_a_backend_was_chosen(chosen, expected):
+    env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    if chosen:
+        env["KERAS_BACKEND"] = chosen
+    done = subprocess.run([sys.executable, "-c", HIDE_TENSORFLOW_THEN_IMPORT_CNNKIT], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
