@@ -88,7 +88,7 @@ def _per_image(values):
 
 class _RandomAugmentation(layers.Layer):
     """What the augmentation layers share: seeded draws, float32 compute whatever the dtype policy
-    (so resampling stays exact under mixed precision), and the identity unless training=True."""
+    (bfloat16 would blur pixel values and sub-pixel weights), and the identity unless training=True."""
 
     def __init__(self, seed: int | None = None, **kwargs):
         kwargs.setdefault("dtype", "float32")
