@@ -15,6 +15,7 @@ import numpy as np
 from keras import layers, ops
 from scipy import ndimage
 
+from cnnkit.augment import RandomAffine, RandomFlip, RandomShift
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 
@@ -164,7 +165,7 @@ def input_layers(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[la
     stack: list[layers.Layer] = []
     if cfg.prefilter != "none":
         stack.append(KernelFilter(cfg.prefilter, name=f"prefilter_{cfg.prefilter}"))
-    stack += augmentation_layers(cfg, input_shape)
+    stack += augmentation_layers(cfg)
     if cfg.normalization == "scale":
         stack.append(layers.Rescaling(1 / 255, name="scale_0_1"))
     elif cfg.normalization == "standardize":
@@ -172,33 +173,16 @@ def input_layers(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[la
     return stack
 
 
-def augmentation_layers(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[layers.Layer]:
-    """Keras preprocessing layers for the augmentations the config asks for, seeded by it."""
-    height, width = input_shape[:2]
+def augmentation_layers(cfg: TrainConfig) -> list[layers.Layer]:
+    """The `cnnkit.augment` layers for the augmentations the config asks for, seeded by it:
+    flips, then rotation, zoom and translation in one resampling, then pad-and-crop."""
     stack: list[layers.Layer] = []
     if cfg.flip != "none":
-        stack.append(layers.RandomFlip(cfg.flip, seed=cfg.seed, name="aug_flip"))
-    if cfg.rotation:
-        stack.append(layers.RandomRotation(cfg.rotation / 360, fill_mode="nearest", seed=cfg.seed + 1, name="aug_rotate"))
-    if cfg.zoom:
-        stack.append(layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=cfg.seed + 2, name="aug_zoom"))
-    if cfg.translate:
-        stack.append(
-            layers.RandomTranslation(cfg.translate, cfg.translate, fill_mode="nearest", seed=cfg.seed + 3, name="aug_translate")
-        )
+        stack.append(RandomFlip(cfg.flip, seed=cfg.seed, name="aug_flip"))
+    if cfg.rotation or cfg.zoom or cfg.translate:
+        stack.append(RandomAffine(cfg.rotation, cfg.zoom, cfg.translate, seed=cfg.seed + 1, name="aug_geometry"))
     if cfg.pad_crop:
-        # Zero-padding by p pixels then cropping back at a random offset is a whole-pixel shift of
-        # up to p pixels with zero fill: that is what this translation does.
-        stack.append(
-            layers.RandomTranslation(
-                cfg.pad_crop / height,
-                cfg.pad_crop / width,
-                fill_mode="constant",
-                interpolation="nearest",
-                seed=cfg.seed + 4,
-                name="aug_pad_crop",
-            )
-        )
+        stack.append(RandomShift(cfg.pad_crop, seed=cfg.seed + 4, name="aug_pad_crop"))
     return stack
 
 

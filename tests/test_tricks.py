@@ -192,7 +192,7 @@ def test_per_image_standardization_centres_and_scales_each_image():
 def test_input_layers_order_prefilter_then_augmentation_then_normalisation():
     cfg = TrainConfig(prefilter="sharpen", flip="horizontal", rotation=10, zoom=0.1, translate=0.1, pad_crop=2)
     names = [layer.name for layer in input_layers(cfg, (28, 28, 1))]
-    assert names == ["prefilter_sharpen", "aug_flip", "aug_rotate", "aug_zoom", "aug_translate", "aug_pad_crop", "scale_0_1"]
+    assert names == ["prefilter_sharpen", "aug_flip", "aug_geometry", "aug_pad_crop", "scale_0_1"]
 
 
 def test_augmentation_changes_images_in_training_only_and_is_seeded():
