@@ -14,8 +14,9 @@ import keras
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Files whose tests must also pass on JAX: every page's AppTests. Add more here.
-ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py"]
+# Files whose tests must also pass on JAX: every page's AppTests, the augmentation geometry and the
+# training speed-ups (mixed precision, weight averaging). Add more here.
+ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py", "tests/test_augment.py", "tests/test_training_speedups.py"]
 
 pytestmark = [
     pytest.mark.slow,
