@@ -77,9 +77,11 @@ def timed_epochs(model: keras.Model, cfg: TrainConfig, data) -> list[float]:
     return timer.seconds[1:]
 
 
-def measure(dataset: str, arch: str, batch_size: int, train_limit: int, epochs: int, rounds: int) -> list[dict]:
+def measure(dataset: str, arch: str, batch_size: int, train_limit: int, epochs: int, rounds: int,
+            keras_arms: bool = True) -> list[dict]:
     """One row per arm, plain first: {"name", "median_seconds", "ratio"} (ratio to the plain arm's
-    median epoch). Arms are "plain", then "<augmentation> (cnnkit)" and "<augmentation> (keras)"."""
+    median epoch). Arms are "plain", then "<augmentation> (cnnkit)" and, with `keras_arms`,
+    "<augmentation> (keras)" (leave those out on a JAX GPU: each takes minutes there)."""
     base = TrainConfig(dataset=dataset, arch=arch, batch_size=batch_size, train_limit=train_limit, epochs=epochs)
     data = load_data(base)
     shape, classes = data.input_shape, data.num_classes
@@ -87,7 +89,8 @@ def measure(dataset: str, arch: str, batch_size: int, train_limit: int, epochs: 
     for name, change in AUGMENTATIONS.items():
         cfg = base.replace(**change)
         builders[f"{name} (cnnkit)"] = lambda cfg=cfg: build(cfg, shape, classes)
-        builders[f"{name} (keras)"] = lambda cfg=cfg: keras_augmented_model(cfg, shape, classes)
+        if keras_arms:
+            builders[f"{name} (keras)"] = lambda cfg=cfg: keras_augmented_model(cfg, shape, classes)
     seconds: dict[str, list[float]] = {name: [] for name in builders}
     for round_number in range(rounds):
         order = list(builders) if round_number % 2 == 0 else list(reversed(builders))  # no arm always goes first
@@ -104,12 +107,17 @@ def measure(dataset: str, arch: str, batch_size: int, train_limit: int, epochs: 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help=f"quick check: {SMALL}")
+    parser.add_argument("--without-keras", action="store_true", help="leave out Keras' own layers (slow on JAX GPUs)")
     for option, default in FULL.items():
         parser.add_argument(f"--{option.replace('_', '-')}", type=type(default), help=f"default {default}")
     args = parser.parse_args(argv)
     settings = {key: value if getattr(args, key) is None else getattr(args, key)
                 for key, value in (SMALL if args.small else FULL).items()}
-    rows = measure(**settings)
+    rows = measure(**settings, keras_arms=not args.without_keras)
+    print_rows(settings, rows)
+
+
+def print_rows(settings: dict, rows: list[dict]) -> None:
     print(f"{settings['arch']} on {settings['dataset']}: {settings['train_limit']} training images at most, "
           f"batch {settings['batch_size']}, {settings['epochs']} epochs x {settings['rounds']} rounds per arm "
           f"(first epoch dropped), backend {keras.backend.backend()}")

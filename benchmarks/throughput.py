@@ -1,12 +1,14 @@
 """Training throughput through cnnkit (MLflow logging on, per-batch loss and learning rate
 included), both called directly and launched through the app's JobManager (a background thread),
-against bare `model.fit` on the same model, data and batch size, in one process.
+against bare `model.fit` on the same model, data and batch size, in one process, for each
+learning-rate schedule; and what `steps_per_execution` changes.
 
     CNNKIT_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/throughput.py
+    .venv/bin/python benchmarks/throughput.py --small        # digits, a quick check
 
-Both sides run the same epochs; each epoch is timed from its start to its end (training and
-validation), the first epoch of each run is dropped (graph tracing), and the runs alternate so
-machine noise hits both. Prints images/second for each and the ratios to bare.
+Each arm runs the same epochs; each epoch is timed from its start to its end (training and
+validation), the first epoch of each run is dropped (graph tracing), and the arms alternate so
+machine noise hits them all. Prints images/second for each arm and its ratio to bare fit.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
 from cnnkit.training import build, compile_model, load_data, one_hot, train
 
+SCHEDULES = {  # the settings each schedule needs on top of the base config
+    "constant": {},
+    "plateau": {"schedule": "plateau"},
+    "cyclic": {"schedule": "cyclic", "max_lr": 6e-3, "cycle_epochs": 1.0},
+    "one_cycle": {"schedule": "one_cycle", "max_lr": 6e-3},
+}
+TARGET = 0.97
+
 
 class EpochTimer(keras.callbacks.Callback):
     def __init__(self):
@@ -37,9 +47,10 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def bare_fit_seconds(cfg: TrainConfig, data) -> list[float]:
+    """Epoch seconds of plain `model.fit` on the config's model, optimizer and schedule."""
     keras.utils.set_random_seed(cfg.seed)
     model = build(cfg, data.input_shape, data.num_classes)
-    compile_model(model, cfg, steps_per_epoch=len(data.x_train) // cfg.batch_size + 1)
+    compile_model(model, cfg, steps_per_epoch=-(-len(data.x_train) // cfg.batch_size))
     timer = EpochTimer()
     model.fit(data.x_train, one_hot(data.y_train, data.num_classes), batch_size=cfg.batch_size, epochs=cfg.epochs,
               validation_data=(data.x_val, one_hot(data.y_val, data.num_classes)), shuffle=True, verbose=0,
@@ -64,7 +75,50 @@ def job_manager_seconds(manager: JobManager, cfg: TrainConfig, store: str) -> li
     return logged_epoch_seconds(store, job.run_id)
 
 
-def main() -> None:
+def measure(cfg: TrainConfig, schedules=tuple(SCHEDULES), rounds: int = 2, steps_per_execution: int = 0) -> list[dict]:
+    """One row per arm: schedule, arm, images/s and ratio to bare fit with that schedule.
+    `steps_per_execution` > 1 adds bare and cnnkit arms with that many steps per execution."""
+    data = load_data(cfg)
+    n = len(data.x_train)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = f"sqlite:///{tmp}/mlflow.db"
+        manager = JobManager(tracking_uri=store, max_concurrent=1)
+        for schedule in schedules:
+            scheduled = cfg.replace(**SCHEDULES[schedule])
+            arms = {
+                "bare model.fit": lambda c=scheduled: bare_fit_seconds(c, data),
+                "cnnkit train": lambda c=scheduled: cnnkit_seconds(c, store),
+                "JobManager job": lambda c=scheduled: job_manager_seconds(manager, c, store),
+            }
+            if steps_per_execution > 1:
+                batched = scheduled.replace(steps_per_execution=steps_per_execution)
+                arms[f"bare fit, {steps_per_execution} steps/execution"] = lambda c=batched: bare_fit_seconds(c, data)
+                arms[f"cnnkit, {steps_per_execution} steps/execution"] = lambda c=batched: cnnkit_seconds(c, store)
+            timings: dict[str, list[float]] = {name: [] for name in arms}
+            for round_number in range(rounds):
+                order = list(arms) if round_number % 2 == 0 else list(reversed(arms))  # no arm always goes first
+                for name in order:
+                    timings[name] += arms[name]()
+            bare = n / statistics.median(timings["bare model.fit"])
+            for name, seconds in timings.items():
+                rate = n / statistics.median(seconds)
+                rows.append({"schedule": schedule, "arm": name, "images_per_s": rate, "ratio": rate / bare,
+                             "median_epoch_s": statistics.median(seconds)})
+        manager.shutdown()
+    return rows
+
+
+def print_rows(cfg: TrainConfig, n_train: int, rows: list[dict]) -> None:
+    print(f"model {cfg.arch} on {cfg.dataset}: {n_train} training images, batch {cfg.batch_size}, "
+          f"{cfg.epochs - 1} timed epochs per run, backend {keras.backend.backend()}")
+    for row in rows:
+        print(f"{row['schedule']:<10} {row['arm']:<32}: {row['images_per_s']:9.0f} images/s "
+              f"(median epoch {row['median_epoch_s']:.2f}s)  ratio to bare {row['ratio']:.3f}")
+    print(f"target: cnnkit train and JobManager job ratio >= {TARGET}")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--arch", default="kaggle_mnist_cnn")
@@ -72,33 +126,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-limit", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--schedules", default=",".join(SCHEDULES), help="comma-separated: " + ", ".join(SCHEDULES))
+    parser.add_argument("--steps-per-execution", type=int, default=0, help="also time this many steps per execution")
+    parser.add_argument("--small", action="store_true", help="digits, 3 epochs: a quick check on any machine")
+    args = parser.parse_args(argv)
+    if args.small:
+        args.dataset, args.epochs, args.train_limit = "digits", 3, 0
     cfg = TrainConfig(dataset=args.dataset, arch=args.arch, batch_size=args.batch_size, epochs=args.epochs,
                       train_limit=args.train_limit, val_fraction=0.1)
-    data = load_data(cfg)
-    n = len(data.x_train)
-    timings = {"bare model.fit": [], "cnnkit train": [], "JobManager job": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = f"sqlite:///{tmp}/mlflow.db"
-        manager = JobManager(tracking_uri=store, max_concurrent=1)
-        arms = {
-            "bare model.fit": lambda: bare_fit_seconds(cfg, data),
-            "cnnkit train": lambda: cnnkit_seconds(cfg, store),
-            "JobManager job": lambda: job_manager_seconds(manager, cfg, store),
-        }
-        for round_number in range(args.rounds):
-            order = list(arms) if round_number % 2 == 0 else list(reversed(arms))  # no arm always goes first
-            for name in order:
-                timings[name] += arms[name]()
-        manager.shutdown()
-    rates = {name: n / statistics.median(seconds) for name, seconds in timings.items()}
-    bare = rates["bare model.fit"]
-    print(f"model {cfg.arch} on {cfg.dataset}: {n} training images, batch {cfg.batch_size}, "
-          f"{len(timings['bare model.fit'])} timed epochs each, backend {keras.backend.backend()}")
-    for name, seconds in timings.items():
-        print(f"{name:<15}: {rates[name]:8.0f} images/s (median epoch {statistics.median(seconds):.2f}s)"
-              f"  ratio to bare {rates[name] / bare:.3f}")
-    print("required: ratio >= 0.95")
+    rows = measure(cfg, args.schedules.split(","), args.rounds, args.steps_per_execution)
+    print_rows(cfg, len(load_data(cfg).x_train), rows)
 
 
 if __name__ == "__main__":
