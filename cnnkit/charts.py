@@ -805,7 +805,8 @@ def gallery(images: np.ndarray, captions: list[str], columns: int = 10, correct:
     003's plot_image.
     """
     colors = None if correct is None else [RIGHT if ok else WRONG for ok in correct]
-    return image_grid(images, captions, columns=columns, title=title, title_colors=colors, width=width)
+    fig = image_grid(images, captions, columns=columns, title=title, title_colors=colors, width=width)
+    return fig.update_yaxes(constraintoward="top")  # in a column narrower than `width`, the spare height goes below
 
 
 def computer_vs_human(images: np.ndarray, true_names, predicted_names, per_row: int = 10,

@@ -4,7 +4,7 @@ Curves and results compare any runs. Views that read an evaluation class by clas
 matrices, per-class scores, mistake galleries) need the same classes in the same order, or a
 digit would be captioned "Coat". The difference matrix subtracts image counts cell by cell and
 the galleries line up test index by test index, so those also need the same test images (equal
-test-split fingerprints, see `tracking.same_test_set`).
+test-split fingerprints, see `tracking.test_fingerprints`).
 
 Pure logic on evaluations (anything with `class_names`, `confusion` and `mistakes` as in
 `tracking.RunEvaluation`), keyed by the runs' display names; the Compare page only renders it.
@@ -30,25 +30,31 @@ _CLASSES_SHOWN = 6  # a class list longer than this is written as its first few,
 
 @dataclass(frozen=True)
 class Comparability:
-    """The runs' classes (display name -> class names in order), test-set sizes, and whether they
-    were all tested on the same images."""
+    """Per run (display name): its class names in order, how many test images it was evaluated on,
+    and the fingerprint of those images (`tracking.test_fingerprints`; None: unknown)."""
 
     class_names: Mapping[str, tuple[str, ...]]
     test_images: Mapping[str, int]
-    same_test_images: bool
+    test_sets: Mapping[str, str | None]
 
     @property
     def same_classes(self) -> bool:
         return len(set(self.class_names.values())) <= 1
 
+    def same_test_images(self, runs: Sequence[str] | None = None) -> bool:
+        """Whether `runs` (default: all) were tested on the same images in the same order."""
+        fingerprints = {self.test_sets[run] for run in (self.test_sets if runs is None else runs)}
+        return None not in fingerprints and len(fingerprints) <= 1
+
     @property
     def aligned(self) -> bool:
         """Whether test index i is the same image for every run (so mistakes line up by index)."""
-        return self.same_classes and self.same_test_images
+        return self.same_classes and self.same_test_images()
 
-    def why_not(self, view: str) -> str | None:
+    def why_not(self, view: str, runs: Sequence[str] | None = None) -> str | None:
         """None when `view` (one of VIEWS) means something for these runs, else one line for a
-        person saying why it is not shown."""
+        person saying why it is not shown. `runs` (for the difference: its A and B) narrows the
+        test-image check to those runs."""
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
         if view in _CLASS_VIEWS and not self.same_classes:
@@ -56,14 +62,22 @@ class Comparability:
                     f"{self._class_lists()}. Curves and results compare fine.")
         if view == "difference" and len(self.class_names) < 2:
             return "No difference matrix: it needs two runs with an evaluation."
-        if view == "difference" and not self.same_test_images:
-            return ("No difference matrix: these runs saw different test sets "
-                    f"({self._test_sizes()} images), so subtracting their counts cell by cell would mislead. "
-                    "Compare the row-normalised matrices above instead.")
+        if view == "difference" and not self.same_test_images(runs):
+            return (f"No difference matrix: {'A and B' if runs else 'these runs'} saw different test sets "
+                    f"({self._test_sizes(runs)} images), so subtracting their counts cell by cell would mislead. "
+                    "Compare the row-normalised matrices above instead"
+                    + (", or pick two runs tested on the same images." if runs and len(self.class_names) > 2 else "."))
         return None
 
+    def difference_pair(self) -> tuple[int, int]:
+        """Positions (in run order) of the A and B a difference starts with: the first two runs
+        tested on the same images, else the first two."""
+        runs = list(self.test_sets)
+        pairs = [(i, j) for j in range(len(runs)) for i in range(j) if self.same_test_images((runs[i], runs[j]))]
+        return pairs[0] if pairs else (0, 1)
+
     def images_note(self) -> str:
-        """What the galleries (and images behind a clicked cell) show: lined up or each run's own."""
+        """What the galleries show: the same test images lined up, or each run's own mistakes."""
         if self.aligned:
             return ("These runs saw the same test set: each gallery shows the same test images in the same places, "
                     "so you can see which run fixed which mistake (blue: right, red: wrong).")
@@ -76,16 +90,17 @@ class Comparability:
             groups.setdefault(tuple(classes), []).append(run)
         return "; ".join(f"{_joined(runs)}: {_class_list(classes)}" for classes, runs in groups.items())
 
-    def _test_sizes(self) -> str:
-        return ", ".join(f"{run}: {count:,}" for run, count in self.test_images.items())
+    def _test_sizes(self, runs: Sequence[str] | None = None) -> str:
+        return ", ".join(f"{run}: {self.test_images[run]:,}" for run in (self.test_images if runs is None else runs))
 
 
-def comparability(evaluations: Mapping[str, object], same_test_images: bool) -> Comparability:
-    """The Comparability of runs' evaluations (display name -> `tracking.RunEvaluation`)."""
+def comparability(evaluations: Mapping[str, object], test_sets: Mapping[str, str | None]) -> Comparability:
+    """The Comparability of runs' evaluations (display name -> `tracking.RunEvaluation`) tested on
+    `test_sets` (display name -> test fingerprint)."""
     return Comparability(
         class_names={run: tuple(str(c) for c in evaluation.class_names) for run, evaluation in evaluations.items()},
         test_images={run: int(np.asarray(evaluation.confusion).sum()) for run, evaluation in evaluations.items()},
-        same_test_images=same_test_images,
+        test_sets={run: test_sets.get(run) for run in evaluations},
     )
 
 

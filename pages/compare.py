@@ -64,13 +64,14 @@ for run_id in chosen:
         evaluations[run_id] = cached_evaluation(run_id)
     except InputError as error:
         st.warning(f"{names[run_id]}: {error}")
+fingerprints = tracking.test_fingerprints(client, list(evaluations))
 comparable = comparison.comparability({names[run_id]: evaluation for run_id, evaluation in evaluations.items()},
-                                      same_test_images=tracking.same_test_set(client, list(evaluations)))
+                                      test_sets={names[run_id]: fingerprint for run_id, fingerprint in fingerprints.items()})
 
 
 def confusion_view():
     normalize = st.toggle("Row-normalised (share of each true class)", value=True, key="compare.normalize")
-    columns = st.columns(min(3, len(evaluations)))
+    columns = st.columns(min(2, len(evaluations)))  # 10 classes stay readable at half width
     clicked = {}
     for i, (run_id, evaluation) in enumerate(evaluations.items()):
         with columns[i % len(columns)]:
@@ -89,12 +90,16 @@ def confusion_view():
 
 
 def difference_view():
-    if reason := comparable.why_not("difference"):
-        st.info(reason)
+    if len(evaluations) < 2:
         return
     first, second = st.columns(2)
-    a = first.selectbox("Difference: A", list(evaluations), format_func=names.get, key="compare.diff.a")
-    b = second.selectbox("B", list(evaluations), index=1, format_func=names.get, key="compare.diff.b")
+    index_a, index_b = comparable.difference_pair()
+    runs = ",".join(evaluations)  # in the keys: another set of runs starts again from its own best pair
+    a = first.selectbox("Difference: A", list(evaluations), index=index_a, format_func=names.get, key=f"compare.diff.a.{runs}")
+    b = second.selectbox("B", list(evaluations), index=index_b, format_func=names.get, key=f"compare.diff.b.{runs}")
+    if reason := comparable.why_not("difference", runs=(names[a], names[b])):
+        st.info(reason)
+        return
     st.plotly_chart(charts.confusion_difference(evaluations[a].confusion, evaluations[b].confusion,
                                                 evaluations[a].class_names, names=(names[a], names[b])), width="stretch")
     st.caption("Each cell: how many more (+) or fewer (−) test images B puts there than A; blank where they agree. "

@@ -638,6 +638,11 @@ def test_gallery_captions_span_two_lines_and_are_blue_when_right_and_red_when_wr
     assert all(a.font.color is None for a in charts.gallery(images, ["a", "b", "c"]).layout.annotations)
 
 
+def test_a_gallery_in_a_column_narrower_than_planned_keeps_its_images_at_the_top():
+    fig = charts.gallery(np.zeros((10, 8, 8, 1), np.uint8), ["true: 1\npred: 7"] * 10, columns=5, width=500)
+    assert fig.layout.yaxis.constraintoward == "top"  # not a white band above the images, under the run's name
+
+
 def test_a_hundred_captioned_images_make_one_gallery_with_a_caption_each():
     images = np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)
     fig = charts.gallery(images, [f"true: cat\npred: dog {i}%" for i in range(100)], correct=[i % 2 == 0 for i in range(100)])

@@ -23,7 +23,7 @@ def evaluation(class_names, mistakes=(), test_images=None):
 
 def test_runs_on_different_class_sets_compare_on_curves_and_results_only_and_say_which_runs_have_which_classes():
     runs = {"digits a": evaluation(DIGITS), "digits b": evaluation(DIGITS), "clothes": evaluation(FASHION)}
-    comparable = comparison.comparability(runs, same_test_images=False)
+    comparable = comparison.comparability(runs, {"digits a": "d", "digits b": "d", "clothes": "f"})
     assert not comparable.same_classes and not comparable.aligned
     assert comparable.why_not("curves") is None and comparable.why_not("results") is None
     for view in ("confusion", "difference", "per_class", "mistakes"):
@@ -35,28 +35,45 @@ def test_runs_on_different_class_sets_compare_on_curves_and_results_only_and_say
 
 
 def test_the_same_classes_in_another_order_do_not_line_up():
-    comparable = comparison.comparability({"a": evaluation(("cat", "dog")), "b": evaluation(("dog", "cat"))}, True)
+    comparable = comparison.comparability({"a": evaluation(("cat", "dog")), "b": evaluation(("dog", "cat"))}, {})
     assert not comparable.same_classes and comparable.why_not("confusion") is not None
 
 
 def test_the_same_classes_on_different_test_sets_show_side_by_side_but_are_neither_subtracted_nor_lined_up():
     runs = {"digits": evaluation(DIGITS, test_images=359), "mnist": evaluation(DIGITS, test_images=10_000)}
-    comparable = comparison.comparability(runs, same_test_images=False)
+    comparable = comparison.comparability(runs, {"digits": "d", "mnist": "m"})
     assert comparable.same_classes and not comparable.aligned
     for view in ("confusion", "per_class", "mistakes"):
         assert comparable.why_not(view) is None
-    assert "saw different test sets (digits: 359, mnist: 10,000 images)" in comparable.why_not("difference")
+    assert "these runs saw different test sets (digits: 359, mnist: 10,000 images)" in comparable.why_not("difference")
     assert "don't line up image by image" in comparable.images_note()
 
 
+def test_a_run_whose_test_images_are_unknown_lines_up_with_none():
+    comparable = comparison.comparability({"a": evaluation(DIGITS), "b": evaluation(DIGITS)}, {"a": "d"})
+    assert not comparable.same_test_images() and comparable.why_not("difference") is not None
+
+
 def test_runs_on_the_same_test_set_line_up_everywhere():
-    comparable = comparison.comparability({"a": evaluation(DIGITS), "b": evaluation(DIGITS)}, same_test_images=True)
+    comparable = comparison.comparability({"a": evaluation(DIGITS), "b": evaluation(DIGITS)}, {"a": "d", "b": "d"})
     assert comparable.aligned and all(comparable.why_not(view) is None for view in comparison.VIEWS)
     assert comparable.images_note().startswith("These runs saw the same test set")
 
 
+def test_a_difference_is_judged_on_its_own_two_runs_and_starts_with_two_that_share_test_images():
+    runs = {name: evaluation(DIGITS, test_images=359) for name in ("seed 4", "seed 0", "seed 0, faster")}
+    comparable = comparison.comparability(runs, {"seed 4": "four", "seed 0": "zero", "seed 0, faster": "zero"})
+    assert not comparable.aligned and comparable.why_not("difference") is not None
+    assert comparable.why_not("difference", runs=("seed 0", "seed 0, faster")) is None
+    reason = comparable.why_not("difference", runs=("seed 4", "seed 0"))
+    assert reason.startswith("No difference matrix: A and B saw different test sets (seed 4: 359, seed 0: 359 images)")
+    assert reason.endswith("or pick two runs tested on the same images.")
+    assert comparable.difference_pair() == (1, 2)
+    assert comparison.comparability(runs, {}).difference_pair() == (0, 1)
+
+
 def test_a_difference_needs_two_evaluations_and_an_unknown_view_is_a_bug():
-    comparable = comparison.comparability({"a": evaluation(DIGITS)}, same_test_images=True)
+    comparable = comparison.comparability({"a": evaluation(DIGITS)}, {"a": "d"})
     assert "needs two runs" in comparable.why_not("difference")
     with pytest.raises(ValueError, match="unknown view"):
         comparable.why_not("gallery")

@@ -145,6 +145,8 @@ def test_compare_shows_curves_differing_settings_results_confusions_and_gallerie
     assert list(settings.index) == ["learning_rate"]  # only what differs
     figures = [chart.proto.spec for chart in at.get("plotly_chart")]
     assert len(figures) >= 2 + 2 + 1 + 1 + 2  # curves, bars, two confusions + difference, per class, two galleries
+    assert any(title.startswith("B − A") for title in chart_titles(at))  # same test images: a difference
+    assert any(caption.value.startswith("These runs saw the same test set") for caption in at.caption)
     at.selectbox(key="compare.true").set_value("3").run()
     assert not at.exception
 
@@ -172,7 +174,8 @@ def three_class_csv(path) -> str:
 
 @pytest.fixture()
 def runs_on_other_data(app, tmp_path):
-    """Finished tiny runs: digits, digits split with another seed (other test images), and a 3-class CSV."""
+    """Finished tiny runs: digits twice on one split, digits split with another seed (other test images),
+    and a 3-class CSV."""
     import os
 
     from cnnkit.config import TrainConfig
@@ -180,6 +183,7 @@ def runs_on_other_data(app, tmp_path):
 
     uri = os.environ["MLFLOW_TRACKING_URI"]
     configs = {"digits": TrainConfig(dataset="digits", epochs=1, train_limit=300),
+               "digits, faster": TrainConfig(dataset="digits", epochs=1, train_limit=300, learning_rate=3e-3),
                "digits, seed 4": TrainConfig(dataset="digits", epochs=1, train_limit=300, seed=4),
                "csv": TrainConfig(dataset="csv", dataset_path=three_class_csv(tmp_path / "three.csv"), epochs=1)}
     results = {name: train(config, tracking_uri=uri, run_name=name) for name, config in configs.items()}
@@ -189,6 +193,12 @@ def runs_on_other_data(app, tmp_path):
 
 def plotly_specs(at) -> list[str]:
     return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
+def chart_titles(at) -> list[str]:
+    import json
+
+    return [json.loads(spec)["layout"].get("title", {}).get("text", "") for spec in plotly_specs(at)]
 
 
 @pytest.mark.slow
@@ -212,14 +222,22 @@ def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_ne
     assert not at.exception
     specs = plotly_specs(at)
     assert sum("Predicted label" in spec for spec in specs) == 2  # both confusion matrices, no difference matrix
-    assert not any("B − A" in spec for spec in specs)
-    assert any(info.value.startswith("No difference matrix: these runs saw different test sets") for info in at.info)
+    assert not any(title.startswith("B − A") for title in chart_titles(at))
+    assert any(info.value.startswith("No difference matrix: A and B saw different test sets") for info in at.info)
     assert any("don't line up image by image" in caption.value for caption in at.caption)
     galleries = [spec for spec in specs if "pred: " in spec]  # gallery captions: "true: 3<br>pred: 8"
     assert len(galleries) == 2  # each run's own mistakes
     at.selectbox(key="compare.true").set_value("3").run()
     captions = [spec for spec in plotly_specs(at) if "pred: " in spec]
     assert captions and all("true: 3" in spec and "true: 5" not in spec for spec in captions)  # the filter applies to both
+
+    at.multiselect(key="compare.runs").set_value([runs_on_other_data[name] for name in ("digits, seed 4", "digits",
+                                                                                       "digits, faster")]).run()
+    a, b = (next(box for box in at.selectbox if box.label == label) for label in ("Difference: A", "B"))
+    assert (a.value, b.value) == (runs_on_other_data["digits"], runs_on_other_data["digits, faster"])  # they share test images
+    assert any(title.startswith("B − A") for title in chart_titles(at))
+    a.set_value(runs_on_other_data["digits, seed 4"]).run()
+    assert any(info.value.startswith("No difference matrix: A and B saw different test sets") for info in at.info)
 
 
 @pytest.mark.slow
