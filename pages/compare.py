@@ -127,17 +127,16 @@ def cell_images(run: str, true: str, predicted: str):
 
 
 def mistakes_view():
-    class_names = next(iter(evaluations.values())).class_names
+    choices = ["", *next(iter(evaluations.values())).class_names]  # "": any class (None would show "Choose an option")
     left, right, count = st.columns(3)
-    true_filter = left.selectbox("True class", [None, *class_names], format_func=lambda v: "any" if v is None else v,
-                                 key="compare.true")
-    predicted_filter = right.selectbox("Predicted class", [None, *class_names], format_func=lambda v: "any" if v is None else v,
-                                       key="compare.pred")
+    true_filter = left.selectbox("True class", choices, format_func=lambda v: v or "any", key="compare.true")
+    predicted_filter = right.selectbox("Predicted class", choices, format_func=lambda v: v or "any", key="compare.pred")
     limit = count.slider("Images", 10, 100, 30, step=10, key="compare.limit")
     st.caption(comparable.images_note())
-    shown = comparison.mistake_indices(evaluations, comparable.aligned, true_filter, predicted_filter, limit)
-    for column, (run_id, evaluation) in zip(st.columns(len(evaluations)), evaluations.items()):
-        with column:
+    shown = comparison.mistake_indices(evaluations, comparable.aligned, true_filter or None, predicted_filter or None, limit)
+    columns = st.columns(min(2, len(evaluations)))  # more galleries side by side would make their captions overlap
+    for i, (run_id, evaluation) in enumerate(evaluations.items()):
+        with columns[i % len(columns)]:
             st.markdown(f"**{names[run_id]}**")
             if len(shown[run_id]) == 0:
                 st.caption("No mistakes match the filters.")
@@ -149,7 +148,7 @@ def mistakes_view():
                 continue
             tiles = comparison.gallery(evaluation, shown[run_id], split.y_test)
             st.plotly_chart(charts.gallery(split.x_test[tiles.indices], tiles.captions, columns=5, correct=tiles.correct,
-                                           width=PAGE_WIDTH_PX // len(evaluations)), width="stretch", key=f"gallery-{run_id}")
+                                           width=PAGE_WIDTH_PX // len(columns)), width="stretch", key=f"gallery-{run_id}")
 
 
 def per_class_view():

@@ -227,6 +227,7 @@ def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_ne
     assert any("don't line up image by image" in caption.value for caption in at.caption)
     galleries = [spec for spec in specs if "pred: " in spec]  # gallery captions: "true: 3<br>pred: 8"
     assert len(galleries) == 2  # each run's own mistakes
+    assert at.selectbox(key="compare.true").value == ""  # "any"; None would read "Choose an option" in the browser
     at.selectbox(key="compare.true").set_value("3").run()
     captions = [spec for spec in plotly_specs(at) if "pred: " in spec]
     assert captions and all("true: 3" in spec and "true: 5" not in spec for spec in captions)  # the filter applies to both
