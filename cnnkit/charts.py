@@ -53,6 +53,12 @@ def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
     return fig
 
 
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """The legend in rows under the plot, at the figure's bottom edge (Plotly makes room for it):
+    for legends of runs, whose long names would wrap above the plot into the title."""
+    return fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom", x=0, xanchor="left"))
+
+
 def _note(title: str, message: str) -> go.Figure:
     """An empty figure with `message` in the middle, for data that isn't there (yet)."""
     fig = go.Figure()
@@ -526,7 +532,7 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
         y_axis = dict(type="linear", range=_value_range(drawn, 0, 1, min_span=0.1) if percent else _value_range(drawn, low=0))
     fig.update_yaxes(title=label[:1].upper() + label[1:] + (" (log scale)" if log_y else ""),
                      tickformat=".0%" if percent else None, **y_axis)
-    return _style(fig, title)
+    return _legend_below(_style(fig, title))
 
 
 def results_bars(results: pd.DataFrame) -> go.Figure:
@@ -556,7 +562,7 @@ def results_bars(results: pd.DataFrame) -> go.Figure:
     ticks = np.arange(math.ceil(bottom / step) * step, 100 + step / 2, step).tolist()
     fig.update_yaxes(title=f"Accuracy (axis starts at {bottom} %)", range=[bottom, 100 + 0.1 * (100 - bottom)],
                      tickmode="array", tickvals=ticks, ticktext=[f"{tick:g} %" for tick in ticks])  # room above 100 % for labels
-    return _style(fig, title)
+    return _legend_below(_style(fig, title))
 
 
 def per_class_scores(scores: pd.DataFrame) -> go.Figure:
@@ -584,7 +590,7 @@ def per_class_scores(scores: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     for row, quantity in enumerate(quantities, start=1):
         fig.update_yaxes(title_text=quantity.capitalize(), row=row, col=1)
-    return _style(fig, title, height=150 + 260 * len(quantities))
+    return _legend_below(_style(fig, title, height=150 + 260 * len(quantities)))
 
 
 # ---- evaluation ----------------------------------------------------------------------------

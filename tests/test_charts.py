@@ -434,6 +434,16 @@ def test_compare_curves_gives_a_wide_learning_rate_a_log_axis():
     assert charts.compare_curves(lrs, "lr").layout.yaxis.type == "log"
 
 
+def test_legends_of_runs_sit_under_the_plot_where_long_names_cannot_cover_the_title():
+    names = [f"kaggle_mnist_cnn on fashion_mnist, run {i}" for i in range(8)]
+    history = pd.DataFrame({"run": names, "epoch": 1, "loss": 1.0})
+    results = pd.DataFrame({"run": names, "test_accuracy": 0.9})
+    scores = pd.DataFrame({"run": names, "class": "0", "precision": 0.9, "recall": 0.8})
+    for fig in (charts.compare_curves(history, "loss"), charts.results_bars(results), charts.per_class_scores(scores)):
+        legend = fig.layout.legend
+        assert (legend.yref, legend.y, legend.yanchor, legend.xanchor) == ("container", 0, "bottom", "left")
+
+
 def test_compare_curves_without_data_says_so():
     for history in (pd.DataFrame(), two_run_history().iloc[:0], two_run_history().drop(columns="val_loss")):
         fig = charts.compare_curves(history, "val_loss")
