@@ -8,6 +8,7 @@ that says what is missing instead of raising.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,8 @@ METRIC_LABELS = {"loss": "training loss", "val_loss": "validation loss", "accura
                  "val_accuracy": "validation accuracy", "lr": "learning rate", "batch_loss": "batch loss",
                  "batch_lr": "learning rate"}
 TEXT_CLASSES = 20  # a class-by-class heatmap writes its values in the cells up to this many classes
+UPRIGHT_BAR_LABELS = 15  # results bars write their values across up to this many bars, standing up beyond
+RUN_NAME_LINE = 22  # characters per line of a run's name under its bars
 MIN_TITLED_TILE_PX = 40  # feature maps get their channel number above them when tiles are at least this wide
 
 
@@ -536,32 +539,36 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
 
 
 def results_bars(results: pd.DataFrame) -> go.Figure:
-    """Grouped bars of each run's accuracies (one colour per metric), in percent.
+    """Grouped bars of each run's accuracies (one colour per metric), in percent, with their values.
 
     `results`: one row per run with a column `run` (display name, unique) and any of the columns of
     `RESULT_METRICS` as fractions 0-1 (missing values leave no bar). The y axis is zoomed in like
-    seed 002's plt.ylim(97, 100): from a whole percent a bit below the lowest value up to 100 %.
+    seed 002's plt.ylim(97, 100): from a whole percent a bit below the lowest value up to 100 %,
+    with room above for the values written over the bars (standing up when there are more than
+    UPRIGHT_BAR_LABELS bars). Run names wrap onto several lines instead of slanting across the chart.
     """
     title = "Accuracy of each run"
     metrics = [m for m in RESULT_METRICS if m in results and pd.to_numeric(results[m], errors="coerce").notna().any()]
     if results.empty or "run" not in results or not metrics:
         return _note(title, "no results yet")
-    runs = results["run"].astype(str).to_numpy()
+    runs = ["<br>".join(textwrap.wrap(str(run), RUN_NAME_LINE, break_long_words=False)) for run in results["run"]]
     percents = results[metrics].apply(pd.to_numeric, errors="coerce") * 100
+    across = len(runs) * len(metrics) <= UPRIGHT_BAR_LABELS
     fig = go.Figure()
     for metric in metrics:
         name, color = RESULT_METRICS[metric]
         fig.add_bar(x=runs, y=percents[metric].to_numpy(dtype=float), name=name, marker_color=color,
-                    texttemplate="%{y:.2f}", textposition="outside", textangle=0, cliponaxis=False,
+                    texttemplate="%{y:.2f}", textposition="outside", textangle=0 if across else -90, cliponaxis=False,
                     hovertemplate=f"%{{x}}<br>{name}: %{{y:.2f}}%<extra></extra>")
     low = float(np.nanmin(percents.to_numpy(dtype=float)))
     bottom = max(0, math.floor(low - max(0.5, 0.25 * (100 - low))))
     step = next(step for step in (0.5, 1, 2, 5, 10, 20) if (100 - bottom) / step <= 8)
     fig.update_layout(barmode="group", uniformtext=dict(minsize=8, mode="hide"))
-    fig.update_xaxes(title="Run", type="category")
+    fig.update_xaxes(title="Run", type="category", tickangle=0)
     ticks = np.arange(math.ceil(bottom / step) * step, 100 + step / 2, step).tolist()
-    fig.update_yaxes(title=f"Accuracy (axis starts at {bottom} %)", range=[bottom, 100 + 0.1 * (100 - bottom)],
-                     tickmode="array", tickvals=ticks, ticktext=[f"{tick:g} %" for tick in ticks])  # room above 100 % for labels
+    headroom = (0.1 if across else 0.2) * (100 - bottom)  # for the values over the bars at 100 %
+    fig.update_yaxes(title=f"Accuracy (axis starts at {bottom} %)", range=[bottom, 100 + headroom],
+                     tickmode="array", tickvals=ticks, ticktext=[f"{tick:g} %" for tick in ticks])
     return _legend_below(_style(fig, title))
 
 

@@ -54,8 +54,9 @@ with settings_tab:
 with results_tab:
     shown = results.drop(columns=["run_id"]).set_index("run")
     st.dataframe(shown, width="stretch", column_config={
-        column: st.column_config.NumberColumn(format="percent")
-        for column in ("final_accuracy", "final_val_accuracy", "test_accuracy", "test_top3_accuracy", "test_top5_accuracy")})
+        **{column: st.column_config.NumberColumn(label, format="percent") for column, (label, _) in charts.RESULT_METRICS.items()},
+        "test_loss": st.column_config.NumberColumn("test loss", format="%.4f"),
+        "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
     st.plotly_chart(charts.results_bars(results), width="stretch")
 
 evaluations = {}

@@ -476,6 +476,16 @@ def test_results_bars_write_their_values_above_the_bars_with_room_above_100_perc
     assert max(fig.layout.yaxis.tickvals) == 100 and fig.layout.yaxis.ticktext[-1] == "100 %"  # no 105 % tick
 
 
+def test_many_results_bars_stand_their_values_up_and_long_run_names_wrap_instead_of_slanting():
+    names = [f"kaggle_mnist_cnn on digits ({i}abcdef{i})" for i in range(6)]
+    results = pd.DataFrame({"run": names, **{metric: 0.9 for metric in charts.RESULT_METRICS}})
+    fig = charts.results_bars(results)  # 6 runs x 5 accuracies: 30 thin bars
+    assert all(bar.textangle == -90 for bar in fig.data)
+    assert fig.layout.xaxis.tickangle == 0 and list(fig.data[0].x)[0] == "kaggle_mnist_cnn on<br>digits (0abcdef0)"
+    bottom, top = fig.layout.yaxis.range
+    assert top >= 100 + 0.2 * (100 - bottom)  # standing values need more room above 100 %
+
+
 def test_results_bars_without_accuracies_says_so():
     for results in (pd.DataFrame(), pd.DataFrame({"run": ["a"], "test_loss": [0.1]}),
                     pd.DataFrame({"run": ["a"], "test_accuracy": [np.nan]})):
