@@ -686,8 +686,8 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", 
     runs agree. The colour says which run does better in the cell, on one diverging scale: blue
     where B does (more images right on the diagonal; fewer images in a mistake off it, so a blue
     cell off the diagonal has a negative number), red where A does, white where they agree; the
-    colour bar and the title say so. Raises ValueError when the shapes differ or don't match
-    `class_names`.
+    colour bar and the title say so. Equal matrices give a note saying so. Raises ValueError when
+    the shapes differ or don't match `class_names`.
     """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
@@ -699,6 +699,8 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", 
         return _note(title, "no classes")
     a, b = _square(a, class_names).astype(np.int64), _square(b, class_names).astype(np.int64)
     difference = b - a
+    if not difference.any():
+        return _note(title, "A and B put every test image in the same cell: no difference")
     b_better = np.where(np.eye(len(difference), dtype=bool), difference, -difference)
     limit = max(1, int(np.abs(b_better).max()))
     text = np.where(difference == 0, "", np.char.replace(np.char.mod("%+d", difference), "-", "−"))

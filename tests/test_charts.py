@@ -556,7 +556,9 @@ def test_confusion_difference_colours_every_cell_where_b_does_better_the_same_wa
     assert list(heatmap.colorbar.tickvals) == [-4, 0, 4]
     assert heatmap.colorscale[-1][1] == "rgb(5,48,97)"  # RdBu's dark blue at the "B better" end
     assert "blue where B is better" in charts.confusion_difference(a, b, ["cat", "dog"]).layout.title.text
-    assert charts.confusion_difference(a, a, ["cat", "dog"]).data[0].zmax == 1  # all equal: still a scale
+    assert charts.confusion_difference(a, a + np.eye(2, dtype=int), ["cat", "dog"]).data[0].zmax == 1
+    same = charts.confusion_difference(a, a, ["cat", "dog"])
+    assert same.data == () and note_text(same) == ["A and B put every test image in the same cell: no difference"]
 
 
 def test_confusion_difference_needs_matrices_of_one_shape():
