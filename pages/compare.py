@@ -54,7 +54,8 @@ with settings_tab:
 with results_tab:
     shown = results.drop(columns=["run_id"]).set_index("run")
     st.dataframe(shown, width="stretch", column_config={
-        **{column: st.column_config.NumberColumn(label, format="percent") for column, (label, _) in charts.RESULT_METRICS.items()},
+        **{column: st.column_config.NumberColumn(label, format="percent")
+           for column, (label, _) in charts.RESULT_METRICS.items()},
         "test_loss": st.column_config.NumberColumn("test loss", format="%.4f"),
         "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
     st.plotly_chart(charts.results_bars(results), width="stretch")
@@ -96,7 +97,8 @@ def difference_view():
     first, second = st.columns(2)
     index_a, index_b = comparable.difference_pair()
     runs = ",".join(evaluations)  # in the keys: another set of runs starts again from its own best pair
-    a = first.selectbox("Difference: A", list(evaluations), index=index_a, format_func=names.get, key=f"compare.diff.a.{runs}")
+    a = first.selectbox("Difference: A", list(evaluations), index=index_a, format_func=names.get,
+                        key=f"compare.diff.a.{runs}")
     b = second.selectbox("B", list(evaluations), index=index_b, format_func=names.get, key=f"compare.diff.b.{runs}")
     if reason := comparable.why_not("difference", runs=(names[a], names[b])):
         st.info(reason)
@@ -112,7 +114,8 @@ def cell_images(run: str, true: str, predicted: str):
     """The test images behind one clicked confusion cell of one run, captioned in its own class names."""
     evaluation = evaluations[run]
     true_index, predicted_index = evaluation.class_names.index(str(true)), evaluation.class_names.index(str(predicted))
-    cell = evaluation.mistakes[(evaluation.mistakes["true"] == true_index) & (evaluation.mistakes["predicted"] == predicted_index)]
+    mistakes = evaluation.mistakes
+    cell = mistakes[(mistakes["true"] == true_index) & (mistakes["predicted"] == predicted_index)]
     st.markdown(f"**{names[run]}**: true *{true}*, predicted *{predicted}*")
     if true_index == predicted_index:
         st.caption(f"{int(evaluation.confusion[true_index, true_index])} test images classified correctly.")
