@@ -8,6 +8,7 @@ that says what is missing instead of raising.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,8 @@ METRIC_LABELS = {"loss": "training loss", "val_loss": "validation loss", "accura
                  "val_accuracy": "validation accuracy", "lr": "learning rate", "batch_loss": "batch loss",
                  "batch_lr": "learning rate"}
 TEXT_CLASSES = 20  # a class-by-class heatmap writes its values in the cells up to this many classes
+UPRIGHT_BAR_LABELS = 15  # results bars write their values across up to this many bars, standing up beyond
+RUN_NAME_LINE = 22  # characters per line of a run's name under its bars
 MIN_TITLED_TILE_PX = 40  # feature maps get their channel number above them when tiles are at least this wide
 
 
@@ -51,6 +54,12 @@ def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
         height=height,
     )
     return fig
+
+
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """The legend in rows under the plot, at the figure's bottom edge (Plotly makes room for it):
+    for legends of runs, whose long names would wrap above the plot into the title."""
+    return fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom", x=0, xanchor="left"))
 
 
 def _note(title: str, message: str) -> go.Figure:
@@ -75,6 +84,82 @@ def _spans_decades(values, decades: float = 2) -> bool:
     finite = _floats(values)
     finite = finite[np.isfinite(finite)]
     return len(finite) > 0 and finite.min() > 0 and finite.max() / finite.min() > 10**decades
+
+
+def _value_range(values, low: float | None = None, high: float | None = None,
+                 min_span: float | None = None) -> list[float] | None:
+    """A linear axis range around the finite `values`, 5 % of their span wider on each side (so
+    end markers stay whole) but never more than that beyond `low` and `high` (e.g. 0 and 1 for
+    accuracy). Equal values (a single epoch) get a window `min_span` wide (default: 20 % of the
+    value, or 1 around 0) instead of Plotly's ±1, which puts a 13 % accuracy on an axis from
+    -87 % to 113 %. None without finite values (Plotly's autorange then)."""
+    finite = _floats(values)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) == 0:
+        return None
+    bottom, top = float(finite.min()), float(finite.max())
+    if top == bottom:
+        half = (min_span or 0.2 * abs(top) or 1.0) / 2
+        bottom, top = bottom - half, top + half
+        if low is not None and bottom < low:
+            bottom, top = low, low + 2 * half
+        if high is not None and top > high:
+            bottom, top = max(high - 2 * half, low if low is not None else -math.inf), high
+    pad = 0.05 * (top - bottom)
+    bottom, top = bottom - pad, top + pad
+    if low is not None:
+        bottom = max(bottom, low - pad)
+    if high is not None:
+        top = min(top, high + pad)
+    return [bottom, top]
+
+
+def _count_axis(values) -> dict:
+    """Axis settings for whole numbers (epochs, steps): ticks only on whole numbers, at most about
+    ten (1, 2 or 5 times a power of ten apart), where Plotly would write 1.5 between epochs 1 and
+    2; a single value gets a range of ±0.5 around it instead of Plotly's ±1 (which shows epoch 0)."""
+    finite = _floats(values)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) == 0:
+        return {}
+    span = float(finite.max() - finite.min())
+    step = next(m * 10**e for e in range(16) for m in (1, 2, 5) if span / (m * 10**e) <= 10)
+    axis = dict(tickmode="linear", tick0=0, dtick=step)
+    if span == 0:
+        axis["range"] = [finite.min() - 0.5, finite.max() + 0.5]
+    return axis
+
+
+def _short_number(value: float, exponent_below: float = 1e-3) -> str:
+    """1 → "1", 20 → "20", 5000 → "5k", 0.02 → "0.02", 1e-5 → "1e-5": a tick label read at a glance."""
+    if value >= 1e6:
+        return f"{value / 1e6:g}M"
+    if value >= 1e3:
+        return f"{value / 1e3:g}k"
+    if value < exponent_below:
+        mantissa, exponent = f"{value:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:g}"
+
+
+def _log_axis(values) -> dict:
+    """A log axis with readable ticks, for Plotly's "1 2 5 10 2 5" (where the second 2 means 20).
+
+    Ticks at 1, 2 and 5 times each power of ten over up to three decades of positive `values`,
+    at powers of ten beyond that (every other one, or sparser, beyond eight decades), each written
+    out in full ("20", "1k", "0.002"; "1e-5" style throughout when any tick is below 0.001)."""
+    finite = _floats(values)
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if len(finite) == 0:
+        return dict(type="log")
+    first, last = math.floor(math.log10(finite.min())), math.ceil(math.log10(finite.max()))
+    decades = max(last - first, 1)
+    mantissas = (1, 2, 5) if decades <= 3 else (1,)
+    stride = math.ceil(decades / 8)
+    ticks = [tick for e in range(first, last + 1, stride) for m in mantissas if (tick := float(f"{m}e{e}")) <= 10**last]
+    exponent_below = 1.0 if ticks[0] < 1e-3 else 1e-3
+    return dict(type="log", tickmode="array", tickvals=ticks,
+                ticktext=[_short_number(tick, exponent_below) for tick in ticks])
 
 
 def moving_average(values, window: int) -> np.ndarray:
@@ -278,9 +363,12 @@ def learning_curves(epochs: pd.DataFrame) -> go.Figure:
             row=1, col=1 if quantity == "loss" else 2,
         )
         in_legend.add(split)
-    fig.update_xaxes(title="Epoch", dtick=1 if x.max() - x.min() <= 20 else None)
-    fig.update_yaxes(title_text="Loss", row=1, col=1)
-    fig.update_yaxes(title_text="Accuracy", tickformat=".0%", row=1, col=2)
+    fig.update_xaxes(title="Epoch", **_count_axis(x))
+    losses = epochs[[m for m in metrics if m.endswith("loss")]].to_numpy(dtype=float)
+    accuracies = epochs[[m for m in metrics if m.endswith("accuracy")]].to_numpy(dtype=float)
+    fig.update_yaxes(title_text="Loss", range=_value_range(losses, low=0), row=1, col=1)
+    fig.update_yaxes(title_text="Accuracy", tickformat=".0%", range=_value_range(accuracies, 0, 1, min_span=0.1),
+                     row=1, col=2)
     return _style(fig, title).update_layout(legend_y=1.08)  # clear of the subplot titles
 
 
@@ -307,8 +395,8 @@ def batch_loss(batches: pd.DataFrame, log_x: bool = True, smoothing: int = 1) ->
                         mode="lines", line=dict(color=SPLIT_COLORS["train"], width=2.5),
                         hovertemplate=f"step %{{x}}<br>average of last {smoothing}: %{{y:.4f}}<extra></extra>")
     fig.update_xaxes(title="Optimizer step (batch)" + (", log scale" if log_x else ""),
-                     type="log" if log_x else "linear")
-    fig.update_yaxes(title="Loss")
+                     **(_log_axis(steps[keep]) if log_x else dict(type="linear", **_count_axis(steps[keep]))))
+    fig.update_yaxes(title="Loss", range=_value_range(losses[keep], low=0))
     return _style(fig, title)
 
 
@@ -335,11 +423,11 @@ def learning_rate(steps, rates, epoch_length: int | None = None, title: str = "L
             for b in boundaries[stride - 1 :: stride]
         ])
         x_title += f"; dotted lines: end of each epoch ({epoch_length} steps)"
-    fig.update_xaxes(title=x_title)
+    fig.update_xaxes(title=x_title, **_count_axis(steps))
     finite = rates[np.isfinite(rates)]
     log_y = _spans_decades(finite)
     fig.update_yaxes(title="Learning rate" + (" (log scale)" if log_y else ""),
-                     type="log" if log_y else "linear", exponentformat="e")
+                     **(_log_axis(finite) if log_y else dict(type="linear", exponentformat="e")))
     if not log_y and len(finite) and finite.min() >= 0:
         fig.update_yaxes(range=[0, finite.max() * 1.15 or 1])  # from zero, so a constant rate reads as itself
     return _style(fig, title)
@@ -381,7 +469,7 @@ def lr_finder(learning_rates, losses, steepest: float | None = None, lower: floa
                         text=[f"suggested {steepest:.1e}"], textposition="top center",
                         marker=dict(color=HIGHLIGHT, size=12, symbol="circle"),
                         hovertemplate="suggested learning rate %{x:.2e}<br>smoothed loss %{y:.4f}<extra></extra>")
-    fig.update_xaxes(title="Learning rate (log scale)", type="log", exponentformat="e")
+    fig.update_xaxes(title="Learning rate (log scale)", **_log_axis(lrs))
     top = min(raw.max(), 2 * smoothed[0]) if smoothed[0] > 0 else raw.max()
     bottom = raw.min()
     pad = 0.05 * (top - bottom) or 0.05 * abs(top) or 1.0
@@ -428,44 +516,60 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
     value_format = ":.2%" if percent else ":.3g" if label == "learning rate" else ":.4f"
     groups = dict(tuple(rows.groupby("run", sort=False)))
     fig = go.Figure()
+    drawn = []
     for run, color in _run_colors(groups).items():
         part = groups[run].sort_values(x, kind="stable")
         xs = part[x].to_numpy(dtype=float)
-        fig.add_scatter(x=xs, y=moving_average(part[metric], smoothing), name=str(run), mode=_mode(len(xs)),
+        ys = moving_average(part[metric], smoothing)
+        drawn.append(ys)
+        fig.add_scatter(x=xs, y=ys, name=str(run), mode=_mode(len(xs)),
                         line_color=color, hovertemplate=f"{run}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}}<extra></extra>")
     x_title = {"epoch": "Epoch", "step": "Optimizer step (batch)"}.get(x, x)
-    fig.update_xaxes(title=x_title + (", log scale" if log_x else ""), type="log" if log_x else "linear")
+    fig.update_xaxes(title=x_title + (", log scale" if log_x else ""),
+                     **(_log_axis(rows[x]) if log_x else dict(type="linear", **_count_axis(rows[x]))))
     log_y = label == "learning rate" and _spans_decades(rows[metric])
+    drawn = np.concatenate(drawn)
+    if log_y:
+        y_axis = _log_axis(drawn)
+    else:
+        y_axis = dict(type="linear", range=_value_range(drawn, 0, 1, min_span=0.1) if percent else _value_range(drawn, low=0))
     fig.update_yaxes(title=label[:1].upper() + label[1:] + (" (log scale)" if log_y else ""),
-                     type="log" if log_y else "linear", tickformat=".0%" if percent else None)
-    return _style(fig, title)
+                     tickformat=".0%" if percent else None, **y_axis)
+    return _legend_below(_style(fig, title))
 
 
 def results_bars(results: pd.DataFrame) -> go.Figure:
-    """Grouped bars of each run's accuracies (one colour per metric), in percent.
+    """Grouped bars of each run's accuracies (one colour per metric), in percent, with their values.
 
     `results`: one row per run with a column `run` (display name, unique) and any of the columns of
     `RESULT_METRICS` as fractions 0-1 (missing values leave no bar). The y axis is zoomed in like
-    seed 002's plt.ylim(97, 100): from a whole percent a bit below the lowest value up to 100 %.
+    seed 002's plt.ylim(97, 100): from a whole percent a bit below the lowest value up to 100 %,
+    with room above for the values written over the bars (standing up when there are more than
+    UPRIGHT_BAR_LABELS bars). Run names wrap onto several lines instead of slanting across the chart.
     """
     title = "Accuracy of each run"
     metrics = [m for m in RESULT_METRICS if m in results and pd.to_numeric(results[m], errors="coerce").notna().any()]
     if results.empty or "run" not in results or not metrics:
         return _note(title, "no results yet")
-    runs = results["run"].astype(str).to_numpy()
+    runs = ["<br>".join(textwrap.wrap(str(run), RUN_NAME_LINE, break_long_words=False)) for run in results["run"]]
     percents = results[metrics].apply(pd.to_numeric, errors="coerce") * 100
+    across = len(runs) * len(metrics) <= UPRIGHT_BAR_LABELS
     fig = go.Figure()
     for metric in metrics:
         name, color = RESULT_METRICS[metric]
         fig.add_bar(x=runs, y=percents[metric].to_numpy(dtype=float), name=name, marker_color=color,
-                    texttemplate="%{y:.2f}", textposition="inside", insidetextanchor="end",
+                    texttemplate="%{y:.2f}", textposition="outside", textangle=0 if across else -90, cliponaxis=False,
                     hovertemplate=f"%{{x}}<br>{name}: %{{y:.2f}}%<extra></extra>")
     low = float(np.nanmin(percents.to_numpy(dtype=float)))
     bottom = max(0, math.floor(low - max(0.5, 0.25 * (100 - low))))
+    step = next(step for step in (0.5, 1, 2, 5, 10, 20) if (100 - bottom) / step <= 8)
     fig.update_layout(barmode="group", uniformtext=dict(minsize=8, mode="hide"))
-    fig.update_xaxes(title="Run", type="category")
-    fig.update_yaxes(title=f"Accuracy (axis starts at {bottom} %)", range=[bottom, 100], ticksuffix=" %")
-    return _style(fig, title)
+    fig.update_xaxes(title="Run", type="category", tickangle=0)
+    ticks = np.arange(math.ceil(bottom / step) * step, 100 + step / 2, step).tolist()
+    headroom = (0.1 if across else 0.2) * (100 - bottom)  # for the values over the bars at 100 %
+    fig.update_yaxes(title=f"Accuracy (axis starts at {bottom} %)", range=[bottom, 100 + headroom],
+                     tickmode="array", tickvals=ticks, ticktext=[f"{tick:g} %" for tick in ticks])
+    return _legend_below(_style(fig, title))
 
 
 def per_class_scores(scores: pd.DataFrame) -> go.Figure:
@@ -493,7 +597,7 @@ def per_class_scores(scores: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     for row, quantity in enumerate(quantities, start=1):
         fig.update_yaxes(title_text=quantity.capitalize(), row=row, col=1)
-    return _style(fig, title, height=150 + 260 * len(quantities))
+    return _legend_below(_style(fig, title, height=150 + 260 * len(quantities)))
 
 
 # ---- evaluation ----------------------------------------------------------------------------
@@ -514,10 +618,10 @@ def _square(matrix, class_names) -> np.ndarray:
     return matrix
 
 
-def _class_heatmap(z: np.ndarray, class_names, title: str, *, text_format: str, value_hover: str,
-                   colorbar_title: str, clickable: bool = False, **heatmap) -> go.Figure:
-    """True class (rows, top to bottom in class order) against predicted class (columns), with the
-    values written in the cells (`text_format`, a d3 format for z) up to TEXT_CLASSES classes.
+def _class_heatmap(z: np.ndarray, class_names, title: str, *, cell_text: np.ndarray, value_hover: str,
+                   colorbar: dict, clickable: bool = False, **heatmap) -> go.Figure:
+    """True class (rows, top to bottom in class order) against predicted class (columns), with
+    `cell_text` (one string per cell, "" for none) written in the cells up to TEXT_CLASSES classes.
 
     `clickable` lays an invisible marker on every cell centre: Streamlit's plotly selection ignores
     heatmaps (streamlit#8760), so a click selects the marker, whose x and y are the cell's classes.
@@ -526,10 +630,10 @@ def _class_heatmap(z: np.ndarray, class_names, title: str, *, text_format: str, 
     n = len(names)
     height = int(np.clip(250 + 30 * n, 480, 900))
     hover = f"true: %{{y}}<br>predicted: %{{x}}<br>{value_hover}<extra></extra>"
+    written = n <= TEXT_CLASSES
     fig = go.Figure(go.Heatmap(
-        z=z, x=names, y=names, texttemplate=f"%{{z{text_format}}}" if n <= TEXT_CLASSES else None,
-        hovertemplate=hover, hoverinfo="skip" if clickable else None,
-        colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12), **heatmap,
+        z=z, x=names, y=names, text=np.asarray(cell_text) if written else None, texttemplate="%{text}" if written else None,
+        hovertemplate=hover, hoverinfo="skip" if clickable else None, colorbar=dict(thickness=12, **colorbar), **heatmap,
     ))
     if clickable:
         rows, columns = np.divmod(np.arange(n * n), n)
@@ -545,51 +649,71 @@ def _class_heatmap(z: np.ndarray, class_names, title: str, *, text_format: str, 
     return _style(fig, title, height=height)
 
 
+def _colorbar_title(text: str) -> dict:
+    return dict(title=dict(text=text, side="right"))
+
+
 def confusion_matrix(matrix: np.ndarray, class_names: list[str], normalize: bool = False,
                      title: str = "Confusion matrix", clickable: bool = False) -> go.Figure:
     """Heatmap of a confusion matrix: true label on y (first class on top), predicted label on x.
 
     `matrix[i, j]` counts images of class i predicted as j. With `normalize` each row is divided by
     its sum (rows with no images stay 0) and the colours run 0-1, so runs compare at a glance. Up to
-    TEXT_CLASSES classes the cells show their values (counts as integers, shares as 0.00). Raises
-    ValueError unless the matrix is square with one row per class name. `clickable`: a click on a
-    cell selects it (see _class_heatmap).
+    TEXT_CLASSES classes the cells with images show their values (counts as integers, shares as
+    0.00, "<.01" for a share that would round to 0); cells with none stay blank, so the diagonal and
+    the real mistakes stand out. Raises ValueError unless the matrix is square with one row per
+    class name. `clickable`: a click on a cell selects it (see _class_heatmap).
     """
     if len(class_names) == 0:
         return _note(title, "no classes")
     counts = _square(matrix, class_names)
     if normalize:
-        return _class_heatmap(_row_normalised(counts), class_names, title, text_format=":.2f",
-                              value_hover="share of the true class: %{z:.1%}", colorbar_title="share of true class",
+        shares = _row_normalised(counts)
+        text = [["" if count == 0 else "<.01" if share < 0.005 else f"{share:.2f}" for count, share in zip(*row)]
+                for row in zip(counts, shares)]
+        return _class_heatmap(shares, class_names, title, cell_text=text,
+                              value_hover="share of the true class: %{z:.1%}", colorbar=_colorbar_title("share of true class"),
                               clickable=clickable, colorscale="Blues", zmin=0, zmax=1)
-    return _class_heatmap(counts, class_names, title, text_format=":d", value_hover="images: %{z:,d}",
-                          colorbar_title="images", clickable=clickable, colorscale="Blues", zmin=0)
+    return _class_heatmap(counts, class_names, title, cell_text=np.where(counts > 0, counts.astype(str), ""),
+                          value_hover="images: %{z:,d}", colorbar=_colorbar_title("images"), clickable=clickable,
+                          colorscale="Blues", zmin=0)
 
 
-def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", "B"), normalize: bool = True) -> go.Figure:
-    """Heatmap of b - a for two confusion matrices over the same classes (rows: true, columns: predicted).
+def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", "B")) -> go.Figure:
+    """How run B's confusion matrix differs from run A's, for two runs tested on the same images.
 
-    With `normalize` both are row-normalised first, so the cells are differences in the share of
-    each true class. A diverging scale centred at 0: blue where run B (`names[1]`) puts more images
-    than A (on the diagonal: B is right more often), red where A does. Raises ValueError when the
-    shapes differ or don't match `class_names`.
+    The cells say how many more (+) or fewer (−) test images B puts there than A, blank where the
+    runs agree. The colour says which run does better in the cell, on one diverging scale: blue
+    where B does (more images right on the diagonal; fewer images in a mistake off it, so a blue
+    cell off the diagonal has a negative number), red where A does, white where they agree; the
+    colour bar and the title say so. Equal matrices give a note saying so. Raises ValueError when
+    the shapes differ or don't match `class_names`.
     """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"confusion matrices differ in shape: {a.shape} and {b.shape}")
     name_a, name_b = (str(name) for name in names)
-    title = f"B − A<br><sup>A: {name_a}, B: {name_b}; positive where B predicts the cell more often</sup>"
+    title = (f"B − A: test images per cell<br><sup>A: {name_a} · B: {name_b}</sup><br><sup>blue where B is better "
+             "(more right on the diagonal, fewer mistakes off it), red where A is</sup>")
     if len(class_names) == 0:
         return _note(title, "no classes")
-    a, b = _square(a, class_names), _square(b, class_names)
-    if normalize:
-        difference = _row_normalised(b) - _row_normalised(a)
-        text_format, value_hover = ":+.2f", f"{name_b} − {name_a}: %{{z:+.1%}} of the true class"
-    else:
-        difference = b.astype(float) - a
-        text_format, value_hover = ":+d", f"{name_b} − {name_a}: %{{z:+d}} images"
-    return _class_heatmap(difference, class_names, title, text_format=text_format, value_hover=value_hover,
-                          colorbar_title="B − A", colorscale=plotly.colors.diverging.RdBu, zmid=0)
+    a, b = _square(a, class_names).astype(np.int64), _square(b, class_names).astype(np.int64)
+    difference = b - a
+    if not difference.any():
+        return _note(title, "A and B put every test image in the same cell: no difference")
+    b_better = np.where(np.eye(len(difference), dtype=bool), difference, -difference)
+    limit = max(1, int(np.abs(b_better).max()))
+    text = np.where(difference == 0, "", np.char.replace(np.char.mod("%+d", difference), "-", "−"))
+    verdict = np.select([b_better > 0, b_better < 0], [f"B ({name_b}) is better here", f"A ({name_a}) is better here"],
+                        "both the same")
+    return _class_heatmap(
+        b_better, class_names, title, cell_text=text,
+        hovertext=np.char.add(np.char.add(np.where(difference == 0, "0", text), " images<br>"), verdict),
+        value_hover="B − A: %{hovertext}",
+        colorbar=dict(title=dict(text="which run is better in the cell", side="right"), tickmode="array",
+                      tickvals=[-limit, 0, limit], ticktext=["A better", "same", "B better"]),
+        colorscale=plotly.colors.diverging.RdBu, zmid=0, zmin=-limit, zmax=limit,
+    ).update_layout(margin_t=100)  # three title lines
 
 
 def probability_bars(probabilities: np.ndarray, class_names, true_index: int | None = None,
@@ -696,7 +820,8 @@ def gallery(images: np.ndarray, captions: list[str], columns: int = 10, correct:
     003's plot_image.
     """
     colors = None if correct is None else [RIGHT if ok else WRONG for ok in correct]
-    return image_grid(images, captions, columns=columns, title=title, title_colors=colors, width=width)
+    fig = image_grid(images, captions, columns=columns, title=title, title_colors=colors, width=width)
+    return fig.update_yaxes(constraintoward="top")  # in a column narrower than `width`, the spare height goes below
 
 
 def computer_vs_human(images: np.ndarray, true_names, predicted_names, per_row: int = 10,

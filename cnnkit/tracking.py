@@ -608,15 +608,14 @@ def test_split_of_run(client: MlflowClient, run_id: str) -> Dataset:
 test_split_of_run.__test__ = False  # not a pytest test, despite its name
 
 
-def same_test_set(client: MlflowClient, run_ids: list[str]) -> bool:
-    """Whether all these runs were tested on the same images in the same order, so their
-    mistakes line up by test index: equal test-split fingerprints (or, for runs logged before
-    those existed, equal fingerprints of the whole split). A run that never loaded data has no
-    fingerprint and makes it False."""
-    tags = [run.data.tags for run in _runs(client, run_ids)]
-    key = TEST_FINGERPRINT_TAG if all(TEST_FINGERPRINT_TAG in run_tags for run_tags in tags) else DATA_FINGERPRINT_TAG
-    fingerprints = [run_tags.get(key) for run_tags in tags]
-    return None not in fingerprints and len(set(fingerprints)) <= 1
+def test_fingerprints(client: MlflowClient, run_ids: list[str]) -> dict[str, str | None]:
+    """run id -> fingerprint of the images the run was tested on, in order: equal fingerprints mean
+    the same test images in the same order, so mistakes line up by test index. Test-split
+    fingerprints, or, when one of these runs was logged before those existed, fingerprints of the
+    whole split for all of them. None for a run that never loaded data."""
+    runs = _runs(client, run_ids)
+    key = TEST_FINGERPRINT_TAG if all(TEST_FINGERPRINT_TAG in run.data.tags for run in runs) else DATA_FINGERPRINT_TAG
+    return {run.info.run_id: run.data.tags.get(key) for run in runs}
 
 
 def _runs(client: MlflowClient, run_ids: list[str]) -> list[Run]:

@@ -1,10 +1,9 @@
 """Compare: several runs side by side: curves, settings that differ, results, confusion, mistakes."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, tracking
+from cnnkit import charts, comparison, tracking
 from cnnkit.errors import InputError
 from pages.common import cached_evaluation, cached_test_split, mlflow_client, run_label
 
@@ -19,7 +18,7 @@ if len(finished) < 2:
     st.stop()
 labels = {row.run_id: run_label(row) for row in finished.itertuples()}
 preselected = [run_id for run_id in st.session_state.get("compare_runs", []) if run_id in labels]
-chosen = st.multiselect("Runs to compare", list(labels), default=preselected or list(labels)[:2],
+chosen = st.multiselect("Runs to compare", list(labels), default=preselected or comparison.default_runs(finished),
                         format_func=labels.get, key="compare.runs",
                         help="Pick two or more finished runs, or select rows on the Runs page and press Compare.")
 if len(chosen) < 2:
@@ -55,8 +54,10 @@ with settings_tab:
 with results_tab:
     shown = results.drop(columns=["run_id"]).set_index("run")
     st.dataframe(shown, width="stretch", column_config={
-        column: st.column_config.NumberColumn(format="percent")
-        for column in ("final_accuracy", "final_val_accuracy", "test_accuracy", "test_top3_accuracy", "test_top5_accuracy")})
+        **{column: st.column_config.NumberColumn(label, format="percent")
+           for column, (label, _) in charts.RESULT_METRICS.items()},
+        "test_loss": st.column_config.NumberColumn("test loss", format="%.4f"),
+        "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
     st.plotly_chart(charts.results_bars(results), width="stretch")
 
 evaluations = {}
@@ -65,10 +66,14 @@ for run_id in chosen:
         evaluations[run_id] = cached_evaluation(run_id)
     except InputError as error:
         st.warning(f"{names[run_id]}: {error}")
+fingerprints = tracking.test_fingerprints(client, list(evaluations))
+comparable = comparison.comparability({names[run_id]: evaluation for run_id, evaluation in evaluations.items()},
+                                      test_sets={names[run_id]: fingerprint for run_id, fingerprint in fingerprints.items()})
 
-with confusion_tab:
+
+def confusion_view():
     normalize = st.toggle("Row-normalised (share of each true class)", value=True, key="compare.normalize")
-    columns = st.columns(min(3, len(evaluations)) or 1)
+    columns = st.columns(min(2, len(evaluations)))  # 10 classes stay readable at half width
     clicked = {}
     for i, (run_id, evaluation) in enumerate(evaluations.items()):
         with columns[i % len(columns)]:
@@ -79,70 +84,65 @@ with confusion_tab:
             points = event.selection.points if event and event.selection else []
             if points:
                 clicked = {"run": run_id, "true": points[0]["y"], "predicted": points[0]["x"]}
-    if len(evaluations) >= 2:
-        first, second = st.columns(2)
-        a = first.selectbox("Difference: A", list(evaluations), format_func=names.get, key="compare.diff.a")
-        b = second.selectbox("B", list(evaluations), index=1, format_func=names.get, key="compare.diff.b")
-        try:
-            st.plotly_chart(charts.confusion_difference(evaluations[a].confusion, evaluations[b].confusion,
-                                                        evaluations[a].class_names, names=(names[a], names[b])), width="stretch")
-        except ValueError as error:
-            st.warning(f"These runs can't be differenced: {error}")
+    difference_view()
     if clicked:
-        evaluation = evaluations[clicked["run"]]
-        true_index = evaluation.class_names.index(str(clicked["true"]))
-        predicted_index = evaluation.class_names.index(str(clicked["predicted"]))
-        cell = evaluation.mistakes[(evaluation.mistakes["true"] == true_index) &
-                                   (evaluation.mistakes["predicted"] == predicted_index)]
-        st.markdown(f"**{names[clicked['run']]}**: true *{clicked['true']}*, predicted *{clicked['predicted']}*")
-        if true_index == predicted_index:
-            st.caption(f"{int(evaluation.confusion[true_index, true_index])} test images classified correctly.")
-        elif cell.empty:
-            st.caption("No test images in this cell.")
-        else:
-            try:
-                images = cached_test_split(clicked["run"]).x_test[cell["index"].to_numpy()[:50]]
-                st.plotly_chart(charts.gallery(images, [f"#{i} {c:.0%}" for i, c in zip(cell["index"], cell["confidence"])],
-                                               columns=10), width="stretch")
-            except InputError as error:
-                st.warning(str(error))
+        cell_images(**clicked)
     else:
         st.caption("Click a cell to see the test images behind it.")
 
-with classes_tab:
-    scores = pd.concat([evaluation.per_class.assign(run=names[run_id]) for run_id, evaluation in evaluations.items()])
-    st.plotly_chart(charts.per_class_scores(scores), width="stretch")
 
-with mistakes_tab:
-    if not evaluations:
-        st.stop()
-    class_names = next(iter(evaluations.values())).class_names
+def difference_view():
+    if len(evaluations) < 2:
+        return
+    first, second = st.columns(2)
+    index_a, index_b = comparable.difference_pair()
+    runs = ",".join(evaluations)  # in the keys: another set of runs starts again from its own best pair
+    a = first.selectbox("Difference: A", list(evaluations), index=index_a, format_func=names.get,
+                        key=f"compare.diff.a.{runs}")
+    b = second.selectbox("B", list(evaluations), index=index_b, format_func=names.get, key=f"compare.diff.b.{runs}")
+    if reason := comparable.why_not("difference", runs=(names[a], names[b])):
+        st.info(reason)
+        return
+    st.plotly_chart(charts.confusion_difference(evaluations[a].confusion, evaluations[b].confusion,
+                                                evaluations[a].class_names, names=(names[a], names[b])), width="stretch")
+    st.caption("Each cell: how many more (+) or fewer (−) test images B puts there than A; blank where they agree. "
+               "Blue where B does better, red where A does: on the diagonal more images is better, off it fewer, "
+               "so a blue cell off the diagonal has a negative number.")
+
+
+def cell_images(run: str, true: str, predicted: str):
+    """The test images behind one clicked confusion cell of one run, captioned in its own class names."""
+    evaluation = evaluations[run]
+    true_index, predicted_index = evaluation.class_names.index(str(true)), evaluation.class_names.index(str(predicted))
+    mistakes = evaluation.mistakes
+    cell = mistakes[(mistakes["true"] == true_index) & (mistakes["predicted"] == predicted_index)]
+    st.markdown(f"**{names[run]}**: true *{true}*, predicted *{predicted}*")
+    if true_index == predicted_index:
+        st.caption(f"{int(evaluation.confusion[true_index, true_index])} test images classified correctly.")
+    elif cell.empty:
+        st.caption("No test images in this cell.")
+    else:
+        try:
+            images = cached_test_split(run).x_test[cell["index"].to_numpy()[:50]]
+            st.plotly_chart(charts.gallery(images, [f"#{i} {c:.0%}" for i, c in zip(cell["index"], cell["confidence"])],
+                                           columns=10), width="stretch")
+        except InputError as error:
+            st.warning(str(error))
+
+
+def mistakes_view():
+    choices = ["", *next(iter(evaluations.values())).class_names]  # "": any class (None would show "Choose an option")
     left, right, count = st.columns(3)
-    true_filter = left.selectbox("True class", [None, *class_names], format_func=lambda v: "any" if v is None else v,
-                                 key="compare.true")
-    predicted_filter = right.selectbox("Predicted class", [None, *class_names], format_func=lambda v: "any" if v is None else v,
-                                       key="compare.pred")
+    true_filter = left.selectbox("True class", choices, format_func=lambda v: v or "any", key="compare.true")
+    predicted_filter = right.selectbox("Predicted class", choices, format_func=lambda v: v or "any", key="compare.pred")
     limit = count.slider("Images", 10, 100, 30, step=10, key="compare.limit")
-    aligned = tracking.same_test_set(client, list(evaluations))
-    st.caption("Runs saw the same test set: each column shows the same images, so you can see which run fixed which "
-               "mistake (blue: right, red: wrong)." if aligned else
-               "These runs saw different test sets; each gallery shows its own mistakes.")
-    indices = set()
-    for evaluation in evaluations.values():
-        table = evaluation.mistakes
-        if true_filter is not None:
-            table = table[table["true"] == class_names.index(true_filter)]
-        if predicted_filter is not None:
-            table = table[table["predicted"] == class_names.index(predicted_filter)]
-        indices |= set(table["index"].tolist())
-    shown_indices = np.array(sorted(indices))[:limit]
-    columns = st.columns(len(evaluations))
-    for column, (run_id, evaluation) in zip(columns, evaluations.items()):
-        with column:
+    st.caption(comparable.images_note())
+    shown = comparison.mistake_indices(evaluations, comparable.aligned, true_filter or None, predicted_filter or None, limit)
+    columns = st.columns(min(2, len(evaluations)))  # more galleries side by side would make their captions overlap
+    for i, (run_id, evaluation) in enumerate(evaluations.items()):
+        with columns[i % len(columns)]:
             st.markdown(f"**{names[run_id]}**")
-            if not aligned:
-                shown_indices = evaluation.mistakes["index"].to_numpy()[:limit]
-            if len(shown_indices) == 0:
+            if len(shown[run_id]) == 0:
                 st.caption("No mistakes match the filters.")
                 continue
             try:
@@ -150,9 +150,22 @@ with mistakes_tab:
             except InputError as error:
                 st.warning(str(error))
                 continue
-            mistakes = evaluation.mistakes.set_index("index")
-            predicted = [int(mistakes.loc[i, "predicted"]) if i in mistakes.index else int(split.y_test[i]) for i in shown_indices]
-            captions = [f"true: {class_names[split.y_test[i]]}\npred: {class_names[p]}" for i, p in zip(shown_indices, predicted)]
-            correct = [p == split.y_test[i] for i, p in zip(shown_indices, predicted)]
-            st.plotly_chart(charts.gallery(split.x_test[shown_indices], captions, columns=5, correct=correct,
+            tiles = comparison.gallery(evaluation, shown[run_id], split.y_test)
+            st.plotly_chart(charts.gallery(split.x_test[tiles.indices], tiles.captions, columns=5, correct=tiles.correct,
                                            width=PAGE_WIDTH_PX // len(columns)), width="stretch", key=f"gallery-{run_id}")
+
+
+def per_class_view():
+    scores = pd.concat([evaluation.per_class.assign(run=names[run_id]) for run_id, evaluation in evaluations.items()])
+    st.plotly_chart(charts.per_class_scores(scores), width="stretch")
+
+
+for tab, view, render in ((confusion_tab, "confusion", confusion_view), (classes_tab, "per_class", per_class_view),
+                          (mistakes_tab, "mistakes", mistakes_view)):
+    with tab:
+        if not evaluations:
+            st.info("None of these runs has an evaluation to show (see the warnings above).")
+        elif reason := comparable.why_not(view):
+            st.info(reason)
+        else:
+            render()

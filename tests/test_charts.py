@@ -226,6 +226,28 @@ def test_learning_curves_skips_missing_columns_and_draws_lines_only_for_many_epo
     assert [t.name for t in fig.data] == ["train"] and fig.data[0].mode == "lines"
 
 
+def test_a_single_epoch_sits_on_whole_epoch_ticks_with_accuracy_axes_inside_0_to_100_percent():
+    fig = charts.learning_curves(pd.DataFrame({"epoch": [1], "loss": [2.29], "val_loss": [2.27],
+                                               "accuracy": [0.11], "val_accuracy": [0.0]}))
+    assert all(trace.mode == "lines+markers" for trace in fig.data)  # one point shows as a marker
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2):
+        assert (axis.tickmode, axis.dtick) == ("linear", 1) and tuple(axis.range) == (0.5, 1.5)  # not 0 ... 2 by 0.5
+    low, high = fig.layout.yaxis2.range  # Plotly's own range for one value would be -100 % to 100 %
+    assert -0.01 <= low <= 0 and 0.11 < high <= 1.01
+    loss_low, loss_high = fig.layout.yaxis.range
+    assert 0 <= loss_low < 2.27 and 2.29 < loss_high < 3
+
+
+def test_learning_curves_tick_whole_epochs_only_and_keep_a_perfect_accuracy_in_view():
+    epochs = pd.DataFrame({"epoch": range(1, 5), "accuracy": [0.5, 0.9, 1.0, 1.0]})
+    fig = charts.learning_curves(epochs)
+    assert fig.layout.xaxis2.dtick == 1 and fig.layout.xaxis2.tick0 == 0
+    low, high = fig.layout.yaxis2.range
+    assert 0.45 < low < 0.5 and 1.0 < high <= 1.03  # a hair above 100 %, for the marker, no 110 % tick
+    long = charts.learning_curves(pd.DataFrame({"epoch": range(1, 301), "accuracy": np.linspace(0.1, 0.9, 300)}))
+    assert long.layout.xaxis2.dtick == 50  # at most about ten whole-epoch ticks
+
+
 def test_learning_curves_of_a_single_epoch_and_of_no_epochs():
     single = charts.learning_curves(pd.DataFrame({"epoch": [1], "val_accuracy": [0.4]}))
     assert [(t.name, list(t.y)) for t in single.data] == [("validation", [0.4])] and single.data[0].mode == "lines+markers"
@@ -255,6 +277,25 @@ def test_batch_loss_adds_a_moving_average_and_can_use_a_linear_axis():
     assert fig.layout.xaxis.type == "linear"
     on_log = charts.batch_loss(batches, smoothing=2)
     assert list(on_log.data[0].x) == [1, 2, 3] and list(on_log.data[1].y) == [3, 1, 1]  # step 0 has no place on log x
+
+
+def test_batch_loss_writes_its_log_steps_out_in_full():
+    batches = pd.DataFrame({"step": np.arange(1, 41), "batch_loss": np.linspace(2.3, 0.5, 40)})
+    axis = charts.batch_loss(batches).layout.xaxis
+    assert axis.type == "log" and axis.tickmode == "array"
+    assert list(axis.tickvals) == [1, 2, 5, 10, 20, 50, 100]
+    assert list(axis.ticktext) == ["1", "2", "5", "10", "20", "50", "100"]  # not Plotly's "1 2 5 10 2 5"
+    linear = charts.batch_loss(batches.iloc[:7], log_x=False).layout.xaxis
+    assert (linear.tickmode, linear.dtick) == ("linear", 1)  # whole steps
+
+
+def test_log_ticks_thin_out_to_powers_of_ten_and_name_thousands_and_small_rates_readably():
+    many = charts.batch_loss(pd.DataFrame({"step": np.arange(1, 20_001), "batch_loss": 1.0})).layout.xaxis
+    assert list(many.ticktext) == ["1", "10", "100", "1k", "10k", "100k"]
+    rates = charts.learning_rate(np.arange(1, 101), np.logspace(-1, -5, 100)).layout.yaxis
+    assert rates.type == "log" and list(rates.ticktext) == ["1e-5", "1e-4", "1e-3", "1e-2", "1e-1"]
+    finder = charts.lr_finder(*range_test()).layout.xaxis
+    assert list(finder.ticktext) == ["1e-6", "1e-5", "1e-4", "1e-3", "1e-2", "1e-1", "1"]
 
 
 def test_batch_loss_of_one_batch_and_of_none():
@@ -289,6 +330,7 @@ def test_learning_rate_thins_epoch_lines_and_handles_one_or_no_points():
     assert len(charts.learning_rate(np.arange(1000), np.ones(1000), epoch_length=5).layout.shapes) <= 50
     one = charts.learning_rate([0], [0.1], epoch_length=10)
     assert list(one.data[0].y) == [0.1] and one.layout.shapes == ()
+    assert tuple(one.layout.xaxis.range) == (-0.5, 0.5) and one.layout.xaxis.dtick == 1
     assert note_text(charts.learning_rate([], [])) == ["no learning-rate values yet"]
 
 
@@ -371,11 +413,35 @@ def test_compare_curves_shows_accuracy_in_percent_and_steps_on_a_log_axis():
     fig = charts.compare_curves(batches, "batch_loss", x="step", log_x=True)
     assert fig.layout.xaxis.type == "log" and list(fig.data[0].x) == [1, 10, 100]
     assert fig.layout.xaxis.title.text.startswith("Optimizer step")
+    assert list(fig.layout.xaxis.ticktext) == ["1", "2", "5", "10", "20", "50", "100"]
+
+
+def test_compare_curves_tick_whole_epochs_and_keep_one_epochs_accuracy_inside_0_to_100_percent():
+    fig = charts.compare_curves(pd.DataFrame({"run": ["a", "b"], "epoch": [1, 1], "val_accuracy": [0.13, 0.13]}),
+                                "val_accuracy")
+    assert all(trace.mode == "lines+markers" for trace in fig.data)
+    assert (fig.layout.xaxis.tickmode, fig.layout.xaxis.dtick) == ("linear", 1)
+    assert tuple(fig.layout.xaxis.range) == (0.5, 1.5)
+    low, high = fig.layout.yaxis.range
+    assert 0 <= low < 0.13 < high <= 0.25
+    several = charts.compare_curves(two_run_history(), "accuracy")
+    assert several.layout.xaxis.dtick == 1  # epochs 1-4: no 1.5 between them
+    assert 0 <= several.layout.yaxis.range[0] < 0.1 and 0.5 < several.layout.yaxis.range[1] < 0.6
 
 
 def test_compare_curves_gives_a_wide_learning_rate_a_log_axis():
     lrs = pd.DataFrame({"run": ["a"] * 3, "epoch": [1, 2, 3], "lr": [1e-2, 1e-3, 1e-5]})
     assert charts.compare_curves(lrs, "lr").layout.yaxis.type == "log"
+
+
+def test_legends_of_runs_sit_under_the_plot_where_long_names_cannot_cover_the_title():
+    names = [f"kaggle_mnist_cnn on fashion_mnist, run {i}" for i in range(8)]
+    history = pd.DataFrame({"run": names, "epoch": 1, "loss": 1.0})
+    results = pd.DataFrame({"run": names, "test_accuracy": 0.9})
+    scores = pd.DataFrame({"run": names, "class": "0", "precision": 0.9, "recall": 0.8})
+    for fig in (charts.compare_curves(history, "loss"), charts.results_bars(results), charts.per_class_scores(scores)):
+        legend = fig.layout.legend
+        assert (legend.yref, legend.y, legend.yanchor, legend.xanchor) == ("container", 0, "bottom", "left")
 
 
 def test_compare_curves_without_data_says_so():
@@ -396,8 +462,28 @@ def test_results_bars_groups_one_colour_per_metric_in_percent_zoomed_to_the_data
     assert list(fig.data[1].x) == ["small", "big"] and list(fig.data[1].y) == pytest.approx([98.1, 99.2])
     assert len({t.marker.color for t in fig.data}) == 3
     low, high = fig.layout.yaxis.range
-    assert 90 < low < 98.1 and high == 100
+    assert 90 < low < 98.1 and high > 100 and max(fig.layout.yaxis.tickvals) == 100
     assert "%" in fig.data[0].hovertemplate
+
+
+def test_results_bars_write_their_values_above_the_bars_with_room_above_100_percent():
+    results = pd.DataFrame({"run": ["a", "b"], "test_accuracy": [0.9, 0.95], "test_top3_accuracy": [1.0, 1.0],
+                            "test_top5_accuracy": [1.0, 1.0]})
+    fig = charts.results_bars(results)
+    assert all(bar.textposition == "outside" and bar.cliponaxis is False and bar.textangle == 0 for bar in fig.data)
+    bottom, top = fig.layout.yaxis.range
+    assert top > 100 + 0.05 * (100 - bottom)  # the 100.00 labels of top-3 and top-5 fit above their bars
+    assert max(fig.layout.yaxis.tickvals) == 100 and fig.layout.yaxis.ticktext[-1] == "100 %"  # no 105 % tick
+
+
+def test_many_results_bars_stand_their_values_up_and_long_run_names_wrap_instead_of_slanting():
+    names = [f"kaggle_mnist_cnn on digits ({i}abcdef{i})" for i in range(6)]
+    results = pd.DataFrame({"run": names, **{metric: 0.9 for metric in charts.RESULT_METRICS}})
+    fig = charts.results_bars(results)  # 6 runs x 5 accuracies: 30 thin bars
+    assert all(bar.textangle == -90 for bar in fig.data)
+    assert fig.layout.xaxis.tickangle == 0 and list(fig.data[0].x)[0] == "kaggle_mnist_cnn on<br>digits (0abcdef0)"
+    bottom, top = fig.layout.yaxis.range
+    assert top >= 100 + 0.2 * (100 - bottom)  # standing values need more room above 100 %
 
 
 def test_results_bars_without_accuracies_says_so():
@@ -417,7 +503,8 @@ def test_confusion_matrix_puts_true_labels_top_to_bottom_and_predictions_across(
     assert list(heatmap.x) == list(heatmap.y) == ["cat", "dog", "eel"]
     assert tuple(fig.layout.yaxis.range) == (2.5, -0.5)  # first class on top
     assert fig.layout.xaxis.title.text == "Predicted label" and fig.layout.yaxis.title.text == "True label"
-    assert heatmap.texttemplate == "%{z:d}"  # counts as integers
+    assert heatmap.texttemplate == "%{text}"
+    assert np.array_equal(heatmap.text, [["5", "1", ""], ["2", "7", "1"], ["", "", ""]])  # counts; no "0" clutter
     assert all(s in heatmap.hovertemplate for s in ("true: %{y}", "predicted: %{x}", "%{z"))
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.title.text == "Confusion matrix"
 
@@ -426,7 +513,9 @@ def test_a_normalised_confusion_matrix_shows_the_share_of_each_true_class():
     matrix = np.array([[3, 1], [0, 0]])
     fig = charts.confusion_matrix(matrix, ["0", "1"], normalize=True, title="run 1")
     assert np.array_equal(fig.data[0].z, [[0.75, 0.25], [0, 0]])  # a class with no images stays 0
-    assert fig.data[0].texttemplate == "%{z:.2f}" and (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+    assert np.array_equal(fig.data[0].text, [["0.75", "0.25"], ["", ""]]) and (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+    rare = charts.confusion_matrix(np.array([[999, 1], [0, 1]]), ["0", "1"], normalize=True)
+    assert rare.data[0].text[0][1] == "<.01"  # one image in a thousand is not "0.00"
     assert fig.layout.xaxis.type == "category" and fig.layout.title.text == "run 1"
 
 
@@ -445,16 +534,31 @@ def test_a_cifar100_confusion_matrix_is_drawn_whole():
     assert np.asarray(fig.data[0].z).shape == (100, 100)
 
 
-def test_confusion_difference_is_b_minus_a_of_the_row_shares_centred_on_zero():
+def test_confusion_difference_writes_b_minus_a_in_images_and_leaves_cells_where_the_runs_agree_blank():
+    a = np.array([[8, 2, 0], [5, 5, 0], [0, 1, 9]])
+    b = np.array([[9, 1, 0], [1, 9, 0], [0, 1, 9]])
+    fig = charts.confusion_difference(a, b, ["cat", "dog", "owl"], names=("old", "new"))
+    assert np.array_equal(fig.data[0].text, [["+1", "−1", ""], ["−4", "+4", ""], ["", "", ""]])  # no "+0.00"
+    assert "A: old · B: new" in fig.layout.title.text
+    assert "B − A: %{hovertext}" in fig.data[0].hovertemplate
+    assert fig.data[0].hovertext[1][0] == "−4 images<br>B (new) is better here"
+
+
+def test_confusion_difference_colours_every_cell_where_b_does_better_the_same_way():
     a = np.array([[8, 2], [5, 5]])
-    b = np.array([[9, 1], [1, 9]])
-    fig = charts.confusion_difference(a, b, ["cat", "dog"], names=("old", "new"))
-    assert np.allclose(fig.data[0].z, [[0.1, -0.1], [-0.4, 0.4]])
-    assert fig.data[0].zmid == 0
-    assert fig.layout.title.text == "B − A<br><sup>A: old, B: new; positive where B predicts the cell more often</sup>"
-    counts = charts.confusion_difference(a, b, ["cat", "dog"], normalize=False)
-    assert np.array_equal(counts.data[0].z, b - a)
-    assert counts.layout.title.text == "B − A<br><sup>A: A, B: B; positive where B predicts the cell more often</sup>"
+    b = np.array([[9, 1], [1, 9]])  # B: more right on the diagonal, fewer mistakes off it: better everywhere
+    heatmap = charts.confusion_difference(a, b, ["cat", "dog"]).data[0]
+    assert np.array_equal(heatmap.z, [[1, 1], [4, 4]])  # positive = B better, on and off the diagonal
+    worse = charts.confusion_difference(b, a, ["cat", "dog"]).data[0]
+    assert np.array_equal(worse.z, [[-1, -1], [-4, -4]])
+    assert (heatmap.zmid, heatmap.zmin, heatmap.zmax) == (0, -4, 4)  # symmetric, so white means "the same"
+    assert list(heatmap.colorbar.ticktext) == ["A better", "same", "B better"]
+    assert list(heatmap.colorbar.tickvals) == [-4, 0, 4]
+    assert heatmap.colorscale[-1][1] == "rgb(5,48,97)"  # RdBu's dark blue at the "B better" end
+    assert "blue where B is better" in charts.confusion_difference(a, b, ["cat", "dog"]).layout.title.text
+    assert charts.confusion_difference(a, a + np.eye(2, dtype=int), ["cat", "dog"]).data[0].zmax == 1
+    same = charts.confusion_difference(a, a, ["cat", "dog"])
+    assert same.data == () and note_text(same) == ["A and B put every test image in the same cell: no difference"]
 
 
 def test_confusion_difference_needs_matrices_of_one_shape():
@@ -554,6 +658,11 @@ def test_gallery_captions_span_two_lines_and_are_blue_when_right_and_red_when_wr
     assert fig.data[0].z.shape[0] == 2 * 3 + 10  # a band two lines high
     assert fig.layout.title.text == "Mistakes"
     assert all(a.font.color is None for a in charts.gallery(images, ["a", "b", "c"]).layout.annotations)
+
+
+def test_a_gallery_in_a_column_narrower_than_planned_keeps_its_images_at_the_top():
+    fig = charts.gallery(np.zeros((10, 8, 8, 1), np.uint8), ["true: 1\npred: 7"] * 10, columns=5, width=500)
+    assert fig.layout.yaxis.constraintoward == "top"  # not a white band above the images, under the run's name
 
 
 def test_a_hundred_captioned_images_make_one_gallery_with_a_caption_each():

@@ -145,8 +145,100 @@ def test_compare_shows_curves_differing_settings_results_confusions_and_gallerie
     assert list(settings.index) == ["learning_rate"]  # only what differs
     figures = [chart.proto.spec for chart in at.get("plotly_chart")]
     assert len(figures) >= 2 + 2 + 1 + 1 + 2  # curves, bars, two confusions + difference, per class, two galleries
+    assert any(title.startswith("B − A") for title in chart_titles(at))  # same test images: a difference
+    assert any(caption.value.startswith("These runs saw the same test set") for caption in at.caption)
     at.selectbox(key="compare.true").set_value("3").run()
     assert not at.exception
+
+
+def three_class_csv(path) -> str:
+    """A Kaggle-style CSV of 8x8 images in three classes labelled 1, 8 and 15 (a bar across, a bar down, a diagonal)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(120):
+        image = rng.integers(0, 60, (8, 8))
+        label = (1, 8, 15)[i % 3]
+        if label == 1:
+            image[3:5, :] = 255
+        elif label == 8:
+            image[:, 3:5] = 255
+        else:
+            np.fill_diagonal(image, 255)
+        rows.append([label, *image.ravel()])
+    pd.DataFrame(rows, columns=["label", *(f"pixel{k}" for k in range(64))]).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture()
+def runs_on_other_data(app, tmp_path):
+    """Finished tiny runs: digits twice on one split, digits split with another seed (other test images),
+    and a 3-class CSV."""
+    import os
+
+    from cnnkit.config import TrainConfig
+    from cnnkit.training import train
+
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    configs = {"digits": TrainConfig(dataset="digits", epochs=1, train_limit=300),
+               "digits, faster": TrainConfig(dataset="digits", epochs=1, train_limit=300, learning_rate=3e-3),
+               "digits, seed 4": TrainConfig(dataset="digits", epochs=1, train_limit=300, seed=4),
+               "csv": TrainConfig(dataset="csv", dataset_path=three_class_csv(tmp_path / "three.csv"), epochs=1)}
+    results = {name: train(config, tracking_uri=uri, run_name=name) for name, config in configs.items()}
+    assert all(result.status == "FINISHED" for result in results.values())
+    return {name: result.run_id for name, result in results.items()}
+
+
+def plotly_specs(at) -> list[str]:
+    return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
+def chart_titles(at) -> list[str]:
+    import json
+
+    return [json.loads(spec)["layout"].get("title", {}).get("text", "") for spec in plotly_specs(at)]
+
+
+@pytest.mark.slow
+def test_compare_shows_runs_on_other_classes_on_curves_and_results_only_and_never_mixes_class_names(app, runs_on_other_data):
+    at = opened(app, "pages/compare.py", "Compare runs")
+    assert at.multiselect(key="compare.runs").value == [runs_on_other_data["csv"], runs_on_other_data["digits, seed 4"]]
+    reasons = [info.value for info in at.info if info.value.startswith("Not shown: these runs classify different classes")]
+    assert len(reasons) == 3  # confusion (with the difference), per class, mistakes
+    assert all("csv: 1, 8, 15 (3 classes)" in reason and "digits, seed 4: 0, 1, 2, 3, …, 9 (10 classes)" in reason
+               for reason in reasons)
+    specs = plotly_specs(at)
+    assert any("Training loss per epoch" in spec for spec in specs) and any("Accuracy of each run" in spec for spec in specs)
+    assert not any(label in spec for spec in specs for label in ("Predicted label", "Precision", "pred: "))
+
+
+@pytest.mark.slow
+def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_neither_subtracts_nor_lines_them_up(
+        app, runs_on_other_data):
+    at = opened(app, "pages/compare.py", "Compare runs")
+    at.multiselect(key="compare.runs").set_value([runs_on_other_data["digits"], runs_on_other_data["digits, seed 4"]]).run()
+    assert not at.exception
+    specs = plotly_specs(at)
+    assert sum("Predicted label" in spec for spec in specs) == 2  # both confusion matrices, no difference matrix
+    assert not any(title.startswith("B − A") for title in chart_titles(at))
+    assert any(info.value.startswith("No difference matrix: A and B saw different test sets") for info in at.info)
+    assert any("don't line up image by image" in caption.value for caption in at.caption)
+    galleries = [spec for spec in specs if "pred: " in spec]  # gallery captions: "true: 3<br>pred: 8"
+    assert len(galleries) == 2  # each run's own mistakes
+    assert at.selectbox(key="compare.true").value == ""  # "any"; None would read "Choose an option" in the browser
+    at.selectbox(key="compare.true").set_value("3").run()
+    captions = [spec for spec in plotly_specs(at) if "pred: " in spec]
+    assert captions and all("true: 3" in spec and "true: 5" not in spec for spec in captions)  # the filter applies to both
+
+    at.multiselect(key="compare.runs").set_value([runs_on_other_data[name] for name in ("digits, seed 4", "digits",
+                                                                                       "digits, faster")]).run()
+    a, b = (next(box for box in at.selectbox if box.label == label) for label in ("Difference: A", "B"))
+    assert (a.value, b.value) == (runs_on_other_data["digits"], runs_on_other_data["digits, faster"])  # they share test images
+    assert any(title.startswith("B − A") for title in chart_titles(at))
+    a.set_value(runs_on_other_data["digits, seed 4"]).run()
+    assert any(info.value.startswith("No difference matrix: A and B saw different test sets") for info in at.info)
 
 
 @pytest.mark.slow

@@ -165,19 +165,23 @@ def test_test_split_of_run_refuses_data_that_changed_or_is_gone(runs, tmp_path):
         tracking.test_split_of_run(runs.client, runs.failed.run_id)
 
 
-def test_same_test_set_needs_the_same_data_split(runs):
-    assert tracking.same_test_set(runs.client, [runs.base.run_id, runs.faster.run_id])
-    assert not tracking.same_test_set(runs.client, [runs.base.run_id, runs.other_seed.run_id])
-    assert not tracking.same_test_set(runs.client, [runs.base.run_id, runs.failed.run_id])  # never loaded data
+def test_runs_on_the_same_data_split_have_the_same_test_fingerprint(runs):
+    order = [runs.base, runs.faster, runs.other_seed, runs.failed]
+    fingerprints = tracking.test_fingerprints(runs.client, [run.run_id for run in order])
+    assert list(fingerprints) == [run.run_id for run in order]
+    assert fingerprints[runs.base.run_id] == fingerprints[runs.faster.run_id] != fingerprints[runs.other_seed.run_id]
+    assert fingerprints[runs.failed.run_id] is None  # never loaded data
 
 
-def test_same_test_set_compares_only_the_test_split_when_every_run_logged_its_fingerprint(runs):
+def test_test_fingerprints_compare_only_the_test_split_when_every_run_logged_its_fingerprint(runs):
     config = tracking.config_of_run(runs.client, runs.base.run_id)
     official = {tracking.TEST_FINGERPRINT_TAG: "1" * 64}
     seed_3, seed_4 = (tracking.start_run(runs.client, config, tags={**official, tracking.DATA_FINGERPRINT_TAG: split * 64})
                       for split in "34")
     other_test_set = tracking.start_run(runs.client, config, tags={tracking.TEST_FINGERPRINT_TAG: "2" * 64,
                                                                    tracking.DATA_FINGERPRINT_TAG: "3" * 64})
-    assert tracking.same_test_set(runs.client, [seed_3.run_id, seed_4.run_id])
-    assert not tracking.same_test_set(runs.client, [seed_3.run_id, other_test_set.run_id])
+    fingerprints = tracking.test_fingerprints(runs.client, [seed_3.run_id, seed_4.run_id, other_test_set.run_id])
+    assert list(fingerprints.values()) == ["1" * 64, "1" * 64, "2" * 64]
+    untagged = tracking.start_run(runs.client, config, tags={tracking.DATA_FINGERPRINT_TAG: "3" * 64})  # logged before test fingerprints
+    assert set(tracking.test_fingerprints(runs.client, [other_test_set.run_id, untagged.run_id]).values()) == {"3" * 64}
     assert tracking.TEST_FINGERPRINT_TAG in runs.client.get_run(runs.base.run_id).data.tags
