@@ -59,10 +59,16 @@ with single_tab:
         maps = inspection.feature_maps(model, prepared.model_input)
         layer = st.selectbox("Feature maps of layer", list(maps), key="classify.layer")
         st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch")
-        heat = inspection.grad_cam(model, prepared.model_input)
-        st.plotly_chart(charts.heatmap_overlay(prepared.model_input, inspection.overlay(prepared.model_input, heat),
-                                               title=f"Where the network looked for '{names[int(probabilities.argmax())]}'"),
-                        width="stretch")
+        predicted = int(probabilities.argmax())
+        cam_layers = inspection.grad_cam_layers(model)
+        # No key: another model's layers make it a new picker, which starts again at the last layer.
+        cam_layer = st.selectbox("Grad-CAM at the layer", list(cam_layers), index=len(cam_layers) - 1,
+                                 format_func=cam_layers.get, help="Every conv layer Grad-CAM can explain; the last by default.")
+        heat = inspection.grad_cam(model, prepared.model_input, class_index=predicted, layer=cam_layer)
+        st.plotly_chart(charts.grad_cam(prepared.model_input, heat,
+                                        title=f"Where the network looked for '{names[predicted]}' · {cam_layer}"),
+                        width="content")
+        st.caption(charts.GRAD_CAM_CAPTION)
 
 with batch_tab:
     files = st.file_uploader("Upload many images or a .zip of images", accept_multiple_files=True, key="classify.batch",
