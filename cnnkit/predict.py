@@ -185,6 +185,56 @@ def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> 
     )
 
 
+# An image the model is less sure of than at least this share of the run's own test images gets
+# the hint that it may not look like the training data (the max-softmax baseline of Hendrycks and
+# Gimpel, 2017: inputs unlike the training data tend to get lower top probabilities).
+UNFAMILIAR_SHARE = 0.95
+# Test images the reference holds (evenly spread; plenty for a percentile), and the fewest that say anything.
+REFERENCE_IMAGES = 2000
+MIN_REFERENCE_IMAGES = 30
+
+
+def test_confidences(model: keras.Model, x_test: np.ndarray, limit: int = REFERENCE_IMAGES) -> np.ndarray:
+    """The model's top probability on up to `limit` test images (N, H, W, C), spread evenly over the set."""
+    chosen = np.unique(np.linspace(0, len(x_test) - 1, min(limit, len(x_test))).round().astype(int))
+    if not len(chosen):
+        return np.zeros(0, dtype=np.float32)
+    return predict_probabilities(model, x_test[chosen]).max(axis=1)
+
+
+test_confidences.__test__ = False  # not a pytest test, despite its name
+
+
+@dataclass(frozen=True)
+class Familiarity:
+    """How sure the model is of one image, against how sure it was of its own test images."""
+
+    confidence: float  # the image's top probability
+    less_sure_than: float  # share of the test images whose top probability was higher
+    test_images: int
+
+    @property
+    def unfamiliar(self) -> bool:
+        return self.test_images >= MIN_REFERENCE_IMAGES and self.less_sure_than >= UNFAMILIAR_SHARE
+
+    def message(self) -> str:
+        images = f"{self.test_images:,} test image{'s' * (self.test_images != 1)}"
+        if self.test_images < MIN_REFERENCE_IMAGES:
+            return f"Only {images} to compare with: too few to tell whether this looks like the training data."
+        ranked = f"Less confident than {self.less_sure_than:.0%} of the run's {images}"
+        if self.unfamiliar:
+            return f"{ranked}: this may not look like the training data."
+        return f"{ranked}, within what it saw in testing."
+
+
+def familiarity(probabilities: np.ndarray, confidences: np.ndarray) -> Familiarity:
+    """Where one image's top probability ranks among the test images' top probabilities `confidences`."""
+    confidences = np.asarray(confidences, dtype=np.float64)
+    top = float(np.max(probabilities))
+    share = float(np.mean(confidences > top)) if len(confidences) else 0.0
+    return Familiarity(top, share, len(confidences))
+
+
 _RESULT_COLUMNS = ["file", "predicted", "confidence", "top5", "error"]
 
 

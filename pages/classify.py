@@ -6,14 +6,15 @@ import streamlit as st
 from cnnkit import charts, images, inspection, predict
 from cnnkit.errors import InputError
 from pages.drawing_canvas import drawing_canvas
-from pages.common import model_choices, run_model_and_evaluation
+from pages.common import cached_model, cached_test_split, model_choices, run_model_and_evaluation
 
 st.title("Classify images")
 
 choices = model_choices()
 picked = st.selectbox("Model", list(choices), key="classify.run",
                       help="Registered models first (register one from its run on the Runs page), then every finished run.")
-model, evaluation = run_model_and_evaluation(choices[picked])
+run_id = choices[picked]
+model, evaluation = run_model_and_evaluation(run_id)
 names = evaluation.class_names
 input_shape = tuple(model.input_shape[1:])
 sample = np.stack(list(evaluation.mistake_images.values())) if evaluation.mistake_images else None
@@ -22,6 +23,17 @@ light_on_dark = st.toggle("The model was trained on light shapes on a dark backg
                           help="Then a dark digit photographed on light paper is inverted before classifying.")
 st.caption(f"Input {'×'.join(map(str, input_shape))}, {len(names)} classes. Uploads are decoded safely: PNG, JPEG, "
            "WebP, BMP, GIF (first frame), TIFF; other files get a one-line message.")
+
+
+@st.cache_data(max_entries=8, show_spinner="Comparing with the run's test images…")
+def reference_confidences(run: str) -> np.ndarray | None:
+    """The model's top probabilities on the run's test images; None when they can't be reloaded."""
+    try:
+        split = cached_test_split(run)
+    except InputError:
+        return None
+    return predict.test_confidences(cached_model(run), split.x_test)
+
 
 single_tab, batch_tab, kaggle_tab = st.tabs(["One image", "Batch", "Kaggle test CSV"])
 
@@ -53,6 +65,12 @@ with single_tab:
         seen.image(shown, caption="what the model sees", width="stretch")
         for note in (*notes, *prepared.notes):
             seen.caption(note)
+        reference = reference_confidences(run_id)
+        if reference is None:
+            result.caption("The run's test images can't be reloaded, so this image can't be compared with them.")
+        else:
+            known = predict.familiarity(probabilities, reference)
+            (result.warning if known.unfamiliar else result.caption)(known.message())
         result.plotly_chart(charts.probability_bars(probabilities, names, top=min(5, len(names))), width="stretch")
         result.dataframe(predict.top_k(probabilities, names), hide_index=True,
                          column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
@@ -89,7 +107,13 @@ with batch_tab:
             st.caption(f"{len(table) - len(failed)} of {len(table)} images classified.")
             for row in failed.itertuples():
                 st.error(row.error)
-            st.dataframe(table, hide_index=True, width="stretch")
+            st.dataframe(table, hide_index=True, width="stretch", column_config={
+                "file": st.column_config.TextColumn("file", width="medium"),
+                "confidence": st.column_config.NumberColumn("confidence", format="percent"),
+                "top5": st.column_config.TextColumn("top 5", width="large"),
+                "error": st.column_config.TextColumn("error", width="large",
+                                                     help="Why the file could not be classified (listed above in full)."),
+            })
             st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(), "predictions.csv",
                                mime="text/csv")
 

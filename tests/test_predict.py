@@ -331,3 +331,35 @@ def test_trained_light_on_dark_recognises_digits_and_not_their_negative():
     x = load_dataset("digits").x_train[:500]
     assert trained_light_on_dark(x)
     assert not trained_light_on_dark(255 - x)
+
+
+# ---- how familiar an image looks -----------------------------------------------------------
+
+
+def test_familiarity_ranks_an_images_top_probability_among_the_test_images():
+    reference = np.linspace(0.5, 1.0, 100)  # the test images' top probabilities
+    unsure = predict.familiarity(np.array([0.4, 0.35, 0.25]), reference)
+    assert (unsure.confidence, unsure.less_sure_than, unsure.test_images) == (pytest.approx(0.4), 1.0, 100)
+    assert unsure.unfamiliar
+    assert unsure.message() == ("Less confident than 100% of the run's 100 test images: this may not look like "
+                                "the training data.")
+    sure = predict.familiarity(np.array([0.1, 0.9]), reference)
+    assert sure.less_sure_than == pytest.approx(0.2) and not sure.unfamiliar
+    assert sure.message() == "Less confident than 20% of the run's 100 test images, within what it saw in testing."
+    assert not predict.familiarity(np.array([0.53, 0.47]), reference).unfamiliar  # 94 of 100 were surer
+    assert predict.familiarity(np.array([0.52, 0.48]), reference).unfamiliar  # 96 of 100: past the 95 % line
+
+
+def test_familiarity_on_too_few_test_images_says_so_and_warns_of_nothing():
+    few = predict.familiarity(np.array([0.2, 0.8]), np.full(predict.MIN_REFERENCE_IMAGES - 1, 0.99))
+    assert not few.unfamiliar
+    assert few.message().startswith(f"Only {predict.MIN_REFERENCE_IMAGES - 1} test images to compare with: too few")
+    assert not predict.familiarity(np.array([0.5, 0.5]), np.zeros(0)).unfamiliar
+
+
+def test_test_confidences_are_the_top_probabilities_of_evenly_spread_test_images(model):
+    images = np.random.default_rng(0).integers(0, 256, (10, *SHAPE), dtype=np.uint8)
+    every = inspection.predict_probabilities(model, images).max(axis=1)
+    np.testing.assert_allclose(predict.test_confidences(model, images), every, rtol=1e-6)
+    np.testing.assert_allclose(predict.test_confidences(model, images, limit=4), every[[0, 3, 6, 9]], rtol=1e-6)
+    assert predict.test_confidences(model, images[:0]).shape == (0,)
