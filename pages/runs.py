@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnnkit import charts, selection, tracking
 from cnnkit.errors import InputError
-from pages.common import job_manager, mlflow_client
+from pages.common import job_manager, mlflow_client, run_label
 
 client = mlflow_client()
 st.title("Runs")
@@ -77,28 +77,28 @@ def runs_table():
         },
     )
     if picked:
-        names = dict(zip(runs["run_id"], runs["name"].fillna("")))
-        selection_bar(picked, hidden=[run for run in picked if run not in set(view)], names=names)
+        labels = {row.run_id: run_label(row) for row in runs.itertuples()}
+        selection_bar(picked, hidden=[run for run in picked if run not in set(view)], labels=labels)
     if st.session_state.pop("runs.reopen", False):
         st.rerun()
 
 
-def selection_bar(picked: list[str], hidden: list[str], names: dict[str, str]) -> None:
+def selection_bar(picked: list[str], hidden: list[str], labels: dict[str, str]) -> None:
     """What is selected, what of it the filters hide, and what to do with it."""
-    count, compare, clear = st.columns([4, 2, 1], vertical_alignment="center")
     message = f"{len(picked)} selected"
     if hidden:
-        message += f" · {len(hidden)} hidden by the filters: " + ", ".join(f"**{names[run] or run[:8]}**" for run in hidden)
+        message += f" · {len(hidden)} hidden by the filters: " + ", ".join(f"**{labels[run]}**" for run in hidden)
         if st.session_state.get("open_run") in hidden:
             message += " (still open below)"
-    count.markdown(message)
-    if len(picked) >= 2 and compare.button(f"Compare the {len(picked)} selected runs", type="primary"):
-        st.session_state["compare_runs"] = picked
-        st.switch_page("pages/compare.py")
-    if clear.button("Clear selection"):
-        st.session_state[SELECTED] = []
-        open_run(None)
-        st.rerun()
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(message, width="stretch")
+        if len(picked) >= 2 and st.button(f"Compare the {len(picked)} selected runs", type="primary"):
+            st.session_state["compare_runs"] = picked
+            st.switch_page("pages/compare.py")
+        if st.button("Clear selection"):
+            st.session_state[SELECTED] = []
+            open_run(None)
+            st.rerun()
 
 
 runs_table()
@@ -121,7 +121,8 @@ if run_id:
         epochs, batches = tracking.run_history(client, run_id)
         metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
         if metrics:
-            st.dataframe(pd.DataFrame([metrics]), hide_index=True)
+            st.dataframe(pd.DataFrame([metrics]), hide_index=True, column_config={  # accuracies in %, as everywhere
+                key: st.column_config.NumberColumn(key, format="percent") for key in metrics if key.endswith("accuracy")})
         st.plotly_chart(charts.learning_curves(epochs), width="stretch")
         if len(batches):
             left, right = st.columns(2)

@@ -5,6 +5,7 @@ positions in the rows the page last drew. Runs are made directly with `start_run
 trained. The click in a real browser is driven by tests/test_e2e.py.
 """
 
+import json
 import os
 
 import pytest
@@ -20,6 +21,7 @@ def runs(app):
     made = []
     for name, dataset in (("oldest digits", "digits"), ("fashion", "fashion_mnist"), ("newest digits", "digits")):
         logger = tracking.start_run(client, TrainConfig(dataset=dataset), run_name=name)
+        logger.log_metrics({"test_loss": 0.5, "test_accuracy": 0.875}, step=1)
         logger.finish("FINISHED")
         made.append(logger.run_id)
     return made[::-1]
@@ -44,7 +46,8 @@ def test_a_ticked_run_stays_selected_and_open_when_a_filter_hides_it(app, runs):
     assert not at.exception  # was IndexError: positional indexers are out-of-bounds (row 2 of a one-row table)
     assert at.session_state["runs.selected"] == [oldest]
     assert ticked_rows(at) == []  # the one row shown is not the selected run
-    assert any("hidden by the filters: **oldest digits** (still open below)" in text.value for text in at.markdown)
+    hidden = f"1 selected · 1 hidden by the filters: **oldest digits · {oldest[:6]}** (still open below)"
+    assert hidden in [text.value for text in at.markdown]
     assert any(oldest in caption.value for caption in at.caption)  # its details are still shown
     at.run()  # the table's 5-second refresh
     assert not at.exception and at.session_state["runs.selected"] == [oldest]
@@ -85,3 +88,12 @@ def test_a_new_run_on_top_keeps_the_ticks_on_the_selected_runs(app, runs):
     at.run()
     assert at.session_state["runs.selected"] == [newest]
     assert ticked_rows(at) == [1] and at.session_state["open_run"] == newest
+
+
+def test_an_open_runs_test_accuracy_is_shown_in_percent(app, runs):
+    at = app.switch_page("pages/runs.py").run()
+    tick(at, 0)
+    metrics = next(table for table in at.dataframe if "test_accuracy" in table.value.columns)
+    columns = json.loads(metrics.proto.columns)
+    assert columns["test_accuracy"]["type_config"]["format"] == "percent"
+    assert "test_loss" not in columns  # a loss is no share
