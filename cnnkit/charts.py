@@ -623,10 +623,11 @@ def probability_bars(probabilities: np.ndarray, class_names, true_index: int | N
         texttemplate="%{y:.0%}" if len(shown) <= TEXT_CLASSES else None, textposition="outside", cliponaxis=False,
         hovertemplate="%{x}: %{y:.1%}<extra></extra>",
     ))
-    fig.update_xaxes(title="Class (red: predicted, blue: true)" if true_index is not None else "Class (red: predicted)",
+    # the colour key on a line of its own, so a chart in a narrow column doesn't cut it off
+    fig.update_xaxes(title="Class<br>(red: predicted, blue: true)" if true_index is not None else "Class<br>(red: predicted)",
                      type="category")
     fig.update_yaxes(title="Probability", range=[0, 1], tickformat=".0%")
-    return _style(fig, title)
+    return _style(fig, title).update_layout(margin=dict(MARGIN, b=MARGIN["b"] + 20))
 
 
 # ---- inside the network ----------------------------------------------------------------------
@@ -678,7 +679,7 @@ HEAT_COLORSCALE = plotly.colors.make_colorscale(plotly.colors.sequential.Inferno
 GRAD_CAM_PANEL_PX = 300  # each of the two Grad-CAM panels is drawn about this many pixels wide
 GRAD_CAM_CAPTION = (
     "Grad-CAM weighs the chosen layer's feature maps by how much they raise the class's score. Colours give "
-    "that evidence as a share of its strongest spot (bright yellow, 100 %); below "
+    "that evidence as a share of its strongest spot (bright yellow, 100%); below "
     f"{HEAT_SHOWN_FROM:.0%} nothing is drawn, so the image (in gray) shows through where it counts little. "
     "Deeper layers see larger, more abstract parts of the image; the first ones, edges and strokes."
 )

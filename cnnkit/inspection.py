@@ -197,6 +197,24 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: in
     return np.concatenate([model.predict_on_batch(batch) for batch in batches]).astype("float32")
 
 
+# model -> image -> (what its classifier reads, probabilities), built on first use like _extractors.
+_classifier_views: weakref.WeakKeyDictionary[keras.Model, keras.Model] = weakref.WeakKeyDictionary()
+
+
+def classifier_inputs(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """What the final softmax layer reads (N, D), and the class probabilities (N, classes), for
+    images (N, H, W, C) of 0-255 pixels: one pass, the network's own summary of each image."""
+    with _building:
+        if model not in _classifier_views:
+            _classifier_views[model] = keras.Model(model.input, [model.layers[-1].input, model.output])
+        view = _classifier_views[model]
+    parts = [view.predict_on_batch(np.asarray(images[i : i + batch_size], dtype="float32"))
+             for i in range(0, len(images), batch_size)]
+    if not parts:
+        return np.zeros((0, model.layers[-1].input.shape[-1]), "float32"), np.zeros((0, model.output_shape[-1]), "float32")
+    return tuple(np.concatenate([np.asarray(part[j]) for part in parts]).astype("float32") for j in (0, 1))
+
+
 def examples_by_class(labels: np.ndarray, classes: int, per_class: int) -> tuple[np.ndarray, list[int]]:
     """Indices of the first `per_class` images of each of classes 0..classes-1, class by class (fewer
     where a class has fewer), and the classes among those with no image at all."""
@@ -206,11 +224,12 @@ def examples_by_class(labels: np.ndarray, classes: int, per_class: int) -> tuple
 
 
 def warm_up(model: keras.Model) -> None:
-    """Run one blank image through the predictions, feature maps and Grad-CAM of a freshly loaded
-    model, so the first real image is answered as fast as later ones: each first call traces its
-    function, about half a second apiece."""
+    """Run one blank image through the predictions, classifier inputs, feature maps and Grad-CAM of a
+    freshly loaded model, so the first real image is answered as fast as later ones: each first call
+    traces its function, about half a second apiece."""
     blank = np.zeros(model.input_shape[1:], dtype="float32")
     predict_probabilities(model, blank[None])
+    classifier_inputs(model, blank[None])
     feature_maps(model, blank)
     with contextlib.suppress(NotImplementedError):  # a backend without Grad-CAM has nothing to warm
         grad_cam(model, blank)

@@ -25,14 +25,14 @@ st.caption(f"Input {'×'.join(map(str, input_shape))}, {len(names)} classes. Upl
            "WebP, BMP, GIF (first frame), TIFF; other files get a one-line message.")
 
 
-@st.cache_data(max_entries=8, show_spinner="Comparing with the run's test images…")
-def reference_confidences(run: str) -> np.ndarray | None:
-    """The model's top probabilities on the run's test images; None when they can't be reloaded."""
+@st.cache_resource(max_entries=4, show_spinner="Comparing with the run's test images…")
+def test_reference(run: str) -> predict.TestReference | None:
+    """What the model made of the run's test images; None when they can't be reloaded."""
     try:
         split = cached_test_split(run)
     except InputError:
         return None
-    return predict.test_confidences(cached_model(run), split.x_test)
+    return predict.test_reference(cached_model(run), split.x_test)
 
 
 single_tab, batch_tab, kaggle_tab = st.tabs(["One image", "Batch", "Kaggle test CSV"])
@@ -65,11 +65,11 @@ with single_tab:
         seen.image(shown, caption="what the model sees", width="stretch")
         for note in (*notes, *prepared.notes):
             seen.caption(note)
-        reference = reference_confidences(run_id)
+        reference = test_reference(run_id)
         if reference is None:
             result.caption("The run's test images can't be reloaded, so this image can't be compared with them.")
         else:
-            known = predict.familiarity(probabilities, reference)
+            known = predict.familiarity(model, prepared.model_input, reference)
             (result.warning if known.unfamiliar else result.caption)(known.message())
         result.plotly_chart(charts.probability_bars(probabilities, names, top=min(5, len(names))), width="stretch")
         result.dataframe(predict.top_k(probabilities, names), hide_index=True,
@@ -107,13 +107,11 @@ with batch_tab:
             st.caption(f"{len(table) - len(failed)} of {len(table)} images classified.")
             for row in failed.itertuples():
                 st.error(row.error)
-            st.dataframe(table, hide_index=True, width="stretch", column_config={
-                "file": st.column_config.TextColumn("file", width="medium"),
-                "confidence": st.column_config.NumberColumn("confidence", format="percent"),
-                "top5": st.column_config.TextColumn("top 5", width="large"),
-                "error": st.column_config.TextColumn("error", width="large",
-                                                     help="Why the file could not be classified (listed above in full)."),
-            })
+            # Failed files are listed above in full (a table cell cuts long text off); the CSV keeps both.
+            st.dataframe(table[table["error"] == ""].drop(columns="error"), hide_index=True, width="stretch",
+                         column_config={"file": st.column_config.TextColumn("file", width="medium"),
+                                        "confidence": st.column_config.NumberColumn("confidence", format="percent"),
+                                        "top5": st.column_config.TextColumn("top 5", width="large")})
             st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(), "predictions.csv",
                                mime="text/csv")
 

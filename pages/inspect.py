@@ -16,18 +16,12 @@ run_id = st.selectbox("Run", list(labels), index=list(labels).index(preselected)
                       format_func=labels.get, key="inspect.run")
 
 
-def forget_picks_unless(owner: str, value, keys: tuple[str, ...]) -> None:
-    """Drop the picks in `keys` when what they were made for (`value`, e.g. the run) changed: another
-    run has other layers and images, so its widgets start from their defaults instead of stale picks."""
-    if st.session_state.get(owner) != value:
-        for key in keys:
-            st.session_state.pop(key, None)
-        st.session_state[owner] = value
+def run_key(name: str) -> str:
+    """A widget key of this run: another run's picks are other widgets, which start from their own
+    defaults (its layers, its images) instead of stale picks, and Streamlit forgets the old ones."""
+    return f"inspect.{name}.{run_id}"
 
 
-forget_picks_unless("inspect.picks_run", run_id, ("inspect.source", "inspect.mistake", "inspect.index",
-                                                   "inspect.layers", "inspect.filter_layer", "inspect.count",
-                                                   "inspect.cam_class", "inspect.cam_layer"))
 model, evaluation = run_model_and_evaluation(run_id)
 names = evaluation.class_names
 try:
@@ -80,13 +74,13 @@ with st.sidebar:
     image, index = None, None
     if not sources:
         st.info("This run has no test images to pick from.")
-    elif st.radio("Pick from", sources, key="inspect.source", horizontal=True) == "misclassified":
+    elif st.radio("Pick from", sources, key=run_key("source"), horizontal=True) == "misclassified":
         true_class = evaluation.mistakes.set_index("index")["true"]
-        index = st.selectbox("Test image #", mistakes, key="inspect.mistake",
+        index = st.selectbox("Test image #", mistakes, key=run_key("mistake"),
                              format_func=lambda i: f"#{i}: {names[int(true_class[i])]}")
         image = evaluation.mistake_images[index]
     else:
-        index = st.number_input("Test image #", 0, test_count - 1, 0, key="inspect.index")
+        index = st.number_input("Test image #", 0, test_count - 1, 0, key=run_key("index"))
         image = split.x_test[index]
     if image is not None:
         st.image(image if image.shape[-1] == 3 else image[..., 0], caption=f"test image #{index}", width=160)
@@ -98,12 +92,12 @@ with maps_tab:
     else:
         maps = maps_for(run_id, f"{index}", image)
         layer_names = list(maps)
-        picked = st.multiselect("Layers", layer_names, default=layer_names, key="inspect.layers")
+        picked = st.multiselect("Layers", layer_names, default=layer_names, key=run_key("layers"))
         for layer in picked:
             st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch", key=f"maps-{layer}")
 
 with filters_tab:
-    layer = st.selectbox("Conv layer", inspection.conv_layer_names(model), key="inspect.filter_layer")
+    layer = st.selectbox("Conv layer", inspection.conv_layer_names(model), key=run_key("filter_layer"))
     kernels = inspection.filters(model, layer)
     st.plotly_chart(charts.image_grid(kernels, columns=16, title=f"{layer}: {len(kernels)} filters"), width="stretch")
 
@@ -113,7 +107,7 @@ with probabilities_tab:
     elif not test_count:
         st.info("This run has no test images.")
     else:
-        count = st.slider("Test images", 1, min(16, test_count), min(8, test_count), key="inspect.count") \
+        count = st.slider("Test images", 1, min(16, test_count), min(8, test_count), key=run_key("count")) \
             if test_count > 1 else 1
         if test_count < 16:
             st.caption(f"This run has {test_count} test image{'s' * (test_count != 1)}.")
@@ -135,7 +129,7 @@ with probabilities_tab:
             st.plotly_chart(charts.computer_vs_human(split.x_test[chosen], [names[t] for t in split.y_test[chosen]],
                                                      [names[p] for p in predicted], per_row=per_class), width="stretch")
         if missing:
-            st.caption(f"No test images of {', '.join(names[c] for c in missing)}, so rows don't follow the classes.")
+            st.caption(f"No test images of class{'es' * (len(missing) > 1)} {', '.join(names[c] for c in missing)}.")
 
 with cam_tab:
     layers = inspection.grad_cam_layers(model)
@@ -143,12 +137,12 @@ with cam_tab:
         st.info(no_image if image is None else "This model has no conv layer Grad-CAM can explain.")
     else:
         probabilities = inspection.predict_probabilities(model, image[None])[0]
-        forget_picks_unless("inspect.cam_image", (run_id, index), ("inspect.cam_class",))  # new image: its prediction
         explain, at_layer = st.columns(2)
         target = explain.selectbox("Explain the class", list(range(len(names))), index=int(probabilities.argmax()),
-                                   format_func=lambda c: f"{names[c]} ({probabilities[c]:.0%})", key="inspect.cam_class")
+                                   format_func=lambda c: f"{names[c]} ({probabilities[c]:.0%})",
+                                   key=run_key(f"cam_class.{index}"))  # per image: its prediction comes first
         layer = at_layer.selectbox("At the layer", list(layers), index=len(layers) - 1, format_func=layers.get,
-                                   key="inspect.cam_layer", help="Every conv layer Grad-CAM can explain; the last by default.")
+                                   key=run_key("cam_layer"), help="Every conv layer Grad-CAM can explain; the last by default.")
         heat = inspection.grad_cam(model, image, class_index=target, layer=layer)
         st.plotly_chart(charts.grad_cam(image, heat, title=f"Where the network looked for '{names[target]}' · {layer}"),
                         width="content")

@@ -55,26 +55,33 @@ def cut_test_set(monkeypatch, size: int) -> None:
     monkeypatch.setattr(tracking, "evaluation_of_run", evaluation)
 
 
+def of(run_id: str, name: str) -> str:
+    """The key of the Inspect widget `name` for run `run_id`."""
+    return f"inspect.{name}.{run_id}"
+
+
 def chart_specs(at) -> str:
     return " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
 
 
-def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app):
+def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app, tiny_run):
+    run = tiny_run[1]
     at = inspect_app.switch_page("pages/inspect.py").run()
     assert not at.exception  # was IndexError: index 5 is out of bounds (8 probability views of 5 images)
     assert any("tested on 5 images, fewer than its 10 classes" in warning.value for warning in at.warning)
-    assert at.slider(key="inspect.count").max == 5
+    assert at.slider(key=of(run, "count")).max == 5
     assert any(caption.value == "This run has 5 test images." for caption in at.caption)
     assert any(caption.value.startswith("No test images of ") for caption in at.caption)
-    at.slider(key="inspect.count").set_value(5).run()
-    at.sidebar.radio(key="inspect.source").set_value("test set").run()
-    at.sidebar.number_input(key="inspect.index").set_value(4).run()
+    at.slider(key=of(run, "count")).set_value(5).run()
+    at.sidebar.radio(key=of(run, "source")).set_value("test set").run()
+    at.sidebar.number_input(key=of(run, "index")).set_value(4).run()
     assert not at.exception
     assert "Where the network looked for" in chart_specs(at)
 
 
 @pytest.mark.parametrize("size", [0, 1, 3])
-def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, monkeypatch, size):
+def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, tiny_run, monkeypatch, size):
+    run = tiny_run[1]
     cut_test_set(monkeypatch, size)
     at = inspect_app.switch_page("pages/inspect.py").run()
     assert not at.exception
@@ -85,15 +92,16 @@ def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, monk
         assert "No image to inspect: this run has no test images." in [info.value for info in at.info]
         assert "filters" in chart_specs(at)  # the filters need no image
     else:
-        at.sidebar.radio(key="inspect.source").set_value("test set").run()
-        at.sidebar.number_input(key="inspect.index").set_value(size - 1).run()
+        at.sidebar.radio(key=of(run, "source")).set_value("test set").run()
+        at.sidebar.number_input(key=of(run, "index")).set_value(size - 1).run()
         assert not at.exception
         assert "Computer vs human" in chart_specs(at) and "Where the network looked for" in chart_specs(at)
 
 
-def test_grad_cam_offers_every_conv_layer_the_last_by_default(inspect_app):
+def test_grad_cam_offers_every_conv_layer_the_last_by_default(inspect_app, tiny_run):
+    run = tiny_run[1]
     at = inspect_app.switch_page("pages/inspect.py").run()
-    picker = at.selectbox(key="inspect.cam_layer")
+    picker = at.selectbox(key=of(run, "cam_layer"))
     assert picker.options == ["conv1", "conv2"] and picker.value == "conv2"
     picker.set_value("conv1").run()
     assert not at.exception
@@ -108,17 +116,19 @@ def test_picks_reset_when_the_run_changes_and_stale_picks_never_raise(inspect_ap
     other = train(TrainConfig(dataset="digits", arch="deep_mnist_cnn", epochs=1, train_limit=20), tracking_uri=tiny_run[0])
     at = inspect_app.switch_page("pages/inspect.py").run()
     assert at.selectbox(key="inspect.run").value == other.run_id  # the newest run first
-    other_layers = at.multiselect(key="inspect.layers").value
-    at.multiselect(key="inspect.layers").set_value(other_layers[-1:])
-    at.selectbox(key="inspect.filter_layer").set_value(other_layers[-1])
-    at.selectbox(key="inspect.cam_layer").set_value(other_layers[-2])
-    at.sidebar.radio(key="inspect.source").set_value("test set").run()
-    at.sidebar.number_input(key="inspect.index").set_value(15).run()  # the other run has 20 test images
+    other_layers = at.multiselect(key=of(other.run_id, "layers")).value
+    at.multiselect(key=of(other.run_id, "layers")).set_value(other_layers[-1:])
+    at.selectbox(key=of(other.run_id, "filter_layer")).set_value(other_layers[-1])
+    at.selectbox(key=of(other.run_id, "cam_layer")).set_value(other_layers[-2])
+    at.sidebar.radio(key=of(other.run_id, "source")).set_value("test set").run()
+    at.sidebar.number_input(key=of(other.run_id, "index")).set_value(15).run()  # the other run has 20 test images
     assert not at.exception
 
     at.selectbox(key="inspect.run").set_value(tiny_run[1]).run()
     assert not at.exception
-    assert at.multiselect(key="inspect.layers").value == ["conv1", "conv2"]  # this run's layers, all shown
-    assert at.selectbox(key="inspect.filter_layer").value == "conv1"
-    assert at.selectbox(key="inspect.cam_layer").value == "conv2"
-    assert at.sidebar.radio(key="inspect.source").value == "misclassified"
+    run = tiny_run[1]
+    assert at.multiselect(key=of(run, "layers")).value == ["conv1", "conv2"]  # this run's layers, all shown
+    assert at.selectbox(key=of(run, "filter_layer")).value == "conv1"
+    assert at.selectbox(key=of(run, "cam_layer")).value == "conv2"
+    assert at.sidebar.radio(key=of(run, "source")).value == "misclassified"
+    assert of(other.run_id, "layers") not in at.session_state  # the other run's picks are forgotten
