@@ -721,7 +721,7 @@ def grad_cam_overlay(image: np.ndarray, heat: np.ndarray, scale: int = 1) -> np.
 def _png_data_url(rgb: np.ndarray) -> str:
     """A uint8 RGB image as a PNG data URL, for go.Image(source=...): far smaller than pixels in JSON."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", optimize=True)
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
