@@ -7,6 +7,8 @@ that says what is missing instead of raising.
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import textwrap
 
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 TEMPLATE = "plotly_white"
@@ -744,10 +747,11 @@ def probability_bars(probabilities: np.ndarray, class_names, true_index: int | N
         texttemplate="%{y:.0%}" if len(shown) <= TEXT_CLASSES else None, textposition="outside", cliponaxis=False,
         hovertemplate="%{x}: %{y:.1%}<extra></extra>",
     ))
-    fig.update_xaxes(title="Class (red: predicted, blue: true)" if true_index is not None else "Class (red: predicted)",
+    # the colour key on a line of its own, so a chart in a narrow column doesn't cut it off
+    fig.update_xaxes(title="Class<br>(red: predicted, blue: true)" if true_index is not None else "Class<br>(red: predicted)",
                      type="category")
     fig.update_yaxes(title="Probability", range=[0, 1], tickformat=".0%")
-    return _style(fig, title)
+    return _style(fig, title).update_layout(margin=dict(MARGIN, b=MARGIN["b"] + 20))
 
 
 # ---- inside the network ----------------------------------------------------------------------
@@ -790,26 +794,91 @@ def feature_map_grid(maps: np.ndarray, layer: str, max_maps: int = 64, columns: 
     return image_grid(tiles, titles, columns=cols, title=title)
 
 
-def _resized(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of an (H, W, C) image."""
-    rows = np.arange(height) * image.shape[0] // height
-    cols = np.arange(width) * image.shape[1] // width
-    return image[rows[:, None], cols[None, :]]
+# Grad-CAM: heat below this share of the peak is not drawn, so the image shows through where the
+# evidence is weak and one hot spot doesn't tint the whole picture.
+HEAT_SHOWN_FROM = 0.2
+# The heat's colours: the upper 70 % of inferno (perceptually uniform, dark red to pale yellow),
+# so even the weakest heat drawn stands out from a gray image.
+HEAT_COLORSCALE = plotly.colors.make_colorscale(plotly.colors.sequential.Inferno[3:])
+GRAD_CAM_PANEL_PX = 300  # each of the two Grad-CAM panels is drawn about this many pixels wide
+GRAD_CAM_CAPTION = (
+    "Grad-CAM weighs the chosen layer's feature maps by how much they raise the class's score. Colours give "
+    "that evidence as a share of its strongest spot (bright yellow, 100%); below "
+    f"{HEAT_SHOWN_FROM:.0%} nothing is drawn, so the image (in gray) shows through where it counts little. "
+    "Deeper layers see larger, more abstract parts of the image; the first ones, edges and strokes."
+)
 
 
-def heatmap_overlay(image: np.ndarray, overlay: np.ndarray, title: str = "Grad-CAM") -> go.Figure:
-    """The input image beside a precomputed class-activation overlay (uint8 RGB, e.g. Grad-CAM on the image).
-
-    `image`: (H, W), (H, W, 1) or (H, W, 3), values 0-255; gray is shown gray. It is resized
-    (nearest neighbour) to the overlay's size when they differ.
-    """
-    overlay = _as_uint8(np.asarray(overlay)[None])[0]
+def _rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """One image (H, W), (H, W, 1) or (H, W, 3) as uint8 RGB (H, W, 3)."""
     image = _as_uint8(np.asarray(image)[None])[0]
-    image = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-    overlay = np.repeat(overlay, 3, axis=-1) if overlay.shape[-1] == 1 else overlay
-    if image.shape != overlay.shape:
-        image = _resized(image, *overlay.shape[:2])
-    return image_grid(np.stack([image, overlay]), ["input", "class activation"], columns=2, title=title)
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def _heat_colors(values: np.ndarray) -> np.ndarray:
+    """HEAT_COLORSCALE at `values` (HEAT_SHOWN_FROM..1 spans the scale), as floats (..., 3) in 0-255."""
+    stops = np.array([stop for stop, _ in HEAT_COLORSCALE])
+    colors = np.array([plotly.colors.hex_to_rgb(color) for _, color in HEAT_COLORSCALE], dtype=float)
+    position = np.clip((values - HEAT_SHOWN_FROM) / (1 - HEAT_SHOWN_FROM), 0, 1)
+    return np.stack([np.interp(position, stops, colors[:, channel]) for channel in range(3)], axis=-1)
+
+
+def grad_cam_overlay(image: np.ndarray, heat: np.ndarray, scale: int = 1) -> np.ndarray:
+    """The heat map (H, W) in 0-1 drawn over a gray copy of the image (H, W[, C]): uint8 (H*scale, W*scale, 3).
+
+    The image is enlarged by `scale` as blocks of pixels, the heat smoothly (bicubic). Heat below
+    HEAT_SHOWN_FROM is not drawn; above it the colour covers more of the image the hotter it is.
+    """
+    rgb = _rgb_uint8(image)
+    heat = np.nan_to_num(np.asarray(heat, dtype="float32"))
+    if heat.shape != rgb.shape[:2]:
+        raise ValueError(f"the heat map is {heat.shape}, the image {rgb.shape[:2]}")
+    gray = rgb.astype(float) @ np.array([0.299, 0.587, 0.114])
+    gray = np.kron(gray, np.ones((scale, scale)))[..., None]
+    height, width = gray.shape[:2]
+    heat = np.asarray(Image.fromarray(heat, mode="F").resize((width, height), Image.Resampling.BICUBIC)).clip(0, 1)
+    opacity = np.where(heat >= HEAT_SHOWN_FROM, 0.45 + 0.4 * (heat - HEAT_SHOWN_FROM) / (1 - HEAT_SHOWN_FROM), 0.0)
+    blended = (1 - opacity[..., None]) * gray + opacity[..., None] * _heat_colors(heat)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def _png_data_url(rgb: np.ndarray) -> str:
+    """A uint8 RGB image as a PNG data URL, for go.Image(source=...): far smaller than pixels in JSON."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def grad_cam(image: np.ndarray, heat: np.ndarray, title: str = "Grad-CAM") -> go.Figure:
+    """The image beside its Grad-CAM heat map drawn over it (see grad_cam_overlay), with a colour bar.
+
+    `image`: (H, W), (H, W, 1) or (H, W, 3), values 0-255; `heat`: (H, W) in 0-1. Small images are
+    enlarged to about GRAD_CAM_PANEL_PX pixels (blocks of pixels, so nothing is made up); both go to
+    the browser as PNG. A heat map with nothing in it says so.
+    """
+    rgb = _rgb_uint8(image)
+    scale = max(1, GRAD_CAM_PANEL_PX // max(rgb.shape[:2]))
+    panels = [np.kron(rgb, np.ones((scale, scale, 1), dtype=np.uint8)), grad_cam_overlay(rgb, heat, scale)]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.03,
+                        subplot_titles=("image", f"evidence (shown from {HEAT_SHOWN_FROM:.0%} of the peak)"))
+    for column, panel in enumerate(panels, start=1):
+        fig.add_trace(go.Image(source=_png_data_url(panel), hoverinfo="skip"), row=1, col=column)
+    fig.add_trace(go.Scatter(  # no points: it only carries the colour bar
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker=dict(color=[HEAT_SHOWN_FROM], colorscale=HEAT_COLORSCALE, cmin=HEAT_SHOWN_FROM, cmax=1, showscale=True,
+                    colorbar=dict(title=dict(text="share of<br>the peak", side="right"), thickness=14, len=0.9,
+                                  tickvals=[HEAT_SHOWN_FROM, 0.6, 1], tickformat=".0%")),
+    ), row=1, col=2)
+    if not np.nan_to_num(np.asarray(heat, dtype=float)).any():
+        fig.add_annotation(text="nothing here raises<br>this class's score", xref="x2 domain", yref="y2 domain",
+                           x=0.5, y=0.5, showarrow=False, font=dict(size=15, color=HIGHLIGHT), bgcolor="white")
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, constrain="domain", scaleanchor="x")
+    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+    height, width = panels[0].shape[:2]
+    side = GRAD_CAM_PANEL_PX
+    fig = _style(fig, title, height=int(side * height / width) + 110)
+    return fig.update_layout(width=2 * side + 170, margin=dict(l=10, r=10, t=80, b=10))
 
 
 def gallery(images: np.ndarray, captions: list[str], columns: int = 10, correct: list[bool] | None = None,

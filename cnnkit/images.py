@@ -9,7 +9,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from cnnkit.errors import InputError
 
@@ -28,7 +28,9 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
     """Decode one image file fully, first frame only, upright according to its EXIF orientation.
 
     Raises InputError naming `name` for anything that is not a complete image in an
-    allowed format, or that has more than MAX_PIXELS pixels.
+    allowed format, or that has more than MAX_PIXELS pixels. A file whose first bytes show an
+    allowed format that Pillow still can't read is named as such, with the reason (for a TIFF:
+    its compression or its kind of pixels).
     """
     if not data:
         raise InputError(f"{name} is empty (0 bytes).")
@@ -46,13 +48,148 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise InputError(f"{name} is too large to decode safely ({err}).") from err
     except UnidentifiedImageError as err:
-        raise InputError(
-            f"{name} is not an image in a supported format ({', '.join(ALLOWED_FORMATS)})."
-        ) from err
+        raise _unidentified(data, name) from err
     except InputError:
         raise
     except Exception as err:  # any decoder failure on untrusted bytes is the file's fault
-        raise InputError(f"{name} is damaged or truncated and cannot be decoded ({err}).") from err
+        raise _undecodable(data, name, err) from err
+
+
+def _unidentified(data: bytes, name: str) -> InputError:
+    """What to say about a file no allowed decoder opened: what it is, and why it can't be read."""
+    kind = _format_from_header(data)
+    if kind in ALLOWED_FORMATS:
+        return InputError(f"{name} is {_a(_pages(data, kind))} that Pillow can't decode: {_why_not(data, kind)}.")
+    found = f" It is {_a(kind)} file." if kind else ""
+    return InputError(f"{name} is not an image in a supported format ({', '.join(ALLOWED_FORMATS)}).{found}")
+
+
+def _undecodable(data: bytes, name: str, err: Exception) -> InputError:
+    """What to say about a file that opened but whose pixels failed to decode."""
+    if _format_from_header(data) == "TIFF":
+        return InputError(f"{name} is {_a(_pages(data, 'TIFF'))} that Pillow can't decode: its {_tiff_compression(data)} "
+                          f"pixel data fails to decode ({err}), so the file is probably damaged.")
+    return InputError(f"{name} is damaged or truncated and cannot be decoded ({err}).")
+
+
+# What a file is, from its first bytes: (offset, signature, format). Pillow names for the formats
+# it decodes; the others are named so a person learns what they uploaded.
+_SIGNATURES = (
+    (0, b"\x89PNG\r\n\x1a\n", "PNG"), (0, b"\xff\xd8\xff", "JPEG"), (0, b"GIF87a", "GIF"), (0, b"GIF89a", "GIF"),
+    (0, b"BM", "BMP"), (0, b"II*\0", "TIFF"), (0, b"MM\0*", "TIFF"), (0, b"II+\0", "TIFF"), (0, b"MM\0+", "TIFF"),
+    (8, b"WEBP", "WEBP"), (4, b"ftypheic", "HEIC"), (4, b"ftypheix", "HEIC"), (4, b"ftypmif1", "HEIF"),
+    (4, b"ftypavif", "AVIF"), (0, b"%PDF", "PDF"), (0, b"<svg", "SVG"), (0, b"\0\0\0\x0cjP  ", "JPEG 2000"),
+    (0, b"\xff\x0a", "JPEG XL"), (0, b"8BPS", "Photoshop"),
+)
+
+
+def _format_from_header(data: bytes) -> str | None:
+    """The file format its first bytes announce (Pillow's name where Pillow reads it), or None."""
+    for offset, signature, kind in _SIGNATURES:
+        if data[offset : offset + len(signature)] == signature and (kind != "WEBP" or data.startswith(b"RIFF")):
+            return kind  # a WebP file is a RIFF container whose type, at byte 8, is WEBP
+    return None
+
+
+def _a(noun: str) -> str:
+    """`noun` with its article, as said aloud: an HEIC, an SVG, an 8-page TIFF, a PNG, a 2-page TIFF."""
+    return f"{'an' if noun[0] in 'AEFHILMNORSX8' or noun.startswith(('11', '18')) else 'a'} {noun}"
+
+
+def _why_not(data: bytes, kind: str) -> str:
+    """Why Pillow's decoder for `kind` refuses these bytes, for a person."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns about cut-off headers; the message says what is wrong
+        complaint = _decoder_complaint(data, kind)
+        return _tiff_problem(data, complaint) if kind == "TIFF" else complaint
+
+
+def _decoder_complaint(data: bytes, kind: str) -> str:
+    """The error Pillow's decoder for `kind` raises on these bytes (Image.open only says it failed)."""
+    factory, _ = Image.OPEN[kind]
+    try:
+        factory(io.BytesIO(data), "")
+    except Exception as err:
+        return str(err) or type(err).__name__
+    return "its header is not one Pillow understands"
+
+
+# TIFF tags and codes read to describe a TIFF Pillow can't decode.
+_COMPRESSION, _BITS, _SAMPLES, _SAMPLE_FORMAT = 259, 258, 277, 339
+_TIFF_COMPRESSIONS = {1: "uncompressed", 5: "LZW", 7: "JPEG", 8: "Deflate", 32773: "PackBits", 34712: "JPEG 2000",
+                      34887: "LERC", 34925: "LZMA", 50000: "Zstandard", 50001: "WebP", 50002: "JPEG XL"}
+_SAMPLE_KINDS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point", 4: "untyped", 5: "complex integer",
+                 6: "complex floating-point"}
+
+
+def _tiff_header(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2:
+    """A TIFF's byte order and first page's offset (`.next`), classic or BigTIFF."""
+    return TiffImagePlugin.ImageFileDirectory_v2(data[:16] if data[2:4] in (b"+\0", b"\0+") else data[:8])
+
+
+def _tiff_tags(data: bytes, offset: int | None = None) -> TiffImagePlugin.ImageFileDirectory_v2:
+    """The tags of the TIFF page at `offset` (default: the first), read by Pillow without decoding pixels."""
+    ifd = _tiff_header(data)
+    file = io.BytesIO(data)
+    file.seek(ifd.next if offset is None else offset)
+    ifd.load(file)
+    return ifd
+
+
+def _pages(data: bytes, kind: str, most: int = 1000) -> str:
+    """`kind`, as "2-page TIFF" when a TIFF holds several complete pages (counted up to `most`)."""
+    if kind != "TIFF":
+        return kind
+    pages, seen = 0, set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            offset = _tiff_header(data).next
+            while 0 < offset < len(data) and offset not in seen and pages < most:
+                seen.add(offset)
+                tags = _tiff_tags(data, offset)
+                if not _has_size(tags):
+                    break
+                pages, offset = pages + 1, tags.next
+        except Exception:  # a damaged page chain: the pages read so far
+            pass
+    return f"{pages}-page TIFF" if pages > 1 else kind
+
+
+def _has_size(tags) -> bool:
+    return {256, 257} <= set(tags)  # width and height: a page's header read in full, or close to
+
+
+def _tiff_compression(data: bytes) -> str:
+    """The name of a TIFF's compression, as in "its LZW pixel data" ("TIFF" when the header is unreadable)."""
+    try:
+        code = _tiff_tags(data).get(_COMPRESSION, 1)
+    except Exception:
+        return "TIFF"
+    return _TIFF_COMPRESSIONS.get(code, f"compression-{code}")
+
+
+def _tiff_problem(data: bytes, complaint: str) -> str:
+    """What in a TIFF Pillow can't read (its compression, or its kind of pixels), else Pillow's `complaint`."""
+    try:
+        tags = _tiff_tags(data)
+    except Exception as err:  # the header itself is unreadable
+        return f"its header is damaged ({err})"
+    if not _has_size(tags) or not {273, 324} & set(tags):  # where the pixels are: strips or tiles
+        return "its first page's header is incomplete, so the file is probably cut short"
+    code = tags.get(_COMPRESSION, 1)
+    if code not in TiffImagePlugin.COMPRESSION_INFO:
+        name = _TIFF_COMPRESSIONS.get(code, "an unknown scheme")
+        return f"it is compressed with {name} (TIFF compression {code}), which Pillow can't decompress"
+    if complaint != "unknown pixel mode":
+        return complaint
+    bits, samples = tuple(tags.get(_BITS, (1,))), tags.get(_SAMPLES, 1)
+    sample_format = tuple(tags.get(_SAMPLE_FORMAT, (1,)))[0]
+    kind = _SAMPLE_KINDS.get(sample_format, f"sample format {sample_format}")
+    problem = f"its pixels are {samples} sample{'s' * (samples != 1)} of {bits[0]}-bit {kind}, a layout Pillow doesn't read"
+    if sample_format == 3:
+        problem += " (it reads floating-point TIFFs only as one 32-bit gray channel)"
+    return problem + "; save it with 8- or 16-bit integers, or as PNG"
 
 
 def image_channels(img: Image.Image) -> int:

@@ -99,24 +99,45 @@ _grad_cam_splits: weakref.WeakKeyDictionary[keras.Model, dict[str, tuple[keras.M
 )
 
 
+def _explained_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """conv layer -> the layer whose output Grad-CAM explains for it: the first layer from the conv's
+    feature map on that the rest of the network reads alone (no later layer takes a tensor from
+    before it). That is the feature map itself, or where a residual connection joins later (a ResNet
+    block), the block's output. Layers whose explained output is not a spatial map are left out."""
+    layers = model.layers
+    made_by = {id(layer.output): index for index, layer in enumerate(layers)}
+    earliest_read = [min((made_by[id(tensor)] for tensor in keras.tree.flatten(layer.input)), default=index)
+                     if not isinstance(layer, keras.layers.InputLayer) else index
+                     for index, layer in enumerate(layers)]
+    reads_from_later = np.minimum.accumulate(earliest_read[::-1])[::-1]  # [i]: earliest tensor read by layers i..
+    explained = {}
+    for conv in conv_layer_names(model):
+        feature = _feature_tensor(model, conv)
+        start = made_by[id(feature)]
+        cut = next((i for i in range(start, len(layers) - 1) if reads_from_later[i + 1] >= i), None)
+        if cut is not None and len(layers[cut].output.shape) == 4:
+            explained[conv] = layers[cut]
+    return explained
+
+
+def grad_cam_layers(model: keras.Model) -> dict[str, str]:
+    """conv layer -> how a picker names it, for every conv layer Grad-CAM can explain, in model order.
+
+    A layer explained at a later tensor (a ResNet block's output, where its shortcut joins) says so.
+    """
+    return {conv: conv if layer.name in (conv, f"{conv}_act") else f"{conv} (at its block's output, {layer.name})"
+            for conv, layer in _explained_layers(model).items()}
+
+
 def _grad_cam_split(model: keras.Model, conv: str) -> tuple[keras.Model, keras.Model]:
-    """The model cut in two at the tensor Grad-CAM explains for `conv`: its feature map, or where a
-    residual connection joins later (a ResNet block), the block's output, the first tensor after
-    it that the classifier depends on alone."""
+    """The model cut in two at the tensor Grad-CAM explains for `conv` (see _explained_layers)."""
     with _building:
         splits = _grad_cam_splits.setdefault(model, {})
         if conv not in splits:
-            feature = _feature_tensor(model, conv)
-            start = next(index for index, layer in enumerate(model.layers) if layer.output is feature)
-            for layer in model.layers[start:-1]:
-                try:
-                    head = keras.Model(layer.output, model.layers[-1].input)
-                except ValueError:  # the rest of the network also needs tensors from before this layer
-                    continue
-                splits[conv] = keras.Model(model.input, layer.output), head
-                break
-            else:
-                raise InputError(f"Grad-CAM can't explain {conv!r}: no tensor after it feeds the classifier alone.")
+            explained = _explained_layers(model).get(conv)
+            if explained is None:
+                raise InputError(f"Grad-CAM can't explain {conv!r}: no spatial map after it feeds the classifier alone.")
+            splits[conv] = keras.Model(model.input, explained.output), keras.Model(explained.output, model.layers[-1].input)
         return splits[conv]
 
 
@@ -166,22 +187,6 @@ def grad_cam(
     return np.clip(heat / peak, 0, 1) if peak > 0 else np.zeros_like(heat)
 
 
-def _jet(values: np.ndarray) -> np.ndarray:
-    """The 'jet' colormap (0 dark blue, cyan, yellow, 1 dark red) as (..., 3) floats in [0, 1]."""
-    x = np.clip(values, 0, 1)[..., None]
-    return np.clip(1.5 - np.abs(4 * x - np.array([3, 2, 1])), 0, 1)
-
-
-def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """`heat` (H, W) in jet colours blended over the image (H, W, C), gray shown as RGB: uint8 (H, W, 3)."""
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    rgb = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
-    blended = (1 - alpha) * rgb + alpha * 255 * _jet(heat)
-    return np.clip(np.rint(blended), 0, 255).astype("uint8")
-
-
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities (N, classes) for images (N, H, W, C) of 0-255 pixels.
 
@@ -192,12 +197,39 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: in
     return np.concatenate([model.predict_on_batch(batch) for batch in batches]).astype("float32")
 
 
+# model -> image -> (what its classifier reads, probabilities), built on first use like _extractors.
+_classifier_views: weakref.WeakKeyDictionary[keras.Model, keras.Model] = weakref.WeakKeyDictionary()
+
+
+def classifier_inputs(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """What the final softmax layer reads (N, D), and the class probabilities (N, classes), for
+    images (N, H, W, C) of 0-255 pixels: one pass, the network's own summary of each image."""
+    with _building:
+        if model not in _classifier_views:
+            _classifier_views[model] = keras.Model(model.input, [model.layers[-1].input, model.output])
+        view = _classifier_views[model]
+    parts = [view.predict_on_batch(np.asarray(images[i : i + batch_size], dtype="float32"))
+             for i in range(0, len(images), batch_size)]
+    if not parts:
+        return np.zeros((0, model.layers[-1].input.shape[-1]), "float32"), np.zeros((0, model.output_shape[-1]), "float32")
+    return tuple(np.concatenate([np.asarray(part[j]) for part in parts]).astype("float32") for j in (0, 1))
+
+
+def examples_by_class(labels: np.ndarray, classes: int, per_class: int) -> tuple[np.ndarray, list[int]]:
+    """Indices of the first `per_class` images of each of classes 0..classes-1, class by class (fewer
+    where a class has fewer), and the classes among those with no image at all."""
+    labels = np.asarray(labels).ravel()
+    picks = [np.flatnonzero(labels == c)[:per_class] for c in range(classes)]
+    return np.concatenate([np.zeros(0, dtype=np.int64), *picks]), [c for c, chosen in enumerate(picks) if not len(chosen)]
+
+
 def warm_up(model: keras.Model) -> None:
-    """Run one blank image through the predictions, feature maps and Grad-CAM of a freshly loaded
-    model, so the first real image is answered as fast as later ones: each first call traces its
-    function, about half a second apiece."""
+    """Run one blank image through the predictions, classifier inputs, feature maps and Grad-CAM of a
+    freshly loaded model, so the first real image is answered as fast as later ones: each first call
+    traces its function, about half a second apiece."""
     blank = np.zeros(model.input_shape[1:], dtype="float32")
     predict_probabilities(model, blank[None])
+    classifier_inputs(model, blank[None])
     feature_maps(model, blank)
     with contextlib.suppress(NotImplementedError):  # a backend without Grad-CAM has nothing to warm
         grad_cam(model, blank)

@@ -33,7 +33,7 @@ from cnnkit.images import (
     resize_with_pad,
     to_array,
 )
-from cnnkit.inspection import predict_probabilities
+from cnnkit.inspection import classifier_inputs, predict_probabilities
 
 # Training images count as light-on-dark when their border is darker than this share of their
 # mean brightness: sklearn digits are at about 0.56, MNIST near 0, photos near 1.
@@ -183,6 +183,97 @@ def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> 
     return pd.DataFrame(
         {"class": [class_names[i] for i in best], "probability": probabilities[best]}
     )
+
+
+# Does an image look like the training data? Two signs, each ranked among the run's own test
+# images: a top probability lower than on almost all of them (the max-softmax baseline, Hendrycks
+# and Gimpel 2017), or, what catches confidently wrong answers too, what the network makes of it
+# (the input of its softmax layer) lying farther from its nearest test images than almost any test
+# image lies from its own nearest ones (cosine k-nearest neighbours, Sun et al. 2022).
+UNFAMILIAR_SHARE = 0.95  # "almost all": this share of the test images or more
+NEIGHBOURS = 10  # the k of k-nearest neighbours
+REFERENCE_IMAGES = 2000  # test images the reference holds, evenly spread: plenty for a percentile
+MIN_REFERENCE_IMAGES = 30  # fewer say nothing
+
+
+@dataclass(frozen=True)
+class Familiarity:
+    """How one image ranks among the run's test images, by the model's confidence and by its features."""
+
+    confidence: float  # the image's top probability
+    less_sure_than: float  # share of the test images whose top probability was higher
+    farther_than: float  # share of the test images nearer their k-th nearest test image than this image is
+    test_images: int
+
+    @property
+    def unfamiliar(self) -> bool:
+        return self.test_images >= MIN_REFERENCE_IMAGES and max(self.less_sure_than, self.farther_than) >= UNFAMILIAR_SHARE
+
+    def message(self) -> str:
+        images = f"{self.test_images:,} test image{'s' * (self.test_images != 1)}"
+        if self.test_images < MIN_REFERENCE_IMAGES:
+            return f"Only {images} to compare with: too few to tell whether this looks like the training data."
+        if self.farther_than >= UNFAMILIAR_SHARE:
+            return (f"Unlike the run's {images}: to the network it lies farther from them than {self.farther_than:.0%} "
+                    "of them lie from each other. This may not look like the training data.")
+        if self.less_sure_than >= UNFAMILIAR_SHARE:
+            return f"Less confident than {self.less_sure_than:.0%} of the run's {images}: this may not look like the training data."
+        return (f"Less confident than {self.less_sure_than:.0%} of the run's {images}, and nearer to them than "
+                f"{1 - self.farther_than:.0%} of them are to each other.")
+
+
+@dataclass(frozen=True, eq=False)
+class TestReference:
+    """What the model made of (up to REFERENCE_IMAGES of) a run's test images, to rank new images against."""
+
+    confidences: np.ndarray  # (N,) each image's top probability
+    features: np.ndarray  # (N, D) the softmax layer's input, scaled to length 1
+    neighbour_similarity: np.ndarray  # (N,) cosine similarity of each to its k-th nearest other image
+
+    def rank(self, probabilities: np.ndarray, features: np.ndarray) -> Familiarity:
+        """Where one image (its probabilities (classes,) and features (D,)) ranks among these."""
+        top = float(np.max(probabilities))
+        count = len(self.confidences)
+        if count < 2:
+            return Familiarity(top, 0.0, 0.0, count)
+        similarity = _kth_largest(self.features @ _unit(features), min(NEIGHBOURS, count - 1))
+        return Familiarity(top, float(np.mean(self.confidences > top)),
+                           float(np.mean(self.neighbour_similarity > similarity)), count)
+
+
+TestReference.__test__ = False  # not a pytest test class, despite its name
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def _kth_largest(values: np.ndarray, k: int) -> np.ndarray:
+    """The k-th largest value along the last axis (k from 1)."""
+    return -np.partition(-values, k - 1, axis=-1)[..., k - 1]
+
+
+def test_reference(model: keras.Model, x_test: np.ndarray, limit: int = REFERENCE_IMAGES) -> TestReference:
+    """The model's view of up to `limit` test images (N, H, W, C), spread evenly over the set."""
+    chosen = np.unique(np.linspace(0, len(x_test) - 1, min(limit, len(x_test))).round().astype(int))
+    features, probabilities = classifier_inputs(model, x_test[chosen])
+    features = _unit(features)
+    if len(features) < 2:
+        return TestReference(probabilities.max(axis=1, initial=0), features, np.zeros(len(features)))
+    similarities = features @ features.T
+    np.fill_diagonal(similarities, -np.inf)  # an image is not its own neighbour
+    return TestReference(probabilities.max(axis=1), features,
+                         _kth_largest(similarities, min(NEIGHBOURS, len(features) - 1)))
+
+
+test_reference.__test__ = False  # not a pytest test, despite its name
+
+
+def familiarity(model: keras.Model, image: np.ndarray, reference: TestReference) -> Familiarity:
+    """How one model input (H, W, C) ranks among the run's test images (see Familiarity)."""
+    features, probabilities = classifier_inputs(model, np.asarray(image)[None])
+    return reference.rank(probabilities[0], features[0])
 
 
 _RESULT_COLUMNS = ["file", "predicted", "confidence", "top5", "error"]

@@ -6,14 +6,15 @@ import streamlit as st
 from cnnkit import charts, images, inspection, predict
 from cnnkit.errors import InputError
 from pages.drawing_canvas import drawing_canvas
-from pages.common import model_choices, run_model_and_evaluation
+from pages.common import cached_model, cached_test_split, model_choices, run_model_and_evaluation
 
 st.title("Classify images")
 
 choices = model_choices()
 picked = st.selectbox("Model", list(choices), key="classify.run",
                       help="Registered models first (register one from its run on the Runs page), then every finished run.")
-model, evaluation = run_model_and_evaluation(choices[picked])
+run_id = choices[picked]
+model, evaluation = run_model_and_evaluation(run_id)
 names = evaluation.class_names
 input_shape = tuple(model.input_shape[1:])
 sample = np.stack(list(evaluation.mistake_images.values())) if evaluation.mistake_images else None
@@ -22,6 +23,17 @@ light_on_dark = st.toggle("The model was trained on light shapes on a dark backg
                           help="Then a dark digit photographed on light paper is inverted before classifying.")
 st.caption(f"Input {'×'.join(map(str, input_shape))}, {len(names)} classes. Uploads are decoded safely: PNG, JPEG, "
            "WebP, BMP, GIF (first frame), TIFF; other files get a one-line message.")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing with the run's test images…")
+def test_reference(run: str) -> predict.TestReference | None:
+    """What the model made of the run's test images; None when they can't be reloaded."""
+    try:
+        split = cached_test_split(run)
+    except InputError:
+        return None
+    return predict.test_reference(cached_model(run), split.x_test)
+
 
 single_tab, batch_tab, kaggle_tab = st.tabs(["One image", "Batch", "Kaggle test CSV"])
 
@@ -53,16 +65,28 @@ with single_tab:
         seen.image(shown, caption="what the model sees", width="stretch")
         for note in (*notes, *prepared.notes):
             seen.caption(note)
+        reference = test_reference(run_id)
+        if reference is None:
+            result.caption("The run's test images can't be reloaded, so this image can't be compared with them.")
+        else:
+            known = predict.familiarity(model, prepared.model_input, reference)
+            (result.warning if known.unfamiliar else result.caption)(known.message())
         result.plotly_chart(charts.probability_bars(probabilities, names, top=min(5, len(names))), width="stretch")
         result.dataframe(predict.top_k(probabilities, names), hide_index=True,
                          column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
         maps = inspection.feature_maps(model, prepared.model_input)
         layer = st.selectbox("Feature maps of layer", list(maps), key="classify.layer")
         st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch")
-        heat = inspection.grad_cam(model, prepared.model_input)
-        st.plotly_chart(charts.heatmap_overlay(prepared.model_input, inspection.overlay(prepared.model_input, heat),
-                                               title=f"Where the network looked for '{names[int(probabilities.argmax())]}'"),
-                        width="stretch")
+        predicted = int(probabilities.argmax())
+        cam_layers = inspection.grad_cam_layers(model)
+        # No key: another model's layers make it a new picker, which starts again at the last layer.
+        cam_layer = st.selectbox("Grad-CAM at the layer", list(cam_layers), index=len(cam_layers) - 1,
+                                 format_func=cam_layers.get, help="Every conv layer Grad-CAM can explain; the last by default.")
+        heat = inspection.grad_cam(model, prepared.model_input, class_index=predicted, layer=cam_layer)
+        st.plotly_chart(charts.grad_cam(prepared.model_input, heat,
+                                        title=f"Where the network looked for '{names[predicted]}' · {cam_layer}"),
+                        width="content")
+        st.caption(charts.GRAD_CAM_CAPTION)
 
 with batch_tab:
     files = st.file_uploader("Upload many images or a .zip of images", accept_multiple_files=True, key="classify.batch",
@@ -83,7 +107,11 @@ with batch_tab:
             st.caption(f"{len(table) - len(failed)} of {len(table)} images classified.")
             for row in failed.itertuples():
                 st.error(row.error)
-            st.dataframe(table, hide_index=True, width="stretch")
+            # Failed files are listed above in full (a table cell cuts long text off); the CSV keeps both.
+            st.dataframe(table[table["error"] == ""].drop(columns="error"), hide_index=True, width="stretch",
+                         column_config={"file": st.column_config.TextColumn("file", width="medium"),
+                                        "confidence": st.column_config.NumberColumn("confidence", format="percent"),
+                                        "top5": st.column_config.TextColumn("top 5", width="large")})
             st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(), "predictions.csv",
                                mime="text/csv")
 

@@ -15,6 +15,13 @@ preselected = st.session_state.get("inspect_run")
 run_id = st.selectbox("Run", list(labels), index=list(labels).index(preselected) if preselected in labels else 0,
                       format_func=labels.get, key="inspect.run")
 
+
+def run_key(name: str) -> str:
+    """A widget key of this run: another run's picks are other widgets, which start from their own
+    defaults (its layers, its images) instead of stale picks, and Streamlit forgets the old ones."""
+    return f"inspect.{name}.{run_id}"
+
+
 model, evaluation = run_model_and_evaluation(run_id)
 names = evaluation.class_names
 try:
@@ -22,6 +29,7 @@ try:
 except InputError as error:
     split = None
     st.warning(f"{error} Views that need the test images are limited to the misclassified ones kept with the run.")
+test_count = 0 if split is None else len(split.x_test)
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing feature maps…")
@@ -31,8 +39,9 @@ def maps_for(run: str, image_key: str, _image: np.ndarray) -> dict:
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying test images…")
-def probabilities_for(run: str, fingerprint: str, _images: np.ndarray) -> np.ndarray:
-    return inspection.predict_probabilities(cached_model(run), _images)
+def test_probabilities(run: str, indices: tuple[int, ...]) -> np.ndarray:
+    """Probabilities of the run's test images at `indices` (a run's test split never changes)."""
+    return inspection.predict_probabilities(cached_model(run), cached_test_split(run).x_test[list(indices)])
 
 
 dashboard_tab, maps_tab, filters_tab, probabilities_tab, cam_tab = st.tabs(
@@ -43,51 +52,66 @@ with dashboard_tab:
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.learning_curves(epochs), width="stretch")
     right.plotly_chart(charts.confusion_matrix(evaluation.confusion, names, normalize=True), width="stretch")
-    strip = evaluation.mistakes.head(10)
-    images = np.stack([evaluation.mistake_images[i] for i in strip["index"] if i in evaluation.mistake_images] or [])
-    if len(images):
+    strip = evaluation.mistakes[evaluation.mistakes["index"].isin(list(evaluation.mistake_images))].head(10)
+    if len(strip):
         captions = [f"true: {names[t]}\npred: {names[p]} {c:.0%}" for t, p, c in
-                    zip(strip["true"], strip["predicted"], strip["confidence"])][: len(images)]
-        st.plotly_chart(charts.gallery(images, captions, columns=10, correct=[False] * len(images),
-                                       title="Most confident mistakes"), width="stretch")
+                    zip(strip["true"], strip["predicted"], strip["confidence"])]
+        st.plotly_chart(charts.gallery(np.stack([evaluation.mistake_images[i] for i in strip["index"]]), captions,
+                                       columns=10, correct=[False] * len(strip), title="Most confident mistakes"),
+                        width="stretch")
     else:
         st.caption("No misclassified test images.")
+    tested = int(evaluation.confusion.sum())
+    if tested < len(names):
+        st.warning(f"This run was tested on {tested} image{'s' * (tested != 1)}, fewer than its {len(names)} "
+                   "classes: its test scores say little. Train with a larger “Limit images per split”.")
 
 # One chosen image drives the feature maps and Grad-CAM.
 with st.sidebar:
     st.subheader("Image to inspect")
-    source = st.radio("Pick from", ["misclassified", "test set"], key="inspect.source", horizontal=True)
-    if source == "misclassified" and not evaluation.mistakes.empty:
-        options = [i for i in evaluation.mistakes["index"].tolist() if i in evaluation.mistake_images]
-        index = st.selectbox("Test image #", options, key="inspect.mistake",
-                             format_func=lambda i: f"#{i}: {names[int(evaluation.mistakes.set_index('index').loc[i, 'true'])]}")
+    mistakes = [i for i in evaluation.mistakes["index"].tolist() if i in evaluation.mistake_images]
+    sources = (["misclassified"] if mistakes else []) + (["test set"] if test_count else [])
+    image, index = None, None
+    if not sources:
+        st.info("This run has no test images to pick from.")
+    elif st.radio("Pick from", sources, key=run_key("source"), horizontal=True) == "misclassified":
+        true_class = evaluation.mistakes.set_index("index")["true"]
+        index = st.selectbox("Test image #", mistakes, key=run_key("mistake"),
+                             format_func=lambda i: f"#{i}: {names[int(true_class[i])]}")
         image = evaluation.mistake_images[index]
-    elif split is not None:
-        index = st.number_input("Test image #", 0, len(split.x_test) - 1, 0, key="inspect.index")
-        image = split.x_test[index]
     else:
-        st.warning("No test images available for this run.")
-        st.stop()
-    st.image(image if image.shape[-1] == 3 else image[..., 0], caption=f"test image #{index}", width=160)
+        index = st.number_input("Test image #", 0, test_count - 1, 0, key=run_key("index"))
+        image = split.x_test[index]
+    if image is not None:
+        st.image(image if image.shape[-1] == 3 else image[..., 0], caption=f"test image #{index}", width=160)
+no_image = "No image to inspect: this run has no test images."
 
 with maps_tab:
-    maps = maps_for(run_id, f"{index}", image)
-    layer_names = list(maps)
-    picked = st.multiselect("Layers", layer_names, default=layer_names, key="inspect.layers")
-    for layer in picked:
-        st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch", key=f"maps-{layer}")
+    if image is None:
+        st.info(no_image)
+    else:
+        maps = maps_for(run_id, f"{index}", image)
+        layer_names = list(maps)
+        picked = st.multiselect("Layers", layer_names, default=layer_names, key=run_key("layers"))
+        for layer in picked:
+            st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch", key=f"maps-{layer}")
 
 with filters_tab:
-    layer = st.selectbox("Conv layer", inspection.conv_layer_names(model), key="inspect.filter_layer")
+    layer = st.selectbox("Conv layer", inspection.conv_layer_names(model), key=run_key("filter_layer"))
     kernels = inspection.filters(model, layer)
     st.plotly_chart(charts.image_grid(kernels, columns=16, title=f"{layer}: {len(kernels)} filters"), width="stretch")
 
 with probabilities_tab:
     if split is None:
         st.caption("Needs the run's test images.")
+    elif not test_count:
+        st.info("This run has no test images.")
     else:
-        count = st.slider("Test images", 4, 16, 8, step=4, key="inspect.count")
-        probabilities = probabilities_for(run_id, split.fingerprint(), split.x_test[:count])
+        count = st.slider("Test images", 1, min(16, test_count), min(8, test_count), key=run_key("count")) \
+            if test_count > 1 else 1
+        if test_count < 16:
+            st.caption(f"This run has {test_count} test image{'s' * (test_count != 1)}.")
+        probabilities = test_probabilities(run_id, tuple(range(count)))
         columns = st.columns(4)
         for i in range(count):
             with columns[i % 4]:
@@ -99,16 +123,27 @@ with probabilities_tab:
                                                         top=min(10, len(names))), width="stretch", key=f"bars-{i}")
         st.subheader("Computer vs human")
         per_class = min(10, len(names))
-        rows = [np.flatnonzero(split.y_test == c)[:per_class] for c in range(min(10, len(names)))]
-        chosen = np.concatenate(rows)
-        predicted = probabilities_for(run_id, split.fingerprint() + "-grid", split.x_test[chosen]).argmax(axis=1)
-        st.plotly_chart(charts.computer_vs_human(split.x_test[chosen], [names[t] for t in split.y_test[chosen]],
-                                                 [names[p] for p in predicted], per_row=per_class), width="stretch")
+        chosen, missing = inspection.examples_by_class(split.y_test, per_class, per_class)
+        if len(chosen):
+            predicted = test_probabilities(run_id, tuple(chosen.tolist())).argmax(axis=1)
+            st.plotly_chart(charts.computer_vs_human(split.x_test[chosen], [names[t] for t in split.y_test[chosen]],
+                                                     [names[p] for p in predicted], per_row=per_class), width="stretch")
+        if missing:
+            st.caption(f"No test images of class{'es' * (len(missing) > 1)} {', '.join(names[c] for c in missing)}.")
 
 with cam_tab:
-    probabilities = inspection.predict_probabilities(model, image[None])[0]
-    target = st.selectbox("Explain the class", list(range(len(names))), index=int(probabilities.argmax()),
-                          format_func=lambda c: f"{names[c]} ({probabilities[c]:.0%})", key="inspect.cam_class")
-    heat = inspection.grad_cam(model, image, class_index=target)
-    st.plotly_chart(charts.heatmap_overlay(image, inspection.overlay(image, heat),
-                                           title=f"Where the network looked for '{names[target]}'"), width="stretch")
+    layers = inspection.grad_cam_layers(model)
+    if image is None or not layers:
+        st.info(no_image if image is None else "This model has no conv layer Grad-CAM can explain.")
+    else:
+        probabilities = inspection.predict_probabilities(model, image[None])[0]
+        explain, at_layer = st.columns(2)
+        target = explain.selectbox("Explain the class", list(range(len(names))), index=int(probabilities.argmax()),
+                                   format_func=lambda c: f"{names[c]} ({probabilities[c]:.0%})",
+                                   key=run_key(f"cam_class.{index}"))  # per image: its prediction comes first
+        layer = at_layer.selectbox("At the layer", list(layers), index=len(layers) - 1, format_func=layers.get,
+                                   key=run_key("cam_layer"), help="Every conv layer Grad-CAM can explain; the last by default.")
+        heat = inspection.grad_cam(model, image, class_index=target, layer=layer)
+        st.plotly_chart(charts.grad_cam(image, heat, title=f"Where the network looked for '{names[target]}' · {layer}"),
+                        width="content")
+        st.caption(charts.GRAD_CAM_CAPTION)

@@ -3,12 +3,36 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, tracking
+from cnnkit import charts, selection, tracking
 from cnnkit.errors import InputError
-from pages.common import job_manager, mlflow_client
+from pages.common import job_manager, mlflow_client, run_label
 
 client = mlflow_client()
 st.title("Runs")
+
+
+# The selection is kept by run id (SELECTED); the table widget (TABLE) only ever holds its positions
+# in the rows last drawn (VIEW, ROWS), so filters and refreshes can't point a tick at another run.
+SELECTED, TABLE, VIEW, ROWS = "runs.selected", "runs.table", "runs.view", "runs.rows"
+
+
+def ticked_selection(existing: set[str]) -> list[str]:
+    """The selected run ids, after the ticks made in the rows last drawn; opens the latest pick."""
+    selected = st.session_state.get(SELECTED, [])
+    state = st.session_state.get(TABLE)
+    if state is not None and list(state["selection"]["rows"]) != st.session_state.get(ROWS):
+        selected = selection.after_ticks(selected, st.session_state.get(VIEW, []), state["selection"]["rows"])
+        open_run(selected[-1] if selected else None)
+    selected = [run for run in selected if run in existing]  # deleted meanwhile, here or in another tab
+    st.session_state[SELECTED] = selected
+    return selected
+
+
+def open_run(run: str | None) -> None:
+    """Open `run` below the table (None closes it); the page body redraws after the table."""
+    if st.session_state.get("open_run") != run:
+        st.session_state["open_run"] = run
+        st.session_state["runs.reopen"] = True
 
 
 @st.fragment(run_every=5.0)
@@ -31,14 +55,20 @@ def runs_table():
     for column, chosen in (("status", statuses), ("dataset", datasets), ("arch", arches)):
         if chosen:
             shown = shown[shown[column].isin(chosen)]
+    picked = ticked_selection(set(runs["run_id"]))
+    view = shown["run_id"].tolist()
+    rows = selection.rows_of(picked, view)
+    if st.session_state.get(TABLE) is None or list(st.session_state[TABLE]["selection"]["rows"]) != rows:
+        st.session_state[TABLE] = {"selection": {"rows": rows}}
+    st.session_state[VIEW], st.session_state[ROWS] = view, rows
     st.caption(f"{len(shown)} of {len(runs)} runs · tick a row to open it, several to compare · click a header to sort")
-    event = st.dataframe(
+    st.dataframe(
         shown.drop(columns=["run_id"]),
         hide_index=True,
         width="stretch",
         on_select="rerun",
         selection_mode="multi-row",
-        key="runs.table",
+        key=TABLE,
         column_config={
             "test_accuracy": st.column_config.NumberColumn("test acc", format="percent"),
             "val_accuracy": st.column_config.NumberColumn("val acc", format="percent"),
@@ -46,13 +76,29 @@ def runs_table():
             "start_time": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
         },
     )
-    picked = shown.iloc[event.selection.rows]["run_id"].tolist()
-    if len(picked) >= 2 and st.button(f"Compare the {len(picked)} selected runs", type="primary"):
-        st.session_state["compare_runs"] = picked
-        st.switch_page("pages/compare.py")
-    if picked and st.session_state.get("open_run") != picked[-1]:
-        st.session_state["open_run"] = picked[-1]
+    if picked:
+        labels = {row.run_id: run_label(row) for row in runs.itertuples()}
+        selection_bar(picked, hidden=[run for run in picked if run not in set(view)], labels=labels)
+    if st.session_state.pop("runs.reopen", False):
         st.rerun()
+
+
+def selection_bar(picked: list[str], hidden: list[str], labels: dict[str, str]) -> None:
+    """What is selected, what of it the filters hide, and what to do with it."""
+    message = f"{len(picked)} selected"
+    if hidden:
+        message += f" · {len(hidden)} hidden by the filters: " + ", ".join(f"**{labels[run]}**" for run in hidden)
+        if st.session_state.get("open_run") in hidden:
+            message += " (still open below)"
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(message, width="stretch")
+        if len(picked) >= 2 and st.button(f"Compare the {len(picked)} selected runs", type="primary"):
+            st.session_state["compare_runs"] = picked
+            st.switch_page("pages/compare.py")
+        if st.button("Clear selection"):
+            st.session_state[SELECTED] = []
+            open_run(None)
+            st.rerun()
 
 
 runs_table()
@@ -75,7 +121,8 @@ if run_id:
         epochs, batches = tracking.run_history(client, run_id)
         metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
         if metrics:
-            st.dataframe(pd.DataFrame([metrics]), hide_index=True)
+            st.dataframe(pd.DataFrame([metrics]), hide_index=True, column_config={  # accuracies in %, as everywhere
+                key: st.column_config.NumberColumn(key, format="percent") for key in metrics if key.endswith("accuracy")})
         st.plotly_chart(charts.learning_curves(epochs), width="stretch")
         if len(batches):
             left, right = st.columns(2)

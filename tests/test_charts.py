@@ -604,7 +604,7 @@ def test_probability_bars_of_the_top_classes_are_sorted_and_a_right_prediction_i
         charts.probability_bars([0.5, 0.5], ["a", "b", "c"])
 
 
-# ---- feature_map_grid / heatmap_overlay ----------------------------------------------------
+# ---- feature_map_grid / grad_cam -------------------------------------------------------------
 
 
 def test_feature_map_grid_scales_every_channel_to_the_full_gray_range_on_its_own():
@@ -633,16 +633,51 @@ def test_feature_map_grid_shows_the_first_maps_says_so_and_drops_numbers_on_tiny
         charts.feature_map_grid(np.zeros((5, 5)), "dense")
 
 
-def test_heatmap_overlay_puts_the_input_beside_the_overlay():
-    image = np.full((4, 4, 1), 50, np.uint8)
-    overlay = np.zeros((8, 8, 3), np.uint8)
-    overlay[..., 0] = 200
-    fig = charts.heatmap_overlay(image, overlay, title="cat?")
-    z = fig.data[0].z
-    assert z.shape == (3 + 8, 8 + 2 + 8, 3)  # the input is resized to the overlay's size
-    assert (z[3:, :8] == 50).all() and (z[3:, 10:, 0] == 200).all()
-    assert [a.text for a in fig.layout.annotations] == ["input", "class activation"]
-    assert fig.layout.title.text == "cat?"
+def test_grad_cam_overlay_draws_the_heat_over_a_gray_image_only_where_it_counts():
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[..., 0] = 200  # red: the overlay shows it gray
+    heat = np.zeros((4, 4), "float32")
+    heat[0, 0], heat[3, 3] = 1.0, charts.HEAT_SHOWN_FROM / 2
+    out = charts.grad_cam_overlay(image, heat)
+    assert out.shape == (4, 4, 3) and out.dtype == np.uint8
+    gray = round(0.299 * 200)
+    assert (out[3, 3] == gray).all() and (out[1:3, 1:3] == gray).all()  # weak or no heat: the gray image alone
+    red, green, blue = out[0, 0].astype(int)
+    assert min(red, green) > blue + 50 and blue > gray  # pale yellow, the hot end of inferno, over the gray
+    assert charts.grad_cam_overlay(image, heat, scale=3).shape == (12, 12, 3)
+    with pytest.raises(ValueError):
+        charts.grad_cam_overlay(image, np.zeros((2, 2)))
+
+
+def png_pixels(source: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    assert source.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))))
+
+
+def test_grad_cam_puts_the_enlarged_image_beside_the_heat_as_pngs_with_a_colour_bar():
+    image = np.full((8, 8), 50, np.uint8)
+    heat = np.zeros((8, 8), "float32")
+    heat[2, 5] = 1
+    fig = charts.grad_cam(image, heat, title="why '3'")
+    left, right = (png_pixels(trace.source) for trace in fig.data[:2])
+    assert left.shape == right.shape == (296, 296, 3)  # 8 px enlarged 37 times to about GRAD_CAM_PANEL_PX
+    assert (left == 50).all() and (right != 50).any()
+    assert all(trace.z is None for trace in fig.data[:2])  # no pixels in the JSON
+    bar = fig.data[2].marker
+    assert bar.showscale and (bar.cmin, bar.cmax) == (charts.HEAT_SHOWN_FROM, 1)
+    assert fig.layout.title.text == "why '3'"
+    assert not any("nothing here" in annotation.text for annotation in fig.layout.annotations)
+
+
+def test_grad_cam_with_no_heat_says_nothing_raises_the_score():
+    fig = charts.grad_cam(np.zeros((5, 7, 3), np.uint8), np.zeros((5, 7)))
+    assert any("nothing here raises" in annotation.text for annotation in fig.layout.annotations)
+    assert png_pixels(fig.data[0].source).shape == (5 * 42, 7 * 42, 3)
 
 
 # ---- gallery / computer_vs_human -----------------------------------------------------------

@@ -304,3 +304,41 @@ def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url
     shot(page, "18-classify-drawing", settle_ms=2000)
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("cropped to the ink").wait_for(state="detached")
+
+
+def test_a_ticked_run_stays_open_while_a_filter_hides_it_and_comes_back_ticked(app_url, page):
+    open_app(page, app_url)
+    page.wait_for_timeout(2000)
+    for _ in range(2 - page.get_by_text("finished after").count()):  # two runs at least: the second row is ticked
+        launch_tiny_run(page, seed=2)
+        page.wait_for_timeout(1000)
+    page.get_by_text("finished after").nth(1).wait_for(timeout=180_000)
+    go_to(page, "Runs", "Runs")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.locator("td[role=gridcell]").first.wait_for(state="attached")
+    page.wait_for_timeout(1500)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17)  # the second row's selection box
+    opened = page.get_by_text(re.compile(r"^run [0-9a-f]{32} "))  # the ticked run, open below the table
+    opened.wait_for()
+    opened_text = opened.inner_text()
+    ticked = grid.locator("tbody tr[aria-selected=true]")
+    playwright_api.expect(ticked).to_have_attribute("aria-rowindex", "3")  # row 1 is the header
+
+    search = page.get_by_role("textbox", name="Search name, run id or tag")
+    search.fill("no run is called this")
+    search.press("Enter")
+    page.get_by_text(re.compile(r"^0 of \d+ runs")).wait_for()
+    page.wait_for_timeout(6000)  # the table refreshes every 5 seconds: it used to raise IndexError each time
+    shot(page, "19-runs-ticked-run-hidden-by-a-filter")
+    assert page.get_by_test_id("stException").count() == 0
+    page.get_by_text(re.compile(r"1 selected · 1 hidden by the filters: .* \(still open below\)")).wait_for()
+    assert opened.inner_text() == opened_text
+
+    search.fill("")
+    search.press("Enter")
+    page.get_by_text(re.compile(r"^0 of \d+ runs")).wait_for(state="detached")
+    playwright_api.expect(ticked).to_have_count(1)
+    playwright_api.expect(ticked).to_have_attribute("aria-rowindex", "3")  # the same run, ticked again
+    assert opened.inner_text() == opened_text
+    shot(page, "20-runs-filter-cleared")

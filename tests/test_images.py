@@ -19,7 +19,7 @@ from cnnkit.images import (
     resize_with_pad,
     to_array,
 )
-from files import encode
+from files import encode, tiff
 
 
 def png_declaring_size(width: int, height: int) -> bytes:
@@ -82,6 +82,43 @@ def test_an_image_under_the_pixel_limit_is_not_refused_for_its_size():
     # The header is fine, so the failure is about the missing pixel data, not the size.
     with pytest.raises(InputError, match="damaged or truncated"):
         decode_image(png_declaring_size(6_000, 6_000), "big.png")
+
+
+def test_the_tiff_writer_makes_files_pillow_reads():
+    img = decode_image(tiff(pages=2, bits=(8, 8, 8), photometric=2), "plain.tif")
+    assert img.mode == "RGB" and img.size == (4, 3)
+
+
+def test_a_multipage_float_rgb_tiff_is_named_with_what_pillow_cannot_read():
+    data = tiff(pages=3, bits=(32, 32, 32), sample_format=3, photometric=2)
+    with pytest.raises(InputError) as refused:
+        decode_image(data, "scan.tif")
+    message = str(refused.value)
+    assert message.startswith("scan.tif is a 3-page TIFF that Pillow can't decode: its pixels are 3 samples of "
+                              "32-bit floating-point, a layout Pillow doesn't read")
+    assert "only as one 32-bit gray channel" in message and "not an image in a supported format" not in message
+
+
+def test_a_tiff_compressed_in_a_way_pillow_lacks_names_the_compression():
+    with pytest.raises(InputError, match=r"^slide.tif is a 2-page TIFF that Pillow can't decode: it is compressed "
+                                         r"with JPEG 2000 \(TIFF compression 34712\), which Pillow can't decompress\.$"):
+        decode_image(tiff(pages=2, compression=34712), "slide.tif")
+    with pytest.raises(InputError, match=r"an unknown scheme \(TIFF compression 99\)"):
+        decode_image(tiff(compression=99), "odd.tif")
+
+
+def test_a_cut_off_tiff_is_said_to_be_cut_short_and_damaged_pixels_to_be_damaged():
+    with pytest.raises(InputError, match="cut.tif is a TIFF that Pillow can't decode: .*probably cut short"):
+        decode_image(tiff(pages=2)[:60], "cut.tif")
+    with pytest.raises(InputError, match="packed.tif is a TIFF that Pillow can't decode: its Zstandard pixel data "
+                                         "fails to decode .*probably damaged"):
+        decode_image(tiff(compression=50000), "packed.tif")  # zeros are no Zstandard stream
+
+
+@pytest.mark.parametrize("header, kind", [(b"\0\0\0\x18ftypheic", "an HEIC"), (b"%PDF-1.7", "a PDF")])
+def test_a_known_unsupported_format_is_named(header, kind):
+    with pytest.raises(InputError, match=f"photo is not an image in a supported format .*It is {kind} file."):
+        decode_image(header + bytes(64), "photo")
 
 
 def test_exif_orientation_is_applied():

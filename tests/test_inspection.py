@@ -1,4 +1,4 @@
-"""Feature maps, filters, Grad-CAM, overlays and probabilities on tiny models."""
+"""Feature maps, filters, Grad-CAM and probabilities on tiny models."""
 
 import keras
 import numpy as np
@@ -152,6 +152,16 @@ def test_grad_cam_of_a_layer_with_no_activation_is_all_zero_not_nan():
     assert heat.shape == (8, 8) and not heat.any()
 
 
+def test_grad_cam_layers_are_every_conv_layer_naming_where_a_resnet_block_is_explained(mnist, resnet):
+    assert inspection.grad_cam_layers(mnist) == {"conv1": "conv1", "conv2": "conv2"}
+    layers = inspection.grad_cam_layers(resnet)
+    assert list(layers) == inspection.conv_layer_names(resnet)
+    assert layers["conv1"] == "conv1"  # the stem's activation feeds everything after it
+    assert layers["conv2"] == "conv2 (at its block's output, block1_add)"
+    assert layers["conv3"] == "conv3 (at its block's output, block1_add)"
+    assert layers["conv10"] == "conv10 (at its block's output, block4_add)"  # a projection shortcut
+
+
 @pytest.mark.slow
 def test_grad_cam_explains_every_resnet_layer_at_its_block_output_where_a_shortcut_joins(resnet):
     image = random_images(1, (16, 16, 3))[0]
@@ -165,26 +175,19 @@ def test_grad_cam_explains_every_resnet_layer_at_its_block_output_where_a_shortc
     np.testing.assert_array_equal(heat["conv8"], heat["conv10"])  # with its projection shortcut
 
 
-@pytest.mark.parametrize("shape", [(6, 5), (6, 5, 1), (6, 5, 3)])
-def test_overlay_is_an_rgb_uint8_image(shape):
-    image = np.full(shape, 100, dtype="uint8")
-    heat = np.zeros((6, 5), "float32")
-    heat[0, 0] = 1
-    out = inspection.overlay(image, heat)
-    assert out.shape == (6, 5, 3) and out.dtype == np.uint8
-    red, green, blue = out[0, 0].astype(int)
-    assert red > green and red > blue  # hot
-    red, green, blue = out[1, 1].astype(int)
-    assert blue > red and blue > green  # cold
-    assert (inspection.overlay(image, heat, alpha=0) == 100).all()
-
-
 def test_predict_probabilities_batches_through_the_model(mnist):
     images = random_images(7, (8, 8, 1))
     probabilities = inspection.predict_probabilities(mnist, images, batch_size=3)
     assert probabilities.shape == (7, 10) and probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     np.testing.assert_allclose(probabilities, mnist.predict(images.astype("float32"), verbose=0), rtol=1e-4, atol=1e-6)
+
+
+def test_examples_by_class_takes_the_first_of_each_class_and_names_the_missing_ones():
+    picks, missing = inspection.examples_by_class(np.array([2, 0, 2, 2, 0]), classes=4, per_class=2)
+    assert picks.tolist() == [1, 4, 0, 2] and missing == [1, 3]
+    picks, missing = inspection.examples_by_class(np.array([], dtype=int), classes=3, per_class=10)
+    assert picks.dtype == np.int64 and picks.tolist() == [] and missing == [0, 1, 2]
 
 
 def test_everything_works_on_a_model_saved_and_reloaded_safely(tmp_path):

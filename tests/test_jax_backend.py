@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Files whose tests must also pass on JAX: every page's AppTests, the augmentation geometry and the
 # training speed-ups (mixed precision, weight averaging). Add more here.
-ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py", "tests/test_augment.py", "tests/test_training_speedups.py"]
+ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py", "tests/test_runs_page.py", "tests/test_inspect_page.py",
+          "tests/test_classify_page.py", "tests/test_augment.py", "tests/test_training_speedups.py"]
 
 pytestmark = [
     pytest.mark.slow,

@@ -244,12 +244,13 @@ def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_ne
 @pytest.mark.slow
 def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad_cam(app, two_runs):
     at = opened(app, "pages/inspect.py", "Inspect a run")
-    assert at.multiselect(key="inspect.layers").value == ["conv1", "conv2"]
+    shown = two_runs[1]  # the newest run first; the page's widget keys carry its id
+    assert at.multiselect(key=f"inspect.layers.{shown}").value == ["conv1", "conv2"]
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
     for expected in ("conv1", "conv2", "filters", "Computer vs human", "Where the network looked"):
         assert expected in specs, expected
-    at.sidebar.radio(key="inspect.source").set_value("test set").run()
-    at.sidebar.number_input(key="inspect.index").set_value(5).run()
+    at.sidebar.radio(key=f"inspect.source.{shown}").set_value("test set").run()
+    at.sidebar.number_input(key=f"inspect.index.{shown}").set_value(5).run()
     assert not at.exception
 
 

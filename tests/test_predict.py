@@ -228,14 +228,15 @@ def photos_32(count: int, seed: int = 0) -> list[tuple[str, bytes]]:
 
 def test_warm_up_traces_all_that_an_upload_needs_so_the_first_upload_traces_nothing(traces):
     """The page warms a model up when it loads it, so no upload pays for tracing (about half a
-    second per function): the whole one-image answer, top 5, feature maps and Grad-CAM."""
+    second per function): the whole one-image answer, top 5, familiarity, feature maps and Grad-CAM."""
     net = cifar_net()
     inspection.warm_up(net)
-    assert len(traces) == 4  # the net, its feature extractor and the two halves Grad-CAM cuts it into
+    assert len(traces) == 5  # the net, its classifier's view, feature extractor and the two halves of Grad-CAM
     traces.clear()
     for name, data in photos_32(2, seed=1):
         prepared = prepare(data, name, CIFAR_SHAPE, light_on_dark=False)
         probabilities = inspection.predict_probabilities(net, prepared.model_input[None])[0]
+        inspection.classifier_inputs(net, prepared.model_input[None])  # the familiarity hint
         inspection.feature_maps(net, prepared.model_input)
         inspection.grad_cam(net, prepared.model_input)
         top_k(probabilities, CIFAR10_CLASSES)
@@ -331,3 +332,68 @@ def test_trained_light_on_dark_recognises_digits_and_not_their_negative():
     x = load_dataset("digits").x_train[:500]
     assert trained_light_on_dark(x)
     assert not trained_light_on_dark(255 - x)
+
+
+# ---- how familiar an image looks -----------------------------------------------------------
+
+
+def reference(confidences, features) -> predict.TestReference:
+    """A reference built from chosen top probabilities and features, as test_reference builds one."""
+    features = predict._unit(np.asarray(features, dtype=float))
+    similarities = features @ features.T
+    np.fill_diagonal(similarities, -np.inf)
+    k = min(predict.NEIGHBOURS, len(features) - 1)
+    return predict.TestReference(np.asarray(confidences, float), features, predict._kth_largest(similarities, k))
+
+
+def cluster(count: int, seed: int = 0) -> np.ndarray:
+    """Features of `count` test images: directions close to (1, 1, 0)."""
+    return np.array([1.0, 1.0, 0.0]) + np.random.default_rng(seed).normal(0, 0.05, (count, 3))
+
+
+def test_familiarity_ranks_an_images_top_probability_among_the_test_images():
+    tests = reference(np.linspace(0.5, 1.0, 100), cluster(100))  # top probabilities 0.5 .. 1.0
+    alike = [1.0, 1.0, 0.0]
+    unsure = tests.rank(np.array([0.4, 0.35, 0.25]), alike)
+    assert (unsure.confidence, unsure.less_sure_than, unsure.test_images) == (pytest.approx(0.4), 1.0, 100)
+    assert unsure.farther_than < 0.5 and unsure.unfamiliar
+    assert unsure.message() == ("Less confident than 100% of the run's 100 test images: this may not look like "
+                                "the training data.")
+    sure = tests.rank(np.array([0.1, 0.9]), alike)
+    assert sure.less_sure_than == pytest.approx(0.2) and not sure.unfamiliar
+    assert sure.message().startswith("Less confident than 20% of the run's 100 test images, and nearer to them than ")
+    assert not tests.rank(np.array([0.53, 0.47]), alike).unfamiliar  # 94 of 100 were surer
+    assert tests.rank(np.array([0.52, 0.48]), alike).unfamiliar  # 96 of 100: past the 95 % line
+
+
+def test_familiarity_flags_a_confident_image_whose_features_lie_away_from_the_test_images():
+    tests = reference(np.full(100, 0.9), cluster(100))
+    far = tests.rank(np.array([0.99, 0.01]), [0.0, 0.2, 1.0])  # sure, but unlike any test image
+    assert far.less_sure_than == 0 and far.farther_than == 1.0 and far.unfamiliar
+    assert far.message() == ("Unlike the run's 100 test images: to the network it lies farther from them than 100% "
+                             "of them lie from each other. This may not look like the training data.")
+    assert tests.rank(np.array([0.99, 0.01]), [3.0, 3.0, 0.0]).farther_than < 0.5  # the length doesn't matter
+
+
+def test_familiarity_on_too_few_test_images_says_so_and_warns_of_nothing():
+    count = predict.MIN_REFERENCE_IMAGES - 1
+    few = reference(np.full(count, 0.99), cluster(count)).rank(np.array([0.2, 0.8]), [0.0, 0.0, 1.0])
+    assert not few.unfamiliar
+    assert few.message().startswith(f"Only {count} test images to compare with: too few")
+    alone = predict.TestReference(np.array([0.9]), np.ones((1, 3)), np.zeros(1)).rank(np.array([0.5, 0.5]), np.ones(3))
+    assert alone.test_images == 1 and not alone.unfamiliar
+
+
+def test_test_reference_holds_evenly_spread_test_images_and_each_ones_nearest_other_images(model):
+    images = np.random.default_rng(0).integers(0, 256, (12, *SHAPE), dtype=np.uint8)
+    every = inspection.predict_probabilities(model, images).max(axis=1)
+    tests = predict.test_reference(model, images, limit=4)
+    np.testing.assert_allclose(tests.confidences, every[[0, 4, 7, 11]], rtol=1e-5)
+    assert tests.features.shape[0] == 4
+    np.testing.assert_allclose(np.linalg.norm(tests.features, axis=1), 1, rtol=1e-6)
+    similarities = tests.features @ tests.features.T
+    others = [np.delete(row, i) for i, row in enumerate(similarities)]  # an image is not its own neighbour
+    np.testing.assert_allclose(tests.neighbour_similarity, [np.sort(row)[-3] for row in others])  # k = 3 others
+    assert len(predict.test_reference(model, images[:0]).confidences) == 0
+    one = predict.familiarity(model, images[4], tests)
+    assert one.test_images == 4 and one.confidence == pytest.approx(every[4], rel=1e-5)

@@ -1,0 +1,134 @@
+"""The Inspect page through Streamlit's AppTest: tiny test sets, picks that follow the run, Grad-CAM's layer picker.
+
+One digits run trained with "Limit images per split" = 5 (5 test images, fewer than its 10
+classes) serves every test; smaller test sets are that run's split and evaluation cut down.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import streamlit as st
+
+from cnnkit import charts, tracking
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """(tracking URI, run id) of a finished 1-epoch digits run tested on 5 images."""
+    from cnnkit.config import TrainConfig
+    from cnnkit.training import train
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+    result = train(TrainConfig(dataset="digits", epochs=1, train_limit=5), tracking_uri=uri)
+    assert result.status == "FINISHED"
+    return uri, result.run_id
+
+
+@pytest.fixture()
+def inspect_app(app, tiny_run, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_run[0])
+    st.cache_data.clear()  # evaluations are cached by run id, and some tests cut this run's down
+    return app
+
+
+def cut_test_set(monkeypatch, size: int) -> None:
+    """The run's test split keeps its first `size` images; its evaluation, the mistakes among them."""
+    real_split, real_evaluation = tracking.test_split_of_run, tracking.evaluation_of_run
+
+    def split(client, run_id):
+        data = real_split(client, run_id)
+        return dataclasses.replace(data, x_test=data.x_test[:size], y_test=data.y_test[:size])
+
+    def evaluation(client, run_id):
+        full = real_evaluation(client, run_id)
+        mistakes = full.mistakes[full.mistakes["index"] < size]
+        confusion = np.zeros_like(full.confusion)
+        np.add.at(confusion, (mistakes["true"], mistakes["predicted"]), 1)
+        return dataclasses.replace(full, mistakes=mistakes, confusion=confusion,
+                                   mistake_images={i: full.mistake_images[i] for i in mistakes["index"]
+                                                   if i in full.mistake_images})
+
+    monkeypatch.setattr(tracking, "test_split_of_run", split)
+    monkeypatch.setattr(tracking, "evaluation_of_run", evaluation)
+
+
+def of(run_id: str, name: str) -> str:
+    """The key of the Inspect widget `name` for run `run_id`."""
+    return f"inspect.{name}.{run_id}"
+
+
+def chart_specs(at) -> str:
+    return " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+
+
+def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app, tiny_run):
+    run = tiny_run[1]
+    at = inspect_app.switch_page("pages/inspect.py").run()
+    assert not at.exception  # was IndexError: index 5 is out of bounds (8 probability views of 5 images)
+    assert any("tested on 5 images, fewer than its 10 classes" in warning.value for warning in at.warning)
+    assert at.slider(key=of(run, "count")).max == 5
+    assert any(caption.value == "This run has 5 test images." for caption in at.caption)
+    assert any(caption.value.startswith("No test images of ") for caption in at.caption)
+    at.slider(key=of(run, "count")).set_value(5).run()
+    at.sidebar.radio(key=of(run, "source")).set_value("test set").run()
+    at.sidebar.number_input(key=of(run, "index")).set_value(4).run()
+    assert not at.exception
+    assert "Where the network looked for" in chart_specs(at)
+
+
+@pytest.mark.parametrize("size", [0, 1, 3])
+def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, tiny_run, monkeypatch, size):
+    run = tiny_run[1]
+    cut_test_set(monkeypatch, size)
+    at = inspect_app.switch_page("pages/inspect.py").run()
+    assert not at.exception
+    assert any(f"tested on {size} image" in warning.value for warning in at.warning)
+    if size == 0:
+        assert [info.value for info in at.sidebar.info] == ["This run has no test images to pick from."]
+        assert "This run has no test images." in [info.value for info in at.info]
+        assert "No image to inspect: this run has no test images." in [info.value for info in at.info]
+        assert "filters" in chart_specs(at)  # the filters need no image
+    else:
+        at.sidebar.radio(key=of(run, "source")).set_value("test set").run()
+        at.sidebar.number_input(key=of(run, "index")).set_value(size - 1).run()
+        assert not at.exception
+        assert "Computer vs human" in chart_specs(at) and "Where the network looked for" in chart_specs(at)
+
+
+def test_grad_cam_offers_every_conv_layer_the_last_by_default(inspect_app, tiny_run):
+    run = tiny_run[1]
+    at = inspect_app.switch_page("pages/inspect.py").run()
+    picker = at.selectbox(key=of(run, "cam_layer"))
+    assert picker.options == ["conv1", "conv2"] and picker.value == "conv2"
+    picker.set_value("conv1").run()
+    assert not at.exception
+    assert "Where the network looked for" in chart_specs(at) and "conv1" in chart_specs(at)
+    assert any(caption.value == charts.GRAD_CAM_CAPTION for caption in at.caption)
+
+
+def test_picks_reset_when_the_run_changes_and_stale_picks_never_raise(inspect_app, tiny_run):
+    from cnnkit.config import TrainConfig
+    from cnnkit.training import train
+
+    other = train(TrainConfig(dataset="digits", arch="deep_mnist_cnn", epochs=1, train_limit=20), tracking_uri=tiny_run[0])
+    at = inspect_app.switch_page("pages/inspect.py").run()
+    assert at.selectbox(key="inspect.run").value == other.run_id  # the newest run first
+    other_layers = at.multiselect(key=of(other.run_id, "layers")).value
+    at.multiselect(key=of(other.run_id, "layers")).set_value(other_layers[-1:])
+    at.selectbox(key=of(other.run_id, "filter_layer")).set_value(other_layers[-1])
+    at.selectbox(key=of(other.run_id, "cam_layer")).set_value(other_layers[-2])
+    at.sidebar.radio(key=of(other.run_id, "source")).set_value("test set").run()
+    at.sidebar.number_input(key=of(other.run_id, "index")).set_value(15).run()  # the other run has 20 test images
+    assert not at.exception
+
+    at.selectbox(key="inspect.run").set_value(tiny_run[1]).run()
+    assert not at.exception
+    run = tiny_run[1]
+    assert at.multiselect(key=of(run, "layers")).value == ["conv1", "conv2"]  # this run's layers, all shown
+    assert at.selectbox(key=of(run, "filter_layer")).value == "conv1"
+    assert at.selectbox(key=of(run, "cam_layer")).value == "conv2"
+    assert at.sidebar.radio(key=of(run, "source")).value == "misclassified"
+    assert of(other.run_id, "layers") not in at.session_state  # the other run's picks are forgotten

@@ -1,0 +1,99 @@
+"""The Runs page's selection, through Streamlit's AppTest: kept by run id through filters and refreshes.
+
+A tick is simulated as the browser reports it: the table widget's state holds the ticked row
+positions in the rows the page last drew. Runs are made directly with `start_run`; nothing is
+trained. The click in a real browser is driven by tests/test_e2e.py.
+"""
+
+import json
+import os
+
+import pytest
+
+from cnnkit import tracking
+from cnnkit.config import TrainConfig
+
+
+@pytest.fixture()
+def runs(app):
+    """Three finished runs, newest first: two on digits, one on fashion_mnist."""
+    client = tracking.make_client(os.environ["MLFLOW_TRACKING_URI"])
+    made = []
+    for name, dataset in (("oldest digits", "digits"), ("fashion", "fashion_mnist"), ("newest digits", "digits")):
+        logger = tracking.start_run(client, TrainConfig(dataset=dataset), run_name=name)
+        logger.log_metrics({"test_loss": 0.5, "test_accuracy": 0.875}, step=1)
+        logger.finish("FINISHED")
+        made.append(logger.run_id)
+    return made[::-1]
+
+
+def tick(at, *rows: int):
+    """The user leaves `rows` (positions in the table as last drawn) ticked."""
+    at.session_state["runs.table"] = {"selection": {"rows": list(rows)}}
+    return at.run()
+
+
+def ticked_rows(at) -> list[int]:
+    return list(at.session_state["runs.table"]["selection"]["rows"])
+
+
+def test_a_ticked_run_stays_selected_and_open_when_a_filter_hides_it(app, runs):
+    newest, fashion, oldest = runs
+    at = app.switch_page("pages/runs.py").run()
+    tick(at, 2)  # the oldest run, last row
+    assert at.session_state["open_run"] == oldest
+    at.multiselect(key="runs.dataset").set_value(["fashion_mnist"]).run()
+    assert not at.exception  # was IndexError: positional indexers are out-of-bounds (row 2 of a one-row table)
+    assert at.session_state["runs.selected"] == [oldest]
+    assert ticked_rows(at) == []  # the one row shown is not the selected run
+    hidden = f"1 selected · 1 hidden by the filters: **oldest digits · {oldest[:6]}** (still open below)"
+    assert hidden in [text.value for text in at.markdown]
+    assert any(oldest in caption.value for caption in at.caption)  # its details are still shown
+    at.run()  # the table's 5-second refresh
+    assert not at.exception and at.session_state["runs.selected"] == [oldest]
+
+    tick(at, 0)  # now also the fashion run, the only row shown
+    assert at.session_state["runs.selected"] == [oldest, fashion]
+    assert at.session_state["open_run"] == fashion
+    assert any(button.label == "Compare the 2 selected runs" for button in at.button)
+
+    at.multiselect(key="runs.dataset").set_value([]).run()
+    assert ticked_rows(at) == [1, 2]  # both ticks on their own rows again
+    at.text_input(key="runs.search").set_value("newest").run()
+    assert not at.exception and ticked_rows(at) == []
+    assert at.session_state["runs.selected"] == [oldest, fashion]
+
+
+def test_unticking_closes_the_run_and_clear_selection_unticks_all(app, runs):
+    newest, fashion, oldest = runs
+    at = app.switch_page("pages/runs.py").run()
+    tick(at, 0, 1)
+    assert at.session_state["runs.selected"] == [newest, fashion]
+    tick(at, 0)
+    assert at.session_state["runs.selected"] == [newest] and at.session_state["open_run"] == newest
+    tick(at)
+    assert at.session_state["runs.selected"] == [] and not at.session_state["open_run"]
+    assert not at.subheader  # no run open below the table
+    tick(at, 1, 2)
+    next(button for button in at.button if button.label == "Clear selection").click().run()
+    assert at.session_state["runs.selected"] == [] and ticked_rows(at) == [] and not at.session_state["open_run"]
+
+
+def test_a_new_run_on_top_keeps_the_ticks_on_the_selected_runs(app, runs):
+    newest, fashion, oldest = runs
+    at = app.switch_page("pages/runs.py").run()
+    tick(at, 0)
+    client = tracking.make_client(os.environ["MLFLOW_TRACKING_URI"])
+    tracking.start_run(client, TrainConfig(), run_name="started meanwhile")  # RUNNING, listed first
+    at.run()
+    assert at.session_state["runs.selected"] == [newest]
+    assert ticked_rows(at) == [1] and at.session_state["open_run"] == newest
+
+
+def test_an_open_runs_test_accuracy_is_shown_in_percent(app, runs):
+    at = app.switch_page("pages/runs.py").run()
+    tick(at, 0)
+    metrics = next(table for table in at.dataframe if "test_accuracy" in table.value.columns)
+    columns = json.loads(metrics.proto.columns)
+    assert columns["test_accuracy"]["type_config"]["format"] == "percent"
+    assert "test_loss" not in columns  # a loss is no share
