@@ -160,17 +160,22 @@ def control(field: str) -> None:
     setting = SETTINGS[field]
     if not is_shown(field, values):
         return
-    used = setting.is_used(values)
+    used, current = setting.is_used(values), to_widget(field, values[field])
     options = {"help": setting.help if used else f"{setting.help} {setting.unused_note}", "disabled": not used}
+    # The current value doubles as the control's default: it changes no widget id (keyed widgets keep
+    # theirs), and a control the browser draws afresh after a rerun that cut the previous one short
+    # shows the form's value, not the first option or the minimum.
     if setting.control in ("select", "radio"):
-        options["options"] = [DEFAULT_CHOICE] * is_optional(field) + list(setting.allowed())
-        options["format_func"] = choice_labels.get(field, str)
+        choices = [DEFAULT_CHOICE] * is_optional(field) + list(setting.allowed())
+        options.update(options=choices, index=choices.index(current), format_func=choice_labels.get(field, str))
         options["horizontal"] = True if setting.control == "radio" else None
+    else:
+        options["value"] = current
     if setting.control in ("slider", "number"):
         low = setting.low if setting.off is None else min(setting.low, setting.off)
         options.update(min_value=low, max_value=setting.high, step=setting.step, format=setting.number_format)
     WIDGETS[setting.control](setting.form_label, key=key(field),
-                             **{name: value for name, value in options.items() if value is not None})
+                             **{name: value for name, value in options.items() if value is not None or name == "value"})
     if field in problems:
         st.error(str(problems[field]))
 
@@ -238,11 +243,6 @@ manager = job_manager()
 restore_form()
 values = form_values()
 sync_address_bar(values)
-data, data_problem = form_data(values)
-problems = find_problems(values)
-if data_problem is not None:
-    problems.setdefault(data_problem.field if data_problem.field in SETTINGS else "dataset", data_problem)
-cfg = None if problems else TrainConfig.from_dict(values)
 arch = get_architecture(values["arch"])
 choice_labels = {
     "dataset": lambda name: f"{name} — {DATASETS[name].description}",
@@ -272,6 +272,12 @@ with st.sidebar:
         manager.set_max_concurrent(int(cap))
 
 # ---- the launch bar: what will run, what stops it, Launch -------------------------------
+
+data, data_problem = form_data(values)  # after the title: a first load of MNIST takes seconds
+problems = find_problems(values)
+if data_problem is not None:
+    problems.setdefault(data_problem.field if data_problem.field in SETTINGS else "dataset", data_problem)
+cfg = None if problems else TrainConfig.from_dict(values)
 
 st.html(page_style())
 with st.container(key="launch_bar"):
