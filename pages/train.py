@@ -32,7 +32,7 @@ JOB_PARAM = "job"  # query parameter: the job chosen with its Watch button, watc
 LR_TEST_INPUTS = ("dataset", "dataset_path", "image_size", "arch", "activation", "batch_norm", "dropout_scale", "width")
 # The launch bar stays in view while the form scrolls. A tab's problems are marked after its label
 # by CSS: a label that changes sends the reader back to the first tab, and stateful tabs (which could
-# keep it) rerun the page on every switch and, switched mid-load, can reset sliders to their minimum.
+# keep it open) would rerun the whole page on every switch.
 BAR_STYLE = """div[data-testid="stLayoutWrapper"]:has(> div.st-key-launch_bar) {position: sticky; top: 3.75rem;
   z-index: 990; background: #fff; border-bottom: 1px solid rgba(49, 51, 63, 0.2); padding-bottom: 0.5rem;}"""
 TAB_MARK_STYLE = """.st-key-train_tabs [data-testid="stTab"][data-key="{index}"] p::after {{content: " ({text})";
