@@ -275,8 +275,9 @@ with st.sidebar:
 
 data, data_problem = form_data(values)  # after the title: a first load of MNIST takes seconds
 problems = find_problems(values)
-if data_problem is not None:
-    problems.setdefault(data_problem.field if data_problem.field in SETTINGS else "dataset", data_problem)
+if data_problem is not None:  # a loader's own problem is the file's (when it reads one) or the dataset's
+    at_fault = data_problem.field or ("dataset_path" if DATASETS[values["dataset"]].needs_path else "dataset")
+    problems.setdefault(at_fault, data_problem)
 cfg = None if problems else TrainConfig.from_dict(values)
 
 st.html(page_style())
@@ -312,7 +313,7 @@ with data_tab:
                              type=["csv", "zip"], key="upload", on_change=store_upload)
             if "upload_error" in st.session_state:
                 st.error(st.session_state["upload_error"])
-        for setting in settings_on("data")[1:]:
+        for setting in settings_on("data")[1:]:  # the rest, after the dataset and its upload box
             control(setting.name)
     with right:
         if data is not None:
@@ -340,7 +341,7 @@ with model_tab:
     with left:
         control("arch")
         st.caption(arch.description)
-        for setting in settings_on("model")[1:]:
+        for setting in settings_on("model")[1:]:  # the rest, after the architecture and its description
             control(setting.name)
     with right:
         if data is not None:

@@ -99,6 +99,18 @@ def test_launch_is_disabled_with_the_reason_and_no_plan_is_made_up_when_the_data
     assert any(info.value.startswith("The plan appears once the data loads") for info in at.info)
 
 
+def test_relaunching_a_run_whose_file_is_gone_says_so_under_its_path_and_blocks_launch(app, tmp_path):
+    from cnnkit.config import TrainConfig
+
+    gone = tmp_path / "deleted-upload.csv"
+    app.session_state["relaunch_config"] = TrainConfig(dataset="csv", dataset_path=str(gone)).to_dict()
+    at = app.run()
+    assert at.text_input(key="cfg.dataset_path").value == str(gone)
+    assert [error.value for error in at.error if str(gone) in error.value] != []
+    assert launch_button(at).disabled
+    assert any("**Path on this machine** (1 · Data)" in text.value for text in at.markdown)
+
+
 def test_the_test_share_is_greyed_out_where_the_dataset_has_an_official_test_split(app, offline_data):
     at = app.run()
     assert not at.slider(key="cfg.test_fraction").disabled  # digits: the share makes the test split
