@@ -11,6 +11,7 @@ import time
 
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
+from cnnkit.settings import command_line_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,5 +136,5 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return run_train(args)
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {command_line_message(error)}", file=sys.stderr)
         return 2

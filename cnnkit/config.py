@@ -11,18 +11,13 @@ import json
 import math
 import typing
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from cnnkit.errors import InputError
-
-NORMALIZATIONS = ("none", "scale", "standardize")
-PREFILTERS = ("none", "sharpen", "blur", "edges", "blur_sharpen")
-FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
-OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
-SCHEDULES = ("constant", "plateau", "cyclic", "one_cycle", "cosine")
-CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+from cnnkit.settings import (  # noqa: F401  (the choice tuples are re-exported for config users)
+    CYCLIC_MODES, FLIPS, MONITORS, NORMALIZATIONS, OPTIMIZERS, PRECISIONS, PREFILTERS, SCHEDULES, SETTINGS, label,
+    setting_error,
+)
 
 
 @dataclass(frozen=True)
@@ -129,6 +124,9 @@ def field_names() -> tuple[str, ...]:
     return tuple(field.name for field in dataclasses.fields(TrainConfig))
 
 
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+
+
 def _field_kind(name: str) -> tuple[type, bool]:
     """The field's base type and whether it may be None."""
     kind = typing.get_type_hints(TrainConfig)[name]
@@ -138,8 +136,16 @@ def _field_kind(name: str) -> tuple[type, bool]:
     return next(arg for arg in args if arg is not type(None)), type(None) in args
 
 
+def is_optional(name: str) -> bool:
+    """Whether the setting may be None, meaning "the architecture's own" (activation, width, ...)."""
+    return _field_kind(name)[1]
+
+
+_KIND_NAMES = {int: "whole number", float: "number", bool: "true or false", str: "text"}
+
+
 def _coerce(name: str, value: Any) -> Any:
-    """Turn strings (CLI, MLflow params, form text) into the field's type."""
+    """Turn strings (CLI, MLflow params, form text, URL query) into the field's type."""
     kind, optional = _field_kind(name)
     if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "default"))):
         return None
@@ -160,7 +166,7 @@ def _coerce(name: str, value: Any) -> Any:
             return int(number)
         return number
     except ValueError:
-        raise InputError(f"{name}: '{value}' is not a valid {kind.__name__}.", field=name) from None
+        raise setting_error(name, f"'{value}' is not a valid {_KIND_NAMES[kind]}.") from None
 
 
 def _has_type(value: Any, kind: type, optional: bool) -> bool:
@@ -173,99 +179,118 @@ def _has_type(value: Any, kind: type, optional: bool) -> bool:
     return isinstance(value, kind)
 
 
-def _validate(cfg: TrainConfig) -> None:
-    for name in field_names():
-        kind, optional = _field_kind(name)
-        value = getattr(cfg, name)
-        if not _has_type(value, kind, optional):
-            raise InputError(f"{name}: expected a {'finite ' if kind is float else ''}{kind.__name__}, got {value!r}.", field=name)
+def _type_problem(name: str, value: Any) -> InputError | None:
+    kind, optional = _field_kind(name)
+    if _has_type(value, kind, optional):
+        return None
+    return setting_error(name, f"expected a {'finite ' if kind is float else ''}{_KIND_NAMES[kind]}, got {value!r}.")
 
-    from cnnkit.architectures import ACTIVATIONS, ARCHITECTURES
+
+def _validate(cfg: TrainConfig) -> None:
+    values = {name: getattr(cfg, name) for name in field_names()}
+    for name, value in values.items():
+        problem = _type_problem(name, value)
+        if problem:
+            raise problem
+    for problem in _value_problems(values):
+        raise problem
+
+
+def find_problems(values: Mapping[str, Any]) -> dict[str, InputError]:
+    """Every problem of would-be settings (a form's values, text or typed), at most one per setting:
+    field -> InputError. Empty exactly when `TrainConfig.from_dict(values)` would succeed (settings
+    that are not fields of `TrainConfig` are left out).
+
+    Missing settings take their defaults. A setting whose text is not of its type is checked no
+    further, and the checks between settings see its default in its place.
+    """
+    found: dict[str, InputError] = {}
+    typed = dict(_DEFAULTS)
+    for name in field_names():
+        if name not in values:
+            continue
+        try:
+            value = _coerce(name, values[name])
+        except InputError as error:
+            found[name] = error
+            continue
+        problem = _type_problem(name, value)
+        if problem:
+            found[name] = problem
+        else:
+            typed[name] = value
+    for problem in _value_problems(typed):
+        found.setdefault(problem.field, problem)
+    return found
+
+
+def changed_settings(values: Mapping[str, Any]) -> dict[str, str]:
+    """The settings that differ from their defaults, as text `settings_from_text` reads back,
+    e.g. for a URL's query string."""
+    return {name: _as_text(value) for name, value in values.items() if name in _DEFAULTS and value != _DEFAULTS[name]}
+
+
+def settings_from_text(texts: Mapping[str, str]) -> tuple[dict[str, Any], list[InputError]]:
+    """The settings among `texts` (e.g. a URL's query parameters) in their types, and a problem for
+    each one left out because its text is not of its type or its value is outside its declared
+    bounds or choices (a form control could not show it). Anything that is not a setting is left out."""
+    values, problems = {}, []
+    for name in field_names():
+        if name not in texts:
+            continue
+        try:
+            value = _coerce(name, texts[name])
+            problem = _type_problem(name, value)
+            if problem is None and SETTINGS[name].problem(value):
+                problem = setting_error(name, SETTINGS[name].problem(value))
+        except InputError as error:
+            problem = error
+        if problem:
+            problems.append(problem)
+        else:
+            values[name] = value
+    return values, problems
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    return str(value)
+
+
+def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
+    """The problems of correctly typed values: each setting against its declaration
+    (cnnkit/settings.py), then the rules between settings."""
+    for name, setting in SETTINGS.items():
+        detail = setting.problem(values[name])
+        if detail:
+            yield setting_error(name, detail)
+
     from cnnkit.datasets import DATASETS
 
-    _choice("dataset", cfg.dataset, tuple(DATASETS))
-    _choice("arch", cfg.arch, tuple(ARCHITECTURES))
-    if cfg.activation is not None:
-        _choice("activation", cfg.activation, ACTIVATIONS)
-    _choice("normalization", cfg.normalization, NORMALIZATIONS)
-    _choice("prefilter", cfg.prefilter, PREFILTERS)
-    _choice("flip", cfg.flip, FLIPS)
-    _choice("optimizer", cfg.optimizer, OPTIMIZERS)
-    _choice("schedule", cfg.schedule, SCHEDULES)
-    _choice("cyclic_mode", cfg.cyclic_mode, CYCLIC_MODES)
-    _choice("plateau_monitor", cfg.plateau_monitor, MONITORS)
-    _choice("precision", cfg.precision, PRECISIONS)
-
-    if DATASETS[cfg.dataset].needs_path and not cfg.dataset_path:
-        raise InputError(f"dataset_path: the '{cfg.dataset}' dataset needs a file, folder or zip to load from.", field="dataset_path")
-    _between("image_size", cfg.image_size, 0, 1024)
-    if 0 < cfg.image_size < 8:
-        raise InputError("image_size: use at least 8 pixels (or 0 for the loader's default).", field="image_size")
-    _between("val_fraction", cfg.val_fraction, 0.0, 0.9)
-    _between("test_fraction", cfg.test_fraction, 0.01, 0.9)
-    _between("train_limit", cfg.train_limit, 0, 10**9)
-    if cfg.dropout_scale is not None:
-        _between("dropout_scale", cfg.dropout_scale, 0.0, 5.0)
-    if cfg.width is not None:
-        _between("width", cfg.width, 0.05, 8.0)
-    _between("rotation", cfg.rotation, 0.0, 180.0)
-    _between("zoom", cfg.zoom, 0.0, 0.9)
-    _between("translate", cfg.translate, 0.0, 0.9)
-    _between("pad_crop", cfg.pad_crop, 0, 64)
-    _positive("learning_rate", cfg.learning_rate, upper=10.0)
-    _between("momentum", cfg.momentum, 0.0, 0.999)
-    _between("weight_decay", cfg.weight_decay, 0.0, 1.0)
-    _between("label_smoothing", cfg.label_smoothing, 0.0, 0.5)
-    _positive("max_lr", cfg.max_lr, upper=10.0)
-    _positive("cycle_epochs", cfg.cycle_epochs, upper=1000.0)
-    _between("cyclic_gamma", cfg.cyclic_gamma, 0.9, 1.0)
-    _between("plateau_factor", cfg.plateau_factor, 0.01, 0.99)
-    _between("plateau_patience", cfg.plateau_patience, 0, 1000)
-    _positive("min_lr", cfg.min_lr, upper=10.0)
-    _between("early_stopping", cfg.early_stopping, 0, 1000)
-    if cfg.ema_momentum and not 0.5 <= cfg.ema_momentum <= 0.99999:
-        raise InputError(f"ema_momentum: use 0 (off) or a value between 0.5 and 0.99999, got {cfg.ema_momentum:g}.",
-                         field="ema_momentum")
-    _between("steps_per_execution", cfg.steps_per_execution, 1, 10_000)
-    _between("batch_size", cfg.batch_size, 1, 65536)
-    _between("epochs", cfg.epochs, 1, 100_000)
-    _between("seed", cfg.seed, 0, 2**31 - 1)
-
-    if cfg.schedule in ("cyclic", "one_cycle") and cfg.max_lr <= cfg.learning_rate:
-        raise InputError(
-            f"max_lr: the {cfg.schedule} schedule climbs from learning_rate ({cfg.learning_rate:g}) "
-            f"to max_lr, so max_lr must be larger (it is {cfg.max_lr:g}).",
-            field="max_lr",
-        )
-    if cfg.schedule in ("plateau", "cosine") and cfg.min_lr >= cfg.learning_rate:
-        raise InputError(f"min_lr: must be below learning_rate ({cfg.learning_rate:g}) for the {cfg.schedule} schedule.", field="min_lr")
-    if cfg.val_fraction == 0:
-        if cfg.schedule == "plateau" and cfg.plateau_monitor.startswith("val_"):
-            raise InputError(
-                f"plateau_monitor: '{cfg.plateau_monitor}' needs a validation set; "
-                "set val_fraction above 0 or monitor 'loss'.",
-                field="plateau_monitor",
-            )
-        if cfg.early_stopping:
-            raise InputError("early_stopping: watches the validation loss, so val_fraction must be above 0.", field="early_stopping")
+    dataset = DATASETS.get(values["dataset"])
+    if dataset is not None and dataset.needs_path and not values["dataset_path"]:
+        yield setting_error("dataset_path", f"the '{values['dataset']}' dataset needs a file, folder or zip to load "
+                                            "from: upload one or give its path.")
+    schedule, rate = values["schedule"], values["learning_rate"]
+    if schedule in ("cyclic", "one_cycle") and values["max_lr"] <= rate:
+        yield setting_error("max_lr", f"the {schedule} schedule climbs from the {label('learning_rate')} "
+                                      f"({rate:g}) to the {label('max_lr')}, so it must be larger (it is {values['max_lr']:g}).")
+    if schedule in ("plateau", "cosine") and values["min_lr"] >= rate:
+        yield setting_error("min_lr", f"must be below the {label('learning_rate')} ({rate:g}) for the {schedule} "
+                                      f"schedule (it is {values['min_lr']:g}).")
+    if values["val_fraction"] == 0:
+        no_validation = f"needs a validation set; set the {label('val_fraction')} above 0"
+        if schedule == "plateau" and values["plateau_monitor"].startswith("val_"):
+            yield setting_error("plateau_monitor", f"'{values['plateau_monitor']}' {no_validation} or watch 'loss'.")
+        if values["early_stopping"]:
+            yield setting_error("early_stopping", f"watches the validation loss, so it {no_validation} or use 0 (off).")
 
 
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise InputError(f"{name}: '{value}' is not one of {', '.join(choices)}.", field=name)
-
-
-def _between(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise InputError(f"{name}: must be between {low:g} and {high:g}, got {value:g}.", field=name)
-
-
-def _positive(name: str, value: float, upper: float) -> None:
-    if not 0 < value <= upper:
-        raise InputError(f"{name}: must be above 0 and at most {upper:g}, got {value:g}.", field=name)
-
-
-_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
 _FLIP_LABELS = {"horizontal": "flip", "vertical": "vflip", "horizontal_and_vertical": "hvflip"}
 _NORMALIZATION_LABELS = {"none": "raw pixels", "standardize": "standardize"}  # "scale" is the default
 _PRECISION_LABELS = {"mixed_bfloat16": "bf16", "mixed_float16": "fp16"}  # "float32" is the default
@@ -293,7 +318,7 @@ def describe_tricks(params: Mapping[str, str]) -> str:
             return float(_DEFAULTS[key] or 0)
 
     optimizer = f"{text('optimizer')} {number('learning_rate'):g}"
-    if text("optimizer") in ("sgd", "rmsprop") and number("momentum") != _DEFAULTS["momentum"]:
+    if text("optimizer") == "sgd" and number("momentum") != _DEFAULTS["momentum"]:
         optimizer += f" momentum {number('momentum'):g}"
     if text("optimizer") == "adamw" and number("weight_decay") != _DEFAULTS["weight_decay"]:
         optimizer += f" wd {number('weight_decay'):g}"
@@ -322,5 +347,20 @@ def describe_tricks(params: Mapping[str, str]) -> str:
         text("test_time_flip").lower() == "true" and "TTA flip",
         ", ".join(filter(None, model)),
         _PRECISION_LABELS.get(text("precision"), ""),
+    ]
+    return " · ".join(filter(None, parts))
+
+
+def describe_run(values: Mapping[str, Any]) -> str:
+    """One line that tells runs apart: "mnist_cnn on mnist · 300 training images · 5 epochs · " and
+    the `describe_tricks` summary. `values`: a run's MLflow params or a form's values (any type)."""
+    params = {key: value if isinstance(value, str) else _as_text(value) for key, value in values.items()}
+    epochs = int(float(params.get("epochs") or _DEFAULTS["epochs"]))
+    limit = int(float(params.get("train_limit") or 0))
+    parts = [
+        f"{params.get('arch') or _DEFAULTS['arch']} on {params.get('dataset') or _DEFAULTS['dataset']}",
+        limit and f"{limit:,} training images",
+        f"{epochs:,} epoch{'s' if epochs != 1 else ''}",
+        describe_tricks(params),
     ]
     return " · ".join(filter(None, parts))

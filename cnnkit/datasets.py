@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cnnkit.errors import InputError
+from cnnkit.settings import label, setting_error
 from cnnkit.images import IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array
 
 DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
@@ -165,20 +166,25 @@ def load_dataset(
 
     The official test set is used when the dataset has one; otherwise `test_fraction` of all
     examples becomes the test set. Then `val_fraction` of the rest becomes the validation set.
-    All splits are stratified. `train_limit` caps every split at that many examples (stratified),
-    for quick runs. `image_size` applies only to datasets whose images vary in size (folder).
+    All splits are stratified. `train_limit` keeps a stratified subset of that many training
+    examples, for quick runs; validation and test keep all theirs. `image_size` applies only to
+    datasets whose images vary in size (folder).
+
+    A split that cannot serve its purpose is refused with an InputError naming the setting to
+    change: training or test images fewer than classes, or a validation share that holds out
+    nothing. `split_warnings` names the weaker ones that still train.
     """
     if name not in DATASETS:
-        raise InputError(f"Unknown dataset '{name}'. Known datasets: {', '.join(DATASETS)}.")
+        raise InputError(f"Unknown dataset '{name}'. Known datasets: {', '.join(DATASETS)}.", field="dataset")
     info = DATASETS[name]
     if not 0 <= val_fraction < 1:
-        raise InputError(f"val_fraction must be at least 0 and below 1, not {val_fraction}.")
+        raise setting_error("val_fraction", f"must be at least 0 and below 1, not {val_fraction}.")
     if not 0 < test_fraction < 1:
-        raise InputError(f"test_fraction must be above 0 and below 1, not {test_fraction}.")
+        raise setting_error("test_fraction", f"must be above 0 and below 1, not {test_fraction}.")
     if train_limit is not None and train_limit < 1:
-        raise InputError(f"train_limit must be a positive number of examples, not {train_limit}.")
+        raise setting_error("train_limit", f"must be a positive number of training images, not {train_limit}.")
     if info.needs_path and not path:
-        raise InputError(f"Dataset '{name}' needs a path: {info.description}.")
+        raise setting_error("dataset_path", f"the '{name}' dataset needs a path: {info.description}.")
 
     raw = info.loader(path, image_size)
     _check_labels(raw, name)
@@ -189,22 +195,57 @@ def load_dataset(
     else:
         x_pool, y_pool, x_test, y_test = raw.x, raw.y, raw.x_test, raw.y_test
     train, val = stratified_split(y_pool, val_fraction, rng)
-    splits = [(x_pool[train], y_pool[train]), (x_pool[val], y_pool[val]), (x_test, y_test)]
+    x_train, y_train = x_pool[train], y_pool[train]
     if train_limit is not None:
-        splits = [_subsample(x, y, train_limit, rng) for x, y in splits]
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
+        x_train, y_train = _subsample(x_train, y_train, train_limit, rng)
+    data = Dataset(name, x_train, y_train, x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names))
+    _check_split_sizes(data, len(raw.y), val_fraction, test_fraction, train_limit, official_test=raw.x_test is not None)
+    return data
 
-    if len(y_test) == 0:
-        raise InputError(
-            f"Dataset '{name}' has too few examples ({len(raw.y)}) for a test split of "
-            f"{test_fraction}; use a larger test_fraction or more data."
-        )
-    if len(y_val) == 0 and val_fraction > 0:
-        raise InputError(
-            f"Dataset '{name}' has too few examples ({len(y_pool)}) for a validation split of "
-            f"{val_fraction}; use a larger val_fraction, 0 for no validation, or more data."
-        )
-    return Dataset(name, x_train, y_train, x_val, y_val, x_test, y_test, tuple(raw.class_names))
+
+def _images(count: int, kind: str) -> str:
+    """"1 test image", "1,000 training images", "3 images"."""
+    return " ".join(filter(None, (f"{count:,}", kind, "image" if count == 1 else "images")))
+
+
+def _check_split_sizes(data: Dataset, total: int, val_fraction: float, test_fraction: float,
+                       train_limit: int | None, official_test: bool) -> None:
+    """Refuse splits a run can't learn from or be judged on (see `load_dataset`)."""
+    counts, classes = data.split_counts(), data.num_classes
+    if counts["train"] < classes:
+        if train_limit is not None and train_limit < classes:
+            raise setting_error("train_limit", f"{_images(train_limit, 'training')} can't cover {classes} classes: "
+                                               f"use at least {classes} (one per class), or 0 for all.")
+        raise InputError(f"Dataset '{data.name}' leaves only {_images(counts['train'], 'training')} for {classes} "
+                         "classes; use more data or smaller shares for validation and test.", field="dataset")
+    if counts["test"] < classes:
+        if official_test:
+            raise InputError(f"Dataset '{data.name}' has only {_images(counts['test'], 'official test')} for "
+                             f"{classes} classes; its files may be incomplete.", field="dataset")
+        raise setting_error("test_fraction", f"{test_fraction:g} of {total:,} images keeps "
+                                             f"{_images(counts['test'], 'test')} for {classes} classes: test accuracy "
+                                             f"needs at least one per class. Use a larger {label('test_fraction')} "
+                                             "or more data.")
+    if counts["validation"] == 0 and val_fraction > 0:
+        raise setting_error("val_fraction", f"{val_fraction:g} of the training images holds out no image at all; "
+                                            f"use a larger {label('val_fraction')}, 0 for no validation, or more data.")
+
+
+def split_warnings(data: Dataset) -> list[str]:
+    """What is weak but still trains: a validation split with fewer images than classes (its
+    metrics will jump about), or classes with no training image."""
+    warnings = []
+    counts, classes = data.split_counts(), data.num_classes
+    if 0 < counts["validation"] < classes:
+        warnings.append(f"Validation has only {_images(counts['validation'], '')} for {classes} classes, so its loss "
+                        f"and accuracy will jump about; raise the {label('val_fraction')} for steadier curves.")
+    per_class = np.bincount(data.y_train, minlength=classes)
+    missing = [data.class_names[c] for c in np.flatnonzero(per_class == 0)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        warnings.append(f"No training image of {len(missing)} of the {classes} classes ({shown}): the network "
+                        "can't learn them.")
+    return warnings
 
 
 def _check_labels(raw: RawData, name: str) -> None:

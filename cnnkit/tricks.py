@@ -295,8 +295,8 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, rate=None) -> keras.o
 
 @dataclass(frozen=True)
 class LRSuggestion:
-    """Where the range test says to train: `steepest` is where loss falls fastest;
-    [lower, upper] is a range for cyclic schedules (upper = a tenth of the loss minimum's rate)."""
+    """Where the range test says to train: `steepest` is where the loss falls fastest; [lower, upper]
+    is a range for cyclic schedules and always contains `steepest` (lower <= steepest <= upper)."""
 
     steepest: float
     lower: float
@@ -313,6 +313,9 @@ def smooth(values: np.ndarray, beta: float = 0.9) -> np.ndarray:
 
 
 def suggest_lr_range(lrs: np.ndarray, losses: np.ndarray) -> LRSuggestion:
+    """The steepest descent of the smoothed loss before its minimum, and a range around it: upper is
+    a tenth of the minimum's rate (or the steepest point when that lies higher, as when the loss
+    falls fastest just before it turns), lower a third of upper (or the steepest point when lower)."""
     lrs, smoothed = np.asarray(lrs, float), smooth(np.asarray(losses, float))
     finite = np.isfinite(smoothed)
     lrs, smoothed = lrs[finite], smoothed[finite]
@@ -321,9 +324,8 @@ def suggest_lr_range(lrs: np.ndarray, losses: np.ndarray) -> LRSuggestion:
     best = int(np.argmin(smoothed))
     slopes = np.gradient(smoothed[: best + 1], np.log10(lrs[: best + 1])) if best >= 2 else np.array([0.0])
     steepest = float(lrs[int(np.argmin(slopes))])
-    upper = float(lrs[best] / 10) if best > 0 else float(lrs[0])
-    lower = min(steepest, upper / 3)
-    return LRSuggestion(steepest=steepest, lower=lower, upper=max(upper, lower))
+    upper = max(float(lrs[best] / 10), steepest)
+    return LRSuggestion(steepest=steepest, lower=min(steepest, upper / 3), upper=upper)
 
 
 def augment_samples(cfg: TrainConfig, images: np.ndarray, copies: int = 4) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Train: pick data, a network and tricks; launch runs in the background and watch them live."""
+"""Train: pick data, a network and tricks; launch runs in the background and watch them live.
+
+Every setting's control comes from its declaration in cnnkit/settings.py. The form lives in this
+session's state and in the address bar (the non-default settings, and the job chosen to watch, as
+query parameters), so a reload or a shared link brings it back.
+"""
 
 import math
 
@@ -7,38 +12,100 @@ import streamlit as st
 
 from cnnkit import charts
 from cnnkit.accelerators import describe_devices
-from cnnkit.architectures import ARCHITECTURES, build_model, get_architecture, layer_table, resolve_knobs
-from cnnkit.architectures import ACTIVATIONS
+from cnnkit.architectures import build_model, get_architecture, layer_table, resolve_knobs
 from cnnkit.config import (
-    CYCLIC_MODES, FLIPS, MONITORS, NORMALIZATIONS, OPTIMIZERS, PRECISIONS, PREFILTERS, SCHEDULES, TrainConfig,
-    field_names,
+    TrainConfig, changed_settings, describe_run, field_names, find_problems, is_optional, settings_from_text,
 )
-from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload
+from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload, split_warnings
 from cnnkit.errors import InputError
 from cnnkit.presets import PRESETS
+from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
 from pages.common import job_manager, uploads_dir
 
 DEFAULTS = TrainConfig().to_dict()
-slots: dict = {}  # field -> placeholder right under its control, for validation messages
+DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None
+WIDGETS = {"select": st.selectbox, "radio": st.radio, "slider": st.slider, "number": st.number_input,
+           "checkbox": st.checkbox, "text": st.text_input}
+JOB_PARAM = "job"  # query parameter: the job chosen with its Watch button, watched after a reload too
+LR_TEST_INPUTS = ("dataset", "dataset_path", "image_size", "arch", "activation", "batch_norm", "dropout_scale", "width")
+# The launch bar stays in view while the form scrolls. A tab's problems are marked after its label
+# by CSS: a label that changes sends the reader back to the first tab, and stateful tabs (which could
+# keep it open) would rerun the whole page on every switch.
+BAR_STYLE = """div[data-testid="stLayoutWrapper"]:has(> div.st-key-launch_bar) {position: sticky; top: 3.75rem;
+  z-index: 990; background: #fff; border-bottom: 1px solid rgba(49, 51, 63, 0.2); padding-bottom: 0.5rem;}"""
+TAB_MARK_STYLE = """.st-key-train_tabs [data-testid="stTab"][data-key="{index}"] p::after {{content: " ({text})";
+  color: #d33; font-weight: 600;}}"""
 
 
 def key(field: str) -> str:
     return f"cfg.{field}"
 
 
+def to_widget(field: str, value):
+    return DEFAULT_CHOICE if value is None and SETTINGS[field].choices else value
+
+
+def from_widget(field: str, value):
+    return None if value == DEFAULT_CHOICE and is_optional(field) else value
+
+
 def load_form(values: dict) -> None:
-    """Put a config's values into the form (a preset, or a run to relaunch)."""
+    """Put a config's values into the form (a preset, a run to relaunch, the address bar's settings)."""
     for field in field_names():
-        st.session_state[key(field)] = values.get(field, DEFAULTS[field])
+        st.session_state[key(field)] = to_widget(field, values.get(field, DEFAULTS[field]))
 
 
-def control(widget, field: str, label: str, help: str, **kwargs):
-    """A form control bound to a config field, with a slot under it for its error."""
-    value = widget(label, key=key(field), help=help, **kwargs)
-    slots[field] = st.empty()
-    return value
+def form_values() -> dict:
+    """The form's settings in config types. A control that is not shown keeps its last value."""
+    kept = st.session_state.get("train_form", DEFAULTS)
+    return {field: from_widget(field, st.session_state[key(field)]) if key(field) in st.session_state else kept[field]
+            for field in field_names()}
+
+
+def restore_form() -> None:
+    """A run to relaunch, else this session's form, else (a reload or a shared link) the address bar's."""
+    if "relaunch_config" in st.session_state:
+        load_form(st.session_state.pop("relaunch_config"))
+    elif "train_form" not in st.session_state:
+        from_url, problems = settings_from_text(st.query_params.to_dict())
+        load_form(from_url)
+        st.session_state["train_form"] = {**DEFAULTS, **from_url}  # a rerun before this one ends keeps edits
+        st.session_state["url_problems"] = [str(problem) for problem in problems]
+        if manager.find(st.query_params.get(JOB_PARAM, "")) is not None:
+            watch(st.query_params[JOB_PARAM])
+    kept = st.session_state.get("train_form", DEFAULTS)
+    for field in field_names():
+        st.session_state.setdefault(key(field), to_widget(field, kept[field]))
+
+
+def sync_address_bar(values: dict) -> None:
+    """Non-default settings and the chosen job into the query string (only when they changed)."""
+    wanted = changed_settings(values)
+    if st.session_state.get("chosen_job"):
+        wanted[JOB_PARAM] = st.session_state["chosen_job"]
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def watch(job_id: str) -> None:
+    """Watch this job in the live view, now and after a reload (a job chosen with its Watch button)."""
+    st.session_state["watched_job"] = st.session_state["chosen_job"] = job_id
+    st.query_params[JOB_PARAM] = job_id
+
+
+def job_to_watch(jobs: list):
+    """The job this session watches (launched or chosen), else the newest running one, else the
+    newest queued, else the newest."""
+    watched = st.session_state.get("watched_job")
+    return (next((job for job in jobs if job.job_id == watched), None)
+            or next((job for job in jobs if job.state == "running"), None)
+            or next((job for job in jobs if job.is_active), jobs[0]))
+
+
+def markdown_text(text: str) -> str:
+    return text.replace("_", "\\_").replace("*", "\\*")
 
 
 def store_upload() -> None:
@@ -61,6 +128,15 @@ def cached_data(dataset, path, image_size, val_fraction, test_fraction, seed, tr
     return load_data(cfg)
 
 
+def form_data(values: dict):
+    """(the form's data split, None) or (None, the InputError that stops it from loading)."""
+    try:
+        return cached_data(values["dataset"], values["dataset_path"], values["image_size"], values["val_fraction"],
+                           values["test_fraction"], values["seed"], values["train_limit"]), None
+    except InputError as error:
+        return None, error
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def architecture_table(arch, input_shape, num_classes, activation, batch_norm, dropout_scale, width):
     knobs = resolve_knobs(arch, activation, batch_norm, dropout_scale, width)
@@ -73,236 +149,79 @@ def augmentation_preview(_images, data_key, cfg_json):
     return augment_samples(TrainConfig.from_json(cfg_json), _images, copies=5)
 
 
-# ---- page -------------------------------------------------------------------------------
+def is_shown(field: str, values: dict) -> bool:
+    setting = SETTINGS[field]
+    return setting.is_used(values) or bool(setting.unused_note)
 
-manager = job_manager()
-if "relaunch_config" in st.session_state:
-    load_form(st.session_state.pop("relaunch_config"))
-for field in field_names():
-    st.session_state.setdefault(key(field), st.session_state.get("train_form", DEFAULTS).get(field, DEFAULTS[field]))
 
-st.title("Train")
-st.caption(f"Training on **{describe_devices()}** · runs are logged to MLflow at `{manager.tracking_uri}`")
+def control(field: str) -> None:
+    """A setting's control as cnnkit/settings.py declares it, with its problem right under it
+    (from the page's `values`, `problems` and `choice_labels`)."""
+    setting = SETTINGS[field]
+    if not is_shown(field, values):
+        return
+    used, current = setting.is_used(values), to_widget(field, values[field])
+    options = {"help": setting.help if used else f"{setting.help} {setting.unused_note}", "disabled": not used}
+    # The current value doubles as the control's default: it changes no widget id (keyed widgets keep
+    # theirs), and a control the browser draws afresh after a rerun that cut the previous one short
+    # shows the form's value, not the first option or the minimum.
+    if setting.control in ("select", "radio"):
+        choices = [DEFAULT_CHOICE] * is_optional(field) + list(setting.allowed())
+        options.update(options=choices, index=choices.index(current), format_func=choice_labels.get(field, str))
+        options["horizontal"] = True if setting.control == "radio" else None
+    else:
+        options["value"] = current
+    if setting.control in ("slider", "number"):
+        low = setting.low if setting.off is None else min(setting.low, setting.off)
+        options.update(min_value=low, max_value=setting.high, step=setting.step, format=setting.number_format)
+    WIDGETS[setting.control](setting.form_label, key=key(field),
+                             **{name: value for name, value in options.items() if value is not None or name == "value"})
+    if field in problems:
+        st.error(str(problems[field]))
 
-with st.sidebar:
-    st.subheader("Presets")
-    preset = st.selectbox("Seed experiment", list(PRESETS), key="preset",
-                          help="Load one of the write-ups' experiments into the form; you can still edit everything.")
-    st.caption(PRESETS[preset].description)
-    st.button("Load preset", on_click=lambda: load_form(PRESETS[st.session_state["preset"]].config().to_dict()),
-              width="stretch")
-    st.subheader("Jobs")
-    cap = st.number_input("Runs training at once", 1, 8, manager.max_concurrent,
-                          help="More launches wait in the queue until a slot frees up.")
-    if cap != manager.max_concurrent:
-        manager.set_max_concurrent(int(cap))
 
-data_tab, model_tab, tricks_tab, optimise_tab = st.tabs(["1 · Data", "2 · Model", "3 · Tricks", "4 · Optimiser"])
+def page_style() -> str:
+    """The launch bar's CSS and a mark on each tab with problems, e.g. "4 · Optimiser (1 problem)"."""
+    marks = [TAB_MARK_STYLE.format(index=index, text=f"{count} problem{'s' * (count > 1)}")
+             for index, count in enumerate(problem_counts(problems).values()) if count]
+    return "<style>" + "\n".join([BAR_STYLE, *marks]) + "</style>"
 
-with data_tab:
-    left, right = st.columns([1, 2])
-    with left:
-        control(st.selectbox, "dataset", "Dataset", "Which images to learn from.", options=list(DATASETS),
-                format_func=lambda name: f"{name} — {DATASETS[name].description}")
-        if DATASETS[st.session_state[key("dataset")]].needs_path:
-            st.file_uploader(f"Upload a Kaggle-style CSV or a .zip of class folders (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
-                             type=["csv", "zip"], key="upload", on_change=store_upload)
-            if "upload_error" in st.session_state:
-                st.error(st.session_state["upload_error"])
-            control(st.text_input, "dataset_path", "…or a path on this machine",
-                    "A CSV file, a folder with one sub-folder per class, or a zip of such folders.")
-            if st.session_state[key("dataset")] == "folder":
-                control(st.number_input, "image_size", "Image side (pixels)",
-                        "Folder images are resized with padding to this square size (0 = 64).", min_value=0, max_value=1024)
-        control(st.slider, "val_fraction", "Validation share", "Share of the training pool held out to watch overfitting.",
-                min_value=0.0, max_value=0.5, step=0.01)
-        control(st.slider, "test_fraction", "Test share", "Share of all images kept for the final test "
-                "(ignored when the dataset has an official test split).", min_value=0.05, max_value=0.5, step=0.01)
-        control(st.number_input, "train_limit", "Limit images per split (0 = all)",
-                "Train on a stratified subset for quick experiments.", min_value=0, step=500)
-        control(st.number_input, "seed", "Seed", "Fixes the split, the initial weights and the augmentation.",
-                min_value=0, step=1)
-    with right:
-        values = {field: st.session_state[key(field)] for field in field_names()}
-        data = None
-        try:
-            data = cached_data(values["dataset"], values["dataset_path"], values["image_size"], values["val_fraction"],
-                               values["test_fraction"], values["seed"], values["train_limit"])
-        except InputError as error:
-            slots["dataset"].error(str(error))
-        if data is not None:
-            counts = data.split_counts()
-            columns = st.columns(4)
-            columns[0].metric("Train", f"{counts['train']:,}")
-            columns[1].metric("Validation", f"{counts['validation']:,}")
-            columns[2].metric("Test", f"{counts['test']:,}")
-            columns[3].metric("Input", "×".join(map(str, data.input_shape)))
-            split_counts = pd.concat(
-                pd.DataFrame({"split": split, "class": [data.class_names[i] for i in range(data.num_classes)],
-                              "count": pd.Series(labels).value_counts().reindex(range(data.num_classes), fill_value=0).values})
-                for split, labels in (("train", data.y_train), ("validation", data.y_val), ("test", data.y_test))
-            )
-            st.plotly_chart(charts.class_distribution(split_counts), width="stretch")
-            st.plotly_chart(charts.samples_by_class(data.x_train, data.y_train, list(data.class_names), per_class=6,
-                                                    seed=values["seed"]), width="stretch")
 
-with model_tab:
-    left, right = st.columns([1, 2])
-    with left:
-        control(st.selectbox, "arch", "Architecture", "The network to train.", options=list(ARCHITECTURES),
-                format_func=lambda name: f"{name} (seed {ARCHITECTURES[name].seed})")
-        arch = get_architecture(st.session_state[key("arch")])
-        st.caption(arch.description)
-        default = arch.default_knobs
-        control(st.selectbox, "activation", "Activation", "The non-linearity after each conv and hidden dense layer.",
-                options=[None, *ACTIVATIONS], format_func=lambda v: f"architecture default ({default.activation})" if v is None else v)
-        control(st.selectbox, "batch_norm", "Batch normalisation", "Normalise activations after each layer; trains faster and steadier.",
-                options=[None, True, False], format_func=lambda v: f"architecture default ({'on' if default.batch_norm else 'off'})" if v is None else ("on" if v else "off"))
-        control(st.number_input, "dropout_scale", "Dropout scale (empty = default)",
-                "Multiplies every dropout rate of the network; 0 turns dropout off.", min_value=0.0, max_value=5.0, step=0.1)
-        control(st.number_input, "width", "Width multiplier (empty = default)",
-                "Multiplies the number of filters and hidden units.", min_value=0.05, max_value=8.0, step=0.25)
-    with right:
-        if data is not None:
-            try:
-                table, total = architecture_table(arch.name, data.input_shape, data.num_classes,
-                                                  st.session_state[key("activation")], st.session_state[key("batch_norm")],
-                                                  st.session_state[key("dropout_scale")], st.session_state[key("width")])
-                st.metric(f"Parameters for {data.name} ({'×'.join(map(str, data.input_shape))} → {data.num_classes} classes)", f"{total:,}")
-                st.dataframe(table, hide_index=True, width="stretch", height=420)
-            except InputError as error:
-                st.error(str(error))
-        else:
-            st.info("Load a dataset to see the layers and parameter count for its image shape.")
+def launch() -> None:
+    values = form_values()
+    try:
+        cfg = TrainConfig.from_dict(values)
+    except InputError as error:
+        st.toast(f"Not launched: {error}")
+        return
+    name = st.session_state.get("run_name", "").strip()
+    st.session_state["watched_job"] = manager.submit(cfg, name=name or None)
+    st.session_state.pop("chosen_job", None)  # a reload then follows the newest running job
+    st.session_state["run_name"] = ""
+    st.toast(f"Queued {name or describe_run(values)}.")
 
-with tricks_tab:
-    left, right = st.columns([1, 2])
-    with left:
-        control(st.radio, "normalization", "Normalisation", "scale: pixels to 0–1; standardize: each image centred, unit std "
-                "(seed 000); none: raw 0–255.", options=list(NORMALIZATIONS), horizontal=True)
-        control(st.selectbox, "prefilter", "Kernel pre-filter", "A fixed image filter applied to every input (seed 003).",
-                options=list(PREFILTERS), format_func=lambda v: f"{v}: {PREFILTER_DESCRIPTIONS[v]}")
-        control(st.selectbox, "flip", "Random flips", "Mirror training images at random (not for digits!).", options=list(FLIPS))
-        control(st.slider, "rotation", "Random rotation (degrees)", "Rotate training images by up to ± this angle.",
-                min_value=0.0, max_value=180.0, step=1.0)
-        control(st.slider, "zoom", "Random zoom", "Zoom training images in or out by up to this fraction.",
-                min_value=0.0, max_value=0.5, step=0.01)
-        control(st.slider, "translate", "Random shift", "Shift training images by up to this fraction of their size.",
-                min_value=0.0, max_value=0.5, step=0.01)
-        control(st.number_input, "pad_crop", "Pad and crop (pixels)", "Pad by this many pixels and crop back at a random offset.",
-                min_value=0, max_value=64)
-        control(st.slider, "label_smoothing", "Label smoothing", "Soften the one-hot targets so the net is less over-confident.",
-                min_value=0.0, max_value=0.5, step=0.01)
-        control(st.checkbox, "test_time_flip", "Test-time flip", "Test predictions average each image and its mirror "
-                "image (for pictures that may be mirrored, not digits).")
-    with right:
-        st.markdown("**Augmentation preview** — each row: the original, then five augmented versions (training only).")
-        if data is not None:
-            preview_values = {f: st.session_state[key(f)] for f in field_names()}
-            try:
-                preview_cfg = TrainConfig.from_dict(preview_values)
-                picks = [int((data.y_train == c).argmax()) for c in range(min(4, data.num_classes))]
-                images = augmentation_preview(data.x_train[picks], (data.name, data.fingerprint()), preview_cfg.to_json())
-                st.plotly_chart(charts.image_grid(images, columns=6), width="stretch")
-            except InputError:
-                st.caption("Fix the settings marked in red to see the preview.")
 
-with optimise_tab:
-    left, right = st.columns([1, 2])
-    with left:
-        control(st.selectbox, "optimizer", "Optimizer", "sgd: plain or momentum SGD; rmsprop/adam: adaptive steps; "
-                "adamw: Adam with decoupled weight decay.", options=list(OPTIMIZERS))
-        control(st.number_input, "learning_rate", "Learning rate", "Step size; the starting rate for schedules.",
-                min_value=0.0, max_value=10.0, format="%g", step=1e-4)
-        control(st.number_input, "momentum", "Momentum (sgd)", "Keeps part of the previous step's direction.",
-                min_value=0.0, max_value=0.999, step=0.05)
-        control(st.number_input, "weight_decay", "Weight decay (adamw)", "Shrinks weights a little every step.",
-                min_value=0.0, max_value=1.0, format="%g", step=1e-4)
-        control(st.number_input, "batch_size", "Batch size", "Images per optimizer step.", min_value=1, max_value=65536)
-        control(st.number_input, "epochs", "Epochs", "Passes over the training set.", min_value=1, max_value=100000)
-        control(st.number_input, "early_stopping", "Early stopping patience (0 = off)",
-                "Stop after this many epochs without a better validation loss, keeping the best weights.", min_value=0)
-        control(st.number_input, "ema_momentum", "Weight averaging (EMA momentum, 0 = off)",
-                "Keep an exponential moving average of the weights and finish with it (0.99–0.9999).",
-                min_value=0.0, max_value=0.99999, format="%g", step=0.001)
-        control(st.selectbox, "precision", "Precision", "mixed_bfloat16 / mixed_float16 compute in 16 bits with float32 "
-                "weights and output: up to ~1.6x faster at large batches on a GPU; float16 adds loss scaling.",
-                options=list(PRECISIONS))
-        control(st.number_input, "steps_per_execution", "Steps per execution", "Optimizer steps per call into the "
-                "compiled train step; more can help small models on a GPU. Batch losses are then logged per execution.",
-                min_value=1, max_value=10_000)
-        control(st.selectbox, "schedule", "Learning-rate schedule", "constant; plateau: cut the rate when progress stalls "
-                "(seeds 001/002); cyclic: Smith's cyclical rates (seed 000); one_cycle; cosine decay.", options=list(SCHEDULES))
-        with st.expander("Schedule settings"):
-            control(st.number_input, "max_lr", "Peak rate (cyclic, one-cycle)", "The highest rate the schedule reaches.",
-                    min_value=0.0, max_value=10.0, format="%g", step=1e-3)
-            control(st.selectbox, "cyclic_mode", "Cyclic mode", "triangular: same cycle; triangular2: amplitude halves "
-                    "each cycle; exp_range: amplitude decays by gamma each step.", options=list(CYCLIC_MODES))
-            control(st.number_input, "cycle_epochs", "Half-cycle (epochs)", "Epochs from the low rate to the peak (Smith: 2–8).",
-                    min_value=0.1, max_value=1000.0, step=0.5)
-            control(st.number_input, "cyclic_gamma", "exp_range gamma", "Per-step decay of the cycle's amplitude.",
-                    min_value=0.9, max_value=1.0, format="%.5f", step=1e-5)
-            control(st.selectbox, "plateau_monitor", "Plateau: watch", "Which metric must stop improving.", options=list(MONITORS))
-            control(st.number_input, "plateau_factor", "Plateau: multiply rate by", "Applied when the metric stalls.",
-                    min_value=0.01, max_value=0.99, step=0.05)
-            control(st.number_input, "plateau_patience", "Plateau: patience (epochs)", "Epochs to wait before cutting.",
-                    min_value=0, max_value=1000)
-            control(st.number_input, "min_lr", "Lowest rate (plateau, cosine, one-cycle end)", "The floor of the schedule.",
-                    min_value=0.0, max_value=10.0, format="%g", step=1e-5)
-    with right:
-        values = {field: st.session_state[key(field)] for field in field_names()}
-        try:
-            cfg = TrainConfig.from_dict(values)
-        except InputError:
-            cfg = None  # the message is shown next to its control below
-        if cfg is not None:
-            steps = math.ceil((len(data.x_train) if data is not None else 1000) / cfg.batch_size)
-            rates = schedule_preview(cfg, steps)
-            st.plotly_chart(charts.learning_rate(range(1, len(rates) + 1), rates, epoch_length=steps,
-                                                 title=f"Planned learning rate over {len(rates):,} steps"),
-                            width="stretch")
-            if cfg.schedule == "plateau":
-                st.caption("Plateau cuts depend on the validation curve, so the plan shows the starting rate.")
-
-# ---- validate, launch, LR finder --------------------------------------------------------
-
-values = {field: st.session_state[key(field)] for field in field_names()}
-st.session_state["train_form"] = values
-launch_slot = st.empty()
-cfg, problem = None, None
-try:
-    cfg = TrainConfig.from_dict(values)
-except InputError as error:
-    problem = error
-    slots.get(error.field, launch_slot).error(str(error))
-
-name_column, launch_column, finder_column = st.columns([2, 1, 1], vertical_alignment="bottom")
-run_name = name_column.text_input("Run name (optional)", placeholder=f"{values['arch']} on {values['dataset']}")
-if launch_column.button("Launch training", type="primary", disabled=cfg is None, width="stretch"):
-    job_id = manager.submit(cfg, name=run_name or None)
-    st.session_state["watched_job"] = job_id
-    st.toast(f"Queued {run_name or cfg.arch}.")
-if finder_column.button("Find learning rate", disabled=cfg is None, width="stretch",
-                        help="Train briefly while the rate grows from 1e-6 to 1 and plot the loss (Smith's range test)."):
-    st.session_state["lr_job"] = manager.submit_lr_find(cfg)
-if problem is not None:
-    st.warning(f"Fix this before launching — {problem}")
+def find_learning_rate() -> None:
+    try:
+        st.session_state["lr_job"] = manager.submit_lr_find(TrainConfig.from_dict(form_values()))
+    except InputError as error:
+        st.toast(f"Not started: {error}")
 
 
 def use_suggestion(lower: float, upper: float) -> None:
     st.session_state[key("learning_rate")], st.session_state[key("max_lr")] = lower, upper
 
 
-@st.fragment(run_every=1.0)
-def lr_finder_panel():
-    job_id = st.session_state.get("lr_job")
-    if job_id is None:
-        return
-    job = manager.find(job_id)
+def lr_finder_panel(polling: bool) -> None:
+    job = manager.find(st.session_state.get("lr_job") or "")
     if job is None:
         return
-    st.subheader("Learning-rate range test")
-    if job.state in ("queued", "running"):
+    if polling and not job.is_active:
+        st.rerun()  # the whole page, so the finished result is drawn and polling stops
+    ran = job.config
+    st.caption(f"Learning-rate range test for {markdown_text(ran.arch)} on {markdown_text(ran.dataset)} "
+               f"with {ran.optimizer}, batch {ran.batch_size}")
+    if job.is_active:
         st.info(f"Range test {job.state}…")
     elif job.state == "finished":
         test = job.result
@@ -318,7 +237,167 @@ def lr_finder_panel():
         st.error(f"Range test failed: {job.error}")
 
 
-lr_finder_panel()
+# ---- page -------------------------------------------------------------------------------
+
+manager = job_manager()
+restore_form()
+values = form_values()
+sync_address_bar(values)
+arch = get_architecture(values["arch"])
+choice_labels = {
+    "dataset": lambda name: f"{name} — {DATASETS[name].description}",
+    "arch": lambda name: f"{name} (seed {get_architecture(name).seed})",
+    "activation": lambda v: f"architecture default ({arch.default_knobs.activation})" if v == DEFAULT_CHOICE else v,
+    "batch_norm": lambda v: (f"architecture default ({'on' if arch.default_knobs.batch_norm else 'off'})"
+                             if v == DEFAULT_CHOICE else ("on" if v else "off")),
+    "prefilter": lambda v: f"{v}: {PREFILTER_DESCRIPTIONS[v]}",
+}
+
+st.title("Train")
+st.caption(f"Training on **{describe_devices()}** · runs are logged to MLflow at `{manager.tracking_uri}`")
+for message in st.session_state.pop("url_problems", []):
+    st.warning(f"Left out of the address's settings: {message}")
+
+with st.sidebar:
+    st.subheader("Presets")
+    preset = st.selectbox("Seed experiment", list(PRESETS), key="preset",
+                          help="Load one of the write-ups' experiments into the form; you can still edit everything.")
+    st.caption(PRESETS[preset].description)
+    st.button("Load preset", on_click=lambda: load_form(PRESETS[st.session_state["preset"]].config().to_dict()),
+              width="stretch")
+    st.subheader("Jobs")
+    cap = st.number_input("Runs training at once", 1, 8, manager.max_concurrent,
+                          help="More launches wait in the queue until a slot frees up.")
+    if cap != manager.max_concurrent:
+        manager.set_max_concurrent(int(cap))
+
+# ---- the launch bar: what will run, what stops it, Launch -------------------------------
+
+data, data_problem = form_data(values)  # after the title: a first load of MNIST takes seconds
+problems = find_problems(values)
+if data_problem is not None:  # a loader's own problem is the file's (when it reads one) or the dataset's
+    at_fault = data_problem.field or ("dataset_path" if DATASETS[values["dataset"]].needs_path else "dataset")
+    problems.setdefault(at_fault, data_problem)
+cfg = None if problems else TrainConfig.from_dict(values)
+
+st.html(page_style())
+with st.container(key="launch_bar"):
+    summary, name_column, launch_column, finder_column = st.columns([4.5, 2.5, 1.5, 1.5], vertical_alignment="bottom")
+    summary.markdown(f"**{markdown_text(describe_run(values))}**")
+    if problems:
+        where = ", ".join(f"**{SETTINGS[field].label}** ({TABS[SETTINGS[field].tab]})"
+                          for field in sorted(problems, key=list(SETTINGS).index))
+        summary.markdown(f":red[:material/error: {len(problems)} problem{'s' * (len(problems) > 1)} to fix: {where}]")
+        for field, problem in problems.items():
+            if not is_shown(field, values):
+                summary.error(str(problem))  # its control is hidden, so say it here
+    else:
+        summary.caption(f":material/check_circle: Ready: {data.split_counts()['train']:,} training images, "
+                        f"{data.num_classes} classes.")
+    reason = "Fix the problems listed on the left first." if problems else None
+    name_column.text_input("Run name (optional)", key="run_name", placeholder=f"{values['arch']} on {values['dataset']}")
+    launch_column.button("Launch training", type="primary", disabled=cfg is None, width="stretch", on_click=launch,
+                         help=reason)
+    finder_column.button("Find learning rate", disabled=cfg is None, width="stretch", on_click=find_learning_rate,
+                         help=reason or "Train briefly while the rate grows from 1e-6 to 1 and plot the loss "
+                                        "(Smith's range test).")
+
+data_tab, model_tab, tricks_tab, optimise_tab = st.tabs(list(TABS.values()), key="train_tabs")
+
+with data_tab:
+    left, right = st.columns([1, 2])
+    with left:
+        control("dataset")
+        if DATASETS[values["dataset"]].needs_path:
+            st.file_uploader(f"Upload a Kaggle-style CSV or a .zip of class folders (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
+                             type=["csv", "zip"], key="upload", on_change=store_upload)
+            if "upload_error" in st.session_state:
+                st.error(st.session_state["upload_error"])
+        for setting in settings_on("data")[1:]:  # the rest, after the dataset and its upload box
+            control(setting.name)
+    with right:
+        if data is not None:
+            counts = data.split_counts()
+            columns = st.columns(4)
+            columns[0].metric("Train", f"{counts['train']:,}")
+            columns[1].metric("Validation", f"{counts['validation']:,}")
+            columns[2].metric("Test", f"{counts['test']:,}")
+            columns[3].metric("Input", "×".join(map(str, data.input_shape)))
+            for warning in split_warnings(data):
+                st.warning(warning)
+            split_counts = pd.concat(
+                pd.DataFrame({"split": split, "class": [data.class_names[i] for i in range(data.num_classes)],
+                              "count": pd.Series(labels).value_counts().reindex(range(data.num_classes), fill_value=0).values})
+                for split, labels in (("train", data.y_train), ("validation", data.y_val), ("test", data.y_test))
+            )
+            st.plotly_chart(charts.class_distribution(split_counts), width="stretch")
+            st.plotly_chart(charts.samples_by_class(data.x_train, data.y_train, list(data.class_names), per_class=6,
+                                                    seed=values["seed"]), width="stretch")
+        else:
+            st.info("The data could not be loaded: see the message under the setting on the left.")
+
+with model_tab:
+    left, right = st.columns([1, 2])
+    with left:
+        control("arch")
+        st.caption(arch.description)
+        for setting in settings_on("model")[1:]:  # the rest, after the architecture and its description
+            control(setting.name)
+    with right:
+        if data is not None:
+            try:
+                table, total = architecture_table(arch.name, data.input_shape, data.num_classes, values["activation"],
+                                                  values["batch_norm"], values["dropout_scale"], values["width"])
+                st.metric(f"Parameters for {data.name} ({'×'.join(map(str, data.input_shape))} → {data.num_classes} classes)", f"{total:,}")
+                st.dataframe(table, hide_index=True, width="stretch", height=420)
+            except InputError as error:
+                st.error(str(error))
+        else:
+            st.info("Load a dataset to see the layers and parameter count for its image shape.")
+
+with tricks_tab:
+    left, right = st.columns([1, 2])
+    with left:
+        for setting in settings_on("tricks"):
+            control(setting.name)
+    with right:
+        st.markdown("**Augmentation preview** — each row: the original, then five augmented versions (training only).")
+        if data is not None and cfg is not None:
+            picks = [int((data.y_train == c).argmax()) for c in range(min(4, data.num_classes))]
+            images = augmentation_preview(data.x_train[picks], (data.name, data.fingerprint()), cfg.to_json())
+            st.plotly_chart(charts.image_grid(images, columns=6), width="stretch")
+        elif data is not None:
+            st.caption("Fix the settings marked in red to see the preview.")
+
+with optimise_tab:
+    left, right = st.columns([1, 2])
+    with left:
+        for setting in settings_on("optimiser"):
+            control(setting.name)
+    with right:
+        if data is None:
+            st.info("The plan appears once the data loads: its steps per epoch depend on the number of training images.")
+        elif cfg is None:
+            st.caption("Fix the settings marked in red to see the planned learning rate.")
+        else:
+            steps = math.ceil(len(data.x_train) / cfg.batch_size)
+            rates = schedule_preview(cfg, steps)
+            st.plotly_chart(charts.learning_rate(range(1, len(rates) + 1), rates, epoch_length=steps,
+                                                 title=f"Planned learning rate over {len(rates):,} steps"),
+                            width="stretch")
+            if cfg.schedule == "plateau":
+                st.caption("Plateau cuts depend on the validation curve, so the plan shows the starting rate.")
+
+st.session_state["train_form"] = values
+
+# ---- LR finder --------------------------------------------------------------------------
+
+lr_job = manager.find(st.session_state.get("lr_job") or "")
+if lr_job is not None and any(getattr(lr_job.config, field) != values[field] for field in LR_TEST_INPUTS):
+    manager.cancel(lr_job.job_id)  # it was run for other data or another network: its result no longer applies
+    del st.session_state["lr_job"]
+elif lr_job is not None:
+    st.fragment(lr_finder_panel, run_every=1.0 if lr_job.is_active else None)(polling=lr_job.is_active)
 
 
 # ---- jobs and the live view -------------------------------------------------------------
@@ -344,7 +423,7 @@ def jobs_panel():
     for job in jobs:
         with st.container(border=True):
             title, state, action = st.columns([3, 4, 1], vertical_alignment="center")
-            title.markdown(f"**{job.name}**  \n`{job.config.arch}` on `{job.config.dataset}`"
+            title.markdown(f"**{markdown_text(job.name)}**  \n{markdown_text(describe_run(job.config.to_dict()))}"
                            + (f" · run `{job.run_id[:8]}`" if job.run_id else "")
                            + (f"  \n:material/memory: {job.device}" if job.device else ""))
             if job.state == "queued":
@@ -365,13 +444,13 @@ def jobs_panel():
             if job.is_active:
                 action.button("Cancel", key=f"cancel-{job.job_id}", on_click=manager.cancel, args=(job.job_id,))
             elif action.button("Watch", key=f"watch-{job.job_id}"):
-                st.session_state["watched_job"] = job.job_id
+                watch(job.job_id)
             if job.epoch_history:
                 latest = job.epoch_history[-1]
                 st.caption(" · ".join(f"{k} {v:.4g}" for k, v in latest.items() if k in
                                       ("loss", "accuracy", "val_loss", "val_accuracy", "lr")))
 
-    job = manager.find(st.session_state.get("watched_job", "")) or jobs[0]
+    job = job_to_watch(jobs)
     watched = job.job_id
     st.subheader(f"Live view · {job.name} ({job.state})")
     if job.state == "running" and job.progress is not None:

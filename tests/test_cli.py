@@ -42,7 +42,7 @@ def test_list_datasets_and_presets(capsys, what, expected):
 def test_an_invalid_setting_is_reported_without_a_traceback(capsys):
     assert main(["train", "--dataset", "digits", "--set", "learning_rate=-1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: learning_rate") and "Traceback" not in err
+    assert err.startswith("error: Learning rate (learning_rate): must be above 0") and "Traceback" not in err
 
 
 @pytest.mark.slow

@@ -3,7 +3,10 @@ import json
 import pytest
 
 from cnnkit import InputError
-from cnnkit.config import TrainConfig, field_names
+from cnnkit.config import (
+    TrainConfig, changed_settings, describe_run, field_names, find_problems, settings_from_text,
+)
+from cnnkit.settings import label
 
 
 def test_defaults_are_valid_and_train_offline_on_digits():
@@ -57,13 +60,15 @@ def test_key_value_settings_are_parsed_to_field_types():
     ],
 )
 def test_invalid_settings_raise_an_input_error_naming_the_field(changes, field):
-    with pytest.raises(InputError, match=field) as raised:
+    with pytest.raises(InputError) as raised:
         TrainConfig(**changes)
-    assert raised.value.field == field  # so a form can show it next to that control
+    assert raised.value.field == field  # so a form can show it next to that control ...
+    assert str(raised.value).startswith(f"{label(field)}: ")  # ... and a person reads the label on screen
+    assert field not in str(raised.value)
 
 
 def test_text_that_is_not_a_number_is_rejected_with_the_field_name():
-    with pytest.raises(InputError, match="epochs: 'ten'"):
+    with pytest.raises(InputError, match="Epochs: 'ten' is not a valid whole number"):
         TrainConfig().with_settings(["epochs=ten"])
 
 
@@ -87,3 +92,45 @@ def test_speed_and_averaging_settings_parse_from_text_as_the_cli_and_mlflow_give
     assert (cfg.precision, cfg.ema_momentum, cfg.test_time_flip, cfg.steps_per_execution) == ("mixed_bfloat16", 0.999, True, 8)
     assert TrainConfig.from_params(cfg.to_params()) == cfg
     assert TrainConfig(ema_momentum=0.0).ema_momentum == 0.0  # 0 = off is valid
+
+
+def test_find_problems_reports_every_problem_at_once_one_per_setting():
+    problems = find_problems({"epochs": 0, "learning_rate": "fast", "schedule": "cyclic", "max_lr": 1e-4,
+                              "val_fraction": 0, "early_stopping": 2})
+    assert set(problems) == {"epochs", "learning_rate", "max_lr", "early_stopping"}
+    assert str(problems["learning_rate"]) == "Learning rate: 'fast' is not a valid number."
+    assert str(problems["max_lr"]).startswith("Peak rate: the cyclic schedule climbs from the Learning rate (0.001)")
+    assert "Validation share" in str(problems["early_stopping"])
+    assert find_problems(TrainConfig(schedule="cyclic").to_dict()) == {}
+
+
+def test_non_default_settings_round_trip_through_text_as_a_url_carries_them():
+    cfg = TrainConfig(epochs=3, val_fraction=0.25, batch_norm=False, activation="elu", learning_rate=3e-4,
+                      schedule="one_cycle", max_lr=0.0123456789)
+    text = changed_settings(cfg.to_dict())
+    assert text == {"epochs": "3", "val_fraction": "0.25", "batch_norm": "false", "activation": "elu",
+                    "learning_rate": "0.0003", "schedule": "one_cycle", "max_lr": "0.0123456789"}
+    values, problems = settings_from_text({**text, "job": "job-3"})  # other query parameters are left out
+    assert problems == [] and TrainConfig.from_dict(values) == cfg
+    assert changed_settings(TrainConfig().to_dict()) == {}
+
+
+def test_settings_from_text_keeps_the_readable_ones_and_names_the_rest():
+    values, problems = settings_from_text({"epochs": "ten", "seed": "4", "batch_norm": "default", "optimizer": "lion",
+                                           "batch_size": "0", "learning_rate": "nan"})
+    assert values == {"seed": 4, "batch_norm": None}
+    assert sorted((problem.field, str(problem)) for problem in problems) == [
+        ("batch_size", "Batch size: must be between 1 and 65536, got 0."),
+        ("epochs", "Epochs: 'ten' is not a valid whole number."),
+        ("learning_rate", "Learning rate: expected a finite number, got nan."),
+        ("optimizer", "Optimizer: 'lion' is not one of sgd, rmsprop, adam, adamw."),
+    ]
+
+
+def test_describe_run_tells_runs_apart_in_one_line():
+    assert describe_run(TrainConfig().to_params()) == "kaggle_mnist_cnn on digits · 5 epochs · adam 0.001"
+    cfg = TrainConfig(arch="mnist_cnn", epochs=1, train_limit=300, schedule="cyclic", rotation=10, optimizer="sgd",
+                      momentum=0.5)
+    assert describe_run(cfg.to_dict()) == ("mnist_cnn on digits · 300 training images · 1 epoch · sgd 0.001 momentum 0.5"
+                                           " · cyclic · rot 10°")
+    assert "momentum" not in describe_run(TrainConfig(optimizer="rmsprop", momentum=0.5).to_params())  # rmsprop ignores it

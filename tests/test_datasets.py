@@ -31,9 +31,11 @@ from cnnkit.datasets import (
     read_digit_csv,
     read_image_folder,
     register_dataset,
+    split_warnings,
     stratified_split,
 )
 from cnnkit.errors import InputError
+from cnnkit.settings import label
 from files import encode, zip_of
 
 RNG = np.random.default_rng(1234)
@@ -193,7 +195,7 @@ def test_an_unknown_dataset_name_lists_the_known_ones():
 
 @pytest.mark.parametrize("name", ["csv", "folder"])
 def test_datasets_that_need_a_path_say_so(name):
-    with pytest.raises(InputError, match=f"'{name}' needs a path"):
+    with pytest.raises(InputError, match=f"'{name}' dataset needs a path"):
         load_dataset(name)
 
 
@@ -287,10 +289,12 @@ def test_validation_can_be_empty_with_the_right_shape(fake_dataset):
     assert data.split_counts() == {"train": 16, "validation": 0, "test": 4}
 
 
-def test_train_limit_caps_every_split_with_stratification():
-    data = load_dataset("digits", train_limit=100)
-    assert data.split_counts() == {"train": 100, "validation": 100, "test": 100}
-    assert np.bincount(data.y_train).tolist() == [10] * 10
+def test_train_limit_caps_only_the_training_images_with_stratification():
+    full, limited = load_dataset("digits"), load_dataset("digits", train_limit=100)
+    assert limited.split_counts() == {"train": 100, "validation": 144, "test": 359}
+    assert np.bincount(limited.y_train).tolist() == [10] * 10
+    assert np.array_equal(limited.x_val, full.x_val) and np.array_equal(limited.x_test, full.x_test)
+    assert set(map(bytes, limited.x_train)) <= set(map(bytes, full.x_train))
 
 
 def test_splits_are_disjoint(fake_dataset):
@@ -310,20 +314,51 @@ def test_splits_are_disjoint(fake_dataset):
     ],
 )
 def test_bad_split_arguments_are_refused_by_name(arguments, field):
-    with pytest.raises(InputError, match=field):
+    with pytest.raises(InputError) as raised:
         load_dataset("digits", **arguments)
+    assert raised.value.field == field and str(raised.value).startswith(f"{label(field)}: ")
 
 
 def test_too_few_examples_for_a_test_split_is_an_input_error(fake_dataset):
     fake_dataset([0, 1, 0, 1])
-    with pytest.raises(InputError, match="too few examples .* test split"):
+    with pytest.raises(InputError, match=r"^Test share: 0.1 of 4 images keeps 0 test images for 2 classes") as raised:
         load_dataset("fake", test_fraction=0.1)
+    assert raised.value.field == "test_fraction"
 
 
 def test_too_few_examples_for_a_validation_split_is_an_input_error(fake_dataset):
     fake_dataset([0, 1] * 5)
-    with pytest.raises(InputError, match="too few examples .* validation split"):
+    with pytest.raises(InputError, match=r"^Validation share: 0.05 of the training images holds out no image") as raised:
         load_dataset("fake", test_fraction=0.2, val_fraction=0.05)
+    assert raised.value.field == "val_fraction"
+
+
+def test_fewer_training_images_than_classes_is_refused_naming_the_limit():
+    with pytest.raises(InputError, match=r"^Limit training images: 5 training images can't cover 10 classes: use at "
+                                         r"least 10") as raised:
+        load_dataset("digits", train_limit=5)
+    assert raised.value.field == "train_limit"
+    assert load_dataset("digits", train_limit=10).split_counts()["train"] == 10
+
+
+def test_fewer_test_images_than_classes_is_refused_naming_the_test_share():
+    with pytest.raises(InputError, match=r"^Test share: .* keeps 7 test images for 10 classes") as raised:
+        load_dataset("digits", test_fraction=0.004)
+    assert raised.value.field == "test_fraction"
+
+
+def test_a_tiny_validation_split_or_a_class_without_training_images_only_warns(fake_dataset):
+    data = load_dataset("digits", val_fraction=0.005)
+    assert data.split_counts()["validation"] == 7
+    assert split_warnings(data) == ["Validation has only 7 images for 10 classes, so its loss and accuracy will jump "
+                                    "about; raise the Validation share for steadier curves."]
+    assert split_warnings(load_dataset("digits")) == []
+    assert split_warnings(load_dataset("digits", val_fraction=0)) == []  # no validation asked for: nothing to warn
+
+    fake_dataset([0] * 20 + [1] * 20 + [2])  # class 2 has one image, too few for a stratified subset of 10
+    lopsided = load_dataset("fake", val_fraction=0, test_fraction=0.5, train_limit=10)
+    assert np.bincount(lopsided.y_train, minlength=3)[2] == 0
+    assert split_warnings(lopsided) == ["No training image of 1 of the 3 classes (2): the network can't learn them."]
 
 
 # --- MNIST and Fashion-MNIST IDX files -----------------------------------------------------

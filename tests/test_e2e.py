@@ -98,6 +98,15 @@ def type_number(page, label: str, value) -> None:
     field.press("Enter")
 
 
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a select box. The box is centred first: clicked straight after Playwright
+    scrolls it in from below the fold, its list opens and closes again."""
+    box = page.get_by_role("combobox", name=label)
+    box.evaluate("element => element.scrollIntoView({block: 'center'})")
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 def shot(page, name: str, settle_ms: int = 0) -> None:
     """A screenshot for a person to look at, after `settle_ms` for charts to finish drawing."""
     page.wait_for_timeout(settle_ms)
@@ -113,7 +122,7 @@ def go_to(page, link: str, heading: str) -> None:
 
 def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_url, page):
     open_app(page, app_url)
-    page.get_by_text("Training on").wait_for()
+    page.get_by_text(re.compile(r"^Training on")).wait_for()
     page.get_by_text("8×8×1").first.wait_for()  # digits loaded: its input shape is shown with the split counts
     shot(page, "1-train-data", settle_ms=1500)
 
@@ -143,17 +152,55 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
     shot(page, "6-runs-table", settle_ms=1500)
 
 
-def test_an_invalid_setting_is_explained_next_to_its_control(app_url, page):
+def test_an_invalid_setting_is_explained_next_to_its_control_and_counted_on_its_tab(app_url, page):
     open_app(page, app_url)
     page.get_by_role("tab", name="4 · Optimiser").click()
-    page.get_by_role("combobox", name="Learning-rate schedule").click()
-    page.get_by_role("option", name="cyclic").click()
-    page.get_by_text("Schedule settings").click()
-    type_number(page, "Peak rate (cyclic, one-cycle)", 0.0001)
-    page.get_by_text("max_lr: the cyclic schedule climbs").first.wait_for()
-    # the message is drawn before the button further down the page: wait for that rerun to reach it
+    choose(page, "Learning-rate schedule", "cyclic")
+    type_number(page, "Peak rate", 0.0001)
+    page.get_by_text("Peak rate: the cyclic schedule climbs").first.wait_for()
+    # the message is drawn before the tabs' labels and the button: wait for that rerun to reach them
     playwright_api.expect(page.get_by_role("button", name="Launch training")).to_be_disabled()
+    marked = page.get_by_role("tab", name="4 · Optimiser (1 problem)")  # the mark is part of the tab's name
+    playwright_api.expect(marked).to_have_attribute("aria-selected", "true")  # and the tab stays open
     shot(page, "7-invalid-setting")
+    page.get_by_role("tab", name="1 · Data").click()  # the problem is now on a closed tab: the bar still says where
+    page.get_by_text("1 problem to fix: Peak rate (4 · Optimiser)").wait_for()
+    playwright_api.expect(marked).to_be_visible()
+    shot(page, "7b-invalid-setting-on-a-closed-tab")
+
+
+def test_a_reload_keeps_the_form_and_the_live_view_follows_the_running_job(app_url, page):
+    open_app(page, app_url)
+    page.get_by_role("tab", name="4 · Optimiser").click()
+    type_number(page, "Epochs", 500)  # runs until cancelled below
+    name = page.get_by_role("textbox", name="Run name (optional)")
+    for run_name in ("long run", "short-lived"):
+        name.fill(run_name)
+        name.press("Enter")
+        page.get_by_role("button", name="Launch training").click()
+        page.get_by_text(run_name, exact=True).first.wait_for()  # its job card
+        playwright_api.expect(name).to_have_value("")  # cleared for the next run
+    page.get_by_text("Live view · short-lived").wait_for()
+    try:
+        page.get_by_role("button", name="Cancel").first.click()  # the newest job's card comes first
+        page.get_by_text("Live view · short-lived (cancelled)").wait_for()
+
+        page.reload()  # the newest job is cancelled: the live view follows the one still running
+        page.get_by_text("Live view · long run (running)").wait_for(timeout=180_000)
+        playwright_api.expect(page.get_by_label("Epochs", exact=True)).to_have_value("500")
+        assert page.url.endswith("/?epochs=500")  # nothing else changed, no job chosen yet
+        shot(page, "19-reload-follows-the-running-job", settle_ms=1500)
+
+        page.get_by_role("button", name="Watch").first.click()  # chosen explicitly: kept across reloads
+        page.get_by_text("Live view · short-lived (cancelled)").wait_for()
+        page.wait_for_function("() => location.search.includes('job=')")
+        page.reload()
+        page.get_by_text("Live view · short-lived (cancelled)").wait_for(timeout=180_000)
+        shot(page, "20-reload-keeps-the-chosen-job", settle_ms=1500)
+    finally:
+        page.get_by_role("button", name="Cancel").first.click()  # the long run
+        page.get_by_text("long run").first.wait_for()
+        page.get_by_role("button", name="Cancel").wait_for(state="detached")
 
 
 def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
@@ -170,6 +217,8 @@ def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
     page.locator("input[type=file]").set_input_files(str(upload))
     page.get_by_text("8×8×1").first.wait_for()
     page.get_by_text("Images per class in each split").wait_for()
+    # only what was changed differs from the defaults, although the dataset changed while the page loaded
+    playwright_api.expect(page).to_have_url(re.compile(r"/\?dataset=csv&dataset_path=[^&]+$"))
     shot(page, "8-uploaded-csv", settle_ms=1500)
 
 

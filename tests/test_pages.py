@@ -1,6 +1,10 @@
 """Page logic through Streamlit's AppTest: render, choose, launch a tiny digits run, see it finish."""
 
+import re
+
 import pytest
+from conftest import APP
+from streamlit.testing.v1 import AppTest
 
 from cnnkit import tracking
 
@@ -20,6 +24,13 @@ def wait_for_jobs(timeout: float = 180) -> None:
         assert not job_manager().wait(job.job_id, timeout).is_active, "the job did not finish in time"
 
 
+def tab_marks(at) -> dict[str, str]:
+    """Tab label -> the mark the page's CSS draws after it, e.g. {"4 · Optimiser": "1 problem"}."""
+    labels = [tab.label for tab in at.tabs]
+    css = " ".join(element.proto.body for element in at.get("html"))
+    return {labels[int(index)]: text for index, text in re.findall(r'data-key="(\d)"\] p::after \{content: " \((.*?)\)"', css)}
+
+
 def launch_button(at):
     return next(button for button in at.button if "Launch training" in button.label)
 
@@ -33,13 +44,116 @@ def test_train_page_shows_the_data_the_model_and_a_schedule_plan(app):
     assert not launch_button(at).disabled
 
 
-def test_an_invalid_combination_is_explained_and_blocks_launch(app):
+def test_an_invalid_setting_is_named_by_its_label_counted_on_its_tab_and_in_the_launch_bar(app):
     at = app.run()
-    at.selectbox(key="cfg.schedule").set_value("cyclic")
-    at.number_input(key="cfg.max_lr").set_value(0.0001)
-    at.run()
-    assert any("max_lr" in error.value for error in at.error)
+    at.selectbox(key="cfg.schedule").set_value("cyclic").run()
+    at.number_input(key="cfg.max_lr").set_value(0.0001).run()
+    assert [error.value for error in at.error] == [
+        "Peak rate: the cyclic schedule climbs from the Learning rate (0.001) to the Peak rate, so it must be larger "
+        "(it is 0.0001)."]
     assert launch_button(at).disabled
+    assert tab_marks(at) == {"4 · Optimiser": "1 problem"}
+    assert any("1 problem to fix: **Peak rate** (4 · Optimiser)" in text.value for text in at.markdown)
+    assert not any("max_lr" in element.value for element in [*at.error, *at.markdown])
+
+
+@pytest.fixture()
+def offline_data(monkeypatch, tmp_path):
+    """Downloadable datasets are missing, as on a machine without their files and without network."""
+    from cnnkit import datasets
+
+    def no_network(name):
+        raise OSError("no network")
+
+    monkeypatch.setattr(datasets, "_download_with_keras", no_network)
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "no-data-here"))
+
+
+def test_fewer_training_images_than_classes_blocks_launch_naming_the_limit(app):
+    at = app.run()
+    at.number_input(key="cfg.train_limit").set_value(5).run()
+    assert [error.value for error in at.error] == [
+        "Limit training images: 5 training images can't cover 10 classes: use at least 10 (one per class), or 0 for all."]
+    assert launch_button(at).disabled
+    assert tab_marks(at) == {"1 · Data": "1 problem"}
+
+
+def test_the_limit_applies_to_training_images_only(app):
+    at = app.run()
+    limit = at.number_input(key="cfg.train_limit")
+    assert limit.label == "Limit training images (0 = all)"
+    limit.set_value(100).run()
+    assert {m.label: m.value for m in at.metric if m.label in ("Train", "Validation", "Test")} == {
+        "Train": "100", "Validation": "144", "Test": "359"}
+
+
+def test_launch_is_disabled_with_the_reason_and_no_plan_is_made_up_when_the_data_cannot_load(app, offline_data):
+    at = app.run()
+    at.sidebar.selectbox[0].set_value("seed000_baseline")
+    next(b for b in at.sidebar.button if b.label == "Load preset").click()
+    at.run()
+    assert launch_button(at).disabled
+    assert any("Dataset 'cifar10' is not in CNNKIT_DATA_DIR and could not be downloaded" in error.value for error in at.error)
+    assert any("**Dataset** (1 · Data)" in text.value for text in at.markdown)
+    assert not any("Planned learning rate" in chart.proto.spec for chart in at.get("plotly_chart"))
+    assert any(info.value.startswith("The plan appears once the data loads") for info in at.info)
+
+
+def test_relaunching_a_run_whose_file_is_gone_says_so_under_its_path_and_blocks_launch(app, tmp_path):
+    from cnnkit.config import TrainConfig
+
+    gone = tmp_path / "deleted-upload.csv"
+    app.session_state["relaunch_config"] = TrainConfig(dataset="csv", dataset_path=str(gone)).to_dict()
+    at = app.run()
+    assert at.text_input(key="cfg.dataset_path").value == str(gone)
+    assert [error.value for error in at.error if str(gone) in error.value] != []
+    assert launch_button(at).disabled
+    assert any("**Path on this machine** (1 · Data)" in text.value for text in at.markdown)
+
+
+def test_the_test_share_is_greyed_out_where_the_dataset_has_an_official_test_split(app, offline_data):
+    at = app.run()
+    assert not at.slider(key="cfg.test_fraction").disabled  # digits: the share makes the test split
+    at.selectbox(key="cfg.dataset").set_value("mnist").run()
+    share = at.slider(key="cfg.test_fraction")
+    assert share.disabled and "official test images" in share.help
+
+
+def test_pickers_show_the_architecture_default_and_only_the_settings_in_use(app):
+    at = app.run()
+    activation, batch_norm = at.selectbox(key="cfg.activation"), at.selectbox(key="cfg.batch_norm")
+    assert (activation.index, activation.options[0]) == (0, "architecture default (relu)")
+    assert batch_norm.index == 0 and batch_norm.options[0].startswith("architecture default (")
+    shown = {widget.key for widget in [*at.number_input, *at.selectbox, *at.slider]}
+    assert not shown & {"cfg.momentum", "cfg.weight_decay", "cfg.max_lr", "cfg.plateau_patience", "cfg.min_lr"}
+
+    at.selectbox(key="cfg.schedule").set_value("cyclic").run()
+    at.selectbox(key="cfg.optimizer").set_value("sgd").run()
+    shown = {widget.key for widget in [*at.number_input, *at.selectbox, *at.slider]}
+    assert {"cfg.max_lr", "cfg.cycle_epochs", "cfg.cyclic_mode", "cfg.momentum"} <= shown
+    assert not shown & {"cfg.plateau_monitor", "cfg.plateau_factor", "cfg.plateau_patience", "cfg.min_lr",
+                        "cfg.cyclic_gamma", "cfg.weight_decay"}
+    at.selectbox(key="cfg.activation").set_value("elu").run()
+    assert at.session_state["train_form"]["activation"] == "elu"
+
+
+def test_the_form_comes_back_from_the_address_after_a_reload(app):
+    at = app.run()
+    at.number_input(key="cfg.epochs").set_value(2).run()
+    at.selectbox(key="cfg.schedule").set_value("cyclic").run()
+    at.selectbox(key="cfg.activation").set_value("elu").run()
+    assert at.query_params == {"epochs": "2", "schedule": "cyclic", "activation": "elu"}  # only what differs
+
+    reloaded = AppTest.from_file(APP, default_timeout=120)  # a new browser session on the same address
+    reloaded.query_params = {**at.query_params, "seed": "ten"}
+    reloaded.run()
+    assert not reloaded.exception
+    assert reloaded.number_input(key="cfg.epochs").value == 2
+    assert reloaded.selectbox(key="cfg.schedule").value == "cyclic"
+    assert reloaded.selectbox(key="cfg.activation").value == "elu"
+    assert [warning.value for warning in reloaded.warning] == [
+        "Left out of the address's settings: Seed: 'ten' is not a valid whole number."]
+    assert reloaded.query_params == at.query_params
 
 
 def test_a_preset_loads_into_the_form(app):
@@ -69,12 +183,16 @@ def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_t
     at.number_input(key="cfg.epochs").set_value(1)
     at.number_input(key="cfg.train_limit").set_value(300)
     at.selectbox(key="cfg.precision").set_value("mixed_bfloat16")
+    at.text_input(key="run_name").set_value("tiny digits")
     at.run()
     launch_button(at).click()
     at.run()
+    assert at.text_input(key="run_name").value == ""  # ready for the next run's name
     wait_for_jobs()
     at.run()
     assert any("finished after" in markdown.value for markdown in at.markdown)
+    assert any(markdown.value.startswith("**tiny digits**  \nkaggle\\_mnist\\_cnn on digits · 300 training images · "
+                                         "1 epoch · adam 0.001 · bf16") for markdown in at.markdown)  # the job card
     assert any(":material/memory: CPU" in markdown.value for markdown in at.markdown)  # the job card names its device
     assert not at.exception
 
@@ -107,7 +225,7 @@ def test_the_app_stops_streamlit_clearing_keras_state_after_every_rerun(app):
 
 
 @pytest.mark.slow
-def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app):
+def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app, offline_data):
     at = app.run()
     at.number_input(key="cfg.train_limit").set_value(300)
     at.run()
@@ -116,10 +234,19 @@ def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app):
     wait_for_jobs()
     at.run()
     assert any("Steepest descent" in caption.value for caption in at.caption)
+    assert any(caption.value == "Learning-rate range test for kaggle\\_mnist\\_cnn on digits with adam, batch 64"
+               for caption in at.caption)  # what it was run for, under the chart's one heading
+    assert not any("range test" in header.value for header in at.subheader)
     next(button for button in at.button if button.label.startswith("Use this range")).click()
     at.run()
-    low, high = at.number_input(key="cfg.learning_rate").value, at.number_input(key="cfg.max_lr").value
+    low, high = at.session_state["cfg.learning_rate"], at.session_state["cfg.max_lr"]
     assert 0 < low <= high
+
+    at.sidebar.selectbox[0].set_value("seed002_baseline")  # MNIST and another network: the result no longer applies
+    next(b for b in at.sidebar.button if b.label == "Load preset").click()
+    at.run()
+    assert not any("Steepest descent" in caption.value or "range test" in caption.value for caption in at.caption)
+    assert "lr_job" not in at.session_state
 
 
 @pytest.fixture()

@@ -225,6 +225,26 @@ def test_lr_suggestion_finds_the_steep_descent_before_the_blow_up():
     assert suggestion.lower <= suggestion.upper < 1e-1
 
 
+def test_lr_suggestion_range_contains_the_steepest_point_when_the_loss_falls_fastest_just_before_its_minimum():
+    lrs = np.logspace(-6, 0, 100)
+    log_lr = np.log10(lrs)
+    losses = 2.3 - 2.0 / (1 + np.exp(-(log_lr + 2) * 4))  # falls fastest near 1e-2 ...
+    losses[log_lr > -1] += (log_lr[log_lr > -1] + 1) * 30  # ... and turns at 1e-1: a tenth of that is below 1e-2
+    suggestion = suggest_lr_range(lrs, losses)
+    assert suggestion.lower <= suggestion.steepest <= suggestion.upper
+    assert 1e-2 < suggestion.steepest < 3e-2 and suggestion.upper == suggestion.steepest
+    assert suggestion.lower == pytest.approx(suggestion.upper / 3)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_lr_suggestion_always_contains_its_steepest_point(seed):
+    rng = np.random.default_rng(seed)
+    lrs = np.logspace(-6, 0, int(rng.integers(5, 120)))
+    losses = 2.3 + np.cumsum(rng.normal(0, 0.1, len(lrs)))
+    suggestion = suggest_lr_range(lrs, losses)
+    assert suggestion.lower <= suggestion.steepest <= suggestion.upper
+
+
 def test_augment_samples_puts_each_original_before_its_augmented_copies():
     images = np.random.default_rng(4).integers(0, 255, (2, 12, 12, 1), dtype="uint8")
     out = augment_samples(TrainConfig(rotation=20, zoom=0.2, seed=1), images, copies=3)
