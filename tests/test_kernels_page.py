@@ -9,8 +9,15 @@ def kernels(app):
     return app.switch_page("pages/kernels.py").run()
 
 
-def grid_titles(at) -> str:
-    return at.get("plotly_chart")[0].proto.spec
+def grid_titles(at) -> list[str]:
+    """The captions of the pictures shown, in order."""
+    return [caption for image in at.image for caption in image.captions]
+
+
+def test_every_result_is_a_png_picture_three_to_a_row_and_no_plotly_pixels(kernels):
+    assert grid_titles(kernels) == ["original", "sharpen", "blur", "blur_sharpen", "edges", "canny", "your kernel"]
+    assert not kernels.get("plotly_chart")
+    assert all(url.endswith(".png") for image in kernels.image for url in image.value)
 
 
 def test_canny_is_offered_next_to_sobel_and_shown_in_the_grid(kernels):
