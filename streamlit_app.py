@@ -5,6 +5,7 @@ from streamlit.runtime.scriptrunner import script_runner
 
 from cnnkit.accelerators import enable_memory_growth
 from pages.common import sidebar
+from pages.guard import guarded
 
 # Streamlit calls keras.backend.clear_session() after every script and fragment run (an old
 # TF1-era workaround). With training in background threads that resets Keras' global state
@@ -23,5 +24,7 @@ navigation = st.navigation(
         st.Page("pages/kernels.py", title="Kernels", icon=":material/filter:"),
     ]
 )
-sidebar()
-navigation.run()
+problem = st.empty()  # the top of the page: where a failure is reported, in one line
+with guarded(f"the {navigation.title} page", slot=problem):
+    sidebar()
+    navigation.run()
