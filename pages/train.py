@@ -19,8 +19,10 @@ from cnnkit.presets import PRESETS
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
 from pages.common import job_manager, uploads_dir
+from pages.guard import guarded
 
 DEFAULTS = TrainConfig().to_dict()
+POLL_SECONDS = 1.0  # how often the jobs and range-test panels redraw while a job is queued or running
 slots: dict = {}  # field -> placeholder right under its control, for validation messages
 
 
@@ -293,12 +295,18 @@ def use_suggestion(lower: float, upper: float) -> None:
     st.session_state[key("learning_rate")], st.session_state[key("max_lr")] = lower, upper
 
 
-@st.fragment(run_every=1.0)
-def lr_finder_panel():
-    job_id = st.session_state.get("lr_job")
-    if job_id is None:
-        return
-    job = manager.find(job_id)
+def polled(panel, active: bool) -> None:
+    """Draw `panel` as a fragment that redraws itself every POLL_SECONDS while `active` (a job is
+    queued or running), and not at all otherwise: an idle page costs nothing. The panel gets
+    `polling` and, once nothing it watches is active, calls for one full rerun, which turns it off."""
+    st.fragment(guarded(f"the Train page's {panel.__name__}")(panel), run_every=POLL_SECONDS if active else None)(
+        polling=active)
+
+
+def lr_finder_panel(polling: bool):
+    job = manager.find(st.session_state.get("lr_job", ""))
+    if polling and (job is None or not job.is_active):
+        st.rerun()
     if job is None:
         return
     st.subheader("Learning-rate range test")
@@ -318,7 +326,8 @@ def lr_finder_panel():
         st.error(f"Range test failed: {job.error}")
 
 
-lr_finder_panel()
+lr_job = manager.find(st.session_state.get("lr_job", ""))
+polled(lr_finder_panel, active=lr_job is not None and lr_job.is_active)
 
 
 # ---- jobs and the live view -------------------------------------------------------------
@@ -334,9 +343,10 @@ def fmt_seconds(seconds) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-@st.fragment(run_every=1.0)
-def jobs_panel():
+def jobs_panel(polling: bool):
     jobs = [job for job in manager.snapshots() if job.kind == "train"]
+    if polling and not any(job.is_active for job in jobs):
+        st.rerun()
     st.subheader("Jobs")
     if not jobs:
         st.caption("No runs launched in this server yet. Past runs are on the Runs page.")
@@ -351,10 +361,11 @@ def jobs_panel():
                 state.markdown(f"{STATE_ICONS[job.state]} queued (position {job.queue_position})")
             elif job.state == "running":
                 progress = job.progress
-                phase = progress.phase if progress else "starting"
-                detail = (f"epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}"
-                          if progress and progress.phase == "training" else phase)
-                state.progress(job.fraction, text=f"{detail} · ETA {fmt_seconds(job.eta_s)}")
+                if progress is not None and progress.pass_batches:  # validating or evaluating: that pass's own bar
+                    state.progress(progress.pass_fraction, text=progress.describe())
+                else:
+                    detail = progress.describe() if progress else "starting"
+                    state.progress(job.fraction, text=f"{detail} · ETA {fmt_seconds(job.eta_s)}")
             else:
                 summary = f"{STATE_ICONS[job.state]} {job.state} after {fmt_seconds(job.elapsed_s)}"
                 if job.state == "finished" and job.result is not None:
@@ -376,14 +387,26 @@ def jobs_panel():
     st.subheader(f"Live view · {job.name} ({job.state})")
     if job.state == "running" and job.progress is not None:
         st.progress(job.fraction, text=f"{job.fraction:.0%} · elapsed {fmt_seconds(job.elapsed_s)} · ETA {fmt_seconds(job.eta_s)}")
-    epochs = pd.DataFrame(list(job.epoch_history))
-    batches = pd.DataFrame(list(job.batch_history), columns=["step", "batch_loss", "batch_lr"])
+    last_step = job.batch_history[-1][0] if job.batch_history else 0
+    curves_figure, batch_figures = live_charts(watched, len(job.epoch_history), last_step, len(job.batch_history), job)
     curves, batch_view = st.columns([3, 2])
-    curves.plotly_chart(charts.learning_curves(epochs), width="stretch", key=f"curves-{watched}")
-    if len(batches):
-        batch_view.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch", key=f"batch-{watched}")
-        batch_view.plotly_chart(charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
-                                width="stretch", key=f"lr-{watched}")
+    curves.plotly_chart(curves_figure, width="stretch", key=f"curves-{watched}")
+    for name, figure in batch_figures.items():
+        batch_view.plotly_chart(figure, width="stretch", key=f"{name}-{watched}")
 
 
-jobs_panel()
+@st.cache_resource(max_entries=8, show_spinner=False)
+def live_charts(job_id: str, epochs_seen: int, last_step: int, points: int, _job):
+    """The live view's figures, built once per state of the job's histories (the arguments before
+    `_job` say which), so a view that has not changed is not rebuilt at every poll."""
+    epochs = pd.DataFrame(list(_job.epoch_history))
+    batches = pd.DataFrame(list(_job.batch_history), columns=["step", "batch_loss", "batch_lr"])
+    if not len(batches):
+        return charts.learning_curves(epochs), {}
+    return charts.learning_curves(epochs), {
+        "batch": charts.batch_loss(batches, smoothing=10),
+        "lr": charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
+    }
+
+
+polled(jobs_panel, active=any(job.is_active for job in manager.snapshots() if job.kind == "train"))
