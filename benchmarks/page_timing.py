@@ -25,7 +25,6 @@ left out.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
@@ -44,7 +43,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
-from tests.test_e2e import CHROMIUM_FLAGS, free_port, wait_until_healthy  # noqa: E402
+from tests.test_e2e import CHROMIUM_FLAGS, ScriptRuns, served  # noqa: E402
 
 PAGE_TARGET_S, CONTROL_TARGET_S = 2.0, 1.0
 IDLE_CPU_TARGET = 1.0  # CPU seconds per 30 s: an open page with nothing to do should cost next to nothing
@@ -53,8 +52,7 @@ POLL_S = 0.05
 FAILURE_SHOT = ROOT / "test-artifacts" / "page_timing-failure.png"
 PAGES = [("Train", "Train"), ("Runs", "Runs"), ("Compare", "Compare runs"), ("Inspect", "Inspect a run"),
          ("Classify", "Classify images"), ("Kernels", "Image kernels")]  # sidebar link, page title
-FULL_RUN = {ForwardMsg.FINISHED_SUCCESSFULLY}
-FRAGMENT_RUN = {ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+FULL_RUN, FRAGMENT_RUN = ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 
 IDLE_JS = """(title) => {
     if (document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="stSkeleton"], '
@@ -82,23 +80,6 @@ class Figure:
         return f"| {self.what} | {self.value:.2f} {self.unit} | {target} | {mark} |"
 
 
-class ScriptRuns:
-    """Counts the ScriptFinished messages the browser receives, by kind (a full run or a fragment's)."""
-
-    def __init__(self, page):
-        self.finished: list[int] = []
-        page.on("websocket", lambda socket: socket.on("framereceived", self._frame))
-
-    def _frame(self, payload) -> None:
-        if isinstance(payload, bytes) and len(payload) < 512:  # ScriptFinished is tiny; skip the big ones
-            message = ForwardMsg.FromString(payload)
-            if message.WhichOneof("type") == "script_finished":
-                self.finished.append(message.script_finished)
-
-    def count(self, kinds) -> int:
-        return sum(status in kinds for status in self.finished)
-
-
 class Browser:
     """One tab on the app, and the stopwatch for what it does."""
 
@@ -108,13 +89,14 @@ class Browser:
         self.runs = ScriptRuns(self.page)
         self.url = url
 
-    def timed(self, action, title: str, kinds=FULL_RUN, timeout: float = 240) -> float:
-        """Seconds from `action()` to idle (see the module docstring) under `title`."""
-        before = self.runs.count(kinds)
+    def timed(self, action, title: str, run: int = FULL_RUN, timeout: float = 240) -> float:
+        """Seconds from `action()` to idle (see the module docstring) under `title`; `run`: the
+        ScriptFinished status the action's rerun ends with (a fragment's, for a control inside one)."""
+        before = self.runs.count(run)
         start = time.monotonic()
         action()
         while time.monotonic() - start < timeout:
-            if self.runs.count(kinds) > before and self.page.evaluate(IDLE_JS, title):
+            if self.runs.count(run) > before and self.page.evaluate(IDLE_JS, title):
                 return time.monotonic() - start
             self.page.wait_for_timeout(POLL_S * 1000)
         raise TimeoutError(f"{title} was not idle {timeout} s after the action")
@@ -146,30 +128,6 @@ def train_runs(workdir: Path, count: int) -> None:
         subprocess.run([sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "1",
                         "--set", f"seed={seed}", "--run-name", f"timing {seed}"],
                        cwd=workdir, env=store_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-@contextlib.contextmanager
-def serve(workdir: Path):
-    """The app on a free port, its store in `workdir`; yields (url, server process)."""
-    shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", dirs_exist_ok=True)
-    port = free_port()
-    log = workdir / "server.log"
-    with open(log, "w") as output:  # a file, not a pipe nobody reads: a full pipe would stall the server
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=workdir, env=store_env(), stdout=output, stderr=subprocess.STDOUT, text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, server)
-        yield url, server
-    except BaseException:
-        print(f"server log:\n{log.read_text()}", file=sys.stderr)
-        raise
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -287,9 +245,9 @@ def steps(tab: Browser, record, photo: Path, digit: Path, pid: int, cpu_window: 
     tab.visit("Runs", "Runs")
     search = page.get_by_label("Search name, run id or tag")
     record("Runs: filter by text", tab.timed(lambda: (search.fill("timing 1"), search.press("Enter")), "Runs",
-                                              kinds=FRAGMENT_RUN))
+                                              run=FRAGMENT_RUN))
     record("Runs: clear the filter", tab.timed(lambda: (search.fill(""), search.press("Enter")), "Runs",
-                                                kinds=FRAGMENT_RUN))
+                                                run=FRAGMENT_RUN))
 
     launch_from_the_train_page(tab)
     runs_cpu = idle_cpu(tab, pid, "Runs", "Runs", cpu_window)
@@ -307,7 +265,7 @@ def main() -> int:
         print(f"training 3 tiny digits runs in {workdir} …", flush=True)
         train_runs(workdir, 3)
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-        with serve(workdir) as (url, server):
+        with served(workdir) as (url, server):
             print("| figure | measured | target | |\n|---|---|---|---|", flush=True)
             figures = measure(url, server.pid, workdir, args.cpu_window)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
