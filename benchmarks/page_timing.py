@@ -14,7 +14,9 @@ it (as tests/test_e2e.py does) and drives Debian's headless Chromium at 1400x100
 "Idle" is the moment the browser has received the ScriptFinished message of the rerun the action
 started (read off the websocket), Streamlit's running indicator is gone, no element is stale or
 still a skeleton, the page's title is shown and every visible plotly chart is drawn. Polled every
-50 ms, so figures are good to about 0.1 s. Run from the project root:
+50 ms, so figures are good to about 0.1 s. Beside each time, "script done" is when that message
+arrived: the server's share (script run and transfer); the rest is the browser drawing. Run from
+the project root (--shots DIR also saves a screenshot of every page and control):
 
     CNNKIT_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/page_timing.py
 
@@ -63,12 +65,23 @@ IDLE_JS = """(title) => {
 }"""
 
 
+@dataclass(frozen=True)
+class Timing:
+    idle_s: float  # from the action until the page is idle in the browser
+    script_s: float  # ... until its ScriptFinished message arrived: the server's part (and the transfer)
+
+    @staticmethod
+    def median(timings: list[Timing]) -> Timing:
+        return Timing(statistics.median(t.idle_s for t in timings), statistics.median(t.script_s for t in timings))
+
+
 @dataclass
 class Figure:
     what: str
     value: float
     target: float | None  # None: shown for reference
     unit: str = "s"
+    script_s: float | None = None
 
     @property
     def missed(self) -> bool:
@@ -77,31 +90,42 @@ class Figure:
     def row(self) -> str:
         target = "–" if self.target is None else f"≤ {self.target:g} {self.unit}"
         mark = "" if self.target is None else "MISS" if self.missed else "pass"
-        return f"| {self.what} | {self.value:.2f} {self.unit} | {target} | {mark} |"
+        script = "" if self.script_s is None else f"{self.script_s:.2f} s"
+        return f"| {self.what} | {self.value:.2f} {self.unit} | {script} | {target} | {mark} |"
 
 
 class Browser:
     """One tab on the app, and the stopwatch for what it does."""
 
-    def __init__(self, context, url: str):
+    def __init__(self, context, url: str, shots: Path | None = None):
         self.page = context.new_page()
         self.page.set_default_timeout(180_000)
         self.runs = ScriptRuns(self.page)
-        self.url = url
+        self.url, self.shots, self.taken = url, shots, 0
 
-    def timed(self, action, title: str, run: int = FULL_RUN, timeout: float = 240) -> float:
-        """Seconds from `action()` to idle (see the module docstring) under `title`; `run`: the
+    def shot(self, name: str) -> None:
+        """A full-page screenshot into `shots` (if given), numbered in the order taken."""
+        if self.shots is not None:
+            self.shots.mkdir(parents=True, exist_ok=True)
+            self.taken += 1
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            self.page.screenshot(path=str(self.shots / f"{self.taken:02d}-{slug}.png"), full_page=True)
+
+    def timed(self, action, title: str, run: int = FULL_RUN, timeout: float = 240) -> Timing:
+        """How long from `action()` to idle (see the module docstring) under `title`; `run`: the
         ScriptFinished status the action's rerun ends with (a fragment's, for a control inside one)."""
-        before = self.runs.count(run)
+        before, script_done = self.runs.count(run), None
         start = time.monotonic()
         action()
         while time.monotonic() - start < timeout:
-            if self.runs.count(run) > before and self.page.evaluate(IDLE_JS, title):
-                return time.monotonic() - start
+            if self.runs.count(run) > before:
+                script_done = script_done or time.monotonic() - start
+                if self.page.evaluate(IDLE_JS, title):
+                    return Timing(time.monotonic() - start, script_done)
             self.page.wait_for_timeout(POLL_S * 1000)
         raise TimeoutError(f"{title} was not idle {timeout} s after the action")
 
-    def visit(self, link: str, title: str) -> float:
+    def visit(self, link: str, title: str) -> Timing:
         return self.timed(lambda: self.page.get_by_role("link", name=link, exact=True).click(), title)
 
     def choose(self, label: str, option) -> callable:
@@ -171,18 +195,21 @@ def write_pictures(folder: Path) -> tuple[Path, Path]:
     return folder / "photo.png", folder / "digit.png"
 
 
-def measure(url: str, pid: int, folder: Path, cpu_window: float) -> list[Figure]:
+def measure(url: str, pid: int, folder: Path, cpu_window: float, shots: Path | None) -> list[Figure]:
     photo, digit = write_pictures(folder)
     figures: list[Figure] = []
 
-    def record(what: str, value: float, target: float | None = CONTROL_TARGET_S, unit: str = "s") -> None:
-        figures.append(Figure(what, value, target, unit))
+    def record(what: str, value: Timing | float, target: float | None = CONTROL_TARGET_S, unit: str = "s") -> None:
+        timing = value if isinstance(value, Timing) else None
+        figures.append(Figure(what, timing.idle_s if timing else value, target, unit, timing and timing.script_s))
         print(figures[-1].row(), flush=True)
+        if target == CONTROL_TARGET_S:
+            tab.shot(what)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
         context = chromium.new_context(viewport=VIEWPORT)
-        tab = Browser(context, url)
+        tab = Browser(context, url, shots)
         try:
             steps(tab, record, photo, digit, pid, cpu_window)
         except BaseException:
@@ -203,12 +230,14 @@ def steps(tab: Browser, record, photo: Path, digit: Path, pid: int, cpu_window: 
     for link, title in PAGES[1:]:
         cold[link] = tab.visit(link, title)
     warm = {link: [] for link, _ in PAGES}
-    for _ in range(3):
+    for lap in range(3):
         for link, title in PAGES:
             warm[link].append(tab.visit(link, title))
+            if lap == 2:
+                tab.shot(link)
     for link, _ in PAGES:
         record(f"{link}: cold (first visit)", cold[link], None)
-        record(f"{link}: warm (median of 3 visits)", statistics.median(warm[link]), PAGE_TARGET_S)
+        record(f"{link}: warm (median of 3 visits)", Timing.median(warm[link]), PAGE_TARGET_S)
 
     tab.visit("Train", "Train")
     if mnist_available():
@@ -259,6 +288,7 @@ def steps(tab: Browser, record, photo: Path, digit: Path, pid: int, cpu_window: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cpu-window", type=float, default=30.0, help="seconds to watch the idle pages' CPU time")
+    parser.add_argument("--shots", type=Path, help="save a screenshot of every page and every control's result here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cnnkit-timing-") as folder:
         workdir = Path(folder)
@@ -266,8 +296,8 @@ def main() -> int:
         train_runs(workdir, 3)
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
         with served(workdir) as (url, server):
-            print("| figure | measured | target | |\n|---|---|---|---|", flush=True)
-            figures = measure(url, server.pid, workdir, args.cpu_window)
+            print("| figure | measured (to idle) | script done | target | |\n|---|---|---|---|---|", flush=True)
+            figures = measure(url, server.pid, workdir, args.cpu_window, args.shots)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     misses = [figure for figure in figures if figure.missed]
     print(f"{len(misses)} of {sum(f.target is not None for f in figures)} targets missed")
