@@ -15,10 +15,14 @@ import numpy as np
 import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
+import plotly.io as pio
 from PIL import Image
 from plotly.subplots import make_subplots
 
 TEMPLATE = "plotly_white"
+# Every figure gets the template as plotly's default, which costs nothing at creation; setting it on
+# each figure instead deep-copies and validates it, ~30 ms a figure (a page of 24 figures: 0.7 s).
+pio.templates.default = TEMPLATE
 SPLIT_COLORS = {"train": "#1f77b4", "validation": "#ff7f0e", "test": "#2ca02c"}
 HIGHLIGHT = "#d62728"
 FEW_POINTS = 30  # lines get markers up to this many points
@@ -45,9 +49,8 @@ MIN_TITLED_TILE_PX = 40  # feature maps get their channel number above them when
 
 
 def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
-    """The one look: white template, title top left, legend in a row above the plot on the right."""
+    """The one look: white template (the default), title top left, legend in a row above the plot on the right."""
     fig.update_layout(
-        template=TEMPLATE,
         title=dict(text=title, x=0.01, xanchor="left"),
         margin=MARGIN,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
