@@ -12,6 +12,9 @@ from cnnkit.errors import InputError
 from cnnkit.images import decode_image, to_array
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_image
 
+MAX_SIDE = 1024  # uploads are filtered at most this many pixels wide and high
+PER_ROW = 2  # results side by side: each about half the page wide, so a filter's effect shows
+
 st.title("Image kernels")
 st.caption("The filters the Train page offers as a pre-filter, with the same code, applied to one picture; "
            "and Canny edges built on the same Sobel kernels.")
@@ -46,7 +49,12 @@ uploaded = upload.file_uploader("…or upload your own", type=["png", "jpg", "jp
 image = samples()[choice]
 if uploaded is not None:
     try:
-        image = to_array(decode_image(uploaded.getvalue(), uploaded.name), 3)
+        picture = decode_image(uploaded.getvalue(), uploaded.name)
+        full_size = picture.size
+        picture.thumbnail((MAX_SIDE, MAX_SIDE))  # a phone photo's 12 megapixels take seconds per filter
+        image = to_array(picture, 3)
+        if picture.size != full_size:
+            upload.caption(f"Filtered at {picture.width}×{picture.height}, scaled down from {full_size[0]}×{full_size[1]}.")
     except InputError as error:
         st.error(str(error))
 
@@ -84,6 +92,6 @@ if np.isfinite(kernel).all():
 else:
     st.warning("The custom kernel needs a number in every cell.")
 shown = list(results.items())
-for row in range(0, len(shown), 3):
-    for column, (title, png) in zip(st.columns(3), shown[row : row + 3]):
+for row in range(0, len(shown), PER_ROW):
+    for column, (title, png) in zip(st.columns(PER_ROW), shown[row : row + PER_ROW]):
         column.image(png, caption=title, width="stretch", output_format="PNG")
