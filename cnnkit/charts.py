@@ -229,7 +229,9 @@ def image_grid(
         + "<extra></extra>",
     ))
     fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, constrain="domain", scaleanchor="x", autorange="reversed")
+    # In a column narrower than `width` the picture shrinks to fit: keep it under its title, the
+    # spare height below it, rather than centred between white bands.
+    fig.update_yaxes(visible=False, constrain="domain", scaleanchor="x", autorange="reversed", constraintoward="top")
     margin = dict(t=50 if title else 10, b=10, r=10,
                   l=12 + 7 * max((len(str(s)) for s in row_labels), default=0) if row_labels else 10)
     fig = _style(fig, title, height=int(montage.shape[0] * scale) + margin["t"] + margin["b"])

@@ -85,6 +85,7 @@ def test_image_grid_tiles_seven_images_in_three_columns_into_three_rows_of_one_i
     assert pixels(fig).shape == (3 * 4 + 2 * 2, 3 * 5 + 2 * 2, 3)
     assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
     assert fig.layout.yaxis.scaleanchor == "x"  # square pixels
+    assert fig.layout.yaxis.constraintoward == "top"  # squeezed into a narrow column, it stays under its title
 
 
 def test_every_image_figure_sends_its_pixels_as_one_png_not_as_numbers():
