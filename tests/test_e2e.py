@@ -144,7 +144,7 @@ def go_to(page, link: str, heading: str) -> None:
 
 def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_url, page):
     open_app(page, app_url)
-    page.get_by_text("Training on").wait_for()
+    page.get_by_text(re.compile(r"^Training on ")).wait_for()  # not "(training only)" further down
     page.get_by_text("8×8×1").first.wait_for()  # digits loaded: its input shape is shown with the split counts
     shot(page, "1-train-data", settle_ms=1500)
 
