@@ -1,17 +1,17 @@
 """cnnkit: run, watch and understand CNN image-classification experiments."""
 
+import sys
+
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
-from cnnkit.accelerators import enable_memory_growth
-from pages.common import sidebar
+from pages.guard import guarded
 
 # Streamlit calls keras.backend.clear_session() after every script and fragment run (an old
 # TF1-era workaround). With training in background threads that resets Keras' global state
 # mid-run and forces a full garbage collection every second, starving the training thread of
 # the GIL: a 5-second digits run took 4 minutes. Jobs own their models, so we switch it off.
 script_runner._clean_problem_modules = lambda: None
-enable_memory_growth()  # before any page touches a GPU, so concurrent jobs can share it
 st.set_page_config(page_title="cnnkit", page_icon=":material/biotech:", layout="wide")
 navigation = st.navigation(
     [
@@ -23,5 +23,16 @@ navigation = st.navigation(
         st.Page("pages/kernels.py", title="Kernels", icon=":material/filter:"),
     ]
 )
-sidebar()
-navigation.run()
+notice = st.empty()  # the top of the page: a note while the server starts up, then where a failure is reported
+if "keras" not in sys.modules:
+    notice.info("Starting up: the first page after the server starts loads TensorFlow and MLflow, which takes a "
+                "while. Later pages are quick.", icon=":material/hourglass_top:")
+with guarded(f"the {navigation.title} page", slot=notice):
+    # Imported here, after the note: on the first page since the server started they take seconds.
+    from cnnkit.accelerators import enable_memory_growth
+    from pages.common import sidebar
+
+    enable_memory_growth()  # before any page touches a GPU, so concurrent jobs can share it
+    notice.empty()
+    sidebar()
+    navigation.run()

@@ -78,11 +78,11 @@ class ProgressPrinter:
 
     def __call__(self, progress) -> None:
         now = time.monotonic()
-        if progress.event == "batch" and now - self.last < 1.0:
+        if progress.event in ("batch", "pass") and now - self.last < 1.0:
             return
         self.last = now
         if progress.phase != "training":
-            print(f"[{progress.phase}]", file=sys.stderr, flush=True)
+            print(f"[{progress.describe()}]", file=sys.stderr, flush=True)
             return
         shown = " ".join(f"{key}={value:.4g}" for key, value in progress.metrics.items())
         eta = f" eta {progress.eta_s:.0f}s" if progress.eta_s is not None else ""

@@ -7,6 +7,7 @@ its fields as params, and `TrainConfig.from_params` rebuilds it from a logged ru
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import typing
@@ -127,6 +128,7 @@ def field_names() -> tuple[str, ...]:
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
 
 
+@functools.cache  # get_type_hints evaluates every annotation: 1 s per Train page run when asked per field
 def _field_kind(name: str) -> tuple[type, bool]:
     """The field's base type and whether it may be None."""
     kind = typing.get_type_hints(TrainConfig)[name]

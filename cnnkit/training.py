@@ -33,7 +33,7 @@ REPORT_SECONDS = 0.25  # batch progress reaches the live view and the store at m
 class Progress:
     """A snapshot of where a run is, for progress bars and live views."""
 
-    phase: str  # loading data, building model, training, evaluating, saving, finished, failed, cancelled
+    phase: str  # loading data, building model, training, validating, evaluating, saving, finished, failed, cancelled
     epoch: int = 0  # 1-based epoch in progress
     epochs: int = 0
     batch: int = 0  # batches done in this epoch
@@ -41,15 +41,34 @@ class Progress:
     elapsed_s: float = 0.0
     eta_s: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # this batch's or this epoch's values
-    event: str = "phase"  # "batch" for new batch losses, "epoch" after each epoch, else "phase"
+    event: str = "phase"  # "batch" for new batch losses, "epoch" after each epoch, "pass" within a pass, else "phase"
     step: int = 0  # optimizer steps done so far
     batch_points: tuple[tuple[int, float, float], ...] = ()  # "batch" events: (step, batch_loss, batch_lr) since the last
     device: str = ""  # what the run trains on, once the model is built, e.g. "GPU: NVIDIA H200" or "CPU (2 cores)"
+    pass_batch: int = 0  # validating / evaluating: batches of that pass done
+    pass_batches: int = 0  # ... of this many (0 outside such a pass)
+    pass_images: int = 0  # images the pass goes through
 
     @property
     def fraction(self) -> float:
         total = self.epochs * self.batches
         return 0.0 if not total else min(1.0, ((self.epoch - 1) * self.batches + self.batch) / total)
+
+    @property
+    def pass_fraction(self) -> float:
+        """How far a validation or evaluation pass has got, 0..1 (0 outside one)."""
+        return min(1.0, self.pass_batch / self.pass_batches) if self.pass_batches else 0.0
+
+    def describe(self) -> str:
+        """Where the run is, in a few words for a person."""
+        if self.phase == "training" and self.epochs:
+            return f"epoch {self.epoch}/{self.epochs} · batch {self.batch}/{self.batches}"
+        if self.phase == "validating":
+            return (f"validating on {self.pass_images:,} images after epoch {self.epoch}/{self.epochs} · "
+                    f"batch {self.pass_batch}/{self.pass_batches}")
+        if self.phase == "evaluating" and self.pass_batches:
+            return f"evaluating on {self.pass_images:,} test images · batch {self.pass_batch}/{self.pass_batches}"
+        return self.phase
 
 
 @dataclass(frozen=True)
@@ -159,6 +178,33 @@ class CancelCheck(keras.callbacks.Callback):
     on_train_batch_begin = on_test_batch_begin = on_predict_batch_begin = _check
 
 
+class PassMonitor(keras.callbacks.Callback):
+    """Reports how many batches of a validation pass (inside fit) or a prediction pass are done,
+    through `on_batches(done)`: at the start, when a batch begins (at most every `report_seconds`)
+    and at the end. Batch-begin hooks carry no logs, so the device is never waited for."""
+
+    def __init__(self, batches: int, on_batches: Callable[[int], None], report_seconds: float = REPORT_SECONDS):
+        super().__init__()
+        self.batches, self.on_batches, self.report_seconds = batches, on_batches, report_seconds
+        self._last_report = 0.0
+
+    def on_test_begin(self, logs=None):
+        self._report(0)
+
+    def on_test_batch_begin(self, batch, logs=None):  # `batch`: index of the batch beginning = batches done
+        if time.monotonic() - self._last_report >= self.report_seconds:
+            self._report(batch)
+
+    def on_test_end(self, logs=None):
+        self._report(self.batches)
+
+    on_predict_begin, on_predict_batch_begin, on_predict_end = on_test_begin, on_test_batch_begin, on_test_end
+
+    def _report(self, done: int) -> None:
+        self._last_report = time.monotonic()
+        self.on_batches(min(done, self.batches))
+
+
 class RunMonitor(keras.callbacks.Callback):
     """Logs every batch's loss and learning rate and every epoch's metrics, and reports progress,
     without stalling the device.
@@ -242,10 +288,26 @@ class RunMonitor(keras.callbacks.Callback):
             self._points = []
         self._last_report = time.monotonic()
 
-    def _report(self, event: str, batch: int, metrics: dict[str, float], points=()) -> None:
+    def validation_monitor(self, images: int) -> PassMonitor:
+        """A callback for fit that reports each epoch's validation pass over `images` as phase "validating"."""
+        batches = math.ceil(images / self.cfg.batch_size)  # fit validates in batches of the training batch size
+
+        def validating(done: int) -> None:
+            elapsed, eta = self._timing()
+            self.on_progress(Progress("validating", self.epoch, self.cfg.epochs, self.steps_per_epoch,
+                                      self.steps_per_epoch, elapsed, eta, event="pass", step=self.step,
+                                      pass_batch=done, pass_batches=batches, pass_images=images))
+
+        return PassMonitor(batches, validating, self.report_seconds)
+
+    def _timing(self) -> tuple[float, float | None]:
+        """Seconds since training began, and the estimate of the seconds left."""
         elapsed = time.monotonic() - self.started
         total = self.cfg.epochs * self.steps_per_epoch
-        eta = elapsed / self.step * (total - self.step) if self.step else None
+        return elapsed, elapsed / self.step * (total - self.step) if self.step else None
+
+    def _report(self, event: str, batch: int, metrics: dict[str, float], points=()) -> None:
+        elapsed, eta = self._timing()
         self.on_progress(Progress("training", self.epoch, self.cfg.epochs, batch, self.steps_per_epoch, elapsed, eta,
                                   metrics, event, self.step, points))
 
@@ -338,15 +400,19 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
             validation_data=validation,
             shuffle=True,
             verbose=0,
-            callbacks=[CancelCheck(cancel), monitor, *training_callbacks(cfg)],
+            callbacks=[CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)),
+                       *training_callbacks(cfg)],
         )
     finally:
         monitor.close()
     if cfg.ema_momentum:
         _unshare_averaged_weights(model)
 
-    report(Progress("evaluating", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
-    probabilities = predict_test_images(model, data.x_test, cfg, cancel)
+    def evaluating(done: int, batches: int) -> None:
+        report(Progress("evaluating", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch, event="pass",
+                        pass_batch=done, pass_batches=batches, pass_images=len(data.x_test)))
+
+    probabilities = predict_test_images(model, data.x_test, cfg, cancel, on_batches=evaluating)
     result = evaluate(data.y_test, probabilities, data.class_names)
     metrics = {**{f"final_{k}": v for k, v in monitor.latest.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")},
                **result.metrics(), "epochs_trained": monitor.epoch}
@@ -372,15 +438,24 @@ def _unshare_averaged_weights(model: keras.Model) -> None:
         variable.assign(keras.ops.copy(variable))
 
 
-def predict_test_images(model: keras.Model, images: np.ndarray, cfg: TrainConfig, cancel: threading.Event) -> np.ndarray:
+def predict_test_images(model: keras.Model, images: np.ndarray, cfg: TrainConfig, cancel: threading.Event,
+                        on_batches: Callable[[int, int], None] | None = None) -> np.ndarray:
     """The model's class probabilities for the test images; with `test_time_flip`, the mean of the
-    image's and its left-right mirror image's."""
-    def predict(x):
-        return model.predict(x, batch_size=max(256, cfg.batch_size), verbose=0, callbacks=[CancelCheck(cancel)])
+    image's and its left-right mirror image's. `on_batches(done, total)` hears how many batches of
+    all the passes are done (see PassMonitor)."""
+    batch_size = max(256, cfg.batch_size)
+    steps = math.ceil(len(images) / batch_size)
+    passes = 2 if cfg.test_time_flip else 1
 
-    probabilities = predict(images)
+    def predict(x, passes_done: int):
+        callbacks: list[keras.callbacks.Callback] = [CancelCheck(cancel)]
+        if on_batches:
+            callbacks.append(PassMonitor(steps, lambda done: on_batches(passes_done * steps + done, passes * steps)))
+        return model.predict(x, batch_size=batch_size, verbose=0, callbacks=callbacks)
+
+    probabilities = predict(images, 0)
     if cfg.test_time_flip:
-        probabilities = (probabilities + predict(images[:, :, ::-1])) / 2
+        probabilities = (probabilities + predict(images[:, :, ::-1], 1)) / 2
     return probabilities
 
 

@@ -1,5 +1,7 @@
 """Kernels: what the seed-003 image filters do to a picture, with the training pre-filter's own code."""
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -9,6 +11,9 @@ from cnnkit.datasets import sample_images
 from cnnkit.errors import InputError
 from cnnkit.images import decode_image, to_array
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_image
+
+MAX_SIDE = 1024  # uploads are filtered at most this many pixels wide and high
+PER_ROW = 2  # results side by side: each about half the page wide, so a filter's effect shows
 
 st.title("Image kernels")
 st.caption("The filters the Train page offers as a pre-filter, with the same code, applied to one picture; "
@@ -20,6 +25,23 @@ def samples() -> dict[str, np.ndarray]:
     return sample_images()
 
 
+# Each result is computed and PNG-encoded once per picture (by `picture_key`) and setting, so a
+# slider moved reruns only the filter it drives.
+@st.cache_data(max_entries=64, show_spinner=False)
+def filtered_png(picture_key: str, _image: np.ndarray, kind: str, kernel: tuple = ()) -> bytes:
+    """`kind`: a pre-filter, "original", or "custom" with `kernel`, the 3×3 values row by row."""
+    if kind == "original":
+        return charts.png(_image)
+    if kind == "custom":
+        return charts.png(filter_image(_image, kernel=np.reshape(kernel, (3, 3)).astype("float32")))
+    return charts.png(filter_image(_image, kind))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def canny_png(picture_key: str, _image: np.ndarray, sigma: float, low: float, high: float) -> bytes:
+    return charts.png(canny_edges(_image, sigma, low, high))
+
+
 source, upload = st.columns([1, 2])
 choice = source.radio("Picture", list(samples()), horizontal=True, key="kernels.sample")
 uploaded = upload.file_uploader("…or upload your own", type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
@@ -27,7 +49,12 @@ uploaded = upload.file_uploader("…or upload your own", type=["png", "jpg", "jp
 image = samples()[choice]
 if uploaded is not None:
     try:
-        image = to_array(decode_image(uploaded.getvalue(), uploaded.name), 3)
+        picture = decode_image(uploaded.getvalue(), uploaded.name)
+        full_size = picture.size
+        picture.thumbnail((MAX_SIDE, MAX_SIDE))  # a phone photo's 12 megapixels take seconds per filter
+        image = to_array(picture, 3)
+        if picture.size != full_size:
+            upload.caption(f"Filtered at {picture.width}×{picture.height}, scaled down from {full_size[0]}×{full_size[1]}.")
     except InputError as error:
         st.error(str(error))
 
@@ -51,20 +78,20 @@ custom = st.data_editor(pd.DataFrame(SHARPEN, columns=["left", "centre", "right"
                         hide_index=True, width=360)
 kernel = custom.to_numpy(dtype="float32")
 
-results = [image] + [filter_image(image, kind) for kind in picked]
-titles = ["original"] + picked
+picture = hashlib.sha1(image.tobytes()).hexdigest() + str(image.shape)
+results = {kind: filtered_png(picture, image, kind) for kind in ["original", *picked]}
 if "Sobel" in detectors:
-    results.append(filter_image(image, "edges"))
-    titles.append("edges")
+    results["edges"] = filtered_png(picture, image, "edges")
 if "Canny" in detectors:
     try:
-        results.append(canny_edges(image, sigma, low, high))
-        titles.append("canny")
+        results["canny"] = canny_png(picture, image, sigma, low, high)
     except InputError as error:
         st.error(str(error))
 if np.isfinite(kernel).all():
-    results.append(filter_image(image, kernel=kernel))
-    titles.append("your kernel")
+    results["your kernel"] = filtered_png(picture, image, "custom", tuple(kernel.ravel().tolist()))
 else:
     st.warning("The custom kernel needs a number in every cell.")
-st.plotly_chart(charts.image_grid(np.stack(results), titles, columns=3), width="stretch")
+shown = list(results.items())
+for row in range(0, len(shown), PER_ROW):
+    for column, (title, png) in zip(st.columns(PER_ROW), shown[row : row + PER_ROW]):
+        column.image(png, caption=title, width="stretch", output_format="PNG")

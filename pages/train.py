@@ -23,6 +23,7 @@ from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
 from pages.common import job_manager, uploads_dir
+from pages.guard import guarded
 
 DEFAULTS = TrainConfig().to_dict()
 DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None
@@ -37,6 +38,7 @@ BAR_STYLE = """div[data-testid="stLayoutWrapper"]:has(> div.st-key-launch_bar) {
   z-index: 990; background: #fff; border-bottom: 1px solid rgba(49, 51, 63, 0.2); padding-bottom: 0.5rem;}"""
 TAB_MARK_STYLE = """.st-key-train_tabs [data-testid="stTab"][data-key="{index}"] p::after {{content: " ({text})";
   color: #d33; font-weight: 600;}}"""
+POLL_SECONDS = 1.0  # how often the jobs and range-test panels redraw while a job is queued or running
 
 
 def key(field: str) -> str:
@@ -212,12 +214,20 @@ def use_suggestion(lower: float, upper: float) -> None:
     st.session_state[key("learning_rate")], st.session_state[key("max_lr")] = lower, upper
 
 
+def polled(panel, active: bool) -> None:
+    """Draw `panel` as a fragment that redraws itself every POLL_SECONDS while `active` (a job is
+    queued or running), and not at all otherwise: an idle page costs nothing. The panel gets
+    `polling` and, once nothing it watches is active, calls for one full rerun, which turns it off."""
+    st.fragment(guarded(f"the Train page's {panel.__name__}")(panel), run_every=POLL_SECONDS if active else None)(
+        polling=active)
+
+
 def lr_finder_panel(polling: bool) -> None:
     job = manager.find(st.session_state.get("lr_job") or "")
+    if polling and (job is None or not job.is_active):
+        st.rerun()  # the whole page, so the finished result is drawn and polling stops
     if job is None:
         return
-    if polling and not job.is_active:
-        st.rerun()  # the whole page, so the finished result is drawn and polling stops
     ran = job.config
     st.caption(f"Learning-rate range test for {markdown_text(ran.arch)} on {markdown_text(ran.dataset)} "
                f"with {ran.optimizer}, batch {ran.batch_size}")
@@ -397,7 +407,7 @@ if lr_job is not None and any(getattr(lr_job.config, field) != values[field] for
     manager.cancel(lr_job.job_id)  # it was run for other data or another network: its result no longer applies
     del st.session_state["lr_job"]
 elif lr_job is not None:
-    st.fragment(lr_finder_panel, run_every=1.0 if lr_job.is_active else None)(polling=lr_job.is_active)
+    polled(lr_finder_panel, active=lr_job.is_active)
 
 
 # ---- jobs and the live view -------------------------------------------------------------
@@ -413,9 +423,10 @@ def fmt_seconds(seconds) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-@st.fragment(run_every=1.0)
-def jobs_panel():
+def jobs_panel(polling: bool):
     jobs = [job for job in manager.snapshots() if job.kind == "train"]
+    if polling and not any(job.is_active for job in jobs):
+        st.rerun()
     st.subheader("Jobs")
     if not jobs:
         st.caption("No runs launched in this server yet. Past runs are on the Runs page.")
@@ -430,10 +441,11 @@ def jobs_panel():
                 state.markdown(f"{STATE_ICONS[job.state]} queued (position {job.queue_position})")
             elif job.state == "running":
                 progress = job.progress
-                phase = progress.phase if progress else "starting"
-                detail = (f"epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}"
-                          if progress and progress.phase == "training" else phase)
-                state.progress(job.fraction, text=f"{detail} · ETA {fmt_seconds(job.eta_s)}")
+                if progress is not None and progress.pass_batches:  # validating or evaluating: that pass's own bar
+                    state.progress(progress.pass_fraction, text=progress.describe())
+                else:
+                    detail = progress.describe() if progress else "starting"
+                    state.progress(job.fraction, text=f"{detail} · ETA {fmt_seconds(job.eta_s)}")
             else:
                 summary = f"{STATE_ICONS[job.state]} {job.state} after {fmt_seconds(job.elapsed_s)}"
                 if job.state == "finished" and job.result is not None:
@@ -455,14 +467,26 @@ def jobs_panel():
     st.subheader(f"Live view · {job.name} ({job.state})")
     if job.state == "running" and job.progress is not None:
         st.progress(job.fraction, text=f"{job.fraction:.0%} · elapsed {fmt_seconds(job.elapsed_s)} · ETA {fmt_seconds(job.eta_s)}")
-    epochs = pd.DataFrame(list(job.epoch_history))
-    batches = pd.DataFrame(list(job.batch_history), columns=["step", "batch_loss", "batch_lr"])
+    last_step = job.batch_history[-1][0] if job.batch_history else 0
+    curves_figure, batch_figures = live_charts(watched, len(job.epoch_history), last_step, len(job.batch_history), job)
     curves, batch_view = st.columns([3, 2])
-    curves.plotly_chart(charts.learning_curves(epochs), width="stretch", key=f"curves-{watched}")
-    if len(batches):
-        batch_view.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch", key=f"batch-{watched}")
-        batch_view.plotly_chart(charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
-                                width="stretch", key=f"lr-{watched}")
+    curves.plotly_chart(curves_figure, width="stretch", key=f"curves-{watched}")
+    for name, figure in batch_figures.items():
+        batch_view.plotly_chart(figure, width="stretch", key=f"{name}-{watched}")
 
 
-jobs_panel()
+@st.cache_resource(max_entries=8, show_spinner=False)
+def live_charts(job_id: str, epochs_seen: int, last_step: int, points: int, _job):
+    """The live view's figures, built once per state of the job's histories (the arguments before
+    `_job` say which), so a view that has not changed is not rebuilt at every poll."""
+    epochs = pd.DataFrame(list(_job.epoch_history))
+    batches = pd.DataFrame(list(_job.batch_history), columns=["step", "batch_loss", "batch_lr"])
+    if not len(batches):
+        return charts.learning_curves(epochs), {}
+    return charts.learning_curves(epochs), {
+        "batch": charts.batch_loss(batches, smoothing=10),
+        "lr": charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
+    }
+
+
+polled(jobs_panel, active=any(job.is_active for job in manager.snapshots() if job.kind == "train"))

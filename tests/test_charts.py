@@ -1,13 +1,24 @@
+import base64
+import io
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from PIL import Image
 
 from cnnkit import charts
 
 
 def note_text(fig):
     return [a.text for a in fig.layout.annotations]
+
+
+def pixels(fig, trace: int = 0) -> np.ndarray:
+    """The picture an image trace shows, decoded from its PNG data URL, as (H, W, 3) uint8."""
+    source = fig.data[trace].source
+    assert source.startswith("data:image/png;base64,") and fig.data[trace].z is None
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"))
 
 
 def has_shared_look(fig):
@@ -71,13 +82,36 @@ def test_image_grid_tiles_seven_images_in_three_columns_into_three_rows_of_one_i
     images = np.zeros((7, 4, 5, 3), dtype=np.uint8)
     fig = charts.image_grid(images, columns=3, gap=2)
     assert len(fig.data) == 1 and isinstance(fig.data[0], go.Image)
-    assert fig.data[0].z.shape == (3 * 4 + 2 * 2, 3 * 5 + 2 * 2, 3)
+    assert pixels(fig).shape == (3 * 4 + 2 * 2, 3 * 5 + 2 * 2, 3)
     assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
     assert fig.layout.yaxis.scaleanchor == "x"  # square pixels
+    assert fig.layout.yaxis.constraintoward == "top"  # squeezed into a narrow column, it stays under its title
+
+
+def test_every_image_figure_sends_its_pixels_as_one_png_not_as_numbers():
+    rows, cols = np.mgrid[0:427, 0:640]
+    photo = np.stack([rows * 255 // 426, cols * 255 // 639, (rows + cols) % 256], axis=-1).astype(np.uint8)
+    grid = charts.image_grid(photo[None])
+    assert len(grid.to_json()) < photo.size / 10  # as JSON numbers the pixels alone took ~3.5 bytes each
+    small = np.zeros((4, 6, 6, 1), np.uint8)
+    figures = [grid, charts.samples_by_class(small, np.arange(4) % 2, ["a", "b"]),
+               charts.feature_map_grid(np.ones((5, 5, 3)), "conv"), charts.heatmap_overlay(small[0], photo[:8, :8]),
+               charts.gallery(small, ["a"] * 4), charts.computer_vs_human(small, list("aabb"), list("abab"), per_row=2)]
+    for fig in figures:
+        assert [type(trace) for trace in fig.data] == [go.Image]
+        assert fig.data[0].source.startswith("data:image/png;base64,") and fig.data[0].z is None
+
+
+def test_png_encodes_gray_and_colour_images_losslessly():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4, 1)
+    decoded = np.asarray(Image.open(io.BytesIO(charts.png(gray))))
+    assert decoded.shape == (3, 4) and (decoded == gray[..., 0]).all()
+    colour = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    assert (np.asarray(Image.open(io.BytesIO(charts.png(colour)))) == colour).all()
 
 
 def test_image_grid_uses_no_more_columns_than_images_and_grows_taller_with_rows():
-    assert charts.image_grid(np.zeros((3, 8, 8, 3), np.uint8), columns=10, gap=1).data[0].z.shape == (8, 26, 3)
+    assert pixels(charts.image_grid(np.zeros((3, 8, 8, 3), np.uint8), columns=10, gap=1)).shape == (8, 26, 3)
     short = charts.image_grid(np.zeros((10, 8, 8, 3), np.uint8), columns=10)
     tall = charts.image_grid(np.zeros((50, 8, 8, 3), np.uint8), columns=10)
     assert tall.layout.height > short.layout.height
@@ -104,7 +138,7 @@ def test_a_grid_for_a_narrower_column_is_proportionally_shorter():
 def test_a_gray_tile_appears_unchanged_in_every_channel_with_white_gaps():
     rng = np.random.default_rng(0)
     gray = rng.integers(0, 256, (4, 6, 6, 1), dtype=np.uint8)
-    z = charts.image_grid(gray, columns=2, gap=1).data[0].z
+    z = pixels(charts.image_grid(gray, columns=2, gap=1))
     tile = z[7:13, 7:13]  # second row, second column
     assert (tile == np.repeat(gray[3], 3, axis=-1)).all()
     assert (z[6, :] == 255).all() and (z[:, 6] == 255).all()
@@ -115,9 +149,9 @@ def test_a_gray_tile_appears_unchanged_in_every_channel_with_white_gaps():
 def test_image_grid_accepts_rgb_and_float_images():
     rgb = np.zeros((1, 2, 2, 3), np.uint8)
     rgb[0, 0, 0] = [255, 0, 0]
-    assert charts.image_grid(rgb).data[0].z[0, 0].tolist() == [255, 0, 0]
+    assert pixels(charts.image_grid(rgb))[0, 0].tolist() == [255, 0, 0]
     floats = np.full((1, 2, 2, 3), 99.6, dtype=np.float32)
-    assert charts.image_grid(floats).data[0].z[0, 0].tolist() == [100, 100, 100]
+    assert pixels(charts.image_grid(floats))[0, 0].tolist() == [100, 100, 100]
     with pytest.raises(ValueError, match="1 or 3"):
         charts.image_grid(np.zeros((1, 2, 2, 4), np.uint8))
 
@@ -125,7 +159,7 @@ def test_image_grid_accepts_rgb_and_float_images():
 def test_titles_sit_in_a_band_above_their_tile_and_row_labels_left_of_the_row():
     images = np.zeros((4, 10, 10, 3), np.uint8)
     fig = charts.image_grid(images, titles=["a", "b"], columns=2, row_labels=["first", "second"], gap=2)
-    z = fig.data[0].z
+    z = pixels(fig)
     band = 3  # ceil(0.3 * 10): only the first row has titles
     assert z.shape == (band + 10 + 2 + 10, 22, 3)
     assert (z[:band] == 255).all() and (z[band : band + 10, :10] == 0).all()
@@ -145,7 +179,7 @@ def test_image_grid_of_no_images_says_so():
 def test_a_hundred_cifar_sized_images_make_one_grid_with_every_row_titled():
     images = np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)
     fig = charts.image_grid(images, titles=[f"#{i}" for i in range(100)])
-    assert fig.data[0].z.shape[:2] == (10 * 32 + 9 * 2 + 10 * 10, 10 * 32 + 9 * 2)  # every row titled
+    assert pixels(fig).shape[:2] == (10 * 32 + 9 * 2 + 10 * 10, 10 * 32 + 9 * 2)  # every row titled
 
 
 # ---- samples_by_class --------------------------------------------------------------------
@@ -167,7 +201,7 @@ def tile(z, row, col, size=4, gap=2, band=3):
 def test_samples_by_class_puts_only_images_of_each_class_in_its_column():
     images, labels = class_coded_images()
     fig = charts.samples_by_class(images, labels, ["zero", "one", "two"], per_class=5)
-    z = fig.data[0].z
+    z = pixels(fig)
     assert z.shape == (3 + 5 * 4 + 4 * 2, 3 * 4 + 2 * 2, 3)
     for col in range(3):
         for row in range(5):
@@ -180,7 +214,7 @@ def test_samples_by_class_puts_only_images_of_each_class_in_its_column():
 def test_samples_by_class_is_reproducible_by_seed_and_random_across_seeds():
     images = np.random.default_rng(0).integers(0, 256, (40, 4, 4, 3), dtype=np.uint8)
     labels = np.arange(40) % 2
-    z = lambda seed: charts.samples_by_class(images, labels, ["a", "b"], per_class=3, seed=seed).data[0].z
+    z = lambda seed: pixels(charts.samples_by_class(images, labels, ["a", "b"], per_class=3, seed=seed))
     assert (z(0) == z(0)).all() and not (z(0) == z(1)).all()
 
 
@@ -188,7 +222,7 @@ def test_samples_by_class_caps_classes_and_says_so_and_leaves_missing_examples_b
     images, labels = class_coded_images(per_class=2, classes=3)
     fig = charts.samples_by_class(images, labels, ["a", "b", "c"], per_class=3, max_classes=2)
     assert fig.layout.title.text.endswith("(first 2 of 3 classes)")
-    z = fig.data[0].z
+    z = pixels(fig)
     assert z.shape[1] == 2 * 4 + 2
     assert (tile(z, 2, 0) == 255).all()  # class "a" has only two images: third tile blank
     assert (z != 30).all()  # nothing from the class left out
@@ -196,7 +230,7 @@ def test_samples_by_class_caps_classes_and_says_so_and_leaves_missing_examples_b
 
 def test_samples_by_class_with_one_class_or_no_images():
     images, labels = class_coded_images(per_class=3, classes=1)
-    assert charts.samples_by_class(images, labels, ["only"]).data[0].z.shape[1] == 4
+    assert pixels(charts.samples_by_class(images, labels, ["only"])).shape[1] == 4
     empty = charts.samples_by_class(np.zeros((0, 4, 4, 1), np.uint8), np.zeros(0, int), ["a"])
     assert note_text(empty) == ["no images to show"]
 
@@ -613,7 +647,7 @@ def test_feature_map_grid_scales_every_channel_to_the_full_gray_range_on_its_own
     maps[..., 1] = [[-100, 0], [0, 100]]
     maps[..., 2] = 7  # constant -> 0
     fig = charts.feature_map_grid(maps, "conv2d", columns=3)
-    z = fig.data[0].z
+    z = pixels(fig)
     band, gap = 3, 2  # titles "0", "1", "2" above the 2x2 tiles
     tiles = [z[band : band + 2, c * (2 + gap) : c * (2 + gap) + 2, 0] for c in range(3)]
     assert tiles[0].tolist() == [[0, 128], [255, 255]]
@@ -627,7 +661,7 @@ def test_feature_map_grid_shows_the_first_maps_says_so_and_drops_numbers_on_tiny
     maps = np.random.default_rng(0).normal(size=(1, 5, 5, 100))  # with the batch axis
     fig = charts.feature_map_grid(maps, "block2", max_maps=64, columns=32)
     assert fig.layout.title.text == "block2: first 64 of 100 feature maps (5×5)"
-    assert fig.data[0].z.shape == (2 * 5 + 2, 32 * 5 + 31 * 2, 3)  # no title bands
+    assert pixels(fig).shape == (2 * 5 + 2, 32 * 5 + 31 * 2, 3)  # no title bands
     assert fig.layout.annotations == ()
     with pytest.raises(ValueError):
         charts.feature_map_grid(np.zeros((5, 5)), "dense")
@@ -649,22 +683,12 @@ def test_grad_cam_overlay_draws_the_heat_over_a_gray_image_only_where_it_counts(
         charts.grad_cam_overlay(image, np.zeros((2, 2)))
 
 
-def png_pixels(source: str) -> np.ndarray:
-    import base64
-    import io
-
-    from PIL import Image
-
-    assert source.startswith("data:image/png;base64,")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))))
-
-
 def test_grad_cam_puts_the_enlarged_image_beside_the_heat_as_pngs_with_a_colour_bar():
     image = np.full((8, 8), 50, np.uint8)
     heat = np.zeros((8, 8), "float32")
     heat[2, 5] = 1
     fig = charts.grad_cam(image, heat, title="why '3'")
-    left, right = (png_pixels(trace.source) for trace in fig.data[:2])
+    left, right = pixels(fig, 0), pixels(fig, 1)
     assert left.shape == right.shape == (296, 296, 3)  # 8 px enlarged 37 times to about GRAD_CAM_PANEL_PX
     assert (left == 50).all() and (right != 50).any()
     assert all(trace.z is None for trace in fig.data[:2])  # no pixels in the JSON
@@ -677,7 +701,7 @@ def test_grad_cam_puts_the_enlarged_image_beside_the_heat_as_pngs_with_a_colour_
 def test_grad_cam_with_no_heat_says_nothing_raises_the_score():
     fig = charts.grad_cam(np.zeros((5, 7, 3), np.uint8), np.zeros((5, 7)))
     assert any("nothing here raises" in annotation.text for annotation in fig.layout.annotations)
-    assert png_pixels(fig.data[0].source).shape == (5 * 42, 7 * 42, 3)
+    assert pixels(fig).shape == (5 * 42, 7 * 42, 3)
 
 
 # ---- gallery / computer_vs_human -----------------------------------------------------------
@@ -690,7 +714,7 @@ def test_gallery_captions_span_two_lines_and_are_blue_when_right_and_red_when_wr
     captions = fig.layout.annotations
     assert [a.text for a in captions] == ["true: cat<br>pred: cat 90%", "true: cat<br>pred: dog 87%", "x"]
     assert [a.font.color for a in captions] == [charts.RIGHT, charts.WRONG, charts.RIGHT]
-    assert fig.data[0].z.shape[0] == 2 * 3 + 10  # a band two lines high
+    assert pixels(fig).shape[0] == 2 * 3 + 10  # a band two lines high
     assert fig.layout.title.text == "Mistakes"
     assert all(a.font.color is None for a in charts.gallery(images, ["a", "b", "c"]).layout.annotations)
 
@@ -712,7 +736,7 @@ def test_computer_vs_human_labels_every_tile_and_marks_the_wrong_ones_red():
     captions = fig.layout.annotations
     assert captions[1].text == "computer: dog<br>human: cat"
     assert [a.font.color for a in captions] == [None, charts.WRONG, None, None]
-    assert fig.data[0].z.shape[1] == 2 * 6 + 2  # per_row tiles in a row
+    assert pixels(fig).shape[1] == 2 * 6 + 2  # per_row tiles in a row
     assert fig.layout.title.text == "Computer vs human: 3 of 4 right"
     with pytest.raises(ValueError):
         charts.computer_vs_human(images, ["cat"], ["cat"])

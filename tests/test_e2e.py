@@ -3,6 +3,7 @@
 Screenshots of every step land in test-artifacts/e2e/ (git-ignored) for a human to look at.
 """
 
+import contextlib
 import csv
 import os
 import re
@@ -32,11 +33,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"the app exited early:\n{server.stdout.read()}")
+            raise RuntimeError(f"the app exited early:\n{log.read_text()}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
@@ -46,25 +47,35 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) 
     raise TimeoutError(f"the app did not answer on {url} within {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """The app, started as the README's command starts it, in a fresh working directory."""
-    workdir = tmp_path_factory.mktemp("app")
-    shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit")
+@contextlib.contextmanager
+def served(workdir: Path, **env):
+    """The app, started as the README's command starts it, in `workdir` (its store: ./mlruns there,
+    unless `env` sets MLFLOW_TRACKING_URI); yields its URL and process. Its output goes to
+    workdir/server.log, a file rather than a pipe nobody reads, which would stall it once full."""
+    shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", dirs_exist_ok=True)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    log = workdir / "server.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=workdir, env={**{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}, **env},
+            stdout=output, stderr=subprocess.STDOUT, text=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, server)
-        yield url
+        wait_until_healthy(url, server, log)
+        yield url, server
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app in a fresh working directory."""
+    with served(tmp_path_factory.mktemp("app")) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +96,26 @@ def page(browser):
     page.set_default_timeout(60_000)
     yield page
     context.close()
+
+
+class ScriptRuns:
+    """The ScriptFinished messages a page's websocket receives, by status: one per full run or
+    fragment run of the script (ForwardMsg.FINISHED_SUCCESSFULLY, FINISHED_FRAGMENT_RUN_SUCCESSFULLY)."""
+
+    def __init__(self, page):
+        self.finished: list[int] = []
+        page.on("websocket", lambda socket: socket.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if isinstance(payload, bytes) and len(payload) < 512:  # ScriptFinished is tiny; skip the big ones
+            message = ForwardMsg.FromString(payload)
+            if message.WhichOneof("type") == "script_finished":
+                self.finished.append(message.script_finished)
+
+    def count(self, status: int) -> int:
+        return self.finished.count(status)
 
 
 def open_app(page, url: str) -> None:
@@ -122,7 +153,7 @@ def go_to(page, link: str, heading: str) -> None:
 
 def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_url, page):
     open_app(page, app_url)
-    page.get_by_text(re.compile(r"^Training on")).wait_for()
+    page.get_by_text(re.compile(r"^Training on ")).wait_for()  # not "(training only)" further down
     page.get_by_text("8×8×1").first.wait_for()  # digits loaded: its input shape is shown with the split counts
     shot(page, "1-train-data", settle_ms=1500)
 
@@ -272,6 +303,21 @@ def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     shot(page, "13-inspect-grad-cam", settle_ms=2000)
 
 
+def test_an_idle_train_page_stops_redrawing_once_its_job_has_finished(app_url, page):
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    runs = ScriptRuns(page)
+    open_app(page, app_url)
+    page.wait_for_timeout(2000)
+    finished_before = page.get_by_text("finished after").count()
+    launch_tiny_run(page, seed=2)
+    page.get_by_text("finished after").nth(finished_before).wait_for(timeout=180_000)
+    page.wait_for_timeout(3000)  # the rerun that turns polling off
+    fragment_runs = runs.count(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
+    page.wait_for_timeout(5000)
+    assert runs.count(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY) == fragment_runs  # nothing polls any more
+
+
 def test_the_kernel_playground_filters_a_bundled_picture(app_url, page):
     open_app(page, app_url)
     go_to(page, "Kernels", "Image kernels")
@@ -391,3 +437,20 @@ def test_a_ticked_run_stays_open_while_a_filter_hides_it_and_comes_back_ticked(a
     playwright_api.expect(ticked).to_have_attribute("aria-rowindex", "3")  # the same run, ticked again
     assert opened.inner_text() == opened_text
     shot(page, "20-runs-filter-cleared")
+
+
+def test_a_failing_page_shows_a_sign_of_life_then_one_line_and_never_a_traceback(browser, tmp_path_factory):
+    """A store that cannot be created (under /dev/null) makes every page fail as it starts."""
+    with served(tmp_path_factory.mktemp("broken"), MLFLOW_TRACKING_URI="sqlite:////dev/null/store/mlflow.db") as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_text("Starting up").wait_for()  # while TensorFlow and MLflow load on the server's first page
+        shot(page, "21-starting-up")
+        page.get_by_text("Something went wrong, so this stopped here").wait_for(timeout=180_000)
+        page.get_by_text("/dev/null").first.wait_for()  # the line says what failed
+        shot(page, "22-failure-in-one-line", settle_ms=1000)
+        text = page.locator("body").inner_text()
+        assert "Traceback" not in text and 'File "' not in text
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.get_by_test_id("stAppDeployButton").count() == 0
+        page.close()

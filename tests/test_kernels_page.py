@@ -1,4 +1,6 @@
-"""The Kernels page's Canny option, through Streamlit's AppTest."""
+"""The Kernels page, through Streamlit's AppTest: its pictures, the Canny option, uploads."""
+
+import io
 
 import pytest
 
@@ -9,8 +11,29 @@ def kernels(app):
     return app.switch_page("pages/kernels.py").run()
 
 
-def grid_titles(at) -> str:
-    return at.get("plotly_chart")[0].proto.spec
+def grid_titles(at) -> list[str]:
+    """The captions of the pictures shown, in order."""
+    return [caption for image in at.image for caption in image.captions]
+
+
+def test_every_result_is_a_png_picture_two_to_a_row_and_no_plotly_pixels(kernels):
+    assert grid_titles(kernels) == ["original", "sharpen", "blur", "blur_sharpen", "edges", "canny", "your kernel"]
+    assert not kernels.get("plotly_chart")
+    assert all(url.endswith(".png") for image in kernels.image for url in image.value)
+    rows = [block for block in kernels.main.children.values() if block.type == "flex_container"
+            and any(child.children and next(iter(child.children.values())).type == "image"
+                    for child in block.children.values())]
+    assert [len(row.children) for row in rows] == [2, 2, 2, 2]
+
+
+def test_a_big_upload_is_filtered_scaled_down_and_says_so(kernels):
+    from PIL import Image
+
+    photo = io.BytesIO()
+    Image.new("RGB", (3000, 1500), (90, 120, 200)).save(photo, format="PNG")
+    kernels.file_uploader(key="kernels.upload").upload("big.png", photo.getvalue(), "image/png").run()
+    assert not kernels.exception and not kernels.error
+    assert any(caption.value == "Filtered at 1024×512, scaled down from 3000×1500." for caption in kernels.caption)
 
 
 def test_canny_is_offered_next_to_sobel_and_shown_in_the_grid(kernels):

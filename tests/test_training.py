@@ -8,7 +8,9 @@ import pytest
 
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
-from cnnkit.training import BatchLoss, Cancelled, CancelCheck, lr_range_test, train
+from cnnkit.training import (
+    BatchLoss, Cancelled, CancelCheck, PassMonitor, lr_range_test, predict_test_images, train,
+)
 
 TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=1, batch_size=64, seed=7)
 
@@ -93,6 +95,46 @@ def test_progress_reports_every_phase_with_eta(finished):
     assert next(p for p in progress if p.phase == "building model").device.startswith(("CPU", "GPU"))
     epochs = [p for p in training if p.event == "epoch"]
     assert len(epochs) == 1 and {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(epochs[0].metrics)
+
+
+def test_the_validation_pass_and_the_final_evaluation_report_their_own_batches(finished, store):
+    result, progress = finished
+    splits = tracking.load_json_artifact(tracking.make_client(store), result.run_id, "dataset/summary.json")["splits"]
+    validating = [p for p in progress if p.phase == "validating"]
+    batches = int(np.ceil(splits["validation"] / TINY["batch_size"]))
+    assert [p.pass_batch for p in validating][:1] == [0] and validating[-1].pass_batch == batches
+    assert {(p.pass_batches, p.pass_images, p.epoch, p.event) for p in validating} == {(batches, splits["validation"], 1, "pass")}
+    assert validating[-1].describe() == f"validating on {splits['validation']:,} images after epoch 1/1 · batch {batches}/{batches}"
+    epoch_end = next(i for i, p in enumerate(progress) if p.event == "epoch")
+    assert progress.index(validating[-1]) < epoch_end  # within the epoch, before its metrics
+    evaluating = [p for p in progress if p.phase == "evaluating"]
+    steps = int(np.ceil(splits["test"] / 256))
+    assert [p.pass_batch for p in evaluating][:1] == [0] and evaluating[-1].pass_batch == steps
+    assert all(p.pass_batches == steps and p.pass_images == splits["test"] for p in evaluating)
+    assert evaluating[-1].pass_fraction == 1.0 and "evaluating on" in evaluating[-1].describe()
+
+
+def test_a_pass_reports_its_start_at_most_one_batch_per_interval_and_its_end():
+    heard = []
+    monitor = PassMonitor(100, heard.append, report_seconds=3600)
+    monitor.on_predict_begin()
+    for batch in range(100):
+        monitor.on_predict_batch_begin(batch)
+    monitor.on_predict_end()
+    assert heard == [0, 100]
+    every = PassMonitor(3, heard.append, report_seconds=0)
+    every.on_test_begin(), every.on_test_batch_begin(1), every.on_test_batch_begin(2), every.on_test_end()
+    assert heard[2:] == [0, 1, 2, 3]
+
+
+def test_an_evaluation_with_test_time_flip_counts_the_batches_of_both_passes():
+    inputs = keras.Input((2, 3, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs)))
+    heard = []
+    predict_test_images(model, np.zeros((600, 2, 3, 1), "float32"), TrainConfig(test_time_flip=True),
+                        threading.Event(), on_batches=lambda done, total: heard.append((done, total)))
+    assert heard[0] == (0, 6) and heard[-1] == (6, 6) and (3, 6) in heard  # 3 batches of 256 per pass
+    assert heard == sorted(heard)
 
 
 def test_relaunching_from_logged_params_sees_the_same_data_and_reproduces_the_run(finished, store):
