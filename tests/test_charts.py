@@ -95,7 +95,7 @@ def test_every_image_figure_sends_its_pixels_as_one_png_not_as_numbers():
     assert len(grid.to_json()) < photo.size / 10  # as JSON numbers the pixels alone took ~3.5 bytes each
     small = np.zeros((4, 6, 6, 1), np.uint8)
     figures = [grid, charts.samples_by_class(small, np.arange(4) % 2, ["a", "b"]),
-               charts.feature_map_grid(np.ones((5, 5, 3)), "conv"), charts.heatmap_overlay(small[0], photo[:8, :8]),
+               charts.feature_map_grid(np.ones((5, 5, 3)), "conv"),
                charts.gallery(small, ["a"] * 4), charts.computer_vs_human(small, list("aabb"), list("abab"), per_row=2)]
     for fig in figures:
         assert [type(trace) for trace in fig.data] == [go.Image]
