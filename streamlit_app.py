@@ -5,7 +5,7 @@ import sys
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
-from pages.guard import guarded
+from app_pages.guard import guarded
 
 # Streamlit calls keras.backend.clear_session() after every script and fragment run (an old
 # TF1-era workaround). With training in background threads that resets Keras' global state
@@ -15,12 +15,12 @@ script_runner._clean_problem_modules = lambda: None
 st.set_page_config(page_title="cnnkit", page_icon=":material/biotech:", layout="wide")
 navigation = st.navigation(
     [
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
-        st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-        st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
-        st.Page("pages/classify.py", title="Classify", icon=":material/image_search:"),
-        st.Page("pages/kernels.py", title="Kernels", icon=":material/filter:"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+        st.Page("app_pages/runs.py", title="Runs", icon=":material/table_rows:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+        st.Page("app_pages/classify.py", title="Classify", icon=":material/image_search:"),
+        st.Page("app_pages/kernels.py", title="Kernels", icon=":material/filter:"),
     ]
 )
 notice = st.empty()  # the top of the page: a note while the server starts up, then where a failure is reported
@@ -30,7 +30,7 @@ if "keras" not in sys.modules:
 with guarded(f"the {navigation.title} page", slot=notice):
     # Imported here, after the note: on the first page since the server started they take seconds.
     from cnnkit.accelerators import enable_memory_growth
-    from pages.common import sidebar
+    from app_pages.common import sidebar
 
     enable_memory_growth()  # before any page touches a GPU, so concurrent jobs can share it
     notice.empty()

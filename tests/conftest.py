@@ -15,7 +15,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     st.cache_resource.clear()  # a fresh job manager on this test's store
     yield AppTest.from_file(APP, default_timeout=120)
-    from pages.common import job_manager
+    from app_pages.common import job_manager
 
     job_manager().shutdown()
     st.cache_resource.clear()

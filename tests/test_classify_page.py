@@ -32,7 +32,7 @@ def digits_run(tmp_path_factory):
 def classify(app, digits_run, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", digits_run[0])
     st.cache_data.clear()
-    return app.switch_page("pages/classify.py").run()
+    return app.switch_page("app_pages/classify.py").run()
 
 
 def photo() -> bytes:

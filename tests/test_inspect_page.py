@@ -1,7 +1,7 @@
 """The Inspect page through Streamlit's AppTest: tiny test sets, picks that follow the run, Grad-CAM's layer picker.
 
-One digits run trained with "Limit images per split" = 5 (5 test images, fewer than its 10
-classes) serves every test; smaller test sets are that run's split and evaluation cut down.
+One 1-epoch digits run trained on 10 images serves every test; tiny test sets (fewer images than
+its 10 classes) are that run's split and evaluation cut down.
 """
 
 import dataclasses
@@ -17,12 +17,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """(tracking URI, run id) of a finished 1-epoch digits run tested on 5 images."""
+    """(tracking URI, run id) of a finished 1-epoch digits run trained on 10 images."""
     from cnnkit.config import TrainConfig
     from cnnkit.training import train
 
     uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
-    result = train(TrainConfig(dataset="digits", epochs=1, train_limit=5), tracking_uri=uri)
+    result = train(TrainConfig(dataset="digits", epochs=1, train_limit=10), tracking_uri=uri)
     assert result.status == "FINISHED"
     return uri, result.run_id
 
@@ -45,8 +45,10 @@ def cut_test_set(monkeypatch, size: int) -> None:
     def evaluation(client, run_id):
         full = real_evaluation(client, run_id)
         mistakes = full.mistakes[full.mistakes["index"] < size]
+        predicted = real_split(client, run_id).y_test[:size].copy()  # right where not a mistake
+        predicted[mistakes["index"].to_numpy()] = mistakes["predicted"].to_numpy()
         confusion = np.zeros_like(full.confusion)
-        np.add.at(confusion, (mistakes["true"], mistakes["predicted"]), 1)
+        np.add.at(confusion, (real_split(client, run_id).y_test[:size], predicted), 1)
         return dataclasses.replace(full, mistakes=mistakes, confusion=confusion,
                                    mistake_images={i: full.mistake_images[i] for i in mistakes["index"]
                                                    if i in full.mistake_images})
@@ -64,9 +66,10 @@ def chart_specs(at) -> str:
     return " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
 
 
-def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app, tiny_run):
+def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app, tiny_run, monkeypatch):
     run = tiny_run[1]
-    at = inspect_app.switch_page("pages/inspect.py").run()
+    cut_test_set(monkeypatch, 5)
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert not at.exception  # was IndexError: index 5 is out of bounds (8 probability views of 5 images)
     assert any("tested on 5 images, fewer than its 10 classes" in warning.value for warning in at.warning)
     assert at.slider(key=of(run, "count")).max == 5
@@ -83,7 +86,7 @@ def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_a
 def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, tiny_run, monkeypatch, size):
     run = tiny_run[1]
     cut_test_set(monkeypatch, size)
-    at = inspect_app.switch_page("pages/inspect.py").run()
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert not at.exception
     assert any(f"tested on {size} image" in warning.value for warning in at.warning)
     if size == 0:
@@ -100,7 +103,7 @@ def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, tiny
 
 def test_grad_cam_offers_every_conv_layer_the_last_by_default(inspect_app, tiny_run):
     run = tiny_run[1]
-    at = inspect_app.switch_page("pages/inspect.py").run()
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
     picker = at.selectbox(key=of(run, "cam_layer"))
     assert picker.options == ["conv1", "conv2"] and picker.value == "conv2"
     picker.set_value("conv1").run()
@@ -114,14 +117,14 @@ def test_picks_reset_when_the_run_changes_and_stale_picks_never_raise(inspect_ap
     from cnnkit.training import train
 
     other = train(TrainConfig(dataset="digits", arch="deep_mnist_cnn", epochs=1, train_limit=20), tracking_uri=tiny_run[0])
-    at = inspect_app.switch_page("pages/inspect.py").run()
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert at.selectbox(key="inspect.run").value == other.run_id  # the newest run first
     other_layers = at.multiselect(key=of(other.run_id, "layers")).value
     at.multiselect(key=of(other.run_id, "layers")).set_value(other_layers[-1:])
     at.selectbox(key=of(other.run_id, "filter_layer")).set_value(other_layers[-1])
     at.selectbox(key=of(other.run_id, "cam_layer")).set_value(other_layers[-2])
     at.sidebar.radio(key=of(other.run_id, "source")).set_value("test set").run()
-    at.sidebar.number_input(key=of(other.run_id, "index")).set_value(15).run()  # the other run has 20 test images
+    at.sidebar.number_input(key=of(other.run_id, "index")).set_value(15).run()  # within the other run's test images
     assert not at.exception
 
     at.selectbox(key="inspect.run").set_value(tiny_run[1]).run()

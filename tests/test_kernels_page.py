@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture()
 def kernels(app):
     """The Kernels page, rendered once, on a throwaway tracking store."""
-    return app.switch_page("pages/kernels.py").run()
+    return app.switch_page("app_pages/kernels.py").run()
 
 
 def grid_titles(at) -> list[str]:

@@ -28,7 +28,7 @@ def app_with_failures():
     import streamlit as st
 
     from cnnkit.errors import InputError
-    from pages.guard import guarded
+    from app_pages.guard import guarded
 
     with guarded("the input part"):
         raise InputError("Batch size: must be at least 1.")
@@ -46,7 +46,7 @@ def test_an_input_error_shows_its_own_message_and_a_long_message_is_cut():
 
 
 def test_st_stop_still_stops_a_page_without_an_error(app):
-    at = app.switch_page("pages/compare.py").run()  # no runs: the page says so and stops
+    at = app.switch_page("app_pages/compare.py").run()  # no runs: the page says so and stops
     assert not at.exception and not at.error
     assert at.info[0].value.startswith("Compare needs at least two finished runs")
 
@@ -54,7 +54,7 @@ def test_st_stop_still_stops_a_page_without_an_error(app):
 def app_with_control_flow():
     import streamlit as st
 
-    from pages.guard import guarded
+    from app_pages.guard import guarded
 
     def first():
         st.title("first")

@@ -18,7 +18,7 @@ def opened(app, page: str, title: str):
 
 
 def wait_for_jobs(timeout: float = 180) -> None:
-    from pages.common import job_manager
+    from app_pages.common import job_manager
 
     for job in job_manager().snapshots():
         assert not job_manager().wait(job.job_id, timeout).is_active, "the job did not finish in time"
@@ -196,7 +196,7 @@ def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_t
     assert any(":material/memory: CPU" in markdown.value for markdown in at.markdown)  # the job card names its device
     assert not at.exception
 
-    at.switch_page("pages/runs.py")
+    at.switch_page("app_pages/runs.py")
     at.run()
     assert at.title[0].value == "Runs"
     assert any("1 of 1 runs" in caption.value for caption in at.caption)
@@ -266,7 +266,7 @@ def two_runs(app):
 
 @pytest.mark.slow
 def test_compare_shows_curves_differing_settings_results_confusions_and_galleries(app, two_runs):
-    at = opened(app, "pages/compare.py", "Compare runs")
+    at = opened(app, "app_pages/compare.py", "Compare runs")
     assert set(at.multiselect(key="compare.runs").value) == set(two_runs)
     settings = next(frame.value for frame in at.dataframe if "learning_rate" in list(frame.value.index))
     assert list(settings.index) == ["learning_rate"]  # only what differs
@@ -330,7 +330,7 @@ def chart_titles(at) -> list[str]:
 
 @pytest.mark.slow
 def test_compare_shows_runs_on_other_classes_on_curves_and_results_only_and_never_mixes_class_names(app, runs_on_other_data):
-    at = opened(app, "pages/compare.py", "Compare runs")
+    at = opened(app, "app_pages/compare.py", "Compare runs")
     assert at.multiselect(key="compare.runs").value == [runs_on_other_data["csv"], runs_on_other_data["digits, seed 4"]]
     reasons = [info.value for info in at.info if info.value.startswith("Not shown: these runs classify different classes")]
     assert len(reasons) == 3  # confusion (with the difference), per class, mistakes
@@ -344,7 +344,7 @@ def test_compare_shows_runs_on_other_classes_on_curves_and_results_only_and_neve
 @pytest.mark.slow
 def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_neither_subtracts_nor_lines_them_up(
         app, runs_on_other_data):
-    at = opened(app, "pages/compare.py", "Compare runs")
+    at = opened(app, "app_pages/compare.py", "Compare runs")
     at.multiselect(key="compare.runs").set_value([runs_on_other_data["digits"], runs_on_other_data["digits, seed 4"]]).run()
     assert not at.exception
     specs = plotly_specs(at)
@@ -370,7 +370,7 @@ def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_ne
 
 @pytest.mark.slow
 def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad_cam(app, two_runs):
-    at = opened(app, "pages/inspect.py", "Inspect a run")
+    at = opened(app, "app_pages/inspect.py", "Inspect a run")
     shown = two_runs[1]  # the newest run first; the page's widget keys carry its id
     assert at.multiselect(key=f"inspect.layers.{shown}").value == ["conv1", "conv2"]
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
@@ -382,7 +382,7 @@ def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad
 
 
 def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(app):
-    at = opened(app, "pages/kernels.py", "Image kernels")
+    at = opened(app, "app_pages/kernels.py", "Image kernels")
     captions = [caption for image in at.image for caption in image.captions]
     for title in ("original", "sharpen", "blur", "edges", "blur_sharpen", "your kernel"):
         assert title in captions, title
@@ -392,14 +392,14 @@ def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(a
 
 @pytest.mark.slow
 def test_classify_offers_finished_runs_and_guesses_the_training_polarity(app, two_runs):
-    at = opened(app, "pages/classify.py", "Classify images")
+    at = opened(app, "app_pages/classify.py", "Classify images")
     assert at.selectbox(key="classify.run").value.endswith(tuple(run_id[:6] for run_id in two_runs))
     assert at.toggle(key="classify.polarity").value is True  # sklearn digits are light strokes on black
 
 
 @pytest.mark.slow
 def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app, two_runs):
-    at = app.switch_page("pages/runs.py").run()
+    at = app.switch_page("app_pages/runs.py").run()
     at.session_state["open_run"] = two_runs[1]
     at.run()
     at.text_input(key=f"register-{two_runs[1]}").set_value("digits-best")
@@ -408,7 +408,7 @@ def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app,
     assert [message.value for message in at.success] == ["Registered as digits-best version 1."]
     assert any(caption.value == "Registered as digits-best v1." for caption in at.caption)
 
-    at.switch_page("pages/classify.py").run()
+    at.switch_page("app_pages/classify.py").run()
     assert not at.exception
     picker = at.selectbox(key="classify.run")
     assert picker.options[0].startswith("digits-best v1 (registered, ")
@@ -419,7 +419,7 @@ def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app,
 
 @pytest.mark.slow
 def test_drawing_offers_a_canvas_and_nothing_is_classified_before_the_first_stroke(app, two_runs):
-    at = app.switch_page("pages/classify.py").run()
+    at = app.switch_page("app_pages/classify.py").run()
     at.radio(key="classify.source").set_value("Draw").run()
     assert not at.exception and not at.error
     assert len(at.get("bidi_component")) == 1  # the drawing canvas (driven in the browser by test_e2e)

@@ -39,7 +39,7 @@ def ticked_rows(at) -> list[int]:
 
 def test_a_ticked_run_stays_selected_and_open_when_a_filter_hides_it(app, runs):
     newest, fashion, oldest = runs
-    at = app.switch_page("pages/runs.py").run()
+    at = app.switch_page("app_pages/runs.py").run()
     tick(at, 2)  # the oldest run, last row
     assert at.session_state["open_run"] == oldest
     at.multiselect(key="runs.dataset").set_value(["fashion_mnist"]).run()
@@ -66,7 +66,7 @@ def test_a_ticked_run_stays_selected_and_open_when_a_filter_hides_it(app, runs):
 
 def test_unticking_closes_the_run_and_clear_selection_unticks_all(app, runs):
     newest, fashion, oldest = runs
-    at = app.switch_page("pages/runs.py").run()
+    at = app.switch_page("app_pages/runs.py").run()
     tick(at, 0, 1)
     assert at.session_state["runs.selected"] == [newest, fashion]
     tick(at, 0)
@@ -81,7 +81,7 @@ def test_unticking_closes_the_run_and_clear_selection_unticks_all(app, runs):
 
 def test_a_new_run_on_top_keeps_the_ticks_on_the_selected_runs(app, runs):
     newest, fashion, oldest = runs
-    at = app.switch_page("pages/runs.py").run()
+    at = app.switch_page("app_pages/runs.py").run()
     tick(at, 0)
     client = tracking.make_client(os.environ["MLFLOW_TRACKING_URI"])
     tracking.start_run(client, TrainConfig(), run_name="started meanwhile")  # RUNNING, listed first
@@ -91,7 +91,7 @@ def test_a_new_run_on_top_keeps_the_ticks_on_the_selected_runs(app, runs):
 
 
 def test_an_open_runs_test_accuracy_is_shown_in_percent(app, runs):
-    at = app.switch_page("pages/runs.py").run()
+    at = app.switch_page("app_pages/runs.py").run()
     tick(at, 0)
     metrics = next(table for table in at.dataframe if "test_accuracy" in table.value.columns)
     columns = json.loads(metrics.proto.columns)

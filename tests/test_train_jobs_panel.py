@@ -6,7 +6,7 @@ import threading
 import pytest
 import streamlit as st
 
-import pages.common
+import app_pages.common
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
 from cnnkit.training import Progress, RunResult
@@ -51,7 +51,7 @@ def manager_on(app, monkeypatch, tmp_path):
     def make(trainer):
         made.append(JobManager(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", trainer=trainer,
                                recover_stale_runs=False))
-        monkeypatch.setattr(pages.common, "job_manager", lambda: made[-1])
+        monkeypatch.setattr(app_pages.common, "job_manager", lambda: made[-1])
         return made[-1]
 
     yield make

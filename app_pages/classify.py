@@ -5,8 +5,8 @@ import streamlit as st
 
 from cnnkit import charts, images, inspection, predict
 from cnnkit.errors import InputError
-from pages.drawing_canvas import drawing_canvas
-from pages.common import cached_model, cached_test_split, model_choices, run_model_and_evaluation
+from app_pages.drawing_canvas import drawing_canvas
+from app_pages.common import cached_model, cached_test_split, model_choices, run_model_and_evaluation
 
 st.title("Classify images")
 

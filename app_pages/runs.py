@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnnkit import charts, selection, tracking
 from cnnkit.errors import InputError
-from pages.common import job_manager, mlflow_client, run_label
+from app_pages.common import job_manager, mlflow_client, run_label
 
 client = mlflow_client()
 st.title("Runs")
@@ -94,7 +94,7 @@ def selection_bar(picked: list[str], hidden: list[str], labels: dict[str, str]) 
         st.markdown(message, width="stretch")
         if len(picked) >= 2 and st.button(f"Compare the {len(picked)} selected runs", type="primary"):
             st.session_state["compare_runs"] = picked
-            st.switch_page("pages/compare.py")
+            st.switch_page("app_pages/compare.py")
         if st.button("Clear selection"):
             st.session_state[SELECTED] = []
             open_run(None)
@@ -152,13 +152,13 @@ if run_id:
                            help="Open this run's settings in the Train form, change what you like and launch."):
             try:
                 st.session_state["relaunch_config"] = tracking.config_of_run(client, run_id).to_dict()
-                st.switch_page("pages/train.py")
+                st.switch_page("app_pages/train.py")
             except InputError as error:
                 st.error(f"This run's settings can't be loaded: {error}")
         if inspect.button("Inspect", width="stretch", disabled=run.info.status != "FINISHED",
                           help="Feature maps, filters, probabilities and Grad-CAM for this run's model."):
             st.session_state["inspect_run"] = run_id
-            st.switch_page("pages/inspect.py")
+            st.switch_page("app_pages/inspect.py")
         if delete.toggle("Delete…", key=f"delete-{run_id}"):
             if st.button("Really delete this run", type="primary"):
                 tracking.delete_run(client, run_id)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnnkit import charts, inspection, tracking
 from cnnkit.errors import InputError
-from pages.common import cached_model, cached_test_split, finished_run_labels, mlflow_client, run_model_and_evaluation
+from app_pages.common import cached_model, cached_test_split, finished_run_labels, mlflow_client, run_model_and_evaluation
 
 client = mlflow_client()
 st.title("Inspect a run")
@@ -64,7 +64,7 @@ with dashboard_tab:
     tested = int(evaluation.confusion.sum())
     if tested < len(names):
         st.warning(f"This run was tested on {tested} image{'s' * (tested != 1)}, fewer than its {len(names)} "
-                   "classes: its test scores say little. Train with a larger “Limit images per split”.")
+                   "classes: its test scores say little. Give it more with a larger “Test share” (1 · Data).")
 
 # One chosen image drives the feature maps and Grad-CAM.
 with st.sidebar:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnnkit import charts, comparison, tracking
 from cnnkit.errors import InputError
-from pages.common import cached_evaluation, cached_test_split, mlflow_client, run_label
+from app_pages.common import cached_evaluation, cached_test_split, mlflow_client, run_label
 
 client = mlflow_client()
 st.title("Compare runs")

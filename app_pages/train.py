@@ -22,8 +22,8 @@ from cnnkit.presets import PRESETS
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
-from pages.common import job_manager, uploads_dir
-from pages.guard import guarded
+from app_pages.common import job_manager, uploads_dir
+from app_pages.guard import guarded
 
 DEFAULTS = TrainConfig().to_dict()
 DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None
