@@ -22,7 +22,7 @@ from cnnkit.presets import PRESETS
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
-from app_pages.common import job_manager, uploads_dir
+from app_pages.common import job_manager, uploads_dir, visitor
 from app_pages.guard import guarded
 
 DEFAULTS = TrainConfig().to_dict()
@@ -197,7 +197,11 @@ def launch() -> None:
         st.toast(f"Not launched: {error}")
         return
     name = st.session_state.get("run_name", "").strip()
-    st.session_state["watched_job"] = manager.submit(cfg, name=name or None)
+    try:
+        st.session_state["watched_job"] = manager.submit(cfg, name=name or None, visitor=visitor())
+    except InputError as error:
+        st.toast(f"Not launched: {error}")
+        return
     st.session_state.pop("chosen_job", None)  # a reload then follows the newest running job
     st.session_state["run_name"] = ""
     st.toast(f"Queued {name or describe_run(values)}.")
@@ -205,7 +209,7 @@ def launch() -> None:
 
 def find_learning_rate() -> None:
     try:
-        st.session_state["lr_job"] = manager.submit_lr_find(TrainConfig.from_dict(form_values()))
+        st.session_state["lr_job"] = manager.submit_lr_find(TrainConfig.from_dict(form_values()), visitor=visitor())
     except InputError as error:
         st.toast(f"Not started: {error}")
 
