@@ -33,8 +33,11 @@ _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character de
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
 
 
-def _mib(size: int) -> str:
-    return f"{size / 2**20:,.0f} MB"
+def _size(size: int) -> str:
+    """"3.0 GiB", "64 MB", "1,000 bytes"."""
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GiB"
+    return f"{size / 2**20:,.0f} MB" if size >= 2**20 else f"{size:,} bytes"
 
 
 # --- Server paths a visitor may name ----------------------------------------------------------
@@ -114,7 +117,7 @@ def read_regular(path: str | os.PathLike, max_bytes: int, name: str | None = Non
     with open_regular(path, max_bytes, name) as file:
         data = file.read(max_bytes + 1)
     if len(data) > max_bytes:  # it grew while being read
-        raise InputError(f"{name} is larger than {_mib(max_bytes)}, the most allowed.")
+        raise InputError(f"{name} is larger than {_size(max_bytes)}, the most allowed.")
     return data
 
 
@@ -132,7 +135,7 @@ def _check_regular(info: os.stat_result, name: str, max_bytes: int) -> None:
         kind = next((kind for test, kind in _KINDS if test(info.st_mode)), "not a regular file")
         raise InputError(f"{name} is {kind}, not a regular file; only regular files are read.")
     if info.st_size > max_bytes:
-        raise InputError(f"{name} is {_mib(info.st_size)}; files are limited to {_mib(max_bytes)}.")
+        raise InputError(f"{name} is {_size(info.st_size)}; files are limited to {_size(max_bytes)}.")
 
 
 # --- Zips ---------------------------------------------------------------------------------------
@@ -159,7 +162,7 @@ def zip_entries(archive: zipfile.ZipFile, source: str, max_total: int | None = N
     max_total = MAX_ZIP_BYTES if max_total is None else max_total
     total = sum(entry.file_size for entry in entries)
     if total > max_total:
-        raise InputError(f"{source} unpacks to {total / 2**30:.1f} GiB; at most {max_total / 2**30:.1f} GiB are allowed.")
+        raise InputError(f"{source} unpacks to {_size(total)}; at most {_size(max_total)} are allowed.")
     for entry in entries:
         _check_entry(entry, source)
     duplicates = [name for name, count in Counter(zip_path(e.filename) for e in entries).items() if count > 1]
@@ -178,8 +181,8 @@ def _check_entry(entry: zipfile.ZipInfo, source: str) -> None:
     if stat.S_ISLNK(entry.external_attr >> 16):
         raise InputError(f"{source} contains the entry '{entry.filename}', a symbolic link; the zip is refused.")
     if entry.file_size > MAX_ENTRY_BYTES:
-        raise InputError(f"{source}: '{entry.filename}' unpacks to {_mib(entry.file_size)}; "
-                         f"an entry may hold at most {_mib(MAX_ENTRY_BYTES)}.")
+        raise InputError(f"{source}: '{entry.filename}' unpacks to {_size(entry.file_size)}; "
+                         f"an entry may hold at most {_size(MAX_ENTRY_BYTES)}.")
     if entry.file_size > COMPRESSION_CHECKED_FROM and entry.file_size > MAX_COMPRESSION_RATIO * entry.compress_size:
         raise InputError(f"{source}: '{entry.filename}' is compressed {entry.file_size / max(entry.compress_size, 1):,.0f}"
                          f" times, more than the {MAX_COMPRESSION_RATIO} allowed (a zip bomb?); the zip is refused.")

@@ -303,7 +303,7 @@ def test_files_from_zip_refuses_too_many_entries(monkeypatch):
 
 def test_files_from_zip_refuses_too_many_bytes(monkeypatch):
     monkeypatch.setattr(predict, "MAX_BATCH_ZIP_BYTES", 10)
-    with pytest.raises(InputError, match="GiB"):
+    with pytest.raises(InputError, match="unpacks to 11 bytes; at most 10 bytes are allowed"):
         files_from_zip(zip_of({"a.png": b"x" * 11}))
 
 
