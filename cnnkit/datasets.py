@@ -732,8 +732,8 @@ def _pixels(values: np.ndarray, positions: list[int], columns: list[str], first_
     bad = (values < 0) | (values > 255) | (values != np.round(values))
     if bad.any():
         row, index = _first(bad)
-        raise InputError(f"{name}: row {first_row + row + 1}, {_column(columns, positions[index])} is not a whole number "
-                         "from 0 to 255, as pixel values must be.")
+        raise InputError(f"{name}: row {first_row + row + 1}, {_column(columns, positions[index])} is not a "
+                         "whole number from 0 to 255, as pixel values must be.")
     return values.astype(np.uint8)
 
 
@@ -809,7 +809,8 @@ def _walk(root: Path) -> tuple[FileReaders, set[PurePosixPath]]:
         files.update({relative / name: partial(read_regular, Path(dirpath) / name, MAX_ENTRY_BYTES,
                                                f"{relative / name} in {root}") for name in filenames})
         if len(files) > MAX_ZIP_ENTRIES:
-            raise InputError(f"{root} holds more than {MAX_ZIP_ENTRIES:,} files; at most {MAX_ZIP_ENTRIES:,} are allowed.")
+            raise InputError(f"{root} holds more than {MAX_ZIP_ENTRIES:,} files; at most {MAX_ZIP_ENTRIES:,} are "
+                             "allowed.")
     return files, folders
 
 

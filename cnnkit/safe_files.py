@@ -184,7 +184,8 @@ def _check_entry(entry: zipfile.ZipInfo, source: str) -> None:
         raise InputError(f"{source}: '{entry.filename}' unpacks to {_size(entry.file_size)}; "
                          f"an entry may hold at most {_size(MAX_ENTRY_BYTES)}.")
     if entry.file_size > COMPRESSION_CHECKED_FROM and entry.file_size > MAX_COMPRESSION_RATIO * entry.compress_size:
-        raise InputError(f"{source}: '{entry.filename}' is compressed {entry.file_size / max(entry.compress_size, 1):,.0f}"
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        raise InputError(f"{source}: '{entry.filename}' is compressed {ratio:,.0f}"
                          f" times, more than the {MAX_COMPRESSION_RATIO} allowed (a zip bomb?); the zip is refused.")
 
 

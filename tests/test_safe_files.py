@@ -140,7 +140,8 @@ def test_duplicate_entries_are_reported_not_silently_overwritten():
 
 def test_an_entry_over_the_entry_limit_is_refused_before_it_is_unpacked(monkeypatch):
     monkeypatch.setattr(safe_files, "MAX_ENTRY_BYTES", 1000)
-    with pytest.raises(InputError, match=r"^upload.zip: 'a.png' unpacks to 1,001 bytes; an entry may hold at most 1,000 bytes.$"):
+    with pytest.raises(InputError, match=r"^upload.zip: 'a.png' unpacks to 1,001 bytes; an entry may hold at most "
+                                         r"1,000 bytes.$"):
         entries_of(zip_of({"a.png": bytes(1001)}))
 
 
