@@ -17,6 +17,7 @@ import json
 import math
 import os
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -60,11 +61,133 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{default_store_dir() / 'mlflow.db'}"
 
 
+# ---- opening the store -----------------------------------------------------------------
+
+STORE_LOCK_SECONDS = 300.0  # how long a process waits for another one setting up the same new store
+STORE_REACH_SECONDS = 5.0  # how long the first request to an http(s) store may take
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_MOVE_AWAY = "Move it away to start a new store, or point MLFLOW_TRACKING_URI at another one."
+
+
+class StoreError(InputError):
+    """The tracking store can't be opened: a damaged database, an unknown kind of URI, a server
+    that doesn't answer. The message is one line naming the store."""
+
+
+_ready_stores: set[str] = set()  # URIs checked (and, for a new SQLite store, created) in this process
+_ready_lock = threading.Lock()
+
+
 def make_client(tracking_uri: str | None = None) -> MlflowClient:
+    """A client on the store, which is checked once per process (a new SQLite store is created
+    then, under a file lock, in WAL mode). StoreError says in one line why it can't be used."""
     uri = tracking_uri or default_tracking_uri()
+    try:
+        with _ready_lock:
+            if uri not in _ready_stores:
+                _prepare_store(uri)
+                _ready_stores.add(uri)
+        return MlflowClient(tracking_uri=uri)
+    except StoreError:
+        raise
+    except Exception as error:  # MLflow, SQLAlchemy, sqlite3 and requests each raise their own types
+        raise StoreError(f"The tracking store {uri} can't be used: {_one_line(error)}") from None
+
+
+def _prepare_store(uri: str) -> None:
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=uri)
+        _prepare_sqlite(Path(uri.removeprefix("sqlite:///")), uri)
+    elif uri.startswith(("http://", "https://")):
+        _check_reachable(uri)
+    else:
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # an unknown scheme fails here
+
+
+def _prepare_sqlite(path: Path, uri: str) -> None:
+    """Refuse a file that is not a whole SQLite database; create MLflow's tables in a new one once,
+    however many processes start on it at the same moment; switch it to WAL mode, so readers don't
+    wait for a writer (the mode is kept in the file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_sqlite_file(path, uri)
+    with _file_lock(path.with_name(path.name + ".lock"), uri):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # MLflow creates missing tables here
+        # Switching needs a moment alone with the file; when others are busy in it, a later start switches it.
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection, \
+                contextlib.suppress(sqlite3.OperationalError):
+            connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _check_sqlite_file(path: Path, uri: str) -> None:
+    """A StoreError for garbage or a truncated database, before SQLAlchemy sees it. An empty or
+    missing file is a new store."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        header = file.read(100)
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise StoreError(f"The tracking store {uri} is damaged: the file is not an SQLite database. {_MOVE_AWAY}")
+    page_size = int.from_bytes(header[16:18], "big")
+    pages = int.from_bytes(header[28:32], "big")
+    if path.stat().st_size < (65536 if page_size == 1 else page_size) * pages and not _sqlite_intact(path):
+        raise StoreError(f"The tracking store {uri} is damaged: the database file is cut short. {_MOVE_AWAY}")
+
+
+def _sqlite_intact(path: Path) -> bool:
+    """SQLite's own quick check, for a file shorter than its header says (a checkpoint of a WAL
+    database may be writing it right now)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as connection:
+            return connection.execute("PRAGMA quick_check(1)").fetchone() == ("ok",)
+    except sqlite3.DatabaseError:
+        return False
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, uri: str):
+    """An exclusive lock on `path` between processes, given up with a StoreError after STORE_LOCK_SECONDS."""
+    import fcntl
+
+    with path.open("a") as file:
+        deadline = time.monotonic() + STORE_LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"The tracking store {uri} has been locked by another process setting it up "
+                                     f"for {STORE_LOCK_SECONDS:.0f} s (lock file {path}).") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def _check_reachable(uri: str) -> None:
+    """One request to MLflow's API, without MLflow's minutes of retries: no answer within
+    STORE_REACH_SECONDS, or an answer that is not MLflow's, is a StoreError. A refusal to log
+    in is left to MLflow to report."""
+    import requests
+
+    try:
+        answer = requests.get(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                              timeout=STORE_REACH_SECONDS)
+    except requests.RequestException:
+        raise StoreError(f"The tracking store {uri} can't be reached: no answer within {STORE_REACH_SECONDS:g} s. "
+                         "Is the MLflow server running, and is the address right?") from None
+    if answer.status_code not in (200, 401, 403):
+        raise StoreError(f"The tracking store {uri} answered HTTP {answer.status_code} where MLflow's API should be: "
+                         "is it an MLflow tracking server?")
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    """An error's message as one short line: SQLAlchemy's own error without its SQL, MLflow's
+    without the lines after the first."""
+    error = getattr(error, "orig", None) or error  # SQLAlchemy wraps the database's error
+    lines = str(getattr(error, "message", None) or error).strip().splitlines()
+    line = " ".join(lines[0].split()) if lines else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 _experiment_lock = threading.Lock()
