@@ -14,6 +14,7 @@ import functools
 import gc
 import io
 import json
+import logging
 import math
 import os
 import socket
@@ -223,35 +224,68 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-class RunLogger:
-    """Writes to one MLflow run. Metrics are buffered and sent in batches, at most every
-    `flush_seconds`, so per-batch logging costs no store round-trip per batch."""
+STORE_PATIENCE_SECONDS = float(os.environ.get("CNNKIT_STORE_PATIENCE_S", 600))  # a busy store fails a run after this
+_RETRY_FIRST_SECONDS, _RETRY_MAX_SECONDS = 0.5, 15.0  # backoff between attempts at a refused write
+_PERMANENT_ERRORS = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE")  # retrying can't help
+_log = logging.getLogger(__name__)
 
-    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 2.0):
+
+class StoreUnavailable(RuntimeError):
+    """The store refused every write for longer than the logger's patience."""
+
+
+class RunLogger:
+    """Writes to one MLflow run without holding training up.
+
+    Metrics are buffered and written by the logger's own thread in batches, at most every
+    `flush_seconds`, so per-batch logging costs no store round-trip. Any write the store refuses
+    (locked, unreachable) is retried with backoff, metrics kept in memory meanwhile: a busy store
+    delays logging, never training. Only when the store has refused writes for `patience_s`
+    (STORE_PATIENCE_SECONDS by default) does logging raise StoreUnavailable, so the run can end
+    FAILED; after that each write is tried once, and failures are logged, not raised.
+    """
+
+    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 2.0, patience_s: float | None = None):
         self.client, self.run_id, self.flush_seconds = client, run_id, flush_seconds
-        self._buffer: list[Metric] = []
-        self._last_flush = time.monotonic()
+        self.patience_s = STORE_PATIENCE_SECONDS if patience_s is None else patience_s
+        self._changed = threading.Condition()  # guards everything below
+        self._pending: list[Metric] = []  # logged, not yet in the store, oldest first
+        self._flush_requested = False
+        self._closed = False  # finished: the writer thread ends
+        self._refused_since: float | None = None  # time.time() of the first refused write in a row
+        self._gave_up: StoreUnavailable | None = None  # set once the store has refused writes for `patience_s`
+        self._writer_error: Exception | None = None  # why the writer stopped: StoreUnavailable, or a permanent refusal
+        self._writer: threading.Thread | None = None
 
     def log_metrics(self, values: dict[str, float], step: int) -> None:
         timestamp = int(time.time() * 1000)
-        self._buffer += [Metric(key, float(value), timestamp, step) for key, value in values.items()]
-        if len(self._buffer) >= _MAX_METRICS_PER_CALL or time.monotonic() - self._last_flush >= self.flush_seconds:
-            self.flush()
+        with self._changed:
+            self._raise_writer_error()
+            self._pending += [Metric(key, float(value), timestamp, step) for key, value in values.items()]
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_metrics, name=f"RunLogger {self.run_id[:8]}",
+                                                daemon=True)
+                self._writer.start()
+            if len(self._pending) >= _MAX_METRICS_PER_CALL:
+                self._changed.notify_all()
 
     def flush(self) -> None:
-        while self._buffer:
-            chunk, self._buffer = self._buffer[:_MAX_METRICS_PER_CALL], self._buffer[_MAX_METRICS_PER_CALL:]
-            self.client.log_batch(self.run_id, metrics=chunk)
-        self._last_flush = time.monotonic()
+        """Have the buffered metrics written now, without waiting for them."""
+        with self._changed:
+            self._raise_writer_error()
+            self._flush_requested = True
+            self._changed.notify_all()
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self.client.log_batch(self.run_id, params=[Param(key, str(value)) for key, value in params.items()])
+        self._write(lambda: self.client.log_batch(self.run_id, params=[Param(key, str(value))
+                                                                        for key, value in params.items()]))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
+        self._write(lambda: self.client.log_batch(self.run_id, tags=[RunTag(key, str(value))
+                                                                      for key, value in tags.items()]))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        self._write(lambda: self.client.log_text(self.run_id, text, artifact_file))
 
     def log_json(self, value: Any, artifact_file: str) -> None:
         self.log_text(json.dumps(value, indent=1), artifact_file)
@@ -260,7 +294,7 @@ class RunLogger:
         self.log_text(table.to_csv(index=False), artifact_file)
 
     def log_file(self, local_path: Path, artifact_path: str) -> None:
-        self.client.log_artifact(self.run_id, str(local_path), artifact_path)
+        self._write(lambda: self.client.log_artifact(self.run_id, str(local_path), artifact_path))
 
     def log_arrays(self, arrays: dict[str, np.ndarray], artifact_file: str) -> None:
         """Arrays as an .npz (no pickled objects, so it loads with allow_pickle=False)."""
@@ -276,13 +310,90 @@ class RunLogger:
             self.log_file(path, str(Path(MODEL_ARTIFACT).parent))
 
     def finish(self, status: str, error: str | None = None) -> None:
-        """End the run as FINISHED, FAILED or KILLED, after writing what is buffered."""
+        """End the run as FINISHED, FAILED or KILLED, after writing what is buffered. When the store
+        stays away past the patience, the run is left RUNNING there (the stale-run check ends it
+        once this process is gone) and this returns all the same."""
         try:
-            self.flush()
+            self._write_pending()
             if error:
                 self.set_tags({"cnnkit.error": error[:5000]})
         finally:
-            self.client.set_terminated(self.run_id, status)
+            with self._changed:
+                self._closed = True
+                self._changed.notify_all()
+            self._write(lambda: self.client.set_terminated(self.run_id, status))
+
+    # ---- retrying ---------------------------------------------------------------------
+
+    def _write_metrics(self) -> None:
+        """The writer thread: writes buffered metrics when asked to or every `flush_seconds`,
+        oldest first; ends when the run is finished, or at StoreUnavailable or a refusal retrying
+        can't mend."""
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._flush_requested or self._closed
+                                       or len(self._pending) >= _MAX_METRICS_PER_CALL, timeout=self.flush_seconds)
+                if self._closed:
+                    return
+                self._flush_requested = False
+                chunk = self._pending[:_MAX_METRICS_PER_CALL]
+            try:
+                if chunk:
+                    self._write(lambda: self.client.log_batch(self.run_id, metrics=chunk))
+            except Exception as error:
+                with self._changed:
+                    self._writer_error = error
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                del self._pending[:len(chunk)]  # only this thread removes, and only what it wrote
+                self._changed.notify_all()
+
+    def _write_pending(self) -> None:
+        """Wait until the writer has written every buffered metric; when it gave up, try once more."""
+        with self._changed:
+            self._flush_requested = True
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: not self._pending or self._writer_error is not None)
+            error, left = self._writer_error, list(self._pending)
+        if error is not None and not isinstance(error, StoreUnavailable):
+            raise error
+        for start in range(0, len(left), _MAX_METRICS_PER_CALL):  # the store gave up: one last attempt each
+            chunk = left[start:start + _MAX_METRICS_PER_CALL]
+            self._write(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+
+    def _write(self, action) -> None:
+        """Do one write to the store, retrying with backoff while the store refuses it, until it
+        has refused writes for `patience_s`; then StoreUnavailable. After that, one attempt only,
+        and a failure is logged."""
+        delay = _RETRY_FIRST_SECONDS
+        while True:
+            try:
+                action()
+            except Exception as error:
+                if isinstance(error, MlflowException) and error.error_code in _PERMANENT_ERRORS:
+                    raise
+                with self._changed:
+                    since = self._refused_since = self._refused_since or time.time()
+                    if self._gave_up:
+                        _log.warning("Run %s: the store is still unavailable: %s", self.run_id, _one_line(error))
+                        return
+                    waited = time.time() - since
+                    if waited >= self.patience_s:
+                        self._gave_up = StoreUnavailable(
+                            "tracking store busy/unreachable since "
+                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))} ({_one_line(error)})")
+                        raise self._gave_up from None
+                time.sleep(min(delay, self.patience_s - waited))
+                delay = min(2 * delay, _RETRY_MAX_SECONDS)
+            else:
+                with self._changed:
+                    self._refused_since = None
+                return
+
+    def _raise_writer_error(self) -> None:
+        if self._writer_error is not None:
+            raise self._writer_error
 
 
 def start_run(

@@ -168,3 +168,99 @@ def test_the_app_opens_on_a_damaged_store_and_says_so_pages_without_the_store_st
     assert at.main.get("selectbox") or at.main.get("radio")
     assert path.read_bytes() == GARBAGE
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # for the fixture's shutdown
+
+
+# ---- logging to a busy store ------------------------------------------------------------
+
+
+def metric_steps(client, run_id: str, key: str) -> list[int]:
+    return sorted(metric.step for metric in client.get_metric_history(run_id, key))
+
+
+def test_a_locked_store_delays_logging_not_the_caller_and_nothing_is_lost(store):
+    client = tracking.make_client(store)
+    logger = tracking.start_run(client, TrainConfig())
+    locker = sqlite3.connect(store.removeprefix("sqlite:///"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # every write waits; before buffering, the first flush waited and then failed
+    for step in range(1, 11):
+        logger.log_metrics({"loss": 1 / step}, step=step)
+        logger.flush()
+    locker.execute("COMMIT")
+    locker.close()
+    logger.finish("FINISHED")
+    assert metric_steps(client, logger.run_id, "loss") == list(range(1, 11))
+    assert client.get_run(logger.run_id).info.status == "FINISHED"
+
+
+class Refusing:
+    """Makes `log_batch` of metrics fail as a locked SQLite store does, `times` times (None: always)."""
+
+    def __init__(self, monkeypatch, times: int | None):
+        self.left, self.refused = times, 0
+        original = MlflowClient.log_batch
+
+        def log_batch(client, run_id, metrics=(), *args, **kwargs):
+            if metrics and (self.left is None or self.left > 0):
+                self.refused += 1
+                self.left = None if self.left is None else self.left - 1
+                raise MlflowException("(sqlite3.OperationalError) database is locked\n[SQL: INSERT INTO metrics ...]")
+            return original(client, run_id, metrics, *args, **kwargs)
+
+        monkeypatch.setattr(MlflowClient, "log_batch", log_batch)
+
+
+def test_refused_metric_writes_are_retried_until_the_store_takes_them(store, monkeypatch):
+    monkeypatch.setattr(tracking, "_RETRY_FIRST_SECONDS", 0.01)
+    client = tracking.make_client(store)
+    logger = tracking.start_run(client, TrainConfig())
+    refusing = Refusing(monkeypatch, times=3)
+    for step in range(1, 6):
+        logger.log_metrics({"loss": 1 / step, "accuracy": step / 10}, step=step)
+        logger.flush()
+    logger.finish("FINISHED")
+    assert refusing.refused == 3
+    assert metric_steps(client, logger.run_id, "loss") == metric_steps(client, logger.run_id, "accuracy") == [1, 2, 3, 4, 5]
+    assert client.get_run(logger.run_id).info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_training_on_a_store_that_refuses_writes_for_a_while_finishes_with_every_epoch(store, monkeypatch):
+    from cnnkit.training import train
+
+    monkeypatch.setattr(tracking, "_RETRY_FIRST_SECONDS", 0.05)
+    refusing = Refusing(monkeypatch, times=4)
+    result = train(TrainConfig(dataset="digits", epochs=3), tracking_uri=store)
+    assert result.status == "FINISHED", result.error
+    assert refusing.refused == 4
+    client = tracking.make_client(store)
+    for key in ("loss", "val_loss", "lr"):
+        assert metric_steps(client, result.run_id, key) == [1, 2, 3], key
+    steps = metric_steps(client, result.run_id, "batch_loss")
+    assert len(set(steps)) == len(steps) and len({later - earlier for earlier, later in zip(steps, steps[1:])}) == 1
+    assert client.get_run(result.run_id).info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_training_on_a_store_that_stays_away_past_the_patience_ends_failed_saying_since_when(store, monkeypatch):
+    from cnnkit.training import train
+
+    monkeypatch.setattr(tracking, "_RETRY_FIRST_SECONDS", 0.05)
+    monkeypatch.setattr(tracking, "STORE_PATIENCE_SECONDS", 0.5)
+    Refusing(monkeypatch, times=None)
+    result = train(TrainConfig(dataset="digits", epochs=3), tracking_uri=store)
+    assert result.status == "FAILED"
+    assert "tracking store busy/unreachable since " in result.error
+    assert "database is locked" in result.error and "\n" not in result.error
+    run = tracking.make_client(store).get_run(result.run_id)
+    assert run.info.status == "FAILED"
+    assert "tracking store busy/unreachable since " in run.data.tags["cnnkit.error"]
+
+
+def test_a_finished_runs_writer_thread_ends(store):
+    logger = tracking.start_run(tracking.make_client(store), TrainConfig())
+    logger.log_metrics({"loss": 1.0}, step=1)
+    writer = next(thread for thread in threading.enumerate() if thread.name == f"RunLogger {logger.run_id[:8]}")
+    logger.finish("FINISHED")
+    writer.join(timeout=60)
+    assert not writer.is_alive()
+    assert metric_steps(tracking.make_client(store), logger.run_id, "loss") == [1]
