@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import io
 import json
 import logging
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 DEFAULT_EXPERIMENT = "cnnkit"
 MODEL_ARTIFACT = "model/model.keras"
+MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; load_model checks it
 _MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 _MAX_RESULTS_PER_CALL = 50_000  # MLflow's search limit
 RESERVED_TAG_PREFIXES = ("mlflow.", "cnnkit.", "keras.")  # tags written by MLflow and cnnkit, not by people
@@ -304,10 +306,12 @@ class RunLogger:
             self.log_file(path, str(Path(artifact_file).parent))
 
     def log_model(self, model) -> None:
+        """The model as a .keras file, and its SHA-256 as a tag, which `load_model` checks."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(MODEL_ARTIFACT).name
             model.save(path)
             self.log_file(path, str(Path(MODEL_ARTIFACT).parent))
+            self.set_tags({MODEL_SHA256_TAG: _sha256(path)})
 
     def finish(self, status: str, error: str | None = None) -> None:
         """End the run as FINISHED, FAILED or KILLED, after writing what is buffered. When the store
@@ -439,7 +443,9 @@ def load_table_artifact(client: MlflowClient, run_id: str, artifact_file: str) -
 
 
 def load_model(client: MlflowClient, run_id: str):
-    """A run's trained model, loaded with safe_mode=True (no code from the artifact runs)."""
+    """A run's trained model, once its file is checked against the SHA-256 recorded when it was
+    logged (runs logged before that have none and load unchecked), loaded with safe_mode=True (no
+    code from the artifact runs). A changed, refused or damaged file is an InputError naming the run."""
     import keras
 
     import cnnkit.tricks  # noqa: F401  (registers cnnkit's layers and schedules for deserialisation)
@@ -449,7 +455,24 @@ def load_model(client: MlflowClient, run_id: str):
             path = client.download_artifacts(run_id, MODEL_ARTIFACT, tmp)
         except Exception as error:  # MLflow raises several types for a missing artifact
             raise InputError(f"Run {run_id} has no saved model ({error}).") from None
-        return keras.saving.load_model(path, safe_mode=True)
+        recorded = _runs(client, [run_id])[0].data.tags.get(MODEL_SHA256_TAG)
+        if recorded and _sha256(Path(path)) != recorded:
+            raise InputError(f"The saved model of run {run_id} does not match the checksum recorded when it was "
+                             "trained: it was changed after training.")
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except Exception:  # Keras' refusals and a damaged file's errors come in many types and may quote the file
+            _log.warning("The saved model of run %s could not be loaded", run_id, exc_info=True)
+            raise InputError(f"The saved model of run {run_id} can't be loaded safely: it holds code (such as a "
+                             "Lambda layer) or parts cnnkit doesn't know, or the file is damaged.") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---- stale runs ------------------------------------------------------------------------
