@@ -103,7 +103,13 @@ def _prepare_store(uri: str) -> None:
     elif uri.startswith(("http://", "https://")):
         _check_reachable(uri)
     else:
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # an unknown scheme fails here
+        from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
+
+        try:
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        except UnsupportedModelRegistryStoreURIException:  # MLflow's name for an unknown kind of URI, tracking included
+            raise StoreError(f"The tracking store {uri} is not a kind of store MLflow knows: use sqlite:///path/to/"
+                             "mlflow.db, http(s)://server:port or a database URI such as postgresql://...") from None
 
 
 def _prepare_sqlite(path: Path, uri: str) -> None:
