@@ -77,7 +77,7 @@ class StoreError(InputError):
     that doesn't answer. The message is one line naming the store."""
 
 
-_ready_stores: set[str] = set()  # URIs checked (and, for a new SQLite store, created) in this process
+_ready_stores: set[tuple[str, str]] = set()  # (URI, working folder) checked, and created if new, in this process
 _ready_lock = threading.Lock()
 
 
@@ -86,10 +86,11 @@ def make_client(tracking_uri: str | None = None) -> MlflowClient:
     then, under a file lock, in WAL mode). StoreError says in one line why it can't be used."""
     uri = tracking_uri or default_tracking_uri()
     try:
+        ready = (uri, os.getcwd())  # a relative sqlite:/// path names another file from another folder
         with _ready_lock:
-            if uri not in _ready_stores:
+            if ready not in _ready_stores:
                 _prepare_store(uri)
-                _ready_stores.add(uri)
+                _ready_stores.add(ready)
         return MlflowClient(tracking_uri=uri)
     except StoreError:
         raise

@@ -91,6 +91,18 @@ def test_a_truncated_store_is_refused_in_one_line_and_left_as_it_was(store):
     assert path.read_bytes() == cut
 
 
+def test_a_relative_sqlite_uri_is_checked_again_from_another_folder(tmp_path, store_template, monkeypatch):
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    shutil.copy(store_template, tmp_path / "good" / "mlflow.db")
+    (tmp_path / "bad" / "mlflow.db").write_bytes(GARBAGE)
+    monkeypatch.chdir(tmp_path / "good")
+    tracking.make_client("sqlite:///mlflow.db")
+    monkeypatch.chdir(tmp_path / "bad")
+    with pytest.raises(tracking.StoreError, match="is damaged: the file is not an SQLite database"):
+        tracking.make_client("sqlite:///mlflow.db")
+
+
 def test_an_unknown_kind_of_uri_is_refused_in_one_line():
     with pytest.raises(tracking.StoreError) as raised:
         tracking.make_client("nosuch://store")
