@@ -243,26 +243,63 @@ class StoreUnavailable(RuntimeError):
     """The store refused every write for longer than the logger's patience."""
 
 
+class Patience:
+    """Store calls retried with backoff while the store refuses them (locked, unreachable), until it
+    has refused calls for `seconds` in a row (STORE_PATIENCE_SECONDS by default): then
+    StoreUnavailable, "tracking store busy/unreachable since <time>". After that each call is tried
+    once, and a failure is logged, not raised. Thread-safe; one per run."""
+
+    def __init__(self, seconds: float | None = None):
+        self.seconds = STORE_PATIENCE_SECONDS if seconds is None else seconds
+        self._lock = threading.Lock()
+        self._refused_since: float | None = None  # time.time() of the first refused call in a row
+        self._gave_up: StoreUnavailable | None = None
+
+    def call(self, action):
+        """action(), retried; its result (None for a failure after giving up)."""
+        delay = _RETRY_FIRST_SECONDS
+        while True:
+            try:
+                result = action()
+            except Exception as error:
+                if isinstance(error, MlflowException) and error.error_code in _PERMANENT_ERRORS:
+                    raise
+                with self._lock:
+                    since = self._refused_since = self._refused_since or time.time()
+                    if self._gave_up:
+                        _log.warning("The tracking store is still unavailable: %s", _one_line(error))
+                        return None
+                    waited = time.time() - since
+                    if waited >= self.seconds:
+                        self._gave_up = StoreUnavailable(
+                            "tracking store busy/unreachable since "
+                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))} ({_one_line(error)})")
+                        raise self._gave_up from None
+                time.sleep(min(delay, self.seconds - waited))
+                delay = min(2 * delay, _RETRY_MAX_SECONDS)
+            else:
+                with self._lock:
+                    self._refused_since = None
+                return result
+
+
 class RunLogger:
     """Writes to one MLflow run without holding training up.
 
     Metrics are buffered and written by the logger's own thread in batches, at most every
     `flush_seconds`, so per-batch logging costs no store round-trip. Any write the store refuses
     (locked, unreachable) is retried with backoff, metrics kept in memory meanwhile: a busy store
-    delays logging, never training. Only when the store has refused writes for `patience_s`
-    (STORE_PATIENCE_SECONDS by default) does logging raise StoreUnavailable, so the run can end
-    FAILED; after that each write is tried once, and failures are logged, not raised.
+    delays logging, never training. Only when the store has refused writes for longer than the
+    `patience` allows does logging raise StoreUnavailable, so the run can end FAILED.
     """
 
-    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 2.0, patience_s: float | None = None):
+    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 2.0, patience: Patience | None = None):
         self.client, self.run_id, self.flush_seconds = client, run_id, flush_seconds
-        self.patience_s = STORE_PATIENCE_SECONDS if patience_s is None else patience_s
+        self.patience = patience or Patience()
         self._changed = threading.Condition()  # guards everything below
         self._pending: list[Metric] = []  # logged, not yet in the store, oldest first
         self._flush_requested = False
         self._closed = False  # finished: the writer thread ends
-        self._refused_since: float | None = None  # time.time() of the first refused write in a row
-        self._gave_up: StoreUnavailable | None = None  # set once the store has refused writes for `patience_s`
         self._writer_error: Exception | None = None  # why the writer stopped: StoreUnavailable, or a permanent refusal
         self._writer: threading.Thread | None = None
 
@@ -286,15 +323,15 @@ class RunLogger:
             self._changed.notify_all()
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self._write(lambda: self.client.log_batch(self.run_id, params=[Param(key, str(value))
+        self.patience.call(lambda: self.client.log_batch(self.run_id, params=[Param(key, str(value))
                                                                         for key, value in params.items()]))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self._write(lambda: self.client.log_batch(self.run_id, tags=[RunTag(key, str(value))
+        self.patience.call(lambda: self.client.log_batch(self.run_id, tags=[RunTag(key, str(value))
                                                                       for key, value in tags.items()]))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self._write(lambda: self.client.log_text(self.run_id, text, artifact_file))
+        self.patience.call(lambda: self.client.log_text(self.run_id, text, artifact_file))
 
     def log_json(self, value: Any, artifact_file: str) -> None:
         self.log_text(json.dumps(value, indent=1), artifact_file)
@@ -303,7 +340,7 @@ class RunLogger:
         self.log_text(table.to_csv(index=False), artifact_file)
 
     def log_file(self, local_path: Path, artifact_path: str) -> None:
-        self._write(lambda: self.client.log_artifact(self.run_id, str(local_path), artifact_path))
+        self.patience.call(lambda: self.client.log_artifact(self.run_id, str(local_path), artifact_path))
 
     def log_arrays(self, arrays: dict[str, np.ndarray], artifact_file: str) -> None:
         """Arrays as an .npz (no pickled objects, so it loads with allow_pickle=False)."""
@@ -332,7 +369,7 @@ class RunLogger:
             with self._changed:
                 self._closed = True
                 self._changed.notify_all()
-            self._write(lambda: self.client.set_terminated(self.run_id, status))
+            self.patience.call(lambda: self.client.set_terminated(self.run_id, status))
 
     # ---- retrying ---------------------------------------------------------------------
 
@@ -350,7 +387,7 @@ class RunLogger:
                 chunk = self._pending[:_MAX_METRICS_PER_CALL]
             try:
                 if chunk:
-                    self._write(lambda: self.client.log_batch(self.run_id, metrics=chunk))
+                    self.patience.call(lambda: self.client.log_batch(self.run_id, metrics=chunk))
             except Exception as error:
                 with self._changed:
                     self._writer_error = error
@@ -371,36 +408,7 @@ class RunLogger:
             raise error
         for start in range(0, len(left), _MAX_METRICS_PER_CALL):  # the store gave up: one last attempt each
             chunk = left[start:start + _MAX_METRICS_PER_CALL]
-            self._write(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
-
-    def _write(self, action) -> None:
-        """Do one write to the store, retrying with backoff while the store refuses it, until it
-        has refused writes for `patience_s`; then StoreUnavailable. After that, one attempt only,
-        and a failure is logged."""
-        delay = _RETRY_FIRST_SECONDS
-        while True:
-            try:
-                action()
-            except Exception as error:
-                if isinstance(error, MlflowException) and error.error_code in _PERMANENT_ERRORS:
-                    raise
-                with self._changed:
-                    since = self._refused_since = self._refused_since or time.time()
-                    if self._gave_up:
-                        _log.warning("Run %s: the store is still unavailable: %s", self.run_id, _one_line(error))
-                        return
-                    waited = time.time() - since
-                    if waited >= self.patience_s:
-                        self._gave_up = StoreUnavailable(
-                            "tracking store busy/unreachable since "
-                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))} ({_one_line(error)})")
-                        raise self._gave_up from None
-                time.sleep(min(delay, self.patience_s - waited))
-                delay = min(2 * delay, _RETRY_MAX_SECONDS)
-            else:
-                with self._changed:
-                    self._refused_since = None
-                return
+            self.patience.call(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
 
     def _raise_writer_error(self) -> None:
         if self._writer_error is not None:
@@ -411,13 +419,16 @@ def start_run(
     client: MlflowClient, config: TrainConfig, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
     tags: dict[str, str] | None = None,
 ) -> RunLogger:
-    """Create a run holding the config as params and provenance as tags."""
+    """Create a run holding the config as params and provenance as tags. A busy store is waited
+    for (see `Patience`); StoreUnavailable when it stays away."""
     import keras
 
     from cnnkit import __version__
 
-    run = client.create_run(
-        experiment_id(client, experiment),
+    patience = Patience()  # a busy store delays the run's start too, up to the same limit
+    in_experiment = patience.call(lambda: experiment_id(client, experiment))
+    run = patience.call(lambda: client.create_run(
+        in_experiment,
         run_name=run_name or f"{config.arch} on {config.dataset}",
         tags={
             "cnnkit.version": __version__,
@@ -428,8 +439,8 @@ def start_run(
             "cnnkit.pid": str(os.getpid()),
             **(tags or {}),
         },
-    )
-    logger = RunLogger(client, run.info.run_id)
+    ))
+    logger = RunLogger(client, run.info.run_id, patience=patience)
     logger.log_params(config.to_params())
     return logger
 

@@ -237,6 +237,26 @@ def test_refused_metric_writes_are_retried_until_the_store_takes_them(store, mon
     assert client.get_run(logger.run_id).info.status == "FINISHED"
 
 
+def test_a_run_starts_on_a_store_that_refuses_to_create_it_for_a_while(store, monkeypatch):
+    monkeypatch.setattr(tracking, "_RETRY_FIRST_SECONDS", 0.01)
+    original, refusals = MlflowClient.create_run, [2]
+
+    def create_run(client, *args, **kwargs):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+        return original(client, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "create_run", create_run)
+    client = tracking.make_client(store)
+    logger = tracking.start_run(client, TrainConfig(epochs=7))
+    logger.finish("FINISHED")
+    assert refusals == [0]
+    runs = client.search_runs([client.get_experiment_by_name(tracking.DEFAULT_EXPERIMENT).experiment_id])
+    assert [(run.info.run_id, run.info.status, run.data.params["epochs"]) for run in runs] == \
+        [(logger.run_id, "FINISHED", "7")]
+
+
 @pytest.mark.slow
 def test_training_on_a_store_that_refuses_writes_for_a_while_finishes_with_every_epoch(store, monkeypatch):
     from cnnkit.training import train
