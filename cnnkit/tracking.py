@@ -255,6 +255,10 @@ class Patience:
         self._refused_since: float | None = None  # time.time() of the first refused call in a row
         self._gave_up: StoreUnavailable | None = None
 
+    @property
+    def gave_up(self) -> StoreUnavailable | None:
+        return self._gave_up
+
     def call(self, action):
         """action(), retried; its result (None for a failure after giving up)."""
         delay = _RETRY_FIRST_SECONDS
@@ -386,6 +390,8 @@ class RunLogger:
                 self._flush_requested = False
                 chunk = self._pending[:_MAX_METRICS_PER_CALL]
             try:
+                if self.patience.gave_up:  # another write gave up: a failure now would pass unnoticed
+                    raise self.patience.gave_up
                 if chunk:
                     self.patience.call(lambda: self.client.log_batch(self.run_id, metrics=chunk))
             except Exception as error:
