@@ -25,17 +25,27 @@ def visitor() -> str:
     return f"session {get_script_run_ctx().session_id}"
 
 
+def device_line() -> str:
+    return f"Trains on **{describe_devices()}** · Keras on {keras.backend.backend()}"
+
+
 def devices_panel() -> None:
     """Sidebar: what this server trains on, and the device of every queued or running job."""
     jobs = [job for job in job_manager().snapshots() if job.kind == "train" and job.is_active]
-    st.caption(f"Trains on **{describe_devices()}** · Keras on {keras.backend.backend()}")
+    st.caption(device_line())
     for job in jobs:
         st.caption(f":material/memory: {job.name}: {job.device or job.state}")
 
 
 def sidebar() -> None:
-    """What every page's sidebar shows; it refreshes itself while jobs are queued or running."""
-    active = any(job.is_active for job in job_manager().snapshots())
+    """What every page's sidebar shows; it refreshes itself while jobs are queued or running.
+    When the tracking store can't be opened it says so, and pages that don't need it still work."""
+    try:
+        active = any(job.is_active for job in job_manager().snapshots())
+    except tracking.StoreError as error:
+        st.sidebar.caption(device_line())
+        st.sidebar.error(str(error), icon=":material/database:")
+        return
     with st.sidebar:
         st.fragment(devices_panel, run_every=2.0 if active else None)()
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import io
 import json
+import logging
 import math
 import os
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
 DEFAULT_EXPERIMENT = "cnnkit"
 MODEL_ARTIFACT = "model/model.keras"
+MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; load_model checks it
 _MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 _MAX_RESULTS_PER_CALL = 50_000  # MLflow's search limit
 RESERVED_TAG_PREFIXES = ("mlflow.", "cnnkit.", "keras.")  # tags written by MLflow and cnnkit, not by people
@@ -60,11 +64,140 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{default_store_dir() / 'mlflow.db'}"
 
 
+# ---- opening the store -----------------------------------------------------------------
+
+STORE_LOCK_SECONDS = 300.0  # how long a process waits for another one setting up the same new store
+STORE_REACH_SECONDS = 5.0  # how long the first request to an http(s) store may take
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_MOVE_AWAY = "Move it away to start a new store, or point MLFLOW_TRACKING_URI at another one."
+
+
+class StoreError(InputError):
+    """The tracking store can't be opened: a damaged database, an unknown kind of URI, a server
+    that doesn't answer. The message is one line naming the store."""
+
+
+_ready_stores: set[tuple[str, str]] = set()  # (URI, working folder) checked, and created if new, in this process
+_ready_lock = threading.Lock()
+
+
 def make_client(tracking_uri: str | None = None) -> MlflowClient:
+    """A client on the store, which is checked once per process (a new SQLite store is created
+    then, under a file lock, in WAL mode). StoreError says in one line why it can't be used."""
     uri = tracking_uri or default_tracking_uri()
+    try:
+        ready = (uri, os.getcwd())  # a relative sqlite:/// path names another file from another folder
+        with _ready_lock:
+            if ready not in _ready_stores:
+                _prepare_store(uri)
+                _ready_stores.add(ready)
+        return MlflowClient(tracking_uri=uri)
+    except StoreError:
+        raise
+    except Exception as error:  # MLflow, SQLAlchemy, sqlite3 and requests each raise their own types
+        raise StoreError(f"The tracking store {uri} can't be used: {_one_line(error)}") from None
+
+
+def _prepare_store(uri: str) -> None:
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=uri)
+        _prepare_sqlite(Path(uri.removeprefix("sqlite:///")), uri)
+    elif uri.startswith(("http://", "https://")):
+        _check_reachable(uri)
+    else:
+        from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
+
+        try:
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        except UnsupportedModelRegistryStoreURIException:  # MLflow's name for an unknown kind of URI, tracking included
+            raise StoreError(f"The tracking store {uri} is not a kind of store MLflow knows: use sqlite:///path/to/"
+                             "mlflow.db, http(s)://server:port or a database URI such as postgresql://...") from None
+
+
+def _prepare_sqlite(path: Path, uri: str) -> None:
+    """Refuse a file that is not a whole SQLite database; create MLflow's tables in a new one once,
+    however many processes start on it at the same moment; switch it to WAL mode, so readers don't
+    wait for a writer (the mode is kept in the file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_sqlite_file(path, uri)
+    with _file_lock(path.with_name(path.name + ".lock"), uri):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # MLflow creates missing tables here
+        # Switching needs a moment alone with the file; when others are busy in it, a later start switches it.
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection, \
+                contextlib.suppress(sqlite3.OperationalError):
+            connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _check_sqlite_file(path: Path, uri: str) -> None:
+    """A StoreError for garbage or a truncated database, before SQLAlchemy sees it. An empty or
+    missing file is a new store."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        header = file.read(100)
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise StoreError(f"The tracking store {uri} is damaged: the file is not an SQLite database. {_MOVE_AWAY}")
+    page_size = int.from_bytes(header[16:18], "big")
+    pages = int.from_bytes(header[28:32], "big")
+    if path.stat().st_size < (65536 if page_size == 1 else page_size) * pages and not _sqlite_intact(path):
+        raise StoreError(f"The tracking store {uri} is damaged: the database file is cut short. {_MOVE_AWAY}")
+
+
+def _sqlite_intact(path: Path) -> bool:
+    """SQLite's own quick check, for a file shorter than its header says (a checkpoint of a WAL
+    database may be writing it right now)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as connection:
+            return connection.execute("PRAGMA quick_check(1)").fetchone() == ("ok",)
+    except sqlite3.DatabaseError:
+        return False
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, uri: str):
+    """An exclusive lock on `path` between processes, given up with a StoreError after STORE_LOCK_SECONDS."""
+    import fcntl
+
+    with path.open("a") as file:
+        deadline = time.monotonic() + STORE_LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"The tracking store {uri} has been locked by another process setting it up "
+                                     f"for {STORE_LOCK_SECONDS:.0f} s (lock file {path}).") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def _check_reachable(uri: str) -> None:
+    """One request to MLflow's API, without MLflow's minutes of retries: no answer within
+    STORE_REACH_SECONDS, or an answer that is not MLflow's, is a StoreError. A refusal to log
+    in is left to MLflow to report."""
+    import requests
+
+    try:
+        answer = requests.get(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                              timeout=STORE_REACH_SECONDS)
+    except requests.RequestException:
+        raise StoreError(f"The tracking store {uri} can't be reached: no answer within {STORE_REACH_SECONDS:g} s. "
+                         "Is the MLflow server running, and is the address right?") from None
+    if answer.status_code not in (200, 401, 403):
+        raise StoreError(f"The tracking store {uri} answered HTTP {answer.status_code} where MLflow's API should be: "
+                         "is it an MLflow tracking server?")
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    """An error's message as one short line: SQLAlchemy's own error without its SQL, MLflow's
+    without the lines after the first."""
+    error = getattr(error, "orig", None) or error  # SQLAlchemy wraps the database's error
+    lines = str(getattr(error, "message", None) or error).strip().splitlines()
+    line = " ".join(lines[0].split()) if lines else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 _experiment_lock = threading.Lock()
@@ -100,35 +233,109 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-class RunLogger:
-    """Writes to one MLflow run. Metrics are buffered and sent in batches, at most every
-    `flush_seconds`, so per-batch logging costs no store round-trip per batch."""
+STORE_PATIENCE_SECONDS = float(os.environ.get("CNNKIT_STORE_PATIENCE_S", 600))  # a busy store fails a run after this
+_RETRY_FIRST_SECONDS, _RETRY_MAX_SECONDS = 0.5, 15.0  # backoff between attempts at a refused write
+_PERMANENT_ERRORS = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE")  # retrying can't help
+_log = logging.getLogger(__name__)
 
-    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 2.0):
+
+class StoreUnavailable(RuntimeError):
+    """The store refused every write for longer than the logger's patience."""
+
+
+class Patience:
+    """Store calls retried with backoff while the store refuses them (locked, unreachable), until it
+    has refused calls for `seconds` in a row (STORE_PATIENCE_SECONDS by default): then
+    StoreUnavailable, "tracking store busy/unreachable since <time>". After that each call is tried
+    once, and a failure is logged, not raised. Thread-safe; one per run."""
+
+    def __init__(self, seconds: float | None = None):
+        self.seconds = STORE_PATIENCE_SECONDS if seconds is None else seconds
+        self._lock = threading.Lock()
+        self._refused_since: float | None = None  # time.time() of the first refused call in a row
+        self._gave_up: StoreUnavailable | None = None
+
+    @property
+    def gave_up(self) -> StoreUnavailable | None:
+        return self._gave_up
+
+    def call(self, action):
+        """action(), retried; its result (None for a failure after giving up)."""
+        delay = _RETRY_FIRST_SECONDS
+        while True:
+            try:
+                result = action()
+            except Exception as error:
+                if isinstance(error, MlflowException) and error.error_code in _PERMANENT_ERRORS:
+                    raise
+                with self._lock:
+                    since = self._refused_since = self._refused_since or time.time()
+                    if self._gave_up:
+                        _log.warning("The tracking store is still unavailable: %s", _one_line(error))
+                        return None
+                    waited = time.time() - since
+                    if waited >= self.seconds:
+                        self._gave_up = StoreUnavailable(
+                            "tracking store busy/unreachable since "
+                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))} ({_one_line(error)})")
+                        raise self._gave_up from None
+                time.sleep(min(delay, self.seconds - waited))
+                delay = min(2 * delay, _RETRY_MAX_SECONDS)
+            else:
+                with self._lock:
+                    self._refused_since = None
+                return result
+
+
+class RunLogger:
+    """Writes to one MLflow run without holding training up.
+
+    Metrics are buffered and written by the logger's own thread in batches, at most every
+    `flush_seconds`, so per-batch logging costs no store round-trip. Any write the store refuses
+    (locked, unreachable) is retried with backoff, metrics kept in memory meanwhile: a busy store
+    delays logging, never training. Only when the store has refused writes for longer than the
+    `patience` allows does logging raise StoreUnavailable, so the run can end FAILED.
+    """
+
+    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 2.0, patience: Patience | None = None):
         self.client, self.run_id, self.flush_seconds = client, run_id, flush_seconds
-        self._buffer: list[Metric] = []
-        self._last_flush = time.monotonic()
+        self.patience = patience or Patience()
+        self._changed = threading.Condition()  # guards everything below
+        self._pending: list[Metric] = []  # logged, not yet in the store, oldest first
+        self._flush_requested = False
+        self._closed = False  # finished: the writer thread ends
+        self._writer_error: Exception | None = None  # why the writer stopped: StoreUnavailable, or a permanent refusal
+        self._writer: threading.Thread | None = None
 
     def log_metrics(self, values: dict[str, float], step: int) -> None:
         timestamp = int(time.time() * 1000)
-        self._buffer += [Metric(key, float(value), timestamp, step) for key, value in values.items()]
-        if len(self._buffer) >= _MAX_METRICS_PER_CALL or time.monotonic() - self._last_flush >= self.flush_seconds:
-            self.flush()
+        with self._changed:
+            self._raise_writer_error()
+            self._pending += [Metric(key, float(value), timestamp, step) for key, value in values.items()]
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_metrics, name=f"RunLogger {self.run_id[:8]}",
+                                                daemon=True)
+                self._writer.start()
+            if len(self._pending) >= _MAX_METRICS_PER_CALL:
+                self._changed.notify_all()
 
     def flush(self) -> None:
-        while self._buffer:
-            chunk, self._buffer = self._buffer[:_MAX_METRICS_PER_CALL], self._buffer[_MAX_METRICS_PER_CALL:]
-            self.client.log_batch(self.run_id, metrics=chunk)
-        self._last_flush = time.monotonic()
+        """Have the buffered metrics written now, without waiting for them."""
+        with self._changed:
+            self._raise_writer_error()
+            self._flush_requested = True
+            self._changed.notify_all()
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self.client.log_batch(self.run_id, params=[Param(key, str(value)) for key, value in params.items()])
+        self.patience.call(lambda: self.client.log_batch(self.run_id, params=[Param(key, str(value))
+                                                                        for key, value in params.items()]))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
+        self.patience.call(lambda: self.client.log_batch(self.run_id, tags=[RunTag(key, str(value))
+                                                                      for key, value in tags.items()]))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        self.patience.call(lambda: self.client.log_text(self.run_id, text, artifact_file))
 
     def log_json(self, value: Any, artifact_file: str) -> None:
         self.log_text(json.dumps(value, indent=1), artifact_file)
@@ -137,7 +344,7 @@ class RunLogger:
         self.log_text(table.to_csv(index=False), artifact_file)
 
     def log_file(self, local_path: Path, artifact_path: str) -> None:
-        self.client.log_artifact(self.run_id, str(local_path), artifact_path)
+        self.patience.call(lambda: self.client.log_artifact(self.run_id, str(local_path), artifact_path))
 
     def log_arrays(self, arrays: dict[str, np.ndarray], artifact_file: str) -> None:
         """Arrays as an .npz (no pickled objects, so it loads with allow_pickle=False)."""
@@ -147,32 +354,87 @@ class RunLogger:
             self.log_file(path, str(Path(artifact_file).parent))
 
     def log_model(self, model) -> None:
+        """The model as a .keras file, and its SHA-256 as a tag, which `load_model` checks."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(MODEL_ARTIFACT).name
             model.save(path)
             self.log_file(path, str(Path(MODEL_ARTIFACT).parent))
+            self.set_tags({MODEL_SHA256_TAG: _sha256(path)})
 
     def finish(self, status: str, error: str | None = None) -> None:
-        """End the run as FINISHED, FAILED or KILLED, after writing what is buffered."""
+        """End the run as FINISHED, FAILED or KILLED, after writing what is buffered. When the store
+        stays away past the patience, the run is left RUNNING there (the stale-run check ends it
+        once this process is gone) and this returns all the same."""
         try:
-            self.flush()
+            self._write_pending()
             if error:
                 self.set_tags({"cnnkit.error": error[:5000]})
         finally:
-            self.client.set_terminated(self.run_id, status)
+            with self._changed:
+                self._closed = True
+                self._changed.notify_all()
+            self.patience.call(lambda: self.client.set_terminated(self.run_id, status))
+
+    # ---- retrying ---------------------------------------------------------------------
+
+    def _write_metrics(self) -> None:
+        """The writer thread: writes buffered metrics when asked to or every `flush_seconds`,
+        oldest first; ends when the run is finished, or at StoreUnavailable or a refusal retrying
+        can't mend."""
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._flush_requested or self._closed
+                                       or len(self._pending) >= _MAX_METRICS_PER_CALL, timeout=self.flush_seconds)
+                if self._closed:
+                    return
+                self._flush_requested = False
+                chunk = self._pending[:_MAX_METRICS_PER_CALL]
+            try:
+                if self.patience.gave_up:  # another write gave up: a failure now would pass unnoticed
+                    raise self.patience.gave_up
+                if chunk:
+                    self.patience.call(lambda: self.client.log_batch(self.run_id, metrics=chunk))
+            except Exception as error:
+                with self._changed:
+                    self._writer_error = error
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                del self._pending[:len(chunk)]  # only this thread removes, and only what it wrote
+                self._changed.notify_all()
+
+    def _write_pending(self) -> None:
+        """Wait until the writer has written every buffered metric; when it gave up, try once more."""
+        with self._changed:
+            self._flush_requested = True
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: not self._pending or self._writer_error is not None)
+            error, left = self._writer_error, list(self._pending)
+        if error is not None and not isinstance(error, StoreUnavailable):
+            raise error
+        for start in range(0, len(left), _MAX_METRICS_PER_CALL):  # the store gave up: one last attempt each
+            chunk = left[start:start + _MAX_METRICS_PER_CALL]
+            self.patience.call(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+
+    def _raise_writer_error(self) -> None:
+        if self._writer_error is not None:
+            raise self._writer_error
 
 
 def start_run(
     client: MlflowClient, config: TrainConfig, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
     tags: dict[str, str] | None = None,
 ) -> RunLogger:
-    """Create a run holding the config as params and provenance as tags."""
+    """Create a run holding the config as params and provenance as tags. A busy store is waited
+    for (see `Patience`); StoreUnavailable when it stays away."""
     import keras
 
     from cnnkit import __version__
 
-    run = client.create_run(
-        experiment_id(client, experiment),
+    patience = Patience()  # a busy store delays the run's start too, up to the same limit
+    in_experiment = patience.call(lambda: experiment_id(client, experiment))
+    run = patience.call(lambda: client.create_run(
+        in_experiment,
         run_name=run_name or f"{config.arch} on {config.dataset}",
         tags={
             "cnnkit.version": __version__,
@@ -183,8 +445,8 @@ def start_run(
             "cnnkit.pid": str(os.getpid()),
             **(tags or {}),
         },
-    )
-    logger = RunLogger(client, run.info.run_id)
+    ))
+    logger = RunLogger(client, run.info.run_id, patience=patience)
     logger.log_params(config.to_params())
     return logger
 
@@ -205,7 +467,9 @@ def load_table_artifact(client: MlflowClient, run_id: str, artifact_file: str) -
 
 
 def load_model(client: MlflowClient, run_id: str):
-    """A run's trained model, loaded with safe_mode=True (no code from the artifact runs)."""
+    """A run's trained model, once its file is checked against the SHA-256 recorded when it was
+    logged (runs logged before that have none and load unchecked), loaded with safe_mode=True (no
+    code from the artifact runs). A changed, refused or damaged file is an InputError naming the run."""
     import keras
 
     import cnnkit.tricks  # noqa: F401  (registers cnnkit's layers and schedules for deserialisation)
@@ -215,7 +479,24 @@ def load_model(client: MlflowClient, run_id: str):
             path = client.download_artifacts(run_id, MODEL_ARTIFACT, tmp)
         except Exception as error:  # MLflow raises several types for a missing artifact
             raise InputError(f"Run {run_id} has no saved model ({error}).") from None
-        return keras.saving.load_model(path, safe_mode=True)
+        recorded = _runs(client, [run_id])[0].data.tags.get(MODEL_SHA256_TAG)
+        if recorded and _sha256(Path(path)) != recorded:
+            raise InputError(f"The saved model of run {run_id} does not match the checksum recorded when it was "
+                             "trained: it was changed after training.")
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except Exception:  # Keras' refusals and a damaged file's errors come in many types and may quote the file
+            _log.warning("The saved model of run %s could not be loaded", run_id, exc_info=True)
+            raise InputError(f"The saved model of run {run_id} can't be loaded safely: it holds code (such as a "
+                             "Lambda layer) or parts cnnkit doesn't know, or the file is damaged.") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---- stale runs ------------------------------------------------------------------------

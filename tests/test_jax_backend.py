@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Files whose tests must also pass on JAX: every page's AppTests, the augmentation geometry and the
 # training speed-ups (mixed precision, weight averaging). Add more here.
 ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py", "tests/test_runs_page.py", "tests/test_inspect_page.py",
-          "tests/test_classify_page.py", "tests/test_augment.py", "tests/test_training_speedups.py"]
+          "tests/test_classify_page.py", "tests/test_augment.py", "tests/test_training_speedups.py",
+          "tests/test_model_integrity.py"]
 
 pytestmark = [
     pytest.mark.slow,
