@@ -22,10 +22,31 @@ manager.wait(job)
 print("the job ended by itself")
 """
 
+# As under Streamlit: the server's own SIGTERM handler ends it, and the manager lives in another thread.
+SERVER_SCRIPT = """
+import signal, sys, threading
+from cnnkit.config import TrainConfig
+from cnnkit.jobs import JobManager
 
-def assert_killed_with_its_epochs(store: str, run_id: str) -> None:
+stopped = threading.Event()
+signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
+managers = []
+
+def session():
+    managers.append(JobManager(tracking_uri=sys.argv[1]))
+    managers[0].submit(TrainConfig(dataset="digits", epochs=300, batch_size=64, seed=7))
+
+thread = threading.Thread(target=session)
+thread.start()
+thread.join()
+stopped.wait()
+print("the server stopped")
+"""
+
+
+def assert_killed_with_its_epochs(store: str, run_id: str, note: str = NOTE) -> None:
     run = tracking.make_client(store).get_run(run_id)
-    assert run.info.status == "KILLED" and run.data.tags["cnnkit.error"] == NOTE
+    assert run.info.status == "KILLED" and run.data.tags["cnnkit.error"] == note
     epochs = logged_epochs(store, run_id)
     assert epochs and epochs == list(range(1, len(epochs) + 1))  # what it trained is kept, each epoch once
 
@@ -62,3 +83,19 @@ def test_sigterm_ends_a_job_managers_runs_killed_before_the_process_exits(tmp_pa
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "the job ended by itself" not in out
     assert_killed_with_its_epochs(store, run_id)
+
+
+@pytest.mark.slow
+def test_a_server_that_ends_on_sigterm_by_itself_ends_its_jobs_runs_killed_as_it_exits(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    script = tmp_path / "server.py"
+    script.write_text(SERVER_SCRIPT)
+    process = start([str(script), store], store, tmp_path)
+    try:
+        run_id = wait_for(running_run_with_epochs(store), what="an epoch logged")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "the server stopped" in out, err
+    assert_killed_with_its_epochs(store, run_id, "Stopped: the process was shutting down.")
