@@ -187,11 +187,15 @@ class JobManager:
 
     def resume(self, run_id: str) -> str:
         """Queue the continuation of run `run_id` from its checkpoint (see `training.resume`), in the
-        same MLflow run; returns the job id. InputError when the run can't be resumed."""
+        same MLflow run; returns the job id. InputError when the run can't be resumed, or a job
+        of this manager is resuming it already (a second click while the first waits in the queue)."""
+        with self._lock:
+            if any(job.run_id == run_id and job.state in ACTIVE_STATES for job in self._jobs.values()):
+                raise InputError(f"Run {run_id} is being resumed already.")
         training.resumable(run_id, self.tracking_uri)
         cfg = tracking.config_of_run(tracking.make_client(self.tracking_uri), run_id)
         work = functools.partial(self._resume, run_id=run_id)
-        return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work)
+        return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work, run_id)
 
     def cancel(self, job_id: str) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
@@ -257,11 +261,12 @@ class JobManager:
 
     # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
 
-    def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest]) -> str:
+    def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest],
+                run_id: str | None = None) -> str:
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
-            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work)
+            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, run_id=run_id)
             self._jobs[job.job_id] = job
             self._queue.append(job)
             self._start_queued()
