@@ -22,24 +22,22 @@ manager.wait(job)
 print("the job ended by itself")
 """
 
-# As under Streamlit: the server's own SIGTERM handler ends it, and the manager lives in another thread.
-SERVER_SCRIPT = """
-import signal, sys, threading
+# Streamlit's own server in the main thread, with its SIGTERM handler; the manager made in another
+# thread, as the app's first session makes it (app_pages/common.py).
+STREAMLIT_SCRIPT = """
+import sys, threading
+from streamlit.web import bootstrap
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
 
-stopped = threading.Event()
-signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
-managers = []
+sessions = []
 
 def session():
-    managers.append(JobManager(tracking_uri=sys.argv[1]))
-    managers[0].submit(TrainConfig(dataset="digits", epochs=300, batch_size=64, seed=7))
+    sessions.append(JobManager(tracking_uri=sys.argv[1]))
+    sessions[0].submit(TrainConfig(dataset="digits", epochs=300, batch_size=64, seed=7))
 
-thread = threading.Thread(target=session)
-thread.start()
-thread.join()
-stopped.wait()
+threading.Thread(target=session).start()
+bootstrap.run(sys.argv[2], False, [], {})
 print("the server stopped")
 """
 
@@ -86,11 +84,15 @@ def test_sigterm_ends_a_job_managers_runs_killed_before_the_process_exits(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_server_that_ends_on_sigterm_by_itself_ends_its_jobs_runs_killed_as_it_exits(tmp_path):
+def test_sigterm_to_the_streamlit_server_ends_its_jobs_runs_killed_as_it_exits(tmp_path, monkeypatch):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    script = tmp_path / "server.py"
-    script.write_text(SERVER_SCRIPT)
-    process = start([str(script), store], store, tmp_path)
+    script, page = tmp_path / "server.py", tmp_path / "page.py"
+    script.write_text(STREAMLIT_SCRIPT)
+    page.write_text("import streamlit as st\nst.write('hello')\n")
+    monkeypatch.setenv("STREAMLIT_SERVER_HEADLESS", "true")
+    monkeypatch.setenv("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "8631")  # another port is taken when this one is busy
+    process = start([str(script), store, str(page)], store, tmp_path)
     try:
         run_id = wait_for(running_run_with_epochs(store), what="an epoch logged")
         process.send_signal(signal.SIGTERM)
