@@ -2,17 +2,27 @@
 
 import keras
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnkit import inspection, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
-from cnnkit.jobs import JobManager
+from cnnkit.jobs import JobManager, visitor_cap_from_environment
 
 
 @st.cache_resource
 def job_manager() -> JobManager:
     """One manager per server process: jobs outlive reruns, refreshes, page changes and tabs."""
-    return JobManager(tracking_uri=tracking.default_tracking_uri())
+    return JobManager(tracking_uri=tracking.default_tracking_uri(), max_active_per_visitor=visitor_cap_from_environment())
+
+
+def visitor() -> str:
+    """Who launches a job, for the per-visitor cap: the browser's address, or, where that is this
+    machine (one person's own app) or unknown, the browser tab's session."""
+    address = st.context.ip_address
+    if isinstance(address, str) and address not in ("127.0.0.1", "::1"):  # None on this machine, a mock in AppTest
+        return f"address {address}"
+    return f"session {get_script_run_ctx().session_id}"
 
 
 def devices_panel() -> None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnnkit import charts, checkpoint, selection, tracking
 from cnnkit.errors import InputError
-from app_pages.common import job_manager, mlflow_client, run_label
+from app_pages.common import job_manager, mlflow_client, run_label, visitor
 
 client = mlflow_client()
 st.title("Runs")
@@ -119,7 +119,7 @@ if run_id:
     if run.info.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
         if st.button("Resume", type="primary", help="Continue this run in a job from its last completed epoch."):
             try:
-                job_manager().resume(run_id)
+                job_manager().resume(run_id, visitor=visitor())
                 st.success("Resuming in a job: follow it on the Train page.")
             except InputError as error:
                 st.error(str(error))

@@ -19,10 +19,11 @@ from cnnkit.config import (
 from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload, split_warnings
 from cnnkit.errors import InputError
 from cnnkit.presets import PRESETS
+from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
-from app_pages.common import job_manager, uploads_dir
+from app_pages.common import job_manager, uploads_dir, visitor
 from app_pages.guard import guarded
 
 DEFAULTS = TrainConfig().to_dict()
@@ -130,9 +131,19 @@ def cached_data(dataset, path, image_size, val_fraction, test_fraction, seed, tr
     return load_data(cfg)
 
 
+def checked_config(values: dict) -> TrainConfig:
+    """The form's config, once its dataset path is one this server lets visitors read."""
+    cfg = TrainConfig.from_dict(values)
+    if cfg.dataset_path:
+        server_paths.check(cfg.dataset_path)
+    return cfg
+
+
 def form_data(values: dict):
     """(the form's data split, None) or (None, the InputError that stops it from loading)."""
     try:
+        if values["dataset_path"]:
+            server_paths.check(values["dataset_path"])  # before anything is read
         return cached_data(values["dataset"], values["dataset_path"], values["image_size"], values["val_fraction"],
                            values["test_fraction"], values["seed"], values["train_limit"]), None
     except InputError as error:
@@ -164,6 +175,8 @@ def control(field: str) -> None:
         return
     used, current = setting.is_used(values), to_widget(field, values[field])
     options = {"help": setting.help if used else f"{setting.help} {setting.unused_note}", "disabled": not used}
+    if field == "dataset_path" and not server_paths.open_to_visitors:  # uploads still fill it in
+        options.update(disabled=True, help="Off: this app is not served on localhost, so upload the file above.")
     # The current value doubles as the control's default: it changes no widget id (keyed widgets keep
     # theirs), and a control the browser draws afresh after a rerun that cut the previous one short
     # shows the form's value, not the first option or the minimum.
@@ -191,13 +204,12 @@ def page_style() -> str:
 
 def launch() -> None:
     values = form_values()
+    name = st.session_state.get("run_name", "").strip()
     try:
-        cfg = TrainConfig.from_dict(values)
+        st.session_state["watched_job"] = manager.submit(checked_config(values), name=name or None, visitor=visitor())
     except InputError as error:
         st.toast(f"Not launched: {error}")
         return
-    name = st.session_state.get("run_name", "").strip()
-    st.session_state["watched_job"] = manager.submit(cfg, name=name or None)
     st.session_state.pop("chosen_job", None)  # a reload then follows the newest running job
     st.session_state["run_name"] = ""
     st.toast(f"Queued {name or describe_run(values)}.")
@@ -205,7 +217,7 @@ def launch() -> None:
 
 def find_learning_rate() -> None:
     try:
-        st.session_state["lr_job"] = manager.submit_lr_find(TrainConfig.from_dict(form_values()))
+        st.session_state["lr_job"] = manager.submit_lr_find(checked_config(form_values()), visitor=visitor())
     except InputError as error:
         st.toast(f"Not started: {error}")
 
@@ -250,6 +262,7 @@ def lr_finder_panel(polling: bool) -> None:
 # ---- page -------------------------------------------------------------------------------
 
 manager = job_manager()
+server_paths = ServerPaths.for_app(st.get_option("server.address"), uploads_dir())
 restore_form()
 values = form_values()
 sync_address_bar(values)

@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from cnnkit.config import TrainConfig
+from cnnkit.config import TrainConfig, parse_assignments
 from cnnkit.errors import InputError
 from cnnkit.settings import command_line_message
 
@@ -49,7 +49,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
     base = get_preset(args.preset).settings if args.preset else {}
     named = {key: getattr(args, key) for key in ("dataset", "arch", "epochs") if getattr(args, key) is not None}
-    return TrainConfig.from_dict({**base, **named}).with_settings(args.settings)
+    return TrainConfig.from_dict({**base, **named, **parse_assignments(args.settings)})
 
 
 def _listing(what: str, tracking_uri: str | None) -> list[dict]:

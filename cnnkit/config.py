@@ -112,13 +112,19 @@ class TrainConfig:
 
     def with_settings(self, assignments: list[str]) -> TrainConfig:
         """Apply CLI-style `key=value` strings."""
-        changes = {}
-        for assignment in assignments:
-            key, sep, value = assignment.partition("=")
-            if not sep:
-                raise InputError(f"'{assignment}' is not key=value.")
-            changes[key.strip()] = value.strip()
-        return self.replace(**changes)
+        return self.replace(**parse_assignments(assignments))
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, str]:
+    """CLI-style `key=value` strings as {key: value text}, to apply together with other settings
+    (one validation of them all: `--dataset csv` alone is invalid without its path)."""
+    changes = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise InputError(f"'{assignment}' is not key=value.")
+        changes[key.strip()] = value.strip()
+    return changes
 
 
 def field_names() -> tuple[str, ...]:

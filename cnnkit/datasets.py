@@ -4,6 +4,7 @@ Every loader returns uint8 images (N, H, W, C) and int64 labels. Keras is import
 when a dataset has to be downloaded, so everything else works with any Keras backend.
 """
 
+import csv
 import gzip
 import hashlib
 import io
@@ -11,15 +12,17 @@ import json
 import math
 import os
 import pickle
+import re
 import struct
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from contextlib import contextmanager
 from functools import partial
-from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterator
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,10 @@ import pandas as pd
 from cnnkit.errors import InputError
 from cnnkit.settings import label, setting_error
 from cnnkit.images import IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array
+from cnnkit.safe_files import (
+    MAX_ENTRY_BYTES, MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, READ_ERRORS, open_regular, read_entry, read_regular, zip_entries,
+    zip_path,
+)
 
 DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
 FASHION_CLASSES = (
@@ -54,8 +61,6 @@ CIFAR100_CLASSES = (
 
 DEFAULT_IMAGE_SIZE = 64
 MAX_IMAGE_SIZE = 1024
-MAX_ZIP_ENTRIES = 20_000
-MAX_ZIP_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -607,74 +612,138 @@ def load_cifar100(path: str | None, image_size: int | None) -> RawData:
 # --- Files you bring: Kaggle CSV, image folders ----------------------------------------------
 
 
+# Kaggle CSVs are read in chunks of rows, so memory holds the uint8 images plus one chunk of cells.
+CSV_CHUNK_ROWS = 2000
+MAX_CSV_HEADER_BYTES = 2**20  # 100,000 column names or so: far more than any image row needs
+MAX_CSV_LABEL = 999  # labels are class numbers 0..999
+_CSV_EXPECTED = "a 'label' column and a square number of pixel columns such as 784 (28x28), separated by commas"
+_SHOWN_COLUMN_NAME = re.compile(r"label|[A-Za-z]{0,8}\d{1,7}")  # label, pixel0, p12: names, not a file's text
+
+
 def read_digit_csv(
     source: str | os.PathLike | bytes | BinaryIO, name: str | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Images and labels from a Kaggle digit-recognizer CSV: a `label` column plus pixel columns.
 
-    Pixel columns (every other column, in order) hold a square image row by row, values 0-255.
-    Returns x uint8 (N, S, S, 1) and y int64 (N,), or y None when there is no `label` column
-    (the unlabeled test file). `source` is a path, the file's bytes or a binary file object;
-    `name` is what error messages call it. Rows in messages count from 1 after the header.
+    Pixel columns (every other column, in order) hold a square image row by row, values 0-255;
+    labels are class numbers from 0 to MAX_CSV_LABEL. Returns x uint8 (N, S, S, 1) and y int64
+    (N,), or y None when there is no `label` column (the unlabeled test file). `source` is a path
+    (a regular file of at most MAX_UPLOAD_BYTES), the file's bytes or a binary file object;
+    `name` is what error messages call it. Rows in messages count from 1 after the header,
+    columns from 1; messages never quote the file's cells.
     """
     name = name or (str(source) if isinstance(source, (str, os.PathLike)) else "the CSV file")
-    try:
-        frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except pd.errors.EmptyDataError as err:
-        raise InputError(f"{name} is empty.") from err
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(f"{name} is not a well-formed CSV file ({err}).") from err
-    except OSError as err:
-        raise InputError(f"Cannot read {name} ({err}).") from err
-
-    pixel_columns = [column for column in frame.columns if column != "label"]
-    if not pixel_columns:
-        raise InputError(f"{name} has no pixel columns, only a 'label' column.")
-    side = math.isqrt(len(pixel_columns))
-    if side * side != len(pixel_columns):
-        raise InputError(
-            f"{name} has {len(pixel_columns)} pixel columns, which is not a square image; "
-            f"expected a square number such as 784 (28x28)."
-        )
-    if frame.empty:
+    with _csv_stream(source, name) as stream:
+        columns = _csv_header(stream, name)
+        pixel_columns = [i for i, column in enumerate(columns) if column != "label"]
+        labeled = len(pixel_columns) < len(columns)
+        images, labels, row = [], [], 0
+        try:
+            chunks = pd.read_csv(stream, header=None, names=range(len(columns)), index_col=False,
+                                 chunksize=CSV_CHUNK_ROWS)
+            for chunk in chunks:
+                if chunk.empty:  # a header without rows
+                    continue
+                values = _numbers(chunk, columns, row, name)
+                images.append(_pixels(values[:, pixel_columns], pixel_columns, columns, row, name))
+                if labeled:
+                    labels.append(_labels(values[:, columns.index("label")], row, name))
+                row += len(chunk)
+        except pd.errors.ParserError as err:
+            raise InputError(f"{name} is not a well-formed CSV file ({str(err).strip()}).") from err
+        except UnicodeDecodeError as err:
+            raise InputError(f"{name} is not a well-formed CSV file: it is not UTF-8 text.") from err
+    if not row:
         raise InputError(f"{name} has a header but no rows.")
-
-    pixels = _numbers(frame[pixel_columns], name)
-    bad = (pixels < 0) | (pixels > 255) | (pixels != np.round(pixels))
-    if bad.any():
-        row, column = _first(bad)
-        raise InputError(
-            f"{name}: row {row + 1}, column '{pixel_columns[column]}' holds "
-            f"{pixels[row, column]:g}; pixel values must be whole numbers from 0 to 255."
-        )
-    x = pixels.astype(np.uint8).reshape(-1, side, side, 1)
-    if "label" not in frame.columns:
-        return x, None
-    labels = _numbers(frame[["label"]], name)[:, 0]
-    fractional = labels != np.round(labels)
-    if fractional.any():
-        row = int(np.argmax(fractional))
-        raise InputError(
-            f"{name}: row {row + 1} has label {labels[row]:g}; labels must be whole numbers."
-        )
-    return x, labels.astype(np.int64)
+    side = math.isqrt(len(pixel_columns))
+    x = np.concatenate(images).reshape(-1, side, side, 1)
+    return x, np.concatenate(labels) if labeled else None
 
 
-def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
-    """The cells as one numeric array, or InputError naming a non-numeric or blank cell."""
-    for column in frame.columns:
-        cells = frame[column]
+@contextmanager
+def _csv_stream(source: str | os.PathLike | bytes | BinaryIO, name: str) -> Iterator[BinaryIO]:
+    """A binary stream of the CSV; a path must be a regular file, and a path or bytes at most MAX_UPLOAD_BYTES."""
+    if isinstance(source, (str, os.PathLike)):
+        with open_regular(source, MAX_UPLOAD_BYTES, name) as file:
+            yield file
+    elif isinstance(source, bytes):
+        if len(source) > MAX_UPLOAD_BYTES:
+            raise InputError(f"{name} is {len(source) / 2**20:,.0f} MB; files are limited to "
+                             f"{MAX_UPLOAD_BYTES // 2**20} MB.")
+        yield io.BytesIO(source)
+    else:
+        yield source
+
+
+def _csv_header(stream: BinaryIO, name: str) -> list[str]:
+    """The column names of the header line, read bounded, or InputError saying what was expected."""
+    try:
+        line = stream.readline(MAX_CSV_HEADER_BYTES + 1)
+    except OSError as err:
+        raise InputError(f"Cannot read {name} ({err.strerror or err}).") from err
+    if not line.strip():
+        raise InputError(f"{name} is empty.")
+    if len(line) > MAX_CSV_HEADER_BYTES:
+        raise InputError(f"{name} has no header line in its first {MAX_CSV_HEADER_BYTES // 2**20} MB; "
+                         f"expected {_CSV_EXPECTED}.")
+    try:
+        text = line.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{name} is not a CSV file: its first line is not UTF-8 text.") from err
+    columns = [column.strip() for column in next(csv.reader([text]))]
+    if len(columns) == 1:
+        for delimiter, called in ((";", "';'"), ("\t", "tab")):
+            if delimiter in text:
+                raise InputError(f"{name} looks {called}-delimited: use commas.")
+    pixels = len([column for column in columns if column != "label"])
+    if pixels == 0:
+        raise InputError(f"{name} has no pixel columns, only a 'label' column.")
+    if "label" not in columns and pixels < 4:
+        raise InputError(f"{name}'s first line is not a header of {_CSV_EXPECTED}; it has {pixels} column"
+                         f"{'s' * (pixels != 1)} and no 'label'.")
+    if math.isqrt(pixels) ** 2 != pixels:
+        raise InputError(f"{name} has {pixels} pixel columns, which is not a square image; "
+                         f"expected a square number such as 784 (28x28).")
+    return columns
+
+
+def _column(columns: list[str], index: int) -> str:
+    """"column 3 (pixel1)": the position, and the header's name when it is a plain column name."""
+    shown = columns[index] if _SHOWN_COLUMN_NAME.fullmatch(columns[index]) else None
+    return f"column {index + 1}" + (f" ({shown})" if shown else "")
+
+
+def _numbers(frame: pd.DataFrame, columns: list[str], first_row: int, name: str) -> np.ndarray:
+    """The cells as one numeric array, or InputError naming a non-numeric or blank cell (not its text)."""
+    for index in frame.columns:
+        cells = frame[index]
         if not pd.api.types.is_numeric_dtype(cells):
             row = int(np.argmax(pd.to_numeric(cells, errors="coerce").isna() & cells.notna()))
-            raise InputError(
-                f"{name}: row {row + 1}, column '{column}' holds {cells.iloc[row]!r}, "
-                f"which is not a number."
-            )
-    values = frame.to_numpy()
-    if values.dtype.kind == "f" and np.isnan(values).any():
-        row, column = _first(np.isnan(values))
-        raise InputError(f"{name}: row {row + 1}, column '{frame.columns[column]}' is blank.")
+            raise InputError(f"{name}: row {first_row + row + 1}, {_column(columns, index)} is not a number.")
+    values = frame.to_numpy(dtype=np.float64)
+    if np.isnan(values).any():
+        row, index = _first(np.isnan(values))
+        raise InputError(f"{name}: row {first_row + row + 1}, {_column(columns, index)} is blank.")
     return values
+
+
+def _pixels(values: np.ndarray, positions: list[int], columns: list[str], first_row: int, name: str) -> np.ndarray:
+    """The pixel cells (at `positions` among `columns`) as uint8, or InputError naming the first bad one."""
+    bad = (values < 0) | (values > 255) | (values != np.round(values))
+    if bad.any():
+        row, index = _first(bad)
+        raise InputError(f"{name}: row {first_row + row + 1}, {_column(columns, positions[index])} is not a "
+                         "whole number from 0 to 255, as pixel values must be.")
+    return values.astype(np.uint8)
+
+
+def _labels(values: np.ndarray, first_row: int, name: str) -> np.ndarray:
+    bad = (values < 0) | (values > MAX_CSV_LABEL) | (values != np.round(values))
+    if bad.any():
+        row = first_row + int(np.argmax(bad)) + 1
+        raise InputError(f"{name}: row {row} has a label that is not a whole number from 0 to {MAX_CSV_LABEL}; "
+                         "labels must be class numbers.")
+    return values.astype(np.int64)
 
 
 def _first(mask: np.ndarray) -> tuple[int, int]:
@@ -720,8 +789,9 @@ def read_image_folder(source: str | os.PathLike | bytes, image_size: int | None 
     path = Path(source)
     if path.is_dir():
         return _read_classes(*_walk(path), str(path), side)
-    if path.is_file():
-        return _read_zip(path, str(path), side)
+    if path.exists():  # a zip file: entries are read one at a time, so it may be larger than an upload
+        with open_regular(path, MAX_ZIP_BYTES, str(path)) as file:
+            return _read_zip(file, str(path), side)
     raise InputError(f"{path} is neither a folder nor a zip file.")
 
 
@@ -729,63 +799,34 @@ FileReaders = dict[PurePosixPath, Callable[[], bytes]]
 
 
 def _walk(root: Path) -> tuple[FileReaders, set[PurePosixPath]]:
+    """The files and folders under `root` (symlinked folders are not followed); each file is read
+    later as a regular file of at most MAX_ENTRY_BYTES. More than MAX_ZIP_ENTRIES files are refused."""
     files: FileReaders = {}
     folders = set()
     for dirpath, dirnames, filenames in os.walk(root):
         relative = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
         folders.update(relative / name for name in dirnames)
-        files.update({relative / name: (Path(dirpath) / name).read_bytes for name in filenames})
+        files.update({relative / name: partial(read_regular, Path(dirpath) / name, MAX_ENTRY_BYTES,
+                                               f"{relative / name} in {root}") for name in filenames})
+        if len(files) > MAX_ZIP_ENTRIES:
+            raise InputError(f"{root} holds more than {MAX_ZIP_ENTRIES:,} files; at most {MAX_ZIP_ENTRIES:,} are "
+                             "allowed.")
     return files, folders
 
 
-def _read_zip(file: Path | io.BytesIO, source: str, side: int) -> RawData:
+def _read_zip(file: BinaryIO, source: str, side: int) -> RawData:
     try:
         with zipfile.ZipFile(file) as archive:
-            entries = check_zip_entries(archive, source)
+            entries = zip_entries(archive, source)
             files = {
-                _zip_path(entry.filename): partial(archive.read, entry)
+                zip_path(entry.filename): partial(read_entry, archive, entry, source)
                 for entry in entries
                 if not entry.is_dir()
             }
-            folders = {_zip_path(entry.filename) for entry in entries if entry.is_dir()}
+            folders = {zip_path(entry.filename) for entry in entries if entry.is_dir()}
             return _read_classes(files, folders, source, side)
     except zipfile.BadZipFile as err:
         raise InputError(f"{source} is not a valid zip file ({err}).") from err
-
-
-def check_zip_entries(archive: zipfile.ZipFile, source: str) -> list[zipfile.ZipInfo]:
-    """The archive's entries, after refusing the whole zip if it is too big or any entry
-    points outside it (`..`, an absolute path or a drive letter)."""
-    entries = archive.infolist()
-    if len(entries) > MAX_ZIP_ENTRIES:
-        raise InputError(f"{source} holds {len(entries):,} entries; at most {MAX_ZIP_ENTRIES:,} are allowed.")
-    total = sum(entry.file_size for entry in entries)
-    if total > MAX_ZIP_BYTES:
-        raise InputError(
-            f"{source} unpacks to {total / 2**30:.1f} GiB; at most {MAX_ZIP_BYTES / 2**30:.0f} GiB are allowed."
-        )
-    for entry in entries:
-        if _is_unsafe(entry.filename):
-            raise InputError(
-                f"{source} contains the entry '{entry.filename}', which points outside the archive; the zip is refused."
-            )
-    return entries
-
-
-def _zip_path(name: str) -> PurePosixPath:
-    return PurePosixPath(name.replace("\\", "/"))
-
-
-def _is_unsafe(name: str) -> bool:
-    path = _zip_path(name)
-    return path.is_absolute() or ".." in path.parts or bool(PureWindowsPath(name).drive)
-
-
-# What reading a file or a zip member can raise (RuntimeError: encrypted member,
-# NotImplementedError: unsupported compression).
-_READ_ERRORS = (
-    OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, NotImplementedError
-)
 
 
 def _read_classes(
@@ -798,7 +839,7 @@ def _read_classes(
             name = f"{path} in {source}"
             try:
                 data = files[path]()
-            except _READ_ERRORS as err:
+            except READ_ERRORS as err:
                 raise InputError(f"Cannot read {name} ({err}).") from err
             img = decode_image(data, name)
             all_gray = all_gray and image_channels(img) == 1

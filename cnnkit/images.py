@@ -207,7 +207,8 @@ def image_channels(img: Image.Image) -> int:
 def to_array(img: Image.Image, channels: int) -> np.ndarray:
     """Pixels as uint8 (H, W, channels), channels 1 (gray) or 3 (RGB).
 
-    Transparent areas are composited onto black. 16-bit, 32-bit and float images are
+    Transparent areas are composited onto `transparency_backdrop`'s colour: white behind dark
+    ink, black behind light shapes, so the shape stays visible either way. 16-bit, 32-bit and float images are
     rescaled linearly so that their largest value (or 0, whichever is larger) maps to 255
     and their smallest value (or 0, whichever is smaller) maps to 0; NaN and infinities
     count as 0.
@@ -218,13 +219,33 @@ def to_array(img: Image.Image, channels: int) -> np.ndarray:
         gray = _rescale_to_uint8(np.asarray(img))
         return np.repeat(gray[..., None], channels, axis=2)
     if img.has_transparency_data:
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.uint16)
-        rgb = (rgba[..., :3] * rgba[..., 3:] + 127) // 255
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.uint32)
+        alpha = rgba[..., 3:]
+        rgb = (rgba[..., :3] * alpha + _BACKDROPS[_backdrop(rgba)] * (255 - alpha) + 127) // 255
         img = Image.fromarray(rgb.astype(np.uint8), "RGB")
     elif img.mode not in ("L", "RGB"):
         img = img.convert("RGB")
     array = np.asarray(img.convert("L" if channels == 1 else "RGB"))
     return array[..., None] if channels == 1 else array
+
+
+_BACKDROPS = {"white": 255, "black": 0}
+
+
+def transparency_backdrop(img: Image.Image) -> str | None:
+    """What `to_array` puts behind an image's transparent areas ("white" or "black"), or None
+    when it has none."""
+    return _backdrop(np.asarray(img.convert("RGBA"))) if img.has_transparency_data else None
+
+
+def _backdrop(rgba: np.ndarray) -> str:
+    """White when the visible pixels (weighted by opacity) are dark on average, as black ink on a
+    transparent sheet is; black when they are light; white when nothing is visible."""
+    alpha = rgba[..., 3].astype(np.float64)
+    if not alpha.any():
+        return "white"
+    luma = rgba[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return "white" if (luma * alpha).sum() / alpha.sum() < 128 else "black"
 
 
 def _rescale_to_uint8(values: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -82,6 +83,7 @@ class _Job:
     name: str
     config: TrainConfig
     work: Callable[[_Job], RunResult | RangeTest]  # runs in the job's thread
+    visitor: str | None = None  # who launched it, for the per-visitor cap
     submitted_at: float = field(default_factory=time.time)
     cancel: training.StopRequest = field(default_factory=training.StopRequest)
     thread: threading.Thread | None = None
@@ -118,6 +120,19 @@ class _Job:
             self.batch_count += 1
 
 
+VISITOR_CAP_VARIABLE = "CNNKIT_MAX_JOBS_PER_VISITOR"
+DEFAULT_VISITOR_CAP = 4
+
+
+def visitor_cap_from_environment() -> int | None:
+    """The app's per-visitor cap on queued or running jobs: CNNKIT_MAX_JOBS_PER_VISITOR, default 4,
+    0 for no cap."""
+    text = os.environ.get(VISITOR_CAP_VARIABLE, str(DEFAULT_VISITOR_CAP)).strip()
+    if not text.isdigit():
+        raise InputError(f"{VISITOR_CAP_VARIABLE} must be a whole number (0 for no cap), got {text!r}.")
+    return int(text) or None
+
+
 def _check_concurrency(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"max_concurrent: must be a whole number of at least 1, got {n!r}.")
@@ -135,6 +150,9 @@ class JobManager:
     """Runs jobs in daemon threads, at most `max_concurrent` at once, the rest queued first in,
     first out. Thread-safe: all shared state sits behind one lock, and callers only ever see
     `JobSnapshot` copies.
+
+    `max_active_per_visitor` caps the jobs one visitor (the `visitor` given to `submit`) may have
+    queued or running at once, so one browser cannot fill the queue; None: no cap.
 
     `trainer` and `range_tester` stand in for `training.train` and `training.lr_range_test`
     (tests inject fakes), `resumer` for `training.resume`. On construction it lets concurrent
@@ -154,8 +172,12 @@ class JobManager:
         *,
         recover_stale_runs: bool = True,
         batch_history_cap: int = BATCH_HISTORY_CAP,
+        max_active_per_visitor: int | None = None,
     ):
         _check_concurrency(max_concurrent)
+        if max_active_per_visitor is not None:
+            _check_concurrency(max_active_per_visitor)
+        self.max_active_per_visitor = max_active_per_visitor
         self.tracking_uri, self.experiment = tracking_uri, experiment
         self._trainer, self._range_tester, self._resumer = trainer, range_tester, resumer
         self._max_concurrent, self._batch_history_cap = max_concurrent, batch_history_cap
@@ -174,28 +196,29 @@ class JobManager:
 
     # ---- submitting and controlling ------------------------------------------------
 
-    def submit(self, cfg: TrainConfig, name: str | None = None) -> str:
+    def submit(self, cfg: TrainConfig, name: str | None = None, *, visitor: str | None = None) -> str:
         """Queue a training run (`name` becomes the MLflow run name); returns the job id."""
-        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train)
+        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train, visitor)
 
-    def submit_lr_find(self, cfg: TrainConfig, steps: int = 100) -> str:
+    def submit_lr_find(self, cfg: TrainConfig, steps: int = 100, *, visitor: str | None = None) -> str:
         """Queue a learning-rate range test of `steps` batches; its RangeTest becomes the result."""
         if steps < 3:
             raise InputError(f"steps: the range test needs at least 3 steps, got {steps}.")
         work = functools.partial(self._find_lr, steps=steps)
-        return self._submit("lr_find", cfg, f"LR range test: {cfg.arch} on {cfg.dataset}", work)
+        return self._submit("lr_find", cfg, f"LR range test: {cfg.arch} on {cfg.dataset}", work, visitor)
 
-    def resume(self, run_id: str) -> str:
+    def resume(self, run_id: str, *, visitor: str | None = None) -> str:
         """Queue the continuation of run `run_id` from its checkpoint (see `training.resume`), in the
-        same MLflow run; returns the job id. InputError when the run can't be resumed, or a job
-        of this manager is resuming it already (a second click while the first waits in the queue)."""
+        same MLflow run, for `visitor` (see `submit`); returns the job id. InputError when the run
+        can't be resumed, or a job of this manager is resuming it already (a second click while the
+        first waits in the queue)."""
         with self._lock:
             if any(job.run_id == run_id and job.state in ACTIVE_STATES for job in self._jobs.values()):
                 raise InputError(f"Run {run_id} is being resumed already.")
         training.resumable(run_id, self.tracking_uri)
         cfg = tracking.config_of_run(tracking.make_client(self.tracking_uri), run_id)
         work = functools.partial(self._resume, run_id=run_id)
-        return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work, run_id)
+        return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work, visitor, run_id)
 
     def cancel(self, job_id: str) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
@@ -262,15 +285,26 @@ class JobManager:
     # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
 
     def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest],
-                run_id: str | None = None) -> str:
+                visitor: str | None, run_id: str | None = None) -> str:
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
-            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, run_id=run_id)
+            self._check_visitor_cap(visitor)
+            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, run_id=run_id)
             self._jobs[job.job_id] = job
             self._queue.append(job)
             self._start_queued()
             return job.job_id
+
+    def _check_visitor_cap(self, visitor: str | None) -> None:
+        """Lock held."""
+        cap = self.max_active_per_visitor
+        if visitor is None or cap is None:
+            return
+        active = sum(job.visitor == visitor and job.state in ACTIVE_STATES for job in self._jobs.values())
+        if active >= cap:
+            raise InputError(f"You already have {active} job{'s' * (active != 1)} queued or running, the most one visitor may have at "
+                             "once: cancel one or wait for one to end.")
 
     def _job(self, job_id: str) -> _Job:
         """Lock held."""

@@ -16,14 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import ExifTags, Image
 
-from cnnkit.datasets import (  # shared with the dataset zip reader, so both refuse the same zips
-    _READ_ERRORS,
-    DIGIT_CLASSES,
-    _is_visible,
-    _zip_path,
-    check_zip_entries,
-    read_digit_csv,
-)
+from cnnkit.datasets import DIGIT_CLASSES, _is_visible, read_digit_csv
 from cnnkit.errors import InputError
 from cnnkit.images import (
     ALLOWED_FORMATS,
@@ -32,8 +25,10 @@ from cnnkit.images import (
     image_channels,
     resize_with_pad,
     to_array,
+    transparency_backdrop,
 )
 from cnnkit.inspection import classifier_inputs, predict_probabilities
+from cnnkit.safe_files import read_entry, zip_entries, zip_path  # shared with the dataset zip reader
 
 # Training images count as light-on-dark when their border is darker than this share of their
 # mean brightness: sklearn digits are at about 0.56, MNIST near 0, photos near 1.
@@ -86,8 +81,9 @@ def prepare(
     notes = []
     if _exif_orientation(data, img) not in (1, None):
         notes.append("EXIF orientation applied")
-    if img.has_transparency_data:
-        notes.append("transparent areas composited onto black")
+    backdrop = transparency_backdrop(img)
+    if backdrop:
+        notes.append(f"transparent areas composited onto {backdrop}")
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
         notes.append(f"{img.mode} pixel values rescaled to 0-255")
     original = to_array(img, image_channels(img))
@@ -277,6 +273,7 @@ def familiarity(model: keras.Model, image: np.ndarray, reference: TestReference)
 
 
 _RESULT_COLUMNS = ["file", "predicted", "confidence", "top5", "error"]
+MAX_BATCH_ZIP_BYTES = 256 * 2**20  # a batch zip's images are all held in memory at once
 
 
 def predict_files(
@@ -323,13 +320,14 @@ def files_from_zip(data: bytes, name: str = "the zip file") -> list[tuple[str, b
     """The image files of a zip as (path inside the zip, bytes), in archive order.
 
     Files without an image extension, hidden files and __MACOSX are skipped. The whole zip is
-    refused (InputError) when an entry points outside it or it has too many entries or bytes.
+    refused (InputError) before anything is unpacked when it is unsafe (see safe_files.zip_entries:
+    entries outside it, links, duplicates, zip bombs) or unpacks to more than MAX_BATCH_ZIP_BYTES.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = check_zip_entries(archive, name)
+            entries = zip_entries(archive, name, MAX_BATCH_ZIP_BYTES)
             return [
-                (entry.filename, _read_entry(archive, entry, name))
+                (entry.filename, read_entry(archive, entry, name))
                 for entry in entries
                 if not entry.is_dir() and _is_image_path(entry.filename)
             ]
@@ -338,15 +336,8 @@ def files_from_zip(data: bytes, name: str = "the zip file") -> list[tuple[str, b
 
 
 def _is_image_path(filename: str) -> bool:
-    path = _zip_path(filename)
+    path = zip_path(filename)
     return _is_visible(path) and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
-
-
-def _read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, name: str) -> bytes:
-    try:
-        return archive.read(entry)
-    except _READ_ERRORS as err:  # encrypted, unsupported compression, corrupt data
-        raise InputError(f"Cannot read '{entry.filename}' in {name} ({err}).") from err
 
 
 def kaggle_submission(

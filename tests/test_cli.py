@@ -82,3 +82,44 @@ def test_register_a_runs_model_then_list_registered_models(tmp_path, capsys):
     assert listed["name"] == "digits v1" and run_id in listed["description"]
     assert main(["register", "0" * 32, "digits", "--tracking-uri", uri]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_the_readme_form_of_a_csv_dataset_path_is_accepted():
+    """`--dataset csv` alone is invalid (it needs a path); with `--set dataset_path=...` it is one valid config."""
+    from cnnkit.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "--dataset", "csv", "--set", "dataset_path=train.csv", "--epochs", "2"])
+    cfg = config_from_args(args)
+    assert (cfg.dataset, cfg.dataset_path, cfg.epochs) == ("csv", "train.csv", 2)
+
+
+def digits_csv(path: Path) -> Path:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rows = ["label," + ",".join(f"pixel{i}" for i in range(64))]
+    rows += [f"{label}," + ",".join(str(int(v * 255 / 16)) for v in image.ravel())
+             for label, image in zip(digits.target[:300], digits.images[:300])]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_train_reads_a_csv_path_and_ends_special_files_failed_at_once(tmp_path, capsys):
+    """The operator's own paths are not confined on the command line, but FIFOs and devices are refused."""
+    from cnnkit import tracking
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    common = ["train", "--dataset", "csv", "--epochs", "1", "--tracking-uri", store]
+    assert main([*common, "--set", f"dataset_path={digits_csv(tmp_path / 'train.csv')}"]) == 0
+    finished = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert finished["status"] == "FINISHED"
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # reading it the usual way would block the run for good
+    for path, kind in ((fifo, "a named pipe (FIFO)"), ("/dev/zero", "a character device")):
+        assert main([*common, "--set", f"dataset_path={path}"]) == 1
+        captured = capsys.readouterr()
+        failed = json.loads(captured.out.strip().splitlines()[-1])
+        assert failed["status"] == "FAILED" and f"{path} is {kind}, not a regular file" in captured.err
+        run = tracking.make_client(store).get_run(failed["run_id"])
+        assert run.info.status == "FAILED" and kind in run.data.tags["cnnkit.error"]

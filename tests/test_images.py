@@ -18,6 +18,7 @@ from cnnkit.images import (
     image_channels,
     resize_with_pad,
     to_array,
+    transparency_backdrop,
 )
 from files import encode, tiff
 
@@ -152,17 +153,31 @@ def test_color_becomes_gray_by_luminance():
     assert to_array(red, 1)[0, 0, 0] == 76  # ITU-R 601-2 luma of pure red
 
 
-def test_transparent_areas_become_black():
-    rgba = Image.new("RGBA", (2, 1), (200, 100, 50, 255))
-    rgba.putpixel((1, 0), (200, 100, 50, 0))
+def test_transparent_areas_behind_a_light_shape_become_black():
+    rgba = Image.new("RGBA", (2, 1), (250, 200, 150, 255))
+    rgba.putpixel((1, 0), (250, 200, 150, 0))
     result = to_array(rgba, 3)
-    assert tuple(result[0, 0]) == (200, 100, 50)
+    assert tuple(result[0, 0]) == (250, 200, 150)
     assert tuple(result[0, 1]) == (0, 0, 0)
+    assert transparency_backdrop(rgba) == "black"
 
 
-def test_half_transparent_pixels_are_composited_onto_black():
-    assert tuple(to_array(Image.new("RGBA", (1, 1), (200, 100, 50, 128)), 3)[0, 0]) == (100, 50, 25)
+def test_half_transparent_light_pixels_are_composited_onto_black():
+    assert tuple(to_array(Image.new("RGBA", (1, 1), (250, 200, 150, 128)), 3)[0, 0]) == (125, 100, 75)
     assert to_array(Image.new("LA", (1, 1), (200, 128)), 1)[0, 0, 0] == 100
+
+
+def test_black_ink_on_a_transparent_sheet_is_composited_onto_white():
+    """A digit drawn in black on a transparent PNG: composited onto black it would be all black."""
+    sheet = np.zeros((8, 8, 4), dtype=np.uint8)
+    sheet[2:6, 3:5] = (0, 0, 0, 255)  # the ink; everything else is transparent black
+    img = decode_image(encode(Image.fromarray(sheet, "RGBA")), "digit.png")
+    gray = to_array(img, 1)[..., 0]
+    assert (gray[2:6, 3:5] == 0).all() and (gray[0] == 255).all()
+    assert transparency_backdrop(img) == "white"
+    assert transparency_backdrop(Image.new("RGB", (1, 1))) is None
+    half = Image.new("LA", (1, 1), (0, 128))  # half-transparent black ink
+    assert to_array(half, 1)[0, 0, 0] == 127
 
 
 def test_palette_images_with_and_without_a_transparent_index():
@@ -171,7 +186,7 @@ def test_palette_images_with_and_without_a_transparent_index():
     img.putpixel((1, 0), 1)
     assert to_array(img, 3)[0].tolist() == [[10, 20, 30], [250, 0, 0]]
     transparent = decode_image(encode(img, "PNG", transparency=1), "p.png")
-    assert to_array(transparent, 3)[0].tolist() == [[10, 20, 30], [0, 0, 0]]
+    assert to_array(transparent, 3)[0].tolist() == [[10, 20, 30], [255, 255, 255]]  # dark ink: white behind
 
 
 def test_cmyk_becomes_rgb():

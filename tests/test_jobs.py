@@ -199,6 +199,38 @@ def test_cancelling_a_running_job_sets_its_event_and_it_ends_cancelled(make_mana
     assert ended.run_id == "run-a"
 
 
+def test_one_visitor_may_have_at_most_its_cap_of_jobs_queued_or_running(make_manager, fake):
+    manager = make_manager(max_concurrent=1, max_active_per_visitor=2)
+    a, b = manager.submit(CFG, "a", visitor="alice"), manager.submit_lr_find(CFG, visitor="alice")
+    with pytest.raises(InputError, match="already have 2 jobs queued or running, the most one visitor may have"):
+        manager.submit(CFG, "c", visitor="alice")
+    assert len(manager.snapshots()) == 2  # the refused launch left nothing behind
+    other = manager.submit(CFG, "bob's", visitor="bob")  # others are not held back by alice's jobs
+    manager.submit(CFG, "operator")  # nor is code that names no visitor
+    manager.cancel(b)
+    manager.submit(CFG, "c", visitor="alice")  # a cancelled job frees its place
+    fake.started("a").end()
+    manager.wait(a, TIMEOUT)
+    manager.submit(CFG, "d", visitor="alice")  # so does an ended one
+    assert states(manager, other) == ["running"]
+
+
+@pytest.mark.parametrize("text, cap", [(None, jobs.DEFAULT_VISITOR_CAP), ("7", 7), (" 0 ", None)])
+def test_the_visitor_cap_comes_from_the_environment(monkeypatch, text, cap):
+    if text is None:
+        monkeypatch.delenv(jobs.VISITOR_CAP_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(jobs.VISITOR_CAP_VARIABLE, text)
+    assert jobs.visitor_cap_from_environment() == cap
+
+
+@pytest.mark.parametrize("text", ["-1", "many", "2.5"])
+def test_a_bad_visitor_cap_names_the_variable(monkeypatch, text):
+    monkeypatch.setenv(jobs.VISITOR_CAP_VARIABLE, text)
+    with pytest.raises(InputError, match="CNNKIT_MAX_JOBS_PER_VISITOR must be a whole number"):
+        jobs.visitor_cap_from_environment()
+
+
 def test_cancelling_an_ended_job_changes_nothing_and_unknown_ids_are_input_errors(make_manager, fake):
     manager = make_manager()
     job = manager.submit(CFG, "a")

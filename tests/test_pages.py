@@ -177,6 +177,20 @@ def test_a_strong_preset_fills_the_speed_and_averaging_settings(app):
 
 
 @pytest.mark.slow
+def test_a_visitor_over_the_cap_is_told_and_nothing_is_queued(app, monkeypatch):
+    from app_pages.common import job_manager
+
+    monkeypatch.setenv("CNNKIT_MAX_JOBS_PER_VISITOR", "1")
+    at = app.run()
+    at.number_input(key="cfg.epochs").set_value(200).run()
+    launch_button(at).click().run()
+    launch_button(at).click().run()
+    assert [toast.value for toast in at.toast][-1].startswith(
+        "Not launched: You already have 1 job queued or running, the most one visitor may have")
+    assert len(job_manager().snapshots()) == 1
+    assert not at.exception
+
+
 def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_the_runs_page(app):
     at = app.run()
     assert any(caption.value.startswith("Trains on **CPU") for caption in at.sidebar.caption)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cnnkit import datasets, inspection, predict
+from cnnkit import inspection, predict, safe_files
 from cnnkit.architectures import build_model
 from cnnkit.datasets import CIFAR10_CLASSES, load_dataset
 from cnnkit.errors import InputError
@@ -94,6 +94,16 @@ def test_dark_digit_on_white_is_inverted_only_for_light_on_dark_models():
     assert inverted.model_input[0, 0, 0] < 20 and inverted.model_input[4, 4, 0] > 100
     kept = prepare(data, "paper.png", SHAPE, light_on_dark=False)
     assert not kept.inverted and kept.model_input[0, 0, 0] > 200
+
+
+def test_black_ink_on_a_transparent_sheet_is_seen_as_a_digit_on_paper():
+    sheet = np.zeros((28, 28, 4), dtype=np.uint8)  # transparent black everywhere...
+    sheet[7:21, 12:16] = (0, 0, 0, 255)  # ...but the ink, opaque black
+    prepared = prepare(encode(Image.fromarray(sheet, "RGBA")), "ink.png", SHAPE, light_on_dark=True)
+    assert "transparent areas composited onto white" in prepared.notes
+    assert prepared.original.max() == 255 and prepared.original[14, 14].max() == 0  # not all black
+    assert prepared.inverted  # so an MNIST-style model sees a light digit on black
+    assert prepared.model_input[0, 0, 0] < 20 and prepared.model_input[4, 4, 0] > 100
 
 
 def test_light_digit_on_black_is_not_inverted():
@@ -285,16 +295,37 @@ def test_files_from_zip_refuses_entries_outside_the_archive(entry):
 
 
 def test_files_from_zip_refuses_too_many_entries(monkeypatch):
-    monkeypatch.setattr(datasets, "MAX_ZIP_ENTRIES", 2)
+    monkeypatch.setattr(safe_files, "MAX_ZIP_ENTRIES", 2)
     data = zip_of({f"{i}.png": b"x" for i in range(3)})
     with pytest.raises(InputError, match="at most 2"):
         files_from_zip(data)
 
 
 def test_files_from_zip_refuses_too_many_bytes(monkeypatch):
-    monkeypatch.setattr(datasets, "MAX_ZIP_BYTES", 10)
-    with pytest.raises(InputError, match="GiB"):
+    monkeypatch.setattr(predict, "MAX_BATCH_ZIP_BYTES", 10)
+    with pytest.raises(InputError, match="unpacks to 11 bytes; at most 10 bytes are allowed"):
         files_from_zip(zip_of({"a.png": b"x" * 11}))
+
+
+def test_files_from_zip_refuses_symlinks_and_duplicates():
+    from test_safe_files import zip_with_duplicates, zip_with_symlink
+
+    with pytest.raises(InputError, match="upload.zip contains the entry 'cats/shadow.png', a symbolic link"):
+        files_from_zip(zip_with_symlink(), "upload.zip")
+    with pytest.raises(InputError, match="upload.zip holds the entry 'cats/a.png' more than once"):
+        files_from_zip(zip_with_duplicates(), "upload.zip")
+
+
+def test_files_from_zip_refuses_a_zip_bomb_before_unpacking_it():
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for index in range(3):
+            archive.writestr(f"{index}.png", bytes(3 * 2**20))  # 3 MB of zeros each, a few KB packed
+    with pytest.raises(InputError, match=r"^upload.zip: '0.png' is compressed [\d,]+ times, more than the 100 allowed"):
+        files_from_zip(buffer.getvalue(), "upload.zip")
 
 
 def test_files_from_zip_refuses_a_non_zip():

@@ -151,3 +151,10 @@ def test_without_tensorflow_cnnkit_picks_jax_unless_a_backend_was_chosen(chosen,
                           text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected
+
+
+def test_the_app_listens_on_this_machine_only_with_xsrf_protection_however_it_is_started():
+    import tomllib
+
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["address"] == "127.0.0.1" and server["enableXsrfProtection"] is True
