@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, selection, tracking
+from cnnkit import charts, checkpoint, selection, tracking
 from cnnkit.errors import InputError
-from app_pages.common import job_manager, mlflow_client, run_label
+from app_pages.common import job_manager, mlflow_client, run_label, visitor
 
 client = mlflow_client()
 st.title("Runs")
@@ -116,6 +116,13 @@ if run_id:
     st.caption(f"run `{run_id}` · fingerprint of its data `{run.data.tags.get('cnnkit.data_fingerprint', '–')[:16]}`")
     if run.data.tags.get("cnnkit.error"):
         st.error(run.data.tags["cnnkit.error"])
+    if run.info.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
+        if st.button("Resume", type="primary", help="Continue this run in a job from its last completed epoch."):
+            try:
+                job_manager().resume(run_id, visitor=visitor())
+                st.success("Resuming in a job: follow it on the Train page.")
+            except InputError as error:
+                st.error(str(error))
     curves_tab, config_tab, manage_tab = st.tabs(["Curves", "Config", "Manage & relaunch"])
     with curves_tab:
         epochs, batches = tracking.run_history(client, run_id)

@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|lr-find|register|list`."""
+"""The headless command line: `python -m cnnkit train|resume|lr-find|register|list`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import json
 import signal
 import sys
-import threading
 import time
 
 from cnnkit.config import TrainConfig, parse_assignments
@@ -27,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--epochs", type=int)
         command.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                              help="any config field, repeatable (e.g. --set learning_rate=0.01)")
+    resume = commands.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
+    resume.add_argument("run_id")
     register = commands.add_parser("register", help="add a finished run's model to MLflow's Model Registry")
     register.add_argument("run_id")
     register.add_argument("name", help="registered model name (a new version when it exists)")
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train = commands.choices["train"]
-    for command in (train, register, listing):
+    for command in (train, resume, register, listing):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     train.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
@@ -94,14 +95,46 @@ def run_train(args: argparse.Namespace) -> int:
     from cnnkit.training import train
 
     cfg = config_from_args(args)
-    cancel = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: cancel.set())  # Ctrl-C ends the run as KILLED, not stuck RUNNING
-    result = train(cfg, tracking_uri=args.tracking_uri, experiment=args.experiment, run_name=args.run_name,
-                   cancel=cancel, on_progress=ProgressPrinter())
+    return _until_ended(lambda cancel: train(cfg, tracking_uri=args.tracking_uri, experiment=args.experiment,
+                                             run_name=args.run_name, cancel=cancel, on_progress=ProgressPrinter()))
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    from cnnkit.training import resume
+
+    return _until_ended(lambda cancel: resume(args.run_id, tracking_uri=args.tracking_uri, cancel=cancel,
+                                              on_progress=ProgressPrinter()))
+
+
+def _until_ended(run) -> int:
+    """Run `run(cancel)` (train or resume), print its JSON line and return the exit status. SIGINT
+    (Ctrl-C) and SIGTERM (kill, docker stop, systemd) stop the run within a batch: it ends KILLED
+    with what it logged, and the exit status is the signal's usual 128 + its number."""
+    from cnnkit.termination import SIGNAL_REASONS
+    from cnnkit.training import StopRequest, failure_message
+
+    cancel, received = StopRequest(), []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        cancel.stop(SIGNAL_REASONS[signum])
+
+    for signum in SIGNAL_REASONS:
+        signal.signal(signum, on_signal)
+    try:
+        result = run(cancel)
+    except OSError as error:  # before the run exists, e.g. the store's disk is full
+        message = failure_message(error, "starting the run")
+        print(f"run FAILED: {message}", file=sys.stderr)
+        print(json.dumps({"run_id": None, "status": "FAILED", "error": message}))
+        return 1
     if result.error:
         print(f"run {result.status}: {result.error}", file=sys.stderr)
-    print(json.dumps({"run_id": result.run_id, "status": result.status, **result.metrics}))
-    return {"FINISHED": 0, "KILLED": 130}.get(result.status, 1)
+    print(json.dumps({"run_id": result.run_id, "status": result.status, **result.metrics,
+                      **({"error": result.error} if result.error else {})}))
+    if result.status == "KILLED":
+        return 128 + (received[0] if received else signal.SIGINT)
+    return 0 if result.status == "FINISHED" else 1
 
 
 def run_lr_find(args: argparse.Namespace) -> int:
@@ -134,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             version = tracking.register_model(tracking.make_client(args.tracking_uri), args.run_id, args.name)
             print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id}))
             return 0
+        if args.command == "resume":
+            return run_resume(args)
         return run_train(args)
     except InputError as error:
         print(f"error: {command_line_message(error)}", file=sys.stderr)

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from cnnkit import accelerators, tracking, training
+from cnnkit import accelerators, termination, tracking, training
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.training import Progress, RangeTest, RunResult
@@ -85,7 +85,7 @@ class _Job:
     work: Callable[[_Job], RunResult | RangeTest]  # runs in the job's thread
     visitor: str | None = None  # who launched it, for the per-visitor cap
     submitted_at: float = field(default_factory=time.time)
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: training.StopRequest = field(default_factory=training.StopRequest)
     thread: threading.Thread | None = None
     state: str = "queued"
     run_id: str | None = None
@@ -155,9 +155,10 @@ class JobManager:
     queued or running at once, so one browser cannot fill the queue; None: no cap.
 
     `trainer` and `range_tester` stand in for `training.train` and `training.lr_range_test`
-    (tests inject fakes). On construction it lets concurrent jobs share a GPU and, unless
-    `recover_stale_runs` is False, ends the runs a dead process left RUNNING in the store
-    (their ids: `recovered_runs`).
+    (tests inject fakes), `resumer` for `training.resume`. On construction it lets concurrent
+    jobs share a GPU, unless `recover_stale_runs` is False ends the runs a dead process left
+    RUNNING in the store (their ids: `recovered_runs`), and has its jobs stopped, their runs
+    ending KILLED, when the process gets SIGTERM or SIGINT or exits (see `termination`).
     """
 
     def __init__(
@@ -167,6 +168,7 @@ class JobManager:
         max_concurrent: int = 2,
         trainer: Callable[..., RunResult] = training.train,
         range_tester: Callable[..., RangeTest] = training.lr_range_test,
+        resumer: Callable[..., RunResult] = training.resume,
         *,
         recover_stale_runs: bool = True,
         batch_history_cap: int = BATCH_HISTORY_CAP,
@@ -177,7 +179,7 @@ class JobManager:
             _check_concurrency(max_active_per_visitor)
         self.max_active_per_visitor = max_active_per_visitor
         self.tracking_uri, self.experiment = tracking_uri, experiment
-        self._trainer, self._range_tester = trainer, range_tester
+        self._trainer, self._range_tester, self._resumer = trainer, range_tester, resumer
         self._max_concurrent, self._batch_history_cap = max_concurrent, batch_history_cap
         self._lock = threading.Lock()
         self._job_ended = threading.Condition(self._lock)
@@ -190,6 +192,7 @@ class JobManager:
         self.recovered_runs: list[str] = (
             tracking.kill_stale_runs(tracking.make_client(tracking_uri)) if recover_stale_runs else []
         )
+        termination.watch(self)
 
     # ---- submitting and controlling ------------------------------------------------
 
@@ -203,6 +206,19 @@ class JobManager:
             raise InputError(f"steps: the range test needs at least 3 steps, got {steps}.")
         work = functools.partial(self._find_lr, steps=steps)
         return self._submit("lr_find", cfg, f"LR range test: {cfg.arch} on {cfg.dataset}", work, visitor)
+
+    def resume(self, run_id: str, *, visitor: str | None = None) -> str:
+        """Queue the continuation of run `run_id` from its checkpoint (see `training.resume`), in the
+        same MLflow run, for `visitor` (see `submit`); returns the job id. InputError when the run
+        can't be resumed, or a job of this manager is resuming it already (a second click while the
+        first waits in the queue)."""
+        with self._lock:
+            if any(job.run_id == run_id and job.state in ACTIVE_STATES for job in self._jobs.values()):
+                raise InputError(f"Run {run_id} is being resumed already.")
+        training.resumable(run_id, self.tracking_uri)
+        cfg = tracking.config_of_run(tracking.make_client(self.tracking_uri), run_id)
+        work = functools.partial(self._resume, run_id=run_id)
+        return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work, visitor, run_id)
 
     def cancel(self, job_id: str) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
@@ -222,18 +238,24 @@ class JobManager:
             self._max_concurrent = n
             self._start_queued()
 
-    def shutdown(self, cancel_running: bool = True, timeout: float | None = 30.0) -> None:
+    def shutdown(self, cancel_running: bool = True, timeout: float | None = 30.0,
+                 reason: str = training.USER_CANCEL) -> None:
         """Stop taking jobs, cancel the queued ones (and the running ones unless
-        `cancel_running` is False), and wait up to `timeout` seconds for the threads to end."""
+        `cancel_running` is False; `reason` is their runs' note), and wait up to `timeout`
+        seconds for the threads to end."""
         with self._lock:
             self._closed = True
             for job in self._jobs.values():
                 if job.state == "queued" or cancel_running:
-                    self._cancel(job)
+                    self._cancel(job, reason)
             threads = [job.thread for job in self._jobs.values() if job.thread]
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def stop_all(self, reason: str, wait: bool) -> None:
+        """The process is ending (`termination`): every job stops, its run ends KILLED with `reason`."""
+        self.shutdown(timeout=60.0 if wait else 0.0, reason=reason)
 
     # ---- watching ------------------------------------------------------------------
 
@@ -263,12 +285,12 @@ class JobManager:
     # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
 
     def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest],
-                visitor: str | None) -> str:
+                visitor: str | None, run_id: str | None = None) -> str:
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
             self._check_visitor_cap(visitor)
-            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor)
+            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, run_id=run_id)
             self._jobs[job.job_id] = job
             self._queue.append(job)
             self._start_queued()
@@ -291,11 +313,11 @@ class JobManager:
         except KeyError:
             raise InputError(f"There is no job '{job_id}'.") from None
 
-    def _cancel(self, job: _Job) -> None:
+    def _cancel(self, job: _Job, reason: str = training.USER_CANCEL) -> None:
         """Lock held."""
         if job.state not in ACTIVE_STATES:
             return
-        job.cancel.set()
+        job.cancel.stop(reason)
         if job.state == "queued":
             self._queue.remove(job)
             job.state, job.ended_at = "cancelled", time.time()
@@ -335,6 +357,15 @@ class JobManager:
             tracking_uri=self.tracking_uri,
             experiment=self.experiment,
             run_name=job.name,
+            cancel=job.cancel,
+            on_progress=functools.partial(self._record, job),
+            on_run_created=functools.partial(self._set_run_id, job),
+        )
+
+    def _resume(self, job: _Job, run_id: str) -> RunResult:
+        return self._resumer(
+            run_id,
+            tracking_uri=self.tracking_uri,
             cancel=job.cancel,
             on_progress=functools.partial(self._record, job),
             on_run_created=functools.partial(self._set_run_id, job),

@@ -451,6 +451,30 @@ def start_run(
     return logger
 
 
+def reopen_run(client: MlflowClient, run_id: str, tags: dict[str, Any]) -> RunLogger:
+    """Mark an ended run RUNNING again, trained by this process from now on (a resumed run): the
+    host and pid tags name this process, so `kill_stale_runs` leaves it alone; the note of how it
+    ended last time goes."""
+    with _as_input_error():
+        client.update_run(run_id, status="RUNNING")
+    logger = RunLogger(client, run_id)
+    logger.set_tags({"cnnkit.host": socket.gethostname(), "cnnkit.pid": os.getpid(), **tags})
+    if "cnnkit.error" in client.get_run(run_id).data.tags:
+        client.delete_tag(run_id, "cnnkit.error")
+    return logger
+
+
+def run_status(client: MlflowClient, run_id: str) -> str:
+    """RUNNING, FINISHED, FAILED or KILLED; InputError for a run that is not in the store."""
+    with _as_input_error():
+        return client.get_run(run_id).info.status
+
+
+def last_logged_step(client: MlflowClient, run_id: str, key: str) -> int:
+    """The highest step at which the run logged metric `key` (0 when never)."""
+    return max((metric.step for metric in client.get_metric_history(run_id, key)), default=0)
+
+
 def config_of_run(client: MlflowClient, run_id: str) -> TrainConfig:
     """The config a run was launched with, ready to edit and relaunch."""
     return TrainConfig.from_params(client.get_run(run_id).data.params)

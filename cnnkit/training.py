@@ -6,6 +6,8 @@ a cancelled run ends KILLED, and both keep everything they logged so far.
 
 from __future__ import annotations
 
+import errno
+import logging
 import math
 import threading
 import time
@@ -16,14 +18,17 @@ from typing import Callable
 import keras
 import numpy as np
 
-from cnnkit import accelerators, tracking
+from cnnkit import accelerators, checkpoint, tracking
 from cnnkit.architectures import build_model, resolve_knobs
 from cnnkit.config import TrainConfig
 from cnnkit.datasets import Dataset, load_dataset
+from cnnkit.errors import InputError
 from cnnkit.evaluation import evaluate
 from cnnkit.tricks import (
     PER_STEP_SCHEDULES, ExponentialRamp, LRSuggestion, input_layers, make_optimizer, schedule_preview, suggest_lr_range,
 )
+
+log = logging.getLogger(__name__)
 
 MISTAKE_IMAGES = 100  # misclassified test images kept with a run for galleries
 REPORT_SECONDS = 0.25  # batch progress reaches the live view and the store at most this often
@@ -81,6 +86,33 @@ class RunResult:
 
 class Cancelled(Exception):
     """Raised inside fit by the cancel check, so training stops within one batch."""
+
+
+USER_CANCEL = "Cancelled by the user."
+
+
+class StopRequest(threading.Event):
+    """A cancel event that says why: its `reason` becomes the note of the run that ends KILLED.
+    `train` also takes a plain Event, which stands for a person's cancel."""
+
+    def __init__(self):
+        super().__init__()
+        self.reason = USER_CANCEL
+
+    def stop(self, reason: str = USER_CANCEL) -> None:
+        """Ask the run to stop; the first reason given is kept."""
+        if not self.is_set():
+            self.reason = reason
+        self.set()
+
+
+class LossDiverged(Exception):
+    """The training loss became NaN or infinite: the run cannot recover, so it stops there."""
+
+    def __init__(self, epoch: int, batch: int, loss: float):
+        what = "NaN" if math.isnan(loss) else "infinite"
+        super().__init__(f"loss became {what} at epoch {epoch}, batch {batch} — lower the learning rate "
+                         "(or use gradient clipping)")
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -213,18 +245,27 @@ class RunMonitor(keras.callbacks.Callback):
     this callback gets each batch's logs from Keras' callback threads, so the training loop
     never waits; the batches may arrive out of order, so their losses are recovered in batch
     order and passed on (store and progress report) at most every `report_seconds`.
+
+    The first non-finite loss it reads ends fit with LossDiverged: raised on the callback
+    thread, Keras raises it in the training loop at its next batch. A resumed run starts at
+    `initial_epoch` and does not log again the epochs and steps its store already holds
+    (`logged_epochs`, `logged_steps`: what the interrupted process logged after its checkpoint).
     """
 
     async_safe = True
 
     def __init__(self, logger: tracking.RunLogger, cfg: TrainConfig, n_train: int, steps_per_epoch: int,
-                 on_progress: ProgressCallback, report_seconds: float = REPORT_SECONDS):
+                 on_progress: ProgressCallback, report_seconds: float = REPORT_SECONDS, *, initial_epoch: int = 0,
+                 logged_epochs: int = 0, logged_steps: int = 0):
         super().__init__()
         self.logger, self.cfg, self.steps_per_epoch, self.on_progress = logger, cfg, steps_per_epoch, on_progress
         self.report_seconds = report_seconds
         self.batch_loss = BatchLoss(n_train, cfg.batch_size)
         self.rates = RatePlan(cfg, steps_per_epoch)
-        self.epoch, self.step, self.batch, self.logged_lr, self.latest = 0, 0, 0, None, {}
+        self.epoch, self.batch, self.logged_lr, self.latest = initial_epoch, 0, None, {}
+        self.step = self.first_step = initial_epoch * steps_per_epoch
+        self.logged_epochs, self.logged_steps = logged_epochs, logged_steps
+        self.diverged: LossDiverged | None = None
         self._lock = threading.Lock()
         self._arrived: dict[int, float] = {}  # this epoch's batch index -> Keras' running mean loss
         self._next_batch = 0  # the batch index whose running mean is needed next
@@ -250,17 +291,26 @@ class RunMonitor(keras.callbacks.Callback):
             self._arrived[batch] = logs["loss"]
             if time.monotonic() - self._last_report >= self.report_seconds:
                 self._report_batches()
+        self._raise_if_diverged()
 
     def on_epoch_end(self, epoch, logs=None):  # Keras has waited for every batch of the epoch
         with self._lock:
             self._report_batches()
+        self._raise_if_diverged()
         values = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
+        if not math.isfinite(values.get("loss", 0.0)):  # a last batch _report_batches does not read
+            raise LossDiverged(epoch + 1, self.steps_per_epoch, values["loss"])
         values["lr"] = self.rates.at(self.step - 1)
         values["epoch_seconds"] = time.monotonic() - self.epoch_started
         self.latest = values
-        self.logger.log_metrics(values, step=epoch + 1)
+        if epoch + 1 > self.logged_epochs:
+            self.logger.log_metrics(values, step=epoch + 1)
         self.logger.flush()
         self._report("epoch", self.steps_per_epoch, values)
+
+    def _raise_if_diverged(self) -> None:
+        if self.diverged is not None:
+            raise self.diverged
 
     def close(self) -> None:
         """Pass on what has arrived and ignore batches that arrive later (fit was cancelled or failed)."""
@@ -272,14 +322,19 @@ class RunMonitor(keras.callbacks.Callback):
         """Lock held. Turn the running means that arrived in order into batch losses; log and report them."""
         while self._next_batch in self._arrived:
             batch = self._next_batch
-            loss = self.batch_loss.update(batch, self._arrived.pop(batch))
+            running_mean = self._arrived.pop(batch)
+            if not math.isfinite(running_mean):
+                self.diverged, self._closed = LossDiverged(self.epoch, batch + 1, running_mean), True
+                break
+            loss = self.batch_loss.update(batch, running_mean)
             self.batch = min(batch + 1, self.steps_per_epoch)
             self.step = (self.epoch - 1) * self.steps_per_epoch + self.batch
             lr = self.rates.at(self.step - 1)
             values = {"batch_loss": loss}
             if lr != self.logged_lr:
                 values["batch_lr"] = self.logged_lr = lr
-            self.logger.log_metrics(values, step=self.step)
+            if self.step > self.logged_steps:
+                self.logger.log_metrics(values, step=self.step)
             self._points.append((self.step, loss, lr))
             self._next_batch += self.cfg.steps_per_execution
         if self._points:
@@ -303,13 +358,18 @@ class RunMonitor(keras.callbacks.Callback):
     def _timing(self) -> tuple[float, float | None]:
         """Seconds since training began, and the estimate of the seconds left."""
         elapsed = time.monotonic() - self.started
-        total = self.cfg.epochs * self.steps_per_epoch
-        return elapsed, elapsed / self.step * (total - self.step) if self.step else None
+        total, done_here = self.cfg.epochs * self.steps_per_epoch, self.step - self.first_step
+        return elapsed, elapsed / done_here * (total - self.step) if done_here > 0 else None
 
     def _report(self, event: str, batch: int, metrics: dict[str, float], points=()) -> None:
         elapsed, eta = self._timing()
         self.on_progress(Progress("training", self.epoch, self.cfg.epochs, batch, self.steps_per_epoch, elapsed, eta,
                                   metrics, event, self.step, points))
+
+
+# The attributes of the training callbacks that carry over from one epoch to the next (checkpoints).
+_CARRIED_STATE = {keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+                  keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch")}
 
 
 def training_callbacks(cfg: TrainConfig) -> list[keras.callbacks.Callback]:
@@ -338,33 +398,118 @@ def train(
     on_run_created: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Train, evaluate and log one run. Safe to call from a worker thread."""
-    cancel = cancel or threading.Event()
-    report = on_progress or (lambda progress: None)
+    logger = tracking.start_run(tracking.make_client(tracking_uri), cfg, experiment, run_name, tags)
+    return _run_to_the_end(cfg, logger, checkpoint.folder(tracking_uri, logger.run_id), None, cancel, on_progress,
+                           on_run_created)
+
+
+def resume(
+    run_id: str,
+    *,
+    tracking_uri: str | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_run_created: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Continue run `run_id`, which a crash or a stop interrupted, from its last checkpoint, in the
+    same MLflow run: the epochs left are trained and logged after those it has, then it is evaluated.
+    Raises InputError, before touching the run, when it can't be resumed (see `resumable`)."""
     client = tracking.make_client(tracking_uri)
-    logger = tracking.start_run(client, cfg, experiment, run_name, tags)
+    saved = resumable(run_id, tracking_uri)
+    cfg = tracking.config_of_run(client, run_id)
+    logger = tracking.reopen_run(client, run_id, {"cnnkit.resumed_from_epoch": saved.epoch})
+    return _run_to_the_end(cfg, logger, checkpoint.folder(tracking_uri, run_id), saved, cancel, on_progress,
+                           on_run_created)
+
+
+def resumable(run_id: str, tracking_uri: str | None = None) -> checkpoint.Saved:
+    """Run `run_id`'s checkpoint, when the run stopped (KILLED or FAILED, or left RUNNING by a
+    process that is gone) and has one; else InputError saying why not."""
+    run_folder = checkpoint.folder(tracking_uri, run_id)
+    client = tracking.make_client(tracking_uri)
+    tracking.kill_stale_runs(client)  # a run whose process died is KILLED from here on
+    status = tracking.run_status(client, run_id)
+    if status == "RUNNING":
+        raise InputError(f"Run {run_id} is still running; stop it before resuming it.")
+    if status == "FINISHED":
+        raise InputError(f"Run {run_id} has finished; there is nothing to resume.")
+    saved = checkpoint.load(run_folder)
+    if saved is None:
+        raise InputError(f"Run {run_id} has no checkpoint to resume from: it stopped before its first epoch ended.")
+    return saved
+
+
+# What a run was doing in each phase, for the message when the disk fills up.
+_ACTIVITIES = {"training": "training (saving the epoch's checkpoint or logging metrics)",
+               "saving": "saving the run's results and model"}
+
+
+def failure_message(error: BaseException, phase: str) -> str:
+    """One line for a person on why a run failed while in `phase` (a Progress phase)."""
+    if isinstance(error, LossDiverged):
+        return str(error)
+    cause: BaseException | None = error
+    while cause is not None:  # libraries wrap the OSError of a full disk in their own errors
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return (f"no space left on device while {_ACTIVITIES.get(phase, phase)} — free some disk space, "
+                    "then resume the run or train again")
+        cause = cause.__cause__ or cause.__context__
+    return f"{type(error).__name__}: {error}"
+
+
+def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, saved: checkpoint.Saved | None,
+                    cancel: threading.Event | None, on_progress: ProgressCallback | None,
+                    on_run_created: Callable[[str], None] | None) -> RunResult:
+    """Train (or continue) the run `logger` writes to and end it FINISHED, FAILED or KILLED; never raises
+    for a failed run. The checkpoint in `run_folder` is kept for `resume` unless the run finished or
+    its loss diverged."""
+    cancel = cancel or threading.Event()
+    phase = "starting"
+
+    def report(progress: Progress) -> None:
+        nonlocal phase
+        phase = progress.phase
+        if on_progress:
+            on_progress(progress)
+
     if on_run_created:
         on_run_created(logger.run_id)
     metrics: dict[str, float] = {}
     try:
-        metrics = _train_logged(cfg, logger, cancel, report)
+        metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved)
     except Cancelled:
-        logger.finish("KILLED", "Cancelled by the user.")
+        reason = getattr(cancel, "reason", USER_CANCEL)
+        _end_run(logger, "KILLED", reason)
         report(Progress("cancelled"))
-        return RunResult(logger.run_id, "KILLED", metrics, "Cancelled by the user.")
+        return RunResult(logger.run_id, "KILLED", metrics, reason)
     except Exception as error:  # every failure must end the run, never leave it RUNNING
-        message = f"{type(error).__name__}: {error}"
+        message = failure_message(error, phase)
         try:
             logger.log_text(traceback.format_exc(), "error.txt")
-        finally:
-            logger.finish("FAILED", message)
+        except Exception:  # the disk or the store may be what failed: the run must still end
+            log.warning("Could not save error.txt for run %s", logger.run_id, exc_info=True)
+        _end_run(logger, "FAILED", message)
+        if isinstance(error, LossDiverged):  # resuming would only diverge again
+            checkpoint.remove(run_folder)
         report(Progress("failed"))
         return RunResult(logger.run_id, "FAILED", metrics, message)
-    logger.finish("FINISHED")
+    _end_run(logger, "FINISHED")
+    checkpoint.remove(run_folder)
     report(Progress("finished", metrics=metrics))
     return RunResult(logger.run_id, "FINISHED", metrics)
 
 
-def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading.Event, report: ProgressCallback) -> dict:
+def _end_run(logger: tracking.RunLogger, status: str, note: str | None = None) -> None:
+    """End the run in the store; when the store can't be written, say so in the log and go on
+    (the run stays RUNNING there until `kill_stale_runs` finds its process gone)."""
+    try:
+        logger.finish(status, note)
+    except Exception:
+        log.warning("Could not end run %s as %s", logger.run_id, status, exc_info=True)
+
+
+def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading.Event, report: ProgressCallback,
+                  run_folder, saved: checkpoint.Saved | None) -> dict:
     report(Progress("loading data"))
     data = load_data(cfg)
     _check(cancel)
@@ -387,24 +532,39 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     summary: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: summary.append(line))
     logger.log_text("\n".join(summary), "model/summary.txt")
-    logger.log_metrics({"param_count": model.count_params()}, step=0)
+    initial_epoch = saved.epoch if saved else 0
+    if saved is None:
+        logger.log_metrics({"param_count": model.count_params()}, step=0)
+        logged_epochs = logged_steps = 0
+    else:  # what the interrupted process logged after its last checkpoint is kept, not logged twice
+        logged_epochs = tracking.last_logged_step(logger.client, logger.run_id, "loss")
+        logged_steps = tracking.last_logged_step(logger.client, logger.run_id, "batch_loss")
 
-    monitor = RunMonitor(logger, cfg, len(data.x_train), steps_per_epoch, report)
+    monitor = RunMonitor(logger, cfg, len(data.x_train), steps_per_epoch, report, initial_epoch=initial_epoch,
+                         logged_epochs=logged_epochs, logged_steps=logged_steps)
+    carried = training_callbacks(cfg)
+    stateful = {"monitor": (monitor, ("latest",)), **{type(callback).__name__: (callback, _CARRIED_STATE[type(callback)])
+                                                        for callback in carried}}
+    saver = checkpoint.EpochCheckpoint(run_folder, stateful, resume_from=saved)
     validation = (data.x_val, one_hot(data.y_val, data.num_classes)) if len(data.x_val) else None
-    try:
-        model.fit(
-            data.x_train,
-            one_hot(data.y_train, data.num_classes),
-            batch_size=cfg.batch_size,
-            epochs=cfg.epochs,
-            validation_data=validation,
-            shuffle=True,
-            verbose=0,
-            callbacks=[CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)),
-                       *training_callbacks(cfg)],
-        )
-    finally:
-        monitor.close()
+    if saved is not None and saved.training_done:  # it was stopped while evaluating: only that is left
+        saver.set_model(model)
+        saver.on_train_begin()
+    else:
+        try:
+            model.fit(
+                data.x_train,
+                one_hot(data.y_train, data.num_classes),
+                batch_size=cfg.batch_size,
+                epochs=cfg.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=validation,
+                shuffle=True,
+                verbose=0,
+                callbacks=[CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)), *carried, saver],
+            )
+        finally:
+            monitor.close()
     if cfg.ema_momentum:
         _unshare_averaged_weights(model)
 
@@ -417,13 +577,13 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     metrics = {**{f"final_{k}": v for k, v in monitor.latest.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")},
                **result.metrics(), "epochs_trained": monitor.epoch}
     logger.log_metrics(metrics, step=monitor.epoch)
+    report(Progress("saving", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
     logger.log_json({"class_names": list(data.class_names), "matrix": result.confusion.tolist()}, "evaluation/confusion_matrix.json")
     logger.log_table(result.per_class, "evaluation/per_class.csv")
     logger.log_table(result.mistakes, "evaluation/mistakes.csv")
     shown = result.mistakes["index"].to_numpy()[:MISTAKE_IMAGES]
     logger.log_arrays({"index": shown, "images": data.x_test[shown]}, "evaluation/mistake_images.npz")
 
-    report(Progress("saving", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
     logger.log_model(model)
     logger.flush()
     return metrics

@@ -118,6 +118,30 @@ def test_jobs_beyond_the_cap_wait_in_fifo_order_and_start_as_others_end(make_man
     assert not fake.run("c").started.is_set()
 
 
+def test_a_run_being_resumed_is_not_resumed_twice_until_its_job_ends(make_manager, fake, monkeypatch):
+    monkeypatch.setattr(training, "resumable", lambda run_id, tracking_uri: None)  # no store: every run resumes
+    monkeypatch.setattr(tracking, "make_client", lambda tracking_uri=None: None)
+    monkeypatch.setattr(tracking, "config_of_run", lambda client, run_id: CFG)
+    release, run_id = threading.Event(), "a" * 32
+
+    def resumer(run_id, *, tracking_uri, cancel, on_progress, on_run_created):
+        on_run_created(run_id)
+        assert release.wait(TIMEOUT)
+        return RunResult(run_id, "FINISHED", {})
+
+    manager = make_manager(resumer=resumer)
+    manager.submit(CFG, "first")  # holds the only slot: the resume waits in the queue
+    queued = manager.resume(run_id)
+    assert (manager.snapshot(queued).state, manager.snapshot(queued).run_id) == ("queued", run_id)
+    with pytest.raises(InputError, match=f"Run {run_id} is being resumed already"):
+        manager.resume(run_id)
+    assert len(manager.snapshots()) == 2  # the second click queued nothing
+    fake.started("first").end()
+    release.set()
+    assert manager.wait(queued, TIMEOUT).state == "finished"
+    assert manager.wait(manager.resume(run_id), TIMEOUT).state == "finished"  # ended: it may be resumed again
+
+
 def test_raising_the_cap_starts_queued_jobs_at_once(make_manager):
     manager = make_manager(max_concurrent=1)
     a, b, c = manager.submit(CFG, "a"), manager.submit(CFG, "b"), manager.submit(CFG, "c")

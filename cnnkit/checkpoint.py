@@ -1,0 +1,122 @@
+"""Per-epoch checkpoints, so a run a crash or a stop interrupted can continue where it was.
+
+One folder per run (`folder`): the weights with the optimizer's state (its step count, moments,
+EMA averages and learning rate) and `state.json`, which names the epochs done and the state of
+the callbacks that carry over between epochs (plateau and early-stopping counters, the latest
+epoch metrics). `state.json` is written last and replaced atomically, so a crash while saving
+leaves the previous checkpoint whole. `train` removes the folder when the run finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from cnnkit import tracking
+from cnnkit.errors import InputError
+
+STATE_FILE = "state.json"
+BEST_WEIGHTS_FILE = "best_weights.npz"  # early stopping's best weights, when it keeps them
+
+
+def folder(tracking_uri: str | None, run_id: str) -> Path:
+    """Where run `run_id`'s checkpoint lives: next to a SQLite store's database, else under ./mlruns."""
+    if not re.fullmatch(r"[0-9a-f]{32}", run_id):
+        raise InputError(f"'{run_id}' is not a run id (32 hexadecimal characters).")
+    uri = tracking_uri or tracking.default_tracking_uri()
+    base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else tracking.default_store_dir()
+    return base / "checkpoints" / run_id
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a checkpoint holds besides the weights."""
+
+    epoch: int  # epochs completed
+    training_done: bool  # fit had ended (all epochs, or early stopping); only evaluation was left
+    weights: Path
+    callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> attribute -> value
+
+
+def load(run_folder: Path) -> Saved | None:
+    """The checkpoint in `run_folder`, or None when there is none (or it is unreadable)."""
+    try:
+        state = json.loads((run_folder / STATE_FILE).read_text())
+        saved = Saved(int(state["epoch"]), bool(state["training_done"]), run_folder / state["weights"],
+                      dict(state["callbacks"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return saved if saved.weights.is_file() else None
+
+
+def exists(tracking_uri: str | None, run_id: str) -> bool:
+    """Whether run `run_id` has a checkpoint to resume from."""
+    return load(folder(tracking_uri, run_id)) is not None
+
+
+def remove(run_folder: Path) -> None:
+    shutil.rmtree(run_folder, ignore_errors=True)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the model's and optimizer's state after every epoch and when fit ends; given a
+    checkpoint (`resume_from`), puts it back as fit begins.
+
+    `stateful` names the callbacks whose attributes must carry over: name -> (callback, attribute
+    names). Put this callback after them, so they have reset themselves (on_train_begin) before
+    it restores them, and have updated themselves (on_epoch_end) before it saves them.
+    """
+
+    def __init__(self, run_folder: Path, stateful: dict[str, tuple[object, tuple[str, ...]]],
+                 resume_from: Saved | None = None):
+        super().__init__()
+        self.run_folder, self.stateful, self.resume_from = run_folder, stateful, resume_from
+        self.epochs_done = resume_from.epoch if resume_from else 0
+
+    def on_train_begin(self, logs=None):
+        saved = self.resume_from
+        if saved is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)  # its variables must exist to load them
+        self.model.load_weights(saved.weights)
+        for name, (callback, attributes) in self.stateful.items():
+            for attribute in attributes:
+                if attribute in saved.callbacks.get(name, {}):
+                    setattr(callback, attribute, saved.callbacks[name][attribute])
+            best = self.run_folder / f"{name}.{BEST_WEIGHTS_FILE}"
+            if getattr(callback, "best_weights", None) is None and best.is_file():
+                with np.load(best, allow_pickle=False) as arrays:
+                    callback.best_weights = [arrays[key] for key in arrays.files]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_done = epoch + 1
+        self.save(training_done=False)
+
+    def on_train_end(self, logs=None):
+        self.save(training_done=True)
+
+    def save(self, training_done: bool) -> None:
+        self.run_folder.mkdir(parents=True, exist_ok=True)
+        weights = f"epoch-{self.epochs_done}{'-done' if training_done else ''}.weights.h5"
+        self.model.save_weights(self.run_folder / weights)
+        callbacks = {}
+        for name, (callback, attributes) in self.stateful.items():
+            callbacks[name] = {attribute: getattr(callback, attribute) for attribute in attributes}
+            if getattr(callback, "best_weights", None) is not None:
+                np.savez(self.run_folder / f"{name}.{BEST_WEIGHTS_FILE}", *callback.best_weights)
+        state = {"epoch": self.epochs_done, "training_done": training_done, "weights": weights, "callbacks": callbacks}
+        pending = self.run_folder / f"{STATE_FILE}.tmp"
+        pending.write_text(json.dumps(state, default=float))
+        os.replace(pending, self.run_folder / STATE_FILE)  # the commit point
+        for old in self.run_folder.glob("epoch-*.weights.h5"):
+            if old.name != weights:
+                old.unlink(missing_ok=True)

@@ -1,0 +1,47 @@
+"""Helpers for tests that train in a child process and watch its run through the store."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cnnkit import tracking
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(args: list[str], store: str, cwd: Path) -> subprocess.Popen:
+    """`python <args>` with MLFLOW_TRACKING_URI set to `store`, its output captured."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for(condition, timeout: float = 300.0, what: str = "the condition"):
+    """Poll `condition()` until it returns something true; that value. Fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_run_with_epochs(store: str, epochs: int = 1):
+    """A condition: the id of a RUNNING run that has logged at least `epochs` epochs, else None."""
+    client = tracking.make_client(store)
+
+    def check():
+        for run in client.search_runs([e.experiment_id for e in client.search_experiments()]):
+            if run.info.status == "RUNNING" and len(client.get_metric_history(run.info.run_id, "loss")) >= epochs:
+                return run.info.run_id
+        return None
+
+    return check
+
+
+def logged_epochs(store: str, run_id: str, key: str = "loss") -> list[int]:
+    """The steps at which the run logged `key`, in order, repeats kept."""
+    return sorted(metric.step for metric in tracking.make_client(store).get_metric_history(run_id, key))

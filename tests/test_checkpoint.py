@@ -1,0 +1,68 @@
+"""EpochCheckpoint: what one epoch's checkpoint holds, and that fit continues from it as if never stopped."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from cnnkit import checkpoint
+from cnnkit.errors import InputError
+
+X = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+Y = np.eye(2, dtype="float32")[(X[:, 0] > 0).astype(int)]
+
+
+def compiled_model():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.05), "categorical_crossentropy")
+    return model
+
+
+def plateau():
+    # min_delta so large that no epoch counts as better: the rate falls every 2 epochs
+    return keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_delta=100.0)
+
+
+def fit(model, callbacks, epochs, initial_epoch=0):
+    model.fit(X, Y, batch_size=16, epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False,
+              callbacks=callbacks)
+
+
+def test_a_checkpoint_holds_the_epoch_the_weights_and_the_callbacks_state(tmp_path):
+    model, reducer = compiled_model(), plateau()
+    fit(model, [reducer, checkpoint.EpochCheckpoint(tmp_path, {"plateau": (reducer, ("wait", "best"))})], epochs=4)
+    saved = checkpoint.load(tmp_path)
+    assert (saved.epoch, saved.training_done) == (4, True)
+    # best at epoch 1, no better after: the rate fell after epoch 3, and epoch 4 waited once more
+    assert saved.callbacks["plateau"] == {"wait": 1, "best": pytest.approx(reducer.best)} and reducer.wait == 1
+    assert [path.name for path in tmp_path.glob("*.weights.h5")] == [saved.weights.name]  # older ones removed
+    assert json.loads((tmp_path / checkpoint.STATE_FILE).read_text())["epoch"] == 4
+
+
+def test_fit_resumed_from_a_checkpoint_goes_on_with_the_optimizer_and_schedule_state(tmp_path):
+    whole, reducer = compiled_model(), plateau()
+    fit(whole, [reducer], epochs=5)
+
+    first, first_reducer = compiled_model(), plateau()
+    fit(first, [first_reducer, checkpoint.EpochCheckpoint(tmp_path, {"plateau": (first_reducer, ("wait", "best"))})],
+        epochs=3)
+    saved = checkpoint.load(tmp_path)
+    second, second_reducer = compiled_model(), plateau()  # a new process: fresh model, fresh callbacks
+    fit(second, [second_reducer, checkpoint.EpochCheckpoint(tmp_path, {"plateau": (second_reducer, ("wait", "best"))},
+                                                            resume_from=saved)], epochs=5, initial_epoch=3)
+
+    assert int(second.optimizer.iterations) == int(whole.optimizer.iterations) == 5 * 4
+    assert float(second.optimizer.learning_rate) == float(whole.optimizer.learning_rate) == pytest.approx(0.05 / 4)
+    for resumed, straight in zip(second.get_weights(), whole.get_weights()):
+        np.testing.assert_allclose(resumed, straight, rtol=1e-5, atol=1e-6)
+
+
+def test_no_checkpoint_a_damaged_one_and_a_bad_run_id(tmp_path):
+    assert checkpoint.load(tmp_path) is None
+    (tmp_path / checkpoint.STATE_FILE).write_text("{not json")
+    assert checkpoint.load(tmp_path) is None
+    with pytest.raises(InputError, match="is not a run id"):
+        checkpoint.folder("sqlite:///x/mlflow.db", "../../../etc")
+    assert checkpoint.folder(f"sqlite:///{tmp_path}/mlflow.db", "a" * 32) == tmp_path / "checkpoints" / ("a" * 32)

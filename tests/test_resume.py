@@ -1,0 +1,114 @@
+"""A run a crash or a stop interrupted continues from its last completed epoch, in the same MLflow
+run, each epoch and step logged once: through the CLI after SIGKILL, and from the Runs page."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from cnnkit import checkpoint, tracking
+from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
+from cnnkit.training import resumable, train
+from run_processes import ROOT, logged_epochs, start, wait_for
+
+EPOCHS = 6
+
+
+def assert_finished_with_every_epoch_once(store: str, run_id: str, epochs: int) -> None:
+    run = tracking.make_client(store).get_run(run_id)
+    assert run.info.status == "FINISHED" and "cnnkit.error" not in run.data.tags
+    assert logged_epochs(store, run_id) == list(range(1, epochs + 1))
+    steps = logged_epochs(store, run_id, "batch_loss")
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) % epochs == 0  # no gaps, no repeats
+    assert run.data.metrics["epochs_trained"] == epochs and "test_accuracy" in run.data.metrics
+    assert not checkpoint.folder(store, run_id).exists()  # removed once the run finished
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_training_resumes_from_the_cli_with_every_epoch_once(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = start(["-m", "cnnkit", "train", "--dataset", "digits", "--epochs", str(EPOCHS), "--set", "batch_size=32",
+                     "--set", "schedule=plateau", "--set", "plateau_patience=1"], store, tmp_path)
+    checkpoints = tmp_path / "checkpoints"
+
+    def checkpoint_after_two_epochs():
+        for folder in checkpoints.glob("*"):
+            saved = checkpoint.load(folder)
+            if saved and saved.epoch >= 2:
+                return folder.name
+        return None
+
+    try:
+        run_id = wait_for(checkpoint_after_two_epochs, what="a checkpoint after epoch 2")
+        process.send_signal(signal.SIGKILL)  # a crash: nothing runs after this
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+    client = tracking.make_client(store)
+    assert client.get_run(run_id).info.status == "RUNNING"  # left so by the crash
+    killed_at = checkpoint.load(checkpoints / run_id).epoch
+    assert killed_at < EPOCHS
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "cnnkit", "resume", run_id], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert last["run_id"] == run_id and last["status"] == "FINISHED"
+    assert client.get_run(run_id).data.tags["cnnkit.resumed_from_epoch"] == str(killed_at)
+    assert_finished_with_every_epoch_once(store, run_id, EPOCHS)
+
+
+def test_a_run_without_a_checkpoint_or_still_running_is_not_resumed(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = tracking.make_client(store)
+    logger = tracking.start_run(client, TrainConfig(dataset="digits"))
+    with pytest.raises(InputError, match="is still running"):
+        resumable(logger.run_id, store)
+    logger.finish("KILLED", "Cancelled by the user.")
+    with pytest.raises(InputError, match="has no checkpoint to resume from"):
+        resumable(logger.run_id, store)
+    with pytest.raises(InputError, match="is not a run id"):
+        resumable("../../etc", store)
+    assert client.get_run(logger.run_id).info.status == "KILLED"  # left as it was
+
+
+@pytest.fixture()
+def cancelled_after_one_epoch(app):
+    """A digits run of 3 epochs cancelled in its second: KILLED, with the checkpoint of epoch 1."""
+    store = os.environ["MLFLOW_TRACKING_URI"]
+    cancel = threading.Event()
+
+    def cancel_after_the_first_epoch(progress):
+        if progress.event == "epoch":
+            cancel.set()
+
+    result = train(TrainConfig(dataset="digits", epochs=3, batch_size=64, seed=7), tracking_uri=store, cancel=cancel,
+                   on_progress=cancel_after_the_first_epoch)
+    assert result.status == "KILLED" and checkpoint.load(checkpoint.folder(store, result.run_id)).epoch == 1
+    return store, result.run_id
+
+
+@pytest.mark.slow
+def test_the_runs_page_resumes_a_killed_run_in_a_job(app, cancelled_after_one_epoch):
+    store, run_id = cancelled_after_one_epoch
+    app.session_state["open_run"] = run_id
+    at = app.switch_page("app_pages/runs.py").run()
+    next(button for button in at.button if button.label == "Resume").click()
+    at = at.run()
+    assert [success.value for success in at.success] == ["Resuming in a job: follow it on the Train page."]
+    from app_pages.common import job_manager
+
+    job = job_manager().snapshots()[0]
+    assert job.name.endswith("(resumed)")
+    ended = job_manager().wait(job.job_id, timeout=600)
+    assert ended.state == "finished" and ended.run_id == run_id
+    assert [epoch["epoch"] for epoch in ended.epoch_history] == [2, 3]  # it went on from epoch 1
+    assert_finished_with_every_epoch_once(store, run_id, 3)
+    at = at.run()
+    assert not [button for button in at.button if button.label == "Resume"]  # finished: nothing to resume
