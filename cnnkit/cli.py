@@ -111,6 +111,7 @@ def _until_ended(run) -> int:
     (Ctrl-C) and SIGTERM (kill, docker stop, systemd) stop the run within a batch: it ends KILLED
     with what it logged, and the exit status is the signal's usual 128 + its number."""
     from cnnkit.termination import SIGNAL_REASONS
+    from cnnkit.tracking import StoreUnavailable
     from cnnkit.training import StopRequest, failure_message
 
     cancel, received = StopRequest(), []
@@ -123,7 +124,7 @@ def _until_ended(run) -> int:
         signal.signal(signum, on_signal)
     try:
         result = run(cancel)
-    except OSError as error:  # before the run exists, e.g. the store's disk is full
+    except (OSError, StoreUnavailable) as error:  # before the run exists: the store's disk is full, or it stays locked
         message = failure_message(error, "starting the run")
         print(f"run FAILED: {message}", file=sys.stderr)
         print(json.dumps({"run_id": None, "status": "FAILED", "error": message}))

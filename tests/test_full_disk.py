@@ -52,3 +52,16 @@ def test_the_cli_prints_failed_and_the_reason_when_the_disk_is_full(tmp_path, ca
     assert last["status"] == "FAILED" and last["error"] == reason
     run = tracking.make_client(store).get_run(last["run_id"])
     assert run.info.status == "FAILED" and run.data.tags["cnnkit.error"] == reason
+
+
+def test_the_cli_prints_failed_and_the_reason_when_the_store_stays_away_as_the_run_starts(tmp_path, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise tracking.StoreUnavailable("tracking store busy/unreachable since 12:00:00 (database is locked)")
+
+    monkeypatch.setattr(tracking, "start_run", never)
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    line = json.loads(out.strip().splitlines()[-1])
+    assert line["status"] == "FAILED" and line["run_id"] is None
+    assert line["error"] == "StoreUnavailable: tracking store busy/unreachable since 12:00:00 (database is locked)"
