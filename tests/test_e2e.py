@@ -48,17 +48,20 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: f
 
 
 @contextlib.contextmanager
-def served(workdir: Path, **env):
+def served(workdir: Path, address: str | None = "127.0.0.1", **env):
     """The app, started as the README's command starts it, in `workdir` (its store: ./mlruns there,
-    unless `env` sets MLFLOW_TRACKING_URI); yields its URL and process. Its output goes to
-    workdir/server.log, a file rather than a pipe nobody reads, which would stall it once full."""
+    unless `env` sets MLFLOW_TRACKING_URI); yields its URL and process. `address`: the
+    --server.address flag; None passes none, so the app listens where .streamlit/config.toml says.
+    Its output goes to workdir/server.log, a file rather than a pipe nobody reads, which would stall
+    it once full."""
     shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", dirs_exist_ok=True)
     port = free_port()
     log = workdir / "server.log"
+    address_flag = ["--server.address", address] if address is not None else []
     with open(log, "w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             *address_flag, "--server.headless", "true"],
             cwd=workdir, env={**{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}, **env},
             stdout=output, stderr=subprocess.STDOUT, text=True,
         )
@@ -234,19 +237,29 @@ def test_a_reload_keeps_the_form_and_the_live_view_follows_the_running_job(app_u
         page.get_by_role("button", name="Cancel").wait_for(state="detached")
 
 
-def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
+def write_kaggle_csv(path: Path) -> Path:
+    """A small Kaggle-style CSV: 90 rows of 8×8 pixels in 3 classes."""
     rows = ["label," + ",".join(f"pixel{i}" for i in range(64))]
     for n in range(90):
         label = n % 3
         rows.append(f"{label}," + ",".join(str((label * 80 + i) % 256) for i in range(64)))
-    upload = tmp_path / "train.csv"
-    upload.write_text("\n".join(rows))
+    path.write_text("\n".join(rows))
+    return path
 
-    open_app(page, app_url)
+
+def upload_csv(page, upload: Path) -> None:
+    """Choose the csv dataset on the Train page and upload `upload` as it; returns once it has loaded."""
     page.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="csv").first.click()
     page.locator("input[type=file]").set_input_files(str(upload))
     page.get_by_text("8×8×1").first.wait_for()
+
+
+def test_an_uploaded_kaggle_csv_becomes_the_dataset(app_url, page, tmp_path):
+    upload = write_kaggle_csv(tmp_path / "train.csv")
+
+    open_app(page, app_url)
+    upload_csv(page, upload)
     page.get_by_text("Images per class in each split").wait_for()
     # only what was changed differs from the defaults, although the dataset changed while the page loaded
     playwright_api.expect(page).to_have_url(re.compile(r"/\?dataset=csv&dataset_path=[^&]+$"))
@@ -454,3 +467,172 @@ def test_a_failing_page_shows_a_sign_of_life_then_one_line_and_never_a_traceback
         assert page.get_by_test_id("stException").count() == 0
         assert page.get_by_test_id("stAppDeployButton").count() == 0
         page.close()
+
+
+# ---- issue 11's proofs: two visitors at once, a tab closed mid-training, XSRF, the listening address
+
+LONG_RUN_EPOCHS = 3000  # never finishes within a test: each of these runs is cancelled by the test itself
+
+
+def launch_long_run(page, name: str) -> None:
+    """Launch a run called `name` that keeps training until it is cancelled; returns once its card shows."""
+    page.get_by_role("tab", name="4 · Optimiser").click()
+    type_number(page, "Epochs", LONG_RUN_EPOCHS)
+    run_name = page.get_by_role("textbox", name="Run name (optional)")
+    run_name.fill(name)
+    run_name.press("Enter")
+    page.get_by_role("button", name="Launch training").click()
+    page.get_by_text(name, exact=True).first.wait_for()
+
+
+def job_card(page, name: str):
+    """The Train page's card of the job called `name`: the innermost block holding both its name and
+    its button (Cancel while it is active, Watch after)."""
+    blocks = page.get_by_test_id("stVerticalBlock")
+    return blocks.filter(has=page.get_by_text(name, exact=True)).filter(has=page.get_by_role("button")).last
+
+
+def epoch_on(card) -> int | None:
+    """The epoch a running job's card reports ("epoch 3/3000 · batch …", "… after epoch 3/3000 …")."""
+    match = re.search(r"epoch (\d+)/", card.inner_text())
+    return int(match.group(1)) if match else None
+
+
+def wait_for_epoch_past(card, epoch: int, timeout_s: float = 240) -> int:
+    """Poll the card until its job reports an epoch after `epoch`; returns that epoch."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen = epoch_on(card)
+        if seen is not None and seen > epoch:
+            return seen
+        card.page.wait_for_timeout(500)
+    raise AssertionError(f"the job's card never got past epoch {epoch} in {timeout_s} s: {card.inner_text()!r}")
+
+
+def cancel_left_running(page, *names: str) -> None:
+    """After a failure: cancel the named jobs still active, so the module's later tests get the CPU."""
+    for name in names:
+        button = job_card(page, name).get_by_role("button", name="Cancel")
+        if not page.is_closed() and button.count():
+            button.click()
+
+
+def test_two_visitors_at_once_keep_their_own_forms_and_cancel_only_their_own_runs(app_url, browser, page, tmp_path):
+    visitor_a, visitor_b = page, browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+    visitor_b.set_default_timeout(60_000)
+    try:
+        open_app(visitor_a, app_url)
+        open_app(visitor_b, app_url)
+        upload_csv(visitor_a, write_kaggle_csv(tmp_path / "visitor-a.csv"))
+        a_path = visitor_a.get_by_label("Path on this machine", exact=True).input_value()
+        assert a_path.endswith(".csv")
+        launch_long_run(visitor_a, "visitor A run")
+        a_card = job_card(visitor_a, "visitor A run")
+        playwright_api.expect(a_card).to_contain_text(" on csv · ")
+        wait_for_epoch_past(a_card, 0)
+        a_card.scroll_into_view_if_needed()
+        shot(visitor_a, "23-visitor-a-uploaded-and-launched", settle_ms=1000)
+
+        # B's form is its own: still digits, no trace of A's upload, before and after it launches
+        dataset_b = visitor_b.get_by_role("combobox", name="Dataset")
+        playwright_api.expect(dataset_b).to_have_value(re.compile(r"^digits "))
+        launch_long_run(visitor_b, "visitor B run")
+        b_card = job_card(visitor_b, "visitor B run")
+        playwright_api.expect(b_card).to_contain_text(" on digits · ")
+        wait_for_epoch_past(b_card, 0)
+        visitor_b.get_by_role("tab", name="1 · Data").click()
+        playwright_api.expect(dataset_b).to_have_value(re.compile(r"^digits "))
+        assert "dataset_path" not in visitor_b.url and a_path not in visitor_b.locator("body").inner_text()
+        b_card.get_by_role("button", name="Cancel").click()
+        playwright_api.expect(b_card).to_contain_text("cancelled after")
+        visitor_b.get_by_text("Live view · visitor B run (cancelled)").wait_for()
+        b_card.scroll_into_view_if_needed()
+        shot(visitor_b, "24-visitor-b-cancelled-its-own-run", settle_ms=1000)
+
+        # A's run trains on, A's form and live view are as A left them, and A cancels its own run
+        epoch_when_b_cancelled = epoch_on(a_card) or 0
+        visitor_a.get_by_text("Live view · visitor A run (running)").wait_for()
+        wait_for_epoch_past(a_card, epoch_when_b_cancelled)
+        playwright_api.expect(job_card(visitor_a, "visitor B run")).to_contain_text("cancelled after")  # shared list
+        playwright_api.expect(a_card.get_by_role("button", name="Cancel")).to_be_visible()
+        visitor_a.get_by_role("tab", name="1 · Data").click()
+        playwright_api.expect(visitor_a.get_by_role("combobox", name="Dataset")).to_have_value(re.compile(r"^csv "))
+        playwright_api.expect(visitor_a.get_by_label("Path on this machine", exact=True)).to_have_value(a_path)
+        a_card.scroll_into_view_if_needed()
+        shot(visitor_a, "25-visitor-a-still-training", settle_ms=1000)
+        a_card.get_by_role("button", name="Cancel").click()
+        playwright_api.expect(a_card).to_contain_text("cancelled after")
+        visitor_a.get_by_text("Live view · visitor A run (cancelled)").wait_for()
+    finally:
+        cancel_left_running(visitor_a, "visitor A run", "visitor B run")
+        visitor_b.context.close()
+
+
+def test_a_tab_closed_mid_training_and_opened_again_follows_the_running_job(app_url, page):
+    context = page.context
+    open_app(page, app_url)
+    launch_long_run(page, "tab closed mid-training")
+    card = job_card(page, "tab closed mid-training")
+    epoch_at_close = wait_for_epoch_past(card, 0)
+    card.scroll_into_view_if_needed()
+    shot(page, "26-before-the-tab-closes", settle_ms=1000)
+    page.close()
+
+    reopened = context.new_page()
+    reopened.set_default_timeout(60_000)
+    try:
+        open_app(reopened, app_url)
+        reopened.get_by_text("Live view · tab closed mid-training (running)").wait_for(timeout=180_000)
+        card = job_card(reopened, "tab closed mid-training")
+        wait_for_epoch_past(card, epoch_at_close)  # it trained on while no tab was open, and still does
+        card.scroll_into_view_if_needed()
+        shot(reopened, "27-reopened-tab-follows-the-running-job", settle_ms=1500)
+        card.get_by_role("button", name="Cancel").click()
+        reopened.get_by_text("Live view · tab closed mid-training (cancelled)").wait_for()
+        playwright_api.expect(card).to_contain_text("cancelled after")
+        card.scroll_into_view_if_needed()
+        shot(reopened, "28-reopened-tab-cancelled-the-run", settle_ms=1000)
+    finally:
+        cancel_left_running(reopened, "tab closed mid-training")
+
+
+def test_an_upload_without_the_xsrf_token_is_refused(app_url, page, tmp_path):
+    open_app(page, app_url)
+    is_upload = lambda request: "/_stcore/upload_file/" in request.url and request.method == "PUT"  # noqa: E731
+    with page.expect_request(is_upload) as sent:
+        upload_csv(page, write_kaggle_csv(tmp_path / "train.csv"))
+    browser_upload = sent.value  # /_stcore/upload_file/<session>/<file>, as the page itself sends it
+    assert browser_upload.response().status == 204 and browser_upload.all_headers().get("x-xsrftoken")
+    token = next(cookie["value"] for cookie in page.context.cookies() if cookie["name"] == "_streamlit_xsrf")
+    probe_url = browser_upload.url.rsplit("/", 1)[0] + "/xsrf-probe"  # the page's live session, another file
+    probe = {"file": {"name": "probe.csv", "mimeType": "text/csv", "buffer": b"label,pixel0\n0,0\n"}}
+
+    refused = page.request.put(probe_url, multipart=probe)  # the context's cookies go along, the header does not
+    assert (refused.status, refused.text()) == (403, "XSRF token missing or invalid")
+    forged = page.request.put(probe_url, multipart=probe, headers={"X-Xsrftoken": "2|00|00|0"})
+    assert forged.status == 403
+    accepted = page.request.put(probe_url, multipart=probe, headers={"X-Xsrftoken": token})
+    assert accepted.status == 204  # past the XSRF check, and stored for the live session
+    page.get_by_text("Images per class in each split").wait_for()  # the page's own upload is untouched
+    shot(page, "29-xsrf-probes-left-the-page-as-it-was")
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on TCP `port`, from /proc/net/tcp and tcp6."""
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        if not os.path.exists(table):  # no IPv6 on this machine
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, local_port = local.split(":")
+            if state == "0A" and int(local_port, 16) == port:  # 0A: LISTEN
+                words = [bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8)]  # host order words
+                found.add(socket.inet_ntop(family, b"".join(words)))
+    return found
+
+
+def test_started_without_an_address_the_app_listens_on_this_machine_only(tmp_path):
+    with served(tmp_path, address=None) as (url, server):
+        assert "--server.address" not in server.args
+        assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"127.0.0.1"}  # not 0.0.0.0 or ::
