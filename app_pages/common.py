@@ -25,6 +25,13 @@ def visitor() -> str:
     return f"session {get_script_run_ctx().session_id}"
 
 
+def canceller() -> str | None:
+    """Who cancels: another machine's browser may cancel only its own jobs; on this machine (the
+    operator's own) any job, from any tab."""
+    me = visitor()
+    return me if me.startswith("address ") else None
+
+
 def device_line() -> str:
     return f"Trains on **{describe_devices()}** · Keras on {keras.backend.backend()}"
 

@@ -23,7 +23,7 @@ from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
-from app_pages.common import job_manager, uploads_dir, visitor
+from app_pages.common import canceller, job_manager, uploads_dir, visitor
 from app_pages.guard import guarded
 
 DEFAULTS = TrainConfig().to_dict()
@@ -467,7 +467,10 @@ def jobs_panel(polling: bool):
                 if job.error:
                     state.error(job.error)
             if job.is_active:
-                action.button("Cancel", key=f"cancel-{job.job_id}", on_click=manager.cancel, args=(job.job_id,))
+                own = job.may_be_cancelled_by(canceller())
+                action.button("Cancel", key=f"cancel-{job.job_id}", on_click=manager.cancel, args=(job.job_id,),
+                              kwargs={"visitor": canceller()}, disabled=not own,
+                              help=None if own else "Launched by another visitor: only they can cancel it.")
             elif action.button("Watch", key=f"watch-{job.job_id}"):
                 watch(job.job_id)
             if job.epoch_history:

@@ -51,6 +51,11 @@ class JobSnapshot:
     batch_history: tuple[tuple[int, float, float], ...]  # (step, batch_loss, batch_lr), evenly thinned on long runs
     result: RunResult | RangeTest | None  # once ended: train's RunResult or the lr_find job's RangeTest
     cancel_requested: bool  # cancel was asked for; a running job is stopping
+    visitor: str | None = None  # who launched it (None: the operator's own code)
+
+    def may_be_cancelled_by(self, visitor: str | None) -> bool:
+        """Whether `visitor` may cancel this job: its own, or any job for the operator (None)."""
+        return visitor is None or self.visitor in (None, visitor)
 
     @property
     def is_active(self) -> bool:
@@ -220,11 +225,16 @@ class JobManager:
         work = functools.partial(self._resume, run_id=run_id)
         return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work, visitor, run_id)
 
-    def cancel(self, job_id: str) -> None:
+    def cancel(self, job_id: str, *, visitor: str | None = None) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
-        and turns "cancelled" when its run has ended KILLED. An ended job is left as it is."""
+        and turns "cancelled" when its run has ended KILLED. An ended job is left as it is.
+        A `visitor` may cancel only the jobs it launched; without one, any job."""
         with self._lock:
-            self._cancel(self._job(job_id))
+            job = self._job(job_id)
+            if not self._snapshot(job).may_be_cancelled_by(visitor):
+                raise InputError(f"{job.name} was launched by another visitor: only they, or whoever runs this "
+                                 "server, can cancel it.")
+            self._cancel(job)
 
     @property
     def max_concurrent(self) -> int:
@@ -402,4 +412,5 @@ class JobManager:
             batch_history=tuple(job.batches),
             result=job.result,
             cancel_requested=job.cancel.is_set(),
+            visitor=job.visitor,
         )

@@ -215,6 +215,18 @@ def test_one_visitor_may_have_at_most_its_cap_of_jobs_queued_or_running(make_man
     assert states(manager, other) == ["running"]
 
 
+def test_a_visitor_may_cancel_only_its_own_jobs_and_the_operator_any(make_manager, fake):
+    manager = make_manager(max_concurrent=2)
+    alices, bobs = manager.submit(CFG, "a", visitor="alice"), manager.submit(CFG, "b", visitor="bob")
+    assert manager.snapshot(alices).may_be_cancelled_by("alice") and not manager.snapshot(alices).may_be_cancelled_by("bob")
+    with pytest.raises(InputError, match="a was launched by another visitor: only they, or whoever runs this server"):
+        manager.cancel(alices, visitor="bob")
+    assert not fake.started("a").cancel.is_set()  # alice's run goes on
+    manager.cancel(alices, visitor="alice")
+    manager.cancel(bobs)  # the operator's own code names no visitor
+    assert fake.started("a").cancel.is_set() and fake.started("b").cancel.is_set()
+
+
 @pytest.mark.parametrize("text, cap", [(None, jobs.DEFAULT_VISITOR_CAP), ("7", 7), (" 0 ", None)])
 def test_the_visitor_cap_comes_from_the_environment(monkeypatch, text, cap):
     if text is None:

@@ -83,3 +83,23 @@ def test_a_running_job_is_polled_with_its_validation_progress_and_polling_stops_
     assert not at.exception
     assert run_every["jobs_panel"] is None
     assert any("finished after" in markdown.value for markdown in at.markdown)
+
+
+def test_another_machines_visitor_cannot_cancel_a_job_it_did_not_launch(app, manager_on, monkeypatch):
+    import app_pages.common
+
+    trainer = BlockedTrainer(Progress("training", 1, 5, 1, 10, event="batch", step=1))
+    manager = manager_on(trainer)
+    theirs = manager.submit(TrainConfig(), name="their run", visitor="address 10.0.0.9")
+    assert trainer.reported.wait(TIMEOUT)
+    monkeypatch.setattr(app_pages.common, "canceller", lambda: "address 10.0.0.7")
+    at = app.run()
+    [cancel] = [button for button in at.button if button.label == "Cancel"]
+    assert cancel.disabled and "another visitor" in cancel.help
+    monkeypatch.setattr(app_pages.common, "canceller", lambda: None)  # this machine: the operator
+    at.run()
+    [cancel] = [button for button in at.button if button.label == "Cancel"]
+    assert not cancel.disabled
+    cancel.click().run()
+    assert manager.snapshot(theirs).cancel_requested
+    trainer.release.set()
