@@ -1,5 +1,10 @@
 """Per-epoch checkpoints, so a run a crash or a stop interrupted can continue where it was.
 
+A save costs a fraction of a second (more for big models), which on a GPU can be a large part of
+a short epoch: an epoch is saved when at least CNNKIT_CHECKPOINT_SECONDS (default 30) have passed
+since the last save, so every epoch of a long run is saved, and a run of one-second epochs loses at
+most about that much training to a crash. 0 saves every epoch.
+
 One folder per run (`folder`): the weights with the optimizer's state (its step count, moments,
 EMA averages and learning rate) and `state.json`, which names the epochs done and the state of
 the callbacks that carry over between epochs (plateau and early-stopping counters, the latest
@@ -13,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,8 @@ import numpy as np
 from cnnkit import tracking
 from cnnkit.errors import InputError
 
+SECONDS_VARIABLE = "CNNKIT_CHECKPOINT_SECONDS"
+DEFAULT_SECONDS = 30.0
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"  # early stopping's best weights, when it keeps them
 
@@ -62,6 +70,18 @@ def exists(tracking_uri: str | None, run_id: str) -> bool:
     return load(folder(tracking_uri, run_id)) is not None
 
 
+def seconds_between_saves() -> float:
+    """CNNKIT_CHECKPOINT_SECONDS: the least time between two epochs' saves (0: every epoch)."""
+    text = os.environ.get(SECONDS_VARIABLE, str(DEFAULT_SECONDS)).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise InputError(f"{SECONDS_VARIABLE} must be a number of seconds, 0 or more, got {text!r}.")
+    return seconds
+
+
 def remove(run_folder: Path) -> None:
     shutil.rmtree(run_folder, ignore_errors=True)
 
@@ -76,12 +96,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, run_folder: Path, stateful: dict[str, tuple[object, tuple[str, ...]]],
-                 resume_from: Saved | None = None):
+                 resume_from: Saved | None = None, every_seconds: float = 0.0):
         super().__init__()
         self.run_folder, self.stateful, self.resume_from = run_folder, stateful, resume_from
+        self.every_seconds = every_seconds  # the least time between two epochs' saves
         self.epochs_done = resume_from.epoch if resume_from else 0
+        self.saved_at = time.monotonic()
 
     def on_train_begin(self, logs=None):
+        self.saved_at = time.monotonic()
         saved = self.resume_from
         if saved is None:
             return
@@ -99,7 +122,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs_done = epoch + 1
-        self.save(training_done=False)
+        if time.monotonic() - self.saved_at >= self.every_seconds:
+            self.save(training_done=False)
 
     def on_train_end(self, logs=None):
         self.save(training_done=True)
@@ -120,3 +144,4 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for old in self.run_folder.glob("epoch-*.weights.h5"):
             if old.name != weights:
                 old.unlink(missing_ok=True)
+        self.saved_at = time.monotonic()

@@ -545,7 +545,8 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     carried = training_callbacks(cfg)
     stateful = {"monitor": (monitor, ("latest",)), **{type(callback).__name__: (callback, _CARRIED_STATE[type(callback)])
                                                         for callback in carried}}
-    saver = checkpoint.EpochCheckpoint(run_folder, stateful, resume_from=saved)
+    saver = checkpoint.EpochCheckpoint(run_folder, stateful, resume_from=saved,
+                                      every_seconds=checkpoint.seconds_between_saves())
     validation = (data.x_val, one_hot(data.y_val, data.num_classes)) if len(data.x_val) else None
     if saved is not None and saved.training_done:  # it was stopped while evaluating: only that is left
         saver.set_model(model)

@@ -1,5 +1,6 @@
 """What several test files share: the app under Streamlit's AppTest on a throwaway store."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+# Tests that crash and resume runs of sub-second epochs need every epoch saved; the default (a save
+# at most every 30 s) is tested in tests/test_checkpoint.py. Subprocesses inherit it.
+os.environ.setdefault("CNNKIT_CHECKPOINT_SECONDS", "0")
 
 
 @pytest.fixture()

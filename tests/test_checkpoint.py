@@ -66,3 +66,43 @@ def test_no_checkpoint_a_damaged_one_and_a_bad_run_id(tmp_path):
     with pytest.raises(InputError, match="is not a run id"):
         checkpoint.folder("sqlite:///x/mlflow.db", "../../../etc")
     assert checkpoint.folder(f"sqlite:///{tmp_path}/mlflow.db", "a" * 32) == tmp_path / "checkpoints" / ("a" * 32)
+
+
+class SavedEpochs(keras.callbacks.Callback):
+    """Records, after each epoch's save decision, which epoch the checkpoint on disk holds."""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder, self.seen = folder, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        saved = checkpoint.load(self.folder)
+        self.seen.append(saved.epoch if saved else None)
+
+
+def test_epochs_closer_together_than_the_least_time_between_saves_are_not_saved(tmp_path):
+    seldom, every = tmp_path / "seldom", tmp_path / "every"
+    for folder, seconds in ((seldom, 3600.0), (every, 0.0)):
+        watch = SavedEpochs(folder)
+        fit(compiled_model(), [checkpoint.EpochCheckpoint(folder, {}, every_seconds=seconds), watch], epochs=3)
+        if folder == seldom:
+            assert watch.seen == [None, None, None]  # no epoch saved within the hour...
+        else:
+            assert watch.seen == [1, 2, 3]
+    assert checkpoint.load(seldom).epoch == 3 and checkpoint.load(seldom).training_done  # ...but the end of fit is
+
+
+@pytest.mark.parametrize("text, seconds", [(None, checkpoint.DEFAULT_SECONDS), ("0", 0.0), (" 12.5 ", 12.5)])
+def test_the_least_time_between_saves_comes_from_the_environment(monkeypatch, text, seconds):
+    if text is None:
+        monkeypatch.delenv(checkpoint.SECONDS_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(checkpoint.SECONDS_VARIABLE, text)
+    assert checkpoint.seconds_between_saves() == seconds
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "nan"])
+def test_a_bad_time_between_saves_names_the_variable(monkeypatch, text):
+    monkeypatch.setenv(checkpoint.SECONDS_VARIABLE, text)
+    with pytest.raises(InputError, match="CNNKIT_CHECKPOINT_SECONDS must be a number of seconds, 0 or more"):
+        checkpoint.seconds_between_saves()
