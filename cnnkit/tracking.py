@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,10 +35,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cnnkit.config import TrainConfig, describe_tricks, field_names
+from cnnkit.data_loading import load_data
+from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
-
-if TYPE_CHECKING:
-    from cnnkit.datasets import Dataset
 
 DEFAULT_EXPERIMENT = "cnnkit"
 MODEL_ARTIFACT = "model/model.keras"
@@ -892,8 +891,6 @@ def _read_mistakes(path: Path) -> pd.DataFrame:
 def test_split_of_run(client: MlflowClient, run_id: str) -> Dataset:
     """The run's data loaded again as the run split it (so `x_test[i]` is the image of test
     index i in its evaluation), after checking it against the run's data fingerprint."""
-    from cnnkit.training import load_data  # training imports this module
-
     run = _runs(client, [run_id])[0]
     expected = run.data.tags.get(DATA_FINGERPRINT_TAG)
     if not expected:

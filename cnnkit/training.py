@@ -21,7 +21,8 @@ import numpy as np
 from cnnkit import accelerators, checkpoint, tracking
 from cnnkit.architectures import build_model, resolve_knobs
 from cnnkit.config import TrainConfig
-from cnnkit.datasets import Dataset, load_dataset
+from cnnkit.data_loading import load_data
+from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.evaluation import evaluate
 from cnnkit.tricks import (
@@ -116,18 +117,6 @@ class LossDiverged(Exception):
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def load_data(cfg: TrainConfig) -> Dataset:
-    return load_dataset(
-        cfg.dataset,
-        path=cfg.dataset_path or None,
-        image_size=cfg.image_size or None,
-        val_fraction=cfg.val_fraction,
-        test_fraction=cfg.test_fraction,
-        seed=cfg.seed,
-        train_limit=cfg.train_limit or None,
-    )
 
 
 def build(cfg: TrainConfig, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
