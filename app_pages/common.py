@@ -4,7 +4,7 @@ import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnkit import inspection, tracking
+from cnnkit import inspection, run_schema, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
@@ -96,7 +96,7 @@ def _test_split(fingerprint: str, _run_id: str):
 
 def cached_test_split(run_id: str):
     """The run's exact data split; runs that saw the same data share one cached copy."""
-    fingerprint = mlflow_client().get_run(run_id).data.tags.get("cnnkit.data_fingerprint", run_id)
+    fingerprint = mlflow_client().get_run(run_id).data.tags.get(run_schema.DATA_FINGERPRINT_TAG, run_id)
     return _test_split(fingerprint, run_id)
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, comparison, tracking
+from cnnkit import charts, comparison, run_schema, tracking
 from cnnkit.errors import InputError
 from app_pages.common import cached_evaluation, cached_test_split, mlflow_client, run_label
 
@@ -33,7 +33,7 @@ curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab 
 with curves_tab:
     per, metric, smoothing = st.columns([1, 1, 2])
     granularity = per.radio("Per", ["epoch", "batch"], horizontal=True, key="compare.per")
-    options = ["loss", "val_loss", "accuracy", "val_accuracy", "lr"] if granularity == "epoch" else ["batch_loss", "batch_lr"]
+    options = run_schema.EPOCH_CURVES if granularity == "epoch" else run_schema.BATCH_METRICS
     chosen_metric = metric.selectbox("Metric", options, key=f"compare.metric.{granularity}")
     window = smoothing.slider("Smoothing (moving average over points)", 1, 50, 1 if granularity == "epoch" else 10,
                               key=f"compare.smooth.{granularity}")
@@ -56,7 +56,7 @@ with results_tab:
     st.dataframe(shown, width="stretch", column_config={
         **{column: st.column_config.NumberColumn(label, format="percent")
            for column, (label, _) in charts.RESULT_METRICS.items()},
-        "test_loss": st.column_config.NumberColumn("test loss", format="%.4f"),
+        run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
         "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
     st.plotly_chart(charts.results_bars(results), width="stretch")
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, checkpoint, selection, tracking
+from cnnkit import charts, checkpoint, run_schema, selection, tracking
 from cnnkit.errors import InputError
 from app_pages.common import job_manager, mlflow_client, run_label, visitor
 
@@ -70,8 +70,8 @@ def runs_table():
         selection_mode="multi-row",
         key=TABLE,
         column_config={
-            "test_accuracy": st.column_config.NumberColumn("test acc", format="percent"),
-            "val_accuracy": st.column_config.NumberColumn("val acc", format="percent"),
+            run_schema.TEST_ACCURACY: st.column_config.NumberColumn("test acc", format="percent"),
+            run_schema.VAL_ACCURACY: st.column_config.NumberColumn("val acc", format="percent"),
             "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
             "start_time": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
         },
@@ -113,9 +113,9 @@ if run_id:
         st.stop()
     st.divider()
     st.subheader(f"{run.info.run_name} · {run.info.status}")
-    st.caption(f"run `{run_id}` · fingerprint of its data `{run.data.tags.get('cnnkit.data_fingerprint', '–')[:16]}`")
-    if run.data.tags.get("cnnkit.error"):
-        st.error(run.data.tags["cnnkit.error"])
+    st.caption(f"run `{run_id}` · fingerprint of its data `{run.data.tags.get(run_schema.DATA_FINGERPRINT_TAG, '–')[:16]}`")
+    if run.data.tags.get(run_schema.ERROR_TAG):
+        st.error(run.data.tags[run_schema.ERROR_TAG])
     if run.info.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
         if st.button("Resume", type="primary", help="Continue this run in a job from its last completed epoch."):
             try:
@@ -126,7 +126,7 @@ if run_id:
     curves_tab, config_tab, manage_tab = st.tabs(["Curves", "Config", "Manage & relaunch"])
     with curves_tab:
         epochs, batches = tracking.run_history(client, run_id)
-        metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
+        metrics = {k: v for k, v in run.data.metrics.items() if k.startswith(run_schema.TEST_PREFIX)}
         if metrics:
             st.dataframe(pd.DataFrame([metrics]), hide_index=True, column_config={  # accuracies in %, as everywhere
                 key: st.column_config.NumberColumn(key, format="percent") for key in metrics if key.endswith("accuracy")})
@@ -134,7 +134,7 @@ if run_id:
         if len(batches):
             left, right = st.columns(2)
             left.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch")
-            right.plotly_chart(charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
+            right.plotly_chart(charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
                                width="stretch")
     with config_tab:
         params = pd.DataFrame(sorted(run.data.params.items()), columns=["setting", "value"])
@@ -186,7 +186,7 @@ if run_id:
         versions = tracking.registered_models(client, run_id=run_id)
         if versions:
             st.caption("Registered as " + ", ".join(f"{v.name} v{v.version}" for v in versions) + ".")
-        user_tags = {k: v for k, v in run.data.tags.items() if not k.startswith(("mlflow.", "cnnkit.", "keras."))}
+        user_tags = {k: v for k, v in run.data.tags.items() if not k.startswith(run_schema.RESERVED_TAG_PREFIXES)}
         for tag, value in user_tags.items():
             shown_tag, remove = st.columns([4, 1])
             shown_tag.markdown(f"`{tag}` = `{value}`")

@@ -38,20 +38,18 @@ from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
+from cnnkit.run_schema import (
+    BATCH_LOSS, BATCH_LR, BATCH_METRICS, DATA_FINGERPRINT_TAG, EPOCH_CURVES, EPOCH_METRICS, EPOCHS_TRAINED,
+    ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG, KERAS_BACKEND_TAG, KERAS_VERSION_TAG,
+    CONFUSION_MATRIX, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS, PID_TAG,
+    RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, VAL_ACCURACY, VERSION_TAG,
+)
 
 DEFAULT_EXPERIMENT = "cnnkit"
-MODEL_ARTIFACT = "model/model.keras"
-MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; load_model checks it
 _MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 _MAX_RESULTS_PER_CALL = 50_000  # MLflow's search limit
-RESERVED_TAG_PREFIXES = ("mlflow.", "cnnkit.", "keras.")  # tags written by MLflow and cnnkit, not by people
-RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", "test_accuracy", "val_accuracy", "epochs",
+RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", TEST_ACCURACY, VAL_ACCURACY, "epochs",
                "duration_s", "start_time", "tags")
-EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
-BATCH_METRICS = ("batch_loss", "batch_lr")
-DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"
-TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"
-DEVICE_TAG = "cnnkit.device"  # what the run trained on, e.g. "GPU: NVIDIA H200" or "CPU (2 cores)"
 
 
 def default_store_dir() -> Path:
@@ -367,7 +365,7 @@ class RunLogger:
         try:
             self._write_pending()
             if error:
-                self.set_tags({"cnnkit.error": error[:5000]})
+                self.set_tags({ERROR_TAG: error[:5000]})
         finally:
             with self._changed:
                 self._closed = True
@@ -436,12 +434,12 @@ def start_run(
         in_experiment,
         run_name=run_name or f"{config.arch} on {config.dataset}",
         tags={
-            "cnnkit.version": __version__,
-            "cnnkit.git_commit": git_commit(),
-            "keras.backend": keras.backend.backend(),
-            "keras.version": keras.__version__,
-            "cnnkit.host": socket.gethostname(),
-            "cnnkit.pid": str(os.getpid()),
+            VERSION_TAG: __version__,
+            GIT_COMMIT_TAG: git_commit(),
+            KERAS_BACKEND_TAG: keras.backend.backend(),
+            KERAS_VERSION_TAG: keras.__version__,
+            HOST_TAG: socket.gethostname(),
+            PID_TAG: str(os.getpid()),
             **(tags or {}),
         },
     ))
@@ -457,9 +455,9 @@ def reopen_run(client: MlflowClient, run_id: str, tags: dict[str, Any]) -> RunLo
     with _as_input_error():
         client.update_run(run_id, status="RUNNING")
     logger = RunLogger(client, run_id)
-    logger.set_tags({"cnnkit.host": socket.gethostname(), "cnnkit.pid": os.getpid(), **tags})
-    if "cnnkit.error" in client.get_run(run_id).data.tags:
-        client.delete_tag(run_id, "cnnkit.error")
+    logger.set_tags({HOST_TAG: socket.gethostname(), PID_TAG: os.getpid(), **tags})
+    if ERROR_TAG in client.get_run(run_id).data.tags:
+        client.delete_tag(run_id, ERROR_TAG)
     return logger
 
 
@@ -541,8 +539,8 @@ def kill_stale_runs(client: MlflowClient) -> list[str]:
     killed = []
     for run in _search_runs(client, experiment_ids, "attributes.status = 'RUNNING'"):
         tags = run.data.tags
-        pid = tags.get("cnnkit.pid", "")
-        if tags.get("cnnkit.host") != host or not pid.isdigit() or _process_alive(int(pid)):
+        pid = tags.get(PID_TAG, "")
+        if tags.get(HOST_TAG) != host or not pid.isdigit() or _process_alive(int(pid)):
             continue
         RunLogger(client, run.info.run_id).finish(
             "KILLED", f"The process training this run stopped (pid {pid}) before it finished."
@@ -583,7 +581,7 @@ def runs_frame(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT, max_r
         info, params, metrics = run.info, run.data.params, run.data.metrics
         rows.append((
             info.run_id, info.run_name, info.status, params.get("dataset", ""), params.get("arch", ""),
-            describe_tricks(params), metrics.get("test_accuracy", math.nan), metrics.get("val_accuracy", math.nan),
+            describe_tricks(params), metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
             params.get("epochs"), _duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags),
         ))
     frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
@@ -658,8 +656,8 @@ def run_history(client: MlflowClient, run_id: str) -> tuple[pd.DataFrame, pd.Dat
 
 def _batch_frame(client: MlflowClient, run_id: str) -> pd.DataFrame:
     batches = _history_frame(client, run_id, BATCH_METRICS, "step").reindex(columns=["step", *BATCH_METRICS])
-    batches["batch_lr"] = batches["batch_lr"].ffill()
-    return batches.dropna(subset=["batch_loss"]).reset_index(drop=True)
+    batches[BATCH_LR] = batches[BATCH_LR].ffill()
+    return batches.dropna(subset=[BATCH_LOSS]).reset_index(drop=True)
 
 
 def _history_frame(client: MlflowClient, run_id: str, keys: tuple[str, ...], step_name: str) -> pd.DataFrame:
@@ -750,7 +748,7 @@ def register_model(client: MlflowClient, run_id: str, name: str) -> RegisteredVe
         run = client.get_run(run_id)
     if run.info.status != "FINISHED":
         raise InputError(f"Run '{run.info.run_name}' is {run.info.status}: only a finished run's model can be registered.")
-    if MODEL_ARTIFACT not in {artifact.path for artifact in client.list_artifacts(run_id, "model")}:
+    if MODEL_ARTIFACT not in {artifact.path for artifact in client.list_artifacts(run_id, str(Path(MODEL_ARTIFACT).parent))}:
         raise InputError(f"Run '{run.info.run_name}' has no saved model to register.")
     with _as_input_error():
         try:
@@ -779,11 +777,7 @@ def _registered(version) -> RegisteredVersion:
 
 # ---- comparing runs and reading their evaluations (Compare and Inspect pages) ----------
 
-RESULT_METRICS = ("final_accuracy", "final_val_accuracy", "test_accuracy", "test_top3_accuracy", "test_top5_accuracy",
-                  "test_loss")
 RESULT_COLUMNS = ("run_id", "run", "status", *RESULT_METRICS, "epochs", "wall_s")
-EPOCH_CURVES = ("loss", "val_loss", "accuracy", "val_accuracy", "lr")
-EVALUATION_FILES = ("confusion_matrix.json", "per_class.csv", "mistakes.csv", "mistake_images.npz")
 
 
 def results_table(client: MlflowClient, run_ids: list[str]) -> pd.DataFrame:
@@ -795,7 +789,7 @@ def results_table(client: MlflowClient, run_ids: list[str]) -> pd.DataFrame:
     now_ms = time.time() * 1000
     rows = [
         (run.info.run_id, name, run.info.status, *(run.data.metrics.get(key, math.nan) for key in RESULT_METRICS),
-         run.data.metrics.get("epochs_trained", run.data.params.get("epochs")), _duration_s(run.info, now_ms))
+         run.data.metrics.get(EPOCHS_TRAINED, run.data.params.get("epochs")), _duration_s(run.info, now_ms))
         for run, name in zip(runs, _display_names(runs))
     ]
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -854,24 +848,23 @@ class RunEvaluation:
 def evaluation_of_run(client: MlflowClient, run_id: str) -> RunEvaluation:
     """A run's evaluation from its `evaluation/` artifacts, fetched in one download."""
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            folder = Path(client.download_artifacts(run_id, "evaluation", tmp))
-        except (MlflowException, OSError):  # no such folder: treated below like missing files
-            folder = Path(tmp) / "evaluation"
-        missing = [name for name in EVALUATION_FILES if not (folder / name).is_file()]
+        with contextlib.suppress(MlflowException, OSError):  # no such folder: treated below like missing files
+            client.download_artifacts(run_id, EVALUATION_FOLDER, tmp)
+        folder = Path(tmp)
+        missing = [Path(name).name for name in EVALUATION_FILES if not (folder / name).is_file()]
         if missing:
             raise InputError(
                 f"Run {run_id} has no evaluation (missing {', '.join(missing)}): runs are evaluated when training "
                 "ends, and FAILED or KILLED runs stop before that."
             )
-        confusion = json.loads((folder / "confusion_matrix.json").read_text())
-        with np.load(folder / "mistake_images.npz", allow_pickle=False) as arrays:
+        confusion = json.loads((folder / CONFUSION_MATRIX).read_text())
+        with np.load(folder / MISTAKE_IMAGES, allow_pickle=False) as arrays:
             images = dict(zip(arrays["index"].tolist(), arrays["images"]))
         return RunEvaluation(
             class_names=list(confusion["class_names"]),
             confusion=np.asarray(confusion["matrix"], dtype=np.int64),
-            per_class=pd.read_csv(folder / "per_class.csv", dtype={"class": str}, keep_default_na=False),
-            mistakes=_read_mistakes(folder / "mistakes.csv"),
+            per_class=pd.read_csv(folder / PER_CLASS, dtype={"class": str}, keep_default_na=False),
+            mistakes=_read_mistakes(folder / MISTAKES),
             mistake_images=images,
         )
 
