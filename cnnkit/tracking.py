@@ -927,3 +927,83 @@ def _display_names(runs: list[Run]) -> list[str]:
         f"{name} ({run.info.run_id[:8]})" if names.count(name) > 1 else name
         for run, name in zip(runs, names)
     ]
+
+
+# ---- one store object for the app's pages ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as a page shows it."""
+
+    run_id: str
+    name: str
+    status: str  # RUNNING, FINISHED, FAILED or KILLED
+    params: dict[str, str]
+    metrics: dict[str, float]  # each metric's latest value
+    tags: dict[str, str]
+
+
+class RunStore:
+    """Every read and write of runs that the app's pages make, on one tracking store: a facade over
+    `MlflowClient` (as MLflow's client is one over its tracking and registry services), so pages
+    never hold a client nor see MLflow's objects. Each method is the module function of the same
+    name on this store's client; StoreError on creation when the store can't be used."""
+
+    def __init__(self, tracking_uri: str | None = None):
+        self.tracking_uri = tracking_uri or default_tracking_uri()
+        self._client = make_client(self.tracking_uri)
+
+    def run(self, run_id: str) -> RunSummary:
+        """InputError for a run that is not in the store."""
+        found = _runs(self._client, [run_id])[0]
+        return RunSummary(run_id, found.info.run_name, found.info.status, dict(found.data.params),
+                          dict(found.data.metrics), dict(found.data.tags))
+
+    def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
+        return runs_frame(self._client, experiment)
+
+    def run_history(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return run_history(self._client, run_id)
+
+    def config_of_run(self, run_id: str) -> TrainConfig:
+        return config_of_run(self._client, run_id)
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        rename_run(self._client, run_id, name)
+
+    def set_run_tag(self, run_id: str, key: str, value: str = "") -> None:
+        set_run_tag(self._client, run_id, key, value)
+
+    def delete_run_tag(self, run_id: str, key: str) -> None:
+        delete_run_tag(self._client, run_id, key)
+
+    def delete_run(self, run_id: str) -> None:
+        delete_run(self._client, run_id)
+
+    def register_model(self, run_id: str, name: str) -> RegisteredVersion:
+        return register_model(self._client, run_id, name)
+
+    def registered_models(self, run_id: str | None = None) -> list[RegisteredVersion]:
+        return registered_models(self._client, run_id)
+
+    def results_table(self, run_ids: list[str]) -> pd.DataFrame:
+        return results_table(self._client, run_ids)
+
+    def params_diff(self, run_ids: list[str]) -> pd.DataFrame:
+        return params_diff(self._client, run_ids)
+
+    def histories(self, run_ids: list[str], keys: tuple[str, ...] = EPOCH_CURVES, batch: bool = False) -> pd.DataFrame:
+        return histories(self._client, run_ids, keys, batch)
+
+    def evaluation_of_run(self, run_id: str) -> RunEvaluation:
+        return evaluation_of_run(self._client, run_id)
+
+    def test_split_of_run(self, run_id: str) -> Dataset:
+        return test_split_of_run(self._client, run_id)
+
+    def test_fingerprints(self, run_ids: list[str]) -> dict[str, str | None]:
+        return test_fingerprints(self._client, run_ids)
+
+    def load_model(self, run_id: str):
+        return load_model(self._client, run_id)
