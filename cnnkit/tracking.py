@@ -39,9 +39,9 @@ from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.run_schema import (
-    BATCH_LOSS, BATCH_LR, BATCH_METRICS, DATA_FINGERPRINT_TAG, EPOCH_CURVES, EPOCH_METRICS, EPOCHS_TRAINED,
-    ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG, KERAS_BACKEND_TAG, KERAS_VERSION_TAG,
-    CONFUSION_MATRIX, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS, PID_TAG,
+    BATCH_LOSS, BATCH_LR, BATCH_METRICS, CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, EPOCH_CURVES, EPOCH_METRICS,
+    EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG, KERAS_BACKEND_TAG,
+    KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS, PID_TAG,
     RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, VAL_ACCURACY, VERSION_TAG,
 )
 
@@ -748,7 +748,8 @@ def register_model(client: MlflowClient, run_id: str, name: str) -> RegisteredVe
         run = client.get_run(run_id)
     if run.info.status != "FINISHED":
         raise InputError(f"Run '{run.info.run_name}' is {run.info.status}: only a finished run's model can be registered.")
-    if MODEL_ARTIFACT not in {artifact.path for artifact in client.list_artifacts(run_id, str(Path(MODEL_ARTIFACT).parent))}:
+    saved = {artifact.path for artifact in client.list_artifacts(run_id, str(Path(MODEL_ARTIFACT).parent))}
+    if MODEL_ARTIFACT not in saved:
         raise InputError(f"Run '{run.info.run_name}' has no saved model to register.")
     with _as_input_error():
         try:
