@@ -4,7 +4,8 @@ and deleting runs, ending runs whose process died, registering runs' models in t
 Registry, and comparing runs: their results, settings, curves, evaluations and test data.
 
 Only this module talks to MLflow, and only through `MlflowClient` (no global active run),
-so several training threads can log at once.
+so several training threads can log at once. The app's pages reach runs through one object,
+`RunStore`, and never see MLflow.
 """
 
 from __future__ import annotations
