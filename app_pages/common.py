@@ -1,10 +1,10 @@
-"""What every page shares: the process-wide job manager, the MLflow client, cached run data."""
+"""What every page shares: the process-wide job manager, the run store, cached run data."""
 
 import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnkit import inspection, tracking
+from cnnkit import inspection, run_schema, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
@@ -57,8 +57,9 @@ def sidebar() -> None:
         st.fragment(devices_panel, run_every=2.0 if active else None)()
 
 
-def mlflow_client():
-    return tracking.make_client(job_manager().tracking_uri)
+def run_store() -> tracking.RunStore:
+    """Every read and write of runs a page makes goes through this store object; pages never see MLflow."""
+    return tracking.RunStore(job_manager().tracking_uri)
 
 
 def uploads_dir():
@@ -72,7 +73,7 @@ def run_label(row) -> str:
 
 def finished_run_labels() -> dict[str, str]:
     """run id -> picker label for every finished run, newest first; stops the page when there are none."""
-    runs = tracking.runs_frame(mlflow_client())
+    runs = run_store().runs_frame()
     finished = runs[runs["status"] == "FINISHED"]
     if finished.empty:
         st.info("No finished runs yet. Launch one on the Train page.")
@@ -87,29 +88,29 @@ def model_choices() -> dict[str, str]:
     another tool registered, has no cnnkit model to load."""
     runs = finished_run_labels()
     registered = {f"{version.name} v{version.version} (registered, {runs[version.run_id]})": version.run_id
-                  for version in tracking.registered_models(mlflow_client()) if version.run_id in runs}
+                  for version in run_store().registered_models() if version.run_id in runs}
     return registered | {label: run_id for run_id, label in runs.items()}
 
 
 @st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
 def cached_evaluation(run_id: str):
-    return tracking.evaluation_of_run(mlflow_client(), run_id)
+    return run_store().evaluation_of_run(run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reloading the run's test images…")
 def _test_split(fingerprint: str, _run_id: str):
-    return tracking.test_split_of_run(mlflow_client(), _run_id)
+    return run_store().test_split_of_run(_run_id)
 
 
 def cached_test_split(run_id: str):
     """The run's exact data split; runs that saw the same data share one cached copy."""
-    fingerprint = mlflow_client().get_run(run_id).data.tags.get("cnnkit.data_fingerprint", run_id)
+    fingerprint = run_store().run(run_id).tags.get(run_schema.DATA_FINGERPRINT_TAG, run_id)
     return _test_split(fingerprint, run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def cached_model(run_id: str):
-    model = tracking.load_model(mlflow_client(), run_id)
+    model = run_store().load_model(run_id)
     inspection.warm_up(model)
     return model
 

@@ -3,15 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, comparison, tracking
+from cnnkit import charts, comparison, run_schema
 from cnnkit.errors import InputError
-from app_pages.common import cached_evaluation, cached_test_split, mlflow_client, run_label
+from app_pages.common import cached_evaluation, cached_test_split, run_label, run_store
 
-client = mlflow_client()
+store = run_store()
 st.title("Compare runs")
 PAGE_WIDTH_PX = 1000  # about what the wide layout gives the main column; galleries share it
 
-runs = tracking.runs_frame(client)
+runs = store.runs_frame()
 finished = runs[runs["status"] == "FINISHED"]
 if len(finished) < 2:
     st.info("Compare needs at least two finished runs. Launch some on the Train page.")
@@ -25,7 +25,7 @@ if len(chosen) < 2:
     st.info("Pick at least two runs.")
     st.stop()
 
-results = tracking.results_table(client, chosen)
+results = store.results_table(chosen)
 names = dict(zip(results["run_id"], results["run"]))
 curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab = st.tabs(
     ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes"])
@@ -33,18 +33,18 @@ curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab 
 with curves_tab:
     per, metric, smoothing = st.columns([1, 1, 2])
     granularity = per.radio("Per", ["epoch", "batch"], horizontal=True, key="compare.per")
-    options = ["loss", "val_loss", "accuracy", "val_accuracy", "lr"] if granularity == "epoch" else ["batch_loss", "batch_lr"]
+    options = run_schema.EPOCH_CURVES if granularity == "epoch" else run_schema.BATCH_METRICS
     chosen_metric = metric.selectbox("Metric", options, key=f"compare.metric.{granularity}")
     window = smoothing.slider("Smoothing (moving average over points)", 1, 50, 1 if granularity == "epoch" else 10,
                               key=f"compare.smooth.{granularity}")
-    history = tracking.histories(client, chosen, batch=granularity == "batch")
+    history = store.histories(chosen, batch=granularity == "batch")
     history["run"] = history["run"].map(names).fillna(history["run"])
     x = "epoch" if granularity == "epoch" else "step"
     st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window, log_x=granularity == "batch"),
                     width="stretch")
 
 with settings_tab:
-    diff = tracking.params_diff(client, chosen)
+    diff = store.params_diff(chosen)
     if diff.empty:
         st.success("These runs used exactly the same settings (only the randomness differs if the seed does).")
     else:
@@ -56,7 +56,7 @@ with results_tab:
     st.dataframe(shown, width="stretch", column_config={
         **{column: st.column_config.NumberColumn(label, format="percent")
            for column, (label, _) in charts.RESULT_METRICS.items()},
-        "test_loss": st.column_config.NumberColumn("test loss", format="%.4f"),
+        run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
         "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
     st.plotly_chart(charts.results_bars(results), width="stretch")
 
@@ -66,7 +66,7 @@ for run_id in chosen:
         evaluations[run_id] = cached_evaluation(run_id)
     except InputError as error:
         st.warning(f"{names[run_id]}: {error}")
-fingerprints = tracking.test_fingerprints(client, list(evaluations))
+fingerprints = store.test_fingerprints(list(evaluations))
 comparable = comparison.comparability({names[run_id]: evaluation for run_id, evaluation in evaluations.items()},
                                       test_sets={names[run_id]: fingerprint for run_id, fingerprint in fingerprints.items()})
 

@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit import charts, inspection, tracking
+from cnnkit import charts, inspection
 from cnnkit.errors import InputError
-from app_pages.common import cached_model, cached_test_split, finished_run_labels, mlflow_client, run_model_and_evaluation
+from app_pages.common import cached_model, cached_test_split, finished_run_labels, run_model_and_evaluation, run_store
 
-client = mlflow_client()
+store = run_store()
 st.title("Inspect a run")
 
 labels = finished_run_labels()
@@ -48,7 +48,7 @@ dashboard_tab, maps_tab, filters_tab, probabilities_tab, cam_tab = st.tabs(
     ["Dashboard", "Feature maps", "Filters", "Probabilities", "Grad-CAM"])
 
 with dashboard_tab:
-    epochs, _ = tracking.run_history(client, run_id)
+    epochs, _ = store.run_history(run_id)
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.learning_curves(epochs), width="stretch")
     right.plotly_chart(charts.confusion_matrix(evaluation.confusion, names, normalize=True), width="stretch")

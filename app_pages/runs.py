@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, checkpoint, selection, tracking
+from cnnkit import charts, checkpoint, run_schema, selection
 from cnnkit.errors import InputError
-from app_pages.common import job_manager, mlflow_client, run_label, visitor
+from app_pages.common import job_manager, run_label, run_store, visitor
 
-client = mlflow_client()
+store = run_store()
 st.title("Runs")
 
 
@@ -37,7 +37,7 @@ def open_run(run: str | None) -> None:
 
 @st.fragment(run_every=5.0)
 def runs_table():
-    runs = tracking.runs_frame(client)
+    runs = store.runs_frame()
     if runs.empty:
         st.info("No runs yet. Launch one on the Train page, or with `python -m cnnkit train`.")
         st.session_state.pop("open_run", None)
@@ -70,8 +70,8 @@ def runs_table():
         selection_mode="multi-row",
         key=TABLE,
         column_config={
-            "test_accuracy": st.column_config.NumberColumn("test acc", format="percent"),
-            "val_accuracy": st.column_config.NumberColumn("val acc", format="percent"),
+            run_schema.TEST_ACCURACY: st.column_config.NumberColumn("test acc", format="percent"),
+            run_schema.VAL_ACCURACY: st.column_config.NumberColumn("val acc", format="percent"),
             "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
             "start_time": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
         },
@@ -106,17 +106,17 @@ runs_table()
 run_id = st.session_state.get("open_run")
 if run_id:
     try:
-        run = client.get_run(run_id)
+        run = store.run(run_id)
     except Exception:  # deleted meanwhile, or a store hiccup: say so instead of a traceback
         st.warning("That run is no longer in the store.")
         st.session_state.pop("open_run")
         st.stop()
     st.divider()
-    st.subheader(f"{run.info.run_name} · {run.info.status}")
-    st.caption(f"run `{run_id}` · fingerprint of its data `{run.data.tags.get('cnnkit.data_fingerprint', '–')[:16]}`")
-    if run.data.tags.get("cnnkit.error"):
-        st.error(run.data.tags["cnnkit.error"])
-    if run.info.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
+    st.subheader(f"{run.name} · {run.status}")
+    st.caption(f"run `{run_id}` · fingerprint of its data `{run.tags.get(run_schema.DATA_FINGERPRINT_TAG, '–')[:16]}`")
+    if run.tags.get(run_schema.ERROR_TAG):
+        st.error(run.tags[run_schema.ERROR_TAG])
+    if run.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
         if st.button("Resume", type="primary", help="Continue this run in a job from its last completed epoch."):
             try:
                 job_manager().resume(run_id, visitor=visitor())
@@ -125,8 +125,8 @@ if run_id:
                 st.error(str(error))
     curves_tab, config_tab, manage_tab = st.tabs(["Curves", "Config", "Manage & relaunch"])
     with curves_tab:
-        epochs, batches = tracking.run_history(client, run_id)
-        metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
+        epochs, batches = store.run_history(run_id)
+        metrics = {k: v for k, v in run.metrics.items() if k.startswith(run_schema.TEST_PREFIX)}
         if metrics:
             st.dataframe(pd.DataFrame([metrics]), hide_index=True, column_config={  # accuracies in %, as everywhere
                 key: st.column_config.NumberColumn(key, format="percent") for key in metrics if key.endswith("accuracy")})
@@ -134,64 +134,64 @@ if run_id:
         if len(batches):
             left, right = st.columns(2)
             left.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch")
-            right.plotly_chart(charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
+            right.plotly_chart(charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
                                width="stretch")
     with config_tab:
-        params = pd.DataFrame(sorted(run.data.params.items()), columns=["setting", "value"])
+        params = pd.DataFrame(sorted(run.params.items()), columns=["setting", "value"])
         st.dataframe(params, hide_index=True, width="stretch", height=400)
-        st.json({k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}, expanded=False)
+        st.json({k: v for k, v in run.tags.items() if not k.startswith("mlflow.")}, expanded=False)
     with manage_tab:
         rename, tag_key, tag_value = st.columns([2, 1, 1], vertical_alignment="bottom")
-        new_name = rename.text_input("Name", value=run.info.run_name, key=f"name-{run_id}")
+        new_name = rename.text_input("Name", value=run.name, key=f"name-{run_id}")
         key_text = tag_key.text_input("Tag", key=f"tag-key-{run_id}", placeholder="e.g. keep")
         value_text = tag_value.text_input("Value", key=f"tag-value-{run_id}", placeholder="e.g. yes")
         save, add_tag, relaunch, inspect, delete = st.columns(5)
         try:
-            if save.button("Save name", width="stretch") and new_name != run.info.run_name:
-                tracking.rename_run(client, run_id, new_name)
+            if save.button("Save name", width="stretch") and new_name != run.name:
+                store.rename_run(run_id, new_name)
                 st.rerun()
             if add_tag.button("Add tag", width="stretch"):
-                tracking.set_run_tag(client, run_id, key_text, value_text)
+                store.set_run_tag(run_id, key_text, value_text)
                 st.rerun()
         except InputError as error:
             st.error(str(error))
         if relaunch.button("Edit & relaunch", type="primary", width="stretch",
                            help="Open this run's settings in the Train form, change what you like and launch."):
             try:
-                st.session_state["relaunch_config"] = tracking.config_of_run(client, run_id).to_dict()
+                st.session_state["relaunch_config"] = store.config_of_run(run_id).to_dict()
                 st.switch_page("app_pages/train.py")
             except InputError as error:
                 st.error(f"This run's settings can't be loaded: {error}")
-        if inspect.button("Inspect", width="stretch", disabled=run.info.status != "FINISHED",
+        if inspect.button("Inspect", width="stretch", disabled=run.status != "FINISHED",
                           help="Feature maps, filters, probabilities and Grad-CAM for this run's model."):
             st.session_state["inspect_run"] = run_id
             st.switch_page("app_pages/inspect.py")
         if delete.toggle("Delete…", key=f"delete-{run_id}"):
             if st.button("Really delete this run", type="primary"):
-                tracking.delete_run(client, run_id)
+                store.delete_run(run_id)
                 st.session_state.pop("open_run")
                 st.rerun()
         register_name, register = st.columns([3, 1], vertical_alignment="bottom")
         model_name = register_name.text_input(
-            "Register this run's model as", key=f"register-{run_id}", value=f"{run.data.params.get('dataset', 'model')}-classifier",
+            "Register this run's model as", key=f"register-{run_id}", value=f"{run.params.get('dataset', 'model')}-classifier",
             help="Adds a version to MLflow's Model Registry; the Classify page lists registered models first.")
-        finished = run.info.status == "FINISHED"
+        finished = run.status == "FINISHED"
         if register.button("Register model", width="stretch", disabled=not finished,
                            help=None if finished else "Only a finished run has a model to register."):
             try:
-                version = tracking.register_model(client, run_id, model_name)
+                version = store.register_model(run_id, model_name)
                 st.success(f"Registered as {version.name} version {version.version}.")
             except InputError as error:
                 st.error(str(error))
-        versions = tracking.registered_models(client, run_id=run_id)
+        versions = store.registered_models(run_id=run_id)
         if versions:
             st.caption("Registered as " + ", ".join(f"{v.name} v{v.version}" for v in versions) + ".")
-        user_tags = {k: v for k, v in run.data.tags.items() if not k.startswith(("mlflow.", "cnnkit.", "keras."))}
+        user_tags = {k: v for k, v in run.tags.items() if not k.startswith(run_schema.RESERVED_TAG_PREFIXES)}
         for tag, value in user_tags.items():
             shown_tag, remove = st.columns([4, 1])
             shown_tag.markdown(f"`{tag}` = `{value}`")
             if remove.button("Remove", key=f"untag-{tag}"):
-                tracking.delete_run_tag(client, run_id, tag)
+                store.delete_run_tag(run_id, tag)
                 st.rerun()
         if job_manager().recovered_runs:
             st.caption(f"{len(job_manager().recovered_runs)} run(s) left RUNNING by a stopped process were marked KILLED at start.")

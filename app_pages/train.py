@@ -10,7 +10,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts
+from cnnkit import charts, run_schema
 from cnnkit.accelerators import describe_devices
 from cnnkit.architectures import build_model, get_architecture, layer_table, resolve_knobs
 from cnnkit.config import (
@@ -462,7 +462,7 @@ def jobs_panel(polling: bool):
             else:
                 summary = f"{STATE_ICONS[job.state]} {job.state} after {fmt_seconds(job.elapsed_s)}"
                 if job.state == "finished" and job.result is not None:
-                    summary += f" · test accuracy {job.result.metrics.get('test_accuracy', float('nan')):.2%}"
+                    summary += f" · test accuracy {job.result.metrics.get(run_schema.TEST_ACCURACY, float('nan')):.2%}"
                 state.markdown(summary)
                 if job.error:
                     state.error(job.error)
@@ -475,8 +475,7 @@ def jobs_panel(polling: bool):
                 watch(job.job_id)
             if job.epoch_history:
                 latest = job.epoch_history[-1]
-                st.caption(" · ".join(f"{k} {v:.4g}" for k, v in latest.items() if k in
-                                      ("loss", "accuracy", "val_loss", "val_accuracy", "lr")))
+                st.caption(" · ".join(f"{k} {v:.4g}" for k, v in latest.items() if k in run_schema.EPOCH_CURVES))
 
     job = job_to_watch(jobs)
     watched = job.job_id
@@ -496,12 +495,12 @@ def live_charts(job_id: str, epochs_seen: int, last_step: int, points: int, _job
     """The live view's figures, built once per state of the job's histories (the arguments before
     `_job` say which), so a view that has not changed is not rebuilt at every poll."""
     epochs = pd.DataFrame(list(_job.epoch_history))
-    batches = pd.DataFrame(list(_job.batch_history), columns=["step", "batch_loss", "batch_lr"])
+    batches = pd.DataFrame(list(_job.batch_history), columns=["step", *run_schema.BATCH_METRICS])
     if not len(batches):
         return charts.learning_curves(epochs), {}
     return charts.learning_curves(epochs), {
         "batch": charts.batch_loss(batches, smoothing=10),
-        "lr": charts.learning_rate(batches["step"], batches["batch_lr"], title="Learning rate per step"),
+        "lr": charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
     }
 
 

@@ -20,6 +20,8 @@ import plotly.io as pio
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from cnnkit import run_schema
+
 TEMPLATE = "plotly_white"
 # Every figure gets the template as plotly's default, which costs nothing at creation; setting it on
 # each figure instead deep-copies and validates it, ~30 ms a figure (a page of 24 figures: 0.7 s).
@@ -33,15 +35,15 @@ MARGIN = dict(l=60, r=20, t=70, b=50)
 RUN_COLORS = plotly.colors.qualitative.D3 + plotly.colors.qualitative.Dark24  # runs by order of appearance
 RIGHT, WRONG, OTHER = "#1f77b4", HIGHLIGHT, "#a0a0a0"  # seed 003: blue right/true, red wrong/predicted
 RESULT_METRICS = {  # results_bars: column -> (legend label, colour)
-    "final_accuracy": ("train accuracy (last epoch)", SPLIT_COLORS["train"]),
-    "final_val_accuracy": ("validation accuracy (last epoch)", SPLIT_COLORS["validation"]),
-    "test_accuracy": ("test accuracy", SPLIT_COLORS["test"]),
-    "test_top3_accuracy": ("test top-3 accuracy", "#9467bd"),
-    "test_top5_accuracy": ("test top-5 accuracy", "#8c564b"),
+    run_schema.FINAL_ACCURACY: ("train accuracy (last epoch)", SPLIT_COLORS["train"]),
+    run_schema.FINAL_VAL_ACCURACY: ("validation accuracy (last epoch)", SPLIT_COLORS["validation"]),
+    run_schema.TEST_ACCURACY: ("test accuracy", SPLIT_COLORS["test"]),
+    run_schema.TEST_TOP3_ACCURACY: ("test top-3 accuracy", "#9467bd"),
+    run_schema.TEST_TOP5_ACCURACY: ("test top-5 accuracy", "#8c564b"),
 }
-METRIC_LABELS = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
-                 "val_accuracy": "validation accuracy", "lr": "learning rate", "batch_loss": "batch loss",
-                 "batch_lr": "learning rate"}
+METRIC_LABELS = {run_schema.LOSS: "training loss", run_schema.VAL_LOSS: "validation loss",
+                 run_schema.ACCURACY: "training accuracy", run_schema.VAL_ACCURACY: "validation accuracy",
+                 run_schema.LR: "learning rate", run_schema.BATCH_LOSS: "batch loss", run_schema.BATCH_LR: "learning rate"}
 TEXT_CLASSES = 20  # a class-by-class heatmap writes its values in the cells up to this many classes
 UPRIGHT_BAR_LABELS = 15  # results bars write their values across up to this many bars, standing up beyond
 RUN_NAME_LINE = 22  # characters per line of a run's name under its bars
@@ -367,7 +369,8 @@ def learning_curves(epochs: pd.DataFrame) -> go.Figure:
     (accuracy as a fraction 0-1); missing columns are skipped, NaNs leave gaps.
     """
     title = "Learning curves"
-    metrics = [m for m in ("loss", "val_loss", "accuracy", "val_accuracy") if m in epochs]
+    metrics = [m for m in (run_schema.LOSS, run_schema.VAL_LOSS, run_schema.ACCURACY, run_schema.VAL_ACCURACY)
+               if m in epochs]
     if epochs.empty or "epoch" not in epochs or not metrics:
         return _note(title, "no epochs yet")
     epochs = epochs.sort_values("epoch")
@@ -405,7 +408,7 @@ def batch_loss(batches: pd.DataFrame, log_x: bool = True, smoothing: int = 1) ->
     if batches.empty:
         return _note(title, "no batches yet")
     batches = batches.sort_values("step")
-    steps, losses = batches["step"].to_numpy(dtype=float), batches["batch_loss"].to_numpy(dtype=float)
+    steps, losses = batches["step"].to_numpy(dtype=float), batches[run_schema.BATCH_LOSS].to_numpy(dtype=float)
     averaged = moving_average(losses, smoothing)
     keep = steps > 0 if log_x else np.ones(len(steps), bool)
     fig = go.Figure()

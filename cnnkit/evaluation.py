@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cnnkit.run_schema import TEST_PREFIX
+
 TOP_K = (1, 3, 5)
 
 
@@ -19,7 +21,7 @@ class Evaluation:
     per_class: pd.DataFrame  # class, precision, recall, f1, support
     mistakes: pd.DataFrame  # index, true, predicted, confidence, probabilities (list)
 
-    def metrics(self, prefix: str = "test_") -> dict[str, float]:
+    def metrics(self, prefix: str = TEST_PREFIX) -> dict[str, float]:
         values = {f"{prefix}loss": self.loss, f"{prefix}accuracy": self.accuracy}
         values.update({f"{prefix}top{k}_accuracy": share for k, share in self.top_k.items()})
         return values

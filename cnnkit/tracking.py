@@ -4,7 +4,8 @@ and deleting runs, ending runs whose process died, registering runs' models in t
 Registry, and comparing runs: their results, settings, curves, evaluations and test data.
 
 Only this module talks to MLflow, and only through `MlflowClient` (no global active run),
-so several training threads can log at once.
+so several training threads can log at once. The app's pages reach runs through one object,
+`RunStore`, and never see MLflow.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,24 +36,21 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cnnkit.config import TrainConfig, describe_tricks, field_names
+from cnnkit.data_loading import load_data
+from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
-
-if TYPE_CHECKING:
-    from cnnkit.datasets import Dataset
+from cnnkit.run_schema import (
+    BATCH_LOSS, BATCH_LR, BATCH_METRICS, CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, EPOCH_CURVES, EPOCH_METRICS,
+    EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG, KERAS_BACKEND_TAG,
+    KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS, PID_TAG,
+    RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, VAL_ACCURACY, VERSION_TAG,
+)
 
 DEFAULT_EXPERIMENT = "cnnkit"
-MODEL_ARTIFACT = "model/model.keras"
-MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; load_model checks it
 _MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 _MAX_RESULTS_PER_CALL = 50_000  # MLflow's search limit
-RESERVED_TAG_PREFIXES = ("mlflow.", "cnnkit.", "keras.")  # tags written by MLflow and cnnkit, not by people
-RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", "test_accuracy", "val_accuracy", "epochs",
+RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", TEST_ACCURACY, VAL_ACCURACY, "epochs",
                "duration_s", "start_time", "tags")
-EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
-BATCH_METRICS = ("batch_loss", "batch_lr")
-DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"
-TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"
-DEVICE_TAG = "cnnkit.device"  # what the run trained on, e.g. "GPU: NVIDIA H200" or "CPU (2 cores)"
 
 
 def default_store_dir() -> Path:
@@ -368,7 +366,7 @@ class RunLogger:
         try:
             self._write_pending()
             if error:
-                self.set_tags({"cnnkit.error": error[:5000]})
+                self.set_tags({ERROR_TAG: error[:5000]})
         finally:
             with self._changed:
                 self._closed = True
@@ -437,12 +435,12 @@ def start_run(
         in_experiment,
         run_name=run_name or f"{config.arch} on {config.dataset}",
         tags={
-            "cnnkit.version": __version__,
-            "cnnkit.git_commit": git_commit(),
-            "keras.backend": keras.backend.backend(),
-            "keras.version": keras.__version__,
-            "cnnkit.host": socket.gethostname(),
-            "cnnkit.pid": str(os.getpid()),
+            VERSION_TAG: __version__,
+            GIT_COMMIT_TAG: git_commit(),
+            KERAS_BACKEND_TAG: keras.backend.backend(),
+            KERAS_VERSION_TAG: keras.__version__,
+            HOST_TAG: socket.gethostname(),
+            PID_TAG: str(os.getpid()),
             **(tags or {}),
         },
     ))
@@ -458,9 +456,9 @@ def reopen_run(client: MlflowClient, run_id: str, tags: dict[str, Any]) -> RunLo
     with _as_input_error():
         client.update_run(run_id, status="RUNNING")
     logger = RunLogger(client, run_id)
-    logger.set_tags({"cnnkit.host": socket.gethostname(), "cnnkit.pid": os.getpid(), **tags})
-    if "cnnkit.error" in client.get_run(run_id).data.tags:
-        client.delete_tag(run_id, "cnnkit.error")
+    logger.set_tags({HOST_TAG: socket.gethostname(), PID_TAG: os.getpid(), **tags})
+    if ERROR_TAG in client.get_run(run_id).data.tags:
+        client.delete_tag(run_id, ERROR_TAG)
     return logger
 
 
@@ -542,8 +540,8 @@ def kill_stale_runs(client: MlflowClient) -> list[str]:
     killed = []
     for run in _search_runs(client, experiment_ids, "attributes.status = 'RUNNING'"):
         tags = run.data.tags
-        pid = tags.get("cnnkit.pid", "")
-        if tags.get("cnnkit.host") != host or not pid.isdigit() or _process_alive(int(pid)):
+        pid = tags.get(PID_TAG, "")
+        if tags.get(HOST_TAG) != host or not pid.isdigit() or _process_alive(int(pid)):
             continue
         RunLogger(client, run.info.run_id).finish(
             "KILLED", f"The process training this run stopped (pid {pid}) before it finished."
@@ -584,7 +582,7 @@ def runs_frame(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT, max_r
         info, params, metrics = run.info, run.data.params, run.data.metrics
         rows.append((
             info.run_id, info.run_name, info.status, params.get("dataset", ""), params.get("arch", ""),
-            describe_tricks(params), metrics.get("test_accuracy", math.nan), metrics.get("val_accuracy", math.nan),
+            describe_tricks(params), metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
             params.get("epochs"), _duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags),
         ))
     frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
@@ -659,8 +657,8 @@ def run_history(client: MlflowClient, run_id: str) -> tuple[pd.DataFrame, pd.Dat
 
 def _batch_frame(client: MlflowClient, run_id: str) -> pd.DataFrame:
     batches = _history_frame(client, run_id, BATCH_METRICS, "step").reindex(columns=["step", *BATCH_METRICS])
-    batches["batch_lr"] = batches["batch_lr"].ffill()
-    return batches.dropna(subset=["batch_loss"]).reset_index(drop=True)
+    batches[BATCH_LR] = batches[BATCH_LR].ffill()
+    return batches.dropna(subset=[BATCH_LOSS]).reset_index(drop=True)
 
 
 def _history_frame(client: MlflowClient, run_id: str, keys: tuple[str, ...], step_name: str) -> pd.DataFrame:
@@ -751,7 +749,8 @@ def register_model(client: MlflowClient, run_id: str, name: str) -> RegisteredVe
         run = client.get_run(run_id)
     if run.info.status != "FINISHED":
         raise InputError(f"Run '{run.info.run_name}' is {run.info.status}: only a finished run's model can be registered.")
-    if MODEL_ARTIFACT not in {artifact.path for artifact in client.list_artifacts(run_id, "model")}:
+    saved = {artifact.path for artifact in client.list_artifacts(run_id, str(Path(MODEL_ARTIFACT).parent))}
+    if MODEL_ARTIFACT not in saved:
         raise InputError(f"Run '{run.info.run_name}' has no saved model to register.")
     with _as_input_error():
         try:
@@ -780,11 +779,7 @@ def _registered(version) -> RegisteredVersion:
 
 # ---- comparing runs and reading their evaluations (Compare and Inspect pages) ----------
 
-RESULT_METRICS = ("final_accuracy", "final_val_accuracy", "test_accuracy", "test_top3_accuracy", "test_top5_accuracy",
-                  "test_loss")
 RESULT_COLUMNS = ("run_id", "run", "status", *RESULT_METRICS, "epochs", "wall_s")
-EPOCH_CURVES = ("loss", "val_loss", "accuracy", "val_accuracy", "lr")
-EVALUATION_FILES = ("confusion_matrix.json", "per_class.csv", "mistakes.csv", "mistake_images.npz")
 
 
 def results_table(client: MlflowClient, run_ids: list[str]) -> pd.DataFrame:
@@ -796,7 +791,7 @@ def results_table(client: MlflowClient, run_ids: list[str]) -> pd.DataFrame:
     now_ms = time.time() * 1000
     rows = [
         (run.info.run_id, name, run.info.status, *(run.data.metrics.get(key, math.nan) for key in RESULT_METRICS),
-         run.data.metrics.get("epochs_trained", run.data.params.get("epochs")), _duration_s(run.info, now_ms))
+         run.data.metrics.get(EPOCHS_TRAINED, run.data.params.get("epochs")), _duration_s(run.info, now_ms))
         for run, name in zip(runs, _display_names(runs))
     ]
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -855,24 +850,23 @@ class RunEvaluation:
 def evaluation_of_run(client: MlflowClient, run_id: str) -> RunEvaluation:
     """A run's evaluation from its `evaluation/` artifacts, fetched in one download."""
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            folder = Path(client.download_artifacts(run_id, "evaluation", tmp))
-        except (MlflowException, OSError):  # no such folder: treated below like missing files
-            folder = Path(tmp) / "evaluation"
-        missing = [name for name in EVALUATION_FILES if not (folder / name).is_file()]
+        with contextlib.suppress(MlflowException, OSError):  # no such folder: treated below like missing files
+            client.download_artifacts(run_id, EVALUATION_FOLDER, tmp)
+        folder = Path(tmp)
+        missing = [Path(name).name for name in EVALUATION_FILES if not (folder / name).is_file()]
         if missing:
             raise InputError(
                 f"Run {run_id} has no evaluation (missing {', '.join(missing)}): runs are evaluated when training "
                 "ends, and FAILED or KILLED runs stop before that."
             )
-        confusion = json.loads((folder / "confusion_matrix.json").read_text())
-        with np.load(folder / "mistake_images.npz", allow_pickle=False) as arrays:
+        confusion = json.loads((folder / CONFUSION_MATRIX).read_text())
+        with np.load(folder / MISTAKE_IMAGES, allow_pickle=False) as arrays:
             images = dict(zip(arrays["index"].tolist(), arrays["images"]))
         return RunEvaluation(
             class_names=list(confusion["class_names"]),
             confusion=np.asarray(confusion["matrix"], dtype=np.int64),
-            per_class=pd.read_csv(folder / "per_class.csv", dtype={"class": str}, keep_default_na=False),
-            mistakes=_read_mistakes(folder / "mistakes.csv"),
+            per_class=pd.read_csv(folder / PER_CLASS, dtype={"class": str}, keep_default_na=False),
+            mistakes=_read_mistakes(folder / MISTAKES),
             mistake_images=images,
         )
 
@@ -892,8 +886,6 @@ def _read_mistakes(path: Path) -> pd.DataFrame:
 def test_split_of_run(client: MlflowClient, run_id: str) -> Dataset:
     """The run's data loaded again as the run split it (so `x_test[i]` is the image of test
     index i in its evaluation), after checking it against the run's data fingerprint."""
-    from cnnkit.training import load_data  # training imports this module
-
     run = _runs(client, [run_id])[0]
     expected = run.data.tags.get(DATA_FINGERPRINT_TAG)
     if not expected:
@@ -937,3 +929,83 @@ def _display_names(runs: list[Run]) -> list[str]:
         f"{name} ({run.info.run_id[:8]})" if names.count(name) > 1 else name
         for run, name in zip(runs, names)
     ]
+
+
+# ---- one store object for the app's pages ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as a page shows it."""
+
+    run_id: str
+    name: str
+    status: str  # RUNNING, FINISHED, FAILED or KILLED
+    params: dict[str, str]
+    metrics: dict[str, float]  # each metric's latest value
+    tags: dict[str, str]
+
+
+class RunStore:
+    """Every read and write of runs that the app's pages make, on one tracking store: a facade over
+    `MlflowClient` (as MLflow's client is one over its tracking and registry services), so pages
+    never hold a client nor see MLflow's objects. Each method is the module function of the same
+    name on this store's client; StoreError on creation when the store can't be used."""
+
+    def __init__(self, tracking_uri: str | None = None):
+        self.tracking_uri = tracking_uri or default_tracking_uri()
+        self._client = make_client(self.tracking_uri)
+
+    def run(self, run_id: str) -> RunSummary:
+        """InputError for a run that is not in the store."""
+        found = _runs(self._client, [run_id])[0]
+        return RunSummary(run_id, found.info.run_name, found.info.status, dict(found.data.params),
+                          dict(found.data.metrics), dict(found.data.tags))
+
+    def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
+        return runs_frame(self._client, experiment)
+
+    def run_history(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return run_history(self._client, run_id)
+
+    def config_of_run(self, run_id: str) -> TrainConfig:
+        return config_of_run(self._client, run_id)
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        rename_run(self._client, run_id, name)
+
+    def set_run_tag(self, run_id: str, key: str, value: str = "") -> None:
+        set_run_tag(self._client, run_id, key, value)
+
+    def delete_run_tag(self, run_id: str, key: str) -> None:
+        delete_run_tag(self._client, run_id, key)
+
+    def delete_run(self, run_id: str) -> None:
+        delete_run(self._client, run_id)
+
+    def register_model(self, run_id: str, name: str) -> RegisteredVersion:
+        return register_model(self._client, run_id, name)
+
+    def registered_models(self, run_id: str | None = None) -> list[RegisteredVersion]:
+        return registered_models(self._client, run_id)
+
+    def results_table(self, run_ids: list[str]) -> pd.DataFrame:
+        return results_table(self._client, run_ids)
+
+    def params_diff(self, run_ids: list[str]) -> pd.DataFrame:
+        return params_diff(self._client, run_ids)
+
+    def histories(self, run_ids: list[str], keys: tuple[str, ...] = EPOCH_CURVES, batch: bool = False) -> pd.DataFrame:
+        return histories(self._client, run_ids, keys, batch)
+
+    def evaluation_of_run(self, run_id: str) -> RunEvaluation:
+        return evaluation_of_run(self._client, run_id)
+
+    def test_split_of_run(self, run_id: str) -> Dataset:
+        return test_split_of_run(self._client, run_id)
+
+    def test_fingerprints(self, run_ids: list[str]) -> dict[str, str | None]:
+        return test_fingerprints(self._client, run_ids)
+
+    def load_model(self, run_id: str):
+        return load_model(self._client, run_id)

@@ -18,10 +18,11 @@ from typing import Callable
 import keras
 import numpy as np
 
-from cnnkit import accelerators, checkpoint, tracking
+from cnnkit import accelerators, checkpoint, run_schema, tracking
 from cnnkit.architectures import build_model, resolve_knobs
 from cnnkit.config import TrainConfig
-from cnnkit.datasets import Dataset, load_dataset
+from cnnkit.data_loading import load_data
+from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.evaluation import evaluate
 from cnnkit.tricks import (
@@ -116,18 +117,6 @@ class LossDiverged(Exception):
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def load_data(cfg: TrainConfig) -> Dataset:
-    return load_dataset(
-        cfg.dataset,
-        path=cfg.dataset_path or None,
-        image_size=cfg.image_size or None,
-        val_fraction=cfg.val_fraction,
-        test_fraction=cfg.test_fraction,
-        seed=cfg.seed,
-        train_limit=cfg.train_limit or None,
-    )
 
 
 def build(cfg: TrainConfig, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
@@ -298,10 +287,10 @@ class RunMonitor(keras.callbacks.Callback):
             self._report_batches()
         self._raise_if_diverged()
         values = {key: float(value) for key, value in (logs or {}).items() if key != "learning_rate"}
-        if not math.isfinite(values.get("loss", 0.0)):  # a last batch _report_batches does not read
-            raise LossDiverged(epoch + 1, self.steps_per_epoch, values["loss"])
-        values["lr"] = self.rates.at(self.step - 1)
-        values["epoch_seconds"] = time.monotonic() - self.epoch_started
+        if not math.isfinite(values.get(run_schema.LOSS, 0.0)):  # a last batch _report_batches does not read
+            raise LossDiverged(epoch + 1, self.steps_per_epoch, values[run_schema.LOSS])
+        values[run_schema.LR] = self.rates.at(self.step - 1)
+        values[run_schema.EPOCH_SECONDS] = time.monotonic() - self.epoch_started
         self.latest = values
         if epoch + 1 > self.logged_epochs:
             self.logger.log_metrics(values, step=epoch + 1)
@@ -330,16 +319,16 @@ class RunMonitor(keras.callbacks.Callback):
             self.batch = min(batch + 1, self.steps_per_epoch)
             self.step = (self.epoch - 1) * self.steps_per_epoch + self.batch
             lr = self.rates.at(self.step - 1)
-            values = {"batch_loss": loss}
+            values = {run_schema.BATCH_LOSS: loss}
             if lr != self.logged_lr:
-                values["batch_lr"] = self.logged_lr = lr
+                values[run_schema.BATCH_LR] = self.logged_lr = lr
             if self.step > self.logged_steps:
                 self.logger.log_metrics(values, step=self.step)
             self._points.append((self.step, loss, lr))
             self._next_batch += self.cfg.steps_per_execution
         if self._points:
             step, loss, lr = self._points[-1]
-            self._report("batch", self.batch, {"batch_loss": loss, "batch_lr": lr}, tuple(self._points))
+            self._report("batch", self.batch, {run_schema.BATCH_LOSS: loss, run_schema.BATCH_LR: lr}, tuple(self._points))
             self._points = []
         self._last_report = time.monotonic()
 
@@ -417,7 +406,7 @@ def resume(
     client = tracking.make_client(tracking_uri)
     saved = resumable(run_id, tracking_uri)
     cfg = tracking.config_of_run(client, run_id)
-    logger = tracking.reopen_run(client, run_id, {"cnnkit.resumed_from_epoch": saved.epoch})
+    logger = tracking.reopen_run(client, run_id, {run_schema.RESUMED_FROM_EPOCH_TAG: saved.epoch})
     return _run_to_the_end(cfg, logger, checkpoint.folder(tracking_uri, run_id), saved, cancel, on_progress,
                            on_run_created)
 
@@ -485,7 +474,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
     except Exception as error:  # every failure must end the run, never leave it RUNNING
         message = failure_message(error, phase)
         try:
-            logger.log_text(traceback.format_exc(), "error.txt")
+            logger.log_text(traceback.format_exc(), run_schema.ERROR_TRACEBACK)
         except Exception:  # the disk or the store may be what failed: the run must still end
             log.warning("Could not save error.txt for run %s", logger.run_id, exc_info=True)
         _end_run(logger, "FAILED", message)
@@ -514,16 +503,17 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     data = load_data(cfg)
     _check(cancel)
     fingerprint = data.fingerprint()
-    logger.set_tags({tracking.DATA_FINGERPRINT_TAG: fingerprint, tracking.TEST_FINGERPRINT_TAG: data.test_fingerprint(),
-                     "cnnkit.input_shape": "x".join(map(str, data.input_shape))})
-    logger.log_json(list(data.class_names), "dataset/class_names.json")
+    logger.set_tags({run_schema.DATA_FINGERPRINT_TAG: fingerprint,
+                     run_schema.TEST_FINGERPRINT_TAG: data.test_fingerprint(),
+                     run_schema.INPUT_SHAPE_TAG: "x".join(map(str, data.input_shape))})
+    logger.log_json(list(data.class_names), run_schema.CLASS_NAMES)
     logger.log_json(
         {"name": data.name, "input_shape": data.input_shape, "splits": data.split_counts(), "fingerprint": fingerprint},
-        "dataset/summary.json",
+        run_schema.DATASET_SUMMARY,
     )
 
     device = accelerators.describe_devices()
-    logger.set_tags({tracking.DEVICE_TAG: device})
+    logger.set_tags({run_schema.DEVICE_TAG: device})
     report(Progress("building model", device=device))
     keras.utils.set_random_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
@@ -531,14 +521,14 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     compile_model(model, cfg, steps_per_epoch)
     summary: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: summary.append(line))
-    logger.log_text("\n".join(summary), "model/summary.txt")
+    logger.log_text("\n".join(summary), run_schema.MODEL_SUMMARY)
     initial_epoch = saved.epoch if saved else 0
     if saved is None:
-        logger.log_metrics({"param_count": model.count_params()}, step=0)
+        logger.log_metrics({run_schema.PARAM_COUNT: model.count_params()}, step=0)
         logged_epochs = logged_steps = 0
     else:  # what the interrupted process logged after its last checkpoint is kept, not logged twice
-        logged_epochs = tracking.last_logged_step(logger.client, logger.run_id, "loss")
-        logged_steps = tracking.last_logged_step(logger.client, logger.run_id, "batch_loss")
+        logged_epochs = tracking.last_logged_step(logger.client, logger.run_id, run_schema.LOSS)
+        logged_steps = tracking.last_logged_step(logger.client, logger.run_id, run_schema.BATCH_LOSS)
 
     monitor = RunMonitor(logger, cfg, len(data.x_train), steps_per_epoch, report, initial_epoch=initial_epoch,
                          logged_epochs=logged_epochs, logged_steps=logged_steps)
@@ -575,15 +565,17 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
 
     probabilities = predict_test_images(model, data.x_test, cfg, cancel, on_batches=evaluating)
     result = evaluate(data.y_test, probabilities, data.class_names)
-    metrics = {**{f"final_{k}": v for k, v in monitor.latest.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")},
-               **result.metrics(), "epochs_trained": monitor.epoch}
+    metrics = {**{run_schema.FINAL_PREFIX + key: value for key, value in monitor.latest.items()
+                  if key in run_schema.FINAL_METRICS},
+               **result.metrics(), run_schema.EPOCHS_TRAINED: monitor.epoch}
     logger.log_metrics(metrics, step=monitor.epoch)
     report(Progress("saving", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
-    logger.log_json({"class_names": list(data.class_names), "matrix": result.confusion.tolist()}, "evaluation/confusion_matrix.json")
-    logger.log_table(result.per_class, "evaluation/per_class.csv")
-    logger.log_table(result.mistakes, "evaluation/mistakes.csv")
+    logger.log_json({"class_names": list(data.class_names), "matrix": result.confusion.tolist()},
+                    run_schema.CONFUSION_MATRIX)
+    logger.log_table(result.per_class, run_schema.PER_CLASS)
+    logger.log_table(result.mistakes, run_schema.MISTAKES)
     shown = result.mistakes["index"].to_numpy()[:MISTAKE_IMAGES]
-    logger.log_arrays({"index": shown, "images": data.x_test[shown]}, "evaluation/mistake_images.npz")
+    logger.log_arrays({"index": shown, "images": data.x_test[shown]}, run_schema.MISTAKE_IMAGES)
 
     logger.log_model(model)
     logger.flush()

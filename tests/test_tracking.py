@@ -182,6 +182,23 @@ def test_runs_can_be_renamed_tagged_untagged_and_deleted(client):
     assert client.get_run(deleted).info.lifecycle_stage == "deleted"  # soft: MLflow can restore it
 
 
+def test_the_run_store_reads_and_manages_runs_on_its_own_client(client):
+    store = tracking.RunStore(client.tracking_uri)
+    kept, deleted = finished_run(client, name="first"), finished_run(client)
+    store.rename_run(kept, "renamed")
+    store.set_run_tag(kept, "keeper", "yes")
+    store.delete_run(deleted)
+
+    run = store.run(kept)
+    assert (run.run_id, run.name, run.status, run.metrics["test_accuracy"]) == (kept, "renamed", "FINISHED", 0.8)
+    assert run.tags["keeper"] == "yes" and run.params["arch"] == TrainConfig().arch
+    assert store.runs_frame()["run_id"].tolist() == [kept]
+    assert store.run_history(kept)[0]["val_accuracy"].tolist() == [0.5, 0.7]
+    with pytest.raises(InputError, match="not found"):
+        store.run("0" * 32)
+    assert client.get_run(deleted).info.lifecycle_stage == "deleted"
+
+
 @pytest.mark.parametrize("key", ["", "  ", "mlflow.runName", "cnnkit.pid", "keras.backend"])
 def test_empty_and_reserved_tag_keys_are_refused(client, key):
     run_id = finished_run(client)

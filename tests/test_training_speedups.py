@@ -132,7 +132,7 @@ def test_a_mixed_precision_run_trains_logs_its_precision_and_reloads_with_a_floa
     assert result.metrics["test_accuracy"] > 0.3  # learned something in 2 epochs (chance is 0.1)
     client = tracking.make_client(store)
     run = client.get_run(result.run_id)
-    assert run.data.params["precision"] == precision and run.data.tags[tracking.DEVICE_TAG]
+    assert run.data.params["precision"] == precision and run.data.tags["cnnkit.device"]
     model = tracking.load_model(client, result.run_id)
     assert model.get_layer("conv1").dtype_policy.name == precision
     assert model.predict(np.zeros((1, 8, 8, 1)), verbose=0).dtype == np.float32

@@ -1,0 +1,62 @@
+"""A run's vocabulary: the names under which a cnnkit run keeps its metrics, artifacts and tags
+in the tracking store. Training writes them; the store, the charts, the CLI and the pages read
+them from here (tests spell them out, to check the contract from outside)."""
+
+# ---- metrics logged every epoch (step: the epoch, 1-based) -----------------------------
+LOSS = "loss"  # training loss, Keras' mean over the epoch
+ACCURACY = "accuracy"  # training accuracy over the epoch
+VAL_LOSS = "val_loss"  # loss on the validation split after the epoch
+VAL_ACCURACY = "val_accuracy"  # accuracy on the validation split after the epoch
+LR = "lr"  # learning rate of the epoch's last step
+EPOCH_SECONDS = "epoch_seconds"  # wall time of the epoch, validation included
+EPOCH_METRICS = (LOSS, ACCURACY, VAL_LOSS, VAL_ACCURACY, LR, EPOCH_SECONDS)
+EPOCH_CURVES = (LOSS, VAL_LOSS, ACCURACY, VAL_ACCURACY, LR)  # the epoch metrics drawn as curves
+
+# ---- metrics logged every optimizer step (step: the step, 1-based) ---------------------
+BATCH_LOSS = "batch_loss"  # the batch's own loss (not the epoch's running mean)
+BATCH_LR = "batch_lr"  # learning rate of the step; logged only when it changes
+BATCH_METRICS = (BATCH_LOSS, BATCH_LR)
+
+# ---- metrics logged once ---------------------------------------------------------------
+PARAM_COUNT = "param_count"  # the model's weights, at step 0
+FINAL_PREFIX = "final_"  # final_<loss, accuracy, val_loss, val_accuracy>: the last epoch's values
+FINAL_ACCURACY = FINAL_PREFIX + ACCURACY
+FINAL_VAL_ACCURACY = FINAL_PREFIX + VAL_ACCURACY
+FINAL_METRICS = (LOSS, ACCURACY, VAL_LOSS, VAL_ACCURACY)  # the epoch metrics kept as final_<name>
+EPOCHS_TRAINED = "epochs_trained"  # fewer than the epochs set after early stopping
+TEST_PREFIX = "test_"  # test_<evaluation metric>: the evaluation on the test split
+TEST_LOSS = TEST_PREFIX + "loss"
+TEST_ACCURACY = TEST_PREFIX + "accuracy"
+TEST_TOP3_ACCURACY = TEST_PREFIX + "top3_accuracy"
+TEST_TOP5_ACCURACY = TEST_PREFIX + "top5_accuracy"
+RESULT_METRICS = (FINAL_ACCURACY, FINAL_VAL_ACCURACY, TEST_ACCURACY, TEST_TOP3_ACCURACY, TEST_TOP5_ACCURACY,
+                  TEST_LOSS)  # a run's results, side by side on Compare
+
+# ---- artifacts -------------------------------------------------------------------------
+MODEL_ARTIFACT = "model/model.keras"  # the trained model; its SHA-256 is tag MODEL_SHA256_TAG
+MODEL_SUMMARY = "model/summary.txt"  # Keras' model summary
+CLASS_NAMES = "dataset/class_names.json"  # the class names, in label order
+DATASET_SUMMARY = "dataset/summary.json"  # name, input shape, split counts, fingerprint
+EVALUATION_FOLDER = "evaluation"  # the test-split evaluation, one download for the files below
+CONFUSION_MATRIX = "evaluation/confusion_matrix.json"  # class names and (true, predicted) counts
+PER_CLASS = "evaluation/per_class.csv"  # class, precision, recall, f1, support
+MISTAKES = "evaluation/mistakes.csv"  # every misclassified test image: index, true, predicted, probabilities
+MISTAKE_IMAGES = "evaluation/mistake_images.npz"  # the most confident mistakes' images, by test index
+EVALUATION_FILES = (CONFUSION_MATRIX, PER_CLASS, MISTAKES, MISTAKE_IMAGES)
+ERROR_TRACEBACK = "error.txt"  # the traceback of a FAILED run
+
+# ---- tags ------------------------------------------------------------------------------
+RESERVED_TAG_PREFIXES = ("mlflow.", "cnnkit.", "keras.")  # tags written by MLflow and cnnkit, not by people
+VERSION_TAG = "cnnkit.version"  # the cnnkit version that trained the run
+GIT_COMMIT_TAG = "cnnkit.git_commit"  # the checkout's commit, "-dirty" with uncommitted changes
+KERAS_BACKEND_TAG = "keras.backend"  # tensorflow, jax, ...
+KERAS_VERSION_TAG = "keras.version"
+HOST_TAG = "cnnkit.host"  # the machine whose process trains the run
+PID_TAG = "cnnkit.pid"  # that process; with HOST_TAG, how a run whose process died is found
+DEVICE_TAG = "cnnkit.device"  # what the run trained on, e.g. "GPU: NVIDIA H200" or "CPU (2 cores)"
+DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"  # the images and labels of every split, in order
+TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"  # the test split's images, in order
+INPUT_SHAPE_TAG = "cnnkit.input_shape"  # the model's input, e.g. "28x28x1"
+MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; loading the model checks it
+ERROR_TAG = "cnnkit.error"  # why a run ended FAILED or KILLED, one line for a person
+RESUMED_FROM_EPOCH_TAG = "cnnkit.resumed_from_epoch"  # the checkpoint's epoch a resumed run continued from

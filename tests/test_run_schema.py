@@ -1,0 +1,45 @@
+"""The run's vocabulary lives in cnnkit/run_schema.py alone: the names stored runs are read by
+stay as they were, and no other module of the library or the app spells them out again."""
+
+import ast
+from pathlib import Path
+
+from cnnkit import run_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+OTHER_VOCABULARIES = {
+    "val_loss", "val_accuracy",  # also the names Keras' callbacks monitor (plateau, early stopping)
+    "param_count",  # also a key of the architectures listing (cnnkit.architectures.list_architectures)
+}
+
+
+def test_runs_logged_before_keep_their_names():
+    assert (run_schema.MODEL_ARTIFACT, run_schema.MODEL_SHA256_TAG) == ("model/model.keras", "cnnkit.model_sha256")
+    assert (run_schema.DATA_FINGERPRINT_TAG, run_schema.TEST_FINGERPRINT_TAG, run_schema.DEVICE_TAG, run_schema.ERROR_TAG,
+            run_schema.HOST_TAG, run_schema.PID_TAG) == (
+        "cnnkit.data_fingerprint", "cnnkit.test_fingerprint", "cnnkit.device", "cnnkit.error", "cnnkit.host", "cnnkit.pid")
+    assert run_schema.EPOCH_METRICS == ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
+    assert run_schema.BATCH_METRICS == ("batch_loss", "batch_lr")
+    assert run_schema.RESULT_METRICS == ("final_accuracy", "final_val_accuracy", "test_accuracy", "test_top3_accuracy",
+                                         "test_top5_accuracy", "test_loss")
+    assert run_schema.EVALUATION_FILES == ("evaluation/confusion_matrix.json", "evaluation/per_class.csv",
+                                           "evaluation/mistakes.csv", "evaluation/mistake_images.npz")
+
+
+def schema_names() -> set[str]:
+    """The schema's names that can't be mistaken for another vocabulary's words."""
+    values = {value for name, value in vars(run_schema).items() if name.isupper() and isinstance(value, str)}
+    return {value for value in values if "." in value or "/" in value or "_" in value} - OTHER_VOCABULARIES
+
+
+def test_no_other_module_spells_the_run_schema_out():
+    names = schema_names()
+    assert {"cnnkit.device", "evaluation/mistakes.csv", "batch_loss", "test_accuracy"} <= names
+    respelled = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        for path in [*(ROOT / "cnnkit").rglob("*.py"), *(ROOT / "app_pages").rglob("*.py"), ROOT / "streamlit_app.py"]
+        if path.name != "run_schema.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+    assert not respelled, "use cnnkit.run_schema instead of:\n" + "\n".join(respelled)
