@@ -53,6 +53,7 @@ BATCH_METRICS = ("batch_loss", "batch_lr")
 DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"
 TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"
 DEVICE_TAG = "cnnkit.device"  # what the run trained on, e.g. "GPU: NVIDIA H200" or "CPU (2 cores)"
+DEVICE_COUNT_TAG = "cnnkit.device_count"  # how many devices it was spread over (the devices setting), e.g. "2"
 
 
 def default_store_dir() -> Path:
