@@ -140,3 +140,13 @@ def test_the_training_and_validation_images_are_cut_to_a_multiple_of_the_devices
     assert even.split_counts() == {"train": 8, "validation": 4, "test": 7}
     assert list(even.y_train) == list(range(8)) and list(even.y_val) == list(range(4))
     assert split_evenly(data, 1) is data
+
+
+def test_the_train_form_has_devices_and_blocks_launch_when_the_batch_does_not_split(app):
+    at = app.run()
+    at.number_input(key="cfg.devices").set_value(2).run()
+    at.number_input(key="cfg.batch_size").set_value(63).run()
+
+    assert [error.value for error in at.error] == [
+        "Devices: the Batch size (63) must split evenly among the devices: use a Batch size that is a multiple of 2."]
+    assert next(button for button in at.button if "Launch training" in button.label).disabled
