@@ -70,6 +70,7 @@ class TrainConfig:
     # speed
     precision: str = "float32"  # or mixed: bfloat16/float16 compute, float32 weights and output
     steps_per_execution: int = 1  # optimizer steps per call into the compiled train step
+    devices: int = 1  # data-parallel over this many local devices; 1 = one device
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -291,6 +292,9 @@ def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
     if schedule in ("plateau", "cosine") and values["min_lr"] >= rate:
         yield setting_error("min_lr", f"must be below the {label('learning_rate')} ({rate:g}) for the {schedule} "
                                       f"schedule (it is {values['min_lr']:g}).")
+    if values["devices"] > 0 and values["batch_size"] % values["devices"]:  # out of bounds: reported above
+        yield setting_error("devices", f"the {label('batch_size')} ({values['batch_size']}) must split evenly among "
+                                       f"the devices: use a {label('batch_size')} that is a multiple of {values['devices']}.")
     if values["val_fraction"] == 0:
         no_validation = f"needs a validation set; set the {label('val_fraction')} above 0"
         if schedule == "plateau" and values["plateau_monitor"].startswith("val_"):

@@ -296,6 +296,7 @@ class JobManager:
 
     def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest],
                 visitor: str | None, run_id: str | None = None) -> str:
+        accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")

@@ -209,6 +209,9 @@ SETTINGS: dict[str, Setting] = _settings(
     Setting("steps_per_execution", "Steps per execution", "Optimizer steps per call into the compiled train step; "
             "more can help small models on a GPU. Batch losses are then logged per execution.", "optimiser", "number",
             low=1, high=10_000),
+    Setting("devices", "Devices", "Train data-parallel on this many of the server's GPUs (its CPUs when it has none): "
+            "the model is copied to each and every batch is split evenly among them.", "optimiser", "number",
+            hint="1 = one device", low=1, high=64),
     Setting("schedule", "Learning-rate schedule", "constant; plateau: cut the rate when progress stalls (seeds "
             "001/002); cyclic: Smith's cyclical rates (seed 000); one_cycle; cosine decay.", "optimiser", "select",
             choices=SCHEDULES),

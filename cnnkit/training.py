@@ -6,6 +6,7 @@ a cancelled run ends KILLED, and both keep everything they logged so far.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import math
@@ -435,7 +436,7 @@ _ACTIVITIES = {"training": "training (saving the epoch's checkpoint or logging m
 
 def failure_message(error: BaseException, phase: str) -> str:
     """One line for a person on why a run failed while in `phase` (a Progress phase)."""
-    if isinstance(error, LossDiverged):
+    if isinstance(error, (LossDiverged, InputError)):
         return str(error)
     cause: BaseException | None = error
     while cause is not None:  # libraries wrap the OSError of a full disk in their own errors
@@ -465,7 +466,8 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
         on_run_created(logger.run_id)
     metrics: dict[str, float] = {}
     try:
-        metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved)
+        with accelerators.data_parallel(cfg.devices):
+            metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved)
     except Cancelled:
         reason = getattr(cancel, "reason", USER_CANCEL)
         _end_run(logger, "KILLED", reason)
@@ -511,9 +513,10 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
         {"name": data.name, "input_shape": data.input_shape, "splits": data.split_counts(), "fingerprint": fingerprint},
         run_schema.DATASET_SUMMARY,
     )
+    data = split_evenly(data, cfg.devices)
 
-    device = accelerators.describe_devices()
-    logger.set_tags({run_schema.DEVICE_TAG: device})
+    device = accelerators.describe_devices(cfg.devices)
+    logger.set_tags({run_schema.DEVICE_TAG: device, run_schema.DEVICE_COUNT_TAG: str(cfg.devices)})
     report(Progress("building model", device=device))
     keras.utils.set_random_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
@@ -582,6 +585,17 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     return metrics
 
 
+def split_evenly(data: Dataset, devices: int) -> Dataset:
+    """`data` with its training and validation images cut to a multiple of `devices` (at most
+    `devices` - 1 of each left out), so that every batch, the last one too, splits evenly among the
+    devices of a data-parallel run. The test images are all kept (see `predict_test_images`)."""
+    if devices == 1:
+        return data
+    n_train, n_val = len(data.x_train) - len(data.x_train) % devices, len(data.x_val) - len(data.x_val) % devices
+    return dataclasses.replace(data, x_train=data.x_train[:n_train], y_train=data.y_train[:n_train],
+                               x_val=data.x_val[:n_val], y_val=data.y_val[:n_val])
+
+
 def _unshare_averaged_weights(model: keras.Model) -> None:
     """Give the weights their own buffers after fit has swapped the EMA averages in. Keras assigns
     each average to its weight, so on JAX both share one device buffer; the next predict donates
@@ -595,16 +609,19 @@ def predict_test_images(model: keras.Model, images: np.ndarray, cfg: TrainConfig
                         on_batches: Callable[[int, int], None] | None = None) -> np.ndarray:
     """The model's class probabilities for the test images; with `test_time_flip`, the mean of the
     image's and its left-right mirror image's. `on_batches(done, total)` hears how many batches of
-    all the passes are done (see PassMonitor)."""
-    batch_size = max(256, cfg.batch_size)
-    steps = math.ceil(len(images) / batch_size)
+    all the passes are done (see PassMonitor). On `cfg.devices` > 1 devices every batch is a multiple
+    of their number: the images are padded with blank ones, whose predictions are dropped."""
+    batch_size = max(256 - 256 % cfg.devices, cfg.batch_size)
+    padding = -len(images) % cfg.devices
+    steps = math.ceil((len(images) + padding) / batch_size)
     passes = 2 if cfg.test_time_flip else 1
 
     def predict(x, passes_done: int):
         callbacks: list[keras.callbacks.Callback] = [CancelCheck(cancel)]
         if on_batches:
             callbacks.append(PassMonitor(steps, lambda done: on_batches(passes_done * steps + done, passes * steps)))
-        return model.predict(x, batch_size=batch_size, verbose=0, callbacks=callbacks)
+        padded = np.concatenate([x, np.zeros((padding, *x.shape[1:]), x.dtype)]) if padding else x
+        return model.predict(padded, batch_size=batch_size, verbose=0, callbacks=callbacks)[:len(x)]
 
     probabilities = predict(images, 0)
     if cfg.test_time_flip:
