@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,10 @@ from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.run_schema import (
-    BATCH_LOSS, BATCH_LR, BATCH_METRICS, CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, EPOCH_CURVES, EPOCH_METRICS,
-    EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG, KERAS_BACKEND_TAG,
-    KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS, PID_TAG,
-    RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, VAL_ACCURACY, VERSION_TAG,
+    BATCH_LOSS, BATCH_LR, BATCH_METRICS, CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, DATASET_SUMMARY, EPOCH_CURVES,
+    EPOCH_METRICS, EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG,
+    KERAS_BACKEND_TAG, KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS,
+    PID_TAG, RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, VAL_ACCURACY, VERSION_TAG,
 )
 
 DEFAULT_EXPERIMENT = "cnnkit"
@@ -483,6 +484,14 @@ def load_json_artifact(client: MlflowClient, run_id: str, artifact_file: str) ->
         return json.loads(Path(client.download_artifacts(run_id, artifact_file, tmp)).read_text())
 
 
+def dataset_summary(client: MlflowClient, run_id: str) -> dict[str, Any]:
+    """What `train` logged about the run's data: name, input shape, split counts, fingerprint."""
+    try:
+        return load_json_artifact(client, run_id, DATASET_SUMMARY)
+    except (MlflowException, OSError, ValueError):
+        raise InputError(f"Run {run_id} has no summary of its data: it stopped before loading it.") from None
+
+
 def load_table_artifact(client: MlflowClient, run_id: str, artifact_file: str) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         return pd.read_csv(io.StringIO(Path(client.download_artifacts(run_id, artifact_file, tmp)).read_text()))
@@ -497,20 +506,27 @@ def load_model(client: MlflowClient, run_id: str):
     import cnnkit.tricks  # noqa: F401  (registers cnnkit's layers and schedules for deserialisation)
 
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(run_id, MODEL_ARTIFACT, tmp)
-        except Exception as error:  # MLflow raises several types for a missing artifact
-            raise InputError(f"Run {run_id} has no saved model ({error}).") from None
-        recorded = _runs(client, [run_id])[0].data.tags.get(MODEL_SHA256_TAG)
-        if recorded and _sha256(Path(path)) != recorded:
-            raise InputError(f"The saved model of run {run_id} does not match the checksum recorded when it was "
-                             "trained: it was changed after training.")
+        path = download_model(client, run_id, Path(tmp))
         try:
             return keras.saving.load_model(path, safe_mode=True)
         except Exception:  # Keras' refusals and a damaged file's errors come in many types and may quote the file
             _log.warning("The saved model of run %s could not be loaded", run_id, exc_info=True)
             raise InputError(f"The saved model of run {run_id} can't be loaded safely: it holds code (such as a "
                              "Lambda layer) or parts cnnkit doesn't know, or the file is damaged.") from None
+
+
+def download_model(client: MlflowClient, run_id: str, folder: Path) -> Path:
+    """The run's `.keras` file, downloaded into `folder` and checked against the SHA-256 recorded when
+    it was logged (runs logged before that have none). InputError when it is missing or was changed."""
+    try:
+        path = Path(client.download_artifacts(run_id, MODEL_ARTIFACT, str(folder)))
+    except Exception as error:  # MLflow raises several types for a missing artifact
+        raise InputError(f"Run {run_id} has no saved model ({error}).") from None
+    recorded = _runs(client, [run_id])[0].data.tags.get(MODEL_SHA256_TAG)
+    if recorded and _sha256(path) != recorded:
+        raise InputError(f"The saved model of run {run_id} does not match the checksum recorded when it was "
+                         "trained: it was changed after training.")
+    return path
 
 
 def _sha256(path: Path) -> str:
@@ -944,6 +960,7 @@ class RunSummary:
     params: dict[str, str]
     metrics: dict[str, float]  # each metric's latest value
     tags: dict[str, str]
+    started: datetime | None = None  # UTC; None when the store has no start time
 
 
 class RunStore:
@@ -959,8 +976,10 @@ class RunStore:
     def run(self, run_id: str) -> RunSummary:
         """InputError for a run that is not in the store."""
         found = _runs(self._client, [run_id])[0]
+        started = found.info.start_time
         return RunSummary(run_id, found.info.run_name, found.info.status, dict(found.data.params),
-                          dict(found.data.metrics), dict(found.data.tags))
+                          dict(found.data.metrics), dict(found.data.tags),
+                          datetime.fromtimestamp(started / 1000, timezone.utc) if started else None)
 
     def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
         return runs_frame(self._client, experiment)
@@ -1009,3 +1028,9 @@ class RunStore:
 
     def load_model(self, run_id: str):
         return load_model(self._client, run_id)
+
+    def download_model(self, run_id: str, folder: Path) -> Path:
+        return download_model(self._client, run_id, folder)
+
+    def dataset_summary(self, run_id: str) -> dict[str, Any]:
+        return dataset_summary(self._client, run_id)
