@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, checkpoint, run_schema, selection
+from cnnkit import charts, checkpoint, export, run_schema, selection
 from cnnkit.errors import InputError
 from app_pages.common import job_manager, run_label, run_store, visitor
 
@@ -14,6 +14,7 @@ st.title("Runs")
 # The selection is kept by run id (SELECTED); the table widget (TABLE) only ever holds its positions
 # in the rows last drawn (VIEW, ROWS), so filters and refreshes can't point a tick at another run.
 SELECTED, TABLE, VIEW, ROWS = "runs.selected", "runs.table", "runs.view", "runs.rows"
+EXPORTED = "runs.exported"  # (run id, zip bytes, ONNX note) of the last export made on this page
 
 
 def ticked_selection(existing: set[str]) -> list[str]:
@@ -186,6 +187,19 @@ if run_id:
         versions = store.registered_models(run_id=run_id)
         if versions:
             st.caption("Registered as " + ", ".join(f"{v.name} v{v.version}" for v in versions) + ".")
+        if st.button("Export", disabled=not finished,
+                     help="The .keras model, an ONNX copy checked with onnxruntime and a model card, in one zip."
+                     if finished else "Only a finished run has a model to export."):
+            try:
+                with st.spinner("Exporting: the model, its ONNX copy checked on test images, the model card…"):
+                    st.session_state[EXPORTED] = (run_id, *export.export_zip(store, run_id))
+            except InputError as error:
+                st.error(str(error))
+        if st.session_state.get(EXPORTED, ("",))[0] == run_id:
+            _, archive, onnx_note = st.session_state[EXPORTED]
+            st.download_button("Download the export (zip)", archive, file_name=f"{run_id}.zip", mime="application/zip",
+                               on_click="ignore", type="primary")
+            st.caption(onnx_note)
         user_tags = {k: v for k, v in run.tags.items() if not k.startswith(run_schema.RESERVED_TAG_PREFIXES)}
         for tag, value in user_tags.items():
             shown_tag, remove = st.columns([4, 1])

@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|resume|lr-find|register|list`."""
+"""The headless command line: `python -m cnnkit train|resume|lr-find|register|export|list`."""
 
 from __future__ import annotations
 
@@ -31,11 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     register = commands.add_parser("register", help="add a finished run's model to MLflow's Model Registry")
     register.add_argument("run_id")
     register.add_argument("name", help="registered model name (a new version when it exists)")
+    export = commands.add_parser("export", help="write a finished run's .keras model, an ONNX copy checked with "
+                                 "onnxruntime and a model card (Markdown) into a folder")
+    export.add_argument("run_id")
+    export.add_argument("--out", help="folder to write into (default: exports/RUN_ID)")
     listing = commands.add_parser("list", help="list datasets, architectures, presets or registered models")
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train = commands.choices["train"]
-    for command in (train, resume, register, listing):
+    for command in (train, resume, register, export, listing):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     train.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
@@ -138,6 +142,20 @@ def _until_ended(run) -> int:
     return 0 if result.status == "FINISHED" else 1
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cnnkit.export import export_run
+    from cnnkit.tracking import RunStore
+
+    folder = Path(args.out) if args.out else Path("exports") / args.run_id
+    export = export_run(RunStore(args.tracking_uri), args.run_id, folder)
+    print(export.onnx_note, file=sys.stderr)
+    print(json.dumps({"run_id": args.run_id, "folder": str(folder), "files": [path.name for path in export.files],
+                      "onnx": export.onnx_note}))
+    return 0
+
+
 def run_lr_find(args: argparse.Namespace) -> int:
     from cnnkit.training import lr_range_test
 
@@ -168,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             version = tracking.register_model(tracking.make_client(args.tracking_uri), args.run_id, args.name)
             print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id}))
             return 0
+        if args.command == "export":
+            return run_export(args)
         if args.command == "resume":
             return run_resume(args)
         return run_train(args)
