@@ -87,6 +87,9 @@ def export_onnx(store: RunStore, run_id: str, model, path: Path) -> tuple[Path |
     needs = ONNX_NEEDS.get(backend)
     if needs is None:
         return None, f"No ONNX copy: cnnkit exports ONNX on the TensorFlow and JAX backends, not on {backend}."
+    reduced = sorted({layer.dtype_policy.name for layer in model.layers} - {"float32"})
+    if reduced:  # Keras' ONNX export wants float32, and onnxruntime's CPU convolutions take no bfloat16
+        return None, f"No ONNX copy: Keras exports ONNX from float32 models, and this one computes in {', '.join(reduced)}."
     missing = [name for name in needs if importlib.util.find_spec(name) is None]
     if missing:
         return None, (f"No ONNX copy: on the {backend} backend it needs {_listed(missing)}, "
@@ -98,11 +101,14 @@ def export_onnx(store: RunStore, run_id: str, model, path: Path) -> tuple[Path |
     try:
         model(images[:1])  # Keras exports only a model that has been called
         model.export(str(path), format="onnx", verbose=False)
-    except Exception as error:  # the converters raise many types; the reason is kept short
+    except Exception as error:  # the converters raise many types
         path.unlink(missing_ok=True)
-        reason = " ".join(str(error).split())[:200] or type(error).__name__
-        return None, f"No ONNX copy: Keras could not convert this model on the {backend} backend ({reason})."
-    check = check_onnx(model, path, images)
+        return None, f"No ONNX copy: Keras could not convert this model on the {backend} backend ({_short(error)})."
+    try:
+        check = check_onnx(model, path, images)
+    except Exception as error:  # onnxruntime refuses a graph it can't run with one of several types
+        path.unlink()
+        return None, f"No ONNX copy: onnxruntime could not run the converted model ({_short(error)})."
     if not check.passed:
         path.unlink()
         return None, (f"No ONNX copy: onnxruntime disagreed with Keras on {check.images} test images "
@@ -232,6 +238,11 @@ def _output_shape(layer) -> str:
 def _cell(text: str) -> str:
     """`text` safe inside a Markdown table row: one line, pipes escaped."""
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _short(error: Exception) -> str:
+    """An error's message on one line, cut to 200 characters, or its type when it has none."""
+    return " ".join(str(error).split())[:200] or type(error).__name__
 
 
 def _listed(names: list[str]) -> str:
