@@ -43,7 +43,6 @@ class OnnxCheck:
 
 @dataclass(frozen=True)
 class Export:
-    folder: Path
     files: tuple[Path, ...]  # the .keras model, the ONNX model when there is one, the card
     onnx_note: str  # one line: how the ONNX copy was checked, or why there is none
 
@@ -63,7 +62,7 @@ def export_run(store: RunStore, run_id: str, folder: Path) -> Export:
     card = model_card(run, store.dataset_summary(run_id), store.evaluation_of_run(run_id), model, onnx_note)
     card_path = folder / CARD_FILE
     card_path.write_text(card, encoding="utf-8")
-    return Export(folder, tuple(path for path in (model_path, onnx_path, card_path) if path), onnx_note)
+    return Export(tuple(path for path in (model_path, onnx_path, card_path) if path), onnx_note)
 
 
 def export_zip(store: RunStore, run_id: str) -> tuple[bytes, str]:
