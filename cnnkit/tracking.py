@@ -576,6 +576,11 @@ def runs_frame(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT, max_r
         return pd.DataFrame(columns=list(RUN_COLUMNS))
     with _gc_paused():
         runs = _search_runs(client, [found.experiment_id], max_results=max_results)
+    return _frame_of_runs(runs)
+
+
+def _frame_of_runs(runs: list[Run]) -> pd.DataFrame:
+    """The runs as rows with the columns in `RUN_COLUMNS`, in the given order."""
     now_ms = time.time() * 1000
     rows = []
     for run in runs:
@@ -643,6 +648,53 @@ def _paged(fetch, limit: float = math.inf) -> list:
         if not token:
             break
     return items
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of the runs table, filtered and paged by the store: `runs` (columns in
+    `RUN_COLUMNS`, newest first), `next_token` for the page after it (None on the last page),
+    and whether runs follow. The total is not counted: that would read every matching run."""
+
+    runs: pd.DataFrame
+    next_token: str | None
+    more: bool
+
+
+def runs_page(client: MlflowClient, filter_string: str = "", page_size: int = 50, page_token: str | None = None,
+              experiment: str = DEFAULT_EXPERIMENT) -> RunsPage:
+    """The `page_size` newest runs of `experiment` that match MLflow's `filter_string` (see
+    `run_search`), from `page_token` on; deleted runs left out. InputError for a filter MLflow
+    refuses."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None or found.lifecycle_stage == "deleted":
+        return RunsPage(pd.DataFrame(columns=list(RUN_COLUMNS)), None, False)
+
+    def search(size: int, token: str | None):
+        try:
+            with _gc_paused():
+                return client.search_runs([found.experiment_id], filter_string, ViewType.ACTIVE_ONLY, size,
+                                          ["attributes.start_time DESC"], token)
+        except MlflowException as error:
+            if error.error_code != "INVALID_PARAMETER_VALUE":
+                raise
+            raise InputError(f"The store can't filter the runs this way: {_one_line(error)}") from None
+
+    page = search(page_size, page_token)
+    more = bool(page.token) and bool(search(1, page.token))  # a full last page still gets a token
+    return RunsPage(_frame_of_runs(page), page.token if more else None, more)
+
+
+def runs_by_id(client: MlflowClient, run_ids: list[str], experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
+    """The runs of `experiment` among `run_ids` that are still there (not deleted), as in
+    `runs_frame`, newest first, in one search."""
+    found = client.get_experiment_by_name(experiment)
+    wanted = [run_id for run_id in dict.fromkeys(run_ids) if run_id.isalnum()]  # ids are hex: nothing to quote
+    if found is None or found.lifecycle_stage == "deleted" or not wanted:
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    quoted = ", ".join(f"'{run_id}'" for run_id in wanted)
+    with _gc_paused():
+        return _frame_of_runs(_search_runs(client, [found.experiment_id], f"attributes.run_id IN ({quoted})"))
 
 
 # ---- one run's curves ------------------------------------------------------------------
@@ -964,6 +1016,12 @@ class RunStore:
 
     def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
         return runs_frame(self._client, experiment)
+
+    def runs_page(self, filter_string: str = "", page_size: int = 50, page_token: str | None = None) -> RunsPage:
+        return runs_page(self._client, filter_string, page_size, page_token)
+
+    def runs_by_id(self, run_ids: list[str]) -> pd.DataFrame:
+        return runs_by_id(self._client, run_ids)
 
     def run_history(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         return run_history(self._client, run_id)

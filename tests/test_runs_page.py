@@ -46,7 +46,7 @@ def test_a_ticked_run_stays_selected_and_open_when_a_filter_hides_it(app, runs):
     assert not at.exception  # was IndexError: positional indexers are out-of-bounds (row 2 of a one-row table)
     assert at.session_state["runs.selected"] == [oldest]
     assert ticked_rows(at) == []  # the one row shown is not the selected run
-    hidden = f"1 selected · 1 hidden by the filters: **oldest digits · {oldest[:6]}** (still open below)"
+    hidden = f"1 selected · 1 hidden by the filters or on other pages: **oldest digits · {oldest[:6]}** (still open below)"
     assert hidden in [text.value for text in at.markdown]
     assert any(oldest in caption.value for caption in at.caption)  # its details are still shown
     at.run()  # the table's 5-second refresh
