@@ -103,10 +103,11 @@ def runs_table():
 
 
 def selection_bar(picked: list[str], hidden: list[str], labels: dict[str, str]) -> None:
-    """What is selected, what of it the filters hide, and what to do with it."""
+    """What is selected, what of it the filters or paging hide, and what to do with it."""
     message = f"{len(picked)} selected"
     if hidden:
-        message += f" · {len(hidden)} hidden by the filters or on other pages: " + ", ".join(f"**{labels[run]}**" for run in hidden)
+        message += f" · {len(hidden)} hidden by the filters or on other pages: " + ", ".join(
+            f"**{labels[run]}**" for run in hidden)
         if st.session_state.get("open_run") in hidden:
             message += " (still open below)"
     with st.container(horizontal=True, vertical_alignment="center"):

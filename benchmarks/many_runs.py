@@ -11,7 +11,8 @@ models (`mlflow.store.tracking.dbmodels.models`) in one transaction; the store i
 through MLflow's client, as the app reads it.
 
 Then times, in this process, each arm's median over `--repeats` calls:
-- first page: old `runs_frame` (what the page loaded: every run, up to its 5,000 cap) against new
+- first page: old `runs_frame` (what the page loaded: every run, up to its cap of the newest 5,000,
+  so the old page never showed nor filtered older runs) against new
   `runs_page` (50 runs, one extra 1-run search to know whether more follow);
 - a filter (name contains "#77", dataset mnist, status FINISHED): old `runs_frame` filtered in pandas
   as the page did, against `runs_page` with `run_search.filter_string`;
@@ -97,9 +98,10 @@ def median_seconds(action, repeats: int) -> float:
     return statistics.median(times)
 
 
-def old_filtered(client, text: str, dataset: str, status: str):
-    """The Runs page's filtering before the store did it (`git show 5fec800:app_pages/runs.py`)."""
-    runs = tracking.runs_frame(client)
+def old_filtered(client, text: str, dataset: str, status: str, limit: int = 5000):
+    """The Runs page's filtering before the store did it (`git show 5fec800:app_pages/runs.py`), over
+    the newest `limit` runs (the page's `runs_frame` loaded 5,000 at most)."""
+    runs = tracking.runs_frame(client, max_results=limit)
     shown = runs[runs[["name", "run_id", "tags"]].fillna("").apply(
         lambda column: column.str.lower().str.contains(text, regex=False)).any(axis=1)]
     return shown[(shown["dataset"] == dataset) & (shown["status"] == status)]
@@ -131,7 +133,10 @@ def main() -> int:
 
         new_page = store.runs_page()
         assert len(new_page.runs) == run_search.PAGE_SIZE and new_page.more
-        assert len(store.runs_page(wanted, page_size=10_000).runs) == len(old_filtered(client, "#77", "mnist", "FINISHED"))
+        matching = store.runs_page(wanted, page_size=args.runs).runs
+        assert len(matching) == len(old_filtered(client, "#77", "mnist", "FINISHED", limit=args.runs))
+        print(f"the filter keeps {len(matching)} runs, {len(old_filtered(client, '#77', 'mnist', 'FINISHED'))} of "
+              "them among the newest 5,000 that the old page loaded")
         arms = {  # name -> (old, new)
             "first page": (lambda: tracking.runs_frame(client), lambda: store.runs_page()),
             "a filter": (lambda: old_filtered(client, "#77", "mnist", "FINISHED"), lambda: store.runs_page(wanted)),

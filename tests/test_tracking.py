@@ -173,6 +173,21 @@ def test_runs_by_id_finds_the_runs_still_there_in_one_search(client, monkeypatch
     assert len(searches) == 1
     assert tracking.runs_by_id(client, []).empty and len(searches) == 1
 
+
+def test_compare_reads_several_runs_in_one_search_deleted_ones_too(client, monkeypatch):
+    made = [finished_run(client, name=f"run {i}") for i in range(3)]
+    tracking.delete_run(client, made[1])  # still comparable, as with get_run
+    searches, get_runs = [], []
+    search_runs, get_run = client.search_runs, client.get_run
+    monkeypatch.setattr(client, "search_runs", lambda *args, **kwargs: searches.append(args) or search_runs(*args, **kwargs))
+    monkeypatch.setattr(client, "get_run", lambda run_id: get_runs.append(run_id) or get_run(run_id))
+    table = tracking.results_table(client, [made[2], made[1], made[0], made[2]])
+    assert table["run"].tolist() == ["run 2", "run 1", "run 0"] and table["status"].tolist() == ["FINISHED"] * 3
+    assert len(searches) == 1 and get_runs == []  # was a get_run per run, about as slow as a search of 20
+    with pytest.raises(InputError, match="not found"):
+        tracking.results_table(client, [made[0], "f" * 32])
+    assert tracking.results_table(client, []).empty
+
 # ---- one run's curves ------------------------------------------------------------------
 
 
