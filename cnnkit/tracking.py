@@ -114,7 +114,9 @@ def _prepare_store(uri: str) -> None:
 def _prepare_sqlite(path: Path, uri: str) -> None:
     """Refuse a file that is not a whole SQLite database; create MLflow's tables in a new one once,
     however many processes start on it at the same moment; switch it to WAL mode, so readers don't
-    wait for a writer (the mode is kept in the file)."""
+    wait for a writer (the mode is kept in the file); refresh the planner's statistics (ANALYZE
+    on a sample: milliseconds), without which SQLite reads a run's metric history through the
+    index on the metric's name alone, 0.1 ms at 50 runs but 20 ms at 10,000."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _check_sqlite_file(path, uri)
     with _file_lock(path.with_name(path.name + ".lock"), uri):
@@ -123,6 +125,8 @@ def _prepare_sqlite(path: Path, uri: str) -> None:
         with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection, \
                 contextlib.suppress(sqlite3.OperationalError):
             connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA analysis_limit=400")
+            connection.execute("ANALYZE")
 
 
 def _check_sqlite_file(path: Path, uri: str) -> None:
