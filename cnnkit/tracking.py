@@ -693,12 +693,16 @@ def runs_by_id(client: MlflowClient, run_ids: list[str], experiment: str = DEFAU
     """The runs of `experiment` among `run_ids` that are still there (not deleted), as in
     `runs_frame`, newest first, in one search."""
     found = client.get_experiment_by_name(experiment)
-    wanted = [run_id for run_id in dict.fromkeys(run_ids) if run_id.isalnum()]  # ids are hex: nothing to quote
+    wanted = [run_id for run_id in dict.fromkeys(run_ids) if run_id.isalnum()]
     if found is None or found.lifecycle_stage == "deleted" or not wanted:
         return pd.DataFrame(columns=list(RUN_COLUMNS))
-    quoted = ", ".join(f"'{run_id}'" for run_id in wanted)
     with _gc_paused():
-        return _frame_of_runs(_search_runs(client, [found.experiment_id], f"attributes.run_id IN ({quoted})"))
+        return _frame_of_runs(_search_runs(client, [found.experiment_id], _one_of_ids(wanted)))
+
+
+def _one_of_ids(run_ids: list[str]) -> str:
+    """A filter string keeping the runs with these ids (alphanumeric, as MLflow's are: nothing to quote)."""
+    return "attributes.run_id IN ({})".format(", ".join(f"'{run_id}'" for run_id in run_ids))
 
 
 # ---- one run's curves ------------------------------------------------------------------
@@ -977,12 +981,11 @@ def _runs(client: MlflowClient, run_ids: list[str]) -> list[Run]:
     about as much as a search for 20 (Compare of 20 runs read them three times)."""
     wanted = list(dict.fromkeys(run_ids))
     found = {}
-    if len(wanted) > 1 and all(run_id.isalnum() for run_id in wanted):  # ids are hex: nothing to quote
+    if len(wanted) > 1 and all(run_id.isalnum() for run_id in wanted):
         experiments = _paged(lambda size, token: client.search_experiments(ViewType.ALL, size, page_token=token))
-        quoted = ", ".join(f"'{run_id}'" for run_id in wanted)
         found = {run.info.run_id: run for run in _paged(lambda size, token: client.search_runs(
-            [experiment.experiment_id for experiment in experiments], f"attributes.run_id IN ({quoted})",
-            ViewType.ALL, size, page_token=token))}
+            [experiment.experiment_id for experiment in experiments], _one_of_ids(wanted), ViewType.ALL, size,
+            page_token=token))}
     with _as_input_error():
         return [found.get(run_id) or client.get_run(run_id) for run_id in wanted]
 
