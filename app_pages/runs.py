@@ -1,9 +1,9 @@
-"""Runs: every MLflow run in one sortable, filterable table; open one to see, manage or relaunch it."""
+"""Runs: MLflow's runs a page at a time, filtered by the store; open one to see, manage or relaunch it."""
 
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, checkpoint, export, run_schema, selection
+from cnnkit import charts, checkpoint, export, run_schema, run_search, selection
 from cnnkit.errors import InputError
 from app_pages.common import job_manager, run_label, run_store, visitor
 
@@ -12,20 +12,21 @@ st.title("Runs")
 
 
 # The selection is kept by run id (SELECTED); the table widget (TABLE) only ever holds its positions
-# in the rows last drawn (VIEW, ROWS), so filters and refreshes can't point a tick at another run.
+# in the rows last drawn (VIEW, ROWS), so filters, pages and refreshes can't point a tick at another run.
 SELECTED, TABLE, VIEW, ROWS = "runs.selected", "runs.table", "runs.view", "runs.rows"
 EXPORTED = "runs.exported"  # (run id, zip bytes, ONNX note) of the last export made on this page
+# The store filters and pages the runs: PAGES holds the filter string and the page tokens up to the
+# page shown ([None] for the first page), so Previous and Next walk them without loading every run.
+PAGES = "runs.pages"
 
 
-def ticked_selection(existing: set[str]) -> list[str]:
+def ticked_selection() -> list[str]:
     """The selected run ids, after the ticks made in the rows last drawn; opens the latest pick."""
     selected = st.session_state.get(SELECTED, [])
     state = st.session_state.get(TABLE)
     if state is not None and list(state["selection"]["rows"]) != st.session_state.get(ROWS):
         selected = selection.after_ticks(selected, st.session_state.get(VIEW, []), state["selection"]["rows"])
         open_run(selected[-1] if selected else None)
-    selected = [run for run in selected if run in existing]  # deleted meanwhile, here or in another tab
-    st.session_state[SELECTED] = selected
     return selected
 
 
@@ -36,33 +37,47 @@ def open_run(run: str | None) -> None:
         st.session_state["runs.reopen"] = True
 
 
+def page_tokens(wanted: str) -> list[str | None]:
+    """The tokens of the pages up to the one shown; back to the first page when the filter changed."""
+    if st.session_state.get(PAGES, {}).get("filter") != wanted:
+        st.session_state[PAGES] = {"filter": wanted, "tokens": [None]}
+    return st.session_state[PAGES]["tokens"]
+
+
 @st.fragment(run_every=5.0)
 def runs_table():
-    runs = store.runs_frame()
-    if runs.empty:
+    search, status, dataset, arch = st.columns([2, 1, 1, 1])
+    text = search.text_input(run_search.SEARCH_LABEL, key="runs.search",
+                             help="Part of a run's name; the first 6 or more characters of its id; or a tag as "
+                                  "name=value (name= for any value).")
+    statuses = status.multiselect("Status", run_search.STATUSES, key="runs.status")
+    datasets = dataset.multiselect("Dataset", run_search.dataset_choices(), key="runs.dataset")
+    arches = arch.multiselect("Architecture", run_search.arch_choices(), key="runs.arch")
+    try:
+        wanted = run_search.filter_string(run_search.RunFilter(text, tuple(statuses), tuple(datasets), tuple(arches)))
+        tokens = page_tokens(wanted)
+        page = store.runs_page(wanted, run_search.PAGE_SIZE, tokens[-1])
+    except InputError as error:
+        st.error(str(error))
+        return
+    shown = page.runs
+    if shown.empty and not wanted and len(tokens) == 1:
         st.info("No runs yet. Launch one on the Train page, or with `python -m cnnkit train`.")
         st.session_state.pop("open_run", None)
         return
-    search, status, dataset, arch = st.columns([2, 1, 1, 1])
-    text = search.text_input("Search name, run id or tag", key="runs.search")
-    statuses = status.multiselect("Status", sorted(runs["status"].unique()), key="runs.status")
-    datasets = dataset.multiselect("Dataset", sorted(runs["dataset"].dropna().unique()), key="runs.dataset")
-    arches = arch.multiselect("Architecture", sorted(runs["arch"].dropna().unique()), key="runs.arch")
-    shown = runs
-    if text:
-        needle = text.lower()
-        shown = shown[shown[["name", "run_id", "tags"]].fillna("").apply(
-            lambda column: column.str.lower().str.contains(needle, regex=False)).any(axis=1)]
-    for column, chosen in (("status", statuses), ("dataset", datasets), ("arch", arches)):
-        if chosen:
-            shown = shown[shown[column].isin(chosen)]
-    picked = ticked_selection(set(runs["run_id"]))
+    picked = ticked_selection()
+    chosen = store.runs_by_id(picked)  # the selected runs wherever they are, in one search
+    picked = [run for run in picked if run in set(chosen["run_id"])]  # deleted meanwhile, here or in another tab
+    st.session_state[SELECTED] = picked
     view = shown["run_id"].tolist()
     rows = selection.rows_of(picked, view)
     if st.session_state.get(TABLE) is None or list(st.session_state[TABLE]["selection"]["rows"]) != rows:
         st.session_state[TABLE] = {"selection": {"rows": rows}}
     st.session_state[VIEW], st.session_state[ROWS] = view, rows
-    st.caption(f"{len(shown)} of {len(runs)} runs · tick a row to open it, several to compare · click a header to sort")
+    first = (len(tokens) - 1) * run_search.PAGE_SIZE
+    shown_runs = f"runs {first + 1}–{first + len(shown)} of {'more than ' if page.more else ''}{first + len(shown)}"
+    st.caption(f"{shown_runs if len(shown) else 'No run matches the filters'} · newest first · tick a row to open "
+               "it, several to compare · click a header to sort this page")
     st.dataframe(
         shown.drop(columns=["run_id"]),
         hide_index=True,
@@ -77,18 +92,23 @@ def runs_table():
             "start_time": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
         },
     )
+    if len(tokens) > 1 or page.more:
+        with st.container(horizontal=True):
+            st.button("Previous", key="runs.previous", disabled=len(tokens) == 1, on_click=tokens.pop)
+            st.button("Next", key="runs.next", disabled=not page.more, on_click=tokens.append, args=(page.next_token,))
     if picked:
-        labels = {row.run_id: run_label(row) for row in runs.itertuples()}
+        labels = {row.run_id: run_label(row) for row in chosen.itertuples()}
         selection_bar(picked, hidden=[run for run in picked if run not in set(view)], labels=labels)
     if st.session_state.pop("runs.reopen", False):
         st.rerun()
 
 
 def selection_bar(picked: list[str], hidden: list[str], labels: dict[str, str]) -> None:
-    """What is selected, what of it the filters hide, and what to do with it."""
+    """What is selected, what of it the filters or paging hide, and what to do with it."""
     message = f"{len(picked)} selected"
     if hidden:
-        message += f" · {len(hidden)} hidden by the filters: " + ", ".join(f"**{labels[run]}**" for run in hidden)
+        message += f" · {len(hidden)} hidden by the filters or on other pages: " + ", ".join(
+            f"**{labels[run]}**" for run in hidden)
         if st.session_state.get("open_run") in hidden:
             message += " (still open below)"
     with st.container(horizontal=True, vertical_alignment="center"):

@@ -115,7 +115,9 @@ def _prepare_store(uri: str) -> None:
 def _prepare_sqlite(path: Path, uri: str) -> None:
     """Refuse a file that is not a whole SQLite database; create MLflow's tables in a new one once,
     however many processes start on it at the same moment; switch it to WAL mode, so readers don't
-    wait for a writer (the mode is kept in the file)."""
+    wait for a writer (the mode is kept in the file); refresh the planner's statistics (ANALYZE
+    on a sample: milliseconds), without which SQLite reads a run's metric history through the
+    index on the metric's name alone, 0.1 ms at 50 runs but 20 ms at 10,000."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _check_sqlite_file(path, uri)
     with _file_lock(path.with_name(path.name + ".lock"), uri):
@@ -124,6 +126,8 @@ def _prepare_sqlite(path: Path, uri: str) -> None:
         with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection, \
                 contextlib.suppress(sqlite3.OperationalError):
             connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA analysis_limit=400")
+            connection.execute("ANALYZE")
 
 
 def _check_sqlite_file(path: Path, uri: str) -> None:
@@ -592,6 +596,11 @@ def runs_frame(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT, max_r
         return pd.DataFrame(columns=list(RUN_COLUMNS))
     with _gc_paused():
         runs = _search_runs(client, [found.experiment_id], max_results=max_results)
+    return _frame_of_runs(runs)
+
+
+def _frame_of_runs(runs: list[Run]) -> pd.DataFrame:
+    """The runs as rows with the columns in `RUN_COLUMNS`, in the given order."""
     now_ms = time.time() * 1000
     rows = []
     for run in runs:
@@ -659,6 +668,57 @@ def _paged(fetch, limit: float = math.inf) -> list:
         if not token:
             break
     return items
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of the runs table, filtered and paged by the store: `runs` (columns in
+    `RUN_COLUMNS`, newest first), `next_token` for the page after it (None on the last page),
+    and whether runs follow. The total is not counted: that would read every matching run."""
+
+    runs: pd.DataFrame
+    next_token: str | None
+    more: bool
+
+
+def runs_page(client: MlflowClient, filter_string: str = "", page_size: int = 50, page_token: str | None = None,
+              experiment: str = DEFAULT_EXPERIMENT) -> RunsPage:
+    """The `page_size` newest runs of `experiment` that match MLflow's `filter_string` (see
+    `run_search`), from `page_token` on; deleted runs left out. InputError for a filter MLflow
+    refuses."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None or found.lifecycle_stage == "deleted":
+        return RunsPage(pd.DataFrame(columns=list(RUN_COLUMNS)), None, False)
+
+    def search(size: int, token: str | None):
+        try:
+            with _gc_paused():
+                return client.search_runs([found.experiment_id], filter_string, ViewType.ACTIVE_ONLY, size,
+                                          ["attributes.start_time DESC"], token)
+        except MlflowException as error:
+            if error.error_code != "INVALID_PARAMETER_VALUE":
+                raise
+            raise InputError(f"The store can't filter the runs this way: {_one_line(error)}") from None
+
+    page = search(page_size, page_token)
+    more = bool(page.token) and bool(search(1, page.token))  # a full last page still gets a token
+    return RunsPage(_frame_of_runs(page), page.token if more else None, more)
+
+
+def runs_by_id(client: MlflowClient, run_ids: list[str], experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
+    """The runs of `experiment` among `run_ids` that are still there (not deleted), as in
+    `runs_frame`, newest first, in one search."""
+    found = client.get_experiment_by_name(experiment)
+    wanted = [run_id for run_id in dict.fromkeys(run_ids) if run_id.isalnum()]
+    if found is None or found.lifecycle_stage == "deleted" or not wanted:
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    with _gc_paused():
+        return _frame_of_runs(_search_runs(client, [found.experiment_id], _one_of_ids(wanted)))
+
+
+def _one_of_ids(run_ids: list[str]) -> str:
+    """A filter string keeping the runs with these ids (alphanumeric, as MLflow's are: nothing to quote)."""
+    return "attributes.run_id IN ({})".format(", ".join(f"'{run_id}'" for run_id in run_ids))
 
 
 # ---- one run's curves ------------------------------------------------------------------
@@ -932,9 +992,18 @@ def test_fingerprints(client: MlflowClient, run_ids: list[str]) -> dict[str, str
 
 
 def _runs(client: MlflowClient, run_ids: list[str]) -> list[Run]:
-    """The runs with these ids, each once, in the given order."""
+    """The runs with these ids, each once, in the given order; InputError (MLflow's "not found")
+    for one that is not in the store. Several runs come in one search: a `get_run` each costs
+    about as much as a search for 20 (Compare of 20 runs read them three times)."""
+    wanted = list(dict.fromkeys(run_ids))
+    found = {}
+    if len(wanted) > 1 and all(run_id.isalnum() for run_id in wanted):
+        experiments = _paged(lambda size, token: client.search_experiments(ViewType.ALL, size, page_token=token))
+        found = {run.info.run_id: run for run in _paged(lambda size, token: client.search_runs(
+            [experiment.experiment_id for experiment in experiments], _one_of_ids(wanted), ViewType.ALL, size,
+            page_token=token))}
     with _as_input_error():
-        return [client.get_run(run_id) for run_id in dict.fromkeys(run_ids)]
+        return [found.get(run_id) or client.get_run(run_id) for run_id in wanted]
 
 
 def _display_names(runs: list[Run]) -> list[str]:
@@ -983,6 +1052,12 @@ class RunStore:
 
     def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
         return runs_frame(self._client, experiment)
+
+    def runs_page(self, filter_string: str = "", page_size: int = 50, page_token: str | None = None) -> RunsPage:
+        return runs_page(self._client, filter_string, page_size, page_token)
+
+    def runs_by_id(self, run_ids: list[str]) -> pd.DataFrame:
+        return runs_by_id(self._client, run_ids)
 
     def run_history(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         return run_history(self._client, run_id)

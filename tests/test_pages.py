@@ -213,7 +213,7 @@ def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_t
     at.switch_page("app_pages/runs.py")
     at.run()
     assert at.title[0].value == "Runs"
-    assert any("1 of 1 runs" in caption.value for caption in at.caption)
+    assert any("runs 1–1 of 1 " in caption.value for caption in at.caption)
     run_id = tracking.runs_frame(tracking.make_client()).iloc[0]["run_id"]
     at.session_state["open_run"] = run_id
     at.run()

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from cnnkit import tracking
+from cnnkit import run_search, tracking
 from cnnkit.config import TrainConfig
 
 
@@ -46,7 +46,7 @@ def test_a_ticked_run_stays_selected_and_open_when_a_filter_hides_it(app, runs):
     assert not at.exception  # was IndexError: positional indexers are out-of-bounds (row 2 of a one-row table)
     assert at.session_state["runs.selected"] == [oldest]
     assert ticked_rows(at) == []  # the one row shown is not the selected run
-    hidden = f"1 selected · 1 hidden by the filters: **oldest digits · {oldest[:6]}** (still open below)"
+    hidden = f"1 selected · 1 hidden by the filters or on other pages: **oldest digits · {oldest[:6]}** (still open below)"
     assert hidden in [text.value for text in at.markdown]
     assert any(oldest in caption.value for caption in at.caption)  # its details are still shown
     at.run()  # the table's 5-second refresh
@@ -97,3 +97,44 @@ def test_an_open_runs_test_accuracy_is_shown_in_percent(app, runs):
     columns = json.loads(metrics.proto.columns)
     assert columns["test_accuracy"]["type_config"]["format"] == "percent"
     assert "test_loss" not in columns  # a loss is no share
+
+
+def caption_of_table(at) -> str:
+    return next(caption.value for caption in at.caption if "tick a row" in caption.value)
+
+
+def test_runs_come_a_page_at_a_time_and_a_tick_on_another_page_stays(app, runs, monkeypatch):
+    newest, fashion, oldest = runs
+    monkeypatch.setattr(run_search, "PAGE_SIZE", 2)
+    at = app.switch_page("app_pages/runs.py").run()
+    assert caption_of_table(at).startswith("runs 1–2 of more than 2 · newest first")
+    assert at.dataframe[0].value["name"].tolist() == ["newest digits", "fashion"]
+    assert at.button(key="runs.previous").disabled
+    tick(at, 0)
+    at.button(key="runs.next").click().run()
+    assert not at.exception and caption_of_table(at).startswith("runs 3–3 of 3 · ")
+    assert at.dataframe[0].value["name"].tolist() == ["oldest digits"] and at.button(key="runs.next").disabled
+    assert ticked_rows(at) == [] and at.session_state["runs.selected"] == [newest]
+    assert f"1 selected · 1 hidden by the filters or on other pages: **newest digits · {newest[:6]}** (still open below)" \
+        in [text.value for text in at.markdown]
+    tick(at, 0)
+    assert at.session_state["runs.selected"] == [newest, oldest] and at.session_state["open_run"] == oldest
+    at.multiselect(key="runs.status").set_value(["FINISHED"]).run()  # a new filter starts at its first page
+    assert caption_of_table(at).startswith("runs 1–2 of more than 2")
+    assert ticked_rows(at) == [0] and at.session_state["runs.selected"] == [newest, oldest]
+    at.button(key="runs.next").click().run()
+    at.button(key="runs.previous").click().run()
+    assert caption_of_table(at).startswith("runs 1–2 of more than 2") and ticked_rows(at) == [0]
+
+
+def test_a_search_mlflow_cannot_run_is_said_on_the_page_and_the_selection_kept(app, runs):
+    newest, fashion, oldest = runs
+    at = app.switch_page("app_pages/runs.py").run()
+    tick(at, 1)
+    at.text_input(key="runs.search").set_value("`owner` = 'x' OR 1=1").run()
+    assert not at.exception
+    assert [error.value for error in at.error] == [
+        "Search name, run id or tag: write a tag as name=value, its name in letters, digits and _ - . / : or spaces."]
+    assert at.session_state["runs.selected"] == [fashion] and at.session_state["open_run"] == fashion
+    at.text_input(key="runs.search").set_value("owner=").run()
+    assert not at.error and caption_of_table(at).startswith("No run matches the filters")

@@ -141,6 +141,53 @@ def test_runs_frame_stops_at_max_results(client):
     assert list(tracking.runs_frame(client, max_results=2)["run_id"]) == newest[::-1]
 
 
+
+def test_runs_page_pages_newest_first_and_says_whether_runs_follow(client):
+    made = [finished_run(client, name=f"run {i}") for i in range(5)][::-1]  # newest first
+    tracking.delete_run(client, made[1])
+    first = tracking.runs_page(client, page_size=2)
+    assert list(first.runs.columns) == list(tracking.RUN_COLUMNS)
+    assert first.runs["run_id"].tolist() == [made[0], made[2]] and first.more and first.next_token
+    second = tracking.runs_page(client, page_size=2, page_token=first.next_token)
+    assert second.runs["run_id"].tolist() == [made[3], made[4]]
+    assert not second.more and second.next_token is None  # a full last page: nothing follows
+    assert tracking.runs_page(client, "attributes.run_name LIKE 'run 4'").runs["run_id"].tolist() == [made[0]]
+    assert tracking.runs_page(client, page_size=2, experiment="no such experiment").runs.empty
+
+
+def test_runs_page_says_in_one_line_which_filter_mlflow_refused(client):
+    finished_run(client)
+    with pytest.raises(InputError, match=r"^The store can't filter the runs this way: Expected a quoted") as refused:
+        tracking.runs_page(client, "params.dataset IN ('digits')")
+    assert "\n" not in str(refused.value)
+
+
+def test_runs_by_id_finds_the_runs_still_there_in_one_search(client, monkeypatch):
+    kept, deleted = finished_run(client, name="kept"), finished_run(client, name="deleted")
+    tracking.delete_run(client, deleted)
+    searches = []
+    search_runs = client.search_runs
+    monkeypatch.setattr(client, "search_runs", lambda *args, **kwargs: searches.append(args) or search_runs(*args, **kwargs))
+    frame = tracking.runs_by_id(client, [deleted, kept, "not-an-id'", kept])
+    assert frame["run_id"].tolist() == [kept] and frame["name"].tolist() == ["kept"]
+    assert len(searches) == 1
+    assert tracking.runs_by_id(client, []).empty and len(searches) == 1
+
+
+def test_compare_reads_several_runs_in_one_search_deleted_ones_too(client, monkeypatch):
+    made = [finished_run(client, name=f"run {i}") for i in range(3)]
+    tracking.delete_run(client, made[1])  # still comparable, as with get_run
+    searches, get_runs = [], []
+    search_runs, get_run = client.search_runs, client.get_run
+    monkeypatch.setattr(client, "search_runs", lambda *args, **kwargs: searches.append(args) or search_runs(*args, **kwargs))
+    monkeypatch.setattr(client, "get_run", lambda run_id: get_runs.append(run_id) or get_run(run_id))
+    table = tracking.results_table(client, [made[2], made[1], made[0], made[2]])
+    assert table["run"].tolist() == ["run 2", "run 1", "run 0"] and table["status"].tolist() == ["FINISHED"] * 3
+    assert len(searches) == 1 and get_runs == []  # was a get_run per run, about as slow as a search of 20
+    with pytest.raises(InputError, match="not found"):
+        tracking.results_table(client, [made[0], "f" * 32])
+    assert tracking.results_table(client, []).empty
+
 # ---- one run's curves ------------------------------------------------------------------
 
 

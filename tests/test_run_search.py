@@ -1,0 +1,73 @@
+"""The Runs page's filters as MLflow filter strings (`run_search`), checked as strings and against
+a real store: every filter must select the same runs the page used to keep when it filtered in
+pandas. Runs are made directly with `start_run`; nothing is trained."""
+
+import pytest
+
+from cnnkit import InputError, run_search, tracking
+from cnnkit.config import TrainConfig
+from cnnkit.run_search import RunFilter
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Four runs, newest first: names with a quote and a %, a tag with a quote, three datasets, one RUNNING."""
+    client = tracking.make_client(f"sqlite:///{tmp_path_factory.mktemp('store')}/mlflow.db")
+    made = {}
+    for name, dataset, arch, tags, status in (
+            ("it's digits", "digits", "kaggle_mnist_cnn", {"owner": "o'neil"}, "FINISHED"),
+            ("fashion 100%", "fashion_mnist", "resnet_small", {"keep": ""}, "FAILED"),
+            ('plain "mnist"', "mnist", "kaggle_mnist_cnn", {}, "KILLED"),
+            ("still going", "digits", "resnet_small", {}, None)):
+        logger = tracking.start_run(client, TrainConfig(dataset=dataset, arch=arch), run_name=name, tags=tags)
+        if status:
+            logger.finish(status)
+        made[name] = logger.run_id
+    return client, made
+
+
+def names(store, chosen: RunFilter) -> list[str]:
+    client, _ = store
+    return tracking.runs_page(client, run_search.filter_string(chosen)).runs["name"].tolist()
+
+
+def test_no_filter_is_an_empty_filter_string():
+    assert run_search.filter_string(RunFilter()) == ""
+
+
+def test_quotes_percent_and_backslash_typed_in_the_search_box_match_any_one_character():
+    assert run_search.search_clauses("it's 100%\\") == ["attributes.run_name ILIKE '%it_s 100__%'"]
+    assert run_search.search_clauses('say "hi"') == ["attributes.run_name ILIKE '%say _hi_%'"]
+
+
+def test_the_search_box_reads_a_tag_a_run_id_or_a_name(store):
+    client, made = store
+    assert names(store, RunFilter(text="IT'S")) == ["it's digits"]  # any case, the quote matched
+    assert names(store, RunFilter(text='"mnist"')) == ['plain "mnist"']
+    assert names(store, RunFilter(text="100%")) == ["fashion 100%"]
+    assert names(store, RunFilter(text="owner=O'NEIL")) == ["it's digits"]
+    assert names(store, RunFilter(text="keep=")) == ["fashion 100%"]  # a tag without a value
+    assert names(store, RunFilter(text=made["still going"][:8].upper())) == ["still going"]
+    assert names(store, RunFilter(text="no run is called this")) == []
+
+
+def test_a_tag_name_mlflow_cannot_search_is_refused_naming_the_search_box(store):
+    for text in ("`x` = 1 OR 1=1", "=value"):
+        with pytest.raises(InputError, match=r"^Search name, run id or tag: write a tag as name=value"):
+            run_search.filter_string(RunFilter(text=text))
+
+
+def test_several_statuses_datasets_or_architectures_keep_runs_with_any_of_them(store):
+    assert names(store, RunFilter(statuses=("FINISHED",))) == ["it's digits"]
+    assert names(store, RunFilter(statuses=("RUNNING", "FAILED"))) == ["still going", "fashion 100%"]
+    assert names(store, RunFilter(datasets=("digits", "mnist"))) == ["still going", 'plain "mnist"', "it's digits"]
+    assert names(store, RunFilter(datasets=("mnist",))) == ['plain "mnist"']  # not fashion_mnist
+    assert names(store, RunFilter(arches=("resnet_small",), statuses=("FAILED", "KILLED"))) == ["fashion 100%"]
+    assert names(store, RunFilter(text="i", datasets=("digits",), arches=("kaggle_mnist_cnn",))) == ["it's digits"]
+
+
+def test_one_of_several_is_written_as_none_of_the_others():
+    assert run_search.one_of("attributes.status", ["KILLED", "FAILED"], run_search.STATUSES) == [
+        "attributes.status != 'FINISHED'", "attributes.status != 'RUNNING'", "attributes.status != 'SCHEDULED'"]
+    assert run_search.one_of("params.arch", ["a", "a"], ["a", "b"]) == ["params.arch LIKE 'a'"]
+    assert run_search.one_of("params.arch", [], ["a", "b"]) == []
