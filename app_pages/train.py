@@ -28,6 +28,7 @@ from app_pages.guard import guarded
 
 DEFAULTS = TrainConfig().to_dict()
 DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None
+DEFAULT_LABEL = "architecture default"  # what the architecture's defaults are, the caption under its picker says
 WIDGETS = {"select": st.selectbox, "radio": st.radio, "slider": st.slider, "number": st.number_input,
            "checkbox": st.checkbox, "text": st.text_input}
 JOB_PARAM = "job"  # query parameter: the job chosen with its Watch button, watched after a reload too
@@ -270,9 +271,10 @@ arch = get_architecture(values["arch"])
 choice_labels = {
     "dataset": lambda name: f"{name} — {DATASETS[name].description}",
     "arch": lambda name: f"{name} (seed {get_architecture(name).seed})",
-    "activation": lambda v: f"architecture default ({arch.default_knobs.activation})" if v == DEFAULT_CHOICE else v,
-    "batch_norm": lambda v: (f"architecture default ({'on' if arch.default_knobs.batch_norm else 'off'})"
-                             if v == DEFAULT_CHOICE else ("on" if v else "off")),
+    # One label for the default whatever the architecture: the browser sends a picker's label back, and
+    # one naming the previous net's default ("… (off)") is no option of a net whose default is on.
+    "activation": lambda v: DEFAULT_LABEL if v == DEFAULT_CHOICE else v,
+    "batch_norm": lambda v: DEFAULT_LABEL if v == DEFAULT_CHOICE else ("on" if v else "off"),
     "prefilter": lambda v: f"{v}: {PREFILTER_DESCRIPTIONS[v]}",
 }
 
@@ -363,7 +365,9 @@ with model_tab:
     left, right = st.columns([1, 2])
     with left:
         control("arch")
-        st.caption(arch.description)
+        knobs = arch.default_knobs
+        st.caption(f"{arch.description} Architecture defaults: {knobs.activation}, batch normalisation "
+                   f"{'on' if knobs.batch_norm else 'off'}.")
         for setting in settings_on("model")[1:]:  # the rest, after the architecture and its description
             control(setting.name)
     with right:

@@ -636,3 +636,21 @@ def test_started_without_an_address_the_app_listens_on_this_machine_only(tmp_pat
     with served(tmp_path, address=None) as (url, server):
         assert "--server.address" not in server.args
         assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"127.0.0.1"}  # not 0.0.0.0 or ::
+
+
+def test_changing_the_architecture_keeps_the_default_pickers_working(app_url, page):
+    """The browser sends a picker's label: with labels that named each net's default ("architecture
+    default (off)"), a net whose batch norm is on by default got the old label back as the value and
+    the Train page stopped with "ValueError: 'architecture default (off)' is not in list"."""
+    open_app(page, app_url)
+    page.get_by_role("tab", name="2 · Model").click()
+    for arch in ("cifar10_bn_cnn", "airbench_cnn", "kaggle_mnist_cnn"):  # batch norm on, GELU, then back
+        choose(page, "Architecture", re.compile(f"^{arch}"))
+        page.get_by_text(re.compile(f"^{arch} on digits")).first.wait_for()  # the launch bar's summary
+        page.get_by_role("tab", name="3 · Tricks").click()
+        page.get_by_role("tab", name="2 · Model").click()
+    shot(page, "30-architecture-changed-and-back")
+    assert page.get_by_text("Something went wrong").count() == 0
+    assert page.get_by_role("combobox", name="Batch normalisation").input_value() == "architecture default"
+    page.get_by_text("Architecture defaults: relu, batch normalisation off.").wait_for()
+    assert page.get_by_role("button", name="Launch training").is_enabled()

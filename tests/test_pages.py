@@ -122,8 +122,9 @@ def test_the_test_share_is_greyed_out_where_the_dataset_has_an_official_test_spl
 def test_pickers_show_the_architecture_default_and_only_the_settings_in_use(app):
     at = app.run()
     activation, batch_norm = at.selectbox(key="cfg.activation"), at.selectbox(key="cfg.batch_norm")
-    assert (activation.index, activation.options[0]) == (0, "architecture default (relu)")
-    assert batch_norm.index == 0 and batch_norm.options[0].startswith("architecture default (")
+    assert (activation.index, activation.options[0]) == (batch_norm.index, batch_norm.options[0]) == (
+        0, "architecture default")
+    assert any(caption.value.endswith("Architecture defaults: relu, batch normalisation off.") for caption in at.caption)
     shown = {widget.key for widget in [*at.number_input, *at.selectbox, *at.slider]}
     assert not shown & {"cfg.momentum", "cfg.weight_decay", "cfg.max_lr", "cfg.plateau_patience", "cfg.min_lr"}
 
