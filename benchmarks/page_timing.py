@@ -272,7 +272,7 @@ def steps(tab: Browser, record, photo: Path, digit: Path, pid: int, cpu_window: 
            tab.timed(lambda: page.locator("input[type=file]").first.set_input_files(str(digit)), "Classify images"))
 
     tab.visit("Runs", "Runs")
-    search = page.get_by_label("Search name, run id or tag")
+    search = page.get_by_role("textbox", name="Search name, run id or tag")
     record("Runs: filter by text", tab.timed(lambda: (search.fill("timing 1"), search.press("Enter")), "Runs",
                                               run=FRAGMENT_RUN))
     record("Runs: clear the filter", tab.timed(lambda: (search.fill(""), search.press("Enter")), "Runs",
