@@ -66,18 +66,35 @@ def chart_specs(at) -> str:
     return " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
 
 
+def opened(at, tab: str):
+    """The page rerun with `tab` open, as a click on it does: only the open tab is drawn."""
+    at.session_state["inspect.tab"] = tab
+    return at.run()
+
+
+def test_only_the_open_tab_is_drawn(inspect_app, tiny_run):
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
+    assert "Confusion matrix" in chart_specs(at) and "Where the network looked for" not in chart_specs(at)
+    opened(at, "Grad-CAM")
+    assert "Where the network looked for" in chart_specs(at) and "Confusion matrix" not in chart_specs(at)
+    assert not at.exception
+
+
 def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app, tiny_run, monkeypatch):
     run = tiny_run[1]
     cut_test_set(monkeypatch, 5)
     at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert not at.exception  # was IndexError: index 5 is out of bounds (8 probability views of 5 images)
     assert any("tested on 5 images, fewer than its 10 classes" in warning.value for warning in at.warning)
+    opened(at, "Probabilities")
     assert at.slider(key=of(run, "count")).max == 5
     assert any(caption.value == "This run has 5 test images." for caption in at.caption)
     assert any(caption.value.startswith("No test images of ") for caption in at.caption)
     at.slider(key=of(run, "count")).set_value(5).run()
     at.sidebar.radio(key=of(run, "source")).set_value("test set").run()
     at.sidebar.number_input(key=of(run, "index")).set_value(4).run()
+    assert not at.exception
+    opened(at, "Grad-CAM")
     assert not at.exception
     assert "Where the network looked for" in chart_specs(at)
 
@@ -91,25 +108,31 @@ def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, tiny
     assert any(f"tested on {size} image" in warning.value for warning in at.warning)
     if size == 0:
         assert [info.value for info in at.sidebar.info] == ["This run has no test images to pick from."]
-        assert "This run has no test images." in [info.value for info in at.info]
-        assert "No image to inspect: this run has no test images." in [info.value for info in at.info]
-        assert "filters" in chart_specs(at)  # the filters need no image
+        assert "This run has no test images." in [info.value for info in opened(at, "Probabilities").info]
+        for tab in ("Feature maps", "Grad-CAM"):
+            assert "No image to inspect: this run has no test images." in [info.value for info in opened(at, tab).info]
+        assert "filters" in chart_specs(opened(at, "Filters"))  # the filters need no image
     else:
         at.sidebar.radio(key=of(run, "source")).set_value("test set").run()
         at.sidebar.number_input(key=of(run, "index")).set_value(size - 1).run()
         assert not at.exception
-        assert "Computer vs human" in chart_specs(at) and "Where the network looked for" in chart_specs(at)
+        assert "Computer vs human" in chart_specs(opened(at, "Probabilities"))
+        assert "Where the network looked for" in chart_specs(opened(at, "Grad-CAM"))
+    assert not at.exception
 
 
 def test_grad_cam_offers_every_conv_layer_the_last_by_default(inspect_app, tiny_run):
     run = tiny_run[1]
-    at = inspect_app.switch_page("app_pages/inspect.py").run()
+    at = opened(inspect_app.switch_page("app_pages/inspect.py").run(), "Grad-CAM")
     picker = at.selectbox(key=of(run, "cam_layer"))
     assert picker.options == ["conv1", "conv2"] and picker.value == "conv2"
     picker.set_value("conv1").run()
     assert not at.exception
     assert "Where the network looked for" in chart_specs(at) and "conv1" in chart_specs(at)
     assert any(caption.value == charts.GRAD_CAM_CAPTION for caption in at.caption)
+
+
+PICKS = {"Feature maps": "layers", "Filters": "filter_layer", "Grad-CAM": "cam_layer"}  # tab -> its layer picker
 
 
 def test_picks_reset_when_the_run_changes_and_stale_picks_never_raise(inspect_app, tiny_run):
@@ -119,19 +142,22 @@ def test_picks_reset_when_the_run_changes_and_stale_picks_never_raise(inspect_ap
     other = train(TrainConfig(dataset="digits", arch="deep_mnist_cnn", epochs=1, train_limit=20), tracking_uri=tiny_run[0])
     at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert at.selectbox(key="inspect.run").value == other.run_id  # the newest run first
-    other_layers = at.multiselect(key=of(other.run_id, "layers")).value
-    at.multiselect(key=of(other.run_id, "layers")).set_value(other_layers[-1:])
-    at.selectbox(key=of(other.run_id, "filter_layer")).set_value(other_layers[-1])
-    at.selectbox(key=of(other.run_id, "cam_layer")).set_value(other_layers[-2])
     at.sidebar.radio(key=of(other.run_id, "source")).set_value("test set").run()
     at.sidebar.number_input(key=of(other.run_id, "index")).set_value(15).run()  # within the other run's test images
-    assert not at.exception
+    for tab, pick in PICKS.items():  # each tab left on a pick of the other run's (the last tab stays open)
+        opened(at, tab)
+        layers = at.multiselect(key=of(other.run_id, "layers")).value if pick == "layers" else \
+            at.selectbox(key=of(other.run_id, pick)).options
+        widget = at.multiselect if pick == "layers" else at.selectbox
+        widget(key=of(other.run_id, pick)).set_value(layers[-1:] if pick == "layers" else layers[0]).run()
+        assert not at.exception
 
     at.selectbox(key="inspect.run").set_value(tiny_run[1]).run()
     assert not at.exception
     run = tiny_run[1]
-    assert at.multiselect(key=of(run, "layers")).value == ["conv1", "conv2"]  # this run's layers, all shown
-    assert at.selectbox(key=of(run, "filter_layer")).value == "conv1"
-    assert at.selectbox(key=of(run, "cam_layer")).value == "conv2"
+    assert at.selectbox(key=of(run, "cam_layer")).value == "conv2"  # this run's last conv layer
+    assert of(other.run_id, "cam_layer") not in at.session_state  # the other run's picks are forgotten
     assert at.sidebar.radio(key=of(run, "source")).value == "misclassified"
-    assert of(other.run_id, "layers") not in at.session_state  # the other run's picks are forgotten
+    assert opened(at, "Feature maps").multiselect(key=of(run, "layers")).value == ["conv1", "conv2"]  # all shown
+    assert opened(at, "Filters").selectbox(key=of(run, "filter_layer")).value == "conv1"
+    assert not at.exception

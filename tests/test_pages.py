@@ -387,13 +387,18 @@ def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_ne
 def test_inspect_shows_the_dashboard_feature_maps_filters_probabilities_and_grad_cam(app, two_runs):
     at = opened(app, "app_pages/inspect.py", "Inspect a run")
     shown = two_runs[1]  # the newest run first; the page's widget keys carry its id
-    assert at.multiselect(key=f"inspect.layers.{shown}").value == ["conv1", "conv2"]
-    specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
-    for expected in ("conv1", "conv2", "filters", "Computer vs human", "Where the network looked"):
-        assert expected in specs, expected
     at.sidebar.radio(key=f"inspect.source.{shown}").set_value("test set").run()
     at.sidebar.number_input(key=f"inspect.index.{shown}").set_value(5).run()
-    assert not at.exception
+    for tab, expected in [("Dashboard", ["Confusion matrix"]), ("Feature maps", ["conv1", "conv2"]),
+                          ("Filters", ["filters"]), ("Probabilities", ["Computer vs human"]),
+                          ("Grad-CAM", ["Where the network looked"])]:
+        at.session_state["inspect.tab"] = tab  # as a click on the tab: only the open one is drawn
+        at.run()
+        specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+        assert all(text in specs for text in expected), tab
+        assert not at.exception
+    at.session_state["inspect.tab"] = "Feature maps"
+    assert at.run().multiselect(key=f"inspect.layers.{shown}").value == ["conv1", "conv2"]
 
 
 def test_kernels_shows_the_original_and_every_filter_including_a_custom_kernel(app):
