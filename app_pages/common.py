@@ -8,6 +8,7 @@ from cnnkit import inspection, run_schema, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
+from cnnkit.model_cache import ModelCache
 
 
 @st.cache_resource
@@ -108,17 +109,43 @@ def cached_test_split(run_id: str):
     return _test_split(fingerprint, run_id)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+@st.cache_resource
+def model_cache() -> ModelCache:
+    """Loaded (and warmed-up) models of this server process, shared by every visitor."""
+    store = run_store()  # made here, on the script's thread: the loads run on the cache's own thread
+
+    def load_and_warm_up(run_id: str):
+        model = store.load_model(run_id)
+        inspection.warm_up(model)
+        return model
+    return ModelCache(load_and_warm_up, max_entries=4)
+
+
 def cached_model(run_id: str):
-    model = run_store().load_model(run_id)
-    inspection.warm_up(model)
-    return model
+    return model_cache().get(run_id)
+
+
+def run_model(run_id: str):
+    """The run's model, or an error message and a stopped page."""
+    try:
+        with st.spinner("Loading the model…"):
+            return cached_model(run_id)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def run_evaluation(run_id: str):
+    """The run's evaluation, or an error message and a stopped page."""
+    try:
+        return cached_evaluation(run_id)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
 
 
 def run_model_and_evaluation(run_id: str):
     """The run's model and evaluation, or an error message and a stopped page."""
-    try:
-        return cached_model(run_id), cached_evaluation(run_id)
-    except InputError as error:
-        st.error(str(error))
-        st.stop()
+    model_cache().prefetch(run_id)  # loads while the evaluation is read
+    evaluation = run_evaluation(run_id)
+    return run_model(run_id), evaluation

@@ -80,6 +80,25 @@ def test_only_the_open_tab_is_drawn(inspect_app, tiny_run):
     assert not at.exception
 
 
+def test_the_dashboard_needs_no_model_and_the_model_views_name_a_model_that_cannot_load(inspect_app, tiny_run,
+                                                                                       monkeypatch):
+    """The model loads in the background while the dashboard is drawn (switching runs waited for it)."""
+    from cnnkit.errors import InputError
+
+    def unloadable(client, run_id):
+        raise InputError("The run's model file does not match its recorded SHA-256: it was changed after training.")
+
+    monkeypatch.setattr(tracking, "load_model", unloadable)
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
+    assert not at.exception and not at.error
+    assert "Confusion matrix" in chart_specs(at)
+    for tab in ("Feature maps", "Filters", "Probabilities", "Grad-CAM"):
+        opened(at, tab)
+        assert not at.exception
+        assert [error.value for error in at.error] == [
+            "The run's model file does not match its recorded SHA-256: it was changed after training."], tab
+
+
 def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app, tiny_run, monkeypatch):
     run = tiny_run[1]
     cut_test_set(monkeypatch, 5)
