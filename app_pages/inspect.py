@@ -22,6 +22,17 @@ def run_key(name: str) -> str:
     return f"inspect.{name}.{run_id}"
 
 
+def tab_key(name: str, default) -> str:
+    """`run_key` for a widget on a tab, whose pick outlives the tab's closing: Streamlit forgets a
+    widget that a run does not draw, so the last pick is kept under a key of its own and given back
+    when the tab opens again (the widget then takes no default of its own)."""
+    key, kept = run_key(name), f"{run_key(name)}.kept"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, default)
+    st.session_state[kept] = st.session_state[key]
+    return key
+
+
 model_cache().prefetch(run_id)  # the model loads in the background while the views that need none are drawn
 evaluation = run_evaluation(run_id)
 names = evaluation.class_names
@@ -97,17 +108,21 @@ if maps_tab.open:
         else:
             maps = maps_for(run_id, f"{index}", image, run_model(run_id))
             layer_names = list(maps)
-            picked = st.multiselect("Layers", layer_names, default=layer_names, key=run_key("layers"))
+            picked = st.multiselect("Layers", layer_names, key=tab_key("layers", layer_names))
             for layer in picked:
                 st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch", key=f"maps-{layer}")
 
 if filters_tab.open:
     with filters_tab:
         model = run_model(run_id)
-        layer = st.selectbox("Conv layer", inspection.conv_layer_names(model), key=run_key("filter_layer"))
-        kernels = inspection.filters(model, layer)
-        grid = charts.image_grid(kernels, columns=16, title=f"{layer}: {len(kernels)} filters")
-        st.plotly_chart(grid, width="stretch")
+        conv_layers = inspection.conv_layer_names(model)
+        if not conv_layers:
+            st.info("This model has no conv layers, so no filters to show.")
+        else:
+            layer = st.selectbox("Conv layer", conv_layers, key=tab_key("filter_layer", conv_layers[0]))
+            kernels = inspection.filters(model, layer)
+            st.plotly_chart(charts.image_grid(kernels, columns=16, title=f"{layer}: {len(kernels)} filters"),
+                            width="stretch")
 
 if probabilities_tab.open:
     with probabilities_tab:
@@ -116,7 +131,7 @@ if probabilities_tab.open:
         elif not test_count:
             st.info("This run has no test images.")
         else:
-            count = st.slider("Test images", 1, min(16, test_count), min(8, test_count), key=run_key("count")) \
+            count = st.slider("Test images", 1, min(16, test_count), key=tab_key("count", min(8, test_count))) \
                 if test_count > 1 else 1
             if test_count < 16:
                 st.caption(f"This run has {test_count} test image{'s' * (test_count != 1)}.")
@@ -153,11 +168,12 @@ if cam_tab.open:
         else:
             probabilities = inspection.predict_probabilities(model, image[None])[0]
             explain, at_layer = st.columns(2)
-            target = explain.selectbox("Explain the class", list(range(len(names))), index=int(probabilities.argmax()),
+            target = explain.selectbox("Explain the class", list(range(len(names))),
                                        format_func=lambda c: f"{names[c]} ({probabilities[c]:.0%})",
-                                       key=run_key(f"cam_class.{index}"))  # per image: its prediction comes first
-            layer = at_layer.selectbox("At the layer", list(layers), index=len(layers) - 1, format_func=layers.get,
-                                       key=run_key("cam_layer"),
+                                       # per image: its prediction comes first
+                                       key=tab_key(f"cam_class.{index}", int(probabilities.argmax())))
+            layer = at_layer.selectbox("At the layer", list(layers), format_func=layers.get,
+                                       key=tab_key("cam_layer", list(layers)[-1]),
                                        help="Every conv layer Grad-CAM can explain; the last by default.")
             heat = inspection.grad_cam(model, image, class_index=target, layer=layer)
             title = f"Where the network looked for '{names[target]}' · {layer}"

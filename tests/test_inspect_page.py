@@ -180,3 +180,16 @@ def test_picks_reset_when_the_run_changes_and_stale_picks_never_raise(inspect_ap
     assert opened(at, "Feature maps").multiselect(key=of(run, "layers")).value == ["conv1", "conv2"]  # all shown
     assert opened(at, "Filters").selectbox(key=of(run, "filter_layer")).value == "conv1"
     assert not at.exception
+
+
+def test_a_tab_keeps_its_picks_while_another_tab_is_open(inspect_app, tiny_run):
+    run = tiny_run[1]
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
+    at.selectbox(key="inspect.run").set_value(run)  # another test may have trained a newer run
+    opened(at, "Feature maps").multiselect(key=of(run, "layers")).set_value(["conv2"]).run()
+    opened(at, "Grad-CAM").selectbox(key=of(run, "cam_layer")).set_value("conv1").run()
+    opened(at, "Dashboard")
+    assert of(run, "layers") not in at.session_state  # Streamlit forgot the closed tabs' widgets...
+    assert opened(at, "Feature maps").multiselect(key=of(run, "layers")).value == ["conv2"]  # ...the page did not
+    assert opened(at, "Grad-CAM").selectbox(key=of(run, "cam_layer")).value == "conv1"
+    assert not at.exception and not at.warning
