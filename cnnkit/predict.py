@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import ExifTags, Image
 
-from cnnkit.datasets import DIGIT_CLASSES, _is_visible, read_digit_csv
+from cnnkit.datasets import DIGIT_CLASSES, is_visible, read_digit_csv
 from cnnkit.errors import InputError
 from cnnkit.images import (
     ALLOWED_FORMATS,
@@ -337,7 +337,7 @@ def files_from_zip(data: bytes, name: str = "the zip file") -> list[tuple[str, b
 
 def _is_image_path(filename: str) -> bool:
     path = zip_path(filename)
-    return _is_visible(path) and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+    return is_visible(path) and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
 
 
 def kaggle_submission(
