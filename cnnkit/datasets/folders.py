@@ -3,7 +3,6 @@ through `cnnkit.safe_files` (regular files only, zips checked before anything is
 
 import io
 import os
-import zipfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -15,7 +14,7 @@ from cnnkit.datasets.registry import RawData, register_dataset
 from cnnkit.errors import InputError
 from cnnkit.images import IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array
 from cnnkit.safe_files import (
-    MAX_ENTRY_BYTES, MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, READ_ERRORS, open_regular, read_entry, read_regular, zip_entries,
+    MAX_ENTRY_BYTES, MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, READ_ERRORS, open_regular, open_zip, read_entry, read_regular,
     zip_path,
 )
 
@@ -67,18 +66,14 @@ def _walk(root: Path) -> tuple[FileReaders, set[PurePosixPath]]:
 
 
 def _read_zip(file: BinaryIO, source: str, side: int) -> RawData:
-    try:
-        with zipfile.ZipFile(file) as archive:
-            entries = zip_entries(archive, source)
-            files = {
-                zip_path(entry.filename): partial(read_entry, archive, entry, source)
-                for entry in entries
-                if not entry.is_dir()
-            }
-            folders = {zip_path(entry.filename) for entry in entries if entry.is_dir()}
-            return _read_classes(files, folders, source, side)
-    except zipfile.BadZipFile as err:
-        raise InputError(f"{source} is not a valid zip file ({err}).") from err
+    with open_zip(file, source) as (archive, entries):
+        files = {
+            zip_path(entry.filename): partial(read_entry, archive, entry, source)
+            for entry in entries
+            if not entry.is_dir()
+        }
+        folders = {zip_path(entry.filename) for entry in entries if entry.is_dir()}
+        return _read_classes(files, folders, source, side)
 
 
 def _read_classes(
