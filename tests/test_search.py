@@ -232,3 +232,31 @@ def test_a_real_pruned_trial_ends_killed_with_its_epochs_kept(tmp_path):
     assert run.data.tags[run_schema.SEARCH_TAG] == name and run.data.tags[run_schema.SEARCH_TRIAL_TAG] == "0"
     history = client.get_metric_history(trial.run_id, run_schema.VAL_ACCURACY)
     assert sorted(metric.step for metric in history) == [1]  # the epoch before the pruning are kept
+
+
+# ---- the command line ----------------------------------------------------------------
+
+def test_a_bad_range_on_the_command_line_is_one_line(capsys):
+    from cnnkit.cli import main
+
+    assert main(["search", "--range", "learning_rate=0:1:log", "--dataset", "digits"]) == 2
+    assert capsys.readouterr().err.strip() == "error: Learning rate (learning_rate): must be above 0 and at most 10, got 0."
+
+
+@pytest.mark.slow
+def test_the_command_line_prints_each_trial_and_the_best(tmp_path, capsys):
+    import json
+
+    from cnnkit.cli import main
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    status = main(["search", "--range", "learning_rate=1e-3:1e-2:log", "--range", "optimizer=adam,rmsprop",
+                   "--trials", "2", "--dataset", "digits", "--epochs", "1", "--set", "train_limit=100",
+                   "--set", "width=0.25", "--tracking-uri", store])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert status == 0
+    assert [line.split()[:3] for line in lines[:2]] == [["trial", "0", "COMPLETE"], ["trial", "1", "COMPLETE"]]
+    result = json.loads(lines[-1])
+    assert result["complete"] == 2 and set(result["best_params"]) == {"learning_rate", "optimizer"}
+    runs = tracking.RunStore(store).runs_frame()
+    assert sorted(runs["status"]) == ["FINISHED", "FINISHED"] and result["best_run_id"] in set(runs["run_id"])
