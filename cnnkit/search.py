@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import socket
 import threading
 import time
 import uuid
@@ -356,6 +358,26 @@ class Searches:
                                                   if url.startswith("sqlite") else None)
         self._live: dict[str, _Search] = {}
         self._lock = threading.Lock()
+        self.interrupted = self._close_interrupted()
+
+    def _close_interrupted(self) -> list[str]:
+        """Searches whose process ended before they did (a crash, a restart) are marked so, their
+        running trials failed (their runs were ended KILLED by that process or by the job manager's
+        stale-run recovery): they would otherwise look active for ever. Returns their names."""
+        closed = []
+        for name in self.names():
+            study = optuna.load_study(study_name=name, storage=self.storage)
+            owner = study.user_attrs.get("owner")
+            if "stopped" in study.user_attrs or not owner or not tracking.process_gone(owner["host"], owner["pid"]):
+                continue
+            if len([t for t in study.trials if t.state.is_finished()]) == SearchSpec.from_json(study.user_attrs["spec"]).trials:
+                continue
+            for trial in study.trials:
+                if trial.state.name == "RUNNING":
+                    study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            study.set_user_attr("stopped", "interrupted: the process running it ended")
+            closed.append(name)
+        return closed
 
     def start(self, spec: SearchSpec, *, visitor: str | None = None, sampler: optuna.samplers.BaseSampler | None = None,
               pruner: optuna.pruners.BasePruner | None = None,
@@ -370,6 +392,7 @@ class Searches:
             sampler=sampler or optuna.samplers.TPESampler(seed=spec.seed, constant_liar=spec.parallel > 1),
             pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
         study.set_user_attr("spec", spec.to_json())
+        study.set_user_attr("owner", {"host": socket.gethostname(), "pid": os.getpid()})
         search = _Search(study, spec, self.jobs, visitor, on_trial_end)
         with self._lock:
             self._live[name] = search

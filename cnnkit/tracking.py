@@ -576,6 +576,11 @@ def kill_stale_runs(client: MlflowClient) -> list[str]:
     return killed
 
 
+def process_gone(host: str, pid: int) -> bool:
+    """Whether process `pid` of machine `host` has surely ended (only this machine's can be told)."""
+    return host == socket.gethostname() and not _process_alive(pid)
+
+
 def _process_alive(pid: int) -> bool:
     """False only when no process `pid` surely exists. Pids <= 0 name process groups, and on
     Windows os.kill would terminate the process, so those count as alive unchecked."""

@@ -171,6 +171,24 @@ def test_cancelling_a_search_stops_its_running_and_queued_trials(searches, fake)
     assert len(fake.calls) == 2  # the queued trial never started
 
 
+def test_a_search_whose_process_ended_is_closed_by_the_next_one(searches, fake):
+    import subprocess
+    import sys
+
+    fake.gate = threading.Event()
+    name = searches.start(SearchSpec(BASE, (RATE,), trials=4), pruner=NeverPrune())
+    assert searches.progress(name).running == 1
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    owner = searches.study(name).user_attrs["owner"]
+    searches.study(name).set_user_attr("owner", {**owner, "pid": int(ended.stdout)})  # as if a dead process ran it
+    restarted = search.Searches(searches.jobs, searches.storage.url)
+    assert restarted.interrupted == [name]
+    progress = restarted.progress(name)
+    assert progress.describe() == "1 of 4 trials, 1 failed · interrupted: the process running it ended"
+    assert not progress.is_active
+    assert search.Searches(searches.jobs, searches.storage.url).interrupted == []  # closed once
+
+
 def test_a_trial_whose_settings_clash_fails_and_the_search_goes_on(searches, fake):
     base = BASE.replace(schedule="cyclic", learning_rate=0.001, max_lr=0.06)
     ranges = (parse_range("learning_rate=0.001:0.05"), parse_range("max_lr=0.0011:0.05"))  # each end fits the base
