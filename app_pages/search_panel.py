@@ -81,7 +81,8 @@ def progress_panel(polling: bool) -> None:
         st.button("Cancel search", key="search.cancel", on_click=searches().cancel, args=(name,))
     trials = searches().trials(name)
     if trials:
-        st.dataframe(pd.DataFrame([{"trial": t.number, "state": t.state, "value": t.value, **t.params, "note": t.note,
+        st.dataframe(pd.DataFrame([{"trial": t.number, "state": t.state, "value": t.value,
+                                    **{label(name): value for name, value in t.params.items()}, "note": t.note,
                                     "run": t.run_id} for t in trials]), hide_index=True, width="stretch")
     if progress.best_trial is not None:
         st.caption(f"Best: trial {progress.best_trial}, {progress.best_value:.4f}")
@@ -115,7 +116,7 @@ def search_section(base, values: dict) -> None:
     trials_column, parallel_column, metric_column, launch_column = st.columns(4, vertical_alignment="bottom")
     trials = trials_column.number_input(search.TRIALS_LABEL, 1, search.MAX_TRIALS, 8, key="search.trials")
     parallel = parallel_column.number_input(search.PARALLEL_LABEL, 1, jobs.max_concurrent, 1, key="search.parallel")
-    metric = metric_column.selectbox("Metric to maximise", list(search.METRICS), key="search.metric",
+    metric = metric_column.selectbox(search.METRIC_LABEL, list(search.METRICS), key="search.metric",
                                      format_func=search.METRIC_LABELS.get)
     spec = None
     if base is not None and problem is None:

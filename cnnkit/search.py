@@ -10,8 +10,10 @@ its epochs kept. Trials run in parallel up to the manager's cap; the next one is
 
 The studies live in Optuna's own SQLite storage, `optuna.db` beside the MLflow store
 (`tracking.store_folder`), so a search's trials, figures and best settings survive a restart and are
-shared by the app and the CLI; its runs are in MLflow like any other. Nothing is reconstructed from
-MLflow runs: Optuna's samplers and figures read its storage directly.
+shared by the app and the CLI; its runs are in MLflow like any other. Rebuilding an in-memory study
+from the MLflow runs after a restart was the alternative; it would have to replay every trial's
+distributions, per-epoch values and states (pruned, failed) into Optuna, which its RDB storage keeps as
+they are, read directly by its samplers, pruners and figures.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ PRUNING_METRIC = run_schema.VAL_ACCURACY  # reported to the pruner after every e
 NOT_SEARCHABLE = ("dataset", "dataset_path", "val_fraction", "test_fraction", "devices")
 MAX_TRIALS = 1000
 # Labels of the search's own inputs, for messages (the Train page's Search panel shows them).
-TRIALS_LABEL, PARALLEL_LABEL, RANGES_LABEL = "Trials", "Trials at once", "Settings to search"
+TRIALS_LABEL, PARALLEL_LABEL, RANGES_LABEL, METRIC_LABEL = ("Trials", "Trials at once", "Settings to search",
+                                                           "Metric to maximise")
 CANCEL_NOTE = "Cancelled with its search."
 
 
@@ -168,7 +171,7 @@ class SearchSpec:
             raise InputError(f"{PARALLEL_LABEL}: must be from 1 to {max_parallel} (the runs training at once), "
                              f"got {self.parallel!r}.")
         if self.metric not in METRICS:
-            raise InputError(f"Metric to maximise: use one of {', '.join(METRICS)}, got '{self.metric}'.")
+            raise InputError(f"{METRIC_LABEL}: use one of {', '.join(METRICS)}, got '{self.metric}'.")
         if self.base.val_fraction == 0:
             raise InputError(f"{label('val_fraction')}: a search prunes trials on their validation accuracy, so "
                              "set it above 0.")
@@ -204,7 +207,7 @@ class SearchProgress:
     pruned: int
     failed: int
     running: int
-    stopped: str | None  # why it stopped before all its trials ran (cancelled), else None
+    stopped: str | None  # why it stopped before all its trials ran ("cancelled", "interrupted: ..."), else None
     best_value: float | None
     best_trial: int | None
 
