@@ -82,7 +82,7 @@ def progress_panel(polling: bool) -> None:
     trials = searches().trials(name)
     if trials:
         st.dataframe(pd.DataFrame([{"trial": t.number, "state": t.state, "value": t.value,
-                                    **{label(name): value for name, value in t.params.items()}, "note": t.note,
+                                    **{label(setting): value for setting, value in t.params.items()}, "note": t.note,
                                     "run": t.run_id} for t in trials]), hide_index=True, width="stretch")
     if progress.best_trial is not None:
         st.caption(f"Best: trial {progress.best_trial}, {progress.best_value:.4f}")
