@@ -61,3 +61,5 @@ INPUT_SHAPE_TAG = "cnnkit.input_shape"  # the model's input, e.g. "28x28x1"
 MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; loading the model checks it
 ERROR_TAG = "cnnkit.error"  # why a run ended FAILED or KILLED, one line for a person
 RESUMED_FROM_EPOCH_TAG = "cnnkit.resumed_from_epoch"  # the checkpoint's epoch a resumed run continued from
+SEARCH_TAG = "cnnkit.search"  # the search (Optuna study) whose trial the run is
+SEARCH_TRIAL_TAG = "cnnkit.search_trial"  # the run's trial number in that search, from 0
