@@ -89,6 +89,7 @@ class _Job:
     config: TrainConfig
     work: Callable[[_Job], RunResult | RangeTest]  # runs in the job's thread
     visitor: str | None = None  # who launched it, for the per-visitor cap
+    tags: dict[str, str] | None = None  # extra tags for its MLflow run (e.g. its study)
     submitted_at: float = field(default_factory=time.time)
     cancel: training.StopRequest = field(default_factory=training.StopRequest)
     thread: threading.Thread | None = None
@@ -201,9 +202,10 @@ class JobManager:
 
     # ---- submitting and controlling ------------------------------------------------
 
-    def submit(self, cfg: TrainConfig, name: str | None = None, *, visitor: str | None = None) -> str:
-        """Queue a training run (`name` becomes the MLflow run name); returns the job id."""
-        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train, visitor)
+    def submit(self, cfg: TrainConfig, name: str | None = None, *, visitor: str | None = None,
+               tags: dict[str, str] | None = None) -> str:
+        """Queue a training run (`name` becomes the MLflow run name, `tags` go onto the run); returns the job id."""
+        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train, visitor, tags=tags)
 
     def submit_lr_find(self, cfg: TrainConfig, steps: int = 100, *, visitor: str | None = None) -> str:
         """Queue a learning-rate range test of `steps` batches; its RangeTest becomes the result."""
@@ -295,13 +297,13 @@ class JobManager:
     # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
 
     def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest],
-                visitor: str | None, run_id: str | None = None) -> str:
+                visitor: str | None, run_id: str | None = None, tags: dict[str, str] | None = None) -> str:
         accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
             self._check_visitor_cap(visitor)
-            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, run_id=run_id)
+            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, tags, run_id=run_id)
             self._jobs[job.job_id] = job
             self._queue.append(job)
             self._start_queued()
@@ -371,6 +373,7 @@ class JobManager:
             cancel=job.cancel,
             on_progress=functools.partial(self._record, job),
             on_run_created=functools.partial(self._set_run_id, job),
+            **({"tags": job.tags} if job.tags else {}),  # injected trainers need not know tags
         )
 
     def _resume(self, job: _Job, run_id: str) -> RunResult:
