@@ -93,3 +93,28 @@ def curve_bands(history: pd.DataFrame, groups: dict[str, str], metric: str, x: s
     return bands.sort_values(["group", x], key=lambda column: column.map(order) if column.name == "group" else column,
                              kind="stable").reset_index(drop=True)[columns]
 
+
+
+def report(runs: pd.DataFrame, metric: str) -> str:
+    """The study's cells and effects as plain-text tables, for the command line."""
+    if runs.empty:
+        return "No runs of this study in the store."
+    if metric not in runs.columns or metric in ("run_id", "run", "status", "cell", "seed"):
+        from cnnkit.errors import InputError
+        from cnnkit.run_schema import RESULT_METRICS
+
+        raise InputError(f"Metric: '{metric}' is not one of {', '.join(RESULT_METRICS)}.")
+    cells = cell_summary(runs, metric)
+    cells["mean ± std"] = [f"{mean:.4f} ± {std:.4f}" if std == std else f"{mean:.4f}"
+                           for mean, std in zip(cells["mean"], cells["std"])]
+    effects = main_effects(runs, metric)
+    effects["95 % interval"] = [f"[{low:+.4f}, {high:+.4f}]" if low == low else "(one seed: none)"
+                                for low, high in zip(effects["low"], effects["high"])]
+    effects["effect"] = effects["effect"].map("{:+.4f}".format)
+    return "\n".join([
+        f"{metric} per cell (mean ± std over seeds):",
+        cells.drop(columns=["mean", "std"]).to_string(index=False),
+        "",
+        f"Main effects on {metric} (mean difference from each factor's first level, across seeds):",
+        effects[["factor", "level", "baseline", "effect", "95 % interval", "seeds"]].to_string(index=False),
+    ])
