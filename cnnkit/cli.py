@@ -10,6 +10,7 @@ import time
 
 from cnnkit.config import TrainConfig, parse_assignments
 from cnnkit.errors import InputError
+from cnnkit.run_schema import TEST_ACCURACY
 from cnnkit.settings import command_line_message
 
 
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("study-report", help="print a study's cells and effects from the store")
     report.add_argument("study_id")
     for command in (study, report):
-        command.add_argument("--metric", default="test_accuracy", help="the result to analyse (default test_accuracy)")
+        command.add_argument("--metric", default=TEST_ACCURACY, help=f"the result to analyse (default {TEST_ACCURACY})")
     resume = commands.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
     resume.add_argument("run_id")
     register = commands.add_parser("register", help="add a finished run's model to MLflow's Model Registry")

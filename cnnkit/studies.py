@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnkit import run_schema
-from cnnkit.config import TrainConfig, settings_from_text
+from cnnkit.config import TrainConfig, parse_assignments, settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.settings import SETTINGS, label
 
@@ -168,12 +168,34 @@ STUDY_PRESETS = {  # name -> (description, builder): seed 002's three models as 
 }
 
 
-def preset_study(name: str, **base_changes: Any) -> Study:
+def preset_study(name: str, seeds: int | None = None, **base_changes: Any) -> Study:
     """A preset study, a fresh id each call; `base_changes` adjust its base (e.g. fewer epochs)."""
     if name not in STUDY_PRESETS:
         raise InputError(f"Unknown study preset '{name}'. Known: {', '.join(STUDY_PRESETS)}.")
     study = STUDY_PRESETS[name][1]()
-    return Study(study.name, study.base.replace(**base_changes), study.factors, study.seeds)
+    return Study(study.name, study.base.replace(**base_changes), study.factors, seeds or study.seeds)
+
+
+def study_of_form(name: str, base: TrainConfig, levels: Mapping[str, Sequence[Any]], seeds: int) -> Study:
+    """A study from a form: `levels` maps each chosen setting to its levels, values or text (text may
+    be one comma-separated string)."""
+    factors = tuple(setting_factor(setting, _split(chosen)) for setting, chosen in levels.items())
+    return Study(name.strip() or " × ".join(label(setting) for setting in levels), base, factors, seeds)
+
+
+def _split(levels: Sequence[Any] | str) -> list[Any]:
+    return [level.strip() for level in levels.split(",") if level.strip()] if isinstance(levels, str) else list(levels)
+
+
+def parse_changes(text: str) -> dict[str, str]:
+    """Comma-separated `key=value` text (a form's "change in the base") as {key: value text}."""
+    return parse_assignments(_split(text))
+
+
+def base_config(values: Mapping[str, Any], changes: str = "") -> TrainConfig:
+    """The base of a study: `values` (a form's settings, a preset's, a run's config) with `changes`
+    (see `parse_changes`) applied; InputError naming the label of a setting at fault."""
+    return TrainConfig.from_dict({**values, **parse_changes(changes)})
 
 
 # ---- launching through the job manager ------------------------------------------------------

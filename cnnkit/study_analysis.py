@@ -17,6 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cnnkit.errors import InputError
+from cnnkit.run_schema import RESULT_METRICS
+
 EFFECT_COLUMNS = ("factor", "level", "baseline", "effect", "low", "high", "seeds")
 CONFIDENCE = 0.95
 
@@ -99,10 +102,7 @@ def report(runs: pd.DataFrame, metric: str) -> str:
     """The study's cells and effects as plain-text tables, for the command line."""
     if runs.empty:
         return "No runs of this study in the store."
-    if metric not in runs.columns or metric in ("run_id", "run", "status", "cell", "seed"):
-        from cnnkit.errors import InputError
-        from cnnkit.run_schema import RESULT_METRICS
-
+    if metric not in RESULT_METRICS:
         raise InputError(f"Metric: '{metric}' is not one of {', '.join(RESULT_METRICS)}.")
     cells = cell_summary(runs, metric)
     cells["mean ± std"] = [f"{mean:.4f} ± {std:.4f}" if std == std else f"{mean:.4f}"

@@ -126,3 +126,31 @@ def test_cancelling_a_study_stops_its_running_job_drops_the_queue_and_submits_no
         assert len(launch.job_ids) <= 2 and len(trainer.calls) == 1
     finally:
         manager.shutdown(timeout=TIMEOUT)
+
+
+def test_the_command_line_names_a_bad_factor_or_metric_in_one_line(capsys):
+    from cnnkit.cli import main
+
+    assert main(["study", "--factor", "flip=none,sideways"]) == 2
+    assert "error: Random flips (flip): 'sideways' is not one of" in capsys.readouterr().err
+    assert main(["study", "--dataset", "digits"]) == 2
+    assert "needs at least one --factor" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_command_line_trains_a_study_and_reports_its_cells_and_effects(tmp_path, capsys):
+    from cnnkit.cli import main
+    from cnnkit.tracking import RunStore
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["study", "--dataset", "digits", "--epochs", "1", "--set", "train_limit=100", "--factor",
+                 "flip=none,horizontal", "--seeds", "1", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    study_id = json.loads(out.strip().splitlines()[-1])["study_id"]
+    runs = RunStore(uri).study_runs(study_id)
+    assert sorted(cell["flip"] for cell in runs["cell"]) == ["horizontal", "none"] and set(runs["status"]) == {"FINISHED"}
+    assert "flip horizontal     none" in out and "(one seed: none)" in out
+    assert main(["study-report", study_id, "--metric", "final_val_accuracy", "--tracking-uri", uri]) == 0
+    assert "Main effects on final_val_accuracy" in capsys.readouterr().out
+    assert main(["study-report", study_id, "--metric", "speed", "--tracking-uri", uri]) == 2
+    assert "Metric: 'speed' is not one of" in capsys.readouterr().err
