@@ -61,6 +61,8 @@ def progress_panel(polling: bool) -> None:
     if polling and not progress.active:
         st.rerun()  # the whole page: the analysis below gets the last runs and polling stops
     st.progress(progress.ended / progress.total, text=f"{launch.study.name}: {progress.describe()}")
+    if launch.cancelled:
+        st.warning("The study was cancelled: the runs it had not finished were stopped.")
     if launch.error:
         st.error(f"The rest of the study could not be queued: {launch.error}")
     if progress.active:

@@ -96,6 +96,7 @@ def test_cancelling_a_study_cancels_every_run_it_queued_or_started(app):
     jobs = wait_for_study_jobs(len(job_manager().snapshots()))  # the feeder submits no more once cancelled
     assert {job.state for job in jobs} == {"cancelled"}
     at.run()
-    assert any("0 of 8 runs done · 8 failed or cancelled" in bar.proto.text for bar in at.get("progress"))
+    assert any("8 of 8 runs done · 8 failed or cancelled" in bar.proto.text for bar in at.get("progress"))
+    assert [warning.value for warning in at.warning] == ["The study was cancelled: the runs it had not finished were stopped."]
     statuses = set(tracking.RunStore().study_runs(at.session_state["study.launched"])["status"])
     assert statuses <= {"KILLED"}
