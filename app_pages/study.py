@@ -71,19 +71,24 @@ def progress_panel(polling: bool) -> None:
 
 def analysis(study_id: str) -> None:
     runs = store.study_runs(study_id)
-    metric = st.selectbox("Result", run_schema.RESULT_METRICS, key="study.metric")
+    metric = st.selectbox("Result", run_schema.RESULT_METRICS, index=run_schema.RESULT_METRICS.index(run_schema.TEST_ACCURACY),
+                          format_func=lambda name: charts.RESULT_METRICS.get(name, (name.replace("_", " "),))[0],
+                          key="study.metric")
     if runs[metric].notna().sum() == 0:
         st.info("No run of this study has finished yet.")
         return
+    shown = {column: st.column_config.NumberColumn(format="percent" if "accuracy" in metric else "%.4f")
+             for column in ("effect", "low", "high", "mean", "std")}
     effects = study_analysis.main_effects(runs, metric)
     st.subheader("Effects")
-    st.plotly_chart(charts.effects_chart(effects, metric), width="stretch")
-    st.dataframe(effects, hide_index=True, width="stretch", key="study.effects")
+    st.plotly_chart(charts.effects_chart(effects.assign(factor=effects["factor"].map(label)), metric), width="stretch")
+    st.dataframe(effects.assign(factor=effects["factor"].map(label)), hide_index=True, width="stretch", column_config=shown)
     st.subheader("Cells (mean ± std over seeds)")
-    st.dataframe(study_analysis.cell_summary(runs, metric), hide_index=True, width="stretch", key="study.cells")
+    cells = study_analysis.cell_summary(runs, metric)
+    st.dataframe(cells.rename(columns=label), hide_index=True, width="stretch", column_config=shown)
     curve = st.selectbox("Curve", run_schema.EPOCH_CURVES, index=3, key="study.curve")
-    cells = {row.run_id: studies.describe_cell(row.cell) for row in runs.itertuples()}
-    bands = study_analysis.curve_bands(store.histories(list(cells)), cells, curve)
+    names = {row.run_id: studies.describe_cell(row.cell) for row in runs.itertuples()}
+    bands = study_analysis.curve_bands(store.histories(list(names)), names, curve)
     st.plotly_chart(charts.band_curves(bands, curve), width="stretch")
 
 

@@ -303,7 +303,7 @@ class JobManager:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
             self._check_visitor_cap(visitor)
-            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, tags, run_id=run_id)
+            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, tags=tags, run_id=run_id)
             self._jobs[job.job_id] = job
             self._queue.append(job)
             self._start_queued()

@@ -64,12 +64,13 @@ def test_a_tiny_digits_study_runs_every_cell_and_seed_and_shows_its_effects_cell
     assert any("8 of 8 runs done" in bar.proto.text for bar in at.get("progress"))
     runs = tracking.RunStore().study_runs(at.session_state["study.launched"])
     assert len(runs) == 8 and set(runs["status"]) == {"FINISHED"} and runs[run_schema.TEST_ACCURACY].notna().all()
+    assert at.selectbox(key="study.metric").value == run_schema.TEST_ACCURACY
     frames = {tuple(frame.value.columns[:2]): frame.value for frame in at.dataframe}
     effects = frames["factor", "level"]
     assert effects[["factor", "level", "baseline", "seeds"]].values.tolist() == [
-        ["flip", "horizontal", "none", 2], ["batch_norm", "False", "True", 2]]
+        ["Random flips", "horizontal", "none", 2], ["Batch normalisation", "False", "True", 2]]
     assert (effects["low"] <= effects["effect"]).all() and (effects["effect"] <= effects["high"]).all()
-    cells = frames["flip", "batch_norm"]
+    cells = frames["Random flips", "Batch normalisation"]
     assert len(cells) == 4 and cells["runs"].tolist() == [2, 2, 2, 2]
     titles = chart_titles(at)
     assert any("mean ± std over seeds" in title for title in titles) and any("95 % interval" in title for title in titles)
