@@ -150,6 +150,8 @@ def test_the_command_line_trains_a_study_and_reports_its_cells_and_effects(tmp_p
     runs = RunStore(uri).study_runs(study_id)
     assert sorted(cell["flip"] for cell in runs["cell"]) == ["horizontal", "none"] and set(runs["status"]) == {"FINISHED"}
     assert "flip horizontal     none" in out and "(one seed: none)" in out
+    listed = RunStore(uri).studies()
+    assert listed[["study_id", "study", "size", "runs"]].values.tolist() == [[study_id, "flip", 2, 2]]
     assert main(["study-report", study_id, "--metric", "final_val_accuracy", "--tracking-uri", uri]) == 0
     assert "Main effects on final_val_accuracy" in capsys.readouterr().out
     assert main(["study-report", study_id, "--metric", "speed", "--tracking-uri", uri]) == 2
