@@ -36,13 +36,13 @@ def base_values() -> dict:
 def define() -> studies.Study:
     preset = st.selectbox("Study", [OWN, *studies.STUDY_PRESETS], key="study.preset",
                           format_func=lambda name: name if name == OWN else f"{name}: {studies.STUDY_PRESETS[name][0]}")
+    values = base_values() if preset == OWN else None
     changes = st.text_input("Change in the base (key=value, comma-separated)", key="study.changes",
                             placeholder="e.g. epochs=1, train_limit=200")
     seeds = int(st.number_input("Seeds", 1, 20, studies.preset_study(preset).seeds if preset != OWN else 2,
                                 key=f"study.seeds.{preset}", help="Runs per cell; seeds count up from the base's seed."))
     if preset != OWN:
         return studies.preset_study(preset, seeds, **studies.parse_changes(changes))
-    base = studies.base_config(base_values(), changes)
     chosen = st.multiselect("Factors", [name for name in SETTINGS if name not in studies.NOT_FACTORS], format_func=label,
                             key="study.factors")
     levels = {}
@@ -50,7 +50,8 @@ def define() -> studies.Study:
         allowed = SETTINGS[name].allowed()
         levels[name] = (st.multiselect(f"Levels of {label(name)}", allowed, default=allowed[:2], key=f"study.levels.{name}")
                         if allowed else st.text_input(f"Levels of {label(name)} (comma-separated)", key=f"study.levels.{name}"))
-    return studies.study_of_form(st.text_input("Study name", key="study.name"), base, levels, seeds)
+    name = st.text_input("Study name", key="study.name")
+    return studies.study_of_form(name, studies.base_config(values, changes), levels, seeds)  # every widget drawn first
 
 
 def progress_panel(polling: bool) -> None:
