@@ -48,6 +48,11 @@ def test_a_study_shows_its_size_and_a_bad_level_is_named_by_its_label(app):
     at.text_input(key="study.levels.learning_rate").set_value("0.001, fast").run()
     assert [error.value for error in at.error] == ["Learning rate: 'fast' is not a valid number."]
     assert at.button(key="study.launch").disabled
+    at.text_input(key="study.levels.learning_rate").set_value("0.001, 0.01").run()
+    at.text_input(key="study.changes").set_value("epochs=zero").run()
+    assert [error.value for error in at.error] == ["Epochs: 'zero' is not a valid whole number."]
+    assert at.multiselect(key="study.factors").value == ["flip", "learning_rate"]  # kept while the base is wrong
+    at.text_input(key="study.changes").set_value("epochs=1").run()
     at.selectbox(key="study.preset").set_value("seed002_ablation").run()
     assert any(caption.value == "12 runs: 4 cells × 3 seeds." for caption in at.caption), [e.value for e in at.error]
 
