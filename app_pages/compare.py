@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, comparison, run_schema
+from cnnkit import charts, comparison, run_schema, study_analysis
 from cnnkit.errors import InputError
 from app_pages.common import cached_evaluation, cached_test_split, run_label, run_store
 
@@ -40,11 +40,19 @@ with curves_tab:
     history = store.histories(chosen, batch=granularity == "batch")
     history["run"] = history["run"].map(names).fillna(history["run"])
     x = "epoch" if granularity == "epoch" else "step"
-    st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window, log_x=granularity == "batch"),
-                    width="stretch")
+    diff = store.params_diff(chosen)
+    groups = comparison.seed_groups(diff)
+    if len(groups) < len(chosen) and not st.toggle("One line per run", key="compare.each_seed",
+                                                   help="Runs that differ only by their seed are drawn as one mean "
+                                                        "line with a ± std band; switch on to see each run."):
+        in_group = {run: group for group, runs in groups.items() for run in runs}
+        bands = study_analysis.curve_bands(history, in_group, chosen_metric, x=x, by="run")
+        st.plotly_chart(charts.band_curves(bands, chosen_metric, x=x), width="stretch")
+    else:
+        st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window,
+                                              log_x=granularity == "batch"), width="stretch")
 
 with settings_tab:
-    diff = store.params_diff(chosen)
     if diff.empty:
         st.success("These runs used exactly the same settings (only the randomness differs if the seed does).")
     else:

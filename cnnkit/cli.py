@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|search|resume|lr-find|register|export|list`."""
+"""The headless command line: `python -m cnnkit train|search|study|study-report|resume|lr-find|register|export|list`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 
 from cnnkit.config import TrainConfig, parse_assignments
 from cnnkit.errors import InputError
+from cnnkit.run_schema import TEST_ACCURACY
 from cnnkit.settings import command_line_message
 
 
@@ -19,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, help_text in (("train", "train one run and log it to MLflow"),
                             ("search", "search settings with Optuna: each trial a run, pruned early when it lags"),
+                            ("study", "train an ablation study (every factor level x seed) and print each factor's "
+                                      "effect with its 95 % interval across seeds"),
                             ("lr-find", "run the learning-rate range test and print its suggestion")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--preset", help="start from a seed experiment (see `list presets`)")
@@ -27,6 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--epochs", type=int)
         command.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                              help="any config field, repeatable (e.g. --set learning_rate=0.01)")
+    study = commands.choices["study"]
+    study.add_argument("--factor", dest="factors", action="append", default=[], metavar="SETTING=LEVEL,LEVEL",
+                       help="a setting and its levels, repeatable (e.g. --factor flip=none,horizontal)")
+    study.add_argument("--seeds", type=int, default=2, help="runs per cell, seeds from the base's seed on")
+    study.add_argument("--study-preset", help="a preset study instead of --factor (see `list studies`)")
+    study.add_argument("--name", help="the study's name (default: its factors)")
+    study.add_argument("--parallel", type=int, default=1, help="runs training at once")
+    report = commands.add_parser("study-report", help="print a study's cells and effects from the store")
+    report.add_argument("study_id")
+    for command in (study, report):
+        command.add_argument("--metric", default=TEST_ACCURACY, help=f"the result to analyse (default {TEST_ACCURACY})")
     resume = commands.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
     resume.add_argument("run_id")
     register = commands.add_parser("register", help="add a finished run's model to MLflow's Model Registry")
@@ -37,10 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_id")
     export.add_argument("--out", help="folder to write into (default: exports/RUN_ID)")
     listing = commands.add_parser("list", help="list datasets, architectures, presets or registered models")
-    listing.add_argument("what", choices=("datasets", "architectures", "presets", "models"))
+    listing.add_argument("what", choices=("datasets", "architectures", "presets", "studies", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train, search = commands.choices["train"], commands.choices["search"]
-    for command in (train, search, resume, register, export, listing):
+    for command in (train, search, resume, register, export, listing, study, report):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     for command in (train, search):
@@ -70,6 +84,10 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
 
         return [{"name": f"{version.name} v{version.version}", "description": f"run {version.run_id}, {version.created}"}
                 for version in tracking.registered_models(tracking.make_client(tracking_uri))]
+    if what == "studies":
+        from cnnkit.studies import STUDY_PRESETS
+
+        return [{"name": name, "description": description} for name, (description, _) in STUDY_PRESETS.items()]
     if what == "datasets":
         from cnnkit.datasets import list_datasets
 
@@ -200,6 +218,42 @@ def run_search(args: argparse.Namespace) -> int:
     return 0 if best else 1
 
 
+def study_from_args(args: argparse.Namespace):
+    from cnnkit.studies import Study, parse_factor, preset_study
+
+    if args.study_preset:
+        if args.factors:
+            raise InputError("Use either --study-preset or --factor, not both.")
+        named = {key: getattr(args, key) for key in ("dataset", "arch", "epochs") if getattr(args, key) is not None}
+        return preset_study(args.study_preset, **named, **parse_assignments(args.settings))
+    if not args.factors:
+        raise InputError("A study needs at least one --factor SETTING=LEVEL,LEVEL (or a --study-preset).")
+    factors = tuple(parse_factor(text) for text in args.factors)
+    return Study(args.name or " × ".join(factor.name for factor in factors), config_from_args(args), factors, args.seeds)
+
+
+def run_study(args: argparse.Namespace) -> int:
+    from cnnkit.jobs import JobManager
+    from cnnkit.studies import StudyLaunch
+    from cnnkit.study_analysis import report
+    from cnnkit.tracking import RunStore
+
+    study = study_from_args(args)
+    manager = JobManager(tracking_uri=args.tracking_uri, max_concurrent=max(1, args.parallel))
+    print(f"study {study.study_id}: {study.size} runs", file=sys.stderr, flush=True)
+    launch = StudyLaunch(study, manager)
+    shown = None
+    while (progress := launch.wait(timeout=5.0)).active:
+        if progress.describe() != shown:
+            shown = progress.describe()
+            print(shown, file=sys.stderr, flush=True)
+    manager.shutdown()
+    print(progress.describe(), file=sys.stderr)
+    print(report(RunStore(args.tracking_uri).study_runs(study.study_id), args.metric))
+    print(json.dumps({"study_id": study.study_id, "runs": progress.total, "finished": progress.finished}))
+    return 0 if progress.finished == progress.total else 1
+
+
 def run_lr_find(args: argparse.Namespace) -> int:
     from cnnkit.training import lr_range_test
 
@@ -231,6 +285,14 @@ def main(argv: list[str] | None = None) -> int:
 
             version = tracking.register_model(tracking.make_client(args.tracking_uri), args.run_id, args.name)
             print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id}))
+            return 0
+        if args.command == "study":
+            return run_study(args)
+        if args.command == "study-report":
+            from cnnkit.study_analysis import report
+            from cnnkit.tracking import RunStore
+
+            print(report(RunStore(args.tracking_uri).study_runs(args.study_id), args.metric))
             return 0
         if args.command == "export":
             return run_export(args)

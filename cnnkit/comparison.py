@@ -113,6 +113,18 @@ def _class_list(classes: Sequence[str]) -> str:
     return f"{', '.join(shown)} ({len(classes)} classes)"
 
 
+def seed_groups(differing: pd.DataFrame, seed: str = "seed") -> dict[str, list[str]]:
+    """Runs that differ only by `seed`, as one group each: `differing` is `tracking.differing_params`
+    (index setting, one column per run name). Group name -> its runs, in column order; a group of
+    several runs is named by its first run and "(n seeds)", a run on its own by its name."""
+    settings = differing.drop(index=seed, errors="ignore")
+    keyed: dict[tuple, list[str]] = {}
+    for run in differing.columns:
+        keyed.setdefault(tuple(settings[run]), []).append(run)
+    return {(runs[0] if len(runs) == 1 else f"{runs[0]} ({len(runs)} seeds)"): runs
+            for runs in keyed.values()}
+
+
 def default_runs(runs: pd.DataFrame) -> list[str]:
     """The two runs Compare starts with, from `runs` (newest first, columns run_id and dataset, as
     `tracking.runs_frame`): the newest and the newest before it on the same dataset, or the two

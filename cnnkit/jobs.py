@@ -394,10 +394,10 @@ class JobManager:
             tracking_uri=self.tracking_uri,
             experiment=self.experiment,
             run_name=job.name,
-            tags=job.tags,
             cancel=job.cancel,
             on_progress=functools.partial(self._record, job),
             on_run_created=functools.partial(self._set_run_id, job),
+            **({"tags": job.tags} if job.tags else {}),  # injected trainers need not know tags
         )
 
     def _resume(self, job: _Job, run_id: str) -> RunResult:

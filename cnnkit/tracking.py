@@ -46,6 +46,7 @@ from cnnkit.run_schema import (
     KERAS_BACKEND_TAG, KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS,
     PID_TAG, RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, VAL_ACCURACY, VERSION_TAG,
 )
+from cnnkit.run_schema import STUDY_CELL_TAG, STUDY_ID_TAG, STUDY_NAME_TAG, STUDY_SEED_TAG, STUDY_SIZE_TAG
 
 DEFAULT_EXPERIMENT = "cnnkit"
 _MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
@@ -1027,6 +1028,46 @@ def _display_names(runs: list[Run]) -> list[str]:
     ]
 
 
+# ---- ablation studies (cnnkit.studies) ---------------------------------------------------
+
+STUDY_RUN_COLUMNS = ("run_id", "run", "status", "cell", "seed", *RESULT_METRICS)
+STUDY_COLUMNS = ("study_id", "study", "size", "runs", "started")
+
+
+def study_runs(client: MlflowClient, study_id: str, experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
+    """The runs of one study, oldest first, with the columns in `STUDY_RUN_COLUMNS`: `cell` the
+    factor levels as a dict (name -> level label), `seed` the run's seed, metrics nan until logged."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None or not study_id.isalnum():
+        return pd.DataFrame(columns=list(STUDY_RUN_COLUMNS))
+    with _gc_paused():
+        runs = _search_runs(client, [found.experiment_id], f"tags.\"{STUDY_ID_TAG}\" = '{study_id}'")[::-1]
+    rows = [(run.info.run_id, name, run.info.status, json.loads(run.data.tags.get(STUDY_CELL_TAG, "{}")),
+             int(run.data.tags.get(STUDY_SEED_TAG, run.data.params.get("seed", 0))),
+             *(run.data.metrics.get(key, math.nan) for key in RESULT_METRICS))
+            for run, name in zip(runs, _display_names(runs))]
+    return pd.DataFrame(rows, columns=list(STUDY_RUN_COLUMNS))
+
+
+def studies(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT, max_runs: int = 5000) -> pd.DataFrame:
+    """The studies in the store, newest first, with the columns in `STUDY_COLUMNS`: `size` the runs
+    planned, `runs` those in the store, `started` its first run's start."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return pd.DataFrame(columns=list(STUDY_COLUMNS))
+    with _gc_paused():
+        runs = _search_runs(client, [found.experiment_id], f"tags.\"{STUDY_ID_TAG}\" LIKE '%'", max_runs)
+    rows: dict[str, list] = {}
+    for run in runs[::-1]:
+        tags = run.data.tags
+        row = rows.setdefault(tags[STUDY_ID_TAG], [tags[STUDY_ID_TAG], tags.get(STUDY_NAME_TAG, ""),
+                                                   int(tags.get(STUDY_SIZE_TAG, 0)), 0, run.info.start_time])
+        row[3] += 1
+    frame = pd.DataFrame(list(rows.values())[::-1], columns=list(STUDY_COLUMNS))
+    frame["started"] = pd.to_datetime(frame["started"], unit="ms", utc=True)
+    return frame
+
+
 # ---- one store object for the app's pages ------------------------------------------------
 
 
@@ -1120,3 +1161,9 @@ class RunStore:
 
     def dataset_summary(self, run_id: str) -> dict[str, Any]:
         return dataset_summary(self._client, run_id)
+
+    def study_runs(self, study_id: str) -> pd.DataFrame:
+        return study_runs(self._client, study_id)
+
+    def studies(self) -> pd.DataFrame:
+        return studies(self._client)

@@ -677,3 +677,25 @@ def test_a_four_trial_optuna_search_then_its_best_trial_fills_the_form(app_url, 
     page.get_by_role("button", name="Load best trial into the form").click()
     page.wait_for_url(re.compile(r"learning_rate="))  # the form holds the best trial's rate, so the address does
     shot(page, "search-2-best-in-form", settle_ms=1000)
+
+
+def test_a_tiny_digits_study_of_two_factors_and_two_seeds_runs_from_the_study_page(app_url, page):
+    open_app(page, app_url)
+    go_to(page, "Study", "Study")
+    changes = page.get_by_label("Change in the base (key=value, comma-separated)")
+    changes.fill("epochs=1, train_limit=100")
+    changes.press("Enter")
+    for factor in ("Random flips", "Batch normalisation"):
+        page.get_by_role("combobox", name="Factors").click()
+        page.keyboard.type(factor)  # the list is long: typing narrows it to the one option
+        page.get_by_role("option", name=factor, exact=True).click()
+        page.keyboard.press("Escape")
+    page.get_by_text("8 runs: 4 cells × 2 seeds.").wait_for()
+    page.get_by_role("button", name="Launch the study").click()
+    page.get_by_text(re.compile(r"runs done")).first.wait_for()
+    shot(page, "25-study-running", settle_ms=1000)
+    page.get_by_text(re.compile(r"8 of 8 runs done")).wait_for(timeout=600_000)
+    page.get_by_role("heading", name="Effects").wait_for()
+    page.get_by_text("Test accuracy per epoch, mean ± std over seeds").or_(
+        page.get_by_text("Validation accuracy per epoch, mean ± std over seeds")).first.wait_for()
+    shot(page, "26-study-analysis", settle_ms=2000)

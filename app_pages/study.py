@@ -1,0 +1,123 @@
+"""Study: an ablation grid (factors × levels × seeds) launched as one, watched, cancelled and analysed."""
+
+import streamlit as st
+
+from cnnkit import charts, run_schema, studies, study_analysis
+from cnnkit.config import settings_from_text
+from cnnkit.errors import InputError
+from cnnkit.presets import PRESETS
+from cnnkit.settings import SETTINGS, label
+from app_pages.common import canceller, job_manager, run_store, visitor
+
+POLL_SECONDS = 2.0
+OWN = "Your own factors"
+
+
+@st.cache_resource
+def launches() -> dict:
+    """study id -> StudyLaunch, for this server process: studies outlive reruns and tabs."""
+    return {}
+
+
+def base_values() -> dict:
+    """The study's base before its changes: the Train form's settings, a preset's or a finished run's."""
+    runs = store.runs_frame()
+    finished = {f"Run: {row.name} · {row.run_id[:6]}": row.run_id for row in runs[runs["status"] == "FINISHED"].itertuples()}
+    sources = ["The Train form's settings", *(f"Preset: {name}" for name in PRESETS), *finished]
+    source = st.selectbox("Base settings", sources, key="study.base",
+                          help="The config every run starts from; the factors below change it cell by cell.")
+    if source in finished:
+        return store.config_of_run(finished[source]).to_dict()
+    if source.startswith("Preset: "):
+        return PRESETS[source.removeprefix("Preset: ")].settings
+    return st.session_state.get("train_form") or settings_from_text(st.query_params.to_dict())[0]
+
+
+def define() -> studies.Study:
+    preset = st.selectbox("Study", [OWN, *studies.STUDY_PRESETS], key="study.preset",
+                          format_func=lambda name: name if name == OWN else f"{name}: {studies.STUDY_PRESETS[name][0]}")
+    values = base_values() if preset == OWN else None
+    changes = st.text_input("Change in the base (key=value, comma-separated)", key="study.changes",
+                            placeholder="e.g. epochs=1, train_limit=200")
+    seeds = int(st.number_input("Seeds", 1, 20, studies.preset_study(preset).seeds if preset != OWN else 2,
+                                key=f"study.seeds.{preset}", help="Runs per cell; seeds count up from the base's seed."))
+    if preset != OWN:
+        return studies.preset_study(preset, seeds, **studies.parse_changes(changes))
+    chosen = st.multiselect("Factors", [name for name in SETTINGS if name not in studies.NOT_FACTORS], format_func=label,
+                            key="study.factors")
+    levels = {}
+    for name in chosen:
+        allowed = SETTINGS[name].allowed()
+        levels[name] = (st.multiselect(f"Levels of {label(name)}", allowed, default=allowed[:2], key=f"study.levels.{name}")
+                        if allowed else st.text_input(f"Levels of {label(name)} (comma-separated)", key=f"study.levels.{name}"))
+    name = st.text_input("Study name", key="study.name")
+    return studies.study_of_form(name, studies.base_config(values, changes), levels, seeds)  # every widget drawn first
+
+
+def progress_panel(polling: bool) -> None:
+    launch = launches().get(st.session_state.get("study.launched", ""))
+    if launch is None:
+        return
+    progress = launch.progress()
+    if polling and not progress.active:
+        st.rerun()  # the whole page: the analysis below gets the last runs and polling stops
+    st.progress(progress.ended / progress.total, text=f"{launch.study.name}: {progress.describe()}")
+    if launch.cancelled:
+        st.warning("The study was cancelled: the runs it had not finished were stopped.")
+    if launch.error:
+        st.error(f"The rest of the study could not be queued: {launch.error}")
+    if progress.active:
+        st.button("Cancel the study", key="study.cancel", on_click=launch.cancel, kwargs={"visitor": canceller()})
+
+
+def analysis(study_id: str) -> None:
+    runs = store.study_runs(study_id)
+    metric = st.selectbox("Result", run_schema.RESULT_METRICS, index=run_schema.RESULT_METRICS.index(run_schema.TEST_ACCURACY),
+                          format_func=lambda name: charts.RESULT_METRICS.get(name, (name.replace("_", " "),))[0],
+                          key="study.metric")
+    if runs[metric].notna().sum() == 0:
+        st.info("No run of this study has finished yet.")
+        return
+    shown = {column: st.column_config.NumberColumn(format="percent" if "accuracy" in metric else "%.4f")
+             for column in ("effect", "low", "high", "mean", "std")}
+    effects = study_analysis.main_effects(runs, metric)
+    st.subheader("Effects")
+    st.plotly_chart(charts.effects_chart(effects.assign(factor=effects["factor"].map(label)), metric), width="stretch")
+    st.dataframe(effects.assign(factor=effects["factor"].map(label)), hide_index=True, width="stretch", column_config=shown)
+    st.subheader("Cells (mean ± std over seeds)")
+    cells = study_analysis.cell_summary(runs, metric)
+    st.dataframe(cells.rename(columns=label), hide_index=True, width="stretch", column_config=shown)
+    curve = st.selectbox("Curve", run_schema.EPOCH_CURVES, index=3, key="study.curve")
+    names = {row.run_id: studies.describe_cell(row.cell) for row in runs.itertuples()}
+    bands = study_analysis.curve_bands(store.histories(list(names)), names, curve)
+    st.plotly_chart(charts.band_curves(bands, curve), width="stretch")
+
+
+store = run_store()
+st.title("Study")
+st.caption("An ablation: every combination of the factors' levels, each trained with several seeds, so an effect "
+           "can be told from noise. Runs queue on the Train page's job manager.")
+with st.expander("Define a study", expanded="study.launched" not in st.session_state):
+    try:
+        study = define()
+        st.caption(f"{study.size} runs: {study.size // study.seeds} cells × {study.seeds} seeds.")
+    except InputError as error:
+        st.error(str(error))
+        study = None
+    if st.button("Launch the study", type="primary", disabled=study is None, key="study.launch"):
+        try:
+            launches()[study.study_id] = studies.StudyLaunch(study, job_manager(), visitor=visitor())
+            st.session_state["study.launched"] = st.session_state["study.shown"] = study.study_id
+        except InputError as error:
+            st.error(str(error))
+launched = launches().get(st.session_state.get("study.launched", ""))
+st.fragment(progress_panel, run_every=POLL_SECONDS if launched and launched.progress().active else None)(
+    polling=bool(launched and launched.progress().active))
+known = store.studies()
+if known.empty:
+    st.stop()
+names = {row.study_id: f"{row.study} · {row.study_id[:6]} · {row.runs} of {row.size} runs" for row in known.itertuples()}
+shown = st.session_state.get("study.shown")
+chosen = st.selectbox("Study to analyse", list(names), format_func=names.get, key="study.analysed",
+                      index=list(names).index(shown) if shown in names else 0)
+analysis(chosen)

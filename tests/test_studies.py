@@ -1,0 +1,158 @@
+"""Ablation studies: factors checked against the settings' declarations, the grid they expand into,
+the seed-002 preset, and a study fed through a JobManager (fake trainer) under its caps, then cancelled."""
+
+import json
+import threading
+
+import pytest
+
+from cnnkit import run_schema
+from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
+from cnnkit.jobs import JobManager
+from cnnkit.studies import Study, StudyLaunch, parse_factor, preset_study, setting_factor
+from cnnkit.training import RunResult
+
+TIMEOUT = 30
+BASE = TrainConfig(dataset="digits", epochs=1, train_limit=100, seed=7)
+
+
+def test_a_factor_takes_levels_as_text_in_the_settings_types():
+    factor = parse_factor("batch_norm=true,false")
+    assert [level.settings for level in factor.levels] == [{"batch_norm": True}, {"batch_norm": False}]
+    assert [level.label for level in parse_factor("learning_rate=0.001, 0.01").levels] == ["0.001", "0.01"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("flip=none,sideways", "Random flips: 'sideways' is not one of"),
+    ("epochs=1,two", "Epochs: 'two' is not a valid whole number."),
+    ("flip=none", "Random flips: a factor needs at least two levels"),
+    ("flip=none,none", "Random flips: the levels repeat"),
+    ("seed=1,2", "'seed' is not a setting a study can vary"),
+    ("colour=red,blue", "'colour' is not a setting a study can vary"),
+    ("flip", "is not setting=level,level"),
+])
+def test_a_bad_factor_is_named_by_its_on_screen_label(text, message):
+    with pytest.raises(InputError, match=message):
+        parse_factor(text)
+
+
+def test_the_grid_has_every_cell_with_every_seed_each_run_tagged_with_its_study_cell_and_seed():
+    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"), parse_factor("batch_norm=true,false")), seeds=2)
+    runs = study.expand()
+    assert study.size == len(runs) == 8
+    assert [(run.cell["flip"], run.cell["batch_norm"], run.seed) for run in runs[:3]] == [
+        ("none", "True", 7), ("none", "True", 8), ("none", "False", 7)]
+    assert {(run.config.flip, run.config.batch_norm, run.config.seed) for run in runs} == {
+        (flip, norm, seed) for flip in ("none", "horizontal") for norm in (True, False) for seed in (7, 8)}
+    assert all(run.config.train_limit == 100 for run in runs)
+    tags = runs[-1].tags
+    assert tags[run_schema.STUDY_ID_TAG] == study.study_id and tags[run_schema.STUDY_NAME_TAG] == "tiny"
+    assert json.loads(tags[run_schema.STUDY_CELL_TAG]) == {"flip": "horizontal", "batch_norm": "False"}
+    assert tags[run_schema.STUDY_SEED_TAG] == "8" and tags[run_schema.STUDY_SIZE_TAG] == "8"
+    assert runs[-1].name == "tiny · Random flips horizontal, Batch normalisation False · seed 8"
+
+
+def test_a_cell_whose_settings_clash_is_refused_before_anything_runs():
+    with pytest.raises(InputError, match="Peak rate"):  # cyclic climbs to max_lr 0.006: a rate of 0.01 is above it
+        Study("clash", BASE.replace(schedule="cyclic"), (parse_factor("learning_rate=0.001,0.01"),))
+    with pytest.raises(InputError, match="Seeds: use between 1 and 100"):
+        Study("no seeds", BASE, (parse_factor("flip=none,horizontal"),), seeds=0)
+
+
+def test_seed_002s_three_models_become_a_two_by_two_preset_study_with_seeds():
+    study = preset_study("seed002_ablation", epochs=1)
+    runs = study.expand()
+    assert study.size == 12 and study.base.dataset == "mnist" and study.base.arch == "mnist_cnn"
+    by_cell = {(run.cell["LR annealing"], run.cell["augmentation"]): run.config for run in runs}
+    assert by_cell["off", "off"].schedule == "constant" and by_cell["off", "off"].rotation == 0
+    assert by_cell["on", "off"].schedule == "plateau" and by_cell["on", "off"].plateau_factor == 0.3
+    assert (by_cell["off", "on"].schedule, by_cell["off", "on"].rotation, by_cell["off", "on"].zoom) == ("constant", 10, 0.05)
+    assert all(config.epochs == 1 for config in by_cell.values())
+
+
+class BlockingTrainer:
+    """Stands in for training.train: records each call, returns FINISHED once released (KILLED when cancelled)."""
+
+    def __init__(self):
+        self.calls, self.lock, self.release = [], threading.Lock(), threading.Event()
+
+    def __call__(self, cfg, *, tracking_uri, experiment, run_name, cancel, on_progress, on_run_created, tags=None):
+        with self.lock:
+            self.calls.append((run_name, cfg, tags))
+        on_run_created(f"run-{len(self.calls)}")
+        while not (self.release.is_set() or cancel.is_set()):
+            cancel.wait(0.01)
+        return RunResult(f"run-{len(self.calls)}", "KILLED" if cancel.is_set() else "FINISHED", {})
+
+
+@pytest.fixture
+def trainer():
+    trainer = BlockingTrainer()
+    yield trainer
+    trainer.release.set()
+
+
+def manager_for(trainer, **kwargs):
+    return JobManager(max_concurrent=1, trainer=trainer, recover_stale_runs=False, **kwargs)
+
+
+def test_a_study_runs_in_grid_order_within_the_visitors_cap_and_counts_its_runs(trainer):
+    manager = manager_for(trainer, max_active_per_visitor=3)
+    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"), parse_factor("batch_norm=true,false")), seeds=2)
+    launch = StudyLaunch(study, manager, visitor="me", poll_s=0.05)
+    try:
+        assert launch.progress().total == 8 and launch.progress().finished == 0
+        trainer.release.set()
+        progress = launch.wait(TIMEOUT)
+        assert (progress.finished, progress.failed, progress.active) == (8, 0, False)
+        assert progress.describe() == "8 of 8 runs done"
+        assert [name for name, _, _ in trainer.calls] == [run.name for run in study.expand()]
+        assert all(tags[run_schema.STUDY_ID_TAG] == study.study_id for _, _, tags in trainer.calls)
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+
+
+def test_cancelling_a_study_stops_its_running_job_drops_the_queue_and_submits_no_more(trainer):
+    manager = manager_for(trainer, max_active_per_visitor=2)
+    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=3)
+    launch = StudyLaunch(study, manager, visitor="me", poll_s=0.05)
+    try:
+        assert manager.wait(launch.job_ids[0], timeout=0.2).state == "running"
+        launch.cancel()
+        progress = launch.wait(TIMEOUT)
+        assert (progress.finished, progress.failed, progress.total) == (0, 6, 6)
+        assert {manager.snapshot(job_id).state for job_id in launch.job_ids} == {"cancelled"}
+        assert len(launch.job_ids) <= 2 and len(trainer.calls) == 1
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+
+
+def test_the_command_line_names_a_bad_factor_or_metric_in_one_line(capsys):
+    from cnnkit.cli import main
+
+    assert main(["study", "--factor", "flip=none,sideways"]) == 2
+    assert "error: Random flips (flip): 'sideways' is not one of" in capsys.readouterr().err
+    assert main(["study", "--dataset", "digits"]) == 2
+    assert "needs at least one --factor" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_command_line_trains_a_study_and_reports_its_cells_and_effects(tmp_path, capsys):
+    from cnnkit.cli import main
+    from cnnkit.tracking import RunStore
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["study", "--dataset", "digits", "--epochs", "1", "--set", "train_limit=100", "--factor",
+                 "flip=none,horizontal", "--seeds", "1", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    study_id = json.loads(out.strip().splitlines()[-1])["study_id"]
+    runs = RunStore(uri).study_runs(study_id)
+    assert sorted(cell["flip"] for cell in runs["cell"]) == ["horizontal", "none"] and set(runs["status"]) == {"FINISHED"}
+    assert "flip horizontal     none" in out and "(one seed: none)" in out
+    listed = RunStore(uri).studies()
+    assert listed[["study_id", "study", "size", "runs"]].values.tolist() == [[study_id, "flip", 2, 2]]
+    assert main(["study-report", study_id, "--metric", "final_val_accuracy", "--tracking-uri", uri]) == 0
+    assert "Main effects on final_val_accuracy" in capsys.readouterr().out
+    assert main(["study-report", study_id, "--metric", "speed", "--tracking-uri", uri]) == 2
+    assert "Metric: 'speed' is not one of" in capsys.readouterr().err

@@ -1,0 +1,108 @@
+"""The Study page through AppTest: define a study, see its size or what is wrong with it, launch a tiny
+digits study (2 factors × 2 seeds) and read its analysis; cancel one as a whole."""
+
+import json
+import time
+
+import pytest
+
+from cnnkit import run_schema, tracking
+
+PAGE = "app_pages/study.py"
+
+
+def study_page(app):
+    at = app.switch_page(PAGE).run()
+    assert not at.exception and at.title[0].value == "Study"
+    return at
+
+
+def chart_titles(at) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+
+
+def tiny_study(at, changes="epochs=1, train_limit=100"):
+    at.text_input(key="study.changes").set_value(changes).run()
+    at.multiselect(key="study.factors").set_value(["flip", "batch_norm"]).run()
+    return at
+
+
+def wait_for_study_jobs(count: int, timeout: float = 400) -> list:
+    """The job manager's train jobs once `count` of them exist and none is queued or running."""
+    from app_pages.common import job_manager
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = job_manager().snapshots()
+        if len(jobs) == count and not any(job.is_active for job in jobs):
+            return jobs
+        time.sleep(0.5)
+    raise AssertionError(f"the study's {count} jobs did not all end in time")
+
+
+def test_a_study_shows_its_size_and_a_bad_level_is_named_by_its_label(app):
+    at = tiny_study(study_page(app))
+    assert any(caption.value == "8 runs: 4 cells × 2 seeds." for caption in at.caption)
+    assert not at.button(key="study.launch").disabled
+    at.multiselect(key="study.factors").set_value(["flip", "learning_rate"]).run()
+    at.text_input(key="study.levels.learning_rate").set_value("0.001, fast").run()
+    assert [error.value for error in at.error] == ["Learning rate: 'fast' is not a valid number."]
+    assert at.button(key="study.launch").disabled
+    at.text_input(key="study.levels.learning_rate").set_value("0.001, 0.01").run()
+    at.text_input(key="study.changes").set_value("epochs=zero").run()
+    assert [error.value for error in at.error] == ["Epochs: 'zero' is not a valid whole number."]
+    assert at.multiselect(key="study.factors").value == ["flip", "learning_rate"]  # kept while the base is wrong
+    at.text_input(key="study.changes").set_value("epochs=1").run()
+    at.selectbox(key="study.preset").set_value("seed002_ablation").run()
+    assert any(caption.value == "12 runs: 4 cells × 3 seeds." for caption in at.caption), [e.value for e in at.error]
+
+
+@pytest.mark.slow
+def test_a_tiny_digits_study_runs_every_cell_and_seed_and_shows_its_effects_cells_and_curves(app):
+    at = tiny_study(study_page(app))
+    at.button(key="study.launch").click().run()
+    assert not at.exception
+    jobs = wait_for_study_jobs(8)
+    assert {job.state for job in jobs} == {"finished"}
+    at.run()
+    assert not at.exception
+    assert any("8 of 8 runs done" in bar.proto.text for bar in at.get("progress"))
+    runs = tracking.RunStore().study_runs(at.session_state["study.launched"])
+    assert len(runs) == 8 and set(runs["status"]) == {"FINISHED"} and runs[run_schema.TEST_ACCURACY].notna().all()
+    assert at.selectbox(key="study.metric").value == run_schema.TEST_ACCURACY
+    frames = {tuple(frame.value.columns[:2]): frame.value for frame in at.dataframe}
+    effects = frames["factor", "level"]
+    assert effects[["factor", "level", "baseline", "seeds"]].values.tolist() == [
+        ["Random flips", "horizontal", "none", 2], ["Batch normalisation", "False", "True", 2]]
+    assert (effects["low"] <= effects["effect"]).all() and (effects["effect"] <= effects["high"]).all()
+    cells = frames["Random flips", "Batch normalisation"]
+    assert len(cells) == 4 and cells["runs"].tolist() == [2, 2, 2, 2]
+    titles = chart_titles(at)
+    assert any("mean ± std over seeds" in title for title in titles) and any("95 % interval" in title for title in titles)
+
+    # Compare draws a cell's two seeds as one line with a band, or each run when asked
+    same_cell = runs[runs["cell"].map({"flip": "none", "batch_norm": "True"}.__eq__)]["run_id"].tolist()
+    at.session_state["compare_runs"] = [*same_cell, runs["run_id"].iloc[-1]]
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and len(same_cell) == 2
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "mean ± std over seeds" in curves["layout"]["title"]["text"]
+    assert [trace["name"] for trace in curves["data"] if trace.get("showlegend") is not False][0].endswith("(2 seeds)")
+    at.toggle(key="compare.each_seed").set_value(True).run()
+    assert "mean ± std" not in chart_titles(at)[0]
+
+
+@pytest.mark.slow
+def test_cancelling_a_study_cancels_every_run_it_queued_or_started(app):
+    at = tiny_study(study_page(app), changes="epochs=200, train_limit=100")
+    at.button(key="study.launch").click().run()
+    at.button(key="study.cancel").click().run()
+    from app_pages.common import job_manager
+
+    jobs = wait_for_study_jobs(len(job_manager().snapshots()))  # the feeder submits no more once cancelled
+    assert {job.state for job in jobs} == {"cancelled"}
+    at.run()
+    assert any("8 of 8 runs done · 8 failed or cancelled" in bar.proto.text for bar in at.get("progress"))
+    assert [warning.value for warning in at.warning] == ["The study was cancelled: the runs it had not finished were stopped."]
+    statuses = set(tracking.RunStore().study_runs(at.session_state["study.launched"])["status"])
+    assert statuses <= {"KILLED"}
