@@ -61,3 +61,9 @@ INPUT_SHAPE_TAG = "cnnkit.input_shape"  # the model's input, e.g. "28x28x1"
 MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; loading the model checks it
 ERROR_TAG = "cnnkit.error"  # why a run ended FAILED or KILLED, one line for a person
 RESUMED_FROM_EPOCH_TAG = "cnnkit.resumed_from_epoch"  # the checkpoint's epoch a resumed run continued from
+HEARTBEAT_TAG = "cnnkit.heartbeat"  # Unix seconds when the run's worker last said it is alive (every few seconds)
+PROGRESS_TAG = "cnnkit.progress"  # the run's latest progress event as JSON (job_events), for a runner that watches the store
+
+# ---- liveness and uploaded data --------------------------------------------------------
+PROGRESS = "progress"  # how far training got, 0..1, logged with the heartbeat (step: the optimizer step)
+UPLOADED_DATASET_FOLDER = "dataset/upload"  # an uploaded CSV or zip, for a worker on another machine
