@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|resume|lr-find|register|export|list`."""
+"""The headless command line: `python -m cnnkit train|resume|lr-find|register|export|list|worker`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "onnxruntime and a model card (Markdown) into a folder")
     export.add_argument("run_id")
     export.add_argument("--out", help="folder to write into (default: exports/RUN_ID)")
+    worker = commands.add_parser("worker", help="train one job a runner handed over (a Ray job's entrypoint); "
+                                 "SIGTERM ends its run KILLED")
+    worker.add_argument("job", metavar="JOB_JSON", help="the job as JSON text, or a file holding it")
     listing = commands.add_parser("list", help="list datasets, architectures, presets or registered models")
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -110,19 +113,20 @@ def run_resume(args: argparse.Namespace) -> int:
                                               on_progress=ProgressPrinter()))
 
 
-def _until_ended(run) -> int:
+def _until_ended(run, reasons: dict | None = None) -> int:
     """Run `run(cancel)` (train or resume), print its JSON line and return the exit status. SIGINT
     (Ctrl-C) and SIGTERM (kill, docker stop, systemd) stop the run within a batch: it ends KILLED
-    with what it logged, and the exit status is the signal's usual 128 + its number."""
+    with what it logged (its note: `reasons` by signal, else termination's), and the exit status is
+    the signal's usual 128 + its number."""
     from cnnkit.termination import SIGNAL_REASONS
     from cnnkit.tracking import StoreUnavailable
     from cnnkit.training import StopRequest, failure_message
 
-    cancel, received = StopRequest(), []
+    cancel, received, reasons = StopRequest(), [], {**SIGNAL_REASONS, **(reasons or {})}
 
     def on_signal(signum, frame):
         received.append(signum)
-        cancel.stop(SIGNAL_REASONS[signum])
+        cancel.stop(reasons[signum])
 
     for signum in SIGNAL_REASONS:
         signal.signal(signum, on_signal)
@@ -140,6 +144,29 @@ def _until_ended(run) -> int:
     if result.status == "KILLED":
         return 128 + (received[0] if received else signal.SIGINT)
     return 0 if result.status == "FINISHED" else 1
+
+
+WORKER_STOPPED = "Stopped: its job was stopped (cancelled from the app, or its cluster ended it)."
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Train the job a runner handed over, in its own run, to its end: like `train`, SIGTERM (Ray's
+    stop_job) ends the run KILLED with what it logged; a last JSON line says how it ended."""
+    import tempfile
+    from pathlib import Path
+
+    from cnnkit.training import resume, train
+    from cnnkit.worker import read_job, with_local_data
+
+    reasons = {signal.SIGTERM: WORKER_STOPPED}
+    with tempfile.TemporaryDirectory(prefix="cnnkit-worker-") as folder:
+        spec = with_local_data(read_job(args.job), Path(folder))
+        if spec.kind == "resume":
+            return _until_ended(lambda cancel: resume(spec.run_id, tracking_uri=spec.tracking_uri, cancel=cancel,
+                                                      on_progress=ProgressPrinter()), reasons)
+        return _until_ended(lambda cancel: train(spec.config, tracking_uri=spec.tracking_uri,
+                                                 experiment=spec.experiment, run_name=spec.name, cancel=cancel,
+                                                 on_progress=ProgressPrinter(), run_id=spec.run_id), reasons)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -190,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_export(args)
         if args.command == "resume":
             return run_resume(args)
+        if args.command == "worker":
+            return run_worker(args)
         return run_train(args)
     except InputError as error:
         print(f"error: {command_line_message(error)}", file=sys.stderr)
