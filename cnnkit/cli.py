@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     train.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
     train.add_argument("--run-name")
+    train.add_argument("--runner", help="where the run trains: threads (this process, the default) or a Ray cluster, "
+                       "ray://HOST:8265 (default: $CNNKIT_RUNNER)")
     commands.choices["lr-find"].add_argument("--steps", type=int, default=100)
     return parser
 
@@ -99,11 +101,57 @@ class ProgressPrinter:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from cnnkit.runner_setting import THREADS, runner_setting
     from cnnkit.training import train
 
     cfg = config_from_args(args)
+    setting = runner_setting(args.runner)
+    if setting != THREADS:
+        return run_remote(args, cfg, setting)
     return _until_ended(lambda cancel: train(cfg, tracking_uri=args.tracking_uri, experiment=args.experiment,
                                              run_name=args.run_name, cancel=cancel, on_progress=ProgressPrinter()))
+
+
+def run_remote(args: argparse.Namespace, cfg: TrainConfig, setting: str) -> int:
+    """Train on the runner `setting` names (a Ray cluster): the worker's output follows on stderr, then
+    the usual last JSON line; Ctrl-C or SIGTERM cancel the job there, its run ending KILLED."""
+    import asyncio
+    import queue
+
+    from cnnkit.job_events import JobEnded, RunCreated
+    from cnnkit.runner import JobSpec
+    from cnnkit.runner_setting import make_remote_runner
+
+    runner = make_remote_runner(setting, args.tracking_uri)
+    ended: queue.Queue = queue.Queue()
+    created: list[str] = []
+
+    def on_event(event) -> None:
+        if isinstance(event, RunCreated):
+            created.append(event.run_id)
+        elif isinstance(event, JobEnded):
+            ended.put(event)
+
+    spec = JobSpec("cli", "train", cfg, args.run_name or f"{cfg.arch} on {cfg.dataset}", args.tracking_uri,
+                   args.experiment)
+    handle = runner.submit(spec, on_event)
+    print(f"submitted {handle} to {runner.description}", file=sys.stderr, flush=True)
+
+    async def follow() -> None:
+        async for lines in runner.follow_logs(handle):
+            print(lines, end="", file=sys.stderr, flush=True)
+
+    def stop(signum, frame):
+        runner.cancel(handle, "Cancelled from the command line.")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    asyncio.run(follow())
+    outcome = ended.get()
+    result = outcome.result
+    print(json.dumps({"run_id": created[0], "status": result.status if result else "FAILED",
+                      **(result.metrics if result else {}), **({"error": outcome.error} if outcome.error else {})}))
+    return {"finished": 0, "cancelled": 130}.get(outcome.state, 1)
 
 
 def run_resume(args: argparse.Namespace) -> int:

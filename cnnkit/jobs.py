@@ -185,7 +185,7 @@ class JobManager:
         self._local = ThreadRunner(trainer, range_tester, resumer)
         self.runner: Runner = runner or self._local
         self._max_concurrent, self._batch_history_cap = max_concurrent, batch_history_cap
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a runner may report (RunCreated) from within submit, lock held
         self._job_ended = threading.Condition(self._lock)
         self._jobs: dict[str, _Job] = {}  # in submission order
         self._queue: deque[_Job] = deque()

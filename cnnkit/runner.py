@@ -49,7 +49,7 @@ class Runner(Protocol):
         """How many jobs the runner itself lets run at once (None: as many as the manager starts)."""
 
     def submit(self, spec: JobSpec, on_event: EventSink) -> str:
-        """Start the job; its events go to `on_event` (from any thread), the last one `JobEnded`.
+        """Start the job; its events go to `on_event` (from any thread, submit's own included), the last one `JobEnded`.
         Returns the runner's handle of the job."""
 
     def status(self, handle: str) -> str:
