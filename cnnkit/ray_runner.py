@@ -142,9 +142,6 @@ class RayRunner:
         self._client.stop_job(handle)
         tracking.end_scheduled_run(tracking.make_client(watched.tracking_uri), watched.run_id, "KILLED", reason)
 
-    def logs(self, handle: str) -> str:
-        return self._client.get_job_logs(handle)
-
     async def follow_logs(self, handle: str):
         """The worker's output as it comes (Ray's tail_job_logs), until the job ends."""
         async for lines in self._client.tail_job_logs(handle):

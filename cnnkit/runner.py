@@ -14,6 +14,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.job_events import EventSink
 
+
 @dataclass(frozen=True)
 class JobSpec:
     """Everything a runner needs to start a job, as plain values."""
