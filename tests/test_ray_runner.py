@@ -1,12 +1,14 @@
 """The Ray Jobs runner against a real local Ray head (token auth on): a digits run submitted through
 the job manager finishes in MLflow; a cancelled one ends KILLED with its epochs while the cluster's
 cap holds a third job back; a worker killed outright leaves its run to be found stale by heartbeat; the
-CLI trains there with `--runner`, following the worker's log.
+CLI trains there with `--runner`, following the worker's log, and says in one line when the cluster
+wants a token (Ray 2.59+ turns token auth on; the head here has it).
 Marked `ray` (and `slow`): `-m "not ray"` skips them."""
 
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -18,7 +20,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
 from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner
 from ray_cluster import RayHead
-from run_processes import logged_epochs, wait_for
+from run_processes import ROOT, logged_epochs, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -132,3 +134,13 @@ def test_the_cli_trains_on_ray_following_the_workers_log(ray_head, store, capsys
     assert "epoch 1/1" in captured.err  # the worker's output, followed through tail_job_logs
     run = tracking.make_client(store).get_run(last["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "from the cli"
+
+
+def test_a_cluster_that_wants_a_token_it_was_not_given_is_one_line(ray_head, store):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--tracking-uri", store,
+                           "--runner", "ray://" + ray_head.address.removeprefix("http://")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert f"The Ray cluster at {ray_head.address} wants a token" in done.stderr and "Traceback" not in done.stderr
