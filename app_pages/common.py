@@ -9,12 +9,16 @@ from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
 from cnnkit.model_cache import ModelCache
+from cnnkit.runner_setting import make_remote_runner, runner_setting
 
 
 @st.cache_resource
 def job_manager() -> JobManager:
-    """One manager per server process: jobs outlive reruns, refreshes, page changes and tabs."""
-    return JobManager(tracking_uri=tracking.default_tracking_uri(), max_active_per_visitor=visitor_cap_from_environment())
+    """One manager per server process: jobs outlive reruns, refreshes, page changes and tabs. Its
+    training jobs go where CNNKIT_RUNNER says (this process's threads unless it names a Ray cluster)."""
+    uri = tracking.default_tracking_uri()
+    return JobManager(tracking_uri=uri, max_active_per_visitor=visitor_cap_from_environment(),
+                      runner=make_remote_runner(runner_setting(), uri))
 
 
 def visitor() -> str:
@@ -41,6 +45,7 @@ def devices_panel() -> None:
     """Sidebar: what this server trains on, and the device of every queued or running job."""
     jobs = [job for job in job_manager().snapshots() if job.kind == "train" and job.is_active]
     st.caption(device_line())
+    st.caption(f"Jobs run on **{job_manager().runner.description}**")
     for job in jobs:
         st.caption(f":material/memory: {job.name}: {job.device or job.state}")
 
@@ -50,7 +55,7 @@ def sidebar() -> None:
     When the tracking store can't be opened it says so, and pages that don't need it still work."""
     try:
         active = any(job.is_active for job in job_manager().snapshots())
-    except tracking.StoreError as error:
+    except InputError as error:  # the store, or the runner's cluster (CNNKIT_RUNNER), can't be used
         st.sidebar.caption(device_line())
         st.sidebar.error(str(error), icon=":material/database:")
         return

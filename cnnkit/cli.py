@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|search|study|study-report|resume|lr-find|register|export|list`."""
+"""The headless command line: `python -m cnnkit train|search|study|study-report|resume|lr-find|register|export|list|worker`."""
 
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "onnxruntime and a model card (Markdown) into a folder")
     export.add_argument("run_id")
     export.add_argument("--out", help="folder to write into (default: exports/RUN_ID)")
+    worker = commands.add_parser("worker", help="train one job a runner handed over (a Ray job's entrypoint); "
+                                 "SIGTERM ends its run KILLED")
+    worker.add_argument("job", metavar="JOB_JSON", help="the job as JSON text, or a file holding it")
     listing = commands.add_parser("list", help="list datasets, architectures, presets or registered models")
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "studies", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -66,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--metric", default="val_accuracy", help="what to maximise: val_accuracy or test_accuracy")
     search.add_argument("--sampler-seed", type=int, default=0, help="seeds Optuna's TPE sampler (default 0)")
     train.add_argument("--run-name")
+    train.add_argument("--runner", help="where the run trains: threads (this process, the default) or a Ray cluster, "
+                       "ray://HOST:8265 (default: $CNNKIT_RUNNER)")
     commands.choices["lr-find"].add_argument("--steps", type=int, default=100)
     return parser
 
@@ -122,11 +127,57 @@ class ProgressPrinter:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from cnnkit.runner_setting import THREADS, runner_setting
     from cnnkit.training import train
 
     cfg = config_from_args(args)
+    setting = runner_setting(args.runner)
+    if setting != THREADS:
+        return run_remote(args, cfg, setting)
     return _until_ended(lambda cancel: train(cfg, tracking_uri=args.tracking_uri, experiment=args.experiment,
                                              run_name=args.run_name, cancel=cancel, on_progress=ProgressPrinter()))
+
+
+def run_remote(args: argparse.Namespace, cfg: TrainConfig, setting: str) -> int:
+    """Train on the runner `setting` names (a Ray cluster): the worker's output follows on stderr, then
+    the usual last JSON line; Ctrl-C or SIGTERM cancel the job there, its run ending KILLED."""
+    import asyncio
+    import queue
+
+    from cnnkit.job_events import JobEnded, RunCreated
+    from cnnkit.runner import JobSpec
+    from cnnkit.runner_setting import make_remote_runner
+
+    runner = make_remote_runner(setting, args.tracking_uri)
+    ended: queue.Queue = queue.Queue()
+    created: list[str] = []
+
+    def on_event(event) -> None:
+        if isinstance(event, RunCreated):
+            created.append(event.run_id)
+        elif isinstance(event, JobEnded):
+            ended.put(event)
+
+    spec = JobSpec("cli", "train", cfg, args.run_name or f"{cfg.arch} on {cfg.dataset}", args.tracking_uri,
+                   args.experiment)
+    handle = runner.submit(spec, on_event)
+    print(f"submitted {handle} to {runner.description}", file=sys.stderr, flush=True)
+
+    async def follow() -> None:
+        async for lines in runner.follow_logs(handle):
+            print(lines, end="", file=sys.stderr, flush=True)
+
+    def stop(signum, frame):
+        runner.cancel(handle, "Cancelled from the command line.")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    asyncio.run(follow())
+    outcome = ended.get()
+    result = outcome.result
+    print(json.dumps({"run_id": created[0], "status": result.status if result else "FAILED",
+                      **(result.metrics if result else {}), **({"error": outcome.error} if outcome.error else {})}))
+    return {"finished": 0, "cancelled": 130}.get(outcome.state, 1)
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -136,19 +187,20 @@ def run_resume(args: argparse.Namespace) -> int:
                                               on_progress=ProgressPrinter()))
 
 
-def _until_ended(run) -> int:
+def _until_ended(run, reasons: dict | None = None) -> int:
     """Run `run(cancel)` (train or resume), print its JSON line and return the exit status. SIGINT
     (Ctrl-C) and SIGTERM (kill, docker stop, systemd) stop the run within a batch: it ends KILLED
-    with what it logged, and the exit status is the signal's usual 128 + its number."""
+    with what it logged (its note: `reasons` by signal, else termination's), and the exit status is
+    the signal's usual 128 + its number."""
     from cnnkit.termination import SIGNAL_REASONS
     from cnnkit.tracking import StoreUnavailable
     from cnnkit.training import StopRequest, failure_message
 
-    cancel, received = StopRequest(), []
+    cancel, received, reasons = StopRequest(), [], {**SIGNAL_REASONS, **(reasons or {})}
 
     def on_signal(signum, frame):
         received.append(signum)
-        cancel.stop(SIGNAL_REASONS[signum])
+        cancel.stop(reasons[signum])
 
     for signum in SIGNAL_REASONS:
         signal.signal(signum, on_signal)
@@ -166,6 +218,29 @@ def _until_ended(run) -> int:
     if result.status == "KILLED":
         return 128 + (received[0] if received else signal.SIGINT)
     return 0 if result.status == "FINISHED" else 1
+
+
+WORKER_STOPPED = "Stopped: its job was stopped (cancelled from the app, or its cluster ended it)."
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Train the job a runner handed over, in its own run, to its end: like `train`, SIGTERM (Ray's
+    stop_job) ends the run KILLED with what it logged; a last JSON line says how it ended."""
+    import tempfile
+    from pathlib import Path
+
+    from cnnkit.training import resume, train
+    from cnnkit.worker import read_job, with_local_data
+
+    reasons = {signal.SIGTERM: WORKER_STOPPED}
+    with tempfile.TemporaryDirectory(prefix="cnnkit-worker-") as folder:
+        spec = with_local_data(read_job(args.job), Path(folder))
+        if spec.kind == "resume":
+            return _until_ended(lambda cancel: resume(spec.run_id, tracking_uri=spec.tracking_uri, cancel=cancel,
+                                                      on_progress=ProgressPrinter()), reasons)
+        return _until_ended(lambda cancel: train(spec.config, tracking_uri=spec.tracking_uri,
+                                                 experiment=spec.experiment, run_name=spec.name, cancel=cancel,
+                                                 on_progress=ProgressPrinter(), run_id=spec.run_id), reasons)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -298,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_export(args)
         if args.command == "resume":
             return run_resume(args)
+        if args.command == "worker":
+            return run_worker(args)
         return run_train(args)
     except InputError as error:
         print(f"error: {command_line_message(error)}", file=sys.stderr)

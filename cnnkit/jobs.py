@@ -1,14 +1,13 @@
-"""The job manager: training runs and learning-rate range tests in worker threads, a few at
-once, the rest waiting in one FIFO queue, watched through immutable snapshots.
+"""The job manager: training runs and learning-rate range tests, a few at once, the rest waiting
+in one FIFO queue, watched through immutable snapshots.
 
 The Streamlit app holds exactly one manager per process; nothing here knows about Streamlit.
-Jobs write to MLflow only through `training.train` (MlflowClient, explicit run ids), and
-`train` never raises for a failed run, so the manager only has to guard against bugs.
+Where a job trains is the runner's business (`runner`): this process's threads by default
+(`thread_runner`), or a Ray cluster (`ray_runner`); the manager hears back through job events.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
@@ -21,13 +20,15 @@ from typing import Callable
 from cnnkit import accelerators, termination, tracking, training
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
+from cnnkit.job_events import JobEnded, JobEvent, ProgressReported, RunCreated
+from cnnkit.runner import JobSpec, Runner
+from cnnkit.thread_runner import ThreadRunner
 from cnnkit.training import Progress, RangeTest, RunResult
 
 log = logging.getLogger(__name__)
 
 BATCH_HISTORY_CAP = 20_000  # batch points kept per job; longer runs are thinned evenly (see _Job.record)
 ACTIVE_STATES = ("queued", "running")
-_STATE_OF_RUN = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "cancelled"}
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,14 @@ class _Job:
     kind: str
     name: str
     config: TrainConfig
-    work: Callable[[_Job], RunResult | RangeTest]  # runs in the job's thread
+    spec: JobSpec  # what its runner is given
     visitor: str | None = None  # who launched it, for the per-visitor cap
-    tags: dict[str, str] | None = None  # extra tags for its run
     on_progress: Callable[[Progress], None] | None = None  # a watcher's hook, called in the job's thread
     on_end: Callable[[JobSnapshot], None] | None = None  # called once the job has ended, outside the lock
     submitted_at: float = field(default_factory=time.time)
-    cancel: training.StopRequest = field(default_factory=training.StopRequest)
-    thread: threading.Thread | None = None
+    cancel: training.StopRequest = field(default_factory=training.StopRequest)  # the flag; its runner maps it
+    runner: Runner | None = None  # once started: where it runs, and its handle there
+    handle: str = ""
     state: str = "queued"
     run_id: str | None = None
     progress: Progress | None = None
@@ -156,24 +157,19 @@ def _call_watcher(hook: Callable | None, value) -> None:
         log.exception("A job watcher's hook raised")
 
 
-def _outcome(result: RunResult | RangeTest) -> tuple[str, str | None]:
-    """The job state and error a returned result stands for."""
-    if isinstance(result, RunResult):
-        state = _STATE_OF_RUN[result.status]
-        return state, result.error if state == "failed" else None
-    return "finished", None
-
-
 class JobManager:
-    """Runs jobs in daemon threads, at most `max_concurrent` at once, the rest queued first in,
+    """Runs jobs through its runner, at most `max_concurrent` at once, the rest queued first in,
     first out. Thread-safe: all shared state sits behind one lock, and callers only ever see
     `JobSnapshot` copies.
+
+    `runner` is where training jobs go (None: daemon threads of this process, a `ThreadRunner`);
+    learning-rate range tests always run in this process, their result being in memory.
 
     `max_active_per_visitor` caps the jobs one visitor (the `visitor` given to `submit`) may have
     queued or running at once, so one browser cannot fill the queue; None: no cap.
 
     `trainer` and `range_tester` stand in for `training.train` and `training.lr_range_test`
-    (tests inject fakes), `resumer` for `training.resume`. On construction it lets concurrent
+    (tests inject fakes), `resumer` for `training.resume`, in the thread runner. On construction it lets concurrent
     jobs share a GPU, unless `recover_stale_runs` is False ends the runs a dead process left
     RUNNING in the store (their ids: `recovered_runs`), and has its jobs stopped, their runs
     ending KILLED, when the process gets SIGTERM or SIGINT or exits (see `termination`).
@@ -191,19 +187,22 @@ class JobManager:
         recover_stale_runs: bool = True,
         batch_history_cap: int = BATCH_HISTORY_CAP,
         max_active_per_visitor: int | None = None,
+        runner: Runner | None = None,
     ):
         _check_concurrency(max_concurrent)
         if max_active_per_visitor is not None:
             _check_concurrency(max_active_per_visitor)
         self.max_active_per_visitor = max_active_per_visitor
         self.tracking_uri, self.experiment = tracking_uri, experiment
-        self._trainer, self._range_tester, self._resumer = trainer, range_tester, resumer
+        self._local = ThreadRunner(trainer, range_tester, resumer)
+        self.runner: Runner = runner or self._local
         self._max_concurrent, self._batch_history_cap = max_concurrent, batch_history_cap
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a runner may report (RunCreated) from within submit, lock held
         self._job_ended = threading.Condition(self._lock)
         self._jobs: dict[str, _Job] = {}  # in submission order
         self._queue: deque[_Job] = deque()
         self._running = 0
+        self._unannounced: list[tuple[Callable, JobSnapshot]] = []  # on_end hooks of ended jobs, still to be called
         self._ids = itertools.count(1)
         self._closed = False
         accelerators.enable_memory_growth()
@@ -219,18 +218,17 @@ class JobManager:
                on_end: Callable[[JobSnapshot], None] | None = None) -> str:
         """Queue a training run (`name` becomes the MLflow run name, `tags` are added to its run);
         returns the job id. A watcher (e.g. a search) may pass `on_progress`, called with each report
-        in the job's thread once it is recorded (a cancel from there stops the run before its next
-        batch), and `on_end`, called with the ended job's snapshot, however it ended. Neither is
-        called with the manager's lock held, and what they raise is logged, not passed on."""
-        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train, visitor,
-                            watch=dict(tags=tags, on_progress=on_progress, on_end=on_end))
+        once it is recorded (a cancel from there stops the run before its next batch), and `on_end`,
+        called with the ended job's snapshot, however it ended. Neither is called with the manager's
+        lock held, and what they raise is logged, not passed on."""
+        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", visitor, tags=tags,
+                            watch=dict(on_progress=on_progress, on_end=on_end))
 
     def submit_lr_find(self, cfg: TrainConfig, steps: int = 100, *, visitor: str | None = None) -> str:
         """Queue a learning-rate range test of `steps` batches; its RangeTest becomes the result."""
         if steps < 3:
             raise InputError(f"steps: the range test needs at least 3 steps, got {steps}.")
-        work = functools.partial(self._find_lr, steps=steps)
-        return self._submit("lr_find", cfg, f"LR range test: {cfg.arch} on {cfg.dataset}", work, visitor)
+        return self._submit("lr_find", cfg, f"LR range test: {cfg.arch} on {cfg.dataset}", visitor, steps=steps)
 
     def resume(self, run_id: str, *, visitor: str | None = None) -> str:
         """Queue the continuation of run `run_id` from its checkpoint (see `training.resume`), in the
@@ -242,8 +240,7 @@ class JobManager:
                 raise InputError(f"Run {run_id} is being resumed already.")
         training.resumable(run_id, self.tracking_uri)
         cfg = tracking.config_of_run(tracking.make_client(self.tracking_uri), run_id)
-        work = functools.partial(self._resume, run_id=run_id)
-        return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work, visitor, run_id)
+        return self._submit("resume", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", visitor, run_id=run_id)
 
     def cancel(self, job_id: str, *, visitor: str | None = None, reason: str = training.USER_CANCEL) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
@@ -254,11 +251,8 @@ class JobManager:
             if not self._snapshot(job).may_be_cancelled_by(visitor):
                 raise InputError(f"{job.name} was launched by another visitor: only they, or whoever runs this "
                                  "server, can cancel it.")
-            was_queued = job.state == "queued"
             self._cancel(job, reason)
-            dropped = self._snapshot(job) if was_queued else None
-        if dropped is not None:
-            _call_watcher(job.on_end, dropped)
+        self._announce_ends()
 
     @property
     def max_concurrent(self) -> int:
@@ -271,25 +265,26 @@ class JobManager:
         with self._lock:
             self._max_concurrent = n
             self._start_queued()
+        self._announce_ends()
 
     def shutdown(self, cancel_running: bool = True, timeout: float | None = 30.0,
                  reason: str = training.USER_CANCEL) -> None:
         """Stop taking jobs, cancel the queued ones (and the running ones unless
         `cancel_running` is False; `reason` is their runs' note), and wait up to `timeout`
-        seconds for the threads to end."""
+        seconds for the running ones to end."""
         with self._lock:
             self._closed = True
             for job in self._jobs.values():
                 if job.state == "queued" or cancel_running:
                     self._cancel(job, reason)
-            threads = [job.thread for job in self._jobs.values() if job.thread]
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            self._job_ended.wait_for(lambda: not any(job.state in ACTIVE_STATES for job in self._jobs.values()
+                                                     if job.runner is not None and (cancel_running or not job.runner.detached)),
+                                     timeout)
 
     def stop_all(self, reason: str, wait: bool) -> None:
-        """The process is ending (`termination`): every job stops, its run ends KILLED with `reason`."""
-        self.shutdown(timeout=60.0 if wait else 0.0, reason=reason)
+        """The process is ending (`termination`): every job of this process stops, its run ends KILLED
+        with `reason`; jobs on a cluster (a detached runner) go on there, and their runs with them."""
+        self.shutdown(cancel_running=not self.runner.detached, timeout=60.0 if wait else 0.0, reason=reason)
 
     # ---- watching ------------------------------------------------------------------
 
@@ -318,18 +313,22 @@ class JobManager:
 
     # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
 
-    def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest],
-                visitor: str | None, run_id: str | None = None, watch: dict | None = None) -> str:
+    def _submit(self, kind: str, cfg: TrainConfig, name: str, visitor: str | None, *, run_id: str | None = None,
+                steps: int = 0, tags: dict[str, str] | None = None, watch: dict | None = None) -> str:
         accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
             self._check_visitor_cap(visitor)
-            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, run_id=run_id, **(watch or {}))
+            job_id = f"job-{next(self._ids)}"
+            spec = JobSpec(job_id, kind, cfg, name, self.tracking_uri, self.experiment, run_id, steps, tags or None)
+            job = _Job(job_id, "lr_find" if kind == "lr_find" else "train", name, cfg, spec, visitor, run_id=run_id,
+                       **(watch or {}))
             self._jobs[job.job_id] = job
             self._queue.append(job)
             self._start_queued()
-            return job.job_id
+        self._announce_ends()  # a runner that refused to start it
+        return job.job_id
 
     def _check_visitor_cap(self, visitor: str | None) -> None:
         """Lock held."""
@@ -353,73 +352,59 @@ class JobManager:
         if job.state not in ACTIVE_STATES:
             return
         job.cancel.stop(reason)
+        if job.runner is not None:
+            job.runner.cancel(job.handle, job.cancel.reason)
         if job.state == "queued":
             self._queue.remove(job)
             job.state, job.ended_at = "cancelled", time.time()
-            self._job_ended.notify_all()
+            self._ended(job)
 
     def _start_queued(self) -> None:
-        """Lock held. Start queued jobs, oldest first, while fewer than the cap run."""
-        while self._queue and self._running < self._max_concurrent:
+        """Lock held. Start queued jobs, oldest first, while fewer than the cap run (none once shut down)."""
+        while self._queue and self._running < self._max_concurrent and not self._closed:
             job = self._queue.popleft()
             job.state, job.started_at = "running", time.time()
-            job.thread = threading.Thread(target=self._work, args=(job,), name=f"cnnkit {job.job_id}: {job.name}",
-                                          daemon=True)
+            job.runner = self._local if job.kind == "lr_find" else self.runner
             self._running += 1
-            job.thread.start()
+            try:
+                job.handle = job.runner.submit(job.spec, lambda event, job=job: self._on_event(job, event))
+            except Exception as exc:  # the cluster refused it or can't be reached: the job fails, the queue goes on
+                log.warning("Job %s could not be started", job.job_id, exc_info=True)
+                job.runner = None
+                self._end(job, JobEnded("failed", f"It could not be started on {self.runner.description}: {exc}"))
 
-    def _work(self, job: _Job) -> None:
-        """The job's thread, lock not held: run the job, record how it ended, start the next one."""
-        result, state, error = None, "failed", "The job's thread stopped unexpectedly."
-        try:
-            result = job.work(job)
-            state, error = _outcome(result)
-        except training.Cancelled:  # how lr_range_test stops when cancelled
-            state, error = "cancelled", None
-        except Exception as exc:  # a bug, not a failed run (train returns those): the manager goes on
-            log.exception("Job %s (%s) raised", job.job_id, job.name)
-            error = f"{type(exc).__name__}: {exc}"
-        finally:
-            with self._lock:
-                job.state, job.result, job.error, job.ended_at = state, result, error, time.time()
-                self._running -= 1
+    def _on_event(self, job: _Job, event: JobEvent) -> None:
+        """What the job's runner reports, from any thread (a thread runner's: the job's own)."""
+        with self._lock:
+            if isinstance(event, RunCreated):
+                job.run_id = event.run_id
+            elif isinstance(event, ProgressReported):
+                job.record(event.progress, self._batch_history_cap)
+            elif isinstance(event, JobEnded) and job.state == "running":
+                self._end(job, event)
                 self._start_queued()
-                self._job_ended.notify_all()
-                ended = self._snapshot(job)
-            _call_watcher(job.on_end, ended)
+        if isinstance(event, ProgressReported):
+            _call_watcher(job.on_progress, event.progress)  # in the reporting thread: a cancel lands before the next batch
+        self._announce_ends()
 
-    def _train(self, job: _Job) -> RunResult:
-        return self._trainer(
-            job.config,
-            tracking_uri=self.tracking_uri,
-            experiment=self.experiment,
-            run_name=job.name,
-            cancel=job.cancel,
-            on_progress=functools.partial(self._record, job),
-            on_run_created=functools.partial(self._set_run_id, job),
-            **({"tags": job.tags} if job.tags else {}),  # injected trainers need not know tags
-        )
+    def _end(self, job: _Job, ended: JobEnded) -> None:
+        """Lock held."""
+        job.state, job.result, job.error, job.ended_at = ended.state, ended.result, ended.error, time.time()
+        self._running -= 1
+        self._ended(job)
 
-    def _resume(self, job: _Job, run_id: str) -> RunResult:
-        return self._resumer(
-            run_id,
-            tracking_uri=self.tracking_uri,
-            cancel=job.cancel,
-            on_progress=functools.partial(self._record, job),
-            on_run_created=functools.partial(self._set_run_id, job),
-        )
+    def _ended(self, job: _Job) -> None:
+        """Lock held. The job has ended: wake its waiters, and have its watcher told once the lock is let go."""
+        self._job_ended.notify_all()
+        if job.on_end is not None:
+            self._unannounced.append((job.on_end, self._snapshot(job)))
 
-    def _find_lr(self, job: _Job, steps: int) -> RangeTest:
-        return self._range_tester(job.config, steps=steps, cancel=job.cancel)
-
-    def _record(self, job: _Job, progress: Progress) -> None:
+    def _announce_ends(self) -> None:
+        """Lock not held (by this caller). Call the on_end hooks of the jobs that ended meanwhile, in order."""
         with self._lock:
-            job.record(progress, self._batch_history_cap)
-        _call_watcher(job.on_progress, progress)
-
-    def _set_run_id(self, job: _Job, run_id: str) -> None:
-        with self._lock:
-            job.run_id = run_id
+            ended, self._unannounced = self._unannounced, []
+        for hook, snapshot in ended:
+            _call_watcher(hook, snapshot)
 
     def _snapshot(self, job: _Job) -> JobSnapshot:
         """Lock held."""

@@ -68,3 +68,9 @@ STUDY_NAME_TAG = "cnnkit.study"  # the study's name, for a person
 STUDY_CELL_TAG = "cnnkit.study_cell"  # the run's factor levels as JSON, {"factor": "level label", ...}
 STUDY_SEED_TAG = "cnnkit.study_seed"  # the run's seed within the study (also its seed param)
 STUDY_SIZE_TAG = "cnnkit.study_size"  # how many runs the whole study has
+HEARTBEAT_TAG = "cnnkit.heartbeat"  # Unix seconds when the run's worker last said it is alive (every few seconds)
+PROGRESS_TAG = "cnnkit.progress"  # the run's latest progress event as JSON (job_events), for a runner that watches the store
+
+# ---- liveness and uploaded data --------------------------------------------------------
+PROGRESS = "progress"  # how far training got, 0..1, logged with the heartbeat (step: the optimizer step)
+UPLOADED_DATASET_FOLDER = "dataset/upload"  # an uploaded CSV or zip, for a worker on another machine

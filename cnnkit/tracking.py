@@ -40,11 +40,13 @@ from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
+from cnnkit.heartbeat import beat_tags, heartbeat_age, stale_after_seconds
 from cnnkit.run_schema import (
     BATCH_LOSS, BATCH_LR, BATCH_METRICS, CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, DATASET_SUMMARY, EPOCH_CURVES,
     EPOCH_METRICS, EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG,
     KERAS_BACKEND_TAG, KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS,
-    PID_TAG, RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, VAL_ACCURACY, VERSION_TAG,
+    PID_TAG, RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, UPLOADED_DATASET_FOLDER,
+    VAL_ACCURACY, VERSION_TAG,
 )
 from cnnkit.run_schema import STUDY_CELL_TAG, STUDY_ID_TAG, STUDY_NAME_TAG, STUDY_SEED_TAG, STUDY_SIZE_TAG
 
@@ -451,8 +453,7 @@ def start_run(
             GIT_COMMIT_TAG: git_commit(),
             KERAS_BACKEND_TAG: keras.backend.backend(),
             KERAS_VERSION_TAG: keras.__version__,
-            HOST_TAG: socket.gethostname(),
-            PID_TAG: str(os.getpid()),
+            **_worker_tags(),
             **(tags or {}),
         },
     ))
@@ -461,14 +462,41 @@ def start_run(
     return logger
 
 
+def _worker_tags() -> dict[str, str]:
+    """Who trains the run (host and pid, for people) and its first heartbeat (for `kill_stale_runs`)."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), **beat_tags()}
+
+
+def schedule_run(client: MlflowClient, config: TrainConfig, experiment: str = DEFAULT_EXPERIMENT,
+                 run_name: str | None = None, tags: dict[str, str] | None = None) -> str:
+    """Create a run for a worker elsewhere to train (`attach_run`), SCHEDULED until it starts (so no
+    stale-run check takes a queued job's run for a dead one); its id."""
+    logger = start_run(client, config, experiment, run_name, tags)
+    logger.patience.call(lambda: client.update_run(logger.run_id, status="SCHEDULED"))
+    return logger.run_id
+
+
+def attach_run(client: MlflowClient, run_id: str) -> RunLogger:
+    """Start training a SCHEDULED run in this process: RUNNING, its worker tags naming this process.
+    InputError when it is not waiting for a worker (cancelled meanwhile, or taken by another)."""
+    import keras
+
+    status = run_status(client, run_id)
+    if status != "SCHEDULED":
+        raise InputError(f"Run {run_id} is {status}, not waiting for a worker.")
+    client.update_run(run_id, status="RUNNING")
+    logger = RunLogger(client, run_id)
+    logger.set_tags({**_worker_tags(), KERAS_BACKEND_TAG: keras.backend.backend()})
+    return logger
+
+
 def reopen_run(client: MlflowClient, run_id: str, tags: dict[str, Any]) -> RunLogger:
-    """Mark an ended run RUNNING again, trained by this process from now on (a resumed run): the
-    host and pid tags name this process, so `kill_stale_runs` leaves it alone; the note of how it
-    ended last time goes."""
+    """Mark an ended run RUNNING again, trained by this process from now on (a resumed run), with a
+    fresh heartbeat so `kill_stale_runs` leaves it alone; the note of how it ended last time goes."""
     with _as_input_error():
         client.update_run(run_id, status="RUNNING")
     logger = RunLogger(client, run_id)
-    logger.set_tags({HOST_TAG: socket.gethostname(), PID_TAG: os.getpid(), **tags})
+    logger.set_tags({**_worker_tags(), **tags})
     if ERROR_TAG in client.get_run(run_id).data.tags:
         client.delete_tag(run_id, ERROR_TAG)
     return logger
@@ -551,27 +579,24 @@ def _sha256(path: Path) -> str:
 # ---- stale runs ------------------------------------------------------------------------
 
 
-def kill_stale_runs(client: MlflowClient) -> list[str]:
-    """End as KILLED the RUNNING runs whose training process is gone, and return their ids.
+def kill_stale_runs(client: MlflowClient, stale_after_s: float | None = None) -> list[str]:
+    """End as KILLED the RUNNING runs whose worker is gone, and return their ids.
 
-    Looks through every active experiment, since `train` can log to any of them. A run is
-    stale when its `cnnkit.host` tag is this machine and its `cnnkit.pid` is no live process.
-    Runs from other machines (we can't tell) and runs without these tags (other tools, older
-    cnnkit) are left alone; the current process is alive, so its own runs are never touched.
-    A dead pid reused by a new process counts as alive: a stale run is missed, never a live
-    one killed.
+    Looks through every active experiment, since `train` can log to any of them. A run is stale
+    when its heartbeat (tag `cnnkit.heartbeat`, see `heartbeat`) is older than `stale_after_s`
+    (default: `heartbeat.stale_after_seconds()`), whichever machine trained it. Runs without a
+    heartbeat (other tools, older cnnkit) are left alone.
     """
-    host = socket.gethostname()
+    limit = stale_after_seconds() if stale_after_s is None else stale_after_s
     experiments = _paged(lambda size, token: client.search_experiments(max_results=size, page_token=token))
     experiment_ids = [experiment.experiment_id for experiment in experiments]
     killed = []
     for run in _search_runs(client, experiment_ids, "attributes.status = 'RUNNING'"):
-        tags = run.data.tags
-        pid = tags.get(PID_TAG, "")
-        if tags.get(HOST_TAG) != host or not pid.isdigit() or _process_alive(int(pid)):
+        age = heartbeat_age(run.data.tags)
+        if age is None or age <= limit:
             continue
         RunLogger(client, run.info.run_id).finish(
-            "KILLED", f"The process training this run stopped (pid {pid}) before it finished."
+            "KILLED", f"The worker training this run stopped before it finished: no heartbeat for {age:.0f} s."
         )
         killed.append(run.info.run_id)
     return killed
@@ -594,6 +619,48 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+# ---- uploaded data, for workers elsewhere ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunState:
+    status: str
+    tags: dict[str, str]
+    metrics: dict[str, float]  # each metric's latest value
+
+
+def run_state(client: MlflowClient, run_id: str) -> RunState:
+    """The run's status, tags and latest metrics, in one request: what a runner watching a worker elsewhere reads."""
+    run = Patience().call(lambda: client.get_run(run_id))
+    return RunState(run.info.status, run.data.tags, run.data.metrics)
+
+
+def epoch_history(client: MlflowClient, run_id: str) -> pd.DataFrame:
+    """The run's per-epoch metrics: column `epoch` plus those of `EPOCH_METRICS` it logged."""
+    return _history_frame(client, run_id, EPOCH_METRICS, "epoch")
+
+
+def end_scheduled_run(client: MlflowClient, run_id: str, status: str, note: str) -> bool:
+    """End the run as `status` with `note` if no worker has taken it yet (still SCHEDULED); whether it did."""
+    if run_status(client, run_id) != "SCHEDULED":
+        return False
+    RunLogger(client, run_id).finish(status, note)
+    return True
+
+
+def log_uploaded_dataset(client: MlflowClient, run_id: str, path: Path) -> None:
+    """Keep the run's uploaded CSV or zip with it, where a worker on another machine can fetch it."""
+    Patience().call(lambda: client.log_artifact(run_id, str(path), UPLOADED_DATASET_FOLDER))
+
+
+def fetch_uploaded_dataset(client: MlflowClient, run_id: str, name: str, folder: Path) -> Path | None:
+    """The run's uploaded file `name`, downloaded into `folder`; None when the run holds none."""
+    try:
+        return Path(client.download_artifacts(run_id, f"{UPLOADED_DATASET_FOLDER}/{name}", str(folder)))
+    except (MlflowException, OSError):
+        return None
 
 
 # ---- the runs table --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import logging
 import math
 import threading
@@ -26,6 +27,7 @@ from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.evaluation import evaluate
+from cnnkit.heartbeat import Heartbeat, stale_after_seconds
 from cnnkit.tricks import (
     PER_STEP_SCHEDULES, ExponentialRamp, LRSuggestion, input_layers, make_optimizer, schedule_preview, suggest_lr_range,
 )
@@ -76,6 +78,14 @@ class Progress:
         if self.phase == "evaluating" and self.pass_batches:
             return f"evaluating on {self.pass_images:,} test images · batch {self.pass_batch}/{self.pass_batches}"
         return self.phase
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Progress:
+        values = json.loads(text)
+        return cls(**{**values, "batch_points": tuple(tuple(point) for point in values.get("batch_points", ()))})
 
 
 @dataclass(frozen=True)
@@ -386,9 +396,12 @@ def train(
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
     on_run_created: Callable[[str], None] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
-    """Train, evaluate and log one run. Safe to call from a worker thread."""
-    logger = tracking.start_run(tracking.make_client(tracking_uri), cfg, experiment, run_name, tags)
+    """Train, evaluate and log one run. Safe to call from a worker thread. With `run_id`, the run is
+    one created for this worker (`tracking.schedule_run`, which logged the config) instead of a new one."""
+    client = tracking.make_client(tracking_uri)
+    logger = tracking.attach_run(client, run_id) if run_id else tracking.start_run(client, cfg, experiment, run_name, tags)
     return _run_to_the_end(cfg, logger, checkpoint.folder(tracking_uri, logger.run_id), None, cancel, on_progress,
                            on_run_created)
 
@@ -417,10 +430,11 @@ def resumable(run_id: str, tracking_uri: str | None = None) -> checkpoint.Saved:
     process that is gone) and has one; else InputError saying why not."""
     run_folder = checkpoint.folder(tracking_uri, run_id)
     client = tracking.make_client(tracking_uri)
-    tracking.kill_stale_runs(client)  # a run whose process died is KILLED from here on
+    tracking.kill_stale_runs(client)  # a run whose worker died (no heartbeat) is KILLED from here on
     status = tracking.run_status(client, run_id)
     if status == "RUNNING":
-        raise InputError(f"Run {run_id} is still running; stop it before resuming it.")
+        raise InputError(f"Run {run_id} is still running; stop it before resuming it (a run whose worker died counts "
+                         f"as running until it has missed its heartbeat for {stale_after_seconds():.0f} s).")
     if status == "FINISHED":
         raise InputError(f"Run {run_id} has finished; there is nothing to resume.")
     saved = checkpoint.load(run_folder)
@@ -455,10 +469,12 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
     its loss diverged."""
     cancel = cancel or threading.Event()
     phase = "starting"
+    heartbeat = Heartbeat(logger)
 
     def report(progress: Progress) -> None:
         nonlocal phase
         phase = progress.phase
+        heartbeat.report(progress)
         if on_progress:
             on_progress(progress)
 
@@ -466,7 +482,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
         on_run_created(logger.run_id)
     metrics: dict[str, float] = {}
     try:
-        with accelerators.data_parallel(cfg.devices):
+        with heartbeat, accelerators.data_parallel(cfg.devices):
             metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved)
     except Cancelled:
         reason = getattr(cancel, "reason", USER_CANCEL)
@@ -492,7 +508,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
 
 def _end_run(logger: tracking.RunLogger, status: str, note: str | None = None) -> None:
     """End the run in the store; when the store can't be written, say so in the log and go on
-    (the run stays RUNNING there until `kill_stale_runs` finds its process gone)."""
+    (the run stays RUNNING there until `kill_stale_runs` finds its heartbeat stopped)."""
     try:
         logger.finish(status, note)
     except Exception:

@@ -123,3 +123,13 @@ def test_train_reads_a_csv_path_and_ends_special_files_failed_at_once(tmp_path, 
         assert failed["status"] == "FAILED" and f"{path} is {kind}, not a regular file" in captured.err
         run = tracking.make_client(store).get_run(failed["run_id"])
         assert run.info.status == "FAILED" and kind in run.data.tags["cnnkit.error"]
+
+
+@pytest.mark.parametrize("runner, message", [
+    ("yarn://cluster", "Runner: 'yarn://cluster' is neither 'threads' nor a Ray cluster address"),
+    ("ray://127.0.0.1:9", "The Ray cluster at http://127.0.0.1:9 can't be reached"),
+])
+def test_a_runner_that_cant_be_used_is_one_line_not_a_traceback(capsys, runner, message):
+    assert main(["train", "--dataset", "digits", "--runner", runner]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -195,6 +195,7 @@ def test_a_visitor_over_the_cap_is_told_and_nothing_is_queued(app, monkeypatch):
 def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_the_runs_page(app):
     at = app.run()
     assert any(caption.value.startswith("Trains on **CPU") for caption in at.sidebar.caption)
+    assert "Jobs run on **this server's threads**" in [caption.value for caption in at.sidebar.caption]
     at.number_input(key="cfg.epochs").set_value(1)
     at.number_input(key="cfg.train_limit").set_value(300)
     at.selectbox(key="cfg.precision").set_value("mixed_bfloat16")

@@ -30,7 +30,8 @@ def assert_finished_with_every_epoch_once(store: str, run_id: str, epochs: int) 
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_training_resumes_from_the_cli_with_every_epoch_once(tmp_path):
+def test_a_run_killed_mid_training_resumes_from_the_cli_with_every_epoch_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_HEARTBEAT_SECONDS", "0.5")  # the crashed run is stale after 3 s without one
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     process = start(["-m", "cnnkit", "train", "--dataset", "digits", "--epochs", str(EPOCHS), "--set", "batch_size=32",
                      "--set", "schedule=plateau", "--set", "plateau_patience=1"], store, tmp_path)
@@ -51,6 +52,8 @@ def test_a_run_killed_mid_training_resumes_from_the_cli_with_every_epoch_once(tm
         process.kill()
     client = tracking.make_client(store)
     assert client.get_run(run_id).info.status == "RUNNING"  # left so by the crash
+    wait_for(lambda: tracking.kill_stale_runs(client), what="the crashed run's heartbeat to go stale")
+    assert client.get_run(run_id).info.status == "KILLED"
     killed_at = checkpoint.load(checkpoints / run_id).epoch
     assert killed_at < EPOCHS
 

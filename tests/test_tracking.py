@@ -3,11 +3,10 @@ run management. Runs are made directly with `start_run` and `RunLogger`; nothing
 
 import gc
 import math
+import re
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -43,12 +42,6 @@ def finished_run(client, cfg=TrainConfig(), name=None, val_accuracies=(0.5, 0.7)
     return logger.run_id
 
 
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
 # ---- stale runs ------------------------------------------------------------------------
 
 
@@ -58,23 +51,25 @@ def test_provenance_tags_name_this_host_and_process(client):
     assert tags["cnnkit.pid"] == str(os.getpid())
 
 
-def test_kill_stale_runs_ends_runs_of_dead_processes_on_this_host_only(client):
-    gone = {"cnnkit.pid": str(dead_pid())}
-    stale = tracking.start_run(client, TrainConfig(), tags=gone).run_id
-    in_other_experiment = tracking.start_run(client, TrainConfig(), experiment="elsewhere", tags=gone).run_id
-    ours = tracking.start_run(client, TrainConfig()).run_id
-    other_host = tracking.start_run(client, TrainConfig(), tags={**gone, "cnnkit.host": "another-machine"}).run_id
+def test_kill_stale_runs_ends_the_running_runs_whose_heartbeat_stopped_wherever_they_ran(client):
+    silent = {"cnnkit.heartbeat": f"{time.time() - 120:.1f}", "cnnkit.host": "another-machine"}
+    stale = tracking.start_run(client, TrainConfig(), tags=silent).run_id
+    in_other_experiment = tracking.start_run(client, TrainConfig(), experiment="elsewhere", tags=silent).run_id
+    beating = tracking.start_run(client, TrainConfig()).run_id  # its heartbeat is from now
     untagged = client.create_run(tracking.experiment_id(client)).info.run_id
+    scheduled = tracking.schedule_run(client, TrainConfig())
+    client.set_tag(scheduled, "cnnkit.heartbeat", f"{time.time() - 120:.1f}")
 
-    assert sorted(tracking.kill_stale_runs(client)) == sorted([stale, in_other_experiment])
+    assert sorted(tracking.kill_stale_runs(client, stale_after_s=60)) == sorted([stale, in_other_experiment])
 
     run = client.get_run(stale)
-    pid = run.data.tags["cnnkit.pid"]
     assert run.info.status == "KILLED" and run.info.end_time
-    assert run.data.tags["cnnkit.error"] == f"The process training this run stopped (pid {pid}) before it finished."
-    for run_id in (ours, other_host, untagged):
+    assert re.fullmatch(r"The worker training this run stopped before it finished: no heartbeat for 1[12]\d s\.",
+                        run.data.tags["cnnkit.error"])
+    for run_id in (beating, untagged):
         assert client.get_run(run_id).info.status == "RUNNING"
-    assert tracking.kill_stale_runs(client) == []
+    assert client.get_run(scheduled).info.status == "SCHEDULED"  # waits for a worker, not stale
+    assert tracking.kill_stale_runs(client, stale_after_s=60) == []
 
 
 # ---- the runs table --------------------------------------------------------------------

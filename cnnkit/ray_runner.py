@@ -1,0 +1,216 @@
+"""The Ray Jobs runner: each training job becomes a Ray job whose entrypoint is
+`python -m cnnkit worker JOB_JSON`, submitted through `ray.job_submission.JobSubmissionClient`.
+
+The run is created here first (SCHEDULED, `tracking.schedule_run`) so the job has a run from the
+start; the worker trains it and reports only through the store (epoch metrics, the heartbeat and
+its progress tag), which a watcher thread reads back, so a job's progress survives an app restart.
+The cap across apps is the cluster's `cnnkit_slot` resource: each job takes one (start the head
+with `--resources='{"cnnkit_slot": N}'`), a job beyond them waits PENDING. Cancel is `stop_job`:
+Ray sends the worker SIGTERM, which ends its run KILLED; `RAY_JOB_STOP_WAIT_TIME_S` gives it time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import os
+import shlex
+import threading
+import time
+from pathlib import Path
+
+import cnnkit
+from cnnkit import run_schema, tracking
+from cnnkit.errors import InputError
+from cnnkit.job_events import EventSink, JobEnded, ProgressReported, RunCreated
+from cnnkit.runner import JobSpec
+from cnnkit.training import Progress, RunResult
+
+log = logging.getLogger(__name__)
+
+SLOT_RESOURCE = "cnnkit_slot"  # one per running job; the cluster's count is the cap
+WORKER_PYTHON_VARIABLE = "CNNKIT_WORKER_PYTHON"  # the worker's interpreter on the cluster, default "python"
+STOP_WAIT_SECONDS = 60  # RAY_JOB_STOP_WAIT_TIME_S: how long a stopped worker has to end its run KILLED
+FORWARDED_VARIABLES = ("KERAS_BACKEND", "CNNKIT_HEARTBEAT_SECONDS", "CNNKIT_DATA_DIR", "CNNKIT_CHECKPOINT_SECONDS")
+_STATE_OF_RUN = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "cancelled"}
+_RAY_STATES = {"PENDING": "pending", "RUNNING": "running"}  # every other Ray status has ended
+WAITING_FOR_A_SLOT = "waiting for a slot on the cluster"  # the phase of a job Ray holds PENDING
+_LOST_AFTER = 30  # polls in a row the cluster may not answer before the job counts as lost
+
+
+def _cluster_error(address: str, error: Exception) -> InputError:
+    if type(error).__name__ == "AuthenticationError":
+        return InputError(f"The Ray cluster at {address} wants a token (Ray 2.59+ turns token auth on): set "
+                          "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to its token file (or RAY_AUTH_TOKEN to the "
+                          "token; `ray get-auth-token` on the head prints it), then start again.")
+    return InputError(f"The Ray cluster at {address} can't be reached: {str(error).splitlines()[0][:200]}")
+
+
+def worker_environment(tracking_uri: str) -> dict[str, str]:
+    """The worker's environment variables: the store, this cnnkit on PYTHONPATH (a cluster on this
+    machine or a shared filesystem; elsewhere install cnnkit there), the settings it reads, and
+    time to end its run KILLED when stopped."""
+    package_root = str(Path(cnnkit.__file__).resolve().parent.parent)
+    python_path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
+    forwarded = {name: os.environ[name] for name in FORWARDED_VARIABLES if os.environ.get(name)}
+    return {"MLFLOW_TRACKING_URI": tracking_uri, "PYTHONPATH": python_path,
+            "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_WAIT_SECONDS), **forwarded}
+
+
+def _absolute(uri: str) -> str:
+    """A SQLite URI whose path the worker, starting in another folder, still finds."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
+@dataclasses.dataclass(eq=False)
+class _Watched:
+    run_id: str
+    tracking_uri: str
+    reason: str | None = None  # why it was cancelled, once it was
+    ray_status: str = "PENDING"
+    latest: Progress | None = None
+    epochs_seen: int = 0
+
+
+class RayRunner:
+    """Jobs on the Ray cluster whose dashboard (Jobs API) is at `address` (http://host:8265).
+    Each asks for `num_cpus` CPUs, `num_gpus` GPUs and one `cnnkit_slot`."""
+
+    detached = True
+
+    def __init__(self, address: str, tracking_uri: str | None = None, *, num_cpus: float = 1, num_gpus: float = 0,
+                 poll_seconds: float = 1.0):
+        from ray.job_submission import JobSubmissionClient
+
+        self.description = f"Ray cluster {address}"
+        self.address, self.num_cpus, self.num_gpus, self.poll_seconds = address, num_cpus, num_gpus, poll_seconds
+        self.tracking_uri = _absolute(tracking_uri or tracking.default_tracking_uri())
+        try:
+            self._client = JobSubmissionClient(address)
+        except Exception as error:
+            raise _cluster_error(address, error) from None
+        self._jobs: dict[str, _Watched] = {}
+        self._ids = itertools.count(1)
+
+    def capacity(self) -> int | None:
+        return None  # the cluster's cnnkit_slot resource holds it, for every app submitting there
+
+    def submit(self, spec: JobSpec, on_event: EventSink) -> str:
+        if spec.kind == "lr_find":
+            raise InputError("The learning-rate range test runs in the app, not on a cluster.")
+        uri = _absolute(spec.tracking_uri or self.tracking_uri)
+        store = tracking.make_client(uri)
+        run_id = spec.run_id if spec.kind == "resume" else tracking.schedule_run(store, spec.config, spec.experiment,
+                                                                                   spec.name, spec.tags)
+        on_event(RunCreated(run_id))
+        path = Path(spec.config.dataset_path) if spec.config.dataset_path else None
+        if path is not None and path.is_file():  # an upload: the worker may be on another machine
+            tracking.log_uploaded_dataset(store, run_id, path)
+        job = dataclasses.replace(spec, run_id=run_id, tracking_uri=uri)
+        python = os.environ.get(WORKER_PYTHON_VARIABLE, "python")
+        try:
+            handle = self._client.submit_job(
+                entrypoint=f"{shlex.quote(python)} -m cnnkit worker {shlex.quote(job.to_json())}",
+                submission_id=f"cnnkit-{run_id}-{next(self._ids)}-{int(time.time())}",
+                entrypoint_num_cpus=self.num_cpus, entrypoint_num_gpus=self.num_gpus,
+                entrypoint_resources={SLOT_RESOURCE: 1},
+                runtime_env={"env_vars": worker_environment(uri)},
+                metadata={"cnnkit_run_id": run_id, "cnnkit_job": spec.job_id},
+            )
+        except Exception as error:
+            tracking.end_scheduled_run(store, run_id, "FAILED", f"The Ray cluster refused the job: {error}")
+            raise _cluster_error(self.address, error) from None
+        watched = self._jobs[handle] = _Watched(run_id, uri)
+        threading.Thread(target=self._watch, args=(handle, watched, on_event), name=f"cnnkit ray {handle}",
+                         daemon=True).start()
+        return handle
+
+    def status(self, handle: str) -> str:
+        return _RAY_STATES.get(self._jobs[handle].ray_status, "ended")
+
+    def progress(self, handle: str) -> Progress | None:
+        return self._jobs[handle].latest
+
+    def cancel(self, handle: str, reason: str) -> None:
+        """Stop the Ray job (the worker gets SIGTERM); a job still waiting for a slot ends its run at once."""
+        watched = self._jobs[handle]
+        watched.reason = reason
+        self._client.stop_job(handle)
+        tracking.end_scheduled_run(tracking.make_client(watched.tracking_uri), watched.run_id, "KILLED", reason)
+
+    async def follow_logs(self, handle: str):
+        """The worker's output as it comes (Ray's tail_job_logs), until the job ends."""
+        async for lines in self._client.tail_job_logs(handle):
+            yield lines
+
+    # ---- watching, from the store -----------------------------------------------------
+
+    def _watch(self, handle: str, watched: _Watched, on_event: EventSink) -> None:
+        """The job's watcher thread: pass on what the worker logs until Ray says the job ended."""
+        store, unanswered = tracking.make_client(watched.tracking_uri), 0
+        while True:
+            try:
+                watched.ray_status = str(self._client.get_job_status(handle).value)
+                state = tracking.run_state(store, watched.run_id)
+                unanswered = 0
+            except Exception:
+                unanswered += 1
+                if unanswered < _LOST_AFTER:
+                    time.sleep(self.poll_seconds)
+                    continue
+                log.warning("Lost touch with Ray job %s", handle, exc_info=True)
+                on_event(JobEnded("failed", f"Lost touch with the job on {self.description}."))
+                return
+            if watched.ray_status == "PENDING" and watched.latest is None:
+                watched.latest = Progress(WAITING_FOR_A_SLOT)
+                on_event(ProgressReported(watched.latest))
+            self._pass_on_progress(store, watched, state, on_event)
+            if watched.ray_status not in _RAY_STATES:
+                self._pass_on_epochs(store, watched, on_event)
+                on_event(self._ending(handle, store, watched, tracking.run_state(store, watched.run_id)))
+                return
+            time.sleep(self.poll_seconds)
+
+    def _pass_on_progress(self, store, watched: _Watched, state: tracking.RunState, on_event: EventSink) -> None:
+        """A new progress event from the heartbeat (every few seconds), after the epochs logged before it."""
+        text = state.tags.get(run_schema.PROGRESS_TAG)
+        latest = Progress.from_json(text) if text else None
+        if latest is not None and latest != watched.latest:
+            self._pass_on_epochs(store, watched, on_event)
+            watched.latest = latest
+            on_event(ProgressReported(latest))
+
+    def _pass_on_epochs(self, store, watched: _Watched, on_event: EventSink) -> None:
+        """Epoch events for the epochs logged since the last ones passed on (for the live curves)."""
+        history = tracking.epoch_history(store, watched.run_id)
+        for row in history[history["epoch"] > watched.epochs_seen].to_dict("records"):
+            epoch = int(row.pop("epoch"))
+            on_event(ProgressReported(Progress("training", epoch, event="epoch",
+                                               metrics={key: value for key, value in row.items() if value == value})))
+            watched.epochs_seen = epoch
+
+    def _ending(self, handle: str, store, watched: _Watched, state: tracking.RunState) -> JobEnded:
+        """How the job ended, from its run; a worker that ended without ending its run is a failure."""
+        status = state.status
+        if status == "SCHEDULED":  # the worker never started: the interpreter or cnnkit is missing there
+            why = f"The worker did not start on {self.description}: {self._ray_message(handle)}"
+            tracking.end_scheduled_run(store, watched.run_id, "FAILED", why)
+            return JobEnded("failed", why)
+        if status in _STATE_OF_RUN:
+            error = state.tags.get(run_schema.ERROR_TAG)
+            result = RunResult(watched.run_id, status, state.metrics, error)
+            return JobEnded(_STATE_OF_RUN[status], error if status == "FAILED" else None, result)
+        return JobEnded("failed", f"The worker stopped without ending its run ({self._ray_message(handle)}); the run "
+                                  "is marked KILLED once its heartbeat is stale.")
+
+    def _ray_message(self, handle: str) -> str:
+        try:
+            info = self._client.get_job_info(handle)
+            tail = self._client.get_job_logs(handle).strip().splitlines()[-3:]
+        except Exception as error:
+            return f"Ray can't say why ({error})"
+        return " · ".join(filter(None, [info.message, *tail]))[:1000]

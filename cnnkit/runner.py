@@ -1,0 +1,64 @@
+"""The runner seam: where the job manager's jobs train. The manager keeps the queue, the caps and
+the snapshots; a runner starts a job, maps a cancel to its own mechanism and sends back the job's
+events (`job_events`). `ThreadRunner` trains in threads of this process (the default);
+`RayRunner` submits each job to a Ray cluster as `python -m cnnkit worker ...`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
+from cnnkit.job_events import EventSink
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a runner needs to start a job, as plain values."""
+
+    job_id: str  # the manager's id of the job
+    kind: str  # "train", "resume" or "lr_find"
+    config: TrainConfig
+    name: str
+    tracking_uri: str | None
+    experiment: str
+    run_id: str | None = None  # the run it trains: the one a "resume" continues, or one scheduled for a worker
+    steps: int = 0  # an "lr_find"'s batches
+    tags: dict[str, str] | None = None  # extra tags for its run (its study, its search trial)
+
+    def to_json(self) -> str:
+        return json.dumps({**dataclasses.asdict(self), "config": self.config.to_dict()}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        try:
+            values = json.loads(text)
+            return cls(**{**values, "config": TrainConfig.from_dict(values["config"])})
+        except (ValueError, TypeError, KeyError) as error:
+            if isinstance(error, InputError):
+                raise
+            raise InputError(f"The worker's job is not a job's JSON: {error}") from None
+
+
+class Runner(Protocol):
+    description: str  # where jobs go, for a person (the app's sidebar)
+    detached: bool  # jobs outlive this process (a cluster's): its exit leaves them running
+
+    def capacity(self) -> int | None:
+        """How many jobs the runner itself lets run at once (None: as many as the manager starts)."""
+
+    def submit(self, spec: JobSpec, on_event: EventSink) -> str:
+        """Start the job; its events go to `on_event` (from any thread, submit's own included), the last one `JobEnded`.
+        Returns the runner's handle of the job."""
+
+    def status(self, handle: str) -> str:
+        """pending, running or ended: the runner's own view of the job."""
+
+    def progress(self, handle: str):
+        """The job's latest Progress (None before the first)."""
+
+    def cancel(self, handle: str, reason: str) -> None:
+        """Ask the job to stop; its run ends KILLED with `reason`, keeping what it logged."""

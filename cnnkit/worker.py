@@ -1,0 +1,29 @@
+"""What `python -m cnnkit worker JOB_JSON` does before training, on whatever machine it runs: read
+its job (a runner's `JobSpec`, as JSON text or a file), and fetch the run's uploaded dataset from
+the store when the path the app saved it under is not on this machine."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from cnnkit import tracking
+from cnnkit.runner import JobSpec
+
+
+def read_job(text: str) -> JobSpec:
+    """The job from its JSON text, or from the file it names."""
+    return JobSpec.from_json(text if text.lstrip().startswith("{") else Path(text).read_text())
+
+
+def with_local_data(spec: JobSpec, folder: Path) -> JobSpec:
+    """`spec` reading its uploaded file from `folder` when its dataset path is missing here and the run
+    holds a copy (`tracking.log_uploaded_dataset`); else `spec` as it is."""
+    path = spec.config.dataset_path
+    if not path or not spec.run_id or Path(path).exists():
+        return spec
+    fetched = tracking.fetch_uploaded_dataset(tracking.make_client(spec.tracking_uri), spec.run_id, Path(path).name,
+                                              folder)
+    if fetched is None:
+        return spec  # loading then says the path is missing, naming it
+    return dataclasses.replace(spec, config=spec.config.replace(dataset_path=str(fetched)))

@@ -1,0 +1,64 @@
+"""A real Ray head on 127.0.0.1 for the tests, with token auth on (as Ray 2.59+ has it by default):
+`ray start --head --block` in its own process group, its own temp folder and free ports."""
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SLOTS = 2  # the cluster's cnnkit_slot resources: jobs at once
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RayHead:
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths have a length limit
+        self.token_file = self.folder / "auth_token"
+        self.token_file.write_text(secrets.token_hex(32))
+        self.token_file.chmod(0o600)
+        self.auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)}
+        dashboard = free_port()
+        self.address = f"http://127.0.0.1:{dashboard}"
+        ray = str(Path(sys.executable).with_name("ray"))
+        self.process = subprocess.Popen(
+            [ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
+             f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1", "--num-cpus=2", "--disable-usage-stats",
+             f"--temp-dir={self.folder / 'tmp'}", f"--resources={{\"cnnkit_slot\": {SLOTS}}}"],
+            env={**os.environ, **self.auth}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_until_up(self, timeout: float = 300.0) -> None:
+        from ray.job_submission import JobSubmissionClient
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                JobSubmissionClient(self.address)
+                return
+            except Exception:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+    def stop(self) -> None:
+        """SIGTERM to `ray start --block` stops the head's processes; what is left of its group is killed."""
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)

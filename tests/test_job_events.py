@@ -1,0 +1,73 @@
+"""What runners tell the job manager travels as JSON, and a training run's heartbeat carries its
+latest progress event into the store, where a runner on another machine reads it back."""
+
+import time
+
+import pytest
+
+from cnnkit import job_events, run_schema, tracking
+from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
+from cnnkit.heartbeat import Heartbeat, heartbeat_age, stale_after_seconds
+from cnnkit.job_events import JobEnded, ProgressReported, RunCreated
+from cnnkit.training import Progress, RangeTest, RunResult
+from cnnkit.tricks import LRSuggestion
+
+PROGRESS = Progress("training", epoch=2, epochs=3, batch=5, batches=10, elapsed_s=4.5, eta_s=9.0,
+                    metrics={"batch_loss": 0.7, "batch_lr": 0.01}, event="batch", step=15,
+                    batch_points=((14, 0.8, 0.01), (15, 0.7, 0.01)), device="CPU (2 cores)")
+
+
+@pytest.mark.parametrize("event", [
+    RunCreated("abc123"),
+    ProgressReported(PROGRESS),
+    ProgressReported(Progress("loading data")),
+    JobEnded("finished", None, RunResult("abc123", "FINISHED", {"test_accuracy": 0.9})),
+    JobEnded("failed", "ValueError: boom"),
+    JobEnded("cancelled"),
+], ids=lambda event: type(event).__name__)
+def test_every_job_event_round_trips_through_json(event):
+    text = job_events.to_json(event)
+    assert isinstance(text, str)
+    assert job_events.from_json(text) == event
+
+
+def test_a_range_tests_result_stays_in_its_process():
+    import numpy as np
+
+    test = RangeTest(np.ones(3), np.ones(3), LRSuggestion(0.1, 0.01, 0.5))
+    with pytest.raises(TypeError, match="stays in the process"):
+        job_events.to_json(JobEnded("finished", None, test))
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_the_heartbeat_writes_the_time_the_latest_progress_and_the_fraction_done(tmp_path):
+    client = tracking.make_client(f"sqlite:///{tmp_path}/mlflow.db")
+    logger = tracking.start_run(client, TrainConfig())
+    first = float(client.get_run(logger.run_id).data.tags[run_schema.HEARTBEAT_TAG])
+    with Heartbeat(logger, seconds=0.05) as heartbeat:
+        heartbeat.report(PROGRESS)
+        tags = wait_for(lambda: (tags := client.get_run(logger.run_id).data.tags).get(run_schema.PROGRESS_TAG) and tags)
+    logger.finish("FINISHED")
+    assert float(tags[run_schema.HEARTBEAT_TAG]) > first
+    assert heartbeat_age(tags) < 30
+    assert Progress.from_json(tags[run_schema.PROGRESS_TAG]) == Progress(**{**PROGRESS.__dict__, "batch_points": ()})
+    [fraction] = client.get_metric_history(logger.run_id, run_schema.PROGRESS)
+    assert (fraction.value, fraction.step) == (pytest.approx(0.5), 15)
+
+
+def test_the_heartbeat_interval_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CNNKIT_HEARTBEAT_SECONDS", "0.5")
+    assert stale_after_seconds() == 3.0
+    monkeypatch.setenv("CNNKIT_HEARTBEAT_SECONDS", "often")
+    with pytest.raises(InputError, match="CNNKIT_HEARTBEAT_SECONDS must be"):
+        stale_after_seconds()

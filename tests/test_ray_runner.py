@@ -1,0 +1,146 @@
+"""The Ray Jobs runner against a real local Ray head (token auth on): a digits run submitted through
+the job manager finishes in MLflow; a cancelled one ends KILLED with its epochs while the cluster's
+cap holds a third job back; a worker killed outright leaves its run to be found stale by heartbeat; the
+CLI trains there with `--runner`, following the worker's log, and says in one line when the cluster
+wants a token (Ray 2.59+ turns token auth on; the head here has it).
+Marked `ray` (and `slow`): `-m "not ray"` skips them."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnnkit import tracking
+from cnnkit.cli import WORKER_STOPPED, main
+from cnnkit.config import TrainConfig
+from cnnkit.jobs import JobManager
+from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner
+from ray_cluster import RayHead
+from run_processes import ROOT, logged_epochs, wait_for
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+QUICK = TrainConfig(dataset="digits", epochs=1, train_limit=300, batch_size=32)
+LONG = TrainConfig(dataset="digits", epochs=200, train_limit=200, batch_size=32)  # runs until stopped
+TIMES: dict[str, float] = {}  # measured seconds, printed at the end of the module (pytest -s)
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    head = RayHead()
+    saved = {name: os.environ.get(name) for name in head.auth}
+    os.environ.update(head.auth)  # this process's Jobs API client sends the token
+    try:
+        head.wait_until_up()
+        yield head
+    finally:
+        head.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for name, seconds in TIMES.items():
+            print(f"ray timing: {name}: {seconds:.1f} s")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_WORKER_PYTHON", sys.executable)  # the cluster runs on this machine, in this venv
+    monkeypatch.setenv("CNNKIT_HEARTBEAT_SECONDS", "1")  # forwarded to the workers: stale after 6 s without one
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def status_of(store, run_id):
+    return tracking.make_client(store).get_run(run_id).info.status
+
+
+def test_a_digits_run_submitted_to_ray_finishes_in_mlflow(ray_head, store):
+    runner = RayRunner(ray_head.address, store)
+    manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False)
+    submitted = time.monotonic()
+    job = manager.submit(QUICK, "on ray")
+    run_id = manager.snapshot(job).run_id  # the run exists from the submission on
+    assert run_id and status_of(store, run_id) in ("SCHEDULED", "RUNNING")
+    wait_for(lambda: status_of(store, run_id) == "RUNNING", 600, "the worker to start the run")
+    TIMES["submit to RUNNING (quick run)"] = time.monotonic() - submitted
+    ended = manager.wait(job, 600)
+    assert ended.state == "finished", ended.error
+    run = tracking.make_client(store).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "on ray"
+    assert "test_accuracy" in run.data.metrics and ended.result.metrics["test_accuracy"] == run.data.metrics["test_accuracy"]
+    assert [epoch["epoch"] for epoch in ended.epoch_history] == [1]  # read back from the store
+
+
+def test_cancel_ends_the_run_killed_with_its_epochs_while_the_cap_holds_the_third_job_back(ray_head, store):
+    runner = RayRunner(ray_head.address, store)
+    manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False, max_concurrent=3)
+    jobs = [manager.submit(LONG, f"long {n}") for n in range(3)]
+    runs = [manager.snapshot(job).run_id for job in jobs]
+    first = wait_for(lambda: next((run for run in runs[:2] if len(logged_epochs(store, run)) >= 1), None), 600,
+                     "a first epoch")
+    third = runs[2]
+    assert status_of(store, third) == "SCHEDULED"  # two slots, both taken: Ray holds it PENDING
+    assert manager.snapshot(jobs[2]).progress.phase == WAITING_FOR_A_SLOT
+
+    cancelled = time.monotonic()
+    manager.cancel(jobs[runs.index(first)])
+    ended = manager.wait(jobs[runs.index(first)], 300)
+    TIMES["cancel to KILLED"] = time.monotonic() - cancelled
+    run = tracking.make_client(store).get_run(first)
+    assert ended.state == "cancelled" and run.info.status == "KILLED"
+    assert run.data.tags["cnnkit.error"] == WORKER_STOPPED
+    assert logged_epochs(store, first)[:1] == [1]  # the epochs it trained are kept
+    assert len(ended.epoch_history) >= 1
+
+    wait_for(lambda: status_of(store, third) == "RUNNING", 600, "the third job to take the freed slot")
+    for job in jobs:
+        manager.cancel(job)
+    for job in jobs:
+        assert manager.wait(job, 300).state == "cancelled"
+    assert {status_of(store, run) for run in runs} == {"KILLED"}
+
+
+def test_a_worker_killed_outright_leaves_its_run_to_be_found_stale_by_heartbeat(ray_head, store):
+    runner = RayRunner(ray_head.address, store)
+    manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False)
+    job = manager.submit(LONG, "to be killed")
+    run_id = manager.snapshot(job).run_id
+    client = tracking.make_client(store)
+    wait_for(lambda: status_of(store, run_id) == "RUNNING", 600, "the worker to start the run")
+    pid = int(client.get_run(run_id).data.tags["cnnkit.pid"])
+    os.kill(pid, signal.SIGKILL)  # the worker dies without a word: no run end, no more heartbeats
+    ended = manager.wait(job, 300)
+    assert ended.state == "failed" and "stopped without ending its run" in ended.error
+    assert status_of(store, run_id) == "RUNNING"
+    killed = time.monotonic()
+    assert wait_for(lambda: tracking.kill_stale_runs(client), 120, "the heartbeat to go stale") == [run_id]
+    TIMES["SIGKILL to stale (heartbeat 1 s)"] = time.monotonic() - killed
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and "no heartbeat for" in run.data.tags["cnnkit.error"]
+
+
+def test_the_cli_trains_on_ray_following_the_workers_log(ray_head, store, capsys):
+    address = "ray://" + ray_head.address.removeprefix("http://")
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--set", "train_limit=300", "--runner", address,
+                 "--tracking-uri", store, "--run-name", "from the cli"]) == 0
+    captured = capsys.readouterr()
+    last = json.loads(captured.out.strip().splitlines()[-1])
+    assert last["status"] == "FINISHED" and "test_accuracy" in last
+    assert "epoch 1/1" in captured.err  # the worker's output, followed through tail_job_logs
+    run = tracking.make_client(store).get_run(last["run_id"])
+    assert run.info.status == "FINISHED" and run.info.run_name == "from the cli"
+
+
+def test_a_cluster_that_wants_a_token_it_was_not_given_is_one_line(ray_head, store):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--tracking-uri", store,
+                           "--runner", "ray://" + ray_head.address.removeprefix("http://")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert f"The Ray cluster at {ray_head.address} wants a token" in done.stderr and "Traceback" not in done.stderr

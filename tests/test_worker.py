@@ -1,0 +1,76 @@
+"""`python -m cnnkit worker JOB_JSON`, the entrypoint a remote runner starts: it trains a run scheduled
+in the store (fetching the uploaded dataset this machine doesn't have), beats and reports progress
+into the store, and SIGTERM ends its run KILLED with the epochs it logged."""
+
+import json
+import signal
+
+import pytest
+
+from cnnkit import run_schema, tracking
+from cnnkit.config import TrainConfig
+from cnnkit.cli import WORKER_STOPPED, main
+from cnnkit.runner import JobSpec
+from cnnkit.training import Progress
+from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
+from test_cli import digits_csv
+
+
+def scheduled_job(store: str, cfg: TrainConfig, name: str = "worker run") -> JobSpec:
+    run_id = tracking.schedule_run(tracking.make_client(store), cfg, run_name=name)
+    return JobSpec("job-1", "train", cfg, name, store, "cnnkit", run_id)
+
+
+@pytest.mark.slow
+def test_the_worker_trains_a_scheduled_run_from_its_uploaded_dataset_with_heartbeat_and_progress(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_HEARTBEAT_SECONDS", "0.2")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (tmp_path / "uploads").mkdir()
+    upload = digits_csv(tmp_path / "uploads" / "digits.csv")
+    job = scheduled_job(store, TrainConfig(dataset="csv", dataset_path=str(upload), epochs=2, batch_size=16))
+    client = tracking.make_client(store)
+    tracking.log_uploaded_dataset(client, job.run_id, upload)
+    upload.unlink()  # the worker's machine does not have the app's uploads folder
+
+    (tmp_path / "job.json").write_text(job.to_json())
+    process = start(["-m", "cnnkit", "worker", str(tmp_path / "job.json")], store, tmp_path)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    last = json.loads(out.strip().splitlines()[-1])
+    assert (last["run_id"], last["status"]) == (job.run_id, "FINISHED")
+    run = client.get_run(job.run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "worker run"
+    assert logged_epochs(store, job.run_id) == [1, 2]
+    assert float(run.data.tags[run_schema.HEARTBEAT_TAG]) > run.info.start_time / 1000
+    fractions = [metric.value for metric in client.get_metric_history(job.run_id, run_schema.PROGRESS)]
+    assert fractions and fractions == sorted(fractions) and 0 < fractions[-1] <= 1
+    assert Progress.from_json(run.data.tags[run_schema.PROGRESS_TAG]).epochs == 2  # the last event the heartbeat saw
+    assert run.data.params["dataset_path"] == str(upload)  # the run keeps the path the app knows it by
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_workers_run_killed_with_its_epochs_kept(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    job = scheduled_job(store, TrainConfig(dataset="digits", epochs=20, batch_size=16))
+    process = start(["-m", "cnnkit", "worker", job.to_json()], store, tmp_path)
+    try:
+        run_id = wait_for(running_run_with_epochs(store, 1), what="the worker's first epoch")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert run_id == job.run_id
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "KILLED"
+    run = tracking.make_client(store).get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["cnnkit.error"] == WORKER_STOPPED
+    assert logged_epochs(store, run_id)[0] == 1
+
+
+def test_a_worker_whose_run_was_cancelled_while_it_waited_does_not_train_it(tmp_path, capsys):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    job = scheduled_job(store, TrainConfig(dataset="digits", epochs=1))
+    tracking.RunLogger(tracking.make_client(store), job.run_id).finish("KILLED", "Cancelled by the user.")
+    assert main(["worker", job.to_json()]) == 2
+    assert f"Run {job.run_id} is KILLED, not waiting for a worker." in capsys.readouterr().err
+    assert tracking.make_client(store).get_run(job.run_id).info.status == "KILLED"
