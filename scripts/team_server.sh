@@ -36,7 +36,9 @@ pg_bin() {
   local found
   if command -v pg_ctl >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v pg_ctl)")"; return; fi
   found="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-  [ -n "$found" ] && [ -x "$found/pg_ctl" ] || die "PostgreSQL's server programs (pg_ctl, initdb) are not installed: apt-get install postgresql"
+  if [ -z "$found" ] || [ ! -x "$found/pg_ctl" ]; then
+    die "PostgreSQL's server programs (pg_ctl, initdb) are not installed: apt-get install postgresql"
+  fi
   echo "$found"
 }
 
@@ -154,7 +156,7 @@ case "$command" in
     if [ -n "$pid" ]; then
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"  # setsid made it a group leader: its workers too
       for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null || true
+      if kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
     fi
     rm -f "$dir/mlflow.pid"
     if pg_running; then as_pg "$bin/pg_ctl" stop -D "$dir/postgres" -m fast -w >/dev/null; fi
@@ -166,7 +168,7 @@ case "$command" in
     if pg_running; then echo "PostgreSQL: running"; else echo "PostgreSQL: stopped"; fi
     ;;
   *)
-    sed -n '4,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR >= 4 && /^#/ {sub(/^# ?/, ""); print} /^set -euo/ {exit}' "${BASH_SOURCE[0]}" >&2
     exit 2
     ;;
 esac

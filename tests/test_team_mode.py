@@ -140,7 +140,8 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     assert len(tracking.RunStore().runs_frame()) == runs_before  # nothing was created
 
 
-def test_a_wrong_password_is_one_line_in_the_library_the_cli_and_the_app(team_server, monkeypatch, app, capsys):
+def test_a_wrong_password_or_no_server_is_one_line_in_the_library_the_cli_and_the_app(team_server, monkeypatch, app,
+                                                                                        capsys):
     log_in(monkeypatch, team_server, "admin", "not-the-password")
     refusal = (f"The tracking server {team_server.uri} refused the login of user admin: wrong user name or password "
                "(MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD).")
@@ -162,5 +163,15 @@ def test_a_wrong_password_is_one_line_in_the_library_the_cli_and_the_app(team_se
         shown = [element.value for element in [*at.sidebar.caption, *at.error, *at.markdown]]
         assert any(caption.endswith(f"Runs in {team_server.uri} as admin") for caption in shown)
         assert "not-the-password" not in " ".join(map(str, shown))
+
+        nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", nowhere)
+        unreachable = (f"The tracking store {nowhere} can't be reached: no answer within 60 s. Is the MLflow server "
+                       "running, and is the address right?")
+        assert cli.main(["list", "models"]) == 2
+        assert capsys.readouterr().err == f"error: {unreachable}\n"
+        at.switch_page("app_pages/train.py").run()
+        assert [error.value for error in at.main.error] == [unreachable]
+        assert not at.exception
     finally:  # the app fixture's teardown stops the job manager, which needs the store
         log_in(monkeypatch, team_server, "admin", team_server.admin_password)
