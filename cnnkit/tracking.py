@@ -873,10 +873,15 @@ def _user_tag_key(key: str) -> str:
 @contextlib.contextmanager
 def _as_input_error():
     """MLflow's complaints a person can act on (a bad tag name, a run or tag that is gone)
-    as InputError; anything else (the store is down) passes through."""
+    as InputError, and a tracking server's refusal to let this user change a run; anything else
+    (the store is down) passes through."""
     try:
         yield
     except MlflowException as error:
+        if error.error_code == "PERMISSION_DENIED":
+            user = login()
+            raise InputError(f"User {user[0] if user else '(none)'} may only read this run: changing it needs EDIT "
+                             "permission on its experiment, which the tracking server's admin can grant.") from None
         if error.error_code not in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
             raise
         raise InputError(error.message) from None

@@ -17,6 +17,7 @@ from PIL import Image
 
 from cnnkit import cli, predict, run_schema, tracking
 from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
 from test_pages import launch_button
 from test_store import free_port
 
@@ -113,6 +114,8 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     log_in(monkeypatch, team_server, "admin", team_server.admin_password)
     tracking.experiment_id(tracking.make_client(), tracking.DEFAULT_EXPERIMENT)  # the admin's; others get READ
     AuthServiceClient(team_server.uri).create_user("reader", "reader-password-1")
+    admins_run = tracking.start_run(tracking.make_client(), TINY, run_name="the admin's")
+    admins_run.finish("FINISHED")
     runs_before = len(tracking.RunStore().runs_frame())
     log_in(monkeypatch, team_server, "reader", "reader-password-1")
     refusal = (f"User reader may not launch runs in experiment 'cnnkit' on {team_server.uri} (permission READ): "
@@ -126,6 +129,12 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     with pytest.raises(tracking.StoreError) as raised:  # creating the run itself: refused at once, not retried
         tracking.start_run(tracking.make_client(), TINY)
     assert str(raised.value) == denied
+
+    with pytest.raises(InputError) as raised:  # the Runs page's rename, tag, delete
+        tracking.RunStore().rename_run(admins_run.run_id, "mine now")
+    assert str(raised.value) == ("User reader may only read this run: changing it needs EDIT permission on its "
+                                 "experiment, which the tracking server's admin can grant.")
+    assert tracking.RunStore().run(admins_run.run_id).name == "the admin's"
 
     assert cli.main(["train", "--dataset", "digits", "--epochs", "1"]) == 2
     assert capsys.readouterr().err == f"error: {denied}\n"
