@@ -148,6 +148,12 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     assert job_manager().snapshots() == []
     assert len(tracking.RunStore().runs_frame()) == runs_before  # nothing was created
 
+    log_in(monkeypatch, team_server, "admin", team_server.admin_password)  # the README's way to let them launch
+    experiment = tracking.experiment_id(tracking.make_client(), tracking.DEFAULT_EXPERIMENT)
+    AuthServiceClient(team_server.uri).grant_user_permission("reader", "experiment", experiment, "EDIT")
+    log_in(monkeypatch, team_server, "reader", "reader-password-1")
+    tracking.RunStore().check_can_launch()
+
 
 def test_a_wrong_password_or_no_server_is_one_line_in_the_library_the_cli_and_the_app(team_server, monkeypatch, app,
                                                                                         capsys):
