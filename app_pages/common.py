@@ -53,6 +53,7 @@ def devices_panel() -> None:
 def sidebar() -> None:
     """What every page's sidebar shows; it refreshes itself while jobs are queued or running.
     When the tracking store can't be opened it says so, and pages that don't need it still work."""
+    st.sidebar.caption(f":material/database: Runs in {tracking.describe_store()}")  # the login's user, no password
     try:
         active = any(job.is_active for job in job_manager().snapshots())
     except InputError as error:  # the store, or the runner's cluster (CNNKIT_RUNNER), can't be used

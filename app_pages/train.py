@@ -23,7 +23,7 @@ from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
-from app_pages.common import canceller, job_manager, uploads_dir, visitor
+from app_pages.common import canceller, job_manager, run_store, uploads_dir, visitor
 from app_pages.guard import guarded
 from app_pages.search_panel import search_section
 
@@ -208,6 +208,7 @@ def launch() -> None:
     values = form_values()
     name = st.session_state.get("run_name", "").strip()
     try:
+        run_store().check_can_launch(manager.experiment)  # a team server's read-only user, before any job
         st.session_state["watched_job"] = manager.submit(checked_config(values), name=name or None, visitor=visitor())
     except InputError as error:
         st.toast(f"Not launched: {error}")

@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +73,28 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{default_store_dir() / 'mlflow.db'}"
 
 
+def login() -> tuple[str, str] | None:
+    """(user, password) a tracking server with logins gets: MLFLOW_TRACKING_USERNAME and
+    MLFLOW_TRACKING_PASSWORD, which MLflow's client sends too; None when no user is set."""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    return (user, os.environ.get("MLFLOW_TRACKING_PASSWORD", "")) if user else None
+
+
+def describe_store(tracking_uri: str | None = None) -> str:
+    """Where runs go, for people: the URI without any password in it, and the user logged in to a server."""
+    uri = tracking_uri or default_tracking_uri()
+    user = login()
+    return f"{_shown(uri)} as {user[0]}" if user and uri.startswith(("http://", "https://")) else _shown(uri)
+
+
+def _shown(uri: str) -> str:
+    """The URI with a password in it masked."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")).geturl()
+
+
 # ---- opening the store -----------------------------------------------------------------
 
 STORE_LOCK_SECONDS = 300.0  # how long a process waits for another one setting up the same new store
@@ -85,7 +108,7 @@ class StoreError(InputError):
     that doesn't answer. The message is one line naming the store."""
 
 
-_ready_stores: set[tuple[str, str]] = set()  # (URI, working folder) checked, and created if new, in this process
+_ready_stores: set[tuple] = set()  # (URI, working folder, login) checked, and created if new, in this process
 _ready_lock = threading.Lock()
 
 
@@ -94,7 +117,7 @@ def make_client(tracking_uri: str | None = None) -> MlflowClient:
     then, under a file lock, in WAL mode). StoreError says in one line why it can't be used."""
     uri = tracking_uri or default_tracking_uri()
     try:
-        ready = (uri, os.getcwd())  # a relative sqlite:/// path names another file from another folder
+        ready = (uri, os.getcwd(), login())  # a relative sqlite:/// path names another file from another folder
         with _ready_lock:
             if ready not in _ready_stores:
                 _prepare_store(uri)
@@ -103,7 +126,7 @@ def make_client(tracking_uri: str | None = None) -> MlflowClient:
     except StoreError:
         raise
     except Exception as error:  # MLflow, SQLAlchemy, sqlite3 and requests each raise their own types
-        raise StoreError(f"The tracking store {uri} can't be used: {_one_line(error)}") from None
+        raise StoreError(f"The tracking store {_shown(uri)} can't be used: {_one_line(error)}") from None
 
 
 def _prepare_store(uri: str) -> None:
@@ -117,7 +140,7 @@ def _prepare_store(uri: str) -> None:
         try:
             MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
         except UnsupportedModelRegistryStoreURIException:  # MLflow's name for an unknown kind of URI, tracking included
-            raise StoreError(f"The tracking store {uri} is not a kind of store MLflow knows: use sqlite:///path/to/"
+            raise StoreError(f"The tracking store {_shown(uri)} is not a kind of store MLflow knows: use sqlite:///path/to/"
                              "mlflow.db, http(s)://server:port or a database URI such as postgresql://...") from None
 
 
@@ -188,19 +211,73 @@ def _file_lock(path: Path, uri: str):
 
 def _check_reachable(uri: str) -> None:
     """One request to MLflow's API, without MLflow's minutes of retries: no answer within
-    STORE_REACH_SECONDS, or an answer that is not MLflow's, is a StoreError. A refusal to log
-    in is left to MLflow to report."""
+    STORE_REACH_SECONDS, an answer that is not MLflow's, or a refused login is a StoreError."""
     import requests
 
+    user = login()
     try:
         answer = requests.get(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
-                              timeout=STORE_REACH_SECONDS)
+                              auth=user, timeout=STORE_REACH_SECONDS)
     except requests.RequestException:
-        raise StoreError(f"The tracking store {uri} can't be reached: no answer within {STORE_REACH_SECONDS:g} s. "
-                         "Is the MLflow server running, and is the address right?") from None
-    if answer.status_code not in (200, 401, 403):
-        raise StoreError(f"The tracking store {uri} answered HTTP {answer.status_code} where MLflow's API should be: "
-                         "is it an MLflow tracking server?")
+        raise StoreError(f"The tracking store {_shown(uri)} can't be reached: no answer within "
+                         f"{STORE_REACH_SECONDS:g} s. Is the MLflow server running, and is the address right?") from None
+    if answer.status_code == 401:
+        raise StoreError(_login_refused(uri))
+    if answer.status_code not in (200, 403):
+        raise StoreError(f"The tracking store {_shown(uri)} answered HTTP {answer.status_code} where "
+                         "MLflow's API should be: is it an MLflow tracking server?")
+
+
+_PERMISSIONS_TO_WRITE = ("EDIT", "MANAGE")  # MLflow's basic-auth permissions whose holders may create runs
+
+
+def check_can_launch(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT) -> None:
+    """StoreError when the user logged in to a tracking server may not create runs in `experiment`
+    (a READ permission), asked of MLflow's auth app before any run exists. Stores without logins pass."""
+    user = login()
+    if user is None or not client.tracking_uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    with _refusal_as_store_error(client.tracking_uri, experiment):
+        in_experiment = experiment_id(client, experiment)
+    try:
+        answer = requests.get(f"{client.tracking_uri.rstrip('/')}/api/3.0/mlflow/users/permissions/get",
+                              params={"username": user[0], "resource_type": "experiment", "resource_id": in_experiment},
+                              auth=user, timeout=STORE_REACH_SECONDS)
+    except requests.RequestException:
+        return  # creating the run says what is wrong with the server
+    if answer.ok and answer.json().get("permission") not in _PERMISSIONS_TO_WRITE:
+        raise StoreError(_denied(client.tracking_uri, experiment, answer.json().get("permission")))
+
+
+def _denied(uri: str, experiment: str, permission: str | None = None) -> str:
+    user = login()
+    held = f" (permission {permission})" if permission else ""
+    return (f"User {user[0] if user else '(none)'} may not launch runs in experiment '{experiment}' on "
+            f"{_shown(uri)}{held}: that needs EDIT permission, which the server's admin can grant.")
+
+
+def _login_refused(uri: str) -> str:
+    user = login()
+    if user is None:
+        return (f"The tracking server {_shown(uri)} needs a login: set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD.")
+    return (f"The tracking server {_shown(uri)} refused the login of user {user[0]}: wrong user name or password "
+            "(MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD).")
+
+
+@contextlib.contextmanager
+def _refusal_as_store_error(uri: str, experiment: str):
+    """A tracking server's refusal (login or permission) as one StoreError line; other errors pass."""
+    try:
+        yield
+    except MlflowException as error:
+        if error.error_code == "PERMISSION_DENIED":
+            raise StoreError(_denied(uri, experiment)) from None
+        if error.error_code == "UNAUTHENTICATED":
+            raise StoreError(_login_refused(uri)) from None
+        raise
 
 
 def _one_line(error: BaseException, limit: int = 200) -> str:
@@ -247,7 +324,8 @@ def git_commit() -> str:
 
 STORE_PATIENCE_SECONDS = float(os.environ.get("CNNKIT_STORE_PATIENCE_S", 600))  # a busy store fails a run after this
 _RETRY_FIRST_SECONDS, _RETRY_MAX_SECONDS = 0.5, 15.0  # backoff between attempts at a refused write
-_PERMANENT_ERRORS = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE")  # retrying can't help
+_PERMANENT_ERRORS = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE",  # retrying can't help
+                     "PERMISSION_DENIED", "UNAUTHENTICATED")
 _log = logging.getLogger(__name__)
 
 
@@ -444,19 +522,20 @@ def start_run(
     from cnnkit import __version__
 
     patience = Patience()  # a busy store delays the run's start too, up to the same limit
-    in_experiment = patience.call(lambda: experiment_id(client, experiment))
-    run = patience.call(lambda: client.create_run(
-        in_experiment,
-        run_name=run_name or f"{config.arch} on {config.dataset}",
-        tags={
-            VERSION_TAG: __version__,
-            GIT_COMMIT_TAG: git_commit(),
-            KERAS_BACKEND_TAG: keras.backend.backend(),
-            KERAS_VERSION_TAG: keras.__version__,
-            **_worker_tags(),
-            **(tags or {}),
-        },
-    ))
+    with _refusal_as_store_error(client.tracking_uri, experiment):
+        in_experiment = patience.call(lambda: experiment_id(client, experiment))
+        run = patience.call(lambda: client.create_run(
+            in_experiment,
+            run_name=run_name or f"{config.arch} on {config.dataset}",
+            tags={
+                VERSION_TAG: __version__,
+                GIT_COMMIT_TAG: git_commit(),
+                KERAS_BACKEND_TAG: keras.backend.backend(),
+                KERAS_VERSION_TAG: keras.__version__,
+                **_worker_tags(),
+                **(tags or {}),
+            },
+        ))
     logger = RunLogger(client, run.info.run_id, patience=patience)
     logger.log_params(config.to_params())
     return logger
@@ -873,10 +952,15 @@ def _user_tag_key(key: str) -> str:
 @contextlib.contextmanager
 def _as_input_error():
     """MLflow's complaints a person can act on (a bad tag name, a run or tag that is gone)
-    as InputError; anything else (the store is down) passes through."""
+    as InputError, and a tracking server's refusal to let this user change a run; anything else
+    (the store is down) passes through."""
     try:
         yield
     except MlflowException as error:
+        if error.error_code == "PERMISSION_DENIED":
+            user = login()
+            raise InputError(f"User {user[0] if user else '(none)'} may only read this run: changing it needs EDIT "
+                             "permission on its experiment, which the tracking server's admin can grant.") from None
         if error.error_code not in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
             raise
         raise InputError(error.message) from None
@@ -1160,6 +1244,13 @@ class RunStore:
     def __init__(self, tracking_uri: str | None = None):
         self.tracking_uri = tracking_uri or default_tracking_uri()
         self._client = make_client(self.tracking_uri)
+
+    def describe(self) -> str:
+        """Where runs go and who is logged in, never a password (see `describe_store`)."""
+        return describe_store(self.tracking_uri)
+
+    def check_can_launch(self, experiment: str = DEFAULT_EXPERIMENT) -> None:
+        check_can_launch(self._client, experiment)
 
     def run(self, run_id: str) -> RunSummary:
         """InputError for a run that is not in the store."""

@@ -319,3 +319,22 @@ def test_opening_a_store_lets_sqlite_read_a_runs_metric_history_by_run(tmp_path,
         plan = connection.execute("EXPLAIN QUERY PLAN SELECT * FROM metrics WHERE run_uuid = ? AND key = ?",
                                   (run_ids[0], "loss")).fetchall()
     assert "index_metrics_run_uuid_key_step (run_uuid=? AND key=?)" in plan[0][-1]
+
+
+def test_where_runs_go_names_the_user_of_a_server_and_never_a_password(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ada")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "secret")
+    assert tracking.describe_store("http://127.0.0.1:5000") == "http://127.0.0.1:5000 as ada"
+    assert tracking.describe_store("sqlite:////data/mlflow.db") == "sqlite:////data/mlflow.db"  # no login there
+    assert tracking.describe_store("postgresql+psycopg2://ada:secret@db:5432/mlflow") == \
+        "postgresql+psycopg2://ada:***@db:5432/mlflow"
+    with pytest.raises(tracking.StoreError) as raised:
+        tracking.make_client("nosuch://ada:secret@store")
+    assert "secret" not in str(raised.value)
+
+
+def test_a_store_without_logins_lets_anyone_launch(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ada")
+    store = tracking.RunStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store.check_can_launch()
+    assert store.runs_frame().empty  # nothing was created to find out
