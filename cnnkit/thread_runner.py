@@ -9,6 +9,7 @@ import threading
 from typing import Callable
 
 from cnnkit import training
+from cnnkit.errors import InputError
 from cnnkit.job_events import EventSink, JobEnded, ProgressReported, RunCreated
 from cnnkit.runner import JobSpec
 from cnnkit.training import Progress, RangeTest, RunResult
@@ -79,6 +80,8 @@ class ThreadRunner:
             ended = _outcome(self._run(job))
         except training.Cancelled:  # how lr_range_test stops when cancelled
             ended = JobEnded("cancelled")
+        except InputError as exc:  # a person's problem (a read-only login, a run that can't resume): its one line
+            ended = JobEnded("failed", str(exc))
         except Exception as exc:  # a bug, not a failed run (train returns those)
             log.exception("Job %s raised", job.spec.name)
             ended = JobEnded("failed", f"{type(exc).__name__}: {exc}")

@@ -475,3 +475,18 @@ def test_a_queued_job_cancelled_with_a_reason_reports_its_end(make_manager, fake
     assert [snapshot.state for snapshot in ended] == ["cancelled"]  # at once, from the cancel
     fake.started("first").end()
     assert manager.wait(first, TIMEOUT).state == "finished"
+
+
+def test_a_job_refused_for_a_persons_reason_fails_with_that_one_line(make_manager):
+    from cnnkit.tracking import StoreError
+
+    def refused(cfg, **kwargs):
+        raise StoreError("User reader may not launch runs in experiment cnnkit (permission READ): that needs EDIT.")
+
+    manager = JobManager(trainer=refused, recover_stale_runs=False)
+    try:
+        ended = manager.wait(manager.submit(CFG, "refused"), TIMEOUT)
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+    assert ended.state == "failed"
+    assert ended.error == "User reader may not launch runs in experiment cnnkit (permission READ): that needs EDIT."
