@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|resume|lr-find|register|export|list`."""
+"""The headless command line: `python -m cnnkit train|resume|fork|lr-find|register|export|list`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
                              help="any config field, repeatable (e.g. --set learning_rate=0.01)")
     resume = commands.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
     resume.add_argument("run_id")
+    fork = commands.add_parser("fork", help="start a new run from a run's snapshot after an epoch (weights and "
+                               "optimizer state), with changed settings")
+    fork.add_argument("run_id")
+    fork.add_argument("--epoch", type=int, required=True, help="the snapshot's epoch; the fork's epochs continue from it")
+    fork.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="settings to change, e.g. learning_rate=0.0003")
+    fork.add_argument("--run-name")
     register = commands.add_parser("register", help="add a finished run's model to MLflow's Model Registry")
     register.add_argument("run_id")
     register.add_argument("name", help="registered model name (a new version when it exists)")
@@ -39,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train = commands.choices["train"]
-    for command in (train, resume, register, export, listing):
+    for command in (train, resume, fork, register, export, listing):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     train.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
@@ -110,6 +116,14 @@ def run_resume(args: argparse.Namespace) -> int:
                                               on_progress=ProgressPrinter()))
 
 
+def run_fork(args: argparse.Namespace) -> int:
+    from cnnkit.training import fork
+
+    changes = parse_assignments(args.settings)
+    return _until_ended(lambda cancel: fork(args.run_id, args.epoch, changes, tracking_uri=args.tracking_uri,
+                                            run_name=args.run_name, cancel=cancel, on_progress=ProgressPrinter()))
+
+
 def _until_ended(run) -> int:
     """Run `run(cancel)` (train or resume), print its JSON line and return the exit status. SIGINT
     (Ctrl-C) and SIGTERM (kill, docker stop, systemd) stop the run within a batch: it ends KILLED
@@ -167,7 +181,13 @@ def run_lr_find(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse gives a fork's KEY=VALUE settings to its positional only before the first option; later ones come here
+    if extra and (args.command != "fork" or any("=" not in text or text.startswith("-") for text in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.settings += extra
     try:
         if args.command == "list":
             rows = _listing(args.what, args.tracking_uri)
@@ -190,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_export(args)
         if args.command == "resume":
             return run_resume(args)
+        if args.command == "fork":
+            return run_fork(args)
         return run_train(args)
     except InputError as error:
         print(f"error: {command_line_message(error)}", file=sys.stderr)

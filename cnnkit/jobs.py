@@ -225,6 +225,15 @@ class JobManager:
         work = functools.partial(self._resume, run_id=run_id)
         return self._submit("train", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", work, visitor, run_id)
 
+    def fork(self, run_id: str, epoch: int, changes: dict[str, object] | None = None, *,
+             visitor: str | None = None) -> str:
+        """Queue a new run from run `run_id`'s snapshot after `epoch` with `changes` to its settings (see
+        `training.fork`), for `visitor` (see `submit`); returns the job id. InputError when it can't be forked."""
+        cfg = training.forkable(run_id, epoch, changes or {}, self.tracking_uri)
+        name = f"{cfg.arch} on {cfg.dataset} (fork of {run_id[:6]} at epoch {epoch})"
+        work = functools.partial(self._fork, parent=run_id, epoch=epoch, changes=dict(changes or {}))
+        return self._submit("train", cfg, name, work, visitor)
+
     def cancel(self, job_id: str, *, visitor: str | None = None) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
         and turns "cancelled" when its run has ended KILLED. An ended job is left as it is.
@@ -381,6 +390,11 @@ class JobManager:
             on_progress=functools.partial(self._record, job),
             on_run_created=functools.partial(self._set_run_id, job),
         )
+
+    def _fork(self, job: _Job, parent: str, epoch: int, changes: dict[str, object]) -> RunResult:
+        return training.fork(parent, epoch, changes, tracking_uri=self.tracking_uri, experiment=self.experiment,
+                             run_name=job.name, cancel=job.cancel, on_progress=functools.partial(self._record, job),
+                             on_run_created=functools.partial(self._set_run_id, job))
 
     def _find_lr(self, job: _Job, steps: int) -> RangeTest:
         return self._range_tester(job.config, steps=steps, cancel=job.cancel)
