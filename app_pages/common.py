@@ -4,10 +4,11 @@ import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnkit import inspection, run_schema, tracking
+from cnnkit import inspection, run_schema, time_travel, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
+from cnnkit.settings import SETTINGS
 
 
 @st.cache_resource
@@ -93,8 +94,13 @@ def model_choices() -> dict[str, str]:
 
 
 @st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
-def cached_evaluation(run_id: str):
-    return run_store().evaluation_of_run(run_id)
+def cached_evaluation(run_id: str, epoch: int | None = None):
+    """The run's evaluation, or with `epoch` the one its snapshot after that epoch gives (time travel)."""
+    if epoch is None:
+        return run_store().evaluation_of_run(run_id)
+    split = cached_test_split(run_id)
+    return time_travel.evaluation_at_epoch(run_store().snapshot_probabilities(run_id, epoch), split.y_test,
+                                           split.x_test, cached_evaluation(run_id).class_names)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reloading the run's test images…")
@@ -109,16 +115,34 @@ def cached_test_split(run_id: str):
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def cached_model(run_id: str):
-    model = run_store().load_model(run_id)
+def cached_model(run_id: str, epoch: int | None = None):
+    """The run's model, or with `epoch` its snapshot after that epoch."""
+    model = run_store().load_model(run_id) if epoch is None else run_store().load_snapshot_model(run_id, epoch)
     inspection.warm_up(model)
     return model
 
 
-def run_model_and_evaluation(run_id: str):
-    """The run's model and evaluation, or an error message and a stopped page."""
+FINAL = "final"  # the epoch sliders' last stop: the finished run's own model and evaluation
+
+
+def epoch_slider(snapshots: list[int], key: str, whose: str = "this run", where=st) -> int | None:
+    """An epoch slider over snapshot epochs (its value: an epoch, or None for the finished runs), or a
+    one-line caption saying why there is none."""
+    if not snapshots:
+        where.caption(f":material/history: No epoch slider: {whose} kept no snapshots (train with "
+                      f"“{SETTINGS['snapshot_every'].label}” on to rewind a run).")
+        return None
+    picked = where.select_slider("Epoch", [*snapshots, FINAL], value=FINAL, key=key,
+                                 format_func=lambda epoch: epoch if epoch == FINAL else f"{epoch}",
+                                 help="Rewind to the model and test predictions kept after that epoch; "
+                                      f"“{FINAL}” is the finished run.")
+    return None if picked == FINAL else int(picked)
+
+
+def run_model_and_evaluation(run_id: str, epoch: int | None = None):
+    """The run's model and evaluation (at a snapshot's `epoch`), or an error message and a stopped page."""
     try:
-        return cached_model(run_id), cached_evaluation(run_id)
+        return cached_model(run_id, epoch), cached_evaluation(run_id, epoch)
     except InputError as error:
         st.error(str(error))
         st.stop()

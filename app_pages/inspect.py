@@ -5,7 +5,9 @@ import streamlit as st
 
 from cnnkit import charts, inspection
 from cnnkit.errors import InputError
-from app_pages.common import cached_model, cached_test_split, finished_run_labels, run_model_and_evaluation, run_store
+from app_pages.common import (
+    cached_model, cached_test_split, epoch_slider, finished_run_labels, run_model_and_evaluation, run_store,
+)
 
 store = run_store()
 st.title("Inspect a run")
@@ -22,7 +24,8 @@ def run_key(name: str) -> str:
     return f"inspect.{name}.{run_id}"
 
 
-model, evaluation = run_model_and_evaluation(run_id)
+epoch = epoch_slider(store.snapshot_epochs(run_id), run_key("epoch"))
+model, evaluation = run_model_and_evaluation(run_id, epoch)
 names = evaluation.class_names
 try:
     split = cached_test_split(run_id)
@@ -33,15 +36,15 @@ test_count = 0 if split is None else len(split.x_test)
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing feature maps…")
-def maps_for(run: str, image_key: str, _image: np.ndarray) -> dict:
-    """Feature maps are computed once per run and image, then reused for every layer view."""
-    return inspection.feature_maps(cached_model(run), _image)
+def maps_for(run: str, at_epoch: int | None, image_key: str, _image: np.ndarray) -> dict:
+    """Feature maps are computed once per run, epoch and image, then reused for every layer view."""
+    return inspection.feature_maps(cached_model(run, at_epoch), _image)
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying test images…")
-def test_probabilities(run: str, indices: tuple[int, ...]) -> np.ndarray:
+def test_probabilities(run: str, at_epoch: int | None, indices: tuple[int, ...]) -> np.ndarray:
     """Probabilities of the run's test images at `indices` (a run's test split never changes)."""
-    return inspection.predict_probabilities(cached_model(run), cached_test_split(run).x_test[list(indices)])
+    return inspection.predict_probabilities(cached_model(run, at_epoch), cached_test_split(run).x_test[list(indices)])
 
 
 # Only the open tab is drawn (a stateful tab set reruns the page when another opens): switching the
@@ -94,7 +97,7 @@ if maps_tab.open:
         if image is None:
             st.info(no_image)
         else:
-            maps = maps_for(run_id, f"{index}", image)
+            maps = maps_for(run_id, epoch, f"{index}", image)
             layer_names = list(maps)
             picked = st.multiselect("Layers", layer_names, default=layer_names, key=run_key("layers"))
             for layer in picked:
@@ -118,7 +121,7 @@ if probabilities_tab.open:
                 if test_count > 1 else 1
             if test_count < 16:
                 st.caption(f"This run has {test_count} test image{'s' * (test_count != 1)}.")
-            probabilities = test_probabilities(run_id, tuple(range(count)))
+            probabilities = test_probabilities(run_id, epoch, tuple(range(count)))
             columns = st.columns(4)
             for i in range(count):
                 with columns[i % 4]:
@@ -133,7 +136,7 @@ if probabilities_tab.open:
             per_class = min(10, len(names))
             chosen, missing = inspection.examples_by_class(split.y_test, per_class, per_class)
             if len(chosen):
-                predicted = test_probabilities(run_id, tuple(chosen.tolist())).argmax(axis=1)
+                predicted = test_probabilities(run_id, epoch, tuple(chosen.tolist())).argmax(axis=1)
                 st.plotly_chart(charts.computer_vs_human(split.x_test[chosen], [names[t] for t in split.y_test[chosen]],
                                                          [names[p] for p in predicted], per_row=per_class),
                                 width="stretch")

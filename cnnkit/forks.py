@@ -10,13 +10,12 @@ or the optimizer's state is refused, naming its label.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pandas as pd
 
-from cnnkit import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
+from cnnkit.lineage import Lineage
 from cnnkit.settings import SETTINGS, label, settings_on
 from cnnkit.tricks import PER_STEP_SCHEDULES
 
@@ -61,22 +60,6 @@ def check_epoch(run_id: str, epoch: int, snapshots: list[int]) -> None:
                          f"“{SETTINGS['snapshot_every'].label}” off.")
     raise InputError(f"Run {run_id} has no snapshot after epoch {epoch}; it has "
                      f"{', '.join(map(str, snapshots))}.")
-
-
-@dataclass(frozen=True)
-class Lineage:
-    parent_run_id: str
-    epoch: int  # the parent's epoch the fork started from; its own epochs are epoch + 1, ...
-
-
-def lineage_tags(parent_run_id: str, epoch: int) -> dict[str, str]:
-    return {run_schema.PARENT_RUN_TAG: parent_run_id, run_schema.PARENT_EPOCH_TAG: str(epoch)}
-
-
-def lineage_of(tags: Mapping[str, str]) -> Lineage | None:
-    """Where a run was forked from, from its tags; None for a run that is not a fork."""
-    parent, epoch = tags.get(run_schema.PARENT_RUN_TAG), tags.get(run_schema.PARENT_EPOCH_TAG, "")
-    return Lineage(parent, int(epoch)) if parent and epoch.isdigit() else None
 
 
 def parent_part_name(fork_name: str, epoch: int) -> str:

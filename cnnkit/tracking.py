@@ -40,6 +40,7 @@ from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
+from cnnkit.lineage import Lineage, lineage_of
 from cnnkit.run_schema import (
     BATCH_LOSS, BATCH_LR, BATCH_METRICS, CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, DATASET_SUMMARY, EPOCH_CURVES,
     EPOCH_METRICS, EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG,
@@ -536,6 +537,12 @@ def snapshot_epochs(client: MlflowClient, run_id: str) -> list[int]:
     except (MlflowException, OSError):
         return []
     return sorted(epoch for epoch in map(snapshot_epoch, (file.path for file in files)) if epoch is not None)
+
+
+def lineages(client: MlflowClient, run_ids: list[str]) -> dict[str, Lineage]:
+    """run id -> where it was forked from, for the forks among these runs (one search)."""
+    found = {run.info.run_id: lineage_of(run.data.tags) for run in _runs(client, run_ids)}
+    return {run_id: lineage for run_id, lineage in found.items() if lineage is not None}
 
 
 def _download_snapshot_file(client: MlflowClient, run_id: str, epoch: int, artifact_file: str, folder: Path) -> Path:
@@ -1164,3 +1171,6 @@ class RunStore:
 
     def load_snapshot_model(self, run_id: str, epoch: int):
         return load_snapshot_model(self._client, run_id, epoch)
+
+    def lineages(self, run_ids: list[str]) -> dict[str, Lineage]:
+        return lineages(self._client, run_ids)

@@ -30,6 +30,7 @@ from cnnkit.datasets import Dataset
 from cnnkit.epoch_snapshots import EpochSnapshots
 from cnnkit.errors import InputError
 from cnnkit.evaluation import evaluate
+from cnnkit.lineage import lineage_tags
 from cnnkit.tricks import (
     PER_STEP_SCHEDULES, ExponentialRamp, LRSuggestion, input_layers, make_optimizer, schedule_preview, suggest_lr_range,
 )
@@ -439,7 +440,7 @@ def fork(
     cfg = forkable(parent_run_id, epoch, changes or {}, tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         snapshot = tracking.download_snapshot(client, parent_run_id, epoch, Path(tmp))
-        logger = tracking.start_run(client, cfg, experiment, run_name, forks.lineage_tags(parent_run_id, epoch))
+        logger = tracking.start_run(client, cfg, experiment, run_name, lineage_tags(parent_run_id, epoch))
         run_folder = checkpoint.folder(tracking_uri, logger.run_id)
         run_folder.mkdir(parents=True, exist_ok=True)
         start = shutil.move(snapshot, run_folder / f"parent-{snapshot.name}")  # removed with the run's checkpoint

@@ -8,6 +8,7 @@ import pytest
 from cnnkit import cli, forks, run_schema, tracking
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
+from cnnkit.lineage import Lineage, lineage_of, lineage_tags
 from cnnkit.training import fork, train
 
 TINY = TrainConfig(dataset="digits", arch="kaggle_mnist_cnn", epochs=2, batch_size=32, train_limit=300, snapshot_every=1,
@@ -46,7 +47,7 @@ def test_a_fork_from_epoch_1_continues_its_parent(parent):
     assert result.status == "FINISHED", result.error
     runs = tracking.RunStore(store)
     child = runs.run(result.run_id)
-    assert forks.lineage_of(child.tags) == forks.Lineage(run_id, 1)
+    assert lineage_of(child.tags) == Lineage(run_id, 1)
     assert runs.config_of_run(result.run_id) == TINY.replace(rotation=10.0)
     fork_epochs, fork_steps = runs.run_history(result.run_id)
     parent_epochs, _ = runs.run_history(run_id)
@@ -84,11 +85,11 @@ def test_the_cli_refuses_a_fork_of_a_run_without_that_snapshot(parent, capsys):
 def test_lineage_tags_read_back_and_parent_curves_join_the_fork():
     import pandas as pd
 
-    assert forks.lineage_of(forks.lineage_tags("a" * 32, 3)) == forks.Lineage("a" * 32, 3)
-    assert forks.lineage_of({}) is None
+    assert lineage_of(lineage_tags("a" * 32, 3)) == Lineage("a" * 32, 3)
+    assert lineage_of({}) is None
     parents = pd.DataFrame({"run_id": ["p"] * 3, "run": ["parent"] * 3, "epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.0]})
     history = pd.DataFrame({"run_id": ["f"], "run": ["fork"], "epoch": [3], "loss": [1.5]})
-    joined, dashed = forks.with_parent_curves(history, {"f": ("fork", forks.Lineage("p", 2))}, parents)
+    joined, dashed = forks.with_parent_curves(history, {"f": ("fork", Lineage("p", 2))}, parents)
     assert dashed == ["fork ← parent ≤ 2"]
     assert joined[joined["run"] == dashed[0]]["epoch"].tolist() == [1, 2]
     assert joined[joined["run"] == "fork"]["epoch"].tolist() == [3]
