@@ -42,13 +42,13 @@ with curves_tab:
     history = store.histories(chosen, batch=granularity == "batch")
     history["run"] = history["run"].map(names).fillna(history["run"])
     x = "epoch" if granularity == "epoch" else "step"
-    lineages, dashed = store.lineages(chosen), []
+    lineages, continued = store.lineages(chosen), {}
     if lineages and granularity == "epoch":  # a fork's line continues its parent's, drawn dashed up to the fork
         parents = store.histories(sorted({lineage.parent_run_id for lineage in lineages.values()}))
-        history, dashed = forks.with_parent_curves(
+        history, continued = forks.with_parent_curves(
             history, {run_id: (names[run_id], lineage) for run_id, lineage in lineages.items()}, parents)
     st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window, log_x=granularity == "batch",
-                                          dashed=dashed), width="stretch")
+                                          continued=continued), width="stretch")
 
 with settings_tab:
     diff = store.params_diff(chosen)

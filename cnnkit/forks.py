@@ -68,17 +68,17 @@ def parent_part_name(fork_name: str, epoch: int) -> str:
 
 
 def with_parent_curves(history: pd.DataFrame, forks: Mapping[str, tuple[str, Lineage]],
-                       parent_history: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+                       parent_history: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     """Compare's epoch curves (`histories`' long form, `run` already display names) with each fork's
     parent drawn up to the fork's epoch as a run of its own, so the fork's line (from epoch k + 1)
     continues it. `forks`: fork run id -> (its display name, its lineage); `parent_history`: the
-    parents' curves. Returns the curves and the names of the parents' parts (drawn dashed)."""
-    parts, names = [history], []
+    parents' curves. Returns the curves and {parent part's name: its fork's name} (for `charts.compare_curves`)."""
+    parts, names = [history], {}
     for fork_name, lineage in forks.values():
         rows = parent_history[(parent_history["run_id"] == lineage.parent_run_id)
                               & (parent_history["epoch"] <= lineage.epoch)]
         if len(rows):
             name = parent_part_name(fork_name, lineage.epoch)
             parts.append(rows.assign(run=name))
-            names.append(name)
+            names[name] = fork_name
     return pd.concat(parts, ignore_index=True), names

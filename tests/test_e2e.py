@@ -665,8 +665,9 @@ def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_
         page.get_by_role("tab", name="4 · Optimiser").click()
         type_number(page, "Epochs", 2)
         type_number(page, "Snapshot every (epochs) (0 = off)", 1)
-        page.get_by_text(re.compile(r"^2 snapshots × \(")).wait_for()  # the disk budget for that choice
-        shot(page, "30-train-snapshot-budget", settle_ms=1000)
+        page.wait_for_timeout(1500)
+        shot(page, "30-train-snapshot-budget")
+        page.get_by_text(re.compile(r"2 snapshots × \(")).wait_for()  # the disk budget for that choice
         page.get_by_role("button", name="Launch training").click()
         page.get_by_text("finished after").first.wait_for(timeout=180_000)
 
@@ -678,7 +679,7 @@ def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_
         page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
         parent = re.search(r"[0-9a-f]{32}", page.get_by_text(re.compile(r"^run [0-9a-f]{32} ")).inner_text()).group()
         page.get_by_role("tab", name="Manage & relaunch").click()
-        changes = page.get_by_label("Changed settings (key=value, separated by spaces)")
+        changes = page.get_by_role("textbox", name="Changed settings (key=value, separated by spaces)")
         changes.fill("rotation=10")
         changes.press("Enter")
         page.wait_for_timeout(1000)

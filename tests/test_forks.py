@@ -89,7 +89,7 @@ def test_lineage_tags_read_back_and_parent_curves_join_the_fork():
     assert lineage_of({}) is None
     parents = pd.DataFrame({"run_id": ["p"] * 3, "run": ["parent"] * 3, "epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.0]})
     history = pd.DataFrame({"run_id": ["f"], "run": ["fork"], "epoch": [3], "loss": [1.5]})
-    joined, dashed = forks.with_parent_curves(history, {"f": ("fork", Lineage("p", 2))}, parents)
-    assert dashed == ["fork ← parent ≤ 2"]
-    assert joined[joined["run"] == dashed[0]]["epoch"].tolist() == [1, 2]
+    joined, continued = forks.with_parent_curves(history, {"f": ("fork", Lineage("p", 2))}, parents)
+    assert continued == {"fork ← parent ≤ 2": "fork"}
+    assert joined[joined["run"] == "fork ← parent ≤ 2"]["epoch"].tolist() == [1, 2]
     assert joined[joined["run"] == "fork"]["epoch"].tolist() == [3]

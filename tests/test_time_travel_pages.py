@@ -91,7 +91,8 @@ def test_compare_shows_what_an_epoch_fixed_and_broke_and_draws_the_fork_after_it
     parent_part = next(trace for name, trace in curves.items() if name.endswith("← parent ≤ 1"))
     assert numbers(parent_part["x"]) == [1] and parent_part["line"]["dash"] == "dash"
     fork_line = curves[parent_part["name"].removesuffix(" ← parent ≤ 1")]
-    assert numbers(fork_line["x"]) == [2]  # the fork's own line continues at epoch 2
+    assert numbers(fork_line["x"]) == [2]  # the fork's own line continues at epoch 2, in the same colour
+    assert fork_line["line"]["color"] == parent_part["line"]["color"] and "dash" not in fork_line["line"]
     at.select_slider(key="compare.epoch").set_value(1).run()
     assert any(caption.value.startswith("Shown finished, with no snapshot after epoch 1:") for caption in at.caption)
     assert not at.exception
@@ -117,3 +118,12 @@ def test_the_runs_page_forks_a_run_from_an_epoch_with_changed_settings(store_app
     assert lineage_of(run.tags) == Lineage(parent, 1) and run.params["rotation"] == "10.0"
     assert [epoch["epoch"] for epoch in ended.epoch_history] == [2]
     assert np.isfinite(run.metrics["test_accuracy"])
+
+
+def test_the_train_form_shows_the_disk_budget_of_the_snapshots(app):
+    at = app.run()
+    at.number_input(key="cfg.epochs").set_value(4).run()
+    assert not [caption for caption in at.caption if "snapshots ×" in caption.value]  # off by default
+    at.number_input(key="cfg.snapshot_every").set_value(3).run()
+    budget = [caption.value for caption in at.caption if "snapshots ×" in caption.value]
+    assert len(budget) == 1 and budget[0].startswith(":material/save: 2 snapshots × (")  # after epochs 3 and 4
