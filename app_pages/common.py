@@ -8,6 +8,7 @@ from cnnkit import inspection, run_schema, time_travel, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
+from cnnkit.model_cache import ModelCache
 from cnnkit.settings import SETTINGS
 
 
@@ -114,12 +115,51 @@ def cached_test_split(run_id: str):
     return _test_split(fingerprint, run_id)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+@st.cache_resource
+def model_cache() -> ModelCache:
+    """Loaded (and warmed-up) models of this server process, shared by every visitor."""
+    store = run_store()  # made here, on the script's thread: the loads run on the cache's own thread
+
+    def load_and_warm_up(key):
+        model = store.load_model(key) if isinstance(key, str) else store.load_snapshot_model(*key)
+        inspection.warm_up(model)
+        return model
+    return ModelCache(load_and_warm_up, max_entries=4)
+
+
+def model_key(run_id: str, epoch: int | None = None):
+    """The model cache's key of a run's model: its id, or (id, epoch) for its snapshot after that epoch."""
+    return run_id if epoch is None else (run_id, epoch)
+
+
 def cached_model(run_id: str, epoch: int | None = None):
-    """The run's model, or with `epoch` its snapshot after that epoch."""
-    model = run_store().load_model(run_id) if epoch is None else run_store().load_snapshot_model(run_id, epoch)
-    inspection.warm_up(model)
-    return model
+    return model_cache().get(model_key(run_id, epoch))
+
+
+def run_model(run_id: str, epoch: int | None = None):
+    """The run's model (its snapshot after `epoch`), or an error message and a stopped page."""
+    try:
+        with st.spinner("Loading the model…"):
+            return cached_model(run_id, epoch)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def run_evaluation(run_id: str, epoch: int | None = None):
+    """The run's evaluation (at a snapshot's `epoch`), or an error message and a stopped page."""
+    try:
+        return cached_evaluation(run_id, epoch)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def run_model_and_evaluation(run_id: str):
+    """The run's model and evaluation, or an error message and a stopped page."""
+    model_cache().prefetch(run_id)  # loads while the evaluation is read
+    evaluation = run_evaluation(run_id)
+    return run_model(run_id), evaluation
 
 
 FINAL = "final"  # the epoch sliders' last stop: the finished run's own model and evaluation
@@ -137,12 +177,3 @@ def epoch_slider(snapshots: list[int], key: str, whose: str = "this run", where=
                                  help="Rewind to the model and test predictions kept after that epoch; "
                                       f"“{FINAL}” is the finished run.")
     return None if picked == FINAL else int(picked)
-
-
-def run_model_and_evaluation(run_id: str, epoch: int | None = None):
-    """The run's model and evaluation (at a snapshot's `epoch`), or an error message and a stopped page."""
-    try:
-        return cached_model(run_id, epoch), cached_evaluation(run_id, epoch)
-    except InputError as error:
-        st.error(str(error))
-        st.stop()

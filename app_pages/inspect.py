@@ -6,7 +6,7 @@ import streamlit as st
 from cnnkit import charts, inspection
 from cnnkit.errors import InputError
 from app_pages.common import (
-    cached_model, cached_test_split, epoch_slider, finished_run_labels, run_model_and_evaluation, run_store,
+    cached_test_split, epoch_slider, finished_run_labels, model_cache, model_key, run_evaluation, run_model, run_store,
 )
 
 store = run_store()
@@ -24,8 +24,20 @@ def run_key(name: str) -> str:
     return f"inspect.{name}.{run_id}"
 
 
-epoch = epoch_slider(store.snapshot_epochs(run_id), run_key("epoch"))
-model, evaluation = run_model_and_evaluation(run_id, epoch)
+def tab_key(name: str, default) -> str:
+    """`run_key` for a widget on a tab, whose pick outlives the tab's closing: Streamlit forgets a
+    widget that a run does not draw, so the last pick is kept under a key of its own and given back
+    when the tab opens again (the widget then takes no default of its own)."""
+    key, kept = run_key(name), f"{run_key(name)}.kept"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, default)
+    st.session_state[kept] = st.session_state[key]
+    return key
+
+
+epoch = epoch_slider(store.snapshot_epochs(run_id), run_key("epoch"))  # None: the finished run
+model_cache().prefetch(model_key(run_id, epoch))  # loads in the background while views that need no model are drawn
+evaluation = run_evaluation(run_id, epoch)
 names = evaluation.class_names
 try:
     split = cached_test_split(run_id)
@@ -36,15 +48,15 @@ test_count = 0 if split is None else len(split.x_test)
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing feature maps…")
-def maps_for(run: str, at_epoch: int | None, image_key: str, _image: np.ndarray) -> dict:
+def maps_for(run: str, at_epoch: int | None, image_key: str, _image: np.ndarray, _model) -> dict:
     """Feature maps are computed once per run, epoch and image, then reused for every layer view."""
-    return inspection.feature_maps(cached_model(run, at_epoch), _image)
+    return inspection.feature_maps(_model, _image)
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying test images…")
-def test_probabilities(run: str, at_epoch: int | None, indices: tuple[int, ...]) -> np.ndarray:
+def test_probabilities(run: str, at_epoch: int | None, indices: tuple[int, ...], _model) -> np.ndarray:
     """Probabilities of the run's test images at `indices` (a run's test split never changes)."""
-    return inspection.predict_probabilities(cached_model(run, at_epoch), cached_test_split(run).x_test[list(indices)])
+    return inspection.predict_probabilities(_model, cached_test_split(run).x_test[list(indices)])
 
 
 # Only the open tab is drawn (a stateful tab set reruns the page when another opens): switching the
@@ -97,18 +109,23 @@ if maps_tab.open:
         if image is None:
             st.info(no_image)
         else:
-            maps = maps_for(run_id, epoch, f"{index}", image)
+            maps = maps_for(run_id, epoch, f"{index}", image, run_model(run_id, epoch))
             layer_names = list(maps)
-            picked = st.multiselect("Layers", layer_names, default=layer_names, key=run_key("layers"))
+            picked = st.multiselect("Layers", layer_names, key=tab_key("layers", layer_names))
             for layer in picked:
                 st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch", key=f"maps-{layer}")
 
 if filters_tab.open:
     with filters_tab:
-        layer = st.selectbox("Conv layer", inspection.conv_layer_names(model), key=run_key("filter_layer"))
-        kernels = inspection.filters(model, layer)
-        grid = charts.image_grid(kernels, columns=16, title=f"{layer}: {len(kernels)} filters")
-        st.plotly_chart(grid, width="stretch")
+        model = run_model(run_id, epoch)
+        conv_layers = inspection.conv_layer_names(model)
+        if not conv_layers:
+            st.info("This model has no conv layers, so no filters to show.")
+        else:
+            layer = st.selectbox("Conv layer", conv_layers, key=tab_key("filter_layer", conv_layers[0]))
+            kernels = inspection.filters(model, layer)
+            st.plotly_chart(charts.image_grid(kernels, columns=16, title=f"{layer}: {len(kernels)} filters"),
+                            width="stretch")
 
 if probabilities_tab.open:
     with probabilities_tab:
@@ -117,11 +134,12 @@ if probabilities_tab.open:
         elif not test_count:
             st.info("This run has no test images.")
         else:
-            count = st.slider("Test images", 1, min(16, test_count), min(8, test_count), key=run_key("count")) \
+            count = st.slider("Test images", 1, min(16, test_count), key=tab_key("count", min(8, test_count))) \
                 if test_count > 1 else 1
             if test_count < 16:
                 st.caption(f"This run has {test_count} test image{'s' * (test_count != 1)}.")
-            probabilities = test_probabilities(run_id, epoch, tuple(range(count)))
+            model = run_model(run_id, epoch)
+            probabilities = test_probabilities(run_id, epoch, tuple(range(count)), model)
             columns = st.columns(4)
             for i in range(count):
                 with columns[i % 4]:
@@ -136,7 +154,7 @@ if probabilities_tab.open:
             per_class = min(10, len(names))
             chosen, missing = inspection.examples_by_class(split.y_test, per_class, per_class)
             if len(chosen):
-                predicted = test_probabilities(run_id, epoch, tuple(chosen.tolist())).argmax(axis=1)
+                predicted = test_probabilities(run_id, epoch, tuple(chosen.tolist()), model).argmax(axis=1)
                 st.plotly_chart(charts.computer_vs_human(split.x_test[chosen], [names[t] for t in split.y_test[chosen]],
                                                          [names[p] for p in predicted], per_row=per_class),
                                 width="stretch")
@@ -146,17 +164,19 @@ if probabilities_tab.open:
 
 if cam_tab.open:
     with cam_tab:
+        model = run_model(run_id, epoch)
         layers = inspection.grad_cam_layers(model)
         if image is None or not layers:
             st.info(no_image if image is None else "This model has no conv layer Grad-CAM can explain.")
         else:
             probabilities = inspection.predict_probabilities(model, image[None])[0]
             explain, at_layer = st.columns(2)
-            target = explain.selectbox("Explain the class", list(range(len(names))), index=int(probabilities.argmax()),
+            target = explain.selectbox("Explain the class", list(range(len(names))),
                                        format_func=lambda c: f"{names[c]} ({probabilities[c]:.0%})",
-                                       key=run_key(f"cam_class.{index}"))  # per image: its prediction comes first
-            layer = at_layer.selectbox("At the layer", list(layers), index=len(layers) - 1, format_func=layers.get,
-                                       key=run_key("cam_layer"),
+                                       # per image: its prediction comes first
+                                       key=tab_key(f"cam_class.{index}", int(probabilities.argmax())))
+            layer = at_layer.selectbox("At the layer", list(layers), format_func=layers.get,
+                                       key=tab_key("cam_layer", list(layers)[-1]),
                                        help="Every conv layer Grad-CAM can explain; the last by default.")
             heat = inspection.grad_cam(model, image, class_index=target, layer=layer)
             title = f"Where the network looked for '{names[target]}' · {layer}"

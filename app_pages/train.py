@@ -27,6 +27,7 @@ from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
 from app_pages.common import canceller, job_manager, uploads_dir, visitor
 from app_pages.guard import guarded
+from app_pages.search_panel import search_section
 
 DEFAULTS = TrainConfig().to_dict()
 DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None
@@ -516,3 +517,4 @@ def live_charts(job_id: str, epochs_seen: int, last_step: int, points: int, _job
 
 
 polled(jobs_panel, active=any(job.is_active for job in manager.snapshots() if job.kind == "train"))
+search_section((lambda: checked_config(values)) if cfg is not None else None, values)

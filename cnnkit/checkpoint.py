@@ -39,9 +39,7 @@ def folder(tracking_uri: str | None, run_id: str) -> Path:
     """Where run `run_id`'s checkpoint lives: next to a SQLite store's database, else under ./mlruns."""
     if not re.fullmatch(r"[0-9a-f]{32}", run_id):
         raise InputError(f"'{run_id}' is not a run id (32 hexadecimal characters).")
-    uri = tracking_uri or tracking.default_tracking_uri()
-    base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else tracking.default_store_dir()
-    return base / "checkpoints" / run_id
+    return tracking.store_folder(tracking_uri) / "checkpoints" / run_id
 
 
 @dataclass(frozen=True)

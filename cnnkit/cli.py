@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|resume|fork|lr-find|register|export|list`."""
+"""The headless command line: `python -m cnnkit train|search|resume|fork|lr-find|register|export|list`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     for name, help_text in (("train", "train one run and log it to MLflow"),
+                            ("search", "search settings with Optuna: each trial a run, pruned early when it lags"),
                             ("lr-find", "run the learning-rate range test and print its suggestion")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--preset", help="start from a seed experiment (see `list presets`)")
@@ -44,11 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list datasets, architectures, presets or registered models")
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    train = commands.choices["train"]
-    for command in (train, resume, fork, register, export, listing):
+    train, search = commands.choices["train"], commands.choices["search"]
+    for command in (train, search, resume, fork, register, export, listing):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
-    train.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
+    for command in (train, search):
+        command.add_argument("--experiment", default="cnnkit", help="MLflow experiment name")
+    search.add_argument("--range", dest="ranges", action="append", required=True, metavar="NAME=LOW:HIGH[:log]|NAME=A,B",
+                        help="a setting to vary, repeatable: a range (log-spaced with :log) or values to choose from")
+    search.add_argument("--trials", type=int, default=8, help="how many runs the search trains (default 8)")
+    search.add_argument("--parallel", type=int, default=1, help="trials training at once (default 1)")
+    search.add_argument("--metric", default="val_accuracy", help="what to maximise: val_accuracy or test_accuracy")
+    search.add_argument("--sampler-seed", type=int, default=0, help="seeds Optuna's TPE sampler (default 0)")
     train.add_argument("--run-name")
     commands.choices["lr-find"].add_argument("--steps", type=int, default=100)
     return parser
@@ -170,6 +178,42 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_search(args: argparse.Namespace) -> int:
+    """Print a line per trial as it ends, then the search's JSON line with its best trial. SIGINT and
+    SIGTERM cancel the search: its running trials end KILLED."""
+    from cnnkit import search
+    from cnnkit.jobs import JobManager
+
+    ranges = tuple(search.parse_range(text) for text in args.ranges)
+    spec = search.SearchSpec(config_from_args(args), ranges, args.trials, args.metric, args.parallel, args.sampler_seed)
+    jobs = JobManager(tracking_uri=args.tracking_uri, experiment=args.experiment, max_concurrent=max(1, args.parallel))
+    searches = search.Searches(jobs)
+    name = searches.start(spec, on_trial_end=lambda trial: print(trial.describe(), flush=True))
+    received = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        searches.cancel(name)
+
+    replaced = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while searches.wait(name, 1.0).is_active:
+            pass
+    finally:
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)
+        jobs.shutdown()
+    progress = searches.progress(name)
+    best = searches.trials(name)[progress.best_trial] if progress.best_trial is not None else None
+    print(f"{name}: {progress.describe()}" + (f"; best: {best.describe()}" if best else ""), file=sys.stderr)
+    print(json.dumps({"search": name, "trials": progress.total, "complete": progress.complete, "pruned": progress.pruned,
+                      "failed": progress.failed, "best_trial": progress.best_trial, "best_value": progress.best_value,
+                      "best_run_id": best.run_id if best else None, "best_params": best.params if best else None}))
+    if received:
+        return 128 + received[0]
+    return 0 if best else 1
+
+
 def run_lr_find(args: argparse.Namespace) -> int:
     from cnnkit.training import lr_range_test
 
@@ -200,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "lr-find":
             return run_lr_find(args)
+        if args.command == "search":
+            return run_search(args)
         if args.command == "register":
             from cnnkit import tracking
 

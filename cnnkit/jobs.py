@@ -89,6 +89,9 @@ class _Job:
     config: TrainConfig
     work: Callable[[_Job], RunResult | RangeTest]  # runs in the job's thread
     visitor: str | None = None  # who launched it, for the per-visitor cap
+    tags: dict[str, str] | None = None  # extra tags for its run
+    on_progress: Callable[[Progress], None] | None = None  # a watcher's hook, called in the job's thread
+    on_end: Callable[[JobSnapshot], None] | None = None  # called once the job has ended, outside the lock
     submitted_at: float = field(default_factory=time.time)
     cancel: training.StopRequest = field(default_factory=training.StopRequest)
     thread: threading.Thread | None = None
@@ -141,6 +144,16 @@ def visitor_cap_from_environment() -> int | None:
 def _check_concurrency(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"max_concurrent: must be a whole number of at least 1, got {n!r}.")
+
+
+def _call_watcher(hook: Callable | None, value) -> None:
+    """Call a watcher's hook (see `JobManager.submit`); its bugs are logged and never stop the job."""
+    if hook is None:
+        return
+    try:
+        hook(value)
+    except Exception:
+        log.exception("A job watcher's hook raised")
 
 
 def _outcome(result: RunResult | RangeTest) -> tuple[str, str | None]:
@@ -201,9 +214,16 @@ class JobManager:
 
     # ---- submitting and controlling ------------------------------------------------
 
-    def submit(self, cfg: TrainConfig, name: str | None = None, *, visitor: str | None = None) -> str:
-        """Queue a training run (`name` becomes the MLflow run name); returns the job id."""
-        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train, visitor)
+    def submit(self, cfg: TrainConfig, name: str | None = None, *, visitor: str | None = None,
+               tags: dict[str, str] | None = None, on_progress: Callable[[Progress], None] | None = None,
+               on_end: Callable[[JobSnapshot], None] | None = None) -> str:
+        """Queue a training run (`name` becomes the MLflow run name, `tags` are added to its run);
+        returns the job id. A watcher (e.g. a search) may pass `on_progress`, called with each report
+        in the job's thread once it is recorded (a cancel from there stops the run before its next
+        batch), and `on_end`, called with the ended job's snapshot, however it ended. Neither is
+        called with the manager's lock held, and what they raise is logged, not passed on."""
+        return self._submit("train", cfg, name or f"{cfg.arch} on {cfg.dataset}", self._train, visitor,
+                            watch=dict(tags=tags, on_progress=on_progress, on_end=on_end))
 
     def submit_lr_find(self, cfg: TrainConfig, steps: int = 100, *, visitor: str | None = None) -> str:
         """Queue a learning-rate range test of `steps` batches; its RangeTest becomes the result."""
@@ -234,16 +254,20 @@ class JobManager:
         work = functools.partial(self._fork, parent=run_id, epoch=epoch, changes=dict(changes or {}))
         return self._submit("train", cfg, name, work, visitor)
 
-    def cancel(self, job_id: str, *, visitor: str | None = None) -> None:
+    def cancel(self, job_id: str, *, visitor: str | None = None, reason: str = training.USER_CANCEL) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
-        and turns "cancelled" when its run has ended KILLED. An ended job is left as it is.
-        A `visitor` may cancel only the jobs it launched; without one, any job."""
+        and turns "cancelled" when its run has ended KILLED (`reason` is its note). An ended job is
+        left as it is. A `visitor` may cancel only the jobs it launched; without one, any job."""
         with self._lock:
             job = self._job(job_id)
             if not self._snapshot(job).may_be_cancelled_by(visitor):
                 raise InputError(f"{job.name} was launched by another visitor: only they, or whoever runs this "
                                  "server, can cancel it.")
-            self._cancel(job)
+            was_queued = job.state == "queued"
+            self._cancel(job, reason)
+            dropped = self._snapshot(job) if was_queued else None
+        if dropped is not None:
+            _call_watcher(job.on_end, dropped)
 
     @property
     def max_concurrent(self) -> int:
@@ -304,13 +328,13 @@ class JobManager:
     # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
 
     def _submit(self, kind: str, cfg: TrainConfig, name: str, work: Callable[[_Job], RunResult | RangeTest],
-                visitor: str | None, run_id: str | None = None) -> str:
+                visitor: str | None, run_id: str | None = None, watch: dict | None = None) -> str:
         accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
             self._check_visitor_cap(visitor)
-            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, run_id=run_id)
+            job = _Job(f"job-{next(self._ids)}", kind, name, cfg, work, visitor, run_id=run_id, **(watch or {}))
             self._jobs[job.job_id] = job
             self._queue.append(job)
             self._start_queued()
@@ -370,6 +394,8 @@ class JobManager:
                 self._running -= 1
                 self._start_queued()
                 self._job_ended.notify_all()
+                ended = self._snapshot(job)
+            _call_watcher(job.on_end, ended)
 
     def _train(self, job: _Job) -> RunResult:
         return self._trainer(
@@ -377,6 +403,7 @@ class JobManager:
             tracking_uri=self.tracking_uri,
             experiment=self.experiment,
             run_name=job.name,
+            tags=job.tags,
             cancel=job.cancel,
             on_progress=functools.partial(self._record, job),
             on_run_created=functools.partial(self._set_run_id, job),
@@ -402,6 +429,7 @@ class JobManager:
     def _record(self, job: _Job, progress: Progress) -> None:
         with self._lock:
             job.record(progress, self._batch_history_cap)
+        _call_watcher(job.on_progress, progress)
 
     def _set_run_id(self, job: _Job, run_id: str) -> None:
         with self._lock:

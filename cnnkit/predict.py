@@ -6,7 +6,6 @@ light background, such as a digit drawn on paper. Models take raw 0-255 pixels.
 """
 
 import io
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 from PIL import ExifTags, Image
 
-from cnnkit.datasets import DIGIT_CLASSES, _is_visible, read_digit_csv
+from cnnkit.datasets import DIGIT_CLASSES, is_visible, read_digit_csv
 from cnnkit.errors import InputError
 from cnnkit.images import (
     ALLOWED_FORMATS,
@@ -28,7 +27,7 @@ from cnnkit.images import (
     transparency_backdrop,
 )
 from cnnkit.inspection import classifier_inputs, predict_probabilities
-from cnnkit.safe_files import read_entry, zip_entries, zip_path  # shared with the dataset zip reader
+from cnnkit.safe_files import open_zip, read_entry, zip_path  # shared with the dataset zip reader
 
 # Training images count as light-on-dark when their border is darker than this share of their
 # mean brightness: sklearn digits are at about 0.56, MNIST near 0, photos near 1.
@@ -323,21 +322,17 @@ def files_from_zip(data: bytes, name: str = "the zip file") -> list[tuple[str, b
     refused (InputError) before anything is unpacked when it is unsafe (see safe_files.zip_entries:
     entries outside it, links, duplicates, zip bombs) or unpacks to more than MAX_BATCH_ZIP_BYTES.
     """
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = zip_entries(archive, name, MAX_BATCH_ZIP_BYTES)
-            return [
-                (entry.filename, read_entry(archive, entry, name))
-                for entry in entries
-                if not entry.is_dir() and _is_image_path(entry.filename)
-            ]
-    except zipfile.BadZipFile as err:
-        raise InputError(f"{name} is not a valid zip file ({err}).") from err
+    with open_zip(io.BytesIO(data), name, MAX_BATCH_ZIP_BYTES) as (archive, entries):
+        return [
+            (entry.filename, read_entry(archive, entry, name))
+            for entry in entries
+            if not entry.is_dir() and _is_image_path(entry.filename)
+        ]
 
 
 def _is_image_path(filename: str) -> bool:
     path = zip_path(filename)
-    return _is_visible(path) and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+    return is_visible(path) and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
 
 
 def kaggle_submission(

@@ -83,3 +83,5 @@ ERROR_TAG = "cnnkit.error"  # why a run ended FAILED or KILLED, one line for a p
 RESUMED_FROM_EPOCH_TAG = "cnnkit.resumed_from_epoch"  # the checkpoint's epoch a resumed run continued from
 PARENT_RUN_TAG = "cnnkit.parent_run"  # a fork: the run whose snapshot it started from
 PARENT_EPOCH_TAG = "cnnkit.parent_epoch"  # ... and that snapshot's epoch; the fork's epochs continue from it
+SEARCH_TAG = "cnnkit.search"  # the search (Optuna study) whose trial the run is
+SEARCH_TRIAL_TAG = "cnnkit.search_trial"  # the run's trial number in that search, from 0

@@ -12,6 +12,8 @@ import stat
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -148,6 +150,19 @@ READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, 
 def zip_path(name: str) -> PurePosixPath:
     """An entry's name as a path, with Windows separators turned into slashes."""
     return PurePosixPath(name.replace("\\", "/"))
+
+
+@contextmanager
+def open_zip(file: BinaryIO, source: str, max_total: int | None = None) -> Iterator[
+        tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]]:
+    """The open archive and its entries as `zip_entries` checks them (see there for `max_total`);
+    a file that is not a zip, or one found damaged while the block reads it, is an InputError
+    naming `source`."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            yield archive, zip_entries(archive, source, max_total)
+    except zipfile.BadZipFile as err:
+        raise InputError(f"{source} is not a valid zip file ({err}).") from err
 
 
 def zip_entries(archive: zipfile.ZipFile, source: str, max_total: int | None = None) -> list[zipfile.ZipInfo]:

@@ -38,7 +38,9 @@ Values = Mapping[str, Any]  # setting name -> value, as a form or a config holds
 
 
 def _datasets() -> tuple[str, ...]:
-    from cnnkit.datasets import DATASETS  # registries load lazily: they import this module's users
+    # At call time: cnnkit.datasets.registry imports nothing of cnnkit, but importing it runs the package's
+    # __init__, which registers the loaders, and their messages name settings from this module.
+    from cnnkit.datasets.registry import DATASETS
 
     return tuple(DATASETS)
 
@@ -56,14 +58,14 @@ def _activations() -> tuple[str, ...]:
 
 
 def _needs_path(values: Values) -> bool:
-    from cnnkit.datasets import DATASETS
+    from cnnkit.datasets.registry import DATASETS
 
     info = DATASETS.get(values["dataset"])
     return info is not None and info.needs_path
 
 
 def _has_no_official_test_split(values: Values) -> bool:
-    from cnnkit.datasets import DATASETS
+    from cnnkit.datasets.registry import DATASETS
 
     info = DATASETS.get(values["dataset"])
     return info is None or not info.has_official_test_split

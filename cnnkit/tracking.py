@@ -62,6 +62,12 @@ def default_store_dir() -> Path:
     return Path.cwd() / "mlruns"
 
 
+def store_folder(tracking_uri: str | None = None) -> Path:
+    """The folder for files kept beside the store: a SQLite store's own folder, else ./mlruns."""
+    uri = tracking_uri or default_tracking_uri()
+    return Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else default_store_dir()
+
+
 def default_tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI` when set, else SQLite at ./mlruns/mlflow.db."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{default_store_dir() / 'mlflow.db'}"
@@ -621,6 +627,11 @@ def kill_stale_runs(client: MlflowClient) -> list[str]:
         )
         killed.append(run.info.run_id)
     return killed
+
+
+def process_gone(host: str, pid: int) -> bool:
+    """Whether process `pid` of machine `host` has surely ended (only this machine's can be told)."""
+    return host == socket.gethostname() and not _process_alive(pid)
 
 
 def _process_alive(pid: int) -> bool:

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnkit import datasets, safe_files
+from cnnkit import safe_files
+from cnnkit.datasets import digit_csv, official, registry, splits, uploads
 from cnnkit.datasets import (
     CIFAR10_CLASSES,
     CIFAR100_CLASSES,
@@ -48,7 +49,7 @@ def offline(monkeypatch, tmp_path):
     def no_network(name):
         raise OSError("URL fetch failure: no network")
 
-    monkeypatch.setattr(datasets, "_download_with_keras", no_network)
+    monkeypatch.setattr(official, "_download_with_keras", no_network)
     monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
 
 
@@ -158,10 +159,17 @@ def gray_images() -> dict[str, bytes]:
     }
 
 
+def private_registry(monkeypatch):
+    """A copy of the registry for this test, where registering and loading look (the real one stays as it is)."""
+    copy = dict(DATASETS)
+    for module in (registry, splits):
+        monkeypatch.setattr(module, "DATASETS", copy)
+
+
 @pytest.fixture
 def fake_dataset(monkeypatch):
     """Register a throwaway dataset `fake` (x holds each example's index) in a private registry."""
-    monkeypatch.setattr(datasets, "DATASETS", dict(DATASETS))
+    private_registry(monkeypatch)
 
     def register(y, x_test=None, y_test=None):
         y = np.asarray(y, dtype=np.int64)
@@ -200,7 +208,7 @@ def test_datasets_that_need_a_path_say_so(name):
 
 
 def test_a_name_cannot_be_registered_twice(monkeypatch):
-    monkeypatch.setattr(datasets, "DATASETS", dict(DATASETS))
+    private_registry(monkeypatch)
     with pytest.raises(ValueError, match="already registered"):
         register_dataset("digits", "again")(lambda path, size: None)
 
@@ -446,7 +454,7 @@ def test_a_keras_download_is_used_when_there_is_no_local_copy(monkeypatch):
         y = (np.arange(20) % 10).reshape(-1, 1)  # Keras gives CIFAR labels as (N, 1)
         return (x, y), (x[:10], y[:10])
 
-    monkeypatch.setattr(datasets, "_download_with_keras", fake_keras)
+    monkeypatch.setattr(official, "_download_with_keras", fake_keras)
     data = load_dataset("cifar10", val_fraction=0.5)
     assert data.split_counts() == {"train": 10, "validation": 10, "test": 10}
     assert data.y_train.shape == (10,) and data.class_names == CIFAR10_CLASSES
@@ -454,7 +462,7 @@ def test_a_keras_download_is_used_when_there_is_no_local_copy(monkeypatch):
 
 def test_a_keras_download_of_gray_images_gets_a_channel_axis(monkeypatch):
     x = np.zeros((20, 28, 28), dtype=np.uint8)
-    monkeypatch.setattr(datasets, "_download_with_keras", lambda name: ((x, np.arange(20) % 10), (x, np.arange(20) % 10)))
+    monkeypatch.setattr(official, "_download_with_keras", lambda name: ((x, np.arange(20) % 10), (x, np.arange(20) % 10)))
     assert load_dataset("mnist", val_fraction=0.5).input_shape == (28, 28, 1)
 
 
@@ -817,13 +825,13 @@ def test_a_csv_with_another_delimiter_gets_one_short_line(delimiter, called):
 def test_a_csv_path_over_the_upload_limit_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "train.csv"
     with open(path, "wb") as file:
-        file.truncate(datasets.MAX_UPLOAD_BYTES + 1)  # sparse: no disk used
+        file.truncate(uploads.MAX_UPLOAD_BYTES + 1)  # sparse: no disk used
     with pytest.raises(InputError, match=r"train.csv is 200 MB; files are limited to 200 MB.$"):
         load_dataset("csv", path=str(path))
 
 
 def test_a_csv_is_read_in_chunks_with_rows_counted_across_them(monkeypatch):
-    monkeypatch.setattr(datasets, "CSV_CHUNK_ROWS", 3)
+    monkeypatch.setattr(digit_csv, "CSV_CHUNK_ROWS", 3)
     content = csv_text(list(range(8)), np.arange(32).reshape(8, 4)).replace("\n7,28,", "\n7,-1,")
     with pytest.raises(InputError, match=r"row 8, column 2 \(pixel0\) is not a whole number from 0 to 255"):
         read_digit_csv(content.encode(), name="up.csv")
@@ -832,7 +840,7 @@ def test_a_csv_is_read_in_chunks_with_rows_counted_across_them(monkeypatch):
 
 
 def test_a_header_line_longer_than_any_csv_needs_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "MAX_CSV_HEADER_BYTES", 100)
+    monkeypatch.setattr(digit_csv, "MAX_CSV_HEADER_BYTES", 100)
     path = tmp_path / "zeros.csv"
     path.write_bytes(bytes(1000))
     with pytest.raises(InputError, match="zeros.csv has no header line in its first 0 MB; expected a 'label' column"):

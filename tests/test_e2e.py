@@ -657,6 +657,28 @@ def test_changing_the_architecture_keeps_the_default_pickers_working(app_url, pa
     assert page.get_by_role("button", name="Launch training").is_enabled()
 
 
+def test_a_four_trial_optuna_search_then_its_best_trial_fills_the_form(app_url, page):
+    open_app(page, f"{app_url}/?epochs=1&train_limit=100&width=0.25")  # tiny digits runs, set from the address
+    settings = page.get_by_role("combobox", name="Settings to search")
+    settings.evaluate("element => element.scrollIntoView({block: 'center'})")
+    for label in ("Learning rate", "Optimizer"):
+        settings.click()
+        page.keyboard.type(label)  # the list is long: typing narrows it to the setting
+        page.get_by_role("option", name=label, exact=True).click()
+        page.keyboard.press("Escape")
+    page.get_by_label("Learning rate: lowest", exact=True).wait_for()
+    type_number(page, "Trials", 4)
+    type_number(page, "Trials at once", 2)
+    page.get_by_role("button", name="Launch search").click()
+    page.get_by_text(re.compile(r"search-.*: 4 of 4 trials")).wait_for(timeout=300_000)
+    page.get_by_text("Optimization History Plot").wait_for()  # Optuna's own figure
+    page.get_by_role("button", name="Load best trial into the form").scroll_into_view_if_needed()
+    shot(page, "search-1-finished", settle_ms=1500)
+    page.get_by_role("button", name="Load best trial into the form").click()
+    page.wait_for_url(re.compile(r"learning_rate="))  # the form holds the best trial's rate, so the address does
+    shot(page, "search-2-best-in-form", settle_ms=1000)
+
+
 def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_slider(page, tmp_path):
     with served(tmp_path) as (url, _):
         open_app(page, url)

@@ -6,10 +6,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cnnkit"
 # Lazy imports left in place knowingly, each with why; every other edge counts.
-KNOWN_LAZY_IMPORTS = {
-    ("cnnkit.settings", "cnnkit.datasets"): "the dataset setting's choices are the dataset registry, whose loaders name "
-                                            "settings in their messages; goes when datasets becomes a package",
-}
+KNOWN_LAZY_IMPORTS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

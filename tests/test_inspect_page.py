@@ -80,6 +80,25 @@ def test_only_the_open_tab_is_drawn(inspect_app, tiny_run):
     assert not at.exception
 
 
+def test_the_dashboard_needs_no_model_and_the_model_views_name_a_model_that_cannot_load(inspect_app, tiny_run,
+                                                                                       monkeypatch):
+    """The model loads in the background while the dashboard is drawn (switching runs waited for it)."""
+    from cnnkit.errors import InputError
+
+    def unloadable(client, run_id):
+        raise InputError("The run's model file does not match its recorded SHA-256: it was changed after training.")
+
+    monkeypatch.setattr(tracking, "load_model", unloadable)
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
+    assert not at.exception and not at.error
+    assert "Confusion matrix" in chart_specs(at)
+    for tab in ("Feature maps", "Filters", "Probabilities", "Grad-CAM"):
+        opened(at, tab)
+        assert not at.exception
+        assert [error.value for error in at.error] == [
+            "The run's model file does not match its recorded SHA-256: it was changed after training."], tab
+
+
 def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_app, tiny_run, monkeypatch):
     run = tiny_run[1]
     cut_test_set(monkeypatch, 5)
@@ -161,3 +180,16 @@ def test_picks_reset_when_the_run_changes_and_stale_picks_never_raise(inspect_ap
     assert opened(at, "Feature maps").multiselect(key=of(run, "layers")).value == ["conv1", "conv2"]  # all shown
     assert opened(at, "Filters").selectbox(key=of(run, "filter_layer")).value == "conv1"
     assert not at.exception
+
+
+def test_a_tab_keeps_its_picks_while_another_tab_is_open(inspect_app, tiny_run):
+    run = tiny_run[1]
+    at = inspect_app.switch_page("app_pages/inspect.py").run()
+    at.selectbox(key="inspect.run").set_value(run)  # another test may have trained a newer run
+    opened(at, "Feature maps").multiselect(key=of(run, "layers")).set_value(["conv2"]).run()
+    opened(at, "Grad-CAM").selectbox(key=of(run, "cam_layer")).set_value("conv1").run()
+    opened(at, "Dashboard")
+    assert of(run, "layers") not in at.session_state  # Streamlit forgot the closed tabs' widgets...
+    assert opened(at, "Feature maps").multiselect(key=of(run, "layers")).value == ["conv2"]  # ...the page did not
+    assert opened(at, "Grad-CAM").selectbox(key=of(run, "cam_layer")).value == "conv1"
+    assert not at.exception and not at.warning

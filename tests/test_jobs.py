@@ -448,3 +448,30 @@ def test_a_real_lr_find_job_returns_a_range_test(store):
     assert ended.state == "finished", ended.error
     assert 3 <= len(ended.result.losses) <= 20
     assert ended.result.suggestion.lower <= ended.result.suggestion.upper
+
+
+def test_a_watchers_hooks_see_each_report_and_the_end_and_their_bugs_stay_theirs(make_manager, fake):
+    reports, ended = [], threading.Event()
+
+    def on_progress(progress):
+        reports.append(progress.event)
+        raise RuntimeError("a watcher's bug")
+
+    manager = make_manager()
+    job = manager.submit(CFG, "watched", on_progress=on_progress, on_end=lambda snapshot: ended.set())
+    run = fake.started("watched")
+    run.on_progress(epoch(1, loss=0.5))
+    run.end()
+    assert manager.wait(job, TIMEOUT).state == "finished"  # the hook's error did not fail the job
+    assert ended.wait(TIMEOUT) and reports == ["epoch"]
+
+
+def test_a_queued_job_cancelled_with_a_reason_reports_its_end(make_manager, fake):
+    ended = []
+    manager = make_manager()
+    first = manager.submit(CFG, "first")
+    queued = manager.submit(CFG, "second", on_end=ended.append)
+    manager.cancel(queued, reason="Pruned by the search at epoch 1.")
+    assert [snapshot.state for snapshot in ended] == ["cancelled"]  # at once, from the cancel
+    fake.started("first").end()
+    assert manager.wait(first, TIMEOUT).state == "finished"

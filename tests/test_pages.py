@@ -60,12 +60,12 @@ def test_an_invalid_setting_is_named_by_its_label_counted_on_its_tab_and_in_the_
 @pytest.fixture()
 def offline_data(monkeypatch, tmp_path):
     """Downloadable datasets are missing, as on a machine without their files and without network."""
-    from cnnkit import datasets
+    from cnnkit.datasets import official
 
     def no_network(name):
         raise OSError("no network")
 
-    monkeypatch.setattr(datasets, "_download_with_keras", no_network)
+    monkeypatch.setattr(official, "_download_with_keras", no_network)
     monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "no-data-here"))
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from cnnkit import safe_files
 from cnnkit.errors import InputError
-from cnnkit.safe_files import ServerPaths, open_regular, read_entry, read_regular, zip_entries
+from cnnkit.safe_files import ServerPaths, open_regular, open_zip, read_entry, read_regular, zip_entries
 
 from files import zip_of
 
@@ -172,3 +172,15 @@ def test_an_entry_is_never_unpacked_past_its_declared_size():
 def test_a_safe_zip_lists_all_its_entries():
     assert entries_of(zip_of({"cats/a.png": b"a", "dogs/b.png": b"b"})) == ["cats/a.png", "dogs/b.png"]
 
+
+
+def test_open_zip_gives_the_checked_entries_and_names_a_file_that_is_no_zip():
+    with open_zip(io.BytesIO(zip_of({"cats/a.png": b"a"})), "upload.zip") as (archive, entries):
+        assert [entry.filename for entry in entries] == ["cats/a.png"]
+        assert read_entry(archive, entries[0], "upload.zip") == b"a"
+    with pytest.raises(InputError, match=r"^upload.zip is not a valid zip file \(File is not a zip file\).$"):
+        with open_zip(io.BytesIO(b"not a zip"), "upload.zip"):
+            pass
+    with pytest.raises(InputError, match=r"^upload.zip unpacks to 11 bytes; at most 10 bytes are allowed.$"):
+        with open_zip(io.BytesIO(zip_of({"a.png": bytes(11)})), "upload.zip", max_total=10):
+            pass

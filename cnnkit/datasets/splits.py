@@ -1,0 +1,201 @@
+"""A loaded dataset split three ways, the same way every time: stratified splits, the checks that
+refuse a split a run can't learn from or be judged on, and the fingerprints that say two runs saw
+the same data."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnkit.datasets.registry import DATASETS, RawData
+from cnnkit.errors import InputError
+from cnnkit.settings import label, setting_error
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A dataset split three ways: uint8 images (N, H, W, C) with int64 class indices (N,)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split_counts(self) -> dict[str, int]:
+        return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
+
+    def fingerprint(self) -> str:
+        """SHA-256 hex of class names and all six arrays: equal iff the data and its split are."""
+        return _digest(self.class_names, self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test)
+
+    def test_fingerprint(self) -> str:
+        """SHA-256 hex of class names and the test split only: equal for runs tested on the same
+        images in the same order (an official test set, whatever the seed or training subset)."""
+        return _digest(self.class_names, self.x_test, self.y_test)
+
+
+def _digest(class_names: tuple[str, ...], *arrays: np.ndarray) -> str:
+    digest = hashlib.sha256(json.dumps(class_names).encode())
+    for array in arrays:
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def load_dataset(
+    name: str,
+    *,
+    path: str | None = None,
+    image_size: int | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    train_limit: int | None = None,
+) -> Dataset:
+    """Load a registered dataset and split it, the same way every time for the same arguments.
+
+    The official test set is used when the dataset has one; otherwise `test_fraction` of all
+    examples becomes the test set. Then `val_fraction` of the rest becomes the validation set.
+    All splits are stratified. `train_limit` keeps a stratified subset of that many training
+    examples, for quick runs; validation and test keep all theirs. `image_size` applies only to
+    datasets whose images vary in size (folder).
+
+    A split that cannot serve its purpose is refused with an InputError naming the setting to
+    change: training or test images fewer than classes, or a validation share that holds out
+    nothing. `split_warnings` names the weaker ones that still train.
+    """
+    if name not in DATASETS:
+        raise InputError(f"Unknown dataset '{name}'. Known datasets: {', '.join(DATASETS)}.", field="dataset")
+    info = DATASETS[name]
+    if not 0 <= val_fraction < 1:
+        raise setting_error("val_fraction", f"must be at least 0 and below 1, not {val_fraction}.")
+    if not 0 < test_fraction < 1:
+        raise setting_error("test_fraction", f"must be above 0 and below 1, not {test_fraction}.")
+    if train_limit is not None and train_limit < 1:
+        raise setting_error("train_limit", f"must be a positive number of training images, not {train_limit}.")
+    if info.needs_path and not path:
+        raise setting_error("dataset_path", f"the '{name}' dataset needs a path: {info.description}.")
+
+    raw = info.loader(path, image_size)
+    _check_labels(raw, name)
+    rng = np.random.default_rng(seed)
+    if raw.x_test is None:
+        pool, test = stratified_split(raw.y, test_fraction, rng)
+        x_pool, y_pool, x_test, y_test = raw.x[pool], raw.y[pool], raw.x[test], raw.y[test]
+    else:
+        x_pool, y_pool, x_test, y_test = raw.x, raw.y, raw.x_test, raw.y_test
+    train, val = stratified_split(y_pool, val_fraction, rng)
+    x_train, y_train = x_pool[train], y_pool[train]
+    if train_limit is not None:
+        x_train, y_train = _subsample(x_train, y_train, train_limit, rng)
+    data = Dataset(name, x_train, y_train, x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names))
+    _check_split_sizes(data, len(raw.y), val_fraction, test_fraction, train_limit, official_test=raw.x_test is not None)
+    return data
+
+
+def _images(count: int, kind: str) -> str:
+    """"1 test image", "1,000 training images", "3 images"."""
+    return " ".join(filter(None, (f"{count:,}", kind, "image" if count == 1 else "images")))
+
+
+def _check_split_sizes(data: Dataset, total: int, val_fraction: float, test_fraction: float,
+                       train_limit: int | None, official_test: bool) -> None:
+    """Refuse splits a run can't learn from or be judged on (see `load_dataset`)."""
+    counts, classes = data.split_counts(), data.num_classes
+    if counts["train"] < classes:
+        if train_limit is not None and train_limit < classes:
+            raise setting_error("train_limit", f"{_images(train_limit, 'training')} can't cover {classes} classes: "
+                                               f"use at least {classes} (one per class), or 0 for all.")
+        raise InputError(f"Dataset '{data.name}' leaves only {_images(counts['train'], 'training')} for {classes} "
+                         "classes; use more data or smaller shares for validation and test.", field="dataset")
+    if counts["test"] < classes:
+        if official_test:
+            raise InputError(f"Dataset '{data.name}' has only {_images(counts['test'], 'official test')} for "
+                             f"{classes} classes; its files may be incomplete.", field="dataset")
+        raise setting_error("test_fraction", f"{test_fraction:g} of {total:,} images keeps "
+                                             f"{_images(counts['test'], 'test')} for {classes} classes: test accuracy "
+                                             f"needs at least one per class. Use a larger {label('test_fraction')} "
+                                             "or more data.")
+    if counts["validation"] == 0 and val_fraction > 0:
+        raise setting_error("val_fraction", f"{val_fraction:g} of the training images holds out no image at all; "
+                                            f"use a larger {label('val_fraction')}, 0 for no validation, or more data.")
+
+
+def split_warnings(data: Dataset) -> list[str]:
+    """What is weak but still trains: a validation split with fewer images than classes (its
+    metrics will jump about), or classes with no training image."""
+    warnings = []
+    counts, classes = data.split_counts(), data.num_classes
+    if 0 < counts["validation"] < classes:
+        warnings.append(f"Validation has only {_images(counts['validation'], '')} for {classes} classes, so its loss "
+                        f"and accuracy will jump about; raise the {label('val_fraction')} for steadier curves.")
+    per_class = np.bincount(data.y_train, minlength=classes)
+    missing = [data.class_names[c] for c in np.flatnonzero(per_class == 0)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        warnings.append(f"No training image of {len(missing)} of the {classes} classes ({shown}): the network "
+                        "can't learn them.")
+    return warnings
+
+
+def _check_labels(raw: RawData, name: str) -> None:
+    if len(raw.y) == 0:
+        raise InputError(f"Dataset '{name}' has no examples.")
+    for y in (raw.y, raw.y_test):
+        if y is not None and len(y) and (y.min() < 0 or y.max() >= len(raw.class_names)):
+            raise InputError(
+                f"Dataset '{name}' has labels outside 0..{len(raw.class_names) - 1} for its "
+                f"{len(raw.class_names)} classes; its files may be corrupt."
+            )
+
+
+def stratified_split(
+    y: np.ndarray, fraction: float, seed: int | np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split example indices into (keep, holdout), holding out `fraction` of every class.
+
+    Class holdout sizes follow the class proportions and add up to round(fraction * len(y))
+    (the leftover examples go to the largest remainders), except that no class gives up its
+    last example. Both index arrays come in random order.
+    """
+    if not 0 <= fraction < 1:
+        raise InputError(f"A split fraction must be at least 0 and below 1, not {fraction}.")
+    rng = np.random.default_rng(seed)
+    _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    held = np.zeros(len(y), dtype=bool)
+    for code, quota in enumerate(_holdout_quotas(counts, fraction)):
+        held[rng.permutation(np.flatnonzero(codes == code))[:quota]] = True
+    return rng.permutation(np.flatnonzero(~held)), rng.permutation(np.flatnonzero(held))
+
+
+def _holdout_quotas(counts: np.ndarray, fraction: float) -> np.ndarray:
+    exact = counts * fraction
+    quotas = np.minimum(np.floor(exact).astype(np.int64), counts - 1)
+    leftover = round(fraction * counts.sum()) - quotas.sum()
+    open_classes = np.flatnonzero(quotas < counts - 1)
+    remainders = exact[open_classes] - quotas[open_classes]
+    by_remainder = open_classes[np.argsort(-remainders, kind="stable")]
+    quotas[by_remainder[: max(leftover, 0)]] += 1
+    return quotas
+
+
+def _subsample(
+    x: np.ndarray, y: np.ndarray, limit: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    if len(y) <= limit:
+        return x, y
+    _, chosen = stratified_split(y, limit / len(y), rng)
+    return x[chosen], y[chosen]
