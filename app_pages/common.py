@@ -4,12 +4,13 @@ import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnkit import inspection, run_schema, tracking
+from cnnkit import inspection, run_schema, time_travel, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
 from cnnkit.model_cache import ModelCache
 from cnnkit.runner_setting import make_remote_runner, runner_setting
+from cnnkit.settings import SETTINGS
 
 
 @st.cache_resource
@@ -100,8 +101,13 @@ def model_choices() -> dict[str, str]:
 
 
 @st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
-def cached_evaluation(run_id: str):
-    return run_store().evaluation_of_run(run_id)
+def cached_evaluation(run_id: str, epoch: int | None = None):
+    """The run's evaluation, or with `epoch` the one its snapshot after that epoch gives (time travel)."""
+    if epoch is None:
+        return run_store().evaluation_of_run(run_id)
+    split = cached_test_split(run_id)
+    return time_travel.evaluation_at_epoch(run_store().snapshot_probabilities(run_id, epoch), split.y_test,
+                                           split.x_test, cached_evaluation(run_id).class_names)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reloading the run's test images…")
@@ -120,31 +126,36 @@ def model_cache() -> ModelCache:
     """Loaded (and warmed-up) models of this server process, shared by every visitor."""
     store = run_store()  # made here, on the script's thread: the loads run on the cache's own thread
 
-    def load_and_warm_up(run_id: str):
-        model = store.load_model(run_id)
+    def load_and_warm_up(key):
+        model = store.load_model(key) if isinstance(key, str) else store.load_snapshot_model(*key)
         inspection.warm_up(model)
         return model
     return ModelCache(load_and_warm_up, max_entries=4)
 
 
-def cached_model(run_id: str):
-    return model_cache().get(run_id)
+def model_key(run_id: str, epoch: int | None = None):
+    """The model cache's key of a run's model: its id, or (id, epoch) for its snapshot after that epoch."""
+    return run_id if epoch is None else (run_id, epoch)
 
 
-def run_model(run_id: str):
-    """The run's model, or an error message and a stopped page."""
+def cached_model(run_id: str, epoch: int | None = None):
+    return model_cache().get(model_key(run_id, epoch))
+
+
+def run_model(run_id: str, epoch: int | None = None):
+    """The run's model (its snapshot after `epoch`), or an error message and a stopped page."""
     try:
         with st.spinner("Loading the model…"):
-            return cached_model(run_id)
+            return cached_model(run_id, epoch)
     except InputError as error:
         st.error(str(error))
         st.stop()
 
 
-def run_evaluation(run_id: str):
-    """The run's evaluation, or an error message and a stopped page."""
+def run_evaluation(run_id: str, epoch: int | None = None):
+    """The run's evaluation (at a snapshot's `epoch`), or an error message and a stopped page."""
     try:
-        return cached_evaluation(run_id)
+        return cached_evaluation(run_id, epoch)
     except InputError as error:
         st.error(str(error))
         st.stop()
@@ -155,3 +166,20 @@ def run_model_and_evaluation(run_id: str):
     model_cache().prefetch(run_id)  # loads while the evaluation is read
     evaluation = run_evaluation(run_id)
     return run_model(run_id), evaluation
+
+
+FINAL = "final"  # the epoch sliders' last stop: the finished run's own model and evaluation
+
+
+def epoch_slider(snapshots: list[int], key: str, whose: str = "this run", where=st) -> int | None:
+    """An epoch slider over snapshot epochs (its value: an epoch, or None for the finished runs), or a
+    one-line caption saying why there is none."""
+    if not snapshots:
+        where.caption(f":material/history: No epoch slider: {whose} kept no snapshots (train with "
+                      f"“{SETTINGS['snapshot_every'].label}” on to rewind a run).")
+        return None
+    picked = where.select_slider("Epoch", [*snapshots, FINAL], value=FINAL, key=key,
+                                 format_func=lambda epoch: epoch if epoch == FINAL else f"{epoch}",
+                                 help="Rewind to the model and test predictions kept after that epoch; "
+                                      f"“{FINAL}” is the finished run.")
+    return None if picked == FINAL else int(picked)

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, comparison, run_schema, study_analysis
+from cnnkit import charts, comparison, forks, run_schema, study_analysis, time_travel
 from cnnkit.errors import InputError
-from app_pages.common import cached_evaluation, cached_test_split, run_label, run_store
+from app_pages.common import cached_evaluation, cached_test_split, epoch_slider, run_label, run_store
 
 store = run_store()
 st.title("Compare runs")
@@ -27,8 +27,10 @@ if len(chosen) < 2:
 
 results = store.results_table(chosen)
 names = dict(zip(results["run_id"], results["run"]))
-curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab = st.tabs(
-    ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes"])
+snapshots = {run_id: store.snapshot_epochs(run_id) for run_id in chosen}
+epoch = epoch_slider(sorted(set().union(*snapshots.values())), "compare.epoch", whose="none of these runs")
+curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab, epochs_tab = st.tabs(
+    ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken"])
 
 with curves_tab:
     per, metric, smoothing = st.columns([1, 1, 2])
@@ -40,6 +42,11 @@ with curves_tab:
     history = store.histories(chosen, batch=granularity == "batch")
     history["run"] = history["run"].map(names).fillna(history["run"])
     x = "epoch" if granularity == "epoch" else "step"
+    lineages, continued = store.lineages(chosen), {}
+    if lineages and granularity == "epoch":  # a fork's line continues its parent's, drawn dashed up to the fork
+        parents = store.histories(sorted({lineage.parent_run_id for lineage in lineages.values()}))
+        history, continued = forks.with_parent_curves(
+            history, {run_id: (names[run_id], lineage) for run_id, lineage in lineages.items()}, parents)
     diff = store.params_diff(chosen)
     groups = comparison.seed_groups(diff)
     if len(groups) < len(chosen) and not st.toggle("One line per run", key="compare.each_seed",
@@ -50,7 +57,7 @@ with curves_tab:
         st.plotly_chart(charts.band_curves(bands, chosen_metric, x=x), width="stretch")
     else:
         st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window,
-                                              log_x=granularity == "batch"), width="stretch")
+                                              log_x=granularity == "batch", continued=continued), width="stretch")
 
 with settings_tab:
     if diff.empty:
@@ -71,9 +78,11 @@ with results_tab:
 evaluations = {}
 for run_id in chosen:
     try:
-        evaluations[run_id] = cached_evaluation(run_id)
+        evaluations[run_id] = cached_evaluation(run_id, epoch if epoch in snapshots[run_id] else None)
     except InputError as error:
         st.warning(f"{names[run_id]}: {error}")
+if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
+    st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {', '.join(finals)}.")
 fingerprints = store.test_fingerprints(list(evaluations))
 comparable = comparison.comparability({names[run_id]: evaluation for run_id, evaluation in evaluations.items()},
                                       test_sets={names[run_id]: fingerprint for run_id, fingerprint in fingerprints.items()})
@@ -163,6 +172,38 @@ def mistakes_view():
                                            width=PAGE_WIDTH_PX // len(columns)), width="stretch", key=f"gallery-{run_id}")
 
 
+def fixed_and_broken_view():
+    rewound = [run_id for run_id in chosen if len(snapshots[run_id]) >= 2]
+    if not rewound:
+        st.info("None of these runs kept two snapshots: train with “Snapshot every (epochs)” on to see what each "
+                "epoch fixed or broke.")
+        return
+    run_id = st.selectbox("Run", rewound, format_func=names.get, key="compare.changes.run")
+    epochs = snapshots[run_id]
+    earlier, later = st.select_slider("Between epochs", epochs, value=(epochs[0], epochs[-1]),
+                                      key=f"compare.changes.epochs.{run_id}")
+    if earlier == later:
+        st.info("Pick two different epochs.")
+        return
+    try:
+        split = cached_test_split(run_id)
+    except InputError as error:
+        st.warning(str(error))
+        return
+    changes = time_travel.fixed_and_broken(split.y_test, store.snapshot_probabilities(run_id, earlier),
+                                           store.snapshot_probabilities(run_id, later))
+    st.markdown(f"From epoch {earlier} to {later}: **{len(changes.fixed)} fixed** (wrong → right), "
+                f"**{len(changes.broken)} broken** (right → wrong); right {changes.right_before} → "
+                f"{changes.right_after} of {len(split.y_test)} test images.")
+    class_names = cached_evaluation(run_id).class_names
+    for title, indices, correct in (("Fixed", changes.fixed, True), ("Broken", changes.broken, False)):
+        shown = indices[:40]
+        if len(shown):
+            st.plotly_chart(charts.gallery(split.x_test[shown], [f"#{i} {class_names[split.y_test[i]]}" for i in shown],
+                                           columns=10, correct=[correct] * len(shown), title=f"{title}: {len(indices)}"),
+                            width="stretch", key=f"changes-{title}")
+
+
 def per_class_view():
     scores = pd.concat([evaluation.per_class.assign(run=names[run_id]) for run_id, evaluation in evaluations.items()])
     st.plotly_chart(charts.per_class_scores(scores), width="stretch")
@@ -177,3 +218,6 @@ for tab, view, render in ((confusion_tab, "confusion", confusion_view), (classes
             st.info(reason)
         else:
             render()
+
+with epochs_tab:
+    fixed_and_broken_view()

@@ -5,7 +5,9 @@ import streamlit as st
 
 from cnnkit import charts, inspection
 from cnnkit.errors import InputError
-from app_pages.common import cached_test_split, finished_run_labels, model_cache, run_evaluation, run_model, run_store
+from app_pages.common import (
+    cached_test_split, epoch_slider, finished_run_labels, model_cache, model_key, run_evaluation, run_model, run_store,
+)
 
 store = run_store()
 st.title("Inspect a run")
@@ -33,8 +35,9 @@ def tab_key(name: str, default) -> str:
     return key
 
 
-model_cache().prefetch(run_id)  # the model loads in the background while the views that need none are drawn
-evaluation = run_evaluation(run_id)
+epoch = epoch_slider(store.snapshot_epochs(run_id), run_key("epoch"))  # None: the finished run
+model_cache().prefetch(model_key(run_id, epoch))  # loads in the background while views that need no model are drawn
+evaluation = run_evaluation(run_id, epoch)
 names = evaluation.class_names
 try:
     split = cached_test_split(run_id)
@@ -45,13 +48,13 @@ test_count = 0 if split is None else len(split.x_test)
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing feature maps…")
-def maps_for(run: str, image_key: str, _image: np.ndarray, _model) -> dict:
-    """Feature maps are computed once per run and image, then reused for every layer view."""
+def maps_for(run: str, at_epoch: int | None, image_key: str, _image: np.ndarray, _model) -> dict:
+    """Feature maps are computed once per run, epoch and image, then reused for every layer view."""
     return inspection.feature_maps(_model, _image)
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying test images…")
-def test_probabilities(run: str, indices: tuple[int, ...], _model) -> np.ndarray:
+def test_probabilities(run: str, at_epoch: int | None, indices: tuple[int, ...], _model) -> np.ndarray:
     """Probabilities of the run's test images at `indices` (a run's test split never changes)."""
     return inspection.predict_probabilities(_model, cached_test_split(run).x_test[list(indices)])
 
@@ -106,7 +109,7 @@ if maps_tab.open:
         if image is None:
             st.info(no_image)
         else:
-            maps = maps_for(run_id, f"{index}", image, run_model(run_id))
+            maps = maps_for(run_id, epoch, f"{index}", image, run_model(run_id, epoch))
             layer_names = list(maps)
             picked = st.multiselect("Layers", layer_names, key=tab_key("layers", layer_names))
             for layer in picked:
@@ -114,7 +117,7 @@ if maps_tab.open:
 
 if filters_tab.open:
     with filters_tab:
-        model = run_model(run_id)
+        model = run_model(run_id, epoch)
         conv_layers = inspection.conv_layer_names(model)
         if not conv_layers:
             st.info("This model has no conv layers, so no filters to show.")
@@ -135,8 +138,8 @@ if probabilities_tab.open:
                 if test_count > 1 else 1
             if test_count < 16:
                 st.caption(f"This run has {test_count} test image{'s' * (test_count != 1)}.")
-            model = run_model(run_id)
-            probabilities = test_probabilities(run_id, tuple(range(count)), model)
+            model = run_model(run_id, epoch)
+            probabilities = test_probabilities(run_id, epoch, tuple(range(count)), model)
             columns = st.columns(4)
             for i in range(count):
                 with columns[i % 4]:
@@ -151,7 +154,7 @@ if probabilities_tab.open:
             per_class = min(10, len(names))
             chosen, missing = inspection.examples_by_class(split.y_test, per_class, per_class)
             if len(chosen):
-                predicted = test_probabilities(run_id, tuple(chosen.tolist()), model).argmax(axis=1)
+                predicted = test_probabilities(run_id, epoch, tuple(chosen.tolist()), model).argmax(axis=1)
                 st.plotly_chart(charts.computer_vs_human(split.x_test[chosen], [names[t] for t in split.y_test[chosen]],
                                                          [names[p] for p in predicted], per_row=per_class),
                                 width="stretch")
@@ -161,7 +164,7 @@ if probabilities_tab.open:
 
 if cam_tab.open:
     with cam_tab:
-        model = run_model(run_id)
+        model = run_model(run_id, epoch)
         layers = inspection.grad_cam_layers(model)
         if image is None or not layers:
             st.info(no_image if image is None else "This model has no conv layer Grad-CAM can explain.")

@@ -4,7 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import charts, checkpoint, export, run_schema, run_search, selection
+from cnnkit.config import parse_assignments
 from cnnkit.errors import InputError
+from cnnkit.lineage import lineage_of
+from cnnkit.settings import SETTINGS
 from app_pages.common import job_manager, run_label, run_store, visitor
 
 store = run_store()
@@ -122,6 +125,27 @@ def selection_bar(picked: list[str], hidden: list[str], labels: dict[str, str]) 
             st.rerun()
 
 
+def fork_from_epoch(run_id: str) -> None:
+    """Start a new run from one of this run's snapshots, with some settings changed."""
+    snapshots = store.snapshot_epochs(run_id)
+    if not snapshots:
+        st.caption(":material/fork_right: No fork from an epoch: this run kept no snapshots (train with "
+                   f"“{SETTINGS['snapshot_every'].label}” on).")
+        return
+    epoch_column, changes_column, button_column = st.columns([1, 3, 1], vertical_alignment="bottom")
+    epoch = epoch_column.selectbox("Fork from epoch", snapshots, key=f"fork-epoch-{run_id}")
+    text = changes_column.text_input("Changed settings (key=value, separated by spaces)", key=f"fork-changes-{run_id}",
+                                     placeholder="e.g. learning_rate=0.0003 rotation=10 epochs=20",
+                                     help="The fork starts from the snapshot's weights and optimizer state; its "
+                                          "epochs continue from the snapshot's.")
+    if button_column.button("Fork", width="stretch", key=f"fork-{run_id}"):
+        try:
+            job_manager().fork(run_id, epoch, parse_assignments(text.split()), visitor=visitor())
+            st.success("Forking in a job: follow it on the Train page.")
+        except InputError as error:
+            st.error(str(error))
+
+
 runs_table()
 
 run_id = st.session_state.get("open_run")
@@ -137,6 +161,8 @@ if run_id:
     st.caption(f"run `{run_id}` · fingerprint of its data `{run.tags.get(run_schema.DATA_FINGERPRINT_TAG, '–')[:16]}`")
     if run.tags.get(run_schema.ERROR_TAG):
         st.error(run.tags[run_schema.ERROR_TAG])
+    if lineage := lineage_of(run.tags):
+        st.caption(f":material/fork_right: Forked from run `{lineage.parent_run_id}` after its epoch {lineage.epoch}.")
     if run.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
         if st.button("Resume", type="primary", help="Continue this run in a job from its last completed epoch."):
             try:
@@ -220,6 +246,7 @@ if run_id:
             st.download_button("Download the export (zip)", archive, file_name=f"{run_id}.zip", mime="application/zip",
                                on_click="ignore", type="primary")
             st.caption(onnx_note)
+        fork_from_epoch(run_id)
         user_tags = {k: v for k, v in run.tags.items() if not k.startswith(run_schema.RESERVED_TAG_PREFIXES)}
         for tag, value in user_tags.items():
             shown_tag, remove = st.columns([4, 1])

@@ -5,6 +5,7 @@ session's state and in the address bar (the non-default settings, and the job ch
 query parameters), so a reload or a shared link brings it back.
 """
 
+import contextlib
 import math
 
 import pandas as pd
@@ -21,6 +22,7 @@ from cnnkit.errors import InputError
 from cnnkit.presets import PRESETS
 from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
+from cnnkit.snapshot_plan import disk_budget
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
 from app_pages.common import canceller, job_manager, run_store, uploads_dir, visitor
@@ -403,6 +405,11 @@ with optimise_tab:
     with left:
         for setting in settings_on("optimiser"):
             control(setting.name)
+        if cfg is not None and data is not None and cfg.snapshot_every:
+            with contextlib.suppress(InputError):  # the Model tab says what is wrong with the network
+                _, total = architecture_table(arch.name, data.input_shape, data.num_classes, values["activation"],
+                                              values["batch_norm"], values["dropout_scale"], values["width"])
+                st.caption(f":material/save: {disk_budget(cfg, total, len(data.x_test), data.num_classes).describe()}")
     with right:
         if data is None:
             st.info("The plan appears once the data loads: its steps per epoch depend on the number of training images.")

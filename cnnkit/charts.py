@@ -11,6 +11,7 @@ import base64
 import io
 import math
 import textwrap
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -515,7 +516,7 @@ def _run_colors(runs) -> dict:
 
 
 def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothing: int = 1,
-                   log_x: bool = False) -> go.Figure:
+                   log_x: bool = False, continued: Mapping[str, str] | None = None) -> go.Figure:
     """One line per run of `metric` against `x`, for comparing runs.
 
     `history` is long: columns `run` (display name), `x` (e.g. epoch or step) and `metric` (e.g.
@@ -523,7 +524,8 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
     dropped, then each run's values (sorted by `x`) are smoothed with the trailing `moving_average`
     over `smoothing` points. Runs get colours in order of first appearance. With `log_x` (as seed
     002 plots batch loss) x values <= 0 are left out. Accuracies are shown as percent; a learning
-    rate spanning more than two decades gets a log y axis.
+    rate spanning more than two decades gets a log y axis. `continued` maps a run (a fork's parent up
+    to the fork's epoch) to the run that continues it (the fork): it is drawn dashed in that run's colour.
     """
     label = _metric_label(metric)
     title = f"{label[:1].upper()}{label[1:]} per {x}" + (f", average of the last {smoothing} points" if smoothing > 1 else "")
@@ -542,12 +544,15 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
     groups = dict(tuple(rows.groupby("run", sort=False)))
     fig = go.Figure()
     drawn = []
-    for run, color in _run_colors(groups).items():
+    continued = continued or {}
+    colors = _run_colors([run for run in groups if run not in continued])
+    colors.update({run: colors.get(continued[run], RUN_COLORS[0]) for run in groups if run in continued})
+    for run, color in colors.items():
         part = groups[run].sort_values(x, kind="stable")
         xs = part[x].to_numpy(dtype=float)
         ys = moving_average(part[metric], smoothing)
         drawn.append(ys)
-        fig.add_scatter(x=xs, y=ys, name=str(run), mode=_mode(len(xs)),
+        fig.add_scatter(x=xs, y=ys, name=str(run), mode=_mode(len(xs)), line_dash="dash" if run in continued else None,
                         line_color=color, hovertemplate=f"{run}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}}<extra></extra>")
     x_title = {"epoch": "Epoch", "step": "Optimizer step (batch)"}.get(x, x)
     fig.update_xaxes(title=x_title + (", log scale" if log_x else ""),

@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|search|study|study-report|resume|lr-find|register|export|list|worker`."""
+"""The headless command line: `python -m cnnkit train|search|study|study-report|resume|fork|lr-find|register|export|list|worker`."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--metric", default=TEST_ACCURACY, help=f"the result to analyse (default {TEST_ACCURACY})")
     resume = commands.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
     resume.add_argument("run_id")
+    fork = commands.add_parser("fork", help="start a new run from a run's snapshot after an epoch (weights and "
+                               "optimizer state), with changed settings")
+    fork.add_argument("run_id")
+    fork.add_argument("--epoch", type=int, required=True, help="the snapshot's epoch; the fork's epochs continue from it")
+    fork.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="settings to change, e.g. learning_rate=0.0003")
+    fork.add_argument("--run-name")
     register = commands.add_parser("register", help="add a finished run's model to MLflow's Model Registry")
     register.add_argument("run_id")
     register.add_argument("name", help="registered model name (a new version when it exists)")
@@ -57,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "studies", "models"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train, search = commands.choices["train"], commands.choices["search"]
-    for command in (train, search, resume, register, export, listing, study, report):
+    for command in (train, search, resume, fork, register, export, listing, study, report):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     for command in (train, search):
@@ -185,6 +191,14 @@ def run_resume(args: argparse.Namespace) -> int:
 
     return _until_ended(lambda cancel: resume(args.run_id, tracking_uri=args.tracking_uri, cancel=cancel,
                                               on_progress=ProgressPrinter()))
+
+
+def run_fork(args: argparse.Namespace) -> int:
+    from cnnkit.training import fork
+
+    changes = parse_assignments(args.settings)
+    return _until_ended(lambda cancel: fork(args.run_id, args.epoch, changes, tracking_uri=args.tracking_uri,
+                                            run_name=args.run_name, cancel=cancel, on_progress=ProgressPrinter()))
 
 
 def _until_ended(run, reasons: dict | None = None) -> int:
@@ -340,7 +354,13 @@ def run_lr_find(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse gives a fork's KEY=VALUE settings to its positional only before the first option; later ones come here
+    if extra and (args.command != "fork" or any("=" not in text or text.startswith("-") for text in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.settings += extra
     try:
         if args.command == "list":
             rows = _listing(args.what, args.tracking_uri)
@@ -375,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_resume(args)
         if args.command == "worker":
             return run_worker(args)
+        if args.command == "fork":
+            return run_fork(args)
         return run_train(args)
     except InputError as error:
         print(f"error: {command_line_message(error)}", file=sys.stderr)

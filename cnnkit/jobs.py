@@ -157,6 +157,11 @@ def _call_watcher(hook: Callable | None, value) -> None:
         log.exception("A job watcher's hook raised")
 
 
+# Jobs that train in this process whatever the runner: a range test's result and a fork's parent
+# snapshot are read here (a cluster's workers train new runs and resume their own).
+IN_APP_KINDS = ("lr_find", "fork")
+
+
 class JobManager:
     """Runs jobs through its runner, at most `max_concurrent` at once, the rest queued first in,
     first out. Thread-safe: all shared state sits behind one lock, and callers only ever see
@@ -242,6 +247,14 @@ class JobManager:
         cfg = tracking.config_of_run(tracking.make_client(self.tracking_uri), run_id)
         return self._submit("resume", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", visitor, run_id=run_id)
 
+    def fork(self, run_id: str, epoch: int, changes: dict[str, object] | None = None, *,
+             visitor: str | None = None) -> str:
+        """Queue a new run from run `run_id`'s snapshot after `epoch` with `changes` to its settings (see
+        `training.fork`), for `visitor` (see `submit`); returns the job id. InputError when it can't be forked."""
+        cfg = training.forkable(run_id, epoch, changes or {}, self.tracking_uri)
+        name = f"{cfg.arch} on {cfg.dataset} (fork of {run_id[:6]} at epoch {epoch})"
+        return self._submit("fork", cfg, name, visitor, run_id=run_id, epoch=epoch, changes=dict(changes or {}))
+
     def cancel(self, job_id: str, *, visitor: str | None = None, reason: str = training.USER_CANCEL) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
         and turns "cancelled" when its run has ended KILLED (`reason` is its note). An ended job is
@@ -314,14 +327,16 @@ class JobManager:
     # ---- internals ("Lock held.": the caller must hold self._lock) ---------------------
 
     def _submit(self, kind: str, cfg: TrainConfig, name: str, visitor: str | None, *, run_id: str | None = None,
-                steps: int = 0, tags: dict[str, str] | None = None, watch: dict | None = None) -> str:
+                steps: int = 0, epoch: int = 0, changes: dict[str, object] | None = None,
+                tags: dict[str, str] | None = None, watch: dict | None = None) -> str:
         accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job manager has shut down.")
             self._check_visitor_cap(visitor)
             job_id = f"job-{next(self._ids)}"
-            spec = JobSpec(job_id, kind, cfg, name, self.tracking_uri, self.experiment, run_id, steps, tags or None)
+            spec = JobSpec(job_id, kind, cfg, name, self.tracking_uri, self.experiment, run_id, steps, tags or None,
+                           epoch, changes)
             job = _Job(job_id, "lr_find" if kind == "lr_find" else "train", name, cfg, spec, visitor, run_id=run_id,
                        **(watch or {}))
             self._jobs[job.job_id] = job
@@ -364,7 +379,7 @@ class JobManager:
         while self._queue and self._running < self._max_concurrent and not self._closed:
             job = self._queue.popleft()
             job.state, job.started_at = "running", time.time()
-            job.runner = self._local if job.kind == "lr_find" else self.runner
+            job.runner = self._local if job.spec.kind in IN_APP_KINDS else self.runner
             self._running += 1
             try:
                 job.handle = job.runner.submit(job.spec, lambda event, job=job: self._on_event(job, event))

@@ -44,6 +44,26 @@ MISTAKES = "evaluation/mistakes.csv"  # every misclassified test image: index, t
 MISTAKE_IMAGES = "evaluation/mistake_images.npz"  # the most confident mistakes' images, by test index
 EVALUATION_FILES = (CONFUSION_MATRIX, PER_CLASS, MISTAKES, MISTAKE_IMAGES)
 ERROR_TRACEBACK = "error.txt"  # the traceback of a FAILED run
+SNAPSHOT_FOLDER = "snapshots"  # runs with snapshot_every: the files below for every snapshot epoch
+SNAPSHOT_SUFFIXES = (".keras", ".probabilities.npz")  # the model (optimizer state included); float16 test probabilities
+
+
+def snapshot_model(epoch: int) -> str:
+    """The model as it was after `epoch` (1-based), with its optimizer's state, for rewinding and forking."""
+    return f"{SNAPSHOT_FOLDER}/epoch-{epoch:05d}{SNAPSHOT_SUFFIXES[0]}"
+
+
+def snapshot_probabilities(epoch: int) -> str:
+    """The test images' class probabilities after `epoch` (array "probabilities", float16, test order)."""
+    return f"{SNAPSHOT_FOLDER}/epoch-{epoch:05d}{SNAPSHOT_SUFFIXES[1]}"
+
+
+def snapshot_epoch(artifact_path: str) -> int | None:
+    """The epoch of a snapshot's model file, None for any other file."""
+    name = artifact_path.rsplit("/", 1)[-1]
+    digits = name.removeprefix("epoch-").removesuffix(SNAPSHOT_SUFFIXES[0])
+    return int(digits) if name.startswith("epoch-") and name.endswith(SNAPSHOT_SUFFIXES[0]) and digits.isdigit() else None
+
 
 # ---- tags ------------------------------------------------------------------------------
 RESERVED_TAG_PREFIXES = ("mlflow.", "cnnkit.", "keras.")  # tags written by MLflow and cnnkit, not by people
@@ -61,6 +81,8 @@ INPUT_SHAPE_TAG = "cnnkit.input_shape"  # the model's input, e.g. "28x28x1"
 MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; loading the model checks it
 ERROR_TAG = "cnnkit.error"  # why a run ended FAILED or KILLED, one line for a person
 RESUMED_FROM_EPOCH_TAG = "cnnkit.resumed_from_epoch"  # the checkpoint's epoch a resumed run continued from
+PARENT_RUN_TAG = "cnnkit.parent_run"  # a fork: the run whose snapshot it started from
+PARENT_EPOCH_TAG = "cnnkit.parent_epoch"  # ... and that snapshot's epoch; the fork's epochs continue from it
 SEARCH_TAG = "cnnkit.search"  # the search (Optuna study) whose trial the run is
 SEARCH_TRIAL_TAG = "cnnkit.search_trial"  # the run's trial number in that search, from 0
 STUDY_ID_TAG = "cnnkit.study_id"  # the study (cnnkit.studies) the run is one cell-and-seed of

@@ -20,14 +20,16 @@ class JobSpec:
     """Everything a runner needs to start a job, as plain values."""
 
     job_id: str  # the manager's id of the job
-    kind: str  # "train", "resume" or "lr_find"
+    kind: str  # "train", "resume", "fork" or "lr_find"
     config: TrainConfig
     name: str
     tracking_uri: str | None
     experiment: str
-    run_id: str | None = None  # the run it trains: the one a "resume" continues, or one scheduled for a worker
+    run_id: str | None = None  # the run a "resume" continues, a "fork" starts from, or one scheduled for a worker
     steps: int = 0  # an "lr_find"'s batches
     tags: dict[str, str] | None = None  # extra tags for its run (its study, its search trial)
+    epoch: int = 0  # a "fork"'s epoch: it starts from run_id's snapshot after it
+    changes: dict | None = None  # a "fork"'s changed settings
 
     def to_json(self) -> str:
         return json.dumps({**dataclasses.asdict(self), "config": self.config.to_dict()}, sort_keys=True)

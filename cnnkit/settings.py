@@ -205,6 +205,10 @@ SETTINGS: dict[str, Setting] = _settings(
     Setting("ema_momentum", "Weight averaging", "Keep an exponential moving average of the weights and finish "
             "with it (0.99–0.9999).", "optimiser", "number", hint="EMA momentum, 0 = off", low=0.5, high=0.99999, off=0.0,
             step=0.001, number_format="%g"),
+    Setting("snapshot_every", "Snapshot every (epochs)", "Keep the model (with its optimizer state) and the test "
+            "set's probabilities every this many epochs and at the last one, to rewind Inspect and Compare to an "
+            "epoch or fork a new run from it. Each snapshot predicts the test set once more.", "optimiser", "number",
+            hint="0 = off", low=1, high=100_000, off=0),
     Setting("precision", "Precision", "mixed_bfloat16 / mixed_float16 compute in 16 bits with float32 weights and "
             "output: up to ~1.6x faster at large batches on a GPU; float16 adds loss scaling. On a CPU bfloat16 "
             "runs about as fast as float32 and float16 about 12x slower (emulated).", "optimiser", "select",

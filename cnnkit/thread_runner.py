@@ -94,6 +94,10 @@ class ThreadRunner:
         created = lambda run_id: job.on_event(RunCreated(run_id))  # noqa: E731
         if spec.kind == "lr_find":
             return self._range_tester(spec.config, steps=spec.steps, cancel=job.cancel)
+        if spec.kind == "fork":
+            return training.fork(spec.run_id, spec.epoch, spec.changes, tracking_uri=spec.tracking_uri,
+                                 experiment=spec.experiment, run_name=spec.name, cancel=job.cancel,
+                                 on_progress=job.report, on_run_created=created)
         if spec.kind == "resume":
             return self._resumer(spec.run_id, tracking_uri=spec.tracking_uri, cancel=job.cancel,
                                  on_progress=job.report, on_run_created=created)

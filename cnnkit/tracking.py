@@ -42,14 +42,17 @@ from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.heartbeat import beat_tags, heartbeat_age, stale_after_seconds
+from cnnkit.lineage import Lineage, lineage_of
 from cnnkit.run_schema import (
     BATCH_LOSS, BATCH_LR, BATCH_METRICS, CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, DATASET_SUMMARY, EPOCH_CURVES,
     EPOCH_METRICS, EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG,
     KERAS_BACKEND_TAG, KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS,
-    PID_TAG, RESERVED_TAG_PREFIXES, RESULT_METRICS, TEST_ACCURACY, TEST_FINGERPRINT_TAG, UPLOADED_DATASET_FOLDER,
-    VAL_ACCURACY, VERSION_TAG,
+    PID_TAG, RESERVED_TAG_PREFIXES, RESULT_METRICS, SNAPSHOT_FOLDER, TEST_ACCURACY, TEST_FINGERPRINT_TAG,
+    UPLOADED_DATASET_FOLDER, VAL_ACCURACY, VERSION_TAG, snapshot_epoch,
 )
 from cnnkit.run_schema import STUDY_CELL_TAG, STUDY_ID_TAG, STUDY_NAME_TAG, STUDY_SEED_TAG, STUDY_SIZE_TAG
+from cnnkit.run_schema import snapshot_model as snapshot_model_file
+from cnnkit.run_schema import snapshot_probabilities as snapshot_probabilities_file
 
 DEFAULT_EXPERIMENT = "cnnkit"
 _MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
@@ -619,18 +622,67 @@ def load_model(client: MlflowClient, run_id: str):
     """A run's trained model, once its file is checked against the SHA-256 recorded when it was
     logged (runs logged before that have none and load unchecked), loaded with safe_mode=True (no
     code from the artifact runs). A changed, refused or damaged file is an InputError naming the run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return _load_keras_file(download_model(client, run_id, Path(tmp)), f"The saved model of run {run_id}")
+
+
+def _load_keras_file(path: Path, what: str):
+    """A `.keras` file loaded with safe_mode=True; InputError "<what> can't be loaded safely ..."."""
     import keras
 
     import cnnkit.tricks  # noqa: F401  (registers cnnkit's layers and schedules for deserialisation)
 
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception:  # Keras' refusals and a damaged file's errors come in many types and may quote the file
+        _log.warning("%s could not be loaded", what, exc_info=True)
+        raise InputError(f"{what} can't be loaded safely: it holds code (such as a Lambda layer) or parts cnnkit "
+                         "doesn't know, or the file is damaged.") from None
+
+
+# ---- snapshots: a run's model and test probabilities every few epochs (setting snapshot_every) ----------
+
+
+def snapshot_epochs(client: MlflowClient, run_id: str) -> list[int]:
+    """The epochs run `run_id` kept a snapshot of, in order; empty for a run without snapshots."""
+    try:
+        files = client.list_artifacts(run_id, SNAPSHOT_FOLDER)
+    except (MlflowException, OSError):
+        return []
+    return sorted(epoch for epoch in map(snapshot_epoch, (file.path for file in files)) if epoch is not None)
+
+
+def lineages(client: MlflowClient, run_ids: list[str]) -> dict[str, Lineage]:
+    """run id -> where it was forked from, for the forks among these runs (one search)."""
+    found = {run.info.run_id: lineage_of(run.data.tags) for run in _runs(client, run_ids)}
+    return {run_id: lineage for run_id, lineage in found.items() if lineage is not None}
+
+
+def _download_snapshot_file(client: MlflowClient, run_id: str, epoch: int, artifact_file: str, folder: Path) -> Path:
+    try:
+        return Path(client.download_artifacts(run_id, artifact_file, str(folder)))
+    except Exception:  # MLflow raises several types for a missing artifact
+        raise InputError(f"Run {run_id} has no snapshot after epoch {epoch}.") from None
+
+
+def download_snapshot(client: MlflowClient, run_id: str, epoch: int, folder: Path) -> Path:
+    """The `.keras` file of run `run_id` after `epoch` (optimizer state included), downloaded into `folder`."""
+    return _download_snapshot_file(client, run_id, epoch, snapshot_model_file(epoch), folder)
+
+
+def snapshot_probabilities(client: MlflowClient, run_id: str, epoch: int) -> np.ndarray:
+    """The run's test-image probabilities after `epoch`, (images, classes) float32, in test order."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = download_model(client, run_id, Path(tmp))
-        try:
-            return keras.saving.load_model(path, safe_mode=True)
-        except Exception:  # Keras' refusals and a damaged file's errors come in many types and may quote the file
-            _log.warning("The saved model of run %s could not be loaded", run_id, exc_info=True)
-            raise InputError(f"The saved model of run {run_id} can't be loaded safely: it holds code (such as a "
-                             "Lambda layer) or parts cnnkit doesn't know, or the file is damaged.") from None
+        path = _download_snapshot_file(client, run_id, epoch, snapshot_probabilities_file(epoch), Path(tmp))
+        with np.load(path, allow_pickle=False) as arrays:
+            return arrays["probabilities"].astype(np.float32)
+
+
+def load_snapshot_model(client: MlflowClient, run_id: str, epoch: int):
+    """The run's model as it was after `epoch`, loaded with safe_mode=True."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return _load_keras_file(download_snapshot(client, run_id, epoch, Path(tmp)),
+                                f"The snapshot of run {run_id} after epoch {epoch}")
 
 
 def download_model(client: MlflowClient, run_id: str, folder: Path) -> Path:
@@ -1325,3 +1377,15 @@ class RunStore:
 
     def studies(self) -> pd.DataFrame:
         return studies(self._client)
+
+    def snapshot_epochs(self, run_id: str) -> list[int]:
+        return snapshot_epochs(self._client, run_id)
+
+    def snapshot_probabilities(self, run_id: str, epoch: int) -> np.ndarray:
+        return snapshot_probabilities(self._client, run_id, epoch)
+
+    def load_snapshot_model(self, run_id: str, epoch: int):
+        return load_snapshot_model(self._client, run_id, epoch)
+
+    def lineages(self, run_ids: list[str]) -> dict[str, Lineage]:
+        return lineages(self._client, run_ids)

@@ -11,23 +11,28 @@ import errno
 import json
 import logging
 import math
+import shutil
+import tempfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import keras
 import numpy as np
 
-from cnnkit import accelerators, checkpoint, run_schema, tracking
+from cnnkit import accelerators, checkpoint, forks, run_schema, tracking
 from cnnkit.architectures import build_model, resolve_knobs
 from cnnkit.config import TrainConfig
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
+from cnnkit.epoch_snapshots import EpochSnapshots
 from cnnkit.errors import InputError
 from cnnkit.evaluation import evaluate
 from cnnkit.heartbeat import Heartbeat, stale_after_seconds
+from cnnkit.lineage import lineage_tags
 from cnnkit.tricks import (
     PER_STEP_SCHEDULES, ExponentialRamp, LRSuggestion, input_layers, make_optimizer, schedule_preview, suggest_lr_range,
 )
@@ -42,7 +47,7 @@ REPORT_SECONDS = 0.25  # batch progress reaches the live view and the store at m
 class Progress:
     """A snapshot of where a run is, for progress bars and live views."""
 
-    phase: str  # loading data, building model, training, validating, evaluating, saving, finished, failed, cancelled
+    phase: str  # loading data, building model, training, validating, snapshotting, evaluating, saving, finished, ...
     epoch: int = 0  # 1-based epoch in progress
     epochs: int = 0
     batch: int = 0  # batches done in this epoch
@@ -77,6 +82,9 @@ class Progress:
                     f"batch {self.pass_batch}/{self.pass_batches}")
         if self.phase == "evaluating" and self.pass_batches:
             return f"evaluating on {self.pass_images:,} test images · batch {self.pass_batch}/{self.pass_batches}"
+        if self.phase == "snapshotting":
+            return (f"snapshot after epoch {self.epoch}/{self.epochs}: predicting {self.pass_images:,} test images · "
+                    f"batch {self.pass_batch}/{self.pass_batches}")
         return self.phase
 
     def to_json(self) -> str:
@@ -425,6 +433,42 @@ def resume(
                            on_run_created)
 
 
+def fork(
+    parent_run_id: str,
+    epoch: int,
+    changes: dict[str, object] | None = None,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str = tracking.DEFAULT_EXPERIMENT,
+    run_name: str | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_run_created: Callable[[str], None] | None = None,
+) -> RunResult:
+    """A new run that starts from run `parent_run_id`'s snapshot after `epoch`, its weights and optimizer
+    state, with `changes` to its settings (see `forks.fork_config`); its epochs continue from `epoch`
+    and it is tagged with its parent and that epoch. Raises InputError, before any run is created,
+    when the fork can't be made (see `forkable`)."""
+    client = tracking.make_client(tracking_uri)
+    cfg = forkable(parent_run_id, epoch, changes or {}, tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        snapshot = tracking.download_snapshot(client, parent_run_id, epoch, Path(tmp))
+        logger = tracking.start_run(client, cfg, experiment, run_name, lineage_tags(parent_run_id, epoch))
+        run_folder = checkpoint.folder(tracking_uri, logger.run_id)
+        run_folder.mkdir(parents=True, exist_ok=True)
+        start = shutil.move(snapshot, run_folder / f"parent-{snapshot.name}")  # removed with the run's checkpoint
+    saved = checkpoint.Saved(epoch, training_done=False, weights=Path(start))
+    return _run_to_the_end(cfg, logger, run_folder, saved, cancel, on_progress, on_run_created, fork=True)
+
+
+def forkable(parent_run_id: str, epoch: int, changes: dict[str, object], tracking_uri: str | None = None) -> TrainConfig:
+    """The config of a fork of run `parent_run_id` from `epoch` with `changes`; InputError when the
+    run has no snapshot after that epoch or a change doesn't fit the snapshot."""
+    client = tracking.make_client(tracking_uri)
+    forks.check_epoch(parent_run_id, epoch, tracking.snapshot_epochs(client, parent_run_id))
+    return forks.fork_config(tracking.config_of_run(client, parent_run_id), epoch, changes)
+
+
 def resumable(run_id: str, tracking_uri: str | None = None) -> checkpoint.Saved:
     """Run `run_id`'s checkpoint, when the run stopped (KILLED or FAILED, or left RUNNING by a
     process that is gone) and has one; else InputError saying why not."""
@@ -463,10 +507,10 @@ def failure_message(error: BaseException, phase: str) -> str:
 
 def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, saved: checkpoint.Saved | None,
                     cancel: threading.Event | None, on_progress: ProgressCallback | None,
-                    on_run_created: Callable[[str], None] | None) -> RunResult:
+                    on_run_created: Callable[[str], None] | None, fork: bool = False) -> RunResult:
     """Train (or continue) the run `logger` writes to and end it FINISHED, FAILED or KILLED; never raises
     for a failed run. The checkpoint in `run_folder` is kept for `resume` unless the run finished or
-    its loss diverged."""
+    its loss diverged. A `fork` starts from `saved`, its parent's snapshot, at its own learning rate."""
     cancel = cancel or threading.Event()
     phase = "starting"
     heartbeat = Heartbeat(logger)
@@ -483,7 +527,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
     metrics: dict[str, float] = {}
     try:
         with heartbeat, accelerators.data_parallel(cfg.devices):
-            metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved)
+            metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved, fork)
     except Cancelled:
         reason = getattr(cancel, "reason", USER_CANCEL)
         _end_run(logger, "KILLED", reason)
@@ -516,7 +560,7 @@ def _end_run(logger: tracking.RunLogger, status: str, note: str | None = None) -
 
 
 def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading.Event, report: ProgressCallback,
-                  run_folder, saved: checkpoint.Saved | None) -> dict:
+                  run_folder, saved: checkpoint.Saved | None, fork: bool = False) -> dict:
     report(Progress("loading data"))
     data = load_data(cfg)
     _check(cancel)
@@ -542,12 +586,12 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     model.summary(print_fn=lambda line, *args, **kwargs: summary.append(line))
     logger.log_text("\n".join(summary), run_schema.MODEL_SUMMARY)
     initial_epoch = saved.epoch if saved else 0
-    if saved is None:
-        logger.log_metrics({run_schema.PARAM_COUNT: model.count_params()}, step=0)
-        logged_epochs = logged_steps = 0
-    else:  # what the interrupted process logged after its last checkpoint is kept, not logged twice
+    logged_epochs = logged_steps = 0
+    if saved is not None:  # what the interrupted process logged after its last checkpoint is kept, not logged twice
         logged_epochs = tracking.last_logged_step(logger.client, logger.run_id, run_schema.LOSS)
         logged_steps = tracking.last_logged_step(logger.client, logger.run_id, run_schema.BATCH_LOSS)
+    if not logged_steps:  # a new run, a fork too (its saved state is its parent's snapshot)
+        logger.log_metrics({run_schema.PARAM_COUNT: model.count_params()}, step=0)
 
     monitor = RunMonitor(logger, cfg, len(data.x_train), steps_per_epoch, report, initial_epoch=initial_epoch,
                          logged_epochs=logged_epochs, logged_steps=logged_steps)
@@ -557,6 +601,21 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     saver = checkpoint.EpochCheckpoint(run_folder, stateful, resume_from=saved,
                                       every_seconds=checkpoint.seconds_between_saves())
     validation = (data.x_val, one_hot(data.y_val, data.num_classes)) if len(data.x_val) else None
+
+    def snapshot_probabilities(snapshot_model: keras.Model, epoch: int) -> np.ndarray:
+        def snapshotting(done: int, batches: int) -> None:
+            report(Progress("snapshotting", epoch, cfg.epochs, steps_per_epoch, steps_per_epoch, event="pass",
+                            pass_batch=done, pass_batches=batches, pass_images=len(data.x_test)))
+
+        return predict_test_images(snapshot_model, data.x_test, cfg, cancel, on_batches=snapshotting)
+
+    # Before the carried callbacks: a snapshot when fit ends is taken before early stopping restores its best weights.
+    snapshots = [EpochSnapshots(cfg.snapshot_every, cfg.epochs, snapshot_probabilities, logger.log_file,
+                                logger.log_arrays)] if cfg.snapshot_every else []
+    own_rate = []  # after the saver: a fork's parent's rate comes back with its optimizer's state; the fork has its own
+    if fork and cfg.schedule not in PER_STEP_SCHEDULES:
+        own_rate.append(keras.callbacks.LambdaCallback(
+            on_train_begin=lambda logs: setattr(model.optimizer, "learning_rate", cfg.learning_rate)))
     if saved is not None and saved.training_done:  # it was stopped while evaluating: only that is left
         saver.set_model(model)
         saver.on_train_begin()
@@ -571,7 +630,8 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
                 validation_data=validation,
                 shuffle=True,
                 verbose=0,
-                callbacks=[CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)), *carried, saver],
+                callbacks=[CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)), *snapshots,
+                           *carried, saver, *own_rate],
             )
         finally:
             monitor.close()

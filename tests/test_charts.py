@@ -439,6 +439,12 @@ def test_compare_curves_draws_one_smoothed_line_per_run_in_its_own_colour():
     assert has_shared_look(fig)
 
 
+def test_compare_curves_draw_a_forks_parent_part_dashed_in_the_forks_colour():
+    fig = charts.compare_curves(two_run_history(), "val_loss", continued={"a": "b"})
+    lines = {trace.name: trace.line for trace in fig.data}
+    assert lines["a"].dash == "dash" and lines["a"].color == lines["b"].color and lines["b"].dash is None
+
+
 def test_compare_curves_shows_accuracy_in_percent_and_steps_on_a_log_axis():
     accuracy = charts.compare_curves(two_run_history(), "accuracy")
     assert accuracy.layout.yaxis.tickformat == ".0%" and "%{y:.2%}" in accuracy.data[0].hovertemplate

@@ -699,3 +699,57 @@ def test_a_tiny_digits_study_of_two_factors_and_two_seeds_runs_from_the_study_pa
     page.get_by_text("Test accuracy per epoch, mean ± std over seeds").or_(
         page.get_by_text("Validation accuracy per epoch, mean ± std over seeds")).first.wait_for()
     shot(page, "26-study-analysis", settle_ms=2000)
+
+
+def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_slider(page, tmp_path):
+    with served(tmp_path) as (url, _):
+        open_app(page, url)
+        page.get_by_text("8×8×1").first.wait_for()
+        type_number(page, "Limit training images (0 = all)", 200)
+        page.get_by_role("tab", name="4 · Optimiser").click()
+        type_number(page, "Epochs", 2)
+        type_number(page, "Snapshot every (epochs) (0 = off)", 1)
+        page.wait_for_timeout(1500)
+        shot(page, "30-train-snapshot-budget")
+        page.get_by_text(re.compile(r"2 snapshots × \(")).wait_for()  # the disk budget for that choice
+        page.get_by_role("button", name="Launch training").click()
+        page.get_by_text("finished after").first.wait_for(timeout=180_000)
+
+        go_to(page, "Runs", "Runs")
+        grid = page.get_by_test_id("stDataFrame").first
+        grid.locator("td[role=gridcell]").first.wait_for(state="attached")
+        page.wait_for_timeout(1500)
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+        parent = re.search(r"[0-9a-f]{32}", page.get_by_text(re.compile(r"^run [0-9a-f]{32} ")).inner_text()).group()
+        page.get_by_role("tab", name="Manage & relaunch").click()
+        changes = page.get_by_role("textbox", name="Changed settings (key=value, separated by spaces)")
+        changes.fill("rotation=10")
+        changes.press("Enter")
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Fork", exact=True).click()
+        page.get_by_text("Forking in a job: follow it on the Train page.").wait_for()
+        shot(page, "31-runs-forked", settle_ms=500)
+
+        go_to(page, "Train", "Train")
+        page.get_by_text("finished after").nth(1).wait_for(timeout=180_000)
+
+        go_to(page, "Inspect", "Inspect a run")
+        choose(page, "Run", f"kaggle_mnist_cnn on digits · {parent[:6]}")
+        slider = page.get_by_role("slider").first
+        ticks = page.get_by_test_id("stSliderTickBar").first  # the parent's slider runs from epoch 1 (the fork's from 2)
+        playwright_api.expect(ticks).to_have_text(re.compile(r"^\s*1\s*final\s*$"), timeout=60_000)
+        slider.focus()
+        slider.press("Home")  # from "final" back to epoch 1
+        playwright_api.expect(slider).to_have_attribute("aria-valuetext", "1", timeout=60_000)
+        page.get_by_text("Most confident mistakes").or_(page.get_by_text("No misclassified test images.")).first.wait_for()
+        shot(page, "32-inspect-epoch-1", settle_ms=1500)
+        assert page.get_by_test_id("stException").count() == 0
+
+        go_to(page, "Compare", "Compare runs")
+        page.get_by_text(re.compile("← parent ≤ 1")).first.wait_for()  # the fork's curve continues its parent's
+        shot(page, "33-compare-fork-curves", settle_ms=1500)
+        page.get_by_role("tab", name="Fixed & broken").click()
+        page.get_by_text(re.compile(r"From epoch 1 to 2: \d+ fixed")).wait_for()
+        shot(page, "34-compare-fixed-and-broken", settle_ms=1500)
+        assert page.get_by_test_id("stException").count() == 0

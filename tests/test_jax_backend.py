@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # training speed-ups (mixed precision, weight averaging). Add more here.
 ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py", "tests/test_runs_page.py", "tests/test_inspect_page.py",
           "tests/test_classify_page.py", "tests/test_augment.py", "tests/test_training_speedups.py",
-          "tests/test_model_integrity.py", "tests/test_export.py"]
+          "tests/test_model_integrity.py", "tests/test_export.py", "tests/test_epoch_snapshots.py"]
 
 pytestmark = [
     pytest.mark.slow,
