@@ -38,7 +38,7 @@ def stale_after_seconds() -> float:
 
 
 def beat_tags() -> dict[str, str]:
-    return {HEARTBEAT_TAG: f"{time.time():.1f}"}
+    return {HEARTBEAT_TAG: f"{time.time():.3f}"}
 
 
 def heartbeat_age(tags: dict[str, str], now: float | None = None) -> float | None:

@@ -56,7 +56,8 @@ def test_the_heartbeat_writes_the_time_the_latest_progress_and_the_fraction_done
     first = float(client.get_run(logger.run_id).data.tags[run_schema.HEARTBEAT_TAG])
     with Heartbeat(logger, seconds=0.05) as heartbeat:
         heartbeat.report(PROGRESS)
-        tags = wait_for(lambda: (tags := client.get_run(logger.run_id).data.tags).get(run_schema.PROGRESS_TAG) and tags)
+        tags = wait_for(lambda: (tags := client.get_run(logger.run_id).data.tags).get(run_schema.PROGRESS_TAG)
+                        and float(tags[run_schema.HEARTBEAT_TAG]) > first and tags)  # a beat after the first
     logger.finish("FINISHED")
     assert float(tags[run_schema.HEARTBEAT_TAG]) > first
     assert heartbeat_age(tags) < 30
