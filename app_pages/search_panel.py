@@ -82,7 +82,7 @@ def progress_panel(polling: bool) -> None:
     trials = searches().trials(name)
     if trials:
         st.dataframe(pd.DataFrame([{"trial": t.number, "state": t.state, "value": t.value,
-                                    **{label(setting): value for setting, value in t.params.items()}, "note": t.note,
+                                    **{label(setting): value for setting, value in t.params.items()}, "note": t.note or "",
                                     "run": t.run_id} for t in trials]), hide_index=True, width="stretch")
     if progress.best_trial is not None:
         st.caption(f"Best: trial {progress.best_trial}, {progress.best_value:.4f}")
@@ -128,6 +128,8 @@ def search_section(base, values: dict) -> None:
             spec = None
     launch_column.button("Launch search", type="primary", disabled=spec is None, on_click=launch, args=(spec,),
                          width="stretch", help=None if base is not None else "Fix the form's problems first.")
+    if spec is not None:
+        st.caption(f"Launch trains {spec.describe()}.")
     known = searches().names()
     if not known:
         return

@@ -182,6 +182,12 @@ class SearchSpec:
     def config(self, params: dict[str, Any]) -> TrainConfig:
         return self.base.replace(**params)
 
+    def describe(self) -> str:
+        """What a launch trains, in one line: "4 trials, 2 at once, maximising validation accuracy over
+        Learning rate 0.0001–0.01 (log); Optimizer ∈ {adam, sgd}"."""
+        return (f"{self.trials} trial{'s' * (self.trials != 1)}, {self.parallel} at once, maximising "
+                f"{METRIC_LABELS[self.metric].lower()} over {'; '.join(each.describe() for each in self.ranges)}")
+
     def to_json(self) -> str:
         return json.dumps({"base": self.base.to_dict(), "trials": self.trials, "metric": self.metric,
                            "parallel": self.parallel, "seed": self.seed,

@@ -17,14 +17,17 @@ def test_a_four_trial_optuna_search_then_its_best_trial_fills_the_form(app_url, 
     open_app(page, f"{app_url}/?epochs=1&train_limit=100&width=0.25")  # tiny digits runs, set from the address
     settings = page.get_by_role("combobox", name="Settings to search")
     settings.evaluate("element => element.scrollIntoView({block: 'center'})")
-    for label in ("Learning rate", "Optimizer"):
+    for label, its_range in (("Learning rate", "Learning rate: lowest"), ("Optimizer", "Optimizer: values to try")):
         settings.click()
         page.keyboard.type(label)  # the list is long: typing narrows it to the setting
         page.get_by_role("option", name=label, exact=True).click()
         page.keyboard.press("Escape")
-    page.get_by_label("Learning rate: lowest", exact=True).wait_for()
+        page.get_by_label(its_range, exact=True).wait_for()  # its rerun is done: what is typed next is not reset
     type_number(page, "Trials", 4)
+    page.get_by_text(re.compile(r"^Launch trains 4 trials, 1 at once")).wait_for()
     type_number(page, "Trials at once", 2)
+    page.get_by_text(re.compile(r"^Launch trains 4 trials, 2 at once, maximising validation accuracy over "
+                                r"Learning rate .*; Optimizer")).wait_for()  # what Launch sends, as the page says
     page.get_by_role("button", name="Launch search").click()
     page.get_by_text(re.compile(r"search-.*: 4 of 4 trials")).wait_for(timeout=300_000)
     page.get_by_text("Optimization History Plot").wait_for()  # Optuna's own figure

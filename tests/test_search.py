@@ -62,6 +62,13 @@ def test_a_spec_is_checked_before_anything_starts(changes, message):
         spec.check(max_parallel=2)
 
 
+def test_a_spec_says_in_one_line_what_a_launch_trains():
+    spec = SearchSpec(BASE, (parse_range("learning_rate=0.0001:0.01:log"), parse_range("optimizer=adam,sgd")),
+                      trials=4, parallel=2)
+    assert spec.describe() == ("4 trials, 2 at once, maximising validation accuracy over Learning rate 0.0001–0.01 "
+                               "(log); Optimizer ∈ {adam, sgd}")
+
+
 def test_a_spec_survives_json():
     spec = SearchSpec(BASE, (RATE, parse_range("optimizer=adam,sgd")), trials=5, parallel=2, seed=3)
     assert SearchSpec.from_json(spec.to_json()) == spec
