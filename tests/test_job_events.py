@@ -1,8 +1,6 @@
 """What runners tell the job manager travels as JSON, and a training run's heartbeat carries its
 latest progress event into the store, where a runner on another machine reads it back."""
 
-import time
-
 import pytest
 
 from cnnkit import job_events, run_schema, tracking
@@ -12,6 +10,7 @@ from cnnkit.heartbeat import Heartbeat, heartbeat_age, stale_after_seconds
 from cnnkit.job_events import JobEnded, ProgressReported, RunCreated
 from cnnkit.training import Progress, RangeTest, RunResult
 from cnnkit.tricks import LRSuggestion
+from run_processes import wait_for
 
 PROGRESS = Progress("training", epoch=2, epochs=3, batch=5, batches=10, elapsed_s=4.5, eta_s=9.0,
                     metrics={"batch_loss": 0.7, "batch_lr": 0.01}, event="batch", step=15,
@@ -38,16 +37,6 @@ def test_a_range_tests_result_stays_in_its_process():
     test = RangeTest(np.ones(3), np.ones(3), LRSuggestion(0.1, 0.01, 0.5))
     with pytest.raises(TypeError, match="stays in the process"):
         job_events.to_json(JobEnded("finished", None, test))
-
-
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_the_heartbeat_writes_the_time_the_latest_progress_and_the_fraction_done(tmp_path):
