@@ -179,6 +179,8 @@ class RayRunner:
         """A new progress event from the heartbeat (every few seconds), after the epochs logged before it."""
         text = state.tags.get(run_schema.PROGRESS_TAG)
         latest = Progress.from_json(text) if text else None
+        if latest is not None and latest.event == "epoch":  # the epoch itself comes from the store's rows, once
+            latest = dataclasses.replace(latest, event="phase")
         if latest is not None and latest != watched.latest:
             self._pass_on_epochs(store, watched, on_event)
             watched.latest = latest
