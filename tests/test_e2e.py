@@ -123,7 +123,8 @@ class ScriptRuns:
 
 def open_app(page, url: str) -> None:
     page.goto(url)
-    page.get_by_role("heading", name="Train").wait_for(timeout=180_000)  # first load imports TensorFlow
+    # the page's title, not a job card's heading such as "Live view · tab closed mid-training"
+    page.get_by_role("heading", name="Train", exact=True, level=1).wait_for(timeout=180_000)  # imports TensorFlow
 
 
 def type_number(page, label: str, value) -> None:
@@ -151,7 +152,7 @@ def shot(page, name: str, settle_ms: int = 0) -> None:
 def go_to(page, link: str, heading: str) -> None:
     """Open another page from the sidebar and wait for its title."""
     page.get_by_role("link", name=link).click()
-    page.get_by_role("heading", name=heading).wait_for()
+    page.get_by_role("heading", name=heading, exact=True, level=1).wait_for()
 
 
 def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_url, page):
