@@ -326,8 +326,14 @@ def test_an_idle_train_page_stops_redrawing_once_its_job_has_finished(app_url, p
     finished_before = page.get_by_text("finished after").count()
     launch_tiny_run(page, seed=2)
     page.get_by_text("finished after").nth(finished_before).wait_for(timeout=180_000)
-    page.wait_for_timeout(3000)  # the rerun that turns polling off
-    fragment_runs = runs.count(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
+    # The rerun that turns polling off comes after the job's end (later on a loaded machine): wait for
+    # 4 quiet seconds, for at most 90 s; a page that goes on polling every second or two never gets them.
+    fragment_runs, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 90
+    while time.monotonic() - quiet_since < 4 and time.monotonic() < deadline:
+        if runs.count(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY) != fragment_runs:
+            fragment_runs, quiet_since = runs.count(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY), time.monotonic()
+        page.wait_for_timeout(250)
+    assert time.monotonic() - quiet_since >= 4, "the idle Train page kept redrawing"
     page.wait_for_timeout(5000)
     assert runs.count(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY) == fragment_runs  # nothing polls any more
 
