@@ -100,13 +100,24 @@ def model_choices() -> dict[str, str]:
     return registered | {label: run_id for run_id, label in runs.items()}
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_snapshot_epochs(run_id: str) -> list[int]:
+    """The epochs a finished run kept snapshots after (a finished run's never change)."""
+    return run_store().snapshot_epochs(run_id)
+
+
+@st.cache_data(max_entries=16, show_spinner="Loading the snapshot's test predictions…")
+def cached_snapshot_probabilities(run_id: str, epoch: int):
+    return run_store().snapshot_probabilities(run_id, epoch)
+
+
 @st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
 def cached_evaluation(run_id: str, epoch: int | None = None):
     """The run's evaluation, or with `epoch` the one its snapshot after that epoch gives (time travel)."""
     if epoch is None:
         return run_store().evaluation_of_run(run_id)
     split = cached_test_split(run_id)
-    return time_travel.evaluation_at_epoch(run_store().snapshot_probabilities(run_id, epoch), split.y_test,
+    return time_travel.evaluation_at_epoch(cached_snapshot_probabilities(run_id, epoch), split.y_test,
                                            split.x_test, cached_evaluation(run_id).class_names)
 
 

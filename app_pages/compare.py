@@ -5,7 +5,10 @@ import streamlit as st
 
 from cnnkit import charts, comparison, forks, run_schema, study_analysis, time_travel
 from cnnkit.errors import InputError
-from app_pages.common import cached_evaluation, cached_test_split, epoch_slider, run_label, run_store
+from app_pages.common import (
+    cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, run_label,
+    run_store,
+)
 
 store = run_store()
 st.title("Compare runs")
@@ -27,7 +30,7 @@ if len(chosen) < 2:
 
 results = store.results_table(chosen)
 names = dict(zip(results["run_id"], results["run"]))
-snapshots = {run_id: store.snapshot_epochs(run_id) for run_id in chosen}
+snapshots = {run_id: cached_snapshot_epochs(run_id) for run_id in chosen}
 epoch = epoch_slider(sorted(set().union(*snapshots.values())), "compare.epoch", whose="none of these runs")
 curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab, epochs_tab = st.tabs(
     ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken"])
@@ -190,8 +193,8 @@ def fixed_and_broken_view():
     except InputError as error:
         st.warning(str(error))
         return
-    changes = time_travel.fixed_and_broken(split.y_test, store.snapshot_probabilities(run_id, earlier),
-                                           store.snapshot_probabilities(run_id, later))
+    changes = time_travel.fixed_and_broken(split.y_test, cached_snapshot_probabilities(run_id, earlier),
+                                           cached_snapshot_probabilities(run_id, later))
     st.markdown(f"From epoch {earlier} to {later}: **{len(changes.fixed)} fixed** (wrong → right), "
                 f"**{len(changes.broken)} broken** (right → wrong); right {changes.right_before} → "
                 f"{changes.right_after} of {len(split.y_test)} test images.")

@@ -6,7 +6,8 @@ import streamlit as st
 from cnnkit import charts, inspection
 from cnnkit.errors import InputError
 from app_pages.common import (
-    cached_test_split, epoch_slider, finished_run_labels, model_cache, model_key, run_evaluation, run_model, run_store,
+    cached_snapshot_epochs, cached_test_split, epoch_slider, finished_run_labels, model_cache, model_key, run_evaluation,
+    run_model, run_store,
 )
 
 store = run_store()
@@ -35,7 +36,7 @@ def tab_key(name: str, default) -> str:
     return key
 
 
-epoch = epoch_slider(store.snapshot_epochs(run_id), run_key("epoch"))  # None: the finished run
+epoch = epoch_slider(cached_snapshot_epochs(run_id), run_key("epoch"))  # None: the finished run
 model_cache().prefetch(model_key(run_id, epoch))  # loads in the background while views that need no model are drawn
 evaluation = run_evaluation(run_id, epoch)
 names = evaluation.class_names
