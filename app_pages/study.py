@@ -111,8 +111,8 @@ with st.expander("Define a study", expanded="study.launched" not in st.session_s
         except InputError as error:
             st.error(str(error))
 launched = launches().get(st.session_state.get("study.launched", ""))
-st.fragment(progress_panel, run_every=POLL_SECONDS if launched and launched.progress().active else None)(
-    polling=bool(launched and launched.progress().active))
+polling = bool(launched and launched.progress().active)
+st.fragment(progress_panel, run_every=POLL_SECONDS if polling else None)(polling=polling)
 known = store.studies()
 if known.empty:
     st.stop()
