@@ -37,7 +37,6 @@ def tab_key(name: str, default) -> str:
 
 
 epoch = epoch_slider(cached_snapshot_epochs(run_id), run_key("epoch"))  # None: the finished run
-model_cache().prefetch(model_key(run_id, epoch))  # loads in the background while views that need no model are drawn
 evaluation = run_evaluation(run_id, epoch)
 names = evaluation.class_names
 try:
@@ -184,3 +183,7 @@ if cam_tab.open:
             st.plotly_chart(charts.grad_cam(image, heat, title=title),
                             width="content")
             st.caption(charts.GRAD_CAM_CAPTION)
+
+# The model tabs' model loads in the background once the open tab is drawn (a model tab has loaded it
+# already): loading it beside the dashboard's own reads doubled the time a run switch took on 2 cores.
+model_cache().prefetch(model_key(run_id, epoch))
