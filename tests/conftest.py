@@ -1,6 +1,9 @@
 """What several test files share: the app under Streamlit's AppTest on a throwaway store."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,11 @@ APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 # Tests that crash and resume runs of sub-second epochs need every epoch saved; the default (a save
 # at most every 30 s) is tested in tests/test_checkpoint.py. Subprocesses inherit it.
 os.environ.setdefault("CNNKIT_CHECKPOINT_SECONDS", "0")
+# Decoded dataset copies (cnnkit/datasets/decoded_cache.py) go to a folder of this test session,
+# not the developer's ~/.cache. Subprocesses (the e2e app, workers) inherit it.
+if "CNNKIT_CACHE_DIR" not in os.environ:
+    os.environ["CNNKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="cnnkit-decoded-")
+    atexit.register(shutil.rmtree, os.environ["CNNKIT_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture()

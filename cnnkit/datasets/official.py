@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from cnnkit.datasets.decoded_cache import cached_arrays
 from cnnkit.datasets.registry import RawData, register_dataset
 from cnnkit.errors import InputError
 
@@ -150,6 +151,10 @@ def _read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np
 
 def _read_idx(path: Path, ndim: int) -> np.ndarray:
     """An IDX file of unsigned bytes (magic 0x0000080<ndim>, big-endian sizes), gzipped or not."""
+    return cached_arrays([path], lambda: {"values": _decode_idx(path, ndim)})["values"]
+
+
+def _decode_idx(path: Path, ndim: int) -> np.ndarray:
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
@@ -239,14 +244,18 @@ def _read_cifar_folder(folder: Path, layout: _CifarLayout) -> RawData | None:
     batches = folder / layout.folder
     tarball = folder / layout.tarball
     if all((batches / name).is_file() for name in layout.files):
-        source = str(batches)
-        blobs = {name: (batches / name).read_bytes() for name in layout.files}
+        sources = [batches / name for name in layout.files]
+        arrays = cached_arrays(sources, lambda: _decode_cifar(
+            {name: (batches / name).read_bytes() for name in layout.files}, layout, str(batches)))
     elif tarball.is_file():
-        source = str(tarball)
-        blobs = _read_tar_members(tarball, layout.folder, layout.files)
+        arrays = cached_arrays([tarball], lambda: _decode_cifar(
+            _read_tar_members(tarball, layout.folder, layout.files), layout, str(tarball)))
     else:
         return None
+    return RawData(arrays["x"], arrays["y"], tuple(arrays["class_names"].tolist()), arrays["x_test"], arrays["y_test"])
 
+
+def _decode_cifar(blobs: dict[str, bytes], layout: _CifarLayout, source: str) -> dict[str, np.ndarray]:
     def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
         return _cifar_batch(blobs[name], layout.label_key, f"{name} in {source}")
 
@@ -254,13 +263,13 @@ def _read_cifar_folder(folder: Path, layout: _CifarLayout) -> RawData | None:
     x_test, y_test = batch(layout.test_file)
     meta_name = f"{layout.meta_file} in {source}"
     names = _field(_unpickle(blobs[layout.meta_file], meta_name), layout.names_key, meta_name)
-    return RawData(
-        np.concatenate([x for x, _ in train]),
-        np.concatenate([y for _, y in train]),
-        tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names),
-        x_test,
-        y_test,
-    )
+    return {
+        "x": np.concatenate([x for x, _ in train]),
+        "y": np.concatenate([y for _, y in train]),
+        "class_names": np.array([n.decode() if isinstance(n, bytes) else str(n) for n in names]),
+        "x_test": x_test,
+        "y_test": y_test,
+    }
 
 
 def _read_tar_members(tarball: Path, folder: str, names: tuple[str, ...]) -> dict[str, bytes]:
