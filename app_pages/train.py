@@ -162,8 +162,8 @@ def architecture_table(arch, input_shape, num_classes, activation, batch_norm, d
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def augmentation_preview(_images, data_key, cfg_json):
-    return augment_samples(TrainConfig.from_json(cfg_json), _images, copies=5)
+def augmentation_preview(images, cfg_json):
+    return augment_samples(TrainConfig.from_json(cfg_json), images, copies=5)
 
 
 def is_shown(field: str, values: dict) -> bool:
@@ -395,7 +395,7 @@ with tricks_tab:
         st.markdown("**Augmentation preview** — each row: the original, then five augmented versions (training only).")
         if data is not None and cfg is not None:
             picks = [int((data.y_train == c).argmax()) for c in range(min(4, data.num_classes))]
-            images = augmentation_preview(data.x_train[picks], (data.name, data.fingerprint()), cfg.to_json())
+            images = augmentation_preview(data.x_train[picks], cfg.to_json())  # keyed by these few images
             st.plotly_chart(charts.image_grid(images, columns=6), width="stretch")
         elif data is not None:
             st.caption("Fix the settings marked in red to see the preview.")
