@@ -252,15 +252,19 @@ class StudyLaunch:
         while len(self.job_ids) < len(self.runs) and not self._cancelled:
             try:
                 self._submit_next()
-            except InputError as error:  # the visitor's cap: wait for one of our jobs to end
-                active = [job for job in self._snapshots() if job.is_active]
-                if not active:
+            except InputError as error:  # the visitor's cap: wait for one of their jobs (ours first) to end
+                active = [job for job in self._snapshots() if job.is_active] or self._visitors_other_active_jobs()
+                if not active:  # nothing holds the cap: the refusal has another reason
                     self.error = str(error)
                     return
                 self.manager.wait(active[0].job_id, timeout=self._poll_s)
             except RuntimeError:  # the manager has shut down
                 self.error = "The job manager shut down before the study was submitted."
                 return
+
+    def _visitors_other_active_jobs(self) -> list:
+        return [job for job in self.manager.snapshots()
+                if job.visitor == self.visitor and job.is_active and job.job_id not in self.job_ids]
 
     def _snapshots(self) -> list:
         return [job for job in map(self.manager.find, list(self.job_ids)) if job is not None]

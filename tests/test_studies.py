@@ -3,6 +3,8 @@ the seed-002 preset, and a study fed through a JobManager (fake trainer) under i
 
 import json
 import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -111,6 +113,55 @@ def test_a_study_runs_in_grid_order_within_the_visitors_cap_and_counts_its_runs(
         assert all(tags[run_schema.STUDY_ID_TAG] == study.study_id for _, _, tags in trainer.calls)
     finally:
         manager.shutdown(timeout=TIMEOUT)
+
+
+class CapFullOfAnotherJob:
+    """A manager whose visitor's cap is held by a job outside the study (its own jobs end at once)
+    until `free` is set."""
+
+    def __init__(self):
+        self.free, self.submitted = threading.Event(), []
+        self.other = SimpleNamespace(job_id="other", visitor="me", is_active=True)
+
+    def submit(self, cfg, name, *, visitor, tags):
+        if self.submitted and not self.free.is_set():
+            raise InputError("You already have 4 jobs queued or running: wait for one to end.")
+        self.submitted.append(name)
+        return f"job-{len(self.submitted)}"
+
+    def find(self, job_id):
+        return SimpleNamespace(job_id=job_id, visitor="me", is_active=False, state="finished")
+
+    def snapshots(self):
+        return [self.other] if not self.free.is_set() else []
+
+    def wait(self, job_id, timeout=None):
+        self.free.wait(timeout)
+
+
+def test_a_study_waits_while_the_visitors_other_jobs_hold_the_cap_then_goes_on():
+    manager = CapFullOfAnotherJob()
+    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=1)
+    launch = StudyLaunch(study, manager, visitor="me", poll_s=0.05)
+    time.sleep(0.3)  # the feeder has met the full cap several times by now
+    assert launch.error is None and len(launch.job_ids) == 1
+    manager.free.set()
+    deadline = time.monotonic() + TIMEOUT
+    while len(launch.job_ids) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert manager.submitted == [run.name for run in study.expand()] and launch.error is None
+
+
+def test_a_refusal_that_no_job_explains_ends_the_study_with_its_reason():
+    manager = CapFullOfAnotherJob()
+    manager.other.is_active = False  # nothing holds the cap, yet the manager refuses
+    launch = StudyLaunch(Study("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=1), manager,
+                         visitor="me", poll_s=0.05)
+    deadline = time.monotonic() + TIMEOUT
+    while launch.error is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert launch.error == "You already have 4 jobs queued or running: wait for one to end."
+    assert launch.progress().describe() == "2 of 2 runs done · 1 failed or cancelled"
 
 
 def test_cancelling_a_study_stops_its_running_job_drops_the_queue_and_submits_no_more(trainer):
