@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import optuna
 
-from cnnkit import run_schema, tracking
+from cnnkit import checkpoint, run_schema, tracking
 from cnnkit.config import TrainConfig, settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, JobSnapshot
@@ -325,6 +325,8 @@ class _Search:
                 self.report(number)
             elif job.state == "cancelled" and "pruned_at_epoch" in trial.user_attrs:
                 self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                if job.run_id:  # done for good: the checkpoint kept for resuming a stopped run only takes disk
+                    checkpoint.remove(checkpoint.folder(self.jobs.tracking_uri, job.run_id))
                 self.report(number)
             elif job.state == "cancelled":
                 self.fail(trial, CANCEL_NOTE if self.stopped else "Its run was cancelled.")

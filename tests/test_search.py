@@ -6,7 +6,7 @@ import threading
 import optuna
 import pytest
 
-from cnnkit import run_schema, search, tracking
+from cnnkit import checkpoint, run_schema, search, tracking
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
@@ -257,6 +257,7 @@ def test_a_real_pruned_trial_ends_killed_with_its_epochs_kept(tmp_path):
     assert run.data.tags[run_schema.SEARCH_TAG] == name and run.data.tags[run_schema.SEARCH_TRIAL_TAG] == "0"
     history = client.get_metric_history(trial.run_id, run_schema.VAL_ACCURACY)
     assert sorted(metric.step for metric in history) == [1]  # the epoch before the pruning are kept
+    assert not checkpoint.exists(store, trial.run_id)  # a pruned trial is never resumed: no checkpoint left on disk
 
 
 # ---- the command line ----------------------------------------------------------------
