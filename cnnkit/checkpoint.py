@@ -35,9 +35,12 @@ STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"  # early stopping's best weights, when it keeps them
 
 
+RUN_ID = r"[0-9a-f]{32}"
+
+
 def folder(tracking_uri: str | None, run_id: str) -> Path:
     """Where run `run_id`'s checkpoint lives: next to a SQLite store's database, else under ./mlruns."""
-    if not re.fullmatch(r"[0-9a-f]{32}", run_id):
+    if not re.fullmatch(RUN_ID, run_id):
         raise InputError(f"'{run_id}' is not a run id (32 hexadecimal characters).")
     return tracking.store_folder(tracking_uri) / "checkpoints" / run_id
 
@@ -82,6 +85,12 @@ def seconds_between_saves() -> float:
 
 def remove(run_folder: Path) -> None:
     shutil.rmtree(run_folder, ignore_errors=True)
+
+
+def discard(tracking_uri: str | None, run_id: str) -> None:
+    """Remove run `run_id`'s checkpoint, if it has one: the run will never be resumed."""
+    if re.fullmatch(RUN_ID, run_id):  # anything else names no run of ours, so no checkpoint
+        remove(folder(tracking_uri, run_id))
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

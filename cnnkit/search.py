@@ -326,7 +326,7 @@ class _Search:
             elif job.state == "cancelled" and "pruned_at_epoch" in trial.user_attrs:
                 self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 if job.run_id:  # done for good: the checkpoint kept for resuming a stopped run only takes disk
-                    checkpoint.remove(checkpoint.folder(self.jobs.tracking_uri, job.run_id))
+                    checkpoint.discard(self.jobs.tracking_uri, job.run_id)
                 self.report(number)
             elif job.state == "cancelled":
                 self.fail(trial, CANCEL_NOTE if self.stopped else "Its run was cancelled.")
