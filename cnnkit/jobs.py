@@ -164,8 +164,8 @@ IN_APP_KINDS = ("lr_find", "fork")
 
 class JobManager:
     """Runs jobs through its runner, at most `slots()` at once (the runner's capacity where it has one,
-    a cluster's job slots; else `max_concurrent`), the rest queued first in, first out. Thread-safe: all shared state sits behind one lock, and callers only ever see
-    `JobSnapshot` copies.
+    a cluster's job slots; else `max_concurrent`), the rest queued first in, first out. Thread-safe:
+    all shared state sits behind one lock, and callers only ever see `JobSnapshot` copies.
 
     `runner` is where training jobs go (None: daemon threads of this process, a `ThreadRunner`);
     learning-rate range tests always run in this process, their result being in memory.

@@ -127,7 +127,8 @@ class RayRunner:
         try:
             self._slots = self._read_slots(self._slots)
         except Exception as error:
-            log.warning("Keeping %s job slots for %s: %s", self._slots, self.description, str(error).splitlines()[0][:200])
+            log.warning("Keeping %s job slots for %s: %s", self._slots, self.description,
+                        str(error).splitlines()[0][:200])
         finally:
             self._slots_read_at = time.monotonic()
             self._reading_slots.release()

@@ -57,9 +57,11 @@ def test_the_train_page_shows_the_clusters_slots_and_greys_out_its_own_count(app
     try:
         at = app.run()
         assert not at.exception
-        assert "Jobs run on **Ray cluster http://head:8265** · 12 slots" in [caption.value for caption in at.sidebar.caption]
+        captions = [caption.value for caption in at.sidebar.caption]
+        assert "Jobs run on **Ray cluster http://head:8265** · 12 slots" in captions
         [count] = [each for each in at.sidebar.number_input if each.label == "Runs training at once"]
-        assert (count.value, count.disabled) == (12, True) and count.help.startswith("Set by Ray cluster http://head:8265")
+        assert (count.value, count.disabled) == (12, True)
+        assert count.help.startswith("Set by Ray cluster http://head:8265")
         manager.runner.slots = None  # a cluster without the resource: the count is this app's again
         at.run()
         [count] = [each for each in at.sidebar.number_input if each.label == "Runs training at once"]
