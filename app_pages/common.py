@@ -7,6 +7,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from cnnkit import inspection, run_schema, time_travel, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
+from cnnkit.job_slots import where_jobs_run
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
 from cnnkit.model_cache import ModelCache
 from cnnkit.runner_setting import make_remote_runner, runner_setting
@@ -46,7 +47,7 @@ def devices_panel() -> None:
     """Sidebar: what this server trains on, and the device of every queued or running job."""
     jobs = [job for job in job_manager().snapshots() if job.kind == "train" and job.is_active]
     st.caption(device_line())
-    st.caption(f"Jobs run on **{job_manager().runner.description}**")
+    st.caption(where_jobs_run(job_manager()))
     for job in jobs:
         st.caption(f":material/memory: {job.name}: {job.device or job.state}")
 

@@ -115,14 +115,14 @@ def search_section(base, values: dict) -> None:
     jobs = common.job_manager()
     trials_column, parallel_column, metric_column, launch_column = st.columns(4, vertical_alignment="bottom")
     trials = trials_column.number_input(search.TRIALS_LABEL, 1, search.MAX_TRIALS, 8, key="search.trials")
-    parallel = parallel_column.number_input(search.PARALLEL_LABEL, 1, jobs.max_concurrent, 1, key="search.parallel")
+    parallel = parallel_column.number_input(search.PARALLEL_LABEL, 1, jobs.slots(), 1, key="search.parallel")
     metric = metric_column.selectbox(search.METRIC_LABEL, list(search.METRICS), key="search.metric",
                                      format_func=search.METRIC_LABELS.get)
     spec = None
     if base is not None and problem is None:
         try:
             spec = search.SearchSpec(base(), tuple(ranges), int(trials), metric, int(parallel), values["seed"])
-            spec.check(jobs.max_concurrent)
+            spec.check(jobs.slots())
         except InputError as error:
             st.error(str(error))
             spec = None

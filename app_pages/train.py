@@ -19,6 +19,7 @@ from cnnkit.config import (
 )
 from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload, split_warnings
 from cnnkit.errors import InputError
+from cnnkit.job_slots import slots_set_by
 from cnnkit.presets import PRESETS
 from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
@@ -295,9 +296,10 @@ with st.sidebar:
     st.button("Load preset", on_click=lambda: load_form(PRESETS[st.session_state["preset"]].config().to_dict()),
               width="stretch")
     st.subheader("Jobs")
-    cap = st.number_input("Runs training at once", 1, 8, manager.max_concurrent,
-                          help="More launches wait in the queue until a slot frees up.")
-    if cap != manager.max_concurrent:
+    slots, decided_by = manager.slots(), slots_set_by(manager)
+    cap = st.number_input("Runs training at once", 1, max(8, slots), slots, disabled=decided_by is not None,
+                          help=decided_by or "More launches wait in the queue until a slot frees up.")
+    if decided_by is None and cap != manager.max_concurrent:
         manager.set_max_concurrent(int(cap))
 
 # ---- the launch bar: what will run, what stops it, Launch -------------------------------

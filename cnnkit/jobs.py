@@ -163,9 +163,9 @@ IN_APP_KINDS = ("lr_find", "fork")
 
 
 class JobManager:
-    """Runs jobs through its runner, at most `max_concurrent` at once, the rest queued first in,
-    first out. Thread-safe: all shared state sits behind one lock, and callers only ever see
-    `JobSnapshot` copies.
+    """Runs jobs through its runner, at most `slots()` at once (the runner's capacity where it has one,
+    a cluster's job slots; else `max_concurrent`), the rest queued first in, first out. Thread-safe:
+    all shared state sits behind one lock, and callers only ever see `JobSnapshot` copies.
 
     `runner` is where training jobs go (None: daemon threads of this process, a `ThreadRunner`);
     learning-rate range tests always run in this process, their result being in memory.
@@ -271,9 +271,19 @@ class JobManager:
     def max_concurrent(self) -> int:
         return self._max_concurrent
 
+    def slots(self) -> int:
+        """How many jobs it starts at once: the runner's capacity where the runner has one (a Ray
+        cluster's job slots, shared by every app submitting there), else `max_concurrent`."""
+        capacity = self.runner.capacity()
+        return self._max_concurrent if capacity is None else capacity
+
+    def slots_set_by_runner(self) -> bool:
+        """Whether `slots()` is the runner's (a cluster's), not `max_concurrent`."""
+        return self.runner.capacity() is not None
+
     def set_max_concurrent(self, n: int) -> None:
-        """Allow `n` jobs at once, starting queued jobs if there is now room. Lowering it lets
-        running jobs finish; it only holds back the queue."""
+        """Allow `n` jobs at once (where the runner has no capacity of its own, see `slots`), starting
+        queued jobs if there is now room. Lowering it lets running jobs finish; it only holds back the queue."""
         _check_concurrency(n)
         with self._lock:
             self._max_concurrent = n
@@ -375,8 +385,8 @@ class JobManager:
             self._ended(job)
 
     def _start_queued(self) -> None:
-        """Lock held. Start queued jobs, oldest first, while fewer than the cap run (none once shut down)."""
-        while self._queue and self._running < self._max_concurrent and not self._closed:
+        """Lock held. Start queued jobs, oldest first, while fewer than `slots()` run (none once shut down)."""
+        while self._queue and not self._closed and self._running < self.slots():
             job = self._queue.popleft()
             job.state, job.started_at = "running", time.time()
             job.runner = self._local if job.spec.kind in IN_APP_KINDS else self.runner
@@ -395,6 +405,7 @@ class JobManager:
                 job.run_id = event.run_id
             elif isinstance(event, ProgressReported):
                 job.record(event.progress, self._batch_history_cap)
+                self._start_queued()  # the runner's capacity (a cluster's slots) may have grown meanwhile
             elif isinstance(event, JobEnded) and job.state == "running":
                 self._end(job, event)
                 self._start_queued()

@@ -5,7 +5,9 @@ The run is created here first (SCHEDULED, `tracking.schedule_run`) so the job ha
 start; the worker trains it and reports only through the store (epoch metrics, the heartbeat and
 its progress tag), which a watcher thread reads back, so a job's progress survives an app restart.
 The cap across apps is the cluster's `cnnkit_slot` resource: each job takes one (start the head
-with `--resources='{"cnnkit_slot": N}'`), a job beyond them waits PENDING. Cancel is `stop_job`:
+with `--resources='{"cnnkit_slot": N}'`), a job beyond them waits PENDING. The runner's `capacity()` is
+that count, read from the cluster's state API every few seconds, so the manager starts as many jobs as
+the cluster has slots. Cancel is `stop_job`:
 Ray sends the worker SIGTERM, which ends its run KILLED; `RAY_JOB_STOP_WAIT_TIME_S` gives it time.
 """
 
@@ -37,6 +39,8 @@ _STATE_OF_RUN = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "cancelle
 _RAY_STATES = {"PENDING": "pending", "RUNNING": "running"}  # every other Ray status has ended
 WAITING_FOR_A_SLOT = "waiting for a slot on the cluster"  # the phase of a job Ray holds PENDING
 _LOST_AFTER = 30  # polls in a row the cluster may not answer before the job counts as lost
+SLOTS_FRESH_SECONDS = 5.0  # how long one read of the cluster's slot count answers `capacity()`
+_SLOTS_READ_TIMEOUT = 5  # seconds one read may take
 
 
 def _cluster_error(address: str, error: Exception) -> InputError:
@@ -45,6 +49,13 @@ def _cluster_error(address: str, error: Exception) -> InputError:
                           "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to its token file (or RAY_AUTH_TOKEN to the "
                           "token; `ray get-auth-token` on the head prints it), then start again.")
     return InputError(f"The Ray cluster at {address} can't be reached: {str(error).splitlines()[0][:200]}")
+
+
+def slots_of(nodes) -> int | None:
+    """The job slots of a cluster's nodes (the state API's NodeStates): the alive ones' `cnnkit_slot`
+    resources together; None when none has any."""
+    counts = [node.resources_total.get(SLOT_RESOURCE, 0) for node in nodes if node.state == "ALIVE"]
+    return int(sum(counts)) if any(counts) else None
 
 
 def worker_environment(tracking_uri: str) -> dict[str, str]:
@@ -95,9 +106,40 @@ class RayRunner:
             raise _cluster_error(address, error) from None
         self._jobs: dict[str, _Watched] = {}
         self._ids = itertools.count(1)
+        self._slots: int | None = None
+        self._slots_read_at = time.monotonic()
+        self._reading_slots = threading.Lock()  # held while a read is under way: one at a time
+        try:
+            self._slots = self._read_slots(None)
+        except Exception as error:
+            raise _cluster_error(address, error) from None
 
     def capacity(self) -> int | None:
-        return None  # the cluster's cnnkit_slot resource holds it, for every app submitting there
+        """The cluster's job slots (its alive nodes' `cnnkit_slot` resources together), for every app
+        submitting there; None when it has no such resource, and Ray caps nothing. A read older than
+        SLOTS_FRESH_SECONDS is renewed in the background, so asking never waits on the cluster; while
+        the cluster can't be reached, the last count read stands."""
+        if time.monotonic() - self._slots_read_at > SLOTS_FRESH_SECONDS and self._reading_slots.acquire(blocking=False):
+            threading.Thread(target=self._renew_slots, name="cnnkit ray slots", daemon=True).start()
+        return self._slots
+
+    def _renew_slots(self) -> None:
+        try:
+            self._slots = self._read_slots(self._slots)
+        except Exception as error:
+            log.warning("Keeping %s job slots for %s: %s", self._slots, self.description,
+                        str(error).splitlines()[0][:200])
+        finally:
+            self._slots_read_at = time.monotonic()
+            self._reading_slots.release()
+
+    def _read_slots(self, known: int | None) -> int | None:
+        """The cluster's slot count now; `known` while it lists no alive node yet (a head still starting)."""
+        from ray.util.state import list_nodes
+
+        nodes = list_nodes(address=self.address, filters=[("state", "=", "ALIVE")], timeout=_SLOTS_READ_TIMEOUT,
+                           raise_on_missing_output=False)
+        return slots_of(nodes) if nodes else known
 
     def submit(self, spec: JobSpec, on_event: EventSink) -> str:
         if spec.kind == "lr_find":

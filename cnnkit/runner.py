@@ -50,7 +50,9 @@ class Runner(Protocol):
     detached: bool  # jobs outlive this process (a cluster's): its exit leaves them running
 
     def capacity(self) -> int | None:
-        """How many jobs the runner itself lets run at once (None: as many as the manager starts)."""
+        """How many jobs the runner itself lets run at once (a cluster's job slots): the manager starts that
+        many. None: the runner has no cap of its own, and the manager's `max_concurrent` holds.
+        Asked often: it must answer at once, without waiting on a cluster."""
 
     def submit(self, spec: JobSpec, on_event: EventSink) -> str:
         """Start the job; its events go to `on_event` (from any thread, submit's own included), the last one `JobEnded`.

@@ -396,7 +396,7 @@ class Searches:
         """Start `spec` (checked first) and return the search's name. TPE is seeded with the spec's
         seed (with a "constant liar" when trials run in parallel, so they don't all try the same
         spot); the median pruner waits for 2 finished trials and prunes from epoch 2 on."""
-        spec.check(self.jobs.max_concurrent)
+        spec.check(self.jobs.slots())
         name = f"search-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
         study = optuna.create_study(
             storage=self.storage, study_name=name, direction="maximize",

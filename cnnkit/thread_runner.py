@@ -55,6 +55,7 @@ class ThreadRunner:
         self._ids = itertools.count(1)
 
     def capacity(self) -> int | None:
+        """None: threads have no cap of their own; the manager's `max_concurrent` is how many run at once."""
         return None
 
     def submit(self, spec: JobSpec, on_event: EventSink) -> str:

@@ -12,6 +12,7 @@ from cnnkit import jobs, tracking, training
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
+from cnnkit.thread_runner import ThreadRunner
 from cnnkit.training import Progress, RangeTest, RunResult
 from cnnkit.tricks import LRSuggestion
 
@@ -82,6 +83,8 @@ def make_manager(fake):
         return made[-1]
 
     yield make
+    for each in made:
+        each.shutdown(timeout=0)  # closed first: a job ending below starts no queued one, to wait out TIMEOUT
     fake.release_all()
     for each in made:
         each.shutdown(timeout=TIMEOUT)
@@ -153,6 +156,47 @@ def test_raising_the_cap_starts_queued_jobs_at_once(make_manager):
             manager.set_max_concurrent(bad)
     with pytest.raises(InputError):
         JobManager(max_concurrent=0, recover_stale_runs=False)
+
+
+class SlottedRunner(ThreadRunner):
+    """A runner with a capacity of its own, as a cluster's job slots are; its jobs train in threads."""
+
+    def __init__(self, trainer, slots):
+        super().__init__(trainer)
+        self.slots = slots
+
+    def capacity(self):
+        return self.slots
+
+
+def test_a_runner_with_capacity_3_gets_3_jobs_at_once_and_the_4th_waits(make_manager, fake):
+    manager = make_manager(max_concurrent=1, runner=SlottedRunner(fake, 3))
+    jobs = [manager.submit(CFG, name) for name in "abcd"]
+    assert (manager.slots(), manager.slots_set_by_runner()) == (3, True)
+    assert states(manager, *jobs) == ["running"] * 3 + ["queued"]
+    manager.set_max_concurrent(1)  # the manager's own cap does not hold back the runner's slots
+    assert states(manager, *jobs) == ["running"] * 3 + ["queued"]
+    fake.started("a").end()
+    assert manager.wait(jobs[0], TIMEOUT).state == "finished"
+    assert states(manager, *jobs[1:]) == ["running"] * 3  # the freed slot went to the 4th
+
+
+def test_without_a_runner_capacity_the_managers_max_concurrent_holds(make_manager, fake):
+    manager = make_manager(max_concurrent=2, runner=SlottedRunner(fake, None))
+    jobs = [manager.submit(CFG, name) for name in "abc"]
+    assert (manager.slots(), manager.slots_set_by_runner()) == (2, False)
+    assert states(manager, *jobs) == ["running", "running", "queued"]
+    assert make_manager(max_concurrent=3).slots() == 3  # the thread runner has no cap of its own
+
+
+def test_slots_the_runner_gains_are_taken_at_a_running_jobs_next_report(make_manager, fake):
+    runner = SlottedRunner(fake, 1)
+    manager = make_manager(runner=runner)
+    a, b = manager.submit(CFG, "a"), manager.submit(CFG, "b")
+    assert states(manager, a, b) == ["running", "queued"]
+    runner.slots = 2  # a node joined the cluster
+    fake.started("a").on_progress(batch(1))
+    assert states(manager, a, b) == ["running", "running"]
 
 
 def test_each_running_job_has_its_own_named_daemon_thread(make_manager, fake):

@@ -1,6 +1,7 @@
 """The Ray Jobs runner against a real local Ray head (token auth on): a digits run submitted through
-the job manager finishes in MLflow; a cancelled one ends KILLED with its epochs while the cluster's
-cap holds a third job back; a worker killed outright leaves its run to be found stale by heartbeat; the
+the job manager finishes in MLflow; the runner's capacity is the head's cnnkit_slot count, so the
+manager queues a third job itself, while the cluster holds another app's job PENDING; a cancelled one
+ends KILLED with its epochs; a worker killed outright leaves its run to be found stale by heartbeat; the
 CLI trains there with `--runner`, following the worker's log, and says in one line when the cluster
 wants a token (Ray 2.59+ turns token auth on; the head here has it).
 Marked `ray` (and `slow`): `-m "not ray"` skips them."""
@@ -19,7 +20,7 @@ from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
 from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner
-from ray_cluster import RayHead
+from ray_cluster import SLOTS, RayHead
 from run_processes import ROOT, logged_epochs, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -55,8 +56,23 @@ def store(tmp_path, monkeypatch):
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
+def runner_knowing_its_slots(ray_head, store):
+    """A runner whose first read found the cluster's slots (a head just up lists its node a moment later), else None."""
+    runner = RayRunner(ray_head.address, store)
+    return runner if runner.capacity() is not None else None
+
+
 def status_of(store, run_id):
     return tracking.make_client(store).get_run(run_id).info.status
+
+
+def test_the_runners_capacity_is_the_heads_cnnkit_slot_count(ray_head, store):
+    asked = time.monotonic()
+    runner = wait_for(lambda: runner_knowing_its_slots(ray_head, store), 60, "the cluster's slots")
+    TIMES["capacity read"] = time.monotonic() - asked
+    assert runner.capacity() == SLOTS
+    manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False, max_concurrent=5)
+    assert (manager.slots(), manager.slots_set_by_runner()) == (SLOTS, True)
 
 
 def test_a_digits_run_submitted_to_ray_finishes_in_mlflow(ray_head, store):
@@ -76,16 +92,22 @@ def test_a_digits_run_submitted_to_ray_finishes_in_mlflow(ray_head, store):
     assert [epoch["epoch"] for epoch in ended.epoch_history] == [1]  # read back from the store
 
 
-def test_cancel_ends_the_run_killed_with_its_epochs_while_the_cap_holds_the_third_job_back(ray_head, store):
-    runner = RayRunner(ray_head.address, store)
-    manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False, max_concurrent=3)
+def test_the_slots_hold_a_third_job_in_the_app_and_another_apps_on_ray_and_cancel_ends_a_run_killed(ray_head, store):
+    runner = wait_for(lambda: runner_knowing_its_slots(ray_head, store), 60, "the cluster's slots")
+    manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False, max_concurrent=1)
     jobs = [manager.submit(LONG, f"long {n}") for n in range(3)]
-    runs = [manager.snapshot(job).run_id for job in jobs]
-    first = wait_for(lambda: next((run for run in runs[:2] if len(logged_epochs(store, run)) >= 1), None), 600,
+    assert [manager.snapshot(job).state for job in jobs] == ["running", "running", "queued"]  # the cluster's 2 slots
+    assert manager.snapshot(jobs[2]).run_id is None  # the app holds it: it never reached the cluster
+    other_app = JobManager(tracking_uri=store, runner=RayRunner(ray_head.address, store), recover_stale_runs=False)
+    jobs.append(other_app.submit(LONG, "another app's"))
+    runs = [manager.snapshot(job).run_id for job in jobs[:2]]
+    third = other_app.snapshot(jobs[3]).run_id
+    first = wait_for(lambda: next((run for run in runs if len(logged_epochs(store, run)) >= 1), None), 600,
                      "a first epoch")
-    third = runs[2]
-    assert status_of(store, third) == "SCHEDULED"  # two slots, both taken: Ray holds it PENDING
-    assert manager.snapshot(jobs[2]).progress.phase == WAITING_FOR_A_SLOT
+    assert status_of(store, third) == "SCHEDULED"  # two slots, both taken by the first app: Ray holds it PENDING
+    assert other_app.snapshot(jobs[3]).progress.phase == WAITING_FOR_A_SLOT
+    manager.cancel(jobs[2])  # dropped from the app's queue: the freed slot goes to the other app's job
+    assert manager.snapshot(jobs[2]).state == "cancelled" and manager.snapshot(jobs[2]).run_id is None
 
     cancelled = time.monotonic()
     manager.cancel(jobs[runs.index(first)])
@@ -97,12 +119,13 @@ def test_cancel_ends_the_run_killed_with_its_epochs_while_the_cap_holds_the_thir
     assert logged_epochs(store, first)[:1] == [1]  # the epochs it trained are kept
     assert len(ended.epoch_history) >= 1
 
-    wait_for(lambda: status_of(store, third) == "RUNNING", 600, "the third job to take the freed slot")
-    for job in jobs:
-        manager.cancel(job)
-    for job in jobs:
-        assert manager.wait(job, 300).state == "cancelled"
-    assert {status_of(store, run) for run in runs} == {"KILLED"}
+    wait_for(lambda: status_of(store, third) == "RUNNING", 600, "the other app's job to take the freed slot")
+    apps = [manager] * 3 + [other_app]
+    for app, job in zip(apps, jobs):
+        app.cancel(job)
+    for app, job in zip(apps, jobs):
+        assert app.wait(job, 300).state == "cancelled"
+    assert {status_of(store, run) for run in [*runs, third]} == {"KILLED"}
 
 
 def test_a_worker_killed_outright_leaves_its_run_to_be_found_stale_by_heartbeat(ray_head, store):
