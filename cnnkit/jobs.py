@@ -4,6 +4,8 @@ in one FIFO queue, watched through immutable snapshots.
 The Streamlit app holds exactly one manager per process; nothing here knows about Streamlit.
 Where a job trains is the runner's business (`runner`): this process's threads by default
 (`thread_runner`), or a Ray cluster (`ray_runner`); the manager hears back through job events.
+A new manager on a cluster adopts the jobs still there from before (an app restart): they show,
+count and cancel as its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from cnnkit import accelerators, termination, tracking, training
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.job_events import JobEnded, JobEvent, ProgressReported, RunCreated
-from cnnkit.runner import JobSpec, Runner
+from cnnkit.runner import JobSpec, Runner, RunningJob
 from cnnkit.thread_runner import ThreadRunner
 from cnnkit.training import Progress, RangeTest, RunResult
 
@@ -177,7 +179,10 @@ class JobManager:
     (tests inject fakes), `resumer` for `training.resume`, in the thread runner. On construction it lets concurrent
     jobs share a GPU, unless `recover_stale_runs` is False ends the runs a dead process left
     RUNNING in the store (their ids: `recovered_runs`), and has its jobs stopped, their runs
-    ending KILLED, when the process gets SIGTERM or SIGINT or exits (see `termination`).
+    ending KILLED, when the process gets SIGTERM or SIGINT or exits (see `termination`). With a
+    detached runner (a cluster) it then adopts the jobs still queued or running there (`runner.running_jobs`,
+    from an earlier process of the app): they are running jobs of the operator's, watched, counted against
+    `slots()` and cancelled like the ones submitted here.
     """
 
     def __init__(
@@ -214,6 +219,8 @@ class JobManager:
         self.recovered_runs: list[str] = (
             tracking.kill_stale_runs(tracking.make_client(tracking_uri)) if recover_stale_runs else []
         )
+        for running in sorted(self.runner.running_jobs(), key=lambda job: job.submitted_at):
+            self._adopt(running)
         termination.watch(self)
 
     # ---- submitting and controlling ------------------------------------------------
@@ -354,6 +361,20 @@ class JobManager:
             self._start_queued()
         self._announce_ends()  # a runner that refused to start it
         return job.job_id
+
+    def _adopt(self, running: RunningJob) -> None:
+        """A job the runner still has from an earlier process: running here, the operator's (who launched it
+        is not kept), its events through the same path as a submitted job's."""
+        with self._lock:
+            job_id = f"job-{next(self._ids)}"
+            spec = JobSpec(job_id, running.kind, running.config, running.name, self.tracking_uri, self.experiment,
+                           running.run_id)
+            job = _Job(job_id, "train", running.name, running.config, spec, submitted_at=running.submitted_at,
+                       runner=self.runner, handle=running.handle, state="running", run_id=running.run_id,
+                       started_at=running.submitted_at)
+            self._jobs[job_id] = job
+            self._running += 1
+            self.runner.adopt(running, lambda event, job=job: self._on_event(job, event))
 
     def _check_visitor_cap(self, visitor: str | None) -> None:
         """Lock held."""

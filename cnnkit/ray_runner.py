@@ -9,6 +9,8 @@ with `--resources='{"cnnkit_slot": N}'`), a job beyond them waits PENDING. The r
 that count, read from the cluster's state API every few seconds, so the manager starts as many jobs as
 the cluster has slots. Cancel is `stop_job`:
 Ray sends the worker SIGTERM, which ends its run KILLED; `RAY_JOB_STOP_WAIT_TIME_S` gives it time.
+Jobs outlive the app: after a restart `running_jobs` lists the cluster's cnnkit jobs still PENDING or
+RUNNING, with their runs from the store, and `adopt` watches each as `submit` would have.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from pathlib import Path
 
 import cnnkit
 from cnnkit import run_schema, tracking
+from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.job_events import EventSink, JobEnded, ProgressReported, RunCreated
-from cnnkit.runner import JobSpec
+from cnnkit.runner import JobSpec, RunningJob
 from cnnkit.training import Progress, RunResult
 
 log = logging.getLogger(__name__)
 
+JOB_PREFIX = "cnnkit-"  # of every cnnkit job's submission id: cnnkit-RUNID-N-TIME
 SLOT_RESOURCE = "cnnkit_slot"  # one per running job; the cluster's count is the cap
 WORKER_PYTHON_VARIABLE = "CNNKIT_WORKER_PYTHON"  # the worker's interpreter on the cluster, default "python"
 STOP_WAIT_SECONDS = 60  # RAY_JOB_STOP_WAIT_TIME_S: how long a stopped worker has to end its run KILLED
@@ -43,12 +47,16 @@ SLOTS_FRESH_SECONDS = 5.0  # how long one read of the cluster's slot count answe
 _SLOTS_READ_TIMEOUT = 5  # seconds one read may take
 
 
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+
+
 def _cluster_error(address: str, error: Exception) -> InputError:
     if type(error).__name__ == "AuthenticationError":
         return InputError(f"The Ray cluster at {address} wants a token (Ray 2.59+ turns token auth on): set "
                           "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to its token file (or RAY_AUTH_TOKEN to the "
                           "token; `ray get-auth-token` on the head prints it), then start again.")
-    return InputError(f"The Ray cluster at {address} can't be reached: {str(error).splitlines()[0][:200]}")
+    return InputError(f"The Ray cluster at {address} can't be reached: {_first_line(error)}")
 
 
 def slots_of(nodes) -> int | None:
@@ -127,8 +135,7 @@ class RayRunner:
         try:
             self._slots = self._read_slots(self._slots)
         except Exception as error:
-            log.warning("Keeping %s job slots for %s: %s", self._slots, self.description,
-                        str(error).splitlines()[0][:200])
+            log.warning("Keeping %s job slots for %s: %s", self._slots, self.description, _first_line(error))
         finally:
             self._slots_read_at = time.monotonic()
             self._reading_slots.release()
@@ -157,18 +164,16 @@ class RayRunner:
         try:
             handle = self._client.submit_job(
                 entrypoint=f"{shlex.quote(python)} -m cnnkit worker {shlex.quote(job.to_json())}",
-                submission_id=f"cnnkit-{run_id}-{next(self._ids)}-{int(time.time())}",
+                submission_id=f"{JOB_PREFIX}{run_id}-{next(self._ids)}-{int(time.time())}",
                 entrypoint_num_cpus=self.num_cpus, entrypoint_num_gpus=self.num_gpus,
                 entrypoint_resources={SLOT_RESOURCE: 1},
                 runtime_env={"env_vars": worker_environment(uri)},
-                metadata={"cnnkit_run_id": run_id, "cnnkit_job": spec.job_id},
+                metadata={"cnnkit_run_id": run_id, "cnnkit_job": spec.job_id, "cnnkit_kind": spec.kind},
             )
         except Exception as error:
             tracking.end_scheduled_run(store, run_id, "FAILED", f"The Ray cluster refused the job: {error}")
             raise _cluster_error(self.address, error) from None
-        watched = self._jobs[handle] = _Watched(run_id, uri)
-        threading.Thread(target=self._watch, args=(handle, watched, on_event), name=f"cnnkit ray {handle}",
-                         daemon=True).start()
+        self._start_watching(handle, _Watched(run_id, uri), on_event)
         return handle
 
     def status(self, handle: str) -> str:
@@ -184,12 +189,51 @@ class RayRunner:
         self._client.stop_job(handle)
         tracking.end_scheduled_run(tracking.make_client(watched.tracking_uri), watched.run_id, "KILLED", reason)
 
+    def running_jobs(self) -> list[RunningJob]:
+        """The cluster's cnnkit jobs still PENDING or RUNNING that this runner doesn't watch yet, each with its
+        run's name and settings from this runner's store. A job whose run the store lacks (another app's
+        store) is left out with a log line; a cluster that doesn't answer the listing gives none."""
+        try:
+            listed = self._client.list_jobs()
+        except Exception as error:
+            log.warning("No jobs adopted: %s did not list its jobs: %s", self.description, _first_line(error))
+            return []
+        ours = [details for details in listed if (details.submission_id or "").startswith(JOB_PREFIX)
+                and str(details.status.value) in _RAY_STATES and details.submission_id not in self._jobs]
+        if not ours:
+            return []
+        store = tracking.RunStore(self.tracking_uri)
+        return [job for job in (self._running_job(store, details) for details in ours) if job is not None]
+
+    def _running_job(self, store: tracking.RunStore, details) -> RunningJob | None:
+        """A listed Ray job (JobDetails) as a RunningJob, or None when its run can't be read from `store`."""
+        metadata = details.metadata or {}
+        run_id = metadata.get("cnnkit_run_id", "")
+        try:
+            run = store.run(run_id)
+            config = TrainConfig.from_params(run.params)
+        except InputError as error:
+            log.warning("Not adopting Ray job %s: its run %r is not one of %s (%s)", details.submission_id, run_id,
+                        store.describe(), _first_line(error))
+            return None
+        submitted = details.start_time / 1000 if details.start_time else time.time()  # Ray's are milliseconds
+        return RunningJob(details.submission_id, run_id, run.name, config, metadata.get("cnnkit_kind", "train"),
+                          submitted)
+
+    def adopt(self, job: RunningJob, on_event: EventSink) -> None:
+        self._start_watching(job.handle, _Watched(job.run_id, self.tracking_uri), on_event)
+
     async def follow_logs(self, handle: str):
         """The worker's output as it comes (Ray's tail_job_logs), until the job ends."""
         async for lines in self._client.tail_job_logs(handle):
             yield lines
 
     # ---- watching, from the store -----------------------------------------------------
+
+    def _start_watching(self, handle: str, watched: _Watched, on_event: EventSink) -> None:
+        self._jobs[handle] = watched
+        threading.Thread(target=self._watch, args=(handle, watched, on_event), name=f"cnnkit ray {handle}",
+                         daemon=True).start()
 
     def _watch(self, handle: str, watched: _Watched, on_event: EventSink) -> None:
         """The job's watcher thread: pass on what the worker logs until Ray says the job ended."""

@@ -1,7 +1,9 @@
 """The runner seam: where the job manager's jobs train. The manager keeps the queue, the caps and
 the snapshots; a runner starts a job, maps a cancel to its own mechanism and sends back the job's
 events (`job_events`). `ThreadRunner` trains in threads of this process (the default);
-`RayRunner` submits each job to a Ray cluster as `python -m cnnkit worker ...`."""
+`RayRunner` submits each job to a Ray cluster as `python -m cnnkit worker ...`. A detached runner's
+jobs outlive the process: a new manager lists the ones still queued or running there
+(`running_jobs`) and `adopt`s them, so an app restart loses none."""
 
 from __future__ import annotations
 
@@ -45,6 +47,18 @@ class JobSpec:
             raise InputError(f"The worker's job is not a job's JSON: {error}") from None
 
 
+@dataclass(frozen=True)
+class RunningJob:
+    """A job a detached runner still has, submitted by an earlier process: what a manager needs to show it."""
+
+    handle: str  # the runner's handle of the job
+    run_id: str
+    name: str  # its run's name
+    config: TrainConfig  # its run's settings
+    kind: str  # "train" or "resume"
+    submitted_at: float  # time.time() value
+
+
 class Runner(Protocol):
     description: str  # where jobs go, for a person (the app's sidebar)
     detached: bool  # jobs outlive this process (a cluster's): its exit leaves them running
@@ -66,3 +80,11 @@ class Runner(Protocol):
 
     def cancel(self, handle: str, reason: str) -> None:
         """Ask the job to stop; its run ends KILLED with `reason`, keeping what it logged."""
+
+    def running_jobs(self) -> list[RunningJob]:
+        """The jobs still queued or running that no manager of this process watches (a cluster's, from
+        before a restart); none for a runner whose jobs end with the process, or a cluster that doesn't answer."""
+
+    def adopt(self, job: RunningJob, on_event: EventSink) -> None:
+        """Watch a job `running_jobs` listed as if `submit` had started it: its events go to `on_event`,
+        and `status`, `progress` and `cancel` take its handle."""

@@ -11,7 +11,7 @@ from typing import Callable
 from cnnkit import training
 from cnnkit.errors import InputError
 from cnnkit.job_events import EventSink, JobEnded, ProgressReported, RunCreated
-from cnnkit.runner import JobSpec
+from cnnkit.runner import JobSpec, RunningJob
 from cnnkit.training import Progress, RangeTest, RunResult
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,13 @@ class ThreadRunner:
 
     def cancel(self, handle: str, reason: str) -> None:
         self._jobs[handle].cancel.stop(reason)
+
+    def running_jobs(self) -> list[RunningJob]:
+        """None: a thread's job ends with its process, so a new one finds none to adopt."""
+        return []
+
+    def adopt(self, job: RunningJob, on_event: EventSink) -> None:
+        raise ValueError(f"{self.description} adopt no jobs: theirs end with the process that ran them.")
 
     def _work(self, job: _Thread) -> None:
         """The job's thread: run it and say how it ended; a bug in it fails the job, never the manager."""

@@ -14,6 +14,9 @@ class Runner:
     def capacity(self):
         return self.slots
 
+    def running_jobs(self):
+        return []
+
 
 @pytest.fixture
 def manager_on():

@@ -1,0 +1,150 @@
+"""Ray jobs outlive the app, without a cluster (its Jobs API and state API stood in for, the store real):
+a restarted app's runner lists the cluster's cnnkit jobs still PENDING or RUNNING with their runs,
+leaving out ended jobs, other jobs and jobs whose run its store lacks; its manager adopts them as
+running jobs that count against the slots, show their epochs, end as their runs end and cancel.
+The same with a real head: test_ray_runner.py."""
+
+import logging
+import time
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("ray")
+
+import ray.job_submission  # noqa: E402
+import ray.util.state  # noqa: E402
+from ray.job_submission import JobStatus  # noqa: E402
+
+from cnnkit import run_schema, tracking  # noqa: E402
+from cnnkit.config import TrainConfig  # noqa: E402
+from cnnkit.jobs import JobManager  # noqa: E402
+from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner  # noqa: E402
+from cnnkit.training import Progress  # noqa: E402
+from run_processes import wait_for  # noqa: E402
+
+TIMEOUT = 30  # seconds; only a broken watcher waits this long
+CFG = TrainConfig(dataset="digits", epochs=3, train_limit=200)
+
+
+class Cluster:
+    """Stands in for JobSubmissionClient: the jobs it lists (JobDetails' fields the runner reads)."""
+
+    def __init__(self):
+        self.jobs, self.listing_error = {}, None
+
+    def add(self, submission_id, status, run_id=None):
+        metadata = {"cnnkit_run_id": run_id, "cnnkit_job": "job-1", "cnnkit_kind": "train"} if run_id else {}
+        self.jobs[submission_id] = SimpleNamespace(submission_id=submission_id, status=status, metadata=metadata,
+                                                   start_time=int(time.time() * 1000))
+
+    def list_jobs(self):
+        if self.listing_error is not None:
+            raise self.listing_error
+        return list(self.jobs.values())
+
+    def get_job_status(self, handle):
+        return self.jobs[handle].status
+
+    def stop_job(self, handle):
+        self.jobs[handle].status = JobStatus.STOPPED
+
+    def submit_job(self, *, submission_id, metadata, **_):
+        self.add(submission_id, JobStatus.PENDING, metadata["cnnkit_run_id"])
+        return submission_id
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    cluster = Cluster()
+    monkeypatch.setattr(ray.job_submission, "JobSubmissionClient", lambda address: cluster)
+    monkeypatch.setattr(ray.util.state, "list_nodes", lambda **_: [
+        SimpleNamespace(state="ALIVE", resources_total={"cnnkit_slot": 2.0})])
+    return cluster
+
+
+@pytest.fixture
+def store(tmp_path):
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def training_run(client, name, epochs=1):
+    """A run a worker has taken and trained `epochs` epochs of, its heartbeat saying so."""
+    run_id = tracking.schedule_run(client, CFG, run_name=name)
+    tracking.attach_run(client, run_id)
+    for epoch in range(1, epochs + 1):
+        client.log_metric(run_id, run_schema.LOSS, 1.0 / epoch, step=epoch)
+    client.set_tag(run_id, run_schema.PROGRESS_TAG, Progress("training", epochs, 3, event="phase").to_json())
+    return run_id
+
+
+def test_the_listing_is_the_clusters_cnnkit_jobs_still_pending_or_running_whose_runs_the_store_has(
+        cluster, store, caplog):
+    client = tracking.make_client(store)
+    running, waiting, ended = training_run(client, "running"), tracking.schedule_run(client, CFG, run_name="waiting"), \
+        training_run(client, "ended")
+    cluster.add(f"cnnkit-{running}-1-100", JobStatus.RUNNING, running)
+    cluster.add(f"cnnkit-{waiting}-2-100", JobStatus.PENDING, waiting)
+    cluster.add(f"cnnkit-{ended}-3-100", JobStatus.SUCCEEDED, ended)
+    cluster.add("raysubmit_not_ours", JobStatus.RUNNING)
+    cluster.add(None, JobStatus.RUNNING)  # a driver job, not submitted: no submission id
+    cluster.add("cnnkit-0f0f-4-100", JobStatus.RUNNING, "0f0f")  # another app's store holds its run
+    with caplog.at_level(logging.WARNING, logger="cnnkit.ray_runner"):
+        listed = RayRunner("http://head:8265", store).running_jobs()
+    assert [(job.handle, job.run_id, job.name, job.kind) for job in listed] == [
+        (f"cnnkit-{running}-1-100", running, "running", "train"), (f"cnnkit-{waiting}-2-100", waiting, "waiting", "train")]
+    assert listed[0].config == CFG
+    assert "Not adopting Ray job cnnkit-0f0f-4-100: its run '0f0f' is not one of" in caplog.text
+
+
+def test_a_cluster_that_does_not_list_its_jobs_gives_none_with_a_log_line(cluster, store, caplog):
+    cluster.listing_error = ConnectionError("Failed to connect to API server.")
+    with caplog.at_level(logging.WARNING, logger="cnnkit.ray_runner"):
+        assert RayRunner("http://head:8265", store).running_jobs() == []
+    assert "did not list its jobs: Failed to connect to API server." in caplog.text
+
+
+def test_a_new_manager_adopts_the_clusters_jobs_which_count_show_end_and_cancel_as_its_own(cluster, store):
+    client = tracking.make_client(store)
+    trained, finishing = training_run(client, "trained 2 epochs", epochs=2), training_run(client, "finishing")
+    cluster.add(f"cnnkit-{trained}-1-100", JobStatus.RUNNING, trained)
+    cluster.add(f"cnnkit-{finishing}-2-100", JobStatus.RUNNING, finishing)
+    manager = JobManager(tracking_uri=store, runner=RayRunner("http://head:8265", store, poll_seconds=0.05),
+                         recover_stale_runs=False)
+    try:
+        adopted = {job.run_id: job.job_id for job in manager.snapshots()}
+        assert set(adopted) == {trained, finishing}
+        assert {job.state for job in manager.snapshots()} == {"running"} and manager.slots() == 2
+        queued = manager.submit(CFG, "after the restart")
+        assert manager.snapshot(queued).state == "queued"  # the adopted jobs hold both slots
+
+        manager.cancel(adopted[trained])
+        assert cluster.jobs[f"cnnkit-{trained}-1-100"].status == JobStatus.STOPPED
+        tracking.RunLogger(client, trained).finish("KILLED", "stopped")  # what the worker does on SIGTERM
+        ended = manager.wait(adopted[trained], TIMEOUT)
+        assert ended.state == "cancelled" and ended.result.status == "KILLED"
+        assert [epoch["epoch"] for epoch in ended.epoch_history] == [1, 2]  # read back from the store
+        assert manager.snapshot(queued).state == "running"  # its slot went to the queued job
+        waiting = manager.snapshot(queued)
+        assert tracking.run_status(client, waiting.run_id) == "SCHEDULED"
+
+        tracking.RunLogger(client, finishing).finish("FINISHED")
+        cluster.jobs[f"cnnkit-{finishing}-2-100"].status = JobStatus.SUCCEEDED
+        assert manager.wait(adopted[finishing], TIMEOUT).state == "finished"
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+    assert tracking.run_status(client, waiting.run_id) == "KILLED"  # cancelled while Ray held it PENDING
+
+
+def test_an_adopted_job_ray_holds_pending_is_waiting_for_a_slot_and_cancels_to_a_killed_run(cluster, store):
+    client = tracking.make_client(store)
+    waiting = tracking.schedule_run(client, CFG, run_name="waiting")
+    cluster.add(f"cnnkit-{waiting}-1-100", JobStatus.PENDING, waiting)
+    manager = JobManager(tracking_uri=store, runner=RayRunner("http://head:8265", store, poll_seconds=0.05),
+                         recover_stale_runs=False)
+    [job] = manager.snapshots()
+    progress = wait_for(lambda: manager.snapshot(job.job_id).progress, TIMEOUT, "the watcher's first report")
+    assert progress.phase == WAITING_FOR_A_SLOT and job.state == "running"
+    manager.cancel(job.job_id)
+    assert manager.wait(job.job_id, TIMEOUT).state == "cancelled"
+    assert tracking.run_status(client, waiting) == "KILLED"
