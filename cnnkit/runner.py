@@ -61,7 +61,7 @@ class RunningJob:
 
 class Runner(Protocol):
     description: str  # where jobs go, for a person (the app's sidebar)
-    detached: bool  # jobs outlive this process (a cluster's): its exit leaves them running
+    detached: bool  # jobs outlive this process (a cluster's): its exit leaves them running, the next one adopts them
 
     def capacity(self) -> int | None:
         """How many jobs the runner itself lets run at once (a cluster's job slots): the manager starts that

@@ -63,9 +63,10 @@ def cluster(monkeypatch):
     return cluster
 
 
-@pytest.fixture
-def store(tmp_path):
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One store for the module (each test lists only its own fake cluster's jobs): made once, it saves seconds."""
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
 
 
 def training_run(client, name, epochs=1):
@@ -81,20 +82,25 @@ def training_run(client, name, epochs=1):
 def test_the_listing_is_the_clusters_cnnkit_jobs_still_pending_or_running_whose_runs_the_store_has(
         cluster, store, caplog):
     client = tracking.make_client(store)
-    running, waiting, ended = training_run(client, "running"), tracking.schedule_run(client, CFG, run_name="waiting"), \
-        training_run(client, "ended")
+    running, ended = training_run(client, "running"), training_run(client, "ended")
+    waiting = tracking.schedule_run(client, CFG, run_name="waiting")
     cluster.add(f"cnnkit-{running}-1-100", JobStatus.RUNNING, running)
     cluster.add(f"cnnkit-{waiting}-2-100", JobStatus.PENDING, waiting)
     cluster.add(f"cnnkit-{ended}-3-100", JobStatus.SUCCEEDED, ended)
     cluster.add("raysubmit_not_ours", JobStatus.RUNNING)
     cluster.add(None, JobStatus.RUNNING)  # a driver job, not submitted: no submission id
     cluster.add("cnnkit-0f0f-4-100", JobStatus.RUNNING, "0f0f")  # another app's store holds its run
+    runner = RayRunner("http://head:8265", store, poll_seconds=0.05)
     with caplog.at_level(logging.WARNING, logger="cnnkit.ray_runner"):
-        listed = RayRunner("http://head:8265", store).running_jobs()
+        listed = runner.running_jobs()
     assert [(job.handle, job.run_id, job.name, job.kind) for job in listed] == [
-        (f"cnnkit-{running}-1-100", running, "running", "train"), (f"cnnkit-{waiting}-2-100", waiting, "waiting", "train")]
+        (f"cnnkit-{running}-1-100", running, "running", "train"),
+        (f"cnnkit-{waiting}-2-100", waiting, "waiting", "train")]
     assert listed[0].config == CFG
     assert "Not adopting Ray job cnnkit-0f0f-4-100: its run '0f0f' is not one of" in caplog.text
+    runner.adopt(listed[0], lambda event: None)
+    assert [job.run_id for job in runner.running_jobs()] == [waiting]  # one it watches is not listed again
+    runner.cancel(listed[0].handle, "stopped")  # and its watcher ends
 
 
 def test_a_cluster_that_does_not_list_its_jobs_gives_none_with_a_log_line(cluster, store, caplog):

@@ -1,7 +1,8 @@
 """The Ray Jobs runner against a real local Ray head (token auth on): a digits run submitted through
 the job manager finishes in MLflow; the runner's capacity is the head's cnnkit_slot count, so the
-manager queues a third job itself, while the cluster holds another app's job PENDING; a cancelled one
-ends KILLED with its epochs; a worker killed outright leaves its run to be found stale by heartbeat; the
+manager queues a third job itself, while the cluster holds another app's job PENDING; after the app
+exits, a new manager adopts the jobs still on the cluster, and one it cancels ends KILLED with its epochs;
+a worker killed outright leaves its run to be found stale by heartbeat; the
 CLI trains there with `--runner`, following the worker's log, and says in one line when the cluster
 wants a token (Ray 2.59+ turns token auth on; the head here has it).
 Marked `ray` (and `slow`): `-m "not ray"` skips them."""
@@ -92,13 +93,15 @@ def test_a_digits_run_submitted_to_ray_finishes_in_mlflow(ray_head, store):
     assert [epoch["epoch"] for epoch in ended.epoch_history] == [1]  # read back from the store
 
 
-def test_the_slots_hold_a_third_job_in_the_app_and_another_apps_on_ray_and_cancel_ends_a_run_killed(ray_head, store):
+def test_the_slots_hold_a_third_job_in_the_app_and_another_apps_on_ray_and_a_restarted_app_adopts_and_cancels_them(
+        ray_head, store):
     runner = wait_for(lambda: runner_knowing_its_slots(ray_head, store), 60, "the cluster's slots")
     manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False, max_concurrent=1)
+    # started before the first app's jobs are on the cluster, or it would adopt them (they log to its store)
+    other_app = JobManager(tracking_uri=store, runner=RayRunner(ray_head.address, store), recover_stale_runs=False)
     jobs = [manager.submit(LONG, f"long {n}") for n in range(3)]
     assert [manager.snapshot(job).state for job in jobs] == ["running", "running", "queued"]  # the cluster's 2 slots
     assert manager.snapshot(jobs[2]).run_id is None  # the app holds it: it never reached the cluster
-    other_app = JobManager(tracking_uri=store, runner=RayRunner(ray_head.address, store), recover_stale_runs=False)
     jobs.append(other_app.submit(LONG, "another app's"))
     runs = [manager.snapshot(job).run_id for job in jobs[:2]]
     third = other_app.snapshot(jobs[3]).run_id
@@ -109,22 +112,30 @@ def test_the_slots_hold_a_third_job_in_the_app_and_another_apps_on_ray_and_cance
     manager.cancel(jobs[2])  # dropped from the app's queue: the freed slot goes to the other app's job
     assert manager.snapshot(jobs[2]).state == "cancelled" and manager.snapshot(jobs[2]).run_id is None
 
+    manager.shutdown(cancel_running=False, timeout=0)  # the app exits; its runner is detached: its jobs go on
+    restarting = time.monotonic()
+    restarted = JobManager(tracking_uri=store, runner=RayRunner(ray_head.address, store), recover_stale_runs=False)
+    TIMES["restarted manager adopting 3 jobs"] = time.monotonic() - restarting
+    adopted = {job.run_id: job.job_id for job in restarted.snapshots()}
+    assert set(adopted) == {*runs, third}  # the other app's job too: it logs to the same store
+    assert {(job.state, job.visitor) for job in restarted.snapshots()} == {("running", None)}  # the operator's
+
     cancelled = time.monotonic()
-    manager.cancel(jobs[runs.index(first)])
-    ended = manager.wait(jobs[runs.index(first)], 300)
+    restarted.cancel(adopted[first])
+    ended = restarted.wait(adopted[first], 300)
     TIMES["cancel to KILLED"] = time.monotonic() - cancelled
     run = tracking.make_client(store).get_run(first)
     assert ended.state == "cancelled" and run.info.status == "KILLED"
     assert run.data.tags["cnnkit.error"] == WORKER_STOPPED
     assert logged_epochs(store, first)[:1] == [1]  # the epochs it trained are kept
-    assert len(ended.epoch_history) >= 1
+    assert len(ended.epoch_history) >= 1  # read back by the adopting runner's watcher
 
     wait_for(lambda: status_of(store, third) == "RUNNING", 600, "the other app's job to take the freed slot")
-    apps = [manager] * 3 + [other_app]
-    for app, job in zip(apps, jobs):
-        app.cancel(job)
-    for app, job in zip(apps, jobs):
-        assert app.wait(job, 300).state == "cancelled"
+    for job in adopted.values():
+        restarted.cancel(job)
+    for job in adopted.values():
+        assert restarted.wait(job, 300).state == "cancelled"
+    assert other_app.wait(jobs[3], 300).state == "cancelled"  # its own watcher saw its run end KILLED
     assert {status_of(store, run) for run in [*runs, third]} == {"KILLED"}
 
 
