@@ -82,8 +82,8 @@ class Runner(Protocol):
         """Ask the job to stop; its run ends KILLED with `reason`, keeping what it logged."""
 
     def running_jobs(self) -> list[RunningJob]:
-        """The jobs still queued or running that no manager of this process watches (a cluster's, from
-        before a restart); none for a runner whose jobs end with the process, or a cluster that doesn't answer."""
+        """The jobs still queued or running there that this runner doesn't watch (a cluster's, from before
+        a restart); none for a runner whose jobs end with the process, or a cluster that doesn't answer."""
 
     def adopt(self, job: RunningJob, on_event: EventSink) -> None:
         """Watch a job `running_jobs` listed as if `submit` had started it: its events go to `on_event`,
