@@ -59,6 +59,24 @@ def test_inspect_finds_an_older_run_by_its_id_shows_it_and_keeps_it_when_the_sea
     assert "Confusion matrix" in chart_specs(at) and not at.exception
 
 
+def test_changing_the_pick_reads_no_runs_again(picker_app, store, monkeypatch):
+    """The newer runs have no evaluation: each rerun stops at its error, well within the cache's seconds."""
+    _, _, newer = store
+    reads = []
+    for name in ("runs_page", "runs_by_id"):
+        real = getattr(tracking, name)
+        monkeypatch.setattr(tracking, name, lambda *args, real=real, name=name, **kwargs: (
+            reads.append(name), real(*args, **kwargs))[1])
+    at = picker_app.switch_page("app_pages/inspect.py")
+    at.session_state["inspect_run"] = newer[0]  # linked, older than the newest 2
+    at.run()
+    assert reads == ["runs_page", "runs_by_id"]  # the newest runs, then the linked older one
+    for run_id in (newer[2], newer[1], newer[0]):
+        at.selectbox(key="inspect.run").set_value(run_id).run()
+        assert at.selectbox(key="inspect.run").value == run_id
+    assert reads == ["runs_page", "runs_by_id"]  # cached: read again only after PICKER_TTL_S
+
+
 def test_inspect_opens_an_older_run_linked_from_the_runs_page(picker_app, store):
     _, old, _ = store
     at = picker_app.switch_page("app_pages/inspect.py")
