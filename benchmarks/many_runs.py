@@ -28,8 +28,9 @@ Then times, in this process, each arm's median over `--repeats` calls:
   made them (`runs_frame`, its finished runs labelled: the newest 5,000 runs, so an older run could
   not be picked) against `run_pickers.offered_runs` (the newest `PICK_COUNT` finished runs); the
   same with an old run chosen (new: `with_chosen` adds it in one more search); finding that old
-  run (the oldest finished one) by its whole name and by the start of its id: old, the old picker's labels
-  searched as the selectbox's typing did (it is not among them), new `offered_runs` with the text.
+  run (the oldest finished one) by its whole name and by the start of its id: old, the old
+  picker's labels searched as the selectbox's typing did (it is not among them), new
+  `offered_runs` with the text.
 Prints each time, the ratio old/new and the target: first page <= 1 s, a filter <= 1 s, opening
 a run <= 0.5 s, Compare of 20 runs <= 2 s, a picker's options <= 0.3 s (also with an old run
 chosen), finding an old run by name or id <= 1 s. Exit status 1 when a target is missed.
