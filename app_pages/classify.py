@@ -10,9 +10,10 @@ from app_pages.common import cached_model, cached_test_split, model_choices, run
 
 st.title("Classify images")
 
-choices = model_choices()
+choices = model_choices("classify.run")
 picked = st.selectbox("Model", list(choices), key="classify.run",
-                      help="Registered models first (register one from its run on the Runs page), then every finished run.")
+                      help="Registered models first (register one from its run on the Runs page), then the newest "
+                           "finished runs (“Find a run” finds older ones).")
 run_id = choices[picked]
 model, evaluation = run_model_and_evaluation(run_id)
 names = evaluation.class_names

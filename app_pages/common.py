@@ -1,10 +1,12 @@
 """What every page shares: the process-wide job manager, the run store, cached run data."""
 
+from collections.abc import Iterable
+
 import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnkit import inspection, run_schema, time_travel, tracking
+from cnnkit import inspection, run_pickers, run_schema, time_travel, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.job_slots import where_jobs_run
@@ -77,28 +79,62 @@ def uploads_dir():
 
 def run_label(row) -> str:
     """How a run is named in pickers: its name plus the start of its id (names repeat)."""
-    return f"{row.name} · {row.run_id[:6]}"
+    return run_pickers.run_label(row.name, row.run_id)
 
 
-def finished_run_labels() -> dict[str, str]:
-    """run id -> picker label for every finished run, newest first; stops the page when there are none."""
-    runs = run_store().runs_frame()
-    finished = runs[runs["status"] == "FINISHED"]
-    if finished.empty:
-        st.info("No finished runs yet. Launch one on the Train page.")
+PICKER_TTL_S = 5  # a picker's runs are read again after this: a run that finishes shows up within it
+
+
+@st.cache_data(ttl=PICKER_TTL_S, max_entries=32, show_spinner=False)
+def _offered_runs(tracking_uri: str, text: str) -> run_pickers.PickerRuns:
+    """`run_pickers.offered_runs`; `tracking_uri` keys the cache by store."""
+    return run_pickers.offered_runs(run_store(), text)
+
+
+@st.cache_data(ttl=PICKER_TTL_S, max_entries=32, show_spinner=False)
+def _finished_by_id(tracking_uri: str, run_ids: tuple[str, ...]):
+    return run_pickers.finished_by_id(run_store(), run_ids)
+
+
+def picker_runs(key: str, chosen: Iterable[str | None] = (), at_least: int = 1,
+                none_yet: str = "No finished runs yet. Launch one on the Train page.") -> run_pickers.PickerRuns:
+    """The finished runs the run picker `key` offers, newest first: the newest few, or those the
+    "Find a run" box drawn here finds in the store, and always the runs in `chosen` (ids). Read
+    once per `PICKER_TTL_S`, not on every rerun. Stops the page with `none_yet` while the store
+    holds fewer than `at_least` finished runs."""
+    uri = job_manager().tracking_uri
+    newest = _offered_runs(uri, "")
+    if len(newest.runs) < at_least:
+        st.info(none_yet)
         st.stop()
-    return {row.run_id: run_label(row) for row in finished.itertuples()}
+    text = st.text_input(run_pickers.FIND_LABEL, key=f"{key}.find", placeholder="name or run id",
+                         help=run_pickers.FIND_HELP).strip()
+    offered = newest
+    if text:
+        try:
+            offered = _offered_runs(uri, text)
+        except InputError as error:
+            st.error(str(error))
+        if offered.runs.empty:
+            st.caption(f"No finished run is named like “{text}” or has an id starting so; the newest are offered.")
+            offered = newest
+    return run_pickers.with_chosen(offered, chosen, lambda run_ids: _finished_by_id(uri, run_ids))
 
 
-def model_choices() -> dict[str, str]:
-    """picker label -> run id: registered model versions first, then every finished run.
+def model_choices(key: str) -> dict[str, str]:
+    """picker label -> run id for the model picker `key`: registered model versions first, then the
+    finished runs `picker_runs` offers (the picked one kept, whatever a search or newer runs push out).
 
     Only versions of finished cnnkit runs are offered: a version whose run was deleted, or that
     another tool registered, has no cnnkit model to load."""
-    runs = finished_run_labels()
+    memo = f"{key}.choices"  # the last choices: the picker's value is a label, this gives its run id
+    picked = st.session_state.get(memo, {}).get(st.session_state.get(key))
+    versions = run_store().registered_models()
+    runs = picker_runs(key, [picked, *(version.run_id for version in versions)]).labels
     registered = {f"{version.name} v{version.version} (registered, {runs[version.run_id]})": version.run_id
-                  for version in run_store().registered_models() if version.run_id in runs}
-    return registered | {label: run_id for run_id, label in runs.items()}
+                  for version in versions if version.run_id in runs}
+    st.session_state[memo] = registered | {label: run_id for run_id, label in runs.items()}
+    return st.session_state[memo]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -6,7 +6,7 @@ import streamlit as st
 from cnnkit import charts, comparison, forks, run_schema, study_analysis, time_travel
 from cnnkit.errors import InputError
 from app_pages.common import (
-    cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, run_label,
+    cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, picker_runs,
     run_store,
 )
 
@@ -14,14 +14,12 @@ store = run_store()
 st.title("Compare runs")
 PAGE_WIDTH_PX = 1000  # about what the wide layout gives the main column; galleries share it
 
-runs = store.runs_frame()
-finished = runs[runs["status"] == "FINISHED"]
-if len(finished) < 2:
-    st.info("Compare needs at least two finished runs. Launch some on the Train page.")
-    st.stop()
-labels = {row.run_id: run_label(row) for row in finished.itertuples()}
-preselected = [run_id for run_id in st.session_state.get("compare_runs", []) if run_id in labels]
-chosen = st.multiselect("Runs to compare", list(labels), default=preselected or comparison.default_runs(finished),
+linked = st.session_state.get("compare_runs", [])  # runs selected on the Runs page
+offered = picker_runs("compare.runs", [*st.session_state.get("compare.runs", []), *linked], at_least=2,
+                      none_yet="Compare needs at least two finished runs. Launch some on the Train page.")
+labels = offered.labels
+preselected = [run_id for run_id in linked if run_id in labels]
+chosen = st.multiselect("Runs to compare", list(labels), default=preselected or comparison.default_runs(offered.runs),
                         format_func=labels.get, key="compare.runs",
                         help="Pick two or more finished runs, or select rows on the Runs page and press Compare.")
 if len(chosen) < 2:

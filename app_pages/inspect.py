@@ -6,15 +6,15 @@ import streamlit as st
 from cnnkit import charts, inspection
 from cnnkit.errors import InputError
 from app_pages.common import (
-    cached_snapshot_epochs, cached_test_split, epoch_slider, finished_run_labels, model_cache, model_key, run_evaluation,
+    cached_snapshot_epochs, cached_test_split, epoch_slider, model_cache, model_key, picker_runs, run_evaluation,
     run_model, run_store,
 )
 
 store = run_store()
 st.title("Inspect a run")
 
-labels = finished_run_labels()
-preselected = st.session_state.get("inspect_run")
+preselected = st.session_state.get("inspect_run")  # a run opened from the Runs page
+labels = picker_runs("inspect.run", [st.session_state.get("inspect.run"), preselected]).labels
 run_id = st.selectbox("Run", list(labels), index=list(labels).index(preselected) if preselected in labels else 0,
                       format_func=labels.get, key="inspect.run")
 

@@ -1,4 +1,5 @@
-"""The Runs page at 10,000 runs: filtering and paging on the store against loading every run.
+"""The Runs page and the run pickers at 10,000 runs: filtering and paging on the store against
+loading every run.
 
     .venv/bin/python benchmarks/many_runs.py [--runs 10000] [--repeats 3]
 
@@ -19,12 +20,20 @@ Then times, in this process, each arm's median over `--repeats` calls:
 - opening a run: the run's details as the page shows them (`RunStore.run`, `run_history`,
   `registered_models`), and the whole page's data with the table: old `runs_frame` + details,
   new `runs_page` + `runs_by_id` of the selection + details;
-- Compare of 20 runs: `results_table`, `params_diff` and epoch `histories` of 20 runs, and the
-  Compare page's picker (`runs_frame`, still every run) on top. Compare's arms run the same code
-  twice (this branch's: its runs read in one search, SQLite's statistics refreshed on opening; the
-  page itself is unchanged), so their ratio is noise; before, 20 runs took 2.5 s.
+- Compare of 20 runs: `results_table`, `params_diff` and epoch `histories` of 20 runs (the same
+  code in both arms, so their ratio is noise; before its runs were read in one search, 20 runs
+  took 2.5 s), and with the Compare page's picker on top: old `runs_frame` (every run), new
+  `run_pickers` (the newest finished runs plus the 20 chosen);
+- the run pickers of Inspect, Compare and Classify: a picker's options, old as `finished_run_labels`
+  made them (`runs_frame`, its finished runs labelled: the newest 5,000 runs, so an older run could
+  not be picked) against `run_pickers.offered_runs` (the newest `PICK_COUNT` finished runs); the
+  same with an old run chosen (new: `with_chosen` adds it in one more search); finding that old
+  run (the oldest finished one) by its whole name and by the start of its id: old, the old
+  picker's labels searched as the selectbox's typing did (it is not among them), new
+  `offered_runs` with the text.
 Prints each time, the ratio old/new and the target: first page <= 1 s, a filter <= 1 s, opening
-a run <= 0.5 s, Compare of 20 runs <= 2 s. Exit status 1 when a target is missed.
+a run <= 0.5 s, Compare of 20 runs <= 2 s, a picker's options <= 0.3 s (also with an old run
+chosen), finding an old run by name or id <= 1 s. Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -43,10 +52,12 @@ from pathlib import Path
 import sqlalchemy
 from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
 
-from cnnkit import run_schema, run_search, tracking
+from cnnkit import run_pickers, run_schema, run_search, tracking
 from runs_table import EPOCHS, TEST_METRICS, random_config  # the 500-run benchmark's runs, from benchmarks/
 
-TARGETS_S = {"first page": 1.0, "a filter": 1.0, "opening a run": 0.5, "Compare of 20 runs": 2.0}
+TARGETS_S = {"first page": 1.0, "a filter": 1.0, "opening a run": 0.5, "Compare of 20 runs": 2.0,
+             "a picker's options": 0.3, "a picker, an old run chosen": 0.3, "finding an old run by name": 1.0,
+             "finding an old run by id": 1.0}
 STATUSES = ["FINISHED"] * 8 + ["FAILED", "KILLED"]
 
 
@@ -110,6 +121,25 @@ def old_filtered(client, text: str, dataset: str, status: str, limit: int = 5000
     return shown[(shown["dataset"] == dataset) & (shown["status"] == status)]
 
 
+def old_picker_labels(client) -> dict[str, str]:
+    """run id -> label of every finished run, as `finished_run_labels` made them before the pickers
+    searched the store (`git show ba69034:app_pages/common.py`): over the newest 5,000 runs."""
+    runs = tracking.runs_frame(client)
+    finished = runs[runs["status"] == "FINISHED"]
+    return {row.run_id: run_pickers.run_label(row.name, row.run_id) for row in finished.itertuples()}
+
+
+def old_typed(client, text: str) -> list[str]:
+    """The old picker's runs whose label contains `text`: what typing into its selectbox found."""
+    return [run_id for run_id, label in old_picker_labels(client).items() if text.lower() in label.lower()]
+
+
+def new_picker(store, text: str = "", chosen: tuple[str, ...] = ()) -> dict[str, str]:
+    """run id -> label of what a picker offers now (uncached, as each ttl's first rerun)."""
+    offered = run_pickers.offered_runs(store, text)
+    return run_pickers.with_chosen(offered, chosen, lambda ids: run_pickers.finished_by_id(store, ids)).labels
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -145,6 +175,13 @@ def main() -> int:
         assert len(matching) == len(old_filtered(client, "#77", "mnist", "FINISHED", limit=args.runs))
         print(f"the filter keeps {len(matching)} runs, {len(old_filtered(client, '#77', 'mnist', 'FINISHED'))} of "
               "them among the newest 5,000 that the old page loaded")
+        oldest = store.runs_by_id(ids[:100]).query("status == 'FINISHED'").iloc[-1]  # the oldest finished run
+        old_run, by_name = oldest["run_id"], oldest["name"]
+        assert len(new_picker(store)) == run_pickers.PICK_COUNT and old_run not in new_picker(store)
+        assert old_run in new_picker(store, chosen=(old_run,)) and old_run in new_picker(store, by_name)
+        assert old_run in new_picker(store, old_run[:8]) and old_run not in old_picker_labels(client)
+        print(f"the pickers offered {len(old_picker_labels(client))} finished runs, now {run_pickers.PICK_COUNT} "
+              f"and any other found by name or id; the old run ({by_name}) was not among the old picker's")
         arms = {  # name -> (old, new)
             "first page": (lambda: tracking.runs_frame(client), lambda: store.runs_page()),
             "a filter": (lambda: old_filtered(client, "#77", "mnist", "FINISHED"), lambda: store.runs_page(wanted)),
@@ -153,7 +190,13 @@ def main() -> int:
                                               lambda: (store.runs_page(), store.runs_by_id([opened]), details())),
             "Compare of 20 runs": (compare, compare),
             "Compare of 20 runs, with the picker": (lambda: (tracking.runs_frame(client), compare()),
-                                                    lambda: (tracking.runs_frame(client), compare())),
+                                                    lambda: (new_picker(store, chosen=tuple(compared)), compare())),
+            "a picker's options": (lambda: old_picker_labels(client), lambda: new_picker(store)),
+            "a picker, an old run chosen": (lambda: old_picker_labels(client),
+                                            lambda: new_picker(store, chosen=(old_run,))),
+            "finding an old run by name": (lambda: old_typed(client, by_name), lambda: new_picker(store, by_name)),
+            "finding an old run by id": (lambda: old_typed(client, old_run[:8]),
+                                         lambda: new_picker(store, old_run[:8])),
         }
         missed = []
         print(f"{'':38} {'old s':>8} {'new s':>8} {'old/new':>8}  target")

@@ -55,17 +55,17 @@ def filter_string(chosen: RunFilter) -> str:
     ])
 
 
-def search_clauses(text: str) -> list[str]:
+def search_clauses(text: str, label: str = SEARCH_LABEL) -> list[str]:
     """The search box's text as conditions: `key=value` a tag whose value contains `value`, `key=`
     any run carrying tag `key`, 6 to 32 hex digits the start of a run id, anything else part of
-    the run's name, ignoring case."""
+    the run's name, ignoring case. An error names the box by `label`."""
     text = text.strip()
     if not text:
         return []
     if "=" in text:
         key, value = (part.strip() for part in text.split("=", 1))
         if not _TAG_KEY.fullmatch(key):
-            raise InputError(f"{SEARCH_LABEL}: write a tag as name=value, its name in letters, digits and _ - . / : "
+            raise InputError(f"{label}: write a tag as name=value, its name in letters, digits and _ - . / : "
                              "or spaces.")
         tag = f"tags.`{key}`"
         return [f"{tag} ILIKE {contains(value)}" if value else f"{tag} IS NOT NULL"]
