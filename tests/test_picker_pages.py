@@ -137,3 +137,15 @@ def test_classify_keeps_a_model_found_by_a_search_when_the_search_is_cleared(pic
     at.text_input(key="classify.run.find").input("").run()
     assert at.selectbox(key="classify.run").value == label(newer[0])  # its label's run id was remembered
     assert not at.exception
+
+
+def test_the_study_page_finds_an_older_run_for_its_base_and_keeps_it_when_the_search_is_cleared(picker_app, store):
+    _, old, newer = store
+    at = picker_app.switch_page("app_pages/study.py").run()
+    sources = at.selectbox(key="study.base").options
+    assert f"Run: {label(newer[2])}" in sources and f"Run: {label(old)}" not in sources
+    at.text_input(key="study.base.find").input(old[:8]).run()
+    at.selectbox(key="study.base").set_value(f"Run: {label(old)}").run()
+    at.text_input(key="study.base.find").input("").run()
+    assert at.selectbox(key="study.base").value == f"Run: {label(old)}" and not at.exception
+    assert f"Run: {label(old)}" in at.selectbox(key="study.base").options
