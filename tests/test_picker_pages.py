@@ -1,4 +1,4 @@
-"""The run pickers of Inspect, Compare and Classify through Streamlit's AppTest, with fewer runs
+"""The run pickers of Inspect, Compare, Classify and Study (its base run) through Streamlit's AppTest, with fewer runs
 offered than the store holds: a run older than the newest offered is found through "Find a run",
 then shown, and stays picked when the search is cleared; a run linked from the Runs page or
 registered as a model is offered however old.
