@@ -284,6 +284,10 @@ class RayRunner:
     def _ending(self, handle: str, store, watched: _Watched, state: tracking.RunState) -> JobEnded:
         """How the job ended, from its run; a worker that ended without ending its run is a failure."""
         status = state.status
+        if status == "SCHEDULED" and watched.reason is not None:  # cancelled before a worker took it: `cancel`
+            tracking.end_scheduled_run(store, watched.run_id, "KILLED", watched.reason)  # may not have ended it yet
+            state = tracking.run_state(store, watched.run_id)
+            status = state.status
         if status == "SCHEDULED":  # the worker never started: the interpreter or cnnkit is missing there
             why = f"The worker did not start on {self.description}: {self._ray_message(handle)}"
             tracking.end_scheduled_run(store, watched.run_id, "FAILED", why)

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import ray_cluster
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -19,6 +20,8 @@ os.environ.setdefault("CNNKIT_CHECKPOINT_SECONDS", "0")
 if "CNNKIT_CACHE_DIR" not in os.environ:
     os.environ["CNNKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="cnnkit-decoded-")
     atexit.register(shutil.rmtree, os.environ["CNNKIT_CACHE_DIR"], ignore_errors=True)
+# The Ray head's token is named before any test module imports Ray (see tests/ray_cluster.py).
+ray_cluster.name_the_token()
 
 
 @pytest.fixture()

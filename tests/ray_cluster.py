@@ -1,6 +1,11 @@
 """A real Ray head on 127.0.0.1 for the tests, with token auth on (as Ray 2.59+ has it by default):
-`ray start --head --block` in its own process group, its own temp folder and free ports."""
+`ray start --head --block` in its own process group, its own temp folder and free ports.
 
+Ray reads RAY_AUTH_MODE into its config once, when a process first imports it, and test modules
+import Ray as they are collected: so the token is made and named in the environment by
+tests/conftest.py (`name_the_token`), before any test module is imported."""
+
+import atexit
 import os
 import secrets
 import shutil
@@ -21,13 +26,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def name_the_token() -> None:
+    """Make this test session's Ray token (a 0600 file) and name it in RAY_AUTH_MODE and
+    RAY_AUTH_TOKEN_PATH, for this process (its Jobs API clients) and the processes it starts."""
+    folder = tempfile.mkdtemp(prefix="raytoken")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    token_file = Path(folder) / "auth_token"
+    token_file.write_text(secrets.token_hex(32))
+    token_file.chmod(0o600)
+    os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)})
+
+
 class RayHead:
+    """Started with the token `name_the_token` named."""
+
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths have a length limit
-        self.token_file = self.folder / "auth_token"
-        self.token_file.write_text(secrets.token_hex(32))
-        self.token_file.chmod(0o600)
-        self.auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)}
+        self.auth = {name: os.environ[name] for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
         dashboard = free_port()
         self.address = f"http://127.0.0.1:{dashboard}"
         ray = str(Path(sys.executable).with_name("ray"))

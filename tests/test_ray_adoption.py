@@ -154,3 +154,27 @@ def test_an_adopted_job_ray_holds_pending_is_waiting_for_a_slot_and_cancels_to_a
     manager.cancel(job.job_id)
     assert manager.wait(job.job_id, TIMEOUT).state == "cancelled"
     assert tracking.run_status(client, waiting) == "KILLED"
+
+
+def test_a_job_cancelled_while_waiting_ends_killed_even_when_its_watcher_sees_it_stopped_first(cluster, store):
+    """Ray stops the job at once; the watcher may then find it ended with its run still SCHEDULED before
+    `cancel` has ended that run: it is the cancel's KILLED, not a worker that never started."""
+    client = tracking.make_client(store)
+    waiting = tracking.schedule_run(client, CFG, run_name="waiting")
+    cluster.add(f"cnnkit-{waiting}-1-100", JobStatus.PENDING, waiting)
+    runner = RayRunner("http://head:8265", store, poll_seconds=0.01)
+    [listed] = runner.running_jobs()
+    events = []
+    runner.adopt(listed, events.append)
+    stop = cluster.stop_job
+
+    def slow_stop(handle):  # Ray answers only after the watcher has seen the job STOPPED
+        stop(handle)
+        time.sleep(0.5)
+
+    cluster.stop_job = slow_stop
+    runner.cancel(listed.handle, "stopped by a person")
+    ended = wait_for(lambda: next((event for event in events if type(event).__name__ == "JobEnded"), None), TIMEOUT,
+                     "the job's end")
+    assert (ended.state, ended.error) == ("cancelled", None)
+    assert tracking.run_status(client, waiting) == "KILLED"

@@ -33,19 +33,12 @@ TIMES: dict[str, float] = {}  # measured seconds, printed at the end of the modu
 
 @pytest.fixture(scope="session")
 def ray_head():
-    head = RayHead()
-    saved = {name: os.environ.get(name) for name in head.auth}
-    os.environ.update(head.auth)  # this process's Jobs API client sends the token
+    head = RayHead()  # this process's Jobs API clients send the token tests/conftest.py named
     try:
         head.wait_until_up()
         yield head
     finally:
         head.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         for name, seconds in TIMES.items():
             print(f"ray timing: {name}: {seconds:.1f} s")
 
