@@ -99,17 +99,18 @@ def _finished_by_id(tracking_uri: str, run_ids: tuple[str, ...]):
 def picker_runs(key: str, chosen: Iterable[str | None] = (), at_least: int = 1,
                 none_yet: str = "No finished runs yet. Launch one on the Train page.") -> run_pickers.PickerRuns:
     """The finished runs the run picker `key` offers, newest first: the newest few, or those the
-    "Find a run" box drawn here finds in the store, and always the runs in `chosen` (ids). Read
-    once per `PICKER_TTL_S`, not on every rerun. Stops the page with `none_yet` while the store
-    holds fewer than `at_least` finished runs."""
+    "Find a run" box drawn here (when the store has more) finds in the store, and always the runs in
+    `chosen` (ids). Read once per `PICKER_TTL_S`, not on every rerun. Stops the page with `none_yet`
+    while the store holds fewer than `at_least` finished runs."""
     uri = job_manager().tracking_uri
     newest = _offered_runs(uri, "")
     if len(newest.runs) < at_least:
         st.info(none_yet)
         st.stop()
-    text = st.text_input(run_pickers.FIND_LABEL, key=f"{key}.find", placeholder="name or run id",
-                         help=run_pickers.FIND_HELP).strip()
-    offered = newest
+    offered, text = newest, ""
+    if newest.more or st.session_state.get(f"{key}.find"):  # only a store with runs beyond the picker's needs a search
+        text = st.text_input(run_pickers.FIND_LABEL, key=f"{key}.find", placeholder="name or run id",
+                             help=run_pickers.FIND_HELP).strip()
     if text:
         try:
             offered = _offered_runs(uri, text)

@@ -149,3 +149,10 @@ def test_the_study_page_finds_an_older_run_for_its_base_and_keeps_it_when_the_se
     at.text_input(key="study.base.find").input("").run()
     assert at.selectbox(key="study.base").value == f"Run: {label(old)}" and not at.exception
     assert f"Run: {label(old)}" in at.selectbox(key="study.base").options
+
+
+def test_a_store_whose_runs_the_picker_all_offers_shows_no_search_box(picker_app, store, monkeypatch):
+    monkeypatch.setattr(run_pickers, "PICK_COUNT", 10)  # more than the store's 4 finished runs
+    at = picker_app.switch_page("app_pages/inspect.py").run()
+    assert len(at.selectbox(key="inspect.run").options) == 4 and not at.exception
+    assert not [box for box in at.text_input if box.label == run_pickers.FIND_LABEL]
