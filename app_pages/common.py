@@ -217,6 +217,18 @@ def run_model_and_evaluation(run_id: str):
     return run_model(run_id), evaluation
 
 
+def kept_key(key: str, default) -> str:
+    """`key` for a widget on a tab drawn only while it is open (`st.tabs(..., on_change="rerun")`),
+    whose pick outlives the tab's closing: Streamlit forgets a widget that a run does not draw, so
+    its last value is kept under a key of its own and given back when the tab opens again. The
+    widget then takes no default of its own (`default` is its first value)."""
+    kept = f"{key}.kept"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, default)
+    st.session_state[kept] = st.session_state[key]
+    return key
+
+
 FINAL = "final"  # the epoch sliders' last stop: the finished run's own model and evaluation
 
 

@@ -6,8 +6,8 @@ import streamlit as st
 from cnnkit import charts, comparison, forks, run_schema, study_analysis, time_travel
 from cnnkit.errors import InputError
 from app_pages.common import (
-    cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, picker_runs,
-    run_store,
+    cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, kept_key,
+    picker_runs, run_store,
 )
 
 store = run_store()
@@ -30,67 +30,77 @@ results = store.results_table(chosen)
 names = dict(zip(results["run_id"], results["run"]))
 snapshots = {run_id: cached_snapshot_epochs(run_id) for run_id in chosen}
 epoch = epoch_slider(sorted(set().union(*snapshots.values())), "compare.epoch", whose="none of these runs")
+# Only the open tab is drawn (a stateful tab set reruns the page when another opens): adding a run then
+# reads and draws one tab's data, not all seven tabs'. A tab's picks outlive its closing (`kept_key`).
 curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab, epochs_tab = st.tabs(
-    ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken"])
+    ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken"], key="compare.tab",
+    on_change="rerun")
 
-with curves_tab:
-    per, metric, smoothing = st.columns([1, 1, 2])
-    granularity = per.radio("Per", ["epoch", "batch"], horizontal=True, key="compare.per")
-    options = run_schema.EPOCH_CURVES if granularity == "epoch" else run_schema.BATCH_METRICS
-    chosen_metric = metric.selectbox("Metric", options, key=f"compare.metric.{granularity}")
-    window = smoothing.slider("Smoothing (moving average over points)", 1, 50, 1 if granularity == "epoch" else 10,
-                              key=f"compare.smooth.{granularity}")
-    history = store.histories(chosen, batch=granularity == "batch")
-    history["run"] = history["run"].map(names).fillna(history["run"])
-    x = "epoch" if granularity == "epoch" else "step"
-    lineages, continued = store.lineages(chosen), {}
-    if lineages and granularity == "epoch":  # a fork's line continues its parent's, drawn dashed up to the fork
-        parents = store.histories(sorted({lineage.parent_run_id for lineage in lineages.values()}))
-        history, continued = forks.with_parent_curves(
-            history, {run_id: (names[run_id], lineage) for run_id, lineage in lineages.items()}, parents)
-    diff = store.params_diff(chosen)
-    groups = comparison.seed_groups(diff)
-    if len(groups) < len(chosen) and not st.toggle("One line per run", key="compare.each_seed",
-                                                   help="Runs that differ only by their seed are drawn as one mean "
-                                                        "line with a ± std band; switch on to see each run."):
-        in_group = {run: group for group, runs in groups.items() for run in runs}
-        bands = study_analysis.curve_bands(history, in_group, chosen_metric, x=x, by="run")
-        st.plotly_chart(charts.band_curves(bands, chosen_metric, x=x), width="stretch")
-    else:
-        st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window,
-                                              log_x=granularity == "batch", continued=continued), width="stretch")
+if curves_tab.open:
+    with curves_tab:
+        per, metric, smoothing = st.columns([1, 1, 2])
+        granularity = per.radio("Per", ["epoch", "batch"], horizontal=True, key=kept_key("compare.per", "epoch"))
+        options = run_schema.EPOCH_CURVES if granularity == "epoch" else run_schema.BATCH_METRICS
+        chosen_metric = metric.selectbox("Metric", options, key=kept_key(f"compare.metric.{granularity}", options[0]))
+        window = smoothing.slider("Smoothing (moving average over points)", 1, 50,
+                                  key=kept_key(f"compare.smooth.{granularity}", 1 if granularity == "epoch" else 10))
+        history = store.histories(chosen, batch=granularity == "batch")
+        history["run"] = history["run"].map(names).fillna(history["run"])
+        x = "epoch" if granularity == "epoch" else "step"
+        lineages, continued = store.lineages(chosen), {}
+        if lineages and granularity == "epoch":  # a fork's line continues its parent's, drawn dashed up to the fork
+            parents = store.histories(sorted({lineage.parent_run_id for lineage in lineages.values()}))
+            history, continued = forks.with_parent_curves(
+                history, {run_id: (names[run_id], lineage) for run_id, lineage in lineages.items()}, parents)
+        groups = comparison.seed_groups(store.params_diff(chosen))
+        if len(groups) < len(chosen) and not st.toggle("One line per run", key=kept_key("compare.each_seed", False),
+                                                       help="Runs that differ only by their seed are drawn as one "
+                                                            "mean line with a ± std band; switch on to see each run."):
+            in_group = {run: group for group, runs in groups.items() for run in runs}
+            bands = study_analysis.curve_bands(history, in_group, chosen_metric, x=x, by="run")
+            st.plotly_chart(charts.band_curves(bands, chosen_metric, x=x), width="stretch")
+        else:
+            st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window,
+                                                  log_x=granularity == "batch", continued=continued), width="stretch")
 
-with settings_tab:
-    if diff.empty:
-        st.success("These runs used exactly the same settings (only the randomness differs if the seed does).")
-    else:
-        st.caption("Only the settings that differ between the chosen runs.")
-        st.dataframe(diff.style.apply(lambda row: ["background-color: #fff3cd"] * len(row), axis=1), width="stretch")
+if settings_tab.open:
+    with settings_tab:
+        diff = store.params_diff(chosen)
+        if diff.empty:
+            st.success("These runs used exactly the same settings (only the randomness differs if the seed does).")
+        else:
+            st.caption("Only the settings that differ between the chosen runs.")
+            st.dataframe(diff.style.apply(lambda row: ["background-color: #fff3cd"] * len(row), axis=1),
+                         width="stretch")
 
-with results_tab:
-    shown = results.drop(columns=["run_id"]).set_index("run")
-    st.dataframe(shown, width="stretch", column_config={
-        **{column: st.column_config.NumberColumn(label, format="percent")
-           for column, (label, _) in charts.RESULT_METRICS.items()},
-        run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
-        "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
-    st.plotly_chart(charts.results_bars(results), width="stretch")
+if results_tab.open:
+    with results_tab:
+        shown = results.drop(columns=["run_id"]).set_index("run")
+        st.dataframe(shown, width="stretch", column_config={
+            **{column: st.column_config.NumberColumn(label, format="percent")
+               for column, (label, _) in charts.RESULT_METRICS.items()},
+            run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
+            "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
+        st.plotly_chart(charts.results_bars(results), width="stretch")
 
-evaluations = {}
-for run_id in chosen:
-    try:
-        evaluations[run_id] = cached_evaluation(run_id, epoch if epoch in snapshots[run_id] else None)
-    except InputError as error:
-        st.warning(f"{names[run_id]}: {error}")
-if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
-    st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {', '.join(finals)}.")
-fingerprints = store.test_fingerprints(list(evaluations))
-comparable = comparison.comparability({names[run_id]: evaluation for run_id, evaluation in evaluations.items()},
-                                      test_sets={names[run_id]: fingerprint for run_id, fingerprint in fingerprints.items()})
+evaluation_tabs = ((confusion_tab, "confusion"), (classes_tab, "per_class"), (mistakes_tab, "mistakes"))
+evaluations, comparable = {}, None
+if any(tab.open for tab, _ in evaluation_tabs):  # only their tabs read the runs' evaluations
+    for run_id in chosen:
+        try:
+            evaluations[run_id] = cached_evaluation(run_id, epoch if epoch in snapshots[run_id] else None)
+        except InputError as error:
+            st.warning(f"{names[run_id]}: {error}")
+    if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
+        st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {', '.join(finals)}.")
+    fingerprints = store.test_fingerprints(list(evaluations))
+    comparable = comparison.comparability({names[run_id]: evaluation for run_id, evaluation in evaluations.items()},
+                                          test_sets={names[run_id]: fingerprint
+                                                     for run_id, fingerprint in fingerprints.items()})
 
 
 def confusion_view():
-    normalize = st.toggle("Row-normalised (share of each true class)", value=True, key="compare.normalize")
+    normalize = st.toggle("Row-normalised (share of each true class)", key=kept_key("compare.normalize", True))
     columns = st.columns(min(2, len(evaluations)))  # 10 classes stay readable at half width
     clicked = {}
     for i, (run_id, evaluation) in enumerate(evaluations.items()):
@@ -115,9 +125,10 @@ def difference_view():
     first, second = st.columns(2)
     index_a, index_b = comparable.difference_pair()
     runs = ",".join(evaluations)  # in the keys: another set of runs starts again from its own best pair
-    a = first.selectbox("Difference: A", list(evaluations), index=index_a, format_func=names.get,
-                        key=f"compare.diff.a.{runs}")
-    b = second.selectbox("B", list(evaluations), index=index_b, format_func=names.get, key=f"compare.diff.b.{runs}")
+    a = first.selectbox("Difference: A", list(evaluations), format_func=names.get,
+                        key=kept_key(f"compare.diff.a.{runs}", list(evaluations)[index_a]))
+    b = second.selectbox("B", list(evaluations), format_func=names.get,
+                         key=kept_key(f"compare.diff.b.{runs}", list(evaluations)[index_b]))
     if reason := comparable.why_not("difference", runs=(names[a], names[b])):
         st.info(reason)
         return
@@ -151,9 +162,10 @@ def cell_images(run: str, true: str, predicted: str):
 def mistakes_view():
     choices = ["", *next(iter(evaluations.values())).class_names]  # "": any class (None would show "Choose an option")
     left, right, count = st.columns(3)
-    true_filter = left.selectbox("True class", choices, format_func=lambda v: v or "any", key="compare.true")
-    predicted_filter = right.selectbox("Predicted class", choices, format_func=lambda v: v or "any", key="compare.pred")
-    limit = count.slider("Images", 10, 100, 30, step=10, key="compare.limit")
+    true_filter = left.selectbox("True class", choices, format_func=lambda v: v or "any", key=kept_key("compare.true", ""))
+    predicted_filter = right.selectbox("Predicted class", choices, format_func=lambda v: v or "any",
+                                       key=kept_key("compare.pred", ""))
+    limit = count.slider("Images", 10, 100, step=10, key=kept_key("compare.limit", 30))
     st.caption(comparable.images_note())
     shown = comparison.mistake_indices(evaluations, comparable.aligned, true_filter or None, predicted_filter or None, limit)
     columns = st.columns(min(2, len(evaluations)))  # more galleries side by side would make their captions overlap
@@ -179,10 +191,11 @@ def fixed_and_broken_view():
         st.info("None of these runs kept two snapshots: train with “Snapshot every (epochs)” on to see what each "
                 "epoch fixed or broke.")
         return
-    run_id = st.selectbox("Run", rewound, format_func=names.get, key="compare.changes.run")
+    run_id = st.selectbox("Run", rewound, format_func=names.get, key=kept_key(f"compare.changes.run.{','.join(rewound)}",
+                                                                             rewound[0]))
     epochs = snapshots[run_id]
-    earlier, later = st.select_slider("Between epochs", epochs, value=(epochs[0], epochs[-1]),
-                                      key=f"compare.changes.epochs.{run_id}")
+    earlier, later = st.select_slider("Between epochs", epochs, key=kept_key(f"compare.changes.epochs.{run_id}",
+                                                                             (epochs[0], epochs[-1])))
     if earlier == later:
         st.info("Pick two different epochs.")
         return
@@ -210,15 +223,16 @@ def per_class_view():
     st.plotly_chart(charts.per_class_scores(scores), width="stretch")
 
 
-for tab, view, render in ((confusion_tab, "confusion", confusion_view), (classes_tab, "per_class", per_class_view),
-                          (mistakes_tab, "mistakes", mistakes_view)):
-    with tab:
-        if not evaluations:
-            st.info("None of these runs has an evaluation to show (see the warnings above).")
-        elif reason := comparable.why_not(view):
-            st.info(reason)
-        else:
-            render()
+for (tab, view), render in zip(evaluation_tabs, (confusion_view, per_class_view, mistakes_view)):
+    if tab.open:
+        with tab:
+            if not evaluations:
+                st.info("None of these runs has an evaluation to show (see the warnings above).")
+            elif reason := comparable.why_not(view):
+                st.info(reason)
+            else:
+                render()
 
-with epochs_tab:
-    fixed_and_broken_view()
+if epochs_tab.open:
+    with epochs_tab:
+        fixed_and_broken_view()

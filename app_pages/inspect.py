@@ -6,8 +6,8 @@ import streamlit as st
 from cnnkit import charts, inspection
 from cnnkit.errors import InputError
 from app_pages.common import (
-    cached_snapshot_epochs, cached_test_split, epoch_slider, model_cache, model_key, picker_runs, run_evaluation,
-    run_model, run_store,
+    cached_snapshot_epochs, cached_test_split, epoch_slider, kept_key, model_cache, model_key, picker_runs,
+    run_evaluation, run_model, run_store,
 )
 
 store = run_store()
@@ -26,14 +26,8 @@ def run_key(name: str) -> str:
 
 
 def tab_key(name: str, default) -> str:
-    """`run_key` for a widget on a tab, whose pick outlives the tab's closing: Streamlit forgets a
-    widget that a run does not draw, so the last pick is kept under a key of its own and given back
-    when the tab opens again (the widget then takes no default of its own)."""
-    key, kept = run_key(name), f"{run_key(name)}.kept"
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(kept, default)
-    st.session_state[kept] = st.session_state[key]
-    return key
+    """`run_key` for a widget on a tab: its pick outlives the tab's closing (`kept_key`)."""
+    return kept_key(run_key(name), default)
 
 
 epoch = epoch_slider(cached_snapshot_epochs(run_id), run_key("epoch"))  # None: the finished run

@@ -17,6 +17,14 @@ def opened(app, page: str, title: str):
     return at
 
 
+def on_tab(at, label: str, key: str = "compare.tab"):
+    """`at` rerun with its tab `label` open, as a click on it: only the open tab is drawn."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, label
+    return at
+
+
 def wait_for_jobs(timeout: float = 180) -> None:
     from app_pages.common import job_manager
 
@@ -284,14 +292,19 @@ def two_runs(app):
 def test_compare_shows_curves_differing_settings_results_confusions_and_galleries(app, two_runs):
     at = opened(app, "app_pages/compare.py", "Compare runs")
     assert set(at.multiselect(key="compare.runs").value) == set(two_runs)
-    settings = next(frame.value for frame in at.dataframe if "learning_rate" in list(frame.value.index))
+    assert [title.startswith("Training loss per epoch") for title in chart_titles(at)] == [True]  # the Curves tab only
+    settings = next(frame.value for frame in on_tab(at, "Settings").dataframe
+                    if "learning_rate" in list(frame.value.index))
     assert list(settings.index) == ["learning_rate"]  # only what differs
-    figures = [chart.proto.spec for chart in at.get("plotly_chart")]
-    assert len(figures) >= 2 + 2 + 1 + 1 + 2  # curves, bars, two confusions + difference, per class, two galleries
-    assert any(title.startswith("B − A") for title in chart_titles(at))  # same test images: a difference
+    assert any(title.startswith("Accuracy of each run") for title in chart_titles(on_tab(at, "Results")))
+    titles = chart_titles(on_tab(at, "Confusion"))
+    assert len(titles) == 3 and titles[2].startswith("B − A")  # two confusions and, on the same test images, B − A
+    assert len(plotly_specs(on_tab(at, "Per class"))) == 1
+    assert sum("pred: " in spec for spec in plotly_specs(on_tab(at, "Mistakes"))) == 2  # two galleries
     assert any(caption.value.startswith("These runs saw the same test set") for caption in at.caption)
     at.selectbox(key="compare.true").set_value("3").run()
-    assert not at.exception
+    on_tab(at, "Curves")
+    assert on_tab(at, "Mistakes").selectbox(key="compare.true").value == "3"  # kept while its tab was closed
 
 
 def three_class_csv(path) -> str:
@@ -348,12 +361,14 @@ def chart_titles(at) -> list[str]:
 def test_compare_shows_runs_on_other_classes_on_curves_and_results_only_and_never_mixes_class_names(app, runs_on_other_data):
     at = opened(app, "app_pages/compare.py", "Compare runs")
     assert at.multiselect(key="compare.runs").value == [runs_on_other_data["csv"], runs_on_other_data["digits, seed 4"]]
-    reasons = [info.value for info in at.info if info.value.startswith("Not shown: these runs classify different classes")]
-    assert len(reasons) == 3  # confusion (with the difference), per class, mistakes
-    assert all("csv: 1, 8, 15 (3 classes)" in reason and "digits, seed 4: 0, 1, 2, 3, …, 9 (10 classes)" in reason
-               for reason in reasons)
-    specs = plotly_specs(at)
+    specs = plotly_specs(at) + plotly_specs(on_tab(at, "Results"))
     assert any("Training loss per epoch" in spec for spec in specs) and any("Accuracy of each run" in spec for spec in specs)
+    for tab in ("Confusion", "Per class", "Mistakes"):  # the confusion's with the difference's
+        on_tab(at, tab)
+        [reason] = [info.value for info in at.info
+                    if info.value.startswith("Not shown: these runs classify different classes")]
+        assert "csv: 1, 8, 15 (3 classes)" in reason and "digits, seed 4: 0, 1, 2, 3, …, 9 (10 classes)" in reason
+        specs += plotly_specs(at)
     assert not any(label in spec for spec in specs for label in ("Predicted label", "Precision", "pred: "))
 
 
@@ -363,10 +378,11 @@ def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_ne
     at = opened(app, "app_pages/compare.py", "Compare runs")
     at.multiselect(key="compare.runs").set_value([runs_on_other_data["digits"], runs_on_other_data["digits, seed 4"]]).run()
     assert not at.exception
-    specs = plotly_specs(at)
+    specs = plotly_specs(on_tab(at, "Confusion"))
     assert sum("Predicted label" in spec for spec in specs) == 2  # both confusion matrices, no difference matrix
     assert not any(title.startswith("B − A") for title in chart_titles(at))
     assert any(info.value.startswith("No difference matrix: A and B saw different test sets") for info in at.info)
+    specs = plotly_specs(on_tab(at, "Mistakes"))
     assert any("don't line up image by image" in caption.value for caption in at.caption)
     galleries = [spec for spec in specs if "pred: " in spec]  # gallery captions: "true: 3<br>pred: 8"
     assert len(galleries) == 2  # each run's own mistakes
@@ -377,6 +393,7 @@ def test_compare_shows_the_same_classes_on_other_test_images_side_by_side_but_ne
 
     at.multiselect(key="compare.runs").set_value([runs_on_other_data[name] for name in ("digits, seed 4", "digits",
                                                                                        "digits, faster")]).run()
+    on_tab(at, "Confusion")
     a, b = (next(box for box in at.selectbox if box.label == label) for label in ("Difference: A", "B"))
     assert (a.value, b.value) == (runs_on_other_data["digits"], runs_on_other_data["digits, faster"])  # they share test images
     assert any(title.startswith("B − A") for title in chart_titles(at))

@@ -85,14 +85,17 @@ def test_compare_shows_what_an_epoch_fixed_and_broke_and_draws_the_fork_after_it
     y_test = store.test_split_of_run(parent).y_test
     changes = time_travel.fixed_and_broken(y_test, store.snapshot_probabilities(parent, 1),
                                            store.snapshot_probabilities(parent, 2))
-    assert any(f"**{len(changes.fixed)} fixed** (wrong → right), **{len(changes.broken)} broken**" in text.value
-               for text in at.markdown)
     curves = {trace["name"]: trace for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
     parent_part = next(trace for name, trace in curves.items() if name.endswith("← parent ≤ 1"))
     assert numbers(parent_part["x"]) == [1] and parent_part["line"]["dash"] == "dash"
     fork_line = curves[parent_part["name"].removesuffix(" ← parent ≤ 1")]
     assert numbers(fork_line["x"]) == [2]  # the fork's own line continues at epoch 2, in the same colour
     assert fork_line["line"]["color"] == parent_part["line"]["color"] and "dash" not in fork_line["line"]
+    at.session_state["compare.tab"] = "Fixed & broken"  # as a click on the tab: only the open one is drawn
+    at.run()
+    assert any(f"**{len(changes.fixed)} fixed** (wrong → right), **{len(changes.broken)} broken**" in text.value
+               for text in at.markdown)
+    at.session_state["compare.tab"] = "Confusion"
     at.select_slider(key="compare.epoch").set_value(1).run()
     assert any(caption.value.startswith("Shown finished, with no snapshot after epoch 1:") for caption in at.caption)
     assert not at.exception
