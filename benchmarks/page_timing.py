@@ -6,8 +6,8 @@ it (as tests/test_e2e.py does) and drives Debian's headless Chromium at 1400x100
 - every page, cold (its first visit in this server process) and warm (the median of three later
   visits through the sidebar), against a target of 2 s warm;
 - every slow control (Train: dataset, architecture, an augmentation slider; Kernels: a Canny
-  slider, an upload; Compare and Inspect: switching a run; Classify: an upload; Runs: the search
-  filter), against a target of 1 s;
+  slider, an upload; Compare and Inspect: switching a run, opening a tab (only the open tab is
+  drawn); Classify: an upload; Runs: the search filter), against a target of 1 s;
 - the CPU seconds the server process spends in 30 s while an idle Train page is open (no job
   queued or running; one launched from the page has finished), with the Runs page's figure beside it.
 
@@ -275,10 +275,15 @@ def steps(tab: Browser, record, photo: Path, digit: Path, pid: int, cpu_window: 
     runs = page.get_by_role("combobox", name="Runs to compare")
     record("Compare: remove it again", tab.timed(lambda: runs.press("Backspace"), "Compare runs"))
     runs.press("Escape")  # close the run list: while it is open the rest of the page is hidden from roles
+    for name in ("Confusion", "Mistakes"):  # only the open tab is drawn: opening one is a rerun
+        record(f"Compare: open the {name} tab",
+               tab.timed(lambda: page.get_by_role("tab", name=name).click(), "Compare runs"))
 
     tab.visit("Inspect", "Inspect a run")
     record("Inspect: switch the run", tab.timed(tab.choose("Run", re.compile("^timing 1")), "Inspect a run"))
     record("Inspect: switch back", tab.timed(tab.choose("Run", re.compile("^timing 2")), "Inspect a run"))
+    record("Inspect: open the Feature maps tab",
+           tab.timed(lambda: page.get_by_role("tab", name="Feature maps").click(), "Inspect a run"))
 
     tab.visit("Classify", "Classify images")
     record("Classify: upload an image",
