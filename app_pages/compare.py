@@ -29,7 +29,7 @@ if len(chosen) < 2:
 results = store.results_table(chosen)
 names = dict(zip(results["run_id"], results["run"]))
 snapshots = {run_id: cached_snapshot_epochs(run_id) for run_id in chosen}
-epoch = epoch_slider(sorted(set().union(*snapshots.values())), "compare.epoch", whose="none of these runs")
+epoch = epoch_slider(sorted(set().union(*snapshots.values())), "compare.epoch", whose="these runs")
 # Only the open tab is drawn (a stateful tab set reruns the page when another opens): adding a run then
 # reads and draws one tab's data, not all seven tabs'. A tab's picks outlive its closing (`kept_key`).
 curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab, epochs_tab = st.tabs(

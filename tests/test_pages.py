@@ -293,6 +293,8 @@ def test_compare_shows_curves_differing_settings_results_confusions_and_gallerie
     at = opened(app, "app_pages/compare.py", "Compare runs")
     assert set(at.multiselect(key="compare.runs").value) == set(two_runs)
     assert [title.startswith("Training loss per epoch") for title in chart_titles(at)] == [True]  # the Curves tab only
+    assert any(caption.value.startswith(":material/history: No epoch slider: these runs kept no snapshots (")
+               for caption in at.caption)
     settings = next(frame.value for frame in on_tab(at, "Settings").dataframe
                     if "learning_rate" in list(frame.value.index))
     assert list(settings.index) == ["learning_rate"]  # only what differs
