@@ -1,4 +1,5 @@
-"""The one error type for problems a person can fix (bad input, bad config)."""
+"""The one error type for problems a person can fix (bad input, bad config), and how any error reads
+in one line."""
 
 
 class InputError(ValueError):
@@ -11,3 +12,12 @@ class InputError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """An error's message as one short line: SQLAlchemy's own error without its SQL, MLflow's
+    without the lines after the first."""
+    error = getattr(error, "orig", None) or error  # SQLAlchemy wraps the database's error
+    lines = str(getattr(error, "message", None) or error).strip().splitlines()
+    line = " ".join(lines[0].split()) if lines else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -27,7 +27,7 @@ from pathlib import Path
 import cnnkit
 from cnnkit import run_schema, tracking
 from cnnkit.config import TrainConfig
-from cnnkit.errors import InputError
+from cnnkit.errors import InputError, one_line
 from cnnkit.job_events import EventSink, JobEnded, ProgressReported, RunCreated
 from cnnkit.runner import JobSpec, RunningJob
 from cnnkit.training import Progress, RunResult
@@ -47,16 +47,12 @@ SLOTS_FRESH_SECONDS = 5.0  # how long one read of the cluster's slot count answe
 _SLOTS_READ_TIMEOUT = 5  # seconds one read may take
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-
-
 def _cluster_error(address: str, error: Exception) -> InputError:
     if type(error).__name__ == "AuthenticationError":
         return InputError(f"The Ray cluster at {address} wants a token (Ray 2.59+ turns token auth on): set "
                           "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to its token file (or RAY_AUTH_TOKEN to the "
                           "token; `ray get-auth-token` on the head prints it), then start again.")
-    return InputError(f"The Ray cluster at {address} can't be reached: {_first_line(error)}")
+    return InputError(f"The Ray cluster at {address} can't be reached: {one_line(error)}")
 
 
 def slots_of(nodes) -> int | None:
@@ -135,7 +131,7 @@ class RayRunner:
         try:
             self._slots = self._read_slots(self._slots)
         except Exception as error:
-            log.warning("Keeping %s job slots for %s: %s", self._slots, self.description, _first_line(error))
+            log.warning("Keeping %s job slots for %s: %s", self._slots, self.description, one_line(error))
         finally:
             self._slots_read_at = time.monotonic()
             self._reading_slots.release()
@@ -196,7 +192,7 @@ class RayRunner:
         try:
             listed = self._client.list_jobs()
         except Exception as error:
-            log.warning("No jobs adopted: %s did not list its jobs: %s", self.description, _first_line(error))
+            log.warning("No jobs adopted: %s did not list its jobs: %s", self.description, one_line(error))
             return []
         ours = [details for details in listed if (details.submission_id or "").startswith(JOB_PREFIX)
                 and str(details.status.value) in _RAY_STATES and details.submission_id not in self._jobs]
@@ -214,7 +210,7 @@ class RayRunner:
             config = TrainConfig.from_params(run.params)
         except InputError as error:
             log.warning("Not adopting Ray job %s: its run %r is not one of %s (%s)", details.submission_id, run_id,
-                        store.describe(), _first_line(error))
+                        store.describe(), one_line(error))
             return None
         submitted = details.start_time / 1000 if details.start_time else time.time()  # Ray's are milliseconds
         return RunningJob(details.submission_id, run_id, run.name, config, metadata.get("cnnkit_kind", "train"),

@@ -40,7 +40,7 @@ from mlflow.tracking import MlflowClient
 from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
-from cnnkit.errors import InputError
+from cnnkit.errors import InputError, one_line
 from cnnkit.heartbeat import beat_tags, heartbeat_age, stale_after_seconds
 from cnnkit.lineage import Lineage, lineage_of
 from cnnkit.run_schema import (
@@ -129,7 +129,7 @@ def make_client(tracking_uri: str | None = None) -> MlflowClient:
     except StoreError:
         raise
     except Exception as error:  # MLflow, SQLAlchemy, sqlite3 and requests each raise their own types
-        raise StoreError(f"The tracking store {_shown(uri)} can't be used: {_one_line(error)}") from None
+        raise StoreError(f"The tracking store {_shown(uri)} can't be used: {one_line(error)}") from None
 
 
 def _prepare_store(uri: str) -> None:
@@ -283,15 +283,6 @@ def _refusal_as_store_error(uri: str, experiment: str):
         raise
 
 
-def _one_line(error: BaseException, limit: int = 200) -> str:
-    """An error's message as one short line: SQLAlchemy's own error without its SQL, MLflow's
-    without the lines after the first."""
-    error = getattr(error, "orig", None) or error  # SQLAlchemy wraps the database's error
-    lines = str(getattr(error, "message", None) or error).strip().splitlines()
-    line = " ".join(lines[0].split()) if lines else type(error).__name__
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 _experiment_lock = threading.Lock()
 
 
@@ -364,13 +355,13 @@ class Patience:
                 with self._lock:
                     since = self._refused_since = self._refused_since or time.time()
                     if self._gave_up:
-                        _log.warning("The tracking store is still unavailable: %s", _one_line(error))
+                        _log.warning("The tracking store is still unavailable: %s", one_line(error))
                         return None
                     waited = time.time() - since
                     if waited >= self.seconds:
                         self._gave_up = StoreUnavailable(
                             "tracking store busy/unreachable since "
-                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))} ({_one_line(error)})")
+                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))} ({one_line(error)})")
                         raise self._gave_up from None
                 time.sleep(min(delay, self.seconds - waited))
                 delay = min(2 * delay, _RETRY_MAX_SECONDS)
@@ -908,7 +899,7 @@ def runs_page(client: MlflowClient, filter_string: str = "", page_size: int = 50
         except MlflowException as error:
             if error.error_code != "INVALID_PARAMETER_VALUE":
                 raise
-            raise InputError(f"The store can't filter the runs this way: {_one_line(error)}") from None
+            raise InputError(f"The store can't filter the runs this way: {one_line(error)}") from None
 
     page = search(page_size, page_token)
     more = bool(page.token) and bool(search(1, page.token))  # a full last page still gets a token
