@@ -122,20 +122,29 @@ def picker_runs(key: str, chosen: Iterable[str | None] = (), at_least: int = 1,
     return run_pickers.with_chosen(offered, chosen, lambda run_ids: _finished_by_id(uri, run_ids))
 
 
+def picked_run(key: str) -> str | None:
+    """The run behind the current label of picker `key`, whose options are labels, not run ids (so
+    it can mix runs with other choices): read from the choices `remember_choices` kept last run."""
+    return st.session_state.get(f"{key}.choices", {}).get(st.session_state.get(key))
+
+
+def remember_choices(key: str, choices: dict[str, str]) -> dict[str, str]:
+    """Picker `key`'s choices (label -> run id), kept for `picked_run`; returned as they are."""
+    st.session_state[f"{key}.choices"] = choices
+    return choices
+
+
 def model_choices(key: str) -> dict[str, str]:
     """picker label -> run id for the model picker `key`: registered model versions first, then the
     finished runs `picker_runs` offers (the picked one kept, whatever a search or newer runs push out).
 
     Only versions of finished cnnkit runs are offered: a version whose run was deleted, or that
     another tool registered, has no cnnkit model to load."""
-    memo = f"{key}.choices"  # the last choices: the picker's value is a label, this gives its run id
-    picked = st.session_state.get(memo, {}).get(st.session_state.get(key))
     versions = run_store().registered_models()
-    runs = picker_runs(key, [picked, *(version.run_id for version in versions)]).labels
+    runs = picker_runs(key, [picked_run(key), *(version.run_id for version in versions)]).labels
     registered = {f"{version.name} v{version.version} (registered, {runs[version.run_id]})": version.run_id
                   for version in versions if version.run_id in runs}
-    st.session_state[memo] = registered | {label: run_id for run_id, label in runs.items()}
-    return st.session_state[memo]
+    return remember_choices(key, registered | {label: run_id for run_id, label in runs.items()})
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

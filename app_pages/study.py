@@ -7,7 +7,7 @@ from cnnkit.config import settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.presets import PRESETS
 from cnnkit.settings import SETTINGS, label
-from app_pages.common import canceller, job_manager, picker_runs, run_store, visitor
+from app_pages.common import canceller, job_manager, picked_run, picker_runs, remember_choices, run_store, visitor
 
 POLL_SECONDS = 2.0
 OWN = "Your own factors"
@@ -21,10 +21,8 @@ def launches() -> dict:
 
 def base_values() -> dict:
     """The study's base before its changes: the Train form's settings, a preset's or a finished run's."""
-    memo = "study.base.runs"  # the last run choices: the picker's value is a label, this gives its run id
-    picked = st.session_state.get(memo, {}).get(st.session_state.get("study.base"))
-    finished = {f"Run: {label}": run_id for run_id, label in picker_runs("study.base", [picked], at_least=0).labels.items()}
-    st.session_state[memo] = finished
+    offered = picker_runs("study.base", [picked_run("study.base")], at_least=0).labels
+    finished = remember_choices("study.base", {f"Run: {label}": run_id for run_id, label in offered.items()})
     sources = ["The Train form's settings", *(f"Preset: {name}" for name in PRESETS), *finished]
     source = st.selectbox("Base settings", sources, key="study.base",
                           help="The config every run starts from; the factors below change it cell by cell.")
