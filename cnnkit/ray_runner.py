@@ -179,11 +179,10 @@ class RayRunner:
         return self._jobs[handle].latest
 
     def cancel(self, handle: str, reason: str) -> None:
-        """Stop the Ray job (the worker gets SIGTERM); a job still waiting for a slot ends its run at once."""
-        watched = self._jobs[handle]
-        watched.reason = reason
+        """Stop the Ray job (the worker gets SIGTERM); the job's watcher ends the run of one still waiting
+        for a slot, KILLED with `reason`, once Ray has stopped it (`_ending`)."""
+        self._jobs[handle].reason = reason
         self._client.stop_job(handle)
-        tracking.end_scheduled_run(tracking.make_client(watched.tracking_uri), watched.run_id, "KILLED", reason)
 
     def running_jobs(self) -> list[RunningJob]:
         """The cluster's cnnkit jobs still PENDING or RUNNING that this runner doesn't watch yet, each with its
@@ -280,8 +279,8 @@ class RayRunner:
     def _ending(self, handle: str, store, watched: _Watched, state: tracking.RunState) -> JobEnded:
         """How the job ended, from its run; a worker that ended without ending its run is a failure."""
         status = state.status
-        if status == "SCHEDULED" and watched.reason is not None:  # cancelled before a worker took it: `cancel`
-            tracking.end_scheduled_run(store, watched.run_id, "KILLED", watched.reason)  # may not have ended it yet
+        if status == "SCHEDULED" and watched.reason is not None:  # cancelled before a worker took it
+            tracking.end_scheduled_run(store, watched.run_id, "KILLED", watched.reason)
             state = tracking.run_state(store, watched.run_id)
             status = state.status
         if status == "SCHEDULED":  # the worker never started: the interpreter or cnnkit is missing there
