@@ -8,6 +8,7 @@ from cnnkit.config import parse_assignments
 from cnnkit.errors import InputError
 from cnnkit.lineage import lineage_of
 from cnnkit.settings import SETTINGS
+from app_pages.action_button import action_button
 from app_pages.common import job_manager, run_label, run_store, visitor
 
 store = run_store()
@@ -164,7 +165,8 @@ if run_id:
     if lineage := lineage_of(run.tags):
         st.caption(f":material/fork_right: Forked from run `{lineage.parent_run_id}` after its epoch {lineage.epoch}.")
     if run.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
-        if st.button("Resume", type="primary", help="Continue this run in a job from its last completed epoch."):
+        if action_button(st, "Resume", f"runs.resume-{run_id}", type="primary",
+                         help="Continue this run in a job from its last completed epoch."):
             try:
                 job_manager().resume(run_id, visitor=visitor())
                 st.success("Resuming in a job: follow it on the Train page.")

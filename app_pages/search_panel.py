@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from app_pages.action_button import action_button
 from app_pages.guard import guarded
 from cnnkit import search
 from cnnkit.errors import InputError
@@ -126,8 +127,9 @@ def search_section(base, values: dict) -> None:
         except InputError as error:
             st.error(str(error))
             spec = None
-    launch_column.button("Launch search", type="primary", disabled=spec is None, on_click=launch, args=(spec,),
-                         width="stretch", help=None if base is not None else "Fix the form's problems first.")
+    action_button(launch_column, "Launch search", "search.launch", on_click=lambda: launch(spec), type="primary",
+                  disabled=spec is None, width="stretch",
+                  help=None if base is not None else "Fix the form's problems first.")
     if spec is not None:
         st.caption(f"Launch trains {spec.describe()}.")
     known = searches().names()

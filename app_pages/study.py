@@ -7,6 +7,7 @@ from cnnkit.config import settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.presets import PRESETS
 from cnnkit.settings import SETTINGS, label
+from app_pages.action_button import action_button
 from app_pages.common import canceller, job_manager, picked_run, picker_runs, remember_choices, run_store, visitor
 
 POLL_SECONDS = 2.0
@@ -104,7 +105,7 @@ with st.expander("Define a study", expanded="study.launched" not in st.session_s
     except InputError as error:
         st.error(str(error))
         study = None
-    if st.button("Launch the study", type="primary", disabled=study is None, key="study.launch"):
+    if action_button(st, "Launch the study", "study.launch", type="primary", disabled=study is None):
         try:
             launches()[study.study_id] = studies.StudyLaunch(study, job_manager(), visitor=visitor())
             st.session_state["study.launched"] = st.session_state["study.shown"] = study.study_id

@@ -26,6 +26,7 @@ from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.snapshot_plan import disk_budget
 from cnnkit.training import load_data
 from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
+from app_pages.action_button import action_button
 from app_pages.common import canceller, job_manager, run_store, uploads_dir, visitor
 from app_pages.guard import guarded
 from app_pages.search_panel import search_section
@@ -327,11 +328,12 @@ with st.container(key="launch_bar"):
                         f"{data.num_classes} classes.")
     reason = "Fix the problems listed on the left first." if problems else None
     name_column.text_input("Run name (optional)", key="run_name", placeholder=f"{values['arch']} on {values['dataset']}")
-    launch_column.button("Launch training", type="primary", disabled=cfg is None, width="stretch", on_click=launch,
-                         help=reason)
-    finder_column.button("Find learning rate", disabled=cfg is None, width="stretch", on_click=find_learning_rate,
-                         help=reason or "Train briefly while the rate grows from 1e-6 to 1 and plot the loss "
-                                        "(Smith's range test).")
+    action_button(launch_column, "Launch training", "train.launch", on_click=launch, type="primary",
+                  disabled=cfg is None, width="stretch", help=reason)
+    action_button(finder_column, "Find learning rate", "train.find_lr", on_click=find_learning_rate,
+                  disabled=cfg is None, width="stretch",
+                  help=reason or "Train briefly while the rate grows from 1e-6 to 1 and plot the loss "
+                                 "(Smith's range test).")
 
 data_tab, model_tab, tricks_tab, optimise_tab = st.tabs(list(TABS.values()), key="train_tabs")
 
