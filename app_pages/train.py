@@ -105,12 +105,16 @@ def watch(job_id: str) -> None:
 
 
 def job_to_watch(jobs: list):
-    """The job this session watches (launched or chosen), else the newest running one, else the
-    newest queued, else the newest."""
+    """The job this session watches (launched, chosen or followed), else the newest running one,
+    else the newest queued, else the newest. A job picked while active is followed from then on:
+    the live view stays on it when it ends or is cancelled instead of jumping to another run."""
     watched = st.session_state.get("watched_job")
-    return (next((job for job in jobs if job.job_id == watched), None)
-            or next((job for job in jobs if job.state == "running"), None)
-            or next((job for job in jobs if job.is_active), jobs[0]))
+    job = (next((job for job in jobs if job.job_id == watched), None)
+           or next((job for job in jobs if job.state == "running"), None)
+           or next((job for job in jobs if job.is_active), jobs[0]))
+    if job.is_active:
+        st.session_state["watched_job"] = job.job_id
+    return job
 
 
 def markdown_text(text: str) -> str:
@@ -490,6 +494,7 @@ def jobs_panel(polling: bool):
                               help=None if own else "Launched by another visitor: only they can cancel it.")
             elif action.button("Watch", key=f"watch-{job.job_id}"):
                 watch(job.job_id)
+                st.rerun()  # the whole page: its address-bar sync then names the job, as for any other choice
             if job.epoch_history:
                 latest = job.epoch_history[-1]
                 st.caption(" · ".join(f"{k} {v:.4g}" for k, v in latest.items() if k in run_schema.EPOCH_CURVES))
