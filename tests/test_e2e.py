@@ -23,6 +23,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
                   "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+# A check waits as long as a locator does: on a loaded machine a cancelled run can take seconds to end
+playwright_api.expect.set_options(timeout=60_000)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
