@@ -289,6 +289,7 @@ def two_runs(app):
 
 
 @pytest.mark.slow
+@pytest.mark.on_jax
 def test_compare_shows_curves_differing_settings_results_confusions_and_galleries(app, two_runs):
     at = opened(app, "app_pages/compare.py", "Compare runs")
     assert set(at.multiselect(key="compare.runs").value) == set(two_runs)
