@@ -99,9 +99,9 @@ def sync_address_bar(values: dict) -> None:
 
 
 def watch(job_id: str) -> None:
-    """Watch this job in the live view, now and after a reload (a job chosen with its Watch button)."""
+    """Watch this job in the live view, now and after a reload (a job chosen with its Watch button):
+    the page's full run that follows writes it into the address bar (`sync_address_bar`)."""
     st.session_state["watched_job"] = st.session_state["chosen_job"] = job_id
-    st.query_params[JOB_PARAM] = job_id
 
 
 def job_to_watch(jobs: list):
