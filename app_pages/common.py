@@ -13,16 +13,20 @@ from cnnkit.job_slots import where_jobs_run
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
 from cnnkit.model_cache import ModelCache
 from cnnkit.runner_setting import make_remote_runner, runner_setting
+from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import SETTINGS
 
 
 @st.cache_resource
 def job_manager() -> JobManager:
     """One manager per server process: jobs outlive reruns, refreshes, page changes and tabs. Its
-    training jobs go where CNNKIT_RUNNER says (this process's threads unless it names a Ray cluster)."""
+    training jobs go where CNNKIT_RUNNER says (this process's threads unless it names a Ray cluster), and
+    every job's dataset path must be one the app's visitors may name (`ServerPaths.for_app`), whichever
+    page starts it."""
     uri = tracking.default_tracking_uri()
     return JobManager(tracking_uri=uri, max_active_per_visitor=visitor_cap_from_environment(),
-                      runner=make_remote_runner(runner_setting(), uri))
+                      runner=make_remote_runner(runner_setting(), uri),
+                      server_paths=ServerPaths.for_app(st.get_option("server.address"), uploads_dir()))
 
 
 def visitor() -> str:

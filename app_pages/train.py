@@ -21,7 +21,6 @@ from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload, split_warni
 from cnnkit.errors import InputError
 from cnnkit.job_slots import slots_set_by
 from cnnkit.presets import PRESETS
-from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.snapshot_plan import disk_budget
 from cnnkit.training import load_data
@@ -141,14 +140,6 @@ def cached_data(dataset, path, image_size, val_fraction, test_fraction, seed, tr
     return load_data(cfg)
 
 
-def checked_config(values: dict) -> TrainConfig:
-    """The form's config, once its dataset path is one this server lets visitors read."""
-    cfg = TrainConfig.from_dict(values)
-    if cfg.dataset_path:
-        server_paths.check(cfg.dataset_path)
-    return cfg
-
-
 def form_data(values: dict):
     """(the form's data split, None) or (None, the InputError that stops it from loading)."""
     try:
@@ -217,7 +208,7 @@ def launch() -> None:
     name = st.session_state.get("run_name", "").strip()
     try:
         run_store().check_can_launch(manager.experiment)  # a team server's read-only user, before any job
-        st.session_state["watched_job"] = manager.submit(checked_config(values), name=name or None, visitor=visitor())
+        st.session_state["watched_job"] = manager.submit(TrainConfig.from_dict(values), name=name or None, visitor=visitor())
     except InputError as error:
         st.toast(f"Not launched: {error}")
         return
@@ -228,7 +219,7 @@ def launch() -> None:
 
 def find_learning_rate() -> None:
     try:
-        st.session_state["lr_job"] = manager.submit_lr_find(checked_config(form_values()), visitor=visitor())
+        st.session_state["lr_job"] = manager.submit_lr_find(TrainConfig.from_dict(form_values()), visitor=visitor())
     except InputError as error:
         st.toast(f"Not started: {error}")
 
@@ -273,7 +264,7 @@ def lr_finder_panel(polling: bool) -> None:
 # ---- page -------------------------------------------------------------------------------
 
 manager = job_manager()
-server_paths = ServerPaths.for_app(st.get_option("server.address"), uploads_dir())
+server_paths = manager.server_paths  # the app's one policy, which the manager applies to every job
 restore_form()
 values = form_values()
 sync_address_bar(values)
@@ -527,4 +518,4 @@ def live_charts(job_id: str, epochs_seen: int, last_step: int, points: int, _job
 
 
 polled(jobs_panel, active=any(job.is_active for job in manager.snapshots() if job.kind == "train"))
-search_section((lambda: checked_config(values)) if cfg is not None else None, values)
+search_section((lambda: cfg) if cfg is not None else None, values)

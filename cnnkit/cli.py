@@ -11,7 +11,10 @@ import time
 from cnnkit.config import TrainConfig, parse_assignments
 from cnnkit.errors import InputError
 from cnnkit.run_schema import TEST_ACCURACY
+from cnnkit.safe_files import ServerPaths
 from cnnkit.settings import command_line_message
+
+PATHS = ServerPaths.anywhere()  # the operator's own shell: any path (one that leads somewhere); its jobs' managers too
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +89,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
     base = get_preset(args.preset).settings if args.preset else {}
     named = {key: getattr(args, key) for key in ("dataset", "arch", "epochs") if getattr(args, key) is not None}
-    return TrainConfig.from_dict({**base, **named, **parse_assignments(args.settings)})
+    return PATHS.confine(TrainConfig.from_dict({**base, **named, **parse_assignments(args.settings)}))
 
 
 def _listing(what: str, tracking_uri: str | None) -> list[dict]:
@@ -165,7 +168,7 @@ def run_remote(args: argparse.Namespace, cfg: TrainConfig, setting: str) -> int:
             ended.put(event)
 
     spec = JobSpec("cli", "train", cfg, args.run_name or f"{cfg.arch} on {cfg.dataset}", args.tracking_uri,
-                   args.experiment)
+                   args.experiment, server_paths=PATHS)
     handle = runner.submit(spec, on_event)
     print(f"submitted {handle} to {runner.description}", file=sys.stderr, flush=True)
 
@@ -279,7 +282,8 @@ def run_search(args: argparse.Namespace) -> int:
 
     ranges = tuple(search.parse_range(text) for text in args.ranges)
     spec = search.SearchSpec(config_from_args(args), ranges, args.trials, args.metric, args.parallel, args.sampler_seed)
-    jobs = JobManager(tracking_uri=args.tracking_uri, experiment=args.experiment, max_concurrent=max(1, args.parallel))
+    jobs = JobManager(tracking_uri=args.tracking_uri, experiment=args.experiment, max_concurrent=max(1, args.parallel),
+                      server_paths=PATHS)
     searches = search.Searches(jobs)
     name = searches.start(spec, on_trial_end=lambda trial: print(trial.describe(), flush=True))
     received = []
@@ -328,7 +332,7 @@ def run_study(args: argparse.Namespace) -> int:
     from cnnkit.tracking import RunStore
 
     study = study_from_args(args)
-    manager = JobManager(tracking_uri=args.tracking_uri, max_concurrent=max(1, args.parallel))
+    manager = JobManager(tracking_uri=args.tracking_uri, max_concurrent=max(1, args.parallel), server_paths=PATHS)
     print(f"study {study.study_id}: {study.size} runs", file=sys.stderr, flush=True)
     launch = StudyLaunch(study, manager)
     shown = None

@@ -24,6 +24,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.job_events import JobEnded, JobEvent, ProgressReported, RunCreated
 from cnnkit.runner import JobSpec, Runner, RunningJob
+from cnnkit.safe_files import ServerPaths
 from cnnkit.thread_runner import ThreadRunner
 from cnnkit.training import Progress, RangeTest, RunResult
 
@@ -175,6 +176,11 @@ class JobManager:
     `max_active_per_visitor` caps the jobs one visitor (the `visitor` given to `submit`) may have
     queued or running at once, so one browser cannot fill the queue; None: no cap.
 
+    `server_paths` is where a job's dataset path may point (None: anywhere, the operator's own code);
+    every job, whatever starts it (a form, a study, a search, a fork, a resume), is refused with an
+    InputError naming "Path on this machine" when its config's path lies outside, and its runner
+    is handed the policy (a cluster's worker checks again).
+
     `trainer` and `range_tester` stand in for `training.train` and `training.lr_range_test`
     (tests inject fakes), `resumer` for `training.resume`, in the thread runner. On construction it lets concurrent
     jobs share a GPU, unless `recover_stale_runs` is False ends the runs a dead process left
@@ -198,8 +204,10 @@ class JobManager:
         batch_history_cap: int = BATCH_HISTORY_CAP,
         max_active_per_visitor: int | None = None,
         runner: Runner | None = None,
+        server_paths: ServerPaths | None = None,
     ):
         _check_concurrency(max_concurrent)
+        self.server_paths = server_paths or ServerPaths.anywhere()
         if max_active_per_visitor is not None:
             _check_concurrency(max_active_per_visitor)
         self.max_active_per_visitor = max_active_per_visitor
@@ -346,6 +354,7 @@ class JobManager:
     def _submit(self, kind: str, cfg: TrainConfig, name: str, visitor: str | None, *, run_id: str | None = None,
                 steps: int = 0, epoch: int = 0, changes: dict[str, object] | None = None,
                 tags: dict[str, str] | None = None, watch: dict | None = None) -> str:
+        self.server_paths.confine(cfg)  # every job's one way in: no page, study or search can skip it
         accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:
             if self._closed:
@@ -353,7 +362,7 @@ class JobManager:
             self._check_visitor_cap(visitor)
             job_id = f"job-{next(self._ids)}"
             spec = JobSpec(job_id, kind, cfg, name, self.tracking_uri, self.experiment, run_id, steps, tags or None,
-                           epoch, changes)
+                           epoch, changes, self.server_paths)
             job = _Job(job_id, "lr_find" if kind == "lr_find" else "train", name, cfg, spec, visitor, run_id=run_id,
                        **(watch or {}))
             self._jobs[job.job_id] = job

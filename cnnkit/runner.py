@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.job_events import EventSink
+from cnnkit.safe_files import ServerPaths
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,20 @@ class JobSpec:
     tags: dict[str, str] | None = None  # extra tags for its run (its study, its search trial)
     epoch: int = 0  # a "fork"'s epoch: it starts from run_id's snapshot after it
     changes: dict | None = None  # a "fork"'s changed settings
+    server_paths: ServerPaths = field(default_factory=ServerPaths.anywhere)  # the submitter's: the worker checks again
 
     def to_json(self) -> str:
-        return json.dumps({**dataclasses.asdict(self), "config": self.config.to_dict()}, sort_keys=True)
+        return json.dumps({**dataclasses.asdict(self), "config": self.config.to_dict(),
+                           "server_paths": self.server_paths.to_dict()}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
         try:
             values = json.loads(text)
-            return cls(**{**values, "config": TrainConfig.from_dict(values["config"])})
-        except (ValueError, TypeError, KeyError) as error:
+            paths = values.get("server_paths")  # absent: a job the operator wrote
+            return cls(**{**values, "config": TrainConfig.from_dict(values["config"]),
+                          "server_paths": ServerPaths.from_dict(paths) if paths is not None else ServerPaths.anywhere()})
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
             if isinstance(error, InputError):
                 raise
             raise InputError(f"The worker's job is not a job's JSON: {error}") from None

@@ -1,5 +1,6 @@
 """What `python -m cnnkit worker JOB_JSON` does before training, on whatever machine it runs: read
-its job (a runner's `JobSpec`, as JSON text or a file), and fetch the run's uploaded dataset from
+its job (a runner's `JobSpec`, as JSON text or a file), check its dataset path against the policy of
+the app that submitted it, and fetch the run's uploaded dataset from
 the store when the path the app saved it under is not on this machine."""
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from cnnkit.runner import JobSpec
 
 
 def read_job(text: str) -> JobSpec:
-    """The job from its JSON text, or from the file it names."""
-    return JobSpec.from_json(text if text.lstrip().startswith("{") else Path(text).read_text())
+    """The job from its JSON text, or from the file it names, once its dataset path is one the
+    submitter's `server_paths` allow (InputError naming "Path on this machine" when not)."""
+    spec = JobSpec.from_json(text if text.lstrip().startswith("{") else Path(text).read_text())
+    spec.server_paths.confine(spec.config)
+    return spec
 
 
 def with_local_data(spec: JobSpec, folder: Path) -> JobSpec:

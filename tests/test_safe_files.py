@@ -66,6 +66,21 @@ def test_a_symlink_inside_a_data_folder_that_points_outside_is_refused(tmp_path,
         ServerPaths.for_app("localhost", tmp_path / "uploads").check(str(tmp_path / "data" / "shadow.csv"))
 
 
+def test_a_symlink_loop_or_a_nul_byte_is_an_input_error_under_every_policy(tmp_path, monkeypatch, no_path_settings):
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a").symlink_to(tmp_path / "data" / "b")
+    (tmp_path / "data" / "b").symlink_to(tmp_path / "data" / "a")
+    for paths in (ServerPaths.for_app("localhost", tmp_path / "uploads"), ServerPaths.anywhere()):
+        for name in ("a", "b", "a/inside.csv"):
+            with pytest.raises(InputError, match=r"^Path on this machine: .* is a loop of symbolic links"):
+                paths.check(str(tmp_path / "data" / name))
+        with pytest.raises(InputError, match=r"^Path on this machine: .* is not a path this machine can read"):
+            paths.check("data\x00.csv")
+    with pytest.raises(InputError, match="is not an upload"):  # outside: refused as such, the loop not told
+        ServerPaths.for_app(None, tmp_path / "uploads").check(str(tmp_path / "data" / "a"))
+
+
 # --- Regular files only, size checked before reading -----------------------------------------------
 
 

@@ -59,3 +59,16 @@ def test_on_localhost_paths_under_the_data_folder_load_and_others_are_refused(ap
     assert len(errors) == 1 and errors[0].startswith("Path on this machine: /etc/passwd is outside the folders")
     assert ":0:0:" not in errors[0]  # nothing of the file is shown
     assert not data_loaded(at) and launch_button(at).disabled
+
+
+def test_a_symlink_loop_in_the_data_folder_is_one_line_not_a_traceback(app, tmp_path, served_on, monkeypatch):
+    served_on("127.0.0.1")
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a").symlink_to(tmp_path / "data" / "b")
+    (tmp_path / "data" / "b").symlink_to(tmp_path / "data" / "a")
+    at = run_with_path(app, str(tmp_path / "data" / "a"))
+    assert not at.exception
+    assert [error.value for error in at.error if "Path on this machine" in error.value] == [
+        f"Path on this machine: {tmp_path / 'data' / 'a'} is a loop of symbolic links that leads to no file or folder."]
+    assert not data_loaded(at) and launch_button(at).disabled
