@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("train", "train one run and log it to MLflow"),
                             ("search", "search settings with Optuna: each trial a run, pruned early when it lags"),
                             ("study", "train an ablation study (every factor level x seed) and print each factor's "
-                                      "effect with its 95 % interval across seeds"),
+                                      "effect with its 95 %% interval across seeds"),
                             ("lr-find", "run the learning-rate range test and print its suggestion")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--preset", help="start from a seed experiment (see `list presets`)")
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--arch", help="registered architecture name (see `list architectures`)")
         command.add_argument("--epochs", type=int)
         command.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                             help="any config field, repeatable (e.g. --set learning_rate=0.01)")
+                             help="any setting, repeatable (e.g. --set learning_rate=0.01; see `list settings`)")
     study = commands.choices["study"]
     study.add_argument("--factor", dest="factors", action="append", default=[], metavar="SETTING=LEVEL,LEVEL",
                        help="a setting and its levels, repeatable (e.g. --factor flip=none,horizontal)")
@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="train one job a runner handed over (a Ray job's entrypoint); "
                                  "SIGTERM ends its run KILLED")
     worker.add_argument("job", metavar="JOB_JSON", help="the job as JSON text, or a file holding it")
-    listing = commands.add_parser("list", help="list datasets, architectures, presets or registered models")
-    listing.add_argument("what", choices=("datasets", "architectures", "presets", "studies", "models"))
+    listing = commands.add_parser("list", help="list datasets, architectures, presets, studies, registered models "
+                                  "or the settings --set takes")
+    listing.add_argument("what", choices=("datasets", "architectures", "presets", "studies", "models", "settings"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train, search = commands.choices["train"], commands.choices["search"]
     for command in (train, search, resume, fork, register, export, listing, study, report):
@@ -102,6 +103,10 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
         from cnnkit.studies import STUDY_PRESETS
 
         return [{"name": name, "description": description} for name, (description, _) in STUDY_PRESETS.items()]
+    if what == "settings":
+        from cnnkit.settings_listing import setting_rows
+
+        return setting_rows()
     if what == "datasets":
         from cnnkit.datasets import list_datasets
 

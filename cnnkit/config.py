@@ -237,7 +237,7 @@ def find_problems(values: Mapping[str, Any]) -> dict[str, InputError]:
 def changed_settings(values: Mapping[str, Any]) -> dict[str, str]:
     """The settings that differ from their defaults, as text `settings_from_text` reads back,
     e.g. for a URL's query string."""
-    return {name: _as_text(value) for name, value in values.items() if name in _DEFAULTS and value != _DEFAULTS[name]}
+    return {name: value_text(value) for name, value in values.items() if name in _DEFAULTS and value != _DEFAULTS[name]}
 
 
 def settings_from_text(texts: Mapping[str, str]) -> tuple[dict[str, Any], list[InputError]]:
@@ -262,7 +262,8 @@ def settings_from_text(texts: Mapping[str, str]) -> tuple[dict[str, Any], list[I
     return values, problems
 
 
-def _as_text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A setting's value as text that `--set`, a URL's query or a form reads back as that value."""
     if value is None:
         return "default"
     if isinstance(value, bool):
@@ -367,7 +368,7 @@ def describe_tricks(params: Mapping[str, str]) -> str:
 def describe_run(values: Mapping[str, Any]) -> str:
     """One line that tells runs apart: "mnist_cnn on mnist · 300 training images · 5 epochs · " and
     the `describe_tricks` summary. `values`: a run's MLflow params or a form's values (any type)."""
-    params = {key: value if isinstance(value, str) else _as_text(value) for key, value in values.items()}
+    params = {key: value if isinstance(value, str) else value_text(value) for key, value in values.items()}
     epochs = int(float(params.get("epochs") or _DEFAULTS["epochs"]))
     limit = int(float(params.get("train_limit") or 0))
     parts = [
