@@ -90,8 +90,9 @@ def test_a_fork_of_a_run_whose_data_lies_outside_is_refused(manager, outside, tm
     assert manager.snapshots() == []
 
 
-def test_a_resume_from_the_runs_page_of_a_run_whose_data_lies_outside_is_refused(manager, outside, tmp_path,
-                                                                                 monkeypatch):
+def test_resuming_a_run_whose_data_lies_outside_is_refused(manager, outside, tmp_path, monkeypatch):
+    """The Runs page's Resume button (and its fork) call the app's manager: a visitor can't relaunch a run
+    the operator trained on a server folder."""
     manager.tracking_uri, run_id = stored_run(tmp_path, outside, "KILLED")
     monkeypatch.setattr(training, "resumable", lambda run_id, tracking_uri: None)  # as if it had a checkpoint
     with pytest.raises(InputError, match=NOT_AN_UPLOAD):

@@ -11,14 +11,15 @@ from cnnkit import run_schema, tracking
 from cnnkit.config import TrainConfig
 from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.runner import JobSpec
+from cnnkit.safe_files import ServerPaths
 from cnnkit.training import Progress
 from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
 from test_cli import digits_csv
 
 
-def scheduled_job(store: str, cfg: TrainConfig, name: str = "worker run") -> JobSpec:
+def scheduled_job(store: str, cfg: TrainConfig, name: str = "worker run", **kwargs) -> JobSpec:
     run_id = tracking.schedule_run(tracking.make_client(store), cfg, run_name=name)
-    return JobSpec("job-1", "train", cfg, name, store, "cnnkit", run_id)
+    return JobSpec("job-1", "train", cfg, name, store, "cnnkit", run_id, **kwargs)
 
 
 @pytest.mark.slow
@@ -27,7 +28,9 @@ def test_the_worker_trains_a_scheduled_run_from_its_uploaded_dataset_with_heartb
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     (tmp_path / "uploads").mkdir()
     upload = digits_csv(tmp_path / "uploads" / "digits.csv")
-    job = scheduled_job(store, TrainConfig(dataset="csv", dataset_path=str(upload), epochs=2, batch_size=16))
+    app_policy = ServerPaths.for_app(None, tmp_path / "uploads")  # an app served beyond localhost: uploads only
+    job = scheduled_job(store, TrainConfig(dataset="csv", dataset_path=str(upload), epochs=2, batch_size=16),
+                        server_paths=app_policy)
     client = tracking.make_client(store)
     tracking.log_uploaded_dataset(client, job.run_id, upload)
     upload.unlink()  # the worker's machine does not have the app's uploads folder
