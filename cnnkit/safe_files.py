@@ -83,7 +83,7 @@ class ServerPaths:
         return cls(True)
 
     def confine(self, cfg):
-        """`cfg` (a TrainConfig) as it is, once its dataset path is one this policy allows (see `check`)."""
+        """`cfg` (a TrainConfig: not imported, config's loaders import this module) as it is, once its dataset path is one this policy allows (see `check`)."""
         if cfg.dataset_path:
             self.check(cfg.dataset_path)
         return cfg
