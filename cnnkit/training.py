@@ -457,7 +457,8 @@ def fork(
         run_folder = checkpoint.folder(tracking_uri, logger.run_id)
         run_folder.mkdir(parents=True, exist_ok=True)
         start = shutil.move(snapshot, run_folder / f"parent-{snapshot.name}")  # removed with the run's checkpoint
-    saved = checkpoint.Saved(epoch, training_done=False, weights=Path(start))
+    saved = checkpoint.Saved(epoch, training_done=False, weights=Path(start),
+                             name=tracking.snapshot_name(parent_run_id, epoch))
     return _run_to_the_end(cfg, logger, run_folder, saved, cancel, on_progress, on_run_created, fork=True)
 
 

@@ -81,6 +81,36 @@ def test_a_run_without_a_checkpoint_or_still_running_is_not_resumed(tmp_path):
     assert client.get_run(logger.run_id).info.status == "KILLED"  # left as it was
 
 
+def test_a_checkpoint_changed_after_it_was_saved_is_not_resumed(tmp_path, capsys):
+    import keras
+    import numpy as np
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = tracking.make_client(store)
+    logger = tracking.start_run(client, TrainConfig(dataset="digits"))
+    logger.finish("KILLED", "Cancelled by the user.")
+    folder = checkpoint.folder(store, logger.run_id)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(np.zeros((8, 4)), np.eye(2)[[0, 1] * 4], epochs=2, verbose=0,
+              callbacks=[checkpoint.EpochCheckpoint(folder, {})])
+    weights = checkpoint.load(folder).weights
+    model.set_weights([np.zeros_like(array) for array in model.get_weights()])
+    model.save_weights(weights)  # zeroed floats: a valid file, other values
+
+    expected = (f"The checkpoint of run {logger.run_id} at epoch 2 was changed or damaged after it was saved: its "
+                "weights don't match the checksum recorded with them; resume refused: relaunch the run to train it "
+                "from the start.")
+    with pytest.raises(InputError) as refused:
+        resumable(logger.run_id, store)
+    assert str(refused.value) == expected
+    from cnnkit import cli
+
+    assert cli.main(["resume", logger.run_id, "--tracking-uri", store]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {expected}"
+    assert client.get_run(logger.run_id).info.status == "KILLED" and weights.is_file()  # both left as they were
+
+
 @pytest.fixture()
 def cancelled_after_one_epoch(app):
     """A digits run of 3 epochs cancelled in its second: KILLED, with the checkpoint of epoch 1."""
