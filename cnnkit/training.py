@@ -484,8 +484,19 @@ def resumable(run_id: str, tracking_uri: str | None = None) -> checkpoint.Saved:
         raise InputError(f"Run {run_id} has finished; there is nothing to resume.")
     saved = checkpoint.load(run_folder)
     if saved is None:
-        raise InputError(f"Run {run_id} has no checkpoint to resume from: it stopped before its first epoch ended.")
+        raise InputError(f"Run {run_id} has no checkpoint to resume from: {_why_no_checkpoint(client, run_id, run_folder)}")
     return saved
+
+
+def _why_no_checkpoint(client, run_id: str, run_folder: Path) -> str:
+    """Why run `run_id`, stopped, has no checkpoint in `run_folder`, judged by the epochs the store holds."""
+    epochs = tracking.last_logged_step(client, run_id, run_schema.LOSS)
+    if not epochs:
+        return "it stopped before its first epoch ended."
+    return (f"its epochs up to epoch {epochs} are logged, but no checkpoint of them is in {run_folder}: it was "
+            "deleted, the run was trained on another machine or with another store folder, or it stopped before its "
+            f"first save (a checkpoint is saved at most every {checkpoint.seconds_between_saves():g} s, "
+            f"{checkpoint.SECONDS_VARIABLE}).")
 
 
 # What a run was doing in each phase, for the message when the disk fills up.
