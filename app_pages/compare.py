@@ -199,13 +199,13 @@ def fixed_and_broken_view():
     if earlier == later:
         st.info("Pick two different epochs.")
         return
-    try:
+    try:  # the test images, and the snapshots' probabilities, checked against their checksums
         split = cached_test_split(run_id)
+        changes = time_travel.fixed_and_broken(split.y_test, cached_snapshot_probabilities(run_id, earlier),
+                                               cached_snapshot_probabilities(run_id, later))
     except InputError as error:
         st.warning(str(error))
         return
-    changes = time_travel.fixed_and_broken(split.y_test, cached_snapshot_probabilities(run_id, earlier),
-                                           cached_snapshot_probabilities(run_id, later))
     st.markdown(f"From epoch {earlier} to {later}: **{len(changes.fixed)} fixed** (wrong → right), "
                 f"**{len(changes.broken)} broken** (right → wrong); right {changes.right_before} → "
                 f"{changes.right_after} of {len(split.y_test)} test images.")

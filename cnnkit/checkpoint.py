@@ -10,11 +10,17 @@ EMA averages and learning rate) and `state.json`, which names the epochs done an
 the callbacks that carry over between epochs (plateau and early-stopping counters, the latest
 epoch metrics). `state.json` is written last and replaced atomically, so a crash while saving
 leaves the previous checkpoint whole. `train` removes the folder when the run finishes.
+
+`state.json` records the weights file's SHA-256, and may only name files inside its own folder:
+a checkpoint whose state or weights were changed or damaged after it was saved is refused in one
+line (InputError), never resumed from. State written before checksums (no `weights_sha256`) loads
+unchecked.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -33,6 +39,9 @@ SECONDS_VARIABLE = "CNNKIT_CHECKPOINT_SECONDS"
 DEFAULT_SECONDS = 30.0
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"  # early stopping's best weights, when it keeps them
+REFUSED = "resume refused: relaunch the run to train it from the start"
+
+log = logging.getLogger(__name__)
 
 
 RUN_ID = r"[0-9a-f]{32}"
@@ -53,22 +62,79 @@ class Saved:
     training_done: bool  # fit had ended (all epochs, or early stopping); only evaluation was left
     weights: Path
     callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> attribute -> value
+    name: str = "The checkpoint"  # how messages name it, e.g. "The checkpoint of run … at epoch 3"
 
 
 def load(run_folder: Path) -> Saved | None:
-    """The checkpoint in `run_folder`, or None when there is none (or it is unreadable)."""
+    """The checkpoint in `run_folder` (named after its run), or None when there is none. InputError,
+    one line, when its state can't be read, names a file outside the folder or a missing one, or its
+    weights don't match the SHA-256 recorded when they were saved."""
+    text = _state_text(run_folder)
+    for read_again in (True, True, False):  # a save meanwhile replaces the state, then removes the weights it named
+        if text is None:
+            return None
+        saved, recorded = _parse(run_folder, text)
+        digest = _sha256_or_none(saved.weights)
+        if digest is not None:
+            break
+        newer = _state_text(run_folder)
+        if not read_again or newer == text:
+            raise InputError(f"{saved.name} lacks its weights file {saved.weights.name}; {REFUSED}.")
+        text = newer
+    if recorded is not None and digest != recorded:
+        raise InputError(f"{saved.name} was changed or damaged after it was saved: its weights don't match the "
+                         f"checksum recorded with them; {REFUSED}.")
+    return saved
+
+
+def _state_text(run_folder: Path) -> str | None:
+    """The checkpoint's state.json as text; None when there is none, "" when it can't be read."""
     try:
-        state = json.loads((run_folder / STATE_FILE).read_text())
-        saved = Saved(int(state["epoch"]), bool(state["training_done"]), run_folder / state["weights"],
-                      dict(state["callbacks"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        return (run_folder / STATE_FILE).read_text()
+    except FileNotFoundError:
         return None
-    return saved if saved.weights.is_file() else None
+    except (OSError, ValueError):
+        return ""
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return tracking.file_sha256(path)
+    except OSError:  # missing, or not a file
+        return None
+
+
+def _parse(run_folder: Path, text: str) -> tuple[Saved, str | None]:
+    """The checkpoint `text` (its state.json) describes, and its weights' recorded SHA-256 (None: saved
+    before checksums, loaded unchecked)."""
+    run = f"The checkpoint of run {run_folder.name}"
+    try:
+        state = json.loads(text)
+        epoch, training_done, weights, callbacks = (int(state["epoch"]), bool(state["training_done"]),
+                                                    str(state["weights"]), dict(state["callbacks"]))
+        recorded = state.get("weights_sha256")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InputError(f"{run} is damaged: its {STATE_FILE} is not what cnnkit saved; {REFUSED}.") from None
+    name = f"{run} at epoch {epoch}"
+    return Saved(epoch, training_done, _inside(run_folder, weights, name), callbacks, name=name), recorded
+
+
+def _inside(run_folder: Path, name: str, what: str) -> Path:
+    """File `name` of the checkpoint in `run_folder`, once resolved (links followed) to a path inside
+    that folder; InputError naming `what` for an absolute path, `..` or a link leading out."""
+    try:
+        path = (run_folder / name).resolve()
+        outside = not path.is_relative_to(run_folder.resolve())
+    except (OSError, RuntimeError):  # a link loop (RuntimeError before Python 3.13)
+        outside = True
+    if outside:
+        raise InputError(f"{what} names a file that is not inside its folder ({name[:200]!r}); {REFUSED}.")
+    return path
 
 
 def exists(tracking_uri: str | None, run_id: str) -> bool:
-    """Whether run `run_id` has a checkpoint to resume from."""
-    return load(folder(tracking_uri, run_id)) is not None
+    """Whether run `run_id` has a checkpoint, sound or not: resuming from a damaged one says what is wrong."""
+    return (folder(tracking_uri, run_id) / STATE_FILE).is_file()
 
 
 def seconds_between_saves() -> float:
@@ -117,12 +183,17 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)  # its variables must exist to load them
-        self.model.load_weights(saved.weights)
+        try:
+            self.model.load_weights(saved.weights)
+        except Exception:  # Keras' and h5py's errors for a file that isn't these weights: many types, many lines
+            log.warning("%s could not be loaded", saved.name, exc_info=True)
+            raise InputError(f"{saved.name} can't be loaded: its weights don't fit this model, or the file is "
+                             "damaged.") from None
         for name, (callback, attributes) in self.stateful.items():
             for attribute in attributes:
                 if attribute in saved.callbacks.get(name, {}):
                     setattr(callback, attribute, saved.callbacks[name][attribute])
-            best = self.run_folder / f"{name}.{BEST_WEIGHTS_FILE}"
+            best = _inside(self.run_folder, f"{name}.{BEST_WEIGHTS_FILE}", saved.name)
             if getattr(callback, "best_weights", None) is None and best.is_file():
                 with np.load(best, allow_pickle=False) as arrays:
                     callback.best_weights = [arrays[key] for key in arrays.files]
@@ -144,7 +215,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             callbacks[name] = {attribute: getattr(callback, attribute) for attribute in attributes}
             if getattr(callback, "best_weights", None) is not None:
                 np.savez(self.run_folder / f"{name}.{BEST_WEIGHTS_FILE}", *callback.best_weights)
-        state = {"epoch": self.epochs_done, "training_done": training_done, "weights": weights, "callbacks": callbacks}
+        state = {"epoch": self.epochs_done, "training_done": training_done, "weights": weights,
+                 "weights_sha256": tracking.file_sha256(self.run_folder / weights), "callbacks": callbacks}
         pending = self.run_folder / f"{STATE_FILE}.tmp"
         pending.write_text(json.dumps(state, default=float))
         os.replace(pending, self.run_folder / STATE_FILE)  # the commit point

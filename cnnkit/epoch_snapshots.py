@@ -19,13 +19,14 @@ class EpochSnapshots(keras.callbacks.Callback):
     test images' probabilities in float16, both under run_schema's snapshot names.
 
     `predict(model, epoch)` gives the probabilities (training's test-set prediction, with its test-
-    time flip and its progress phase); `log_file(local_path, artifact_folder)` and
-    `log_arrays(arrays, artifact_file)` store them (a RunLogger's methods). With weight averaging
+    time flip and its progress phase); `log_file(local_path, artifact_folder, checksum)` and
+    `log_arrays(arrays, artifact_file, checksum)` store them (a RunLogger's methods), asked to record
+    each file's SHA-256, which every load of a snapshot checks. With weight averaging
     on, a snapshot holds the weights being trained, not their average (fit swaps that in at its end).
     """
 
     def __init__(self, every: int, epochs: int, predict: Callable[[keras.Model, int], np.ndarray],
-                 log_file: Callable[[Path, str], None], log_arrays: Callable[[dict, str], None]):
+                 log_file: Callable[[Path, str, bool], None], log_arrays: Callable[[dict, str, bool], None]):
         super().__init__()
         self.every, self.epochs = every, epochs
         self.predict, self.log_file, self.log_arrays = predict, log_file, log_arrays
@@ -45,7 +46,7 @@ class EpochSnapshots(keras.callbacks.Callback):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(model_file).name
             self.model.save(path)
-            self.log_file(path, str(Path(model_file).parent))
+            self.log_file(path, str(Path(model_file).parent), True)
         probabilities = np.asarray(self.predict(self.model, epoch), dtype=np.float16)
-        self.log_arrays({"probabilities": probabilities}, run_schema.snapshot_probabilities(epoch))
+        self.log_arrays({"probabilities": probabilities}, run_schema.snapshot_probabilities(epoch), True)
         self.last_saved = epoch

@@ -79,6 +79,7 @@ DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"  # the images and labels of eve
 TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"  # the test split's images, in order
 INPUT_SHAPE_TAG = "cnnkit.input_shape"  # the model's input, e.g. "28x28x1"
 MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; loading the model checks it
+SHA256_TAG_PREFIX = "cnnkit.sha256/"  # + another checked artifact's path (the snapshots' files): its SHA-256 as logged
 ERROR_TAG = "cnnkit.error"  # why a run ended FAILED or KILLED, one line for a person
 RESUMED_FROM_EPOCH_TAG = "cnnkit.resumed_from_epoch"  # the checkpoint's epoch a resumed run continued from
 PARENT_RUN_TAG = "cnnkit.parent_run"  # a fork: the run whose snapshot it started from
@@ -92,6 +93,13 @@ STUDY_SEED_TAG = "cnnkit.study_seed"  # the run's seed within the study (also it
 STUDY_SIZE_TAG = "cnnkit.study_size"  # how many runs the whole study has
 HEARTBEAT_TAG = "cnnkit.heartbeat"  # Unix seconds when the run's worker last said it is alive (every few seconds)
 PROGRESS_TAG = "cnnkit.progress"  # the run's latest progress event as JSON (job_events), for a runner that watches the store
+
+
+def sha256_tag(artifact_file: str) -> str:
+    """The tag holding the SHA-256 of `artifact_file` as it was logged, which loading it checks
+    (the model's keeps the name runs logged before snapshots were checked have)."""
+    return MODEL_SHA256_TAG if artifact_file == MODEL_ARTIFACT else SHA256_TAG_PREFIX + artifact_file
+
 
 # ---- liveness and uploaded data --------------------------------------------------------
 PROGRESS = "progress"  # how far training got, 0..1, logged with the heartbeat (step: the optimizer step)

@@ -48,7 +48,7 @@ from cnnkit.run_schema import (
     EPOCH_METRICS, EPOCHS_TRAINED, ERROR_TAG, EVALUATION_FILES, EVALUATION_FOLDER, GIT_COMMIT_TAG, HOST_TAG,
     KERAS_BACKEND_TAG, KERAS_VERSION_TAG, MISTAKE_IMAGES, MISTAKES, MODEL_ARTIFACT, MODEL_SHA256_TAG, PER_CLASS,
     PID_TAG, RESERVED_TAG_PREFIXES, RESULT_METRICS, SNAPSHOT_FOLDER, TEST_ACCURACY, TEST_FINGERPRINT_TAG,
-    UPLOADED_DATASET_FOLDER, VAL_ACCURACY, VERSION_TAG, snapshot_epoch,
+    UPLOADED_DATASET_FOLDER, VAL_ACCURACY, VERSION_TAG, sha256_tag, snapshot_epoch,
 )
 from cnnkit.run_schema import STUDY_CELL_TAG, STUDY_ID_TAG, STUDY_NAME_TAG, STUDY_SEED_TAG, STUDY_SIZE_TAG
 from cnnkit.run_schema import snapshot_model as snapshot_model_file
@@ -427,23 +427,26 @@ class RunLogger:
     def log_table(self, table: pd.DataFrame, artifact_file: str) -> None:
         self.log_text(table.to_csv(index=False), artifact_file)
 
-    def log_file(self, local_path: Path, artifact_path: str) -> None:
+    def log_file(self, local_path: Path, artifact_path: str, checksum: bool = False) -> None:
+        """The file under `artifact_path`; with `checksum`, its SHA-256 first, as the tag `sha256_tag`
+        names, which loading it checks (so no such file is ever in the store unchecked)."""
+        if checksum:
+            self.set_tags({sha256_tag(f"{artifact_path}/{local_path.name}"): file_sha256(local_path)})
         self.patience.call(lambda: self.client.log_artifact(self.run_id, str(local_path), artifact_path))
 
-    def log_arrays(self, arrays: dict[str, np.ndarray], artifact_file: str) -> None:
+    def log_arrays(self, arrays: dict[str, np.ndarray], artifact_file: str, checksum: bool = False) -> None:
         """Arrays as an .npz (no pickled objects, so it loads with allow_pickle=False)."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(artifact_file).name
             np.savez_compressed(path, **arrays)
-            self.log_file(path, str(Path(artifact_file).parent))
+            self.log_file(path, str(Path(artifact_file).parent), checksum)
 
     def log_model(self, model) -> None:
         """The model as a .keras file, and its SHA-256 as a tag, which `load_model` checks."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(MODEL_ARTIFACT).name
             model.save(path)
-            self.log_file(path, str(Path(MODEL_ARTIFACT).parent))
-            self.set_tags({MODEL_SHA256_TAG: _sha256(path)})
+            self.log_file(path, str(Path(MODEL_ARTIFACT).parent), checksum=True)
 
     def finish(self, status: str, error: str | None = None) -> None:
         """End the run as FINISHED, FAILED or KILLED, after writing what is buffered. When the store
@@ -649,20 +652,25 @@ def lineages(client: MlflowClient, run_ids: list[str]) -> dict[str, Lineage]:
     return {run_id: lineage for run_id, lineage in found.items() if lineage is not None}
 
 
+def snapshot_name(run_id: str, epoch: int) -> str:
+    """How messages name run `run_id`'s snapshot after `epoch`."""
+    return f"The snapshot of run {run_id} at epoch {epoch}"
+
+
 def _download_snapshot_file(client: MlflowClient, run_id: str, epoch: int, artifact_file: str, folder: Path) -> Path:
-    try:
-        return Path(client.download_artifacts(run_id, artifact_file, str(folder)))
-    except Exception:  # MLflow raises several types for a missing artifact
-        raise InputError(f"Run {run_id} has no snapshot after epoch {epoch}.") from None
+    return _download_checked(client, run_id, artifact_file, folder, f"Run {run_id} has no snapshot after epoch {epoch}.",
+                             f"{snapshot_name(run_id, epoch)} does not match the checksum recorded when it was saved")
 
 
 def download_snapshot(client: MlflowClient, run_id: str, epoch: int, folder: Path) -> Path:
-    """The `.keras` file of run `run_id` after `epoch` (optimizer state included), downloaded into `folder`."""
+    """The `.keras` file of run `run_id` after `epoch` (optimizer state included), downloaded into `folder`
+    and checked against the SHA-256 recorded when it was saved (runs logged before that have none)."""
     return _download_snapshot_file(client, run_id, epoch, snapshot_model_file(epoch), folder)
 
 
 def snapshot_probabilities(client: MlflowClient, run_id: str, epoch: int) -> np.ndarray:
-    """The run's test-image probabilities after `epoch`, (images, classes) float32, in test order."""
+    """The run's test-image probabilities after `epoch`, (images, classes) float32, in test order,
+    checked like the snapshot's model."""
     with tempfile.TemporaryDirectory() as tmp:
         path = _download_snapshot_file(client, run_id, epoch, snapshot_probabilities_file(epoch), Path(tmp))
         with np.load(path, allow_pickle=False) as arrays:
@@ -670,27 +678,35 @@ def snapshot_probabilities(client: MlflowClient, run_id: str, epoch: int) -> np.
 
 
 def load_snapshot_model(client: MlflowClient, run_id: str, epoch: int):
-    """The run's model as it was after `epoch`, loaded with safe_mode=True."""
+    """The run's model as it was after `epoch`, checked (see `download_snapshot`), loaded with safe_mode=True."""
     with tempfile.TemporaryDirectory() as tmp:
-        return _load_keras_file(download_snapshot(client, run_id, epoch, Path(tmp)),
-                                f"The snapshot of run {run_id} after epoch {epoch}")
+        return _load_keras_file(download_snapshot(client, run_id, epoch, Path(tmp)), snapshot_name(run_id, epoch))
 
 
 def download_model(client: MlflowClient, run_id: str, folder: Path) -> Path:
     """The run's `.keras` file, downloaded into `folder` and checked against the SHA-256 recorded when
     it was logged (runs logged before that have none). InputError when it is missing or was changed."""
+    return _download_checked(client, run_id, MODEL_ARTIFACT, folder, f"Run {run_id} has no saved model.",
+                             f"The saved model of run {run_id} does not match the checksum recorded when it was trained")
+
+
+def _download_checked(client: MlflowClient, run_id: str, artifact_file: str, folder: Path, missing: str,
+                      changed: str) -> Path:
+    """`artifact_file` of the run, downloaded into `folder` and checked against the SHA-256 its tag
+    (`sha256_tag`) recorded when it was logged; files logged before checksums have none and pass.
+    InputError `missing` when it isn't there, "`changed`: it was changed after training." when it differs."""
     try:
-        path = Path(client.download_artifacts(run_id, MODEL_ARTIFACT, str(folder)))
-    except Exception as error:  # MLflow raises several types for a missing artifact
-        raise InputError(f"Run {run_id} has no saved model ({error}).") from None
-    recorded = _runs(client, [run_id])[0].data.tags.get(MODEL_SHA256_TAG)
-    if recorded and _sha256(path) != recorded:
-        raise InputError(f"The saved model of run {run_id} does not match the checksum recorded when it was "
-                         "trained: it was changed after training.")
+        path = Path(client.download_artifacts(run_id, artifact_file, str(folder)))
+    except Exception:  # MLflow raises several types for a missing artifact
+        raise InputError(missing) from None
+    recorded = _runs(client, [run_id])[0].data.tags.get(sha256_tag(artifact_file))
+    if recorded and file_sha256(path) != recorded:
+        raise InputError(f"{changed}: it was changed after training.")
     return path
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex (read a block at a time)."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):

@@ -457,7 +457,8 @@ def fork(
         run_folder = checkpoint.folder(tracking_uri, logger.run_id)
         run_folder.mkdir(parents=True, exist_ok=True)
         start = shutil.move(snapshot, run_folder / f"parent-{snapshot.name}")  # removed with the run's checkpoint
-    saved = checkpoint.Saved(epoch, training_done=False, weights=Path(start))
+    saved = checkpoint.Saved(epoch, training_done=False, weights=Path(start),
+                             name=tracking.snapshot_name(parent_run_id, epoch))
     return _run_to_the_end(cfg, logger, run_folder, saved, cancel, on_progress, on_run_created, fork=True)
 
 
@@ -483,8 +484,19 @@ def resumable(run_id: str, tracking_uri: str | None = None) -> checkpoint.Saved:
         raise InputError(f"Run {run_id} has finished; there is nothing to resume.")
     saved = checkpoint.load(run_folder)
     if saved is None:
-        raise InputError(f"Run {run_id} has no checkpoint to resume from: it stopped before its first epoch ended.")
+        raise InputError(f"Run {run_id} has no checkpoint to resume from: {_why_no_checkpoint(client, run_id, run_folder)}")
     return saved
+
+
+def _why_no_checkpoint(client, run_id: str, run_folder: Path) -> str:
+    """Why run `run_id`, stopped, has no checkpoint in `run_folder`, judged by the epochs the store holds."""
+    epochs = tracking.last_logged_step(client, run_id, run_schema.LOSS)
+    if not epochs:
+        return "it stopped before its first epoch ended."
+    return (f"its epochs up to epoch {epochs} are logged, but no checkpoint of them is in {run_folder}: it was "
+            "deleted, the run was trained on another machine or with another store folder, or it stopped before its "
+            f"first save (a checkpoint is saved at most every {checkpoint.seconds_between_saves():g} s, "
+            f"{checkpoint.SECONDS_VARIABLE}).")
 
 
 # What a run was doing in each phase, for the message when the disk fills up.

@@ -1,5 +1,6 @@
 """EpochCheckpoint: what one epoch's checkpoint holds, and that fit continues from it as if never stopped."""
 
+import hashlib
 import json
 
 import keras
@@ -38,7 +39,9 @@ def test_a_checkpoint_holds_the_epoch_the_weights_and_the_callbacks_state(tmp_pa
     # best at epoch 1, no better after: the rate fell after epoch 3, and epoch 4 waited once more
     assert saved.callbacks["plateau"] == {"wait": 1, "best": pytest.approx(reducer.best)} and reducer.wait == 1
     assert [path.name for path in tmp_path.glob("*.weights.h5")] == [saved.weights.name]  # older ones removed
-    assert json.loads((tmp_path / checkpoint.STATE_FILE).read_text())["epoch"] == 4
+    state = json.loads((tmp_path / checkpoint.STATE_FILE).read_text())
+    assert state["epoch"] == 4
+    assert state["weights_sha256"] == hashlib.sha256(saved.weights.read_bytes()).hexdigest()  # checked on loading
 
 
 def test_fit_resumed_from_a_checkpoint_goes_on_with_the_optimizer_and_schedule_state(tmp_path):
@@ -62,7 +65,10 @@ def test_fit_resumed_from_a_checkpoint_goes_on_with_the_optimizer_and_schedule_s
 def test_no_checkpoint_a_damaged_one_and_a_bad_run_id(tmp_path):
     assert checkpoint.load(tmp_path) is None
     (tmp_path / checkpoint.STATE_FILE).write_text("{not json")
-    assert checkpoint.load(tmp_path) is None
+    with pytest.raises(InputError) as refused:  # said, not taken for no checkpoint
+        checkpoint.load(tmp_path)
+    assert str(refused.value) == (f"The checkpoint of run {tmp_path.name} is damaged: its state.json is not what "
+                                  "cnnkit saved; resume refused: relaunch the run to train it from the start.")
     with pytest.raises(InputError, match="is not a run id"):
         checkpoint.folder("sqlite:///x/mlflow.db", "../../../etc")
     assert checkpoint.folder(f"sqlite:///{tmp_path}/mlflow.db", "a" * 32) == tmp_path / "checkpoints" / ("a" * 32)
@@ -106,3 +112,89 @@ def test_a_bad_time_between_saves_names_the_variable(monkeypatch, text):
     monkeypatch.setenv(checkpoint.SECONDS_VARIABLE, text)
     with pytest.raises(InputError, match="CNNKIT_CHECKPOINT_SECONDS must be a number of seconds, 0 or more"):
         checkpoint.seconds_between_saves()
+
+
+@pytest.fixture()
+def saved_after_two_epochs(tmp_path):
+    """(folder, state): a checkpoint of a 2-epoch fit in tmp_path/run, and its state.json as a dict."""
+    folder = tmp_path / "run"
+    fit(compiled_model(), [checkpoint.EpochCheckpoint(folder, {})], epochs=2)
+    return folder, json.loads((folder / checkpoint.STATE_FILE).read_text())
+
+
+def resumed(folder):
+    """A fresh model fitted on from the checkpoint in `folder`, as `resume` does."""
+    model = compiled_model()
+    fit(model, [checkpoint.EpochCheckpoint(folder, {}, resume_from=checkpoint.load(folder))], epochs=3, initial_epoch=2)
+    return model
+
+
+CHANGED = ("The checkpoint of run run at epoch 2 was changed or damaged after it was saved: its weights don't match "
+           "the checksum recorded with them; resume refused: relaunch the run to train it from the start.")
+
+
+def zero_the_weights(path):
+    model = compiled_model()
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(path)
+    model.set_weights([np.zeros_like(weights) for weights in model.get_weights()])
+    model.save_weights(path)  # a valid weights file, other values
+
+
+@pytest.mark.parametrize("damage", ["zeroed floats", "garbage bytes"])
+def test_weights_changed_after_the_save_are_refused_in_one_line(saved_after_two_epochs, damage):
+    folder, state = saved_after_two_epochs
+    weights = folder / state["weights"]
+    if damage == "zeroed floats":
+        zero_the_weights(weights)
+    else:
+        weights.write_bytes(b"\x89HDF\r\n\x1a\n garbage" * 50)
+    with pytest.raises(InputError) as refused:
+        checkpoint.load(folder)
+    assert str(refused.value) == CHANGED
+
+
+def outside_weights(folder, tmp_path):
+    """A valid weights file of the same model outside the checkpoint's folder."""
+    outside = tmp_path / "elsewhere.weights.h5"
+    outside.write_bytes((folder / json.loads((folder / checkpoint.STATE_FILE).read_text())["weights"]).read_bytes())
+    zero_the_weights(outside)
+    return outside
+
+
+@pytest.mark.parametrize("naming", ["absolute path", "../ path", "link out"])
+def test_checkpoint_state_may_name_only_files_inside_its_folder(saved_after_two_epochs, tmp_path, naming):
+    folder, state = saved_after_two_epochs
+    outside = outside_weights(folder, tmp_path)
+    if naming == "link out":  # the state is as saved; its weights file is a link to a file outside
+        (folder / state["weights"]).unlink()
+        (folder / state["weights"]).symlink_to(outside)
+        named = state["weights"]
+    else:
+        named = str(outside) if naming == "absolute path" else f"../{outside.name}"
+        state = {**state, "weights": named}
+        state.pop("weights_sha256", None)  # as an older cnnkit saved it: only the path can refuse it
+        (folder / checkpoint.STATE_FILE).write_text(json.dumps(state))
+    with pytest.raises(InputError) as refused:
+        checkpoint.load(folder)
+    assert str(refused.value) == (f"The checkpoint of run run at epoch 2 names a file that is not inside its folder "
+                                  f"({named!r}); resume refused: relaunch the run to train it from the start.")
+
+
+def as_saved_before_checksums(folder) -> dict:
+    state = json.loads((folder / checkpoint.STATE_FILE).read_text())
+    state.pop("weights_sha256", None)
+    (folder / checkpoint.STATE_FILE).write_text(json.dumps(state))
+    return state
+
+
+def test_a_checkpoint_saved_before_checksums_still_resumes_and_its_garbage_is_one_line(saved_after_two_epochs):
+    folder, _ = saved_after_two_epochs
+    as_saved_before_checksums(folder)
+    assert checkpoint.load(folder).epoch == 2
+    assert int(resumed(folder).optimizer.iterations) == 3 * 4  # went on from the checkpoint's 8 steps
+    (folder / as_saved_before_checksums(folder)["weights"]).write_bytes(b"garbage" * 100)  # now epoch 3's
+    with pytest.raises(InputError) as refused:  # unchecked, so only loading it finds out: one line, not h5py's OSError
+        resumed(folder)
+    assert str(refused.value) == ("The checkpoint of run run at epoch 3 can't be loaded: its weights don't fit this "
+                                  "model, or the file is damaged.")

@@ -18,16 +18,20 @@ def tiny_model() -> keras.Model:
 
 class Store:
     def __init__(self, folder: Path):
-        self.folder, self.files, self.arrays, self.predicted = folder, {}, {}, []
+        self.folder, self.files, self.arrays, self.predicted, self.checked = folder, {}, {}, [], set()
 
-    def log_file(self, path: Path, artifact_folder: str) -> None:
+    def log_file(self, path: Path, artifact_folder: str, checksum: bool) -> None:
         target = self.folder / artifact_folder / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
         self.files[f"{artifact_folder}/{path.name}"] = target
+        if checksum:
+            self.checked.add(f"{artifact_folder}/{path.name}")
 
-    def log_arrays(self, arrays: dict, artifact_file: str) -> None:
+    def log_arrays(self, arrays: dict, artifact_file: str, checksum: bool) -> None:
         self.arrays[artifact_file] = arrays
+        if checksum:
+            self.checked.add(artifact_file)
 
     def predict(self, model, epoch):
         self.predicted.append(epoch)
@@ -48,6 +52,7 @@ def test_it_keeps_every_kth_epoch_and_the_last_with_the_optimizer_state(tmp_path
     assert store.predicted == [2, 4, 5]
     assert sorted(store.files) == [run_schema.snapshot_model(epoch) for epoch in (2, 4, 5)]
     assert sorted(store.arrays) == [run_schema.snapshot_probabilities(epoch) for epoch in (2, 4, 5)]
+    assert store.checked == {*store.files, *store.arrays}  # every file of a snapshot has its SHA-256 recorded
     probabilities = store.arrays[run_schema.snapshot_probabilities(4)]["probabilities"]
     assert probabilities.dtype == np.float16 and probabilities.shape == (4, 3)
     snapshot = keras.saving.load_model(store.files[run_schema.snapshot_model(2)], safe_mode=True)

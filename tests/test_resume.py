@@ -74,11 +74,59 @@ def test_a_run_without_a_checkpoint_or_still_running_is_not_resumed(tmp_path):
     with pytest.raises(InputError, match="is still running"):
         resumable(logger.run_id, store)
     logger.finish("KILLED", "Cancelled by the user.")
-    with pytest.raises(InputError, match="has no checkpoint to resume from"):
+    with pytest.raises(InputError) as refused:
         resumable(logger.run_id, store)
+    assert str(refused.value) == (f"Run {logger.run_id} has no checkpoint to resume from: it stopped before its first "
+                                  "epoch ended.")
     with pytest.raises(InputError, match="is not a run id"):
         resumable("../../etc", store)
     assert client.get_run(logger.run_id).info.status == "KILLED"  # left as it was
+
+
+def test_a_run_with_logged_epochs_but_no_checkpoint_says_the_checkpoint_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv(checkpoint.SECONDS_VARIABLE, "30")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logger = tracking.start_run(tracking.make_client(store), TrainConfig(dataset="digits"))
+    for epoch in (1, 2):
+        logger.log_metrics({"loss": 1.0 / epoch}, step=epoch)
+    logger.finish("KILLED", "Cancelled by the user.")
+    with pytest.raises(InputError) as refused:  # its checkpoint was deleted, or never here
+        resumable(logger.run_id, store)
+    assert str(refused.value) == (
+        f"Run {logger.run_id} has no checkpoint to resume from: its epochs up to epoch 2 are logged, but no checkpoint "
+        f"of them is in {checkpoint.folder(store, logger.run_id)}: it was deleted, the run was trained on another "
+        "machine or with another store folder, or it stopped before its first save (a checkpoint is saved at most "
+        "every 30 s, CNNKIT_CHECKPOINT_SECONDS).")
+
+
+def test_a_checkpoint_changed_after_it_was_saved_is_not_resumed(tmp_path, capsys):
+    import keras
+    import numpy as np
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = tracking.make_client(store)
+    logger = tracking.start_run(client, TrainConfig(dataset="digits"))
+    logger.finish("KILLED", "Cancelled by the user.")
+    folder = checkpoint.folder(store, logger.run_id)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(np.zeros((8, 4)), np.eye(2)[[0, 1] * 4], epochs=2, verbose=0,
+              callbacks=[checkpoint.EpochCheckpoint(folder, {})])
+    weights = checkpoint.load(folder).weights
+    model.set_weights([np.zeros_like(array) for array in model.get_weights()])
+    model.save_weights(weights)  # zeroed floats: a valid file, other values
+
+    expected = (f"The checkpoint of run {logger.run_id} at epoch 2 was changed or damaged after it was saved: its "
+                "weights don't match the checksum recorded with them; resume refused: relaunch the run to train it "
+                "from the start.")
+    with pytest.raises(InputError) as refused:
+        resumable(logger.run_id, store)
+    assert str(refused.value) == expected
+    from cnnkit import cli
+
+    assert cli.main(["resume", logger.run_id, "--tracking-uri", store]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {expected}"
+    assert client.get_run(logger.run_id).info.status == "KILLED" and weights.is_file()  # both left as they were
 
 
 @pytest.fixture()
