@@ -14,8 +14,8 @@ from cheap_runs import finished_runs
 
 from cnnkit import plain_text, run_pickers, tracking
 from cnnkit.config import TrainConfig
-from test_train_jobs_panel import BlockedTrainer, manager_on  # noqa: F401 (a fixture)
 from cnnkit.training import Progress
+from test_train_jobs_panel import BlockedTrainer, manager_on  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
