@@ -6,7 +6,7 @@ import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnkit import inspection, run_pickers, run_schema, time_travel, tracking
+from cnnkit import inspection, plain_text, run_pickers, run_schema, time_travel, tracking
 from cnnkit.accelerators import describe_devices
 from cnnkit.errors import InputError
 from cnnkit.job_slots import where_jobs_run
@@ -55,7 +55,7 @@ def devices_panel() -> None:
     st.caption(device_line())
     st.caption(where_jobs_run(job_manager()))
     for job in jobs:
-        st.caption(f":material/memory: {job.name}: {job.device or job.state}")
+        st.caption(f":material/memory: {plain_text.markdown(job.name)}: {job.device or job.state}")
 
 
 def sidebar() -> None:
@@ -121,7 +121,7 @@ def picker_runs(key: str, chosen: Iterable[str | None] = (), at_least: int = 1,
         except InputError as error:
             st.error(str(error))
         if offered.runs.empty:
-            st.caption(f"No finished run is named like “{text}” or has an id starting so; the newest are offered.")
+            st.caption(f"No finished run is named like “{plain_text.markdown(text)}” or has an id starting so; the newest are offered.")
             offered = newest
     return run_pickers.with_chosen(offered, chosen, lambda run_ids: _finished_by_id(uri, run_ids))
 

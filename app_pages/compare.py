@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, comparison, forks, run_schema, study_analysis, time_travel
+from cnnkit import charts, comparison, forks, plain_text, run_schema, study_analysis, time_travel
 from cnnkit.errors import InputError
 from app_pages.common import (
     cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, kept_key,
@@ -90,12 +90,12 @@ if any(tab.open for tab, _ in evaluation_tabs):  # only their tabs read the runs
         try:
             evaluations[run_id] = cached_evaluation(run_id, epoch if epoch in snapshots[run_id] else None)
         except InputError as error:
-            st.warning(f"{names[run_id]}: {error}")
+            st.warning(f"{plain_text.markdown(names[run_id])}: {error}")
     if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
-        st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {', '.join(finals)}.")
+        st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {plain_text.markdown(', '.join(finals))}.")
     fingerprints = store.test_fingerprints(list(evaluations))
-    comparable = comparison.comparability({names[run_id]: evaluation for run_id, evaluation in evaluations.items()},
-                                          test_sets={names[run_id]: fingerprint
+    comparable = comparison.comparability({plain_text.markdown(names[run_id]): evaluation for run_id, evaluation in evaluations.items()},
+                                          test_sets={plain_text.markdown(names[run_id]): fingerprint
                                                      for run_id, fingerprint in fingerprints.items()})
 
 
@@ -129,7 +129,7 @@ def difference_view():
                         key=kept_key(f"compare.diff.a.{runs}", list(evaluations)[index_a]))
     b = second.selectbox("B", list(evaluations), format_func=names.get,
                          key=kept_key(f"compare.diff.b.{runs}", list(evaluations)[index_b]))
-    if reason := comparable.why_not("difference", runs=(names[a], names[b])):
+    if reason := comparable.why_not("difference", runs=(plain_text.markdown(names[a]), plain_text.markdown(names[b]))):
         st.info(reason)
         return
     st.plotly_chart(charts.confusion_difference(evaluations[a].confusion, evaluations[b].confusion,
@@ -145,7 +145,7 @@ def cell_images(run: str, true: str, predicted: str):
     true_index, predicted_index = evaluation.class_names.index(str(true)), evaluation.class_names.index(str(predicted))
     mistakes = evaluation.mistakes
     cell = mistakes[(mistakes["true"] == true_index) & (mistakes["predicted"] == predicted_index)]
-    st.markdown(f"**{names[run]}**: true *{true}*, predicted *{predicted}*")
+    st.markdown(f"**{plain_text.markdown(names[run])}**: true *{plain_text.markdown(true)}*, predicted *{plain_text.markdown(predicted)}*")
     if true_index == predicted_index:
         st.caption(f"{int(evaluation.confusion[true_index, true_index])} test images classified correctly.")
     elif cell.empty:
@@ -171,7 +171,7 @@ def mistakes_view():
     columns = st.columns(min(2, len(evaluations)))  # more galleries side by side would make their captions overlap
     for i, (run_id, evaluation) in enumerate(evaluations.items()):
         with columns[i % len(columns)]:
-            st.markdown(f"**{names[run_id]}**")
+            st.markdown(f"**{plain_text.markdown(names[run_id])}**")
             if len(shown[run_id]) == 0:
                 st.caption("No mistakes match the filters.")
                 continue

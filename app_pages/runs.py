@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, checkpoint, export, run_schema, run_search, selection
+from cnnkit import charts, checkpoint, export, plain_text, run_schema, run_search, selection
 from cnnkit.config import parse_assignments
 from cnnkit.errors import InputError
 from cnnkit.lineage import lineage_of
@@ -112,7 +112,7 @@ def selection_bar(picked: list[str], hidden: list[str], labels: dict[str, str]) 
     message = f"{len(picked)} selected"
     if hidden:
         message += f" · {len(hidden)} hidden by the filters or on other pages: " + ", ".join(
-            f"**{labels[run]}**" for run in hidden)
+            f"**{plain_text.markdown(labels[run])}**" for run in hidden)
         if st.session_state.get("open_run") in hidden:
             message += " (still open below)"
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -158,7 +158,7 @@ if run_id:
         st.session_state.pop("open_run")
         st.stop()
     st.divider()
-    st.subheader(f"{run.name} · {run.status}")
+    st.subheader(f"{plain_text.markdown(run.name)} · {run.status}")
     st.caption(f"run `{run_id}` · fingerprint of its data `{run.tags.get(run_schema.DATA_FINGERPRINT_TAG, '–')[:16]}`")
     if run.tags.get(run_schema.ERROR_TAG):
         st.error(run.tags[run_schema.ERROR_TAG])
@@ -229,12 +229,12 @@ if run_id:
                            help=None if finished else "Only a finished run has a model to register."):
             try:
                 version = store.register_model(run_id, model_name)
-                st.success(f"Registered as {version.name} version {version.version}.")
+                st.success(f"Registered as {plain_text.markdown(version.name)} version {version.version}.")
             except InputError as error:
                 st.error(str(error))
         versions = store.registered_models(run_id=run_id)
         if versions:
-            st.caption("Registered as " + ", ".join(f"{v.name} v{v.version}" for v in versions) + ".")
+            st.caption("Registered as " + ", ".join(f"{plain_text.markdown(v.name)} v{v.version}" for v in versions) + ".")
         if st.button("Export", disabled=not finished,
                      help="The .keras model, an ONNX copy checked with onnxruntime and a model card, in one zip."
                      if finished else "Only a finished run has a model to export."):
@@ -252,7 +252,7 @@ if run_id:
         user_tags = {k: v for k, v in run.tags.items() if not k.startswith(run_schema.RESERVED_TAG_PREFIXES)}
         for tag, value in user_tags.items():
             shown_tag, remove = st.columns([4, 1])
-            shown_tag.markdown(f"`{tag}` = `{value}`")
+            shown_tag.markdown(f"{plain_text.markdown(tag)} = {plain_text.markdown(value)}")
             if remove.button("Remove", key=f"untag-{tag}"):
                 store.delete_run_tag(run_id, tag)
                 st.rerun()

@@ -8,7 +8,7 @@ import streamlit as st
 from app_pages import common
 from app_pages.action_button import action_button
 from app_pages.guard import guarded
-from cnnkit import search
+from cnnkit import plain_text, search
 from cnnkit.errors import InputError
 from cnnkit.settings import SETTINGS, label
 
@@ -77,7 +77,7 @@ def progress_panel(polling: bool) -> None:
     progress = searches().progress(name)
     if polling and not progress.is_active:
         st.rerun()  # the whole page, so polling stops
-    st.progress(progress.ended / progress.total, text=f"{name}: {progress.describe()}")
+    st.progress(progress.ended / progress.total, text=f"{plain_text.markdown(name)}: {progress.describe()}")
     if searches().is_live(name) and progress.is_active:
         st.button("Cancel search", key="search.cancel", on_click=searches().cancel, args=(name,))
     trials = searches().trials(name)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnkit import charts, run_schema, studies, study_analysis
+from cnnkit import charts, plain_text, run_schema, studies, study_analysis
 from cnnkit.config import settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.presets import PRESETS
@@ -62,7 +62,7 @@ def progress_panel(polling: bool) -> None:
     progress = launch.progress()
     if polling and not progress.active:
         st.rerun()  # the whole page: the analysis below gets the last runs and polling stops
-    st.progress(progress.ended / progress.total, text=f"{launch.study.name}: {progress.describe()}")
+    st.progress(progress.ended / progress.total, text=f"{plain_text.markdown(launch.study.name)}: {progress.describe()}")
     if launch.cancelled:
         st.warning("The study was cancelled: the runs it had not finished were stopped.")
     if launch.error:

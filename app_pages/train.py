@@ -11,7 +11,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, run_schema
+from cnnkit import charts, plain_text, run_schema
 from cnnkit.accelerators import describe_devices
 from cnnkit.architectures import build_model, get_architecture, layer_table, resolve_knobs
 from cnnkit.config import (
@@ -114,10 +114,6 @@ def job_to_watch(jobs: list):
     if job.is_active:
         st.session_state["watched_job"] = job.job_id
     return job
-
-
-def markdown_text(text: str) -> str:
-    return text.replace("_", "\\_").replace("*", "\\*")
 
 
 def store_upload() -> None:
@@ -243,7 +239,7 @@ def lr_finder_panel(polling: bool) -> None:
     if job is None:
         return
     ran = job.config
-    st.caption(f"Learning-rate range test for {markdown_text(ran.arch)} on {markdown_text(ran.dataset)} "
+    st.caption(f"Learning-rate range test for {plain_text.markdown(ran.arch)} on {plain_text.markdown(ran.dataset)} "
                f"with {ran.optimizer}, batch {ran.batch_size}")
     if job.is_active:
         st.info(f"Range test {job.state}…")
@@ -310,7 +306,7 @@ cfg = None if problems else TrainConfig.from_dict(values)
 st.html(page_style())
 with st.container(key="launch_bar"):
     summary, name_column, launch_column, finder_column = st.columns([4.5, 2.5, 1.5, 1.5], vertical_alignment="bottom")
-    summary.markdown(f"**{markdown_text(describe_run(values))}**")
+    summary.markdown(f"**{plain_text.markdown(describe_run(values))}**")
     if problems:
         where = ", ".join(f"**{SETTINGS[field].label}** ({TABS[SETTINGS[field].tab]})"
                           for field in sorted(problems, key=list(SETTINGS).index))
@@ -459,7 +455,7 @@ def jobs_panel(polling: bool):
     for job in jobs:
         with st.container(border=True):
             title, state, action = st.columns([3, 4, 1], vertical_alignment="center")
-            title.markdown(f"**{markdown_text(job.name)}**  \n{markdown_text(describe_run(job.config.to_dict()))}"
+            title.markdown(f"**{plain_text.markdown(job.name)}**  \n{plain_text.markdown(describe_run(job.config.to_dict()))}"
                            + (f" · run `{job.run_id[:8]}`" if job.run_id else "")
                            + (f"  \n:material/memory: {job.device}" if job.device else ""))
             if job.state == "queued":
@@ -492,7 +488,7 @@ def jobs_panel(polling: bool):
 
     job = job_to_watch(jobs)
     watched = job.job_id
-    st.subheader(f"Live view · {job.name} ({job.state})")
+    st.subheader(f"Live view · {plain_text.markdown(job.name)} ({job.state})")
     if job.state == "running" and job.progress is not None:
         st.progress(job.fraction, text=f"{job.fraction:.0%} · elapsed {fmt_seconds(job.elapsed_s)} · ETA {fmt_seconds(job.eta_s)}")
     last_step = job.batch_history[-1][0] if job.batch_history else 0

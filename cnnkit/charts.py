@@ -21,7 +21,7 @@ import plotly.io as pio
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from cnnkit import run_schema
+from cnnkit import plain_text, run_schema
 
 TEMPLATE = "plotly_white"
 # Every figure gets the template as plotly's default, which costs nothing at creation; setting it on
@@ -48,6 +48,7 @@ METRIC_LABELS = {run_schema.LOSS: "training loss", run_schema.VAL_LOSS: "validat
 TEXT_CLASSES = 20  # a class-by-class heatmap writes its values in the cells up to this many classes
 UPRIGHT_BAR_LABELS = 15  # results bars write their values across up to this many bars, standing up beyond
 RUN_NAME_LINE = 22  # characters per line of a run's name under its bars
+RUN_IN_HOVER = "%{fullData.name}"  # a trace's (escaped) name in its hover: never the name put into the template
 MIN_TITLED_TILE_PX = 40  # feature maps get their channel number above them when tiles are at least this wide
 
 
@@ -552,8 +553,9 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
         xs = part[x].to_numpy(dtype=float)
         ys = moving_average(part[metric], smoothing)
         drawn.append(ys)
-        fig.add_scatter(x=xs, y=ys, name=str(run), mode=_mode(len(xs)), line_dash="dash" if run in continued else None,
-                        line_color=color, hovertemplate=f"{run}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}}<extra></extra>")
+        fig.add_scatter(x=xs, y=ys, name=plain_text.plotly(run), mode=_mode(len(xs)),
+                        line_dash="dash" if run in continued else None, line_color=color,
+                        hovertemplate=f"{RUN_IN_HOVER}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}}<extra></extra>")
     x_title = {"epoch": "Epoch", "step": "Optimizer step (batch)"}.get(x, x)
     fig.update_xaxes(title=x_title + (", log scale" if log_x else ""),
                      **(_log_axis(rows[x]) if log_x else dict(type="linear", **_count_axis(rows[x]))))
@@ -581,7 +583,8 @@ def results_bars(results: pd.DataFrame) -> go.Figure:
     metrics = [m for m in RESULT_METRICS if m in results and pd.to_numeric(results[m], errors="coerce").notna().any()]
     if results.empty or "run" not in results or not metrics:
         return _note(title, "no results yet")
-    runs = ["<br>".join(textwrap.wrap(str(run), RUN_NAME_LINE, break_long_words=False)) for run in results["run"]]
+    runs = ["<br>".join(map(plain_text.plotly, textwrap.wrap(str(run), RUN_NAME_LINE, break_long_words=False)))
+            for run in results["run"]]
     percents = results[metrics].apply(pd.to_numeric, errors="coerce") * 100
     across = len(runs) * len(metrics) <= UPRIGHT_BAR_LABELS
     fig = go.Figure()
@@ -618,9 +621,9 @@ def per_class_scores(scores: pd.DataFrame) -> go.Figure:
     for run, color in _run_colors(pd.unique(scores["run"])).items():
         part = scores[scores["run"] == run]
         for row, quantity in enumerate(quantities, start=1):
-            fig.add_bar(x=part["class"].astype(str).to_numpy(), y=part[quantity].to_numpy(dtype=float), name=str(run),
-                        marker_color=color, legendgroup=str(run), showlegend=row == 1, row=row, col=1,
-                        hovertemplate=f"{run}<br>class %{{x}}<br>{quantity}: %{{y:.1%}}<extra></extra>")
+            fig.add_bar(x=part["class"].astype(str).to_numpy(), y=part[quantity].to_numpy(dtype=float),
+                        name=plain_text.plotly(run), marker_color=color, legendgroup=str(run), showlegend=row == 1,
+                        row=row, col=1, hovertemplate=f"{RUN_IN_HOVER}<br>class %{{x}}<br>{quantity}: %{{y:.1%}}<extra></extra>")
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=classes)
     fig.update_xaxes(title_text="Class", row=len(quantities), col=1)
@@ -687,6 +690,8 @@ def confusion_matrix(matrix: np.ndarray, class_names: list[str], normalize: bool
                      title: str = "Confusion matrix", clickable: bool = False) -> go.Figure:
     """Heatmap of a confusion matrix: true label on y (first class on top), predicted label on x.
 
+    `title` is shown as plain text (it may be a run's name).
+
     `matrix[i, j]` counts images of class i predicted as j. With `normalize` each row is divided by
     its sum (rows with no images stay 0) and the colours run 0-1, so runs compare at a glance. Up to
     TEXT_CLASSES classes the cells with images show their values (counts as integers, shares as
@@ -694,6 +699,7 @@ def confusion_matrix(matrix: np.ndarray, class_names: list[str], normalize: bool
     the real mistakes stand out. Raises ValueError unless the matrix is square with one row per
     class name. `clickable`: a click on a cell selects it (see _class_heatmap).
     """
+    title = plain_text.plotly(title)
     if len(class_names) == 0:
         return _note(title, "no classes")
     counts = _square(matrix, class_names)
@@ -722,7 +728,7 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", 
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"confusion matrices differ in shape: {a.shape} and {b.shape}")
-    name_a, name_b = (str(name) for name in names)
+    name_a, name_b = (plain_text.plotly(name) for name in names)
     title = (f"B − A: test images per cell<br><sup>A: {name_a} · B: {name_b}</sup><br><sup>blue where B is better "
              "(more right on the diagonal, fewer mistakes off it), red where A is</sup>")
     if len(class_names) == 0:
@@ -955,9 +961,9 @@ def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure
         fig.add_scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
                         fill="toself", fillcolor=_translucent(color), line_width=0, hoverinfo="skip",
                         showlegend=False, legendgroup=str(group))
-        fig.add_scatter(x=xs, y=mean, name=str(group), mode=_mode(len(xs)), line_color=color, legendgroup=str(group),
-                        customdata=np.stack([std, part["runs"].to_numpy(float)], axis=1),
-                        hovertemplate=f"{group}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}} ± "
+        fig.add_scatter(x=xs, y=mean, name=plain_text.plotly(group), mode=_mode(len(xs)), line_color=color,
+                        legendgroup=str(group), customdata=np.stack([std, part["runs"].to_numpy(float)], axis=1),
+                        hovertemplate=f"{RUN_IN_HOVER}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}} ± "
                                       f"%{{customdata[0]{value_format}}} (%{{customdata[1]}} runs)<extra></extra>")
     fig.update_xaxes(title={"epoch": "Epoch"}.get(x, x), **_count_axis(bands[x]))
     fig.update_yaxes(title=label[:1].upper() + label[1:], tickformat=".0%" if percent else None)

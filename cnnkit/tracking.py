@@ -40,6 +40,7 @@ from mlflow.tracking import MlflowClient
 from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
+from cnnkit.datasets.uploads import name_file
 from cnnkit.errors import InputError, one_line
 from cnnkit.heartbeat import beat_tags, heartbeat_age, stale_after_seconds
 from cnnkit.lineage import Lineage, lineage_of
@@ -789,8 +790,11 @@ def end_scheduled_run(client: MlflowClient, run_id: str, status: str, note: str)
 
 
 def log_uploaded_dataset(client: MlflowClient, run_id: str, path: Path) -> None:
-    """Keep the run's uploaded CSV or zip with it, where a worker on another machine can fetch it."""
+    """Keep the run's uploaded CSV or zip with it (and the name it was uploaded under, for messages),
+    where a worker on another machine can fetch it."""
     Patience().call(lambda: client.log_artifact(run_id, str(path), UPLOADED_DATASET_FOLDER))
+    if name_file(path).is_file():
+        Patience().call(lambda: client.log_artifact(run_id, str(name_file(path)), UPLOADED_DATASET_FOLDER))
 
 
 def fetch_uploaded_dataset(client: MlflowClient, run_id: str, name: str, folder: Path) -> Path | None:

@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 from cnnkit import tracking
+from cnnkit.datasets.uploads import name_file
 from cnnkit.runner import JobSpec
 
 
@@ -26,8 +27,9 @@ def with_local_data(spec: JobSpec, folder: Path) -> JobSpec:
     path = spec.config.dataset_path
     if not path or not spec.run_id or Path(path).exists():
         return spec
-    fetched = tracking.fetch_uploaded_dataset(tracking.make_client(spec.tracking_uri), spec.run_id, Path(path).name,
-                                              folder)
+    client = tracking.make_client(spec.tracking_uri)
+    fetched = tracking.fetch_uploaded_dataset(client, spec.run_id, Path(path).name, folder)
     if fetched is None:
         return spec  # loading then says the path is missing, naming it
+    tracking.fetch_uploaded_dataset(client, spec.run_id, name_file(fetched).name, folder)  # for messages, if kept
     return dataclasses.replace(spec, config=spec.config.replace(dataset_path=str(fetched)))

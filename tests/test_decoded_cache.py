@@ -66,9 +66,44 @@ def test_a_damaged_copy_is_decoded_again_and_replaced(cache, tmp_path, decodes, 
         array.write_bytes(array.read_bytes()[:100])
     with caplog.at_level(logging.WARNING, logger=decoded_cache.__name__):
         assert (load_dataset("mnist").x_train == expected).all()
-    assert len(decodes) == 8 and "is unreadable" in caplog.text
+    assert len(decodes) == 8 and "again: its decoded copy" in caplog.text
     load_dataset("mnist")
     assert len(decodes) == 8  # the rewritten copies serve the third load
+
+
+def test_a_same_size_change_keeping_the_modification_time_is_decoded_again(cache, tmp_path, decodes):
+    folder = tmp_path / "data" / "mnist"
+    write_mnist(folder, gz=False)  # plain IDX files: new labels of the same shape have the same size
+    labels = folder / "t10k-labels-idx1-ubyte"
+    before = labels.stat()
+    load_dataset("mnist")
+    write_idx(labels, np.full(20, 7), gz=False)
+    os.utime(labels, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert labels.stat().st_size == before.st_size and labels.stat().st_mtime_ns == before.st_mtime_ns
+    assert (load_dataset("mnist").y_test == 7).all()
+    assert decodes[4:] == ["t10k-labels-idx1-ubyte"]
+
+
+def test_a_poisoned_copy_is_found_by_its_hash_decoded_again_and_said_so(cache, tmp_path, decodes, caplog):
+    """Labels all set to 7 in the decoded copy, as a valid array of the same shape and type."""
+    folder = tmp_path / "data" / "mnist"
+    expected = write_mnist(folder)["train-labels-idx1-ubyte"]
+    load_dataset("mnist", val_fraction=0.2)
+    poisoned = [array for array in cache.glob("*/*.npy")
+                if np.load(array).shape == expected.shape and np.array_equal(np.load(array), expected)]
+    assert len(poisoned) == 1
+    np.save(poisoned[0], np.full_like(np.load(poisoned[0]), 7), allow_pickle=False)
+    with caplog.at_level(logging.WARNING, logger=decoded_cache.__name__):
+        data = load_dataset("mnist", val_fraction=0.2)
+    labels = np.concatenate([data.y_train, data.y_val])
+    assert sorted(labels) == sorted(expected)
+    assert decodes[4:] == ["train-labels-idx1-ubyte.gz"]  # only the poisoned copy is rebuilt
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "train-labels-idx1-ubyte.gz" in warnings[0] and str(poisoned[0]) in warnings[0]
+    assert "does not match the SHA-256" in warnings[0]
+    load_dataset("mnist", val_fraction=0.2)
+    assert len(decodes) == 5  # the rebuilt copy serves the next load
 
 
 def test_a_planted_pickle_in_a_copy_is_never_unpickled(cache, tmp_path, decodes):

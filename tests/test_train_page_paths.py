@@ -1,5 +1,7 @@
 """The Train page's "Path on this machine": off unless served on localhost, confined to the data folders."""
 
+from pathlib import Path
+
 import pytest
 from streamlit import config as streamlit_config
 
@@ -71,4 +73,18 @@ def test_a_symlink_loop_in_the_data_folder_is_one_line_not_a_traceback(app, tmp_
     assert not at.exception
     assert [error.value for error in at.error if "Path on this machine" in error.value] == [
         f"Path on this machine: {tmp_path / 'data' / 'a'} is a loop of symbolic links that leads to no file or folder."]
+    assert not data_loaded(at) and launch_button(at).disabled
+
+
+def test_an_uploaded_csvs_problem_names_the_file_as_uploaded_not_where_the_server_keeps_it(app, tmp_path, served_on):
+    served_on(None)
+    at = app.run()
+    at.selectbox(key="cfg.dataset").set_value("csv").run()
+    at.file_uploader(key="upload").upload("train.csv", b"label,pixel0,pixel1,pixel2,pixel3\n1,0,0,x,0\n", "text/csv")
+    at = at.run()
+    assert not at.exception
+    stored = at.text_input(key="cfg.dataset_path").value
+    assert (tmp_path / "mlruns" / "uploads") in Path(stored).parents  # the form holds where the server keeps it
+    errors = [error.value for error in at.error if "is not a number" in error.value]
+    assert errors == ["train.csv: row 1, column 4 (pixel2) is not a number."]
     assert not data_loaded(at) and launch_button(at).disabled

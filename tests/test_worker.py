@@ -3,16 +3,22 @@ in the store (fetching the uploaded dataset this machine doesn't have), beats an
 into the store, and SIGTERM ends its run KILLED with the epochs it logged."""
 
 import json
+import shutil
 import signal
+from pathlib import Path
 
 import pytest
 
 from cnnkit import run_schema, tracking
 from cnnkit.config import TrainConfig
+from cnnkit.data_loading import load_data
+from cnnkit.datasets import save_upload
+from cnnkit.errors import InputError
 from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.runner import JobSpec
 from cnnkit.safe_files import ServerPaths
 from cnnkit.training import Progress
+from cnnkit.worker import with_local_data
 from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
 from test_cli import digits_csv
 
@@ -49,6 +55,19 @@ def test_the_worker_trains_a_scheduled_run_from_its_uploaded_dataset_with_heartb
     assert fractions and fractions == sorted(fractions) and 0 < fractions[-1] <= 1
     assert Progress.from_json(run.data.tags[run_schema.PROGRESS_TAG]).epochs == 2  # the last event the heartbeat saw
     assert run.data.params["dataset_path"] == str(upload)  # the run keeps the path the app knows it by
+
+
+def test_a_worker_elsewhere_names_a_broken_upload_as_it_was_uploaded(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _, stored = save_upload(b"label,pixel0,pixel1,pixel2,pixel3\n1,0,0,x,0\n", "train.csv", tmp_path / "uploads")
+    job = scheduled_job(store, TrainConfig(dataset="csv", dataset_path=str(stored)))
+    tracking.log_uploaded_dataset(tracking.make_client(store), job.run_id, stored)
+    shutil.rmtree(tmp_path / "uploads")  # the worker's machine does not have the app's uploads folder
+    fetched = with_local_data(job, tmp_path / "fetched")
+    assert Path(fetched.config.dataset_path).is_file()
+    with pytest.raises(InputError) as refused:
+        load_data(fetched.config)
+    assert str(refused.value) == "train.csv: row 1, column 4 (pixel2) is not a number."
 
 
 @pytest.mark.slow

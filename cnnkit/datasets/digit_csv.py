@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cnnkit.datasets.registry import RawData, register_dataset
-from cnnkit.datasets.uploads import MAX_UPLOAD_BYTES
+from cnnkit.datasets.uploads import MAX_UPLOAD_BYTES, shown_name
 from cnnkit.errors import InputError
 from cnnkit.safe_files import open_regular
 
@@ -164,10 +164,11 @@ def _first(mask: np.ndarray) -> tuple[int, int]:
     needs_path=True,
 )
 def load_csv(path: str | None, image_size: int | None) -> RawData:
-    x, labels = read_digit_csv(path)
+    name = shown_name(path)
+    x, labels = read_digit_csv(path, name)
     if labels is None:
         raise InputError(
-            f"{path} has no 'label' column; training needs labeled data (this looks like an "
+            f"{name} has no 'label' column; training needs labeled data (this looks like an "
             f"unlabeled test file)."
         )
     values, y = np.unique(labels, return_inverse=True)

@@ -11,6 +11,7 @@ from typing import BinaryIO
 import numpy as np
 
 from cnnkit.datasets.registry import RawData, register_dataset
+from cnnkit.datasets.uploads import shown_name
 from cnnkit.errors import InputError
 from cnnkit.images import IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array
 from cnnkit.safe_files import (
@@ -41,8 +42,8 @@ def read_image_folder(source: str | os.PathLike | bytes, image_size: int | None 
     if path.is_dir():
         return _read_classes(*_walk(path), str(path), side)
     if path.exists():  # a zip file: entries are read one at a time, so it may be larger than an upload
-        with open_regular(path, MAX_ZIP_BYTES, str(path)) as file:
-            return _read_zip(file, str(path), side)
+        with open_regular(path, MAX_ZIP_BYTES, shown_name(path)) as file:
+            return _read_zip(file, shown_name(path), side)
     raise InputError(f"{path} is neither a folder nor a zip file.")
 
 
