@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -37,6 +36,7 @@ from mlflow.entities import Metric, Param, Run, RunInfo, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from cnnkit import worker_process
 from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
@@ -537,7 +537,7 @@ def start_run(
 
 def _worker_tags() -> dict[str, str]:
     """Who trains the run (host and pid, for people) and its first heartbeat (for `kill_stale_runs`)."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), **beat_tags()}
+    return {**worker_process.this_process(), **beat_tags()}
 
 
 def schedule_run(client: MlflowClient, config: TrainConfig, experiment: str = DEFAULT_EXPERIMENT,
@@ -557,19 +557,19 @@ def attach_run(client: MlflowClient, run_id: str) -> RunLogger:
     status = run_status(client, run_id)
     if status != "SCHEDULED":
         raise InputError(f"Run {run_id} is {status}, not waiting for a worker.")
-    client.update_run(run_id, status="RUNNING")
     logger = RunLogger(client, run_id)
     logger.set_tags({**_worker_tags(), KERAS_BACKEND_TAG: keras.backend.backend()})
+    client.update_run(run_id, status="RUNNING")  # after the tags: a RUNNING run never names a process gone
     return logger
 
 
 def reopen_run(client: MlflowClient, run_id: str, tags: dict[str, Any]) -> RunLogger:
     """Mark an ended run RUNNING again, trained by this process from now on (a resumed run), with a
     fresh heartbeat so `kill_stale_runs` leaves it alone; the note of how it ended last time goes."""
-    with _as_input_error():
-        client.update_run(run_id, status="RUNNING")
     logger = RunLogger(client, run_id)
-    logger.set_tags({**_worker_tags(), **tags})
+    with _as_input_error():
+        logger.set_tags({**_worker_tags(), **tags})  # first: RUNNING with the killed process's tags would be stale
+        client.update_run(run_id, status="RUNNING")
     if ERROR_TAG in client.get_run(run_id).data.tags:
         client.delete_tag(run_id, ERROR_TAG)
     return logger
@@ -706,7 +706,8 @@ def kill_stale_runs(client: MlflowClient, stale_after_s: float | None = None) ->
 
     Looks through every active experiment, since `train` can log to any of them. A run is stale
     when its heartbeat (tag `cnnkit.heartbeat`, see `heartbeat`) is older than `stale_after_s`
-    (default: `heartbeat.stale_after_seconds()`), whichever machine trained it. Runs without a
+    (default: `heartbeat.stale_after_seconds()`), whichever machine trained it, or at once when
+    it was trained on this machine by a process that is gone (`worker_process`). Runs without a
     heartbeat (other tools, older cnnkit) are left alone.
     """
     limit = stale_after_seconds() if stale_after_s is None else stale_after_s
@@ -714,33 +715,19 @@ def kill_stale_runs(client: MlflowClient, stale_after_s: float | None = None) ->
     experiment_ids = [experiment.experiment_id for experiment in experiments]
     killed = []
     for run in _search_runs(client, experiment_ids, "attributes.status = 'RUNNING'"):
-        age = heartbeat_age(run.data.tags)
-        if age is None or age <= limit:
+        tags = run.data.tags
+        age = heartbeat_age(tags)
+        if age is None:
             continue
-        RunLogger(client, run.info.run_id).finish(
-            "KILLED", f"The worker training this run stopped before it finished: no heartbeat for {age:.0f} s."
-        )
+        if age > limit:
+            why = f"no heartbeat for {age:.0f} s"
+        elif worker_process.gone_from_tags(tags):
+            why = f"its process {tags[PID_TAG]} on {tags[HOST_TAG]} is gone"
+        else:
+            continue
+        RunLogger(client, run.info.run_id).finish("KILLED", f"The worker training this run stopped before it finished: {why}.")
         killed.append(run.info.run_id)
     return killed
-
-
-def process_gone(host: str, pid: int) -> bool:
-    """Whether process `pid` of machine `host` has surely ended (only this machine's can be told)."""
-    return host == socket.gethostname() and not _process_alive(pid)
-
-
-def _process_alive(pid: int) -> bool:
-    """False only when no process `pid` surely exists. Pids <= 0 name process groups, and on
-    Windows os.kill would terminate the process, so those count as alive unchecked."""
-    if pid <= 0 or os.name == "nt":
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: checks existence and permission, delivers nothing
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 # ---- uploaded data, for workers elsewhere ------------------------------------------------
