@@ -74,6 +74,7 @@ KERAS_VERSION_TAG = "keras.version"
 HOST_TAG = "cnnkit.host"  # the machine whose process trains the run
 PID_TAG = "cnnkit.pid"  # that process; with HOST_TAG, how a run whose process died is found
 PID_STARTED_TAG = "cnnkit.pid_started"  # when that pid's process started (Linux clock ticks since boot): a reused pid is not it
+PID_NAMESPACE_TAG = "cnnkit.pid_namespace"  # that pid's namespace (Linux): a container's pids are not this machine's
 DEVICE_TAG = "cnnkit.device"  # what the run trained on, e.g. "GPU: NVIDIA H200", "2 × CPU" or "CPU (2 cores)"
 DEVICE_COUNT_TAG = "cnnkit.device_count"  # how many devices it was spread over (the devices setting), e.g. "2"
 DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"  # the images and labels of every split, in order

@@ -1,6 +1,7 @@
-"""Which process trains a run (its machine, pid and the pid's start time, kept in the run's tags) and
-whether that process is gone: on the machine that ran it, a run whose process ended (or whose pid now
-names another process) is stale at once, without waiting for its heartbeat to age."""
+"""Which process trains a run (its machine, pid, pid namespace and the pid's start time, kept in the
+run's tags) and whether that process is gone: on the machine (and in the container) that ran it, a run
+whose process ended, or whose pid now names another process, is stale at once, without waiting for its
+heartbeat to age."""
 
 from __future__ import annotations
 
@@ -8,23 +9,24 @@ import os
 import socket
 from pathlib import Path
 
-from cnnkit.run_schema import HOST_TAG, PID_STARTED_TAG, PID_TAG
+from cnnkit.run_schema import HOST_TAG, PID_NAMESPACE_TAG, PID_STARTED_TAG, PID_TAG
 
 
 def this_process() -> dict[str, str]:
-    """The tags naming this process: host, pid and the pid's start time (where the system tells it)."""
+    """The tags naming this process: host, pid, and where the system tells them its pid namespace and
+    start time."""
     tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
-    started = start_time(os.getpid())
-    if started is not None:
-        tags[PID_STARTED_TAG] = started
+    for key, value in ((PID_NAMESPACE_TAG, _pid_namespace()), (PID_STARTED_TAG, start_time(os.getpid()))):
+        if value is not None:
+            tags[key] = value
     return tags
 
 
-def gone(host: str, pid: int, started: str | None = None) -> bool:
-    """Whether process `pid` of machine `host` has surely ended (only this machine's can be told): it
-    no longer exists, or `pid` now names a process that started at another time than `started` (the
-    pid was reused)."""
-    if host != socket.gethostname():
+def gone(host: str, pid: int, started: str | None = None, namespace: str | None = None) -> bool:
+    """Whether process `pid` of machine `host` has surely ended: it no longer exists, or `pid` now names
+    a process that started at another time than `started` (the pid was reused). Only this machine's
+    processes in this pid `namespace` can be told (a container sharing the host's name has its own pids)."""
+    if host != socket.gethostname() or (namespace is not None and namespace != _pid_namespace()):
         return False
     if not _alive(pid):
         return True
@@ -39,7 +41,7 @@ def gone_from_tags(tags: dict[str, str]) -> bool:
         host = tags[HOST_TAG]
     except (KeyError, ValueError):
         return False
-    return gone(host, pid, tags.get(PID_STARTED_TAG))
+    return gone(host, pid, tags.get(PID_STARTED_TAG), tags.get(PID_NAMESPACE_TAG))
 
 
 def start_time(pid: int) -> str | None:
@@ -57,6 +59,14 @@ def _stat(pid: int) -> list[str]:
     except OSError:
         return []
     return text[text.rfind(")") + 2:].split()
+
+
+def _pid_namespace() -> str | None:
+    """This process's pid namespace, e.g. "pid:[4026531836]" (Linux); None where there is no such thing."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def _alive(pid: int) -> bool:

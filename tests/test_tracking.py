@@ -52,6 +52,7 @@ def test_provenance_tags_name_this_host_and_process(client):
     assert tags["cnnkit.host"] == socket.gethostname()
     assert tags["cnnkit.pid"] == str(os.getpid())
     assert tags.get("cnnkit.pid_started") == worker_process.start_time(os.getpid())
+    assert tags.get("cnnkit.pid_namespace") == worker_process.this_process().get("cnnkit.pid_namespace")
 
 
 def test_kill_stale_runs_ends_the_running_runs_whose_heartbeat_stopped_wherever_they_ran(client):
@@ -84,15 +85,16 @@ def test_a_running_run_whose_process_on_this_machine_is_gone_is_stale_at_once_ho
     try:
         started = worker_process.start_time(other.pid)
 
-        def run_of(host, pid, pid_started=None):
+        def run_of(host, pid, pid_started=None, namespace=None):
             tags = {"cnnkit.host": host, "cnnkit.pid": str(pid)}  # the heartbeat is from now
-            if pid_started is not None:
-                tags["cnnkit.pid_started"] = pid_started
+            tags.update({key: value for key, value in (("cnnkit.pid_started", pid_started),
+                                                        ("cnnkit.pid_namespace", namespace)) if value})
             return tracking.start_run(client, TrainConfig(), tags=tags).run_id
 
         dead = run_of(socket.gethostname(), ended.pid)
         alive = run_of(socket.gethostname(), other.pid, started)
         elsewhere = run_of("another-machine", ended.pid)
+        in_a_container = run_of(socket.gethostname(), ended.pid, namespace="pid:[1]")  # named like this machine
         reused = run_of(socket.gethostname(), other.pid, str(int(started) - 1)) if started else None
 
         assert sorted(tracking.kill_stale_runs(client)) == sorted(filter(None, [dead, reused]))
@@ -102,7 +104,7 @@ def test_a_running_run_whose_process_on_this_machine_is_gone_is_stale_at_once_ho
     assert client.get_run(dead).data.tags["cnnkit.error"] == (
         f"The worker training this run stopped before it finished: its process {ended.pid} on "
         f"{socket.gethostname()} is gone.")
-    for run_id in (alive, elsewhere):
+    for run_id in (alive, elsewhere, in_a_container):
         assert client.get_run(run_id).info.status == "RUNNING"
 
 

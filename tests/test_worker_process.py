@@ -1,5 +1,6 @@
-"""Whether the process a run names (host, pid, the pid's start time) is gone: a process that ended, or
-whose pid now names another process, is; one of another machine can't be told and is not."""
+"""Whether the process a run names (host, pid, pid namespace, the pid's start time) is gone: a process
+that ended, or whose pid now names another process, is; one of another machine or container can't be
+told and is not."""
 
 import os
 import socket
@@ -24,11 +25,16 @@ def sleeper():
     process.wait()
 
 
-def test_a_process_that_ended_is_gone_on_this_machine_only():
+def test_a_process_that_ended_is_gone_on_this_machine_and_in_this_container_only():
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()  # ended and collected: no such pid any more
     assert worker_process.gone(HOST, process.pid)
     assert not worker_process.gone("another-machine", process.pid)  # can't be told from here
+    ours = worker_process.this_process().get(run_schema.PID_NAMESPACE_TAG)
+    assert worker_process.gone(HOST, process.pid, namespace=ours)
+    if ON_LINUX:
+        assert ours.startswith("pid:[")
+        assert not worker_process.gone(HOST, process.pid, namespace="pid:[1]")  # a container named like the host
 
 
 def test_a_live_process_is_not_gone_and_a_reused_pid_is(sleeper):
