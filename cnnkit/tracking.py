@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from mlflow.entities import Metric, Param, Run, RunInfo, RunTag, ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.protos import databricks_pb2
 from mlflow.tracking import MlflowClient
 
 from cnnkit import worker_process
@@ -236,22 +237,46 @@ _PERMISSIONS_TO_WRITE = ("EDIT", "MANAGE")  # MLflow's basic-auth permissions wh
 
 def check_can_launch(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT) -> None:
     """StoreError when the user logged in to a tracking server may not create runs in `experiment`
-    (a READ permission), asked of MLflow's auth app before any run exists. Stores without logins pass."""
-    user = login()
-    if user is None or not client.tracking_uri.startswith(("http://", "https://")):
+    (a READ permission), asked of MLflow's auth app before any run exists, and before the experiment
+    does (see `_permission`). Stores without logins pass."""
+    user = _server_login(client)
+    if user is None:
         return
+    with _refusal_as_store_error(client.tracking_uri, experiment):
+        found = client.get_experiment_by_name(experiment)
+    permission = _permission(client, user, found.experiment_id if found else "*")
+    if permission is not None and permission not in _PERMISSIONS_TO_WRITE:
+        raise StoreError(_denied(client.tracking_uri, experiment, permission))
+
+
+def _server_login(client: MlflowClient) -> tuple[str, str] | None:
+    """The login (user, password) to `client`'s tracking server; None for a store without logins."""
+    user = login()
+    return user if user is not None and client.tracking_uri.startswith(("http://", "https://")) else None
+
+
+def _permission(client: MlflowClient, user: tuple[str, str], experiment: str) -> str | None:
+    """The logged-in `user`'s permission on experiment id `experiment`, from MLflow's auth app. "*" asks
+    for experiments at large, which a new one is created under: a grant on all of them, else the
+    server's default_permission (MLflow lets any user create an experiment and makes them its manager,
+    so a read-only user's first launch would otherwise make the shared experiment theirs). MANAGE for the
+    server's admins, who may do anything. None when the server doesn't say (no auth app, unreachable:
+    creating the run says what is wrong)."""
     import requests
 
-    with _refusal_as_store_error(client.tracking_uri, experiment):
-        in_experiment = experiment_id(client, experiment)
+    base = client.tracking_uri.rstrip("/")
     try:
-        answer = requests.get(f"{client.tracking_uri.rstrip('/')}/api/3.0/mlflow/users/permissions/get",
-                              params={"username": user[0], "resource_type": "experiment", "resource_id": in_experiment},
-                              auth=user, timeout=STORE_REACH_SECONDS)
-    except requests.RequestException:
-        return  # creating the run says what is wrong with the server
-    if answer.ok and answer.json().get("permission") not in _PERMISSIONS_TO_WRITE:
-        raise StoreError(_denied(client.tracking_uri, experiment, answer.json().get("permission")))
+        answer = requests.get(f"{base}/api/3.0/mlflow/users/permissions/get", auth=user, timeout=STORE_REACH_SECONDS,
+                              params={"username": user[0], "resource_type": "experiment", "resource_id": experiment})
+        permission = answer.json().get("permission") if answer.ok else None
+        if permission is None or permission in _PERMISSIONS_TO_WRITE:
+            return permission
+        account = requests.get(f"{base}/api/2.0/mlflow/users/get", params={"username": user[0]}, auth=user,
+                               timeout=STORE_REACH_SECONDS)
+        is_admin = account.ok and account.json().get("user", {}).get("is_admin") is True
+    except (requests.RequestException, ValueError):
+        return None
+    return "MANAGE" if is_admin else permission
 
 
 def _denied(uri: str, experiment: str, permission: str | None = None) -> str:
@@ -287,12 +312,18 @@ _experiment_lock = threading.Lock()
 
 
 def experiment_id(client: MlflowClient, name: str = DEFAULT_EXPERIMENT) -> str:
-    """The id of experiment `name`, created on first use. With a local SQLite store its
-    artifacts go next to the database (mlruns/artifacts), not into the working directory."""
+    """The id of experiment `name`, created on first use, though not by a tracking server's user who
+    may not write to experiments at large (see `_permission`): PERMISSION_DENIED. With a local SQLite
+    store its artifacts go next to the database (mlruns/artifacts), not into the working directory."""
     with _experiment_lock:
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
+        user = _server_login(client)
+        permission = None if user is None else _permission(client, user, "*")
+        if permission is not None and permission not in _PERMISSIONS_TO_WRITE:
+            raise MlflowException(f"User {user[0]} may not create experiment {name!r} (permission {permission}).",
+                                  error_code=databricks_pb2.PERMISSION_DENIED)
         uri = client.tracking_uri
         location = None
         if uri.startswith("sqlite:///"):
