@@ -23,7 +23,7 @@ from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner  # noqa: E402
 from cnnkit.training import Progress  # noqa: E402
 from run_processes import wait_for  # noqa: E402
 
-TIMEOUT = 30  # seconds; only a broken watcher waits this long
+TIMEOUT = 120  # seconds; only a broken watcher waits this long (a machine at load 8 takes seconds, not minutes)
 CFG = TrainConfig(dataset="digits", epochs=3, train_limit=200)
 
 
@@ -182,7 +182,7 @@ def test_a_job_cancelled_while_waiting_ends_killed_even_when_its_watcher_sees_it
 
     def slow_stop(handle):  # Ray answers only after the watcher has seen the job STOPPED
         stop(handle)
-        time.sleep(0.5)
+        wait_for(lambda: runner._jobs[handle].ray_status == "STOPPED", TIMEOUT, "the watcher to see the job stopped")
 
     cluster.stop_job = slow_stop
     runner.cancel(listed.handle, "stopped by a person")
