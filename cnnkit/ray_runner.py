@@ -179,8 +179,8 @@ class RayRunner:
         return self._jobs[handle].latest
 
     def cancel(self, handle: str, reason: str) -> None:
-        """Stop the Ray job (the worker gets SIGTERM); the job's watcher ends the run of one still waiting
-        for a slot, KILLED with `reason`, once Ray has stopped it (`_ending`)."""
+        """Stop the Ray job (the worker gets SIGTERM and ends its run KILLED); once Ray has stopped it, the
+        job's watcher ends the run KILLED with `reason` if nothing did (`_ending`)."""
         self._jobs[handle].reason = reason
         self._client.stop_job(handle)
 
@@ -277,10 +277,13 @@ class RayRunner:
             watched.epochs_seen = epoch
 
     def _ending(self, handle: str, store, watched: _Watched, state: tracking.RunState) -> JobEnded:
-        """How the job ended, from its run; a worker that ended without ending its run is a failure."""
+        """How the job ended, from its run; a worker that ended without ending its run is a failure, unless
+        the job was cancelled: Ray calls a job stopped only once its worker has ended, so a run still waiting
+        for a worker, or one its worker left RUNNING (killed before it could end it), ends KILLED with the
+        cancel's reason here, whatever order the watcher saw the stop and the run's end in."""
         status = state.status
-        if status == "SCHEDULED" and watched.reason is not None:  # cancelled before a worker took it
-            tracking.end_scheduled_run(store, watched.run_id, "KILLED", watched.reason)
+        if status in ("SCHEDULED", "RUNNING") and watched.reason is not None:
+            tracking.RunLogger(store, watched.run_id).finish("KILLED", watched.reason)
             state = tracking.run_state(store, watched.run_id)
             status = state.status
         if status == "SCHEDULED":  # the worker never started: the interpreter or cnnkit is missing there

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import optuna
 
-from cnnkit import checkpoint, run_schema, tracking
+from cnnkit import checkpoint, run_schema, tracking, worker_process
 from cnnkit.config import TrainConfig, settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, JobSnapshot
@@ -379,7 +379,7 @@ class Searches:
         for name in self.names():
             study = optuna.load_study(study_name=name, storage=self.storage)
             owner = study.user_attrs.get("owner")
-            if "stopped" in study.user_attrs or not owner or not tracking.process_gone(owner["host"], owner["pid"]):
+            if "stopped" in study.user_attrs or not owner or not worker_process.gone(owner["host"], owner["pid"]):
                 continue
             if len([t for t in study.trials if t.state.is_finished()]) == SearchSpec.from_json(study.user_attrs["spec"]).trials:
                 continue

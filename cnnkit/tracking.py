@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -35,8 +34,10 @@ import numpy as np
 import pandas as pd
 from mlflow.entities import Metric, Param, Run, RunInfo, RunTag, ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.protos import databricks_pb2
 from mlflow.tracking import MlflowClient
 
+from cnnkit import worker_process
 from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
@@ -237,22 +238,46 @@ _PERMISSIONS_TO_WRITE = ("EDIT", "MANAGE")  # MLflow's basic-auth permissions wh
 
 def check_can_launch(client: MlflowClient, experiment: str = DEFAULT_EXPERIMENT) -> None:
     """StoreError when the user logged in to a tracking server may not create runs in `experiment`
-    (a READ permission), asked of MLflow's auth app before any run exists. Stores without logins pass."""
-    user = login()
-    if user is None or not client.tracking_uri.startswith(("http://", "https://")):
+    (a READ permission), asked of MLflow's auth app before any run exists, and before the experiment
+    does (see `_permission`). Stores without logins pass."""
+    user = _server_login(client)
+    if user is None:
         return
+    with _refusal_as_store_error(client.tracking_uri, experiment):
+        found = client.get_experiment_by_name(experiment)
+    permission = _permission(client, user, found.experiment_id if found else "*")
+    if permission is not None and permission not in _PERMISSIONS_TO_WRITE:
+        raise StoreError(_denied(client.tracking_uri, experiment, permission))
+
+
+def _server_login(client: MlflowClient) -> tuple[str, str] | None:
+    """The login (user, password) to `client`'s tracking server; None for a store without logins."""
+    user = login()
+    return user if user is not None and client.tracking_uri.startswith(("http://", "https://")) else None
+
+
+def _permission(client: MlflowClient, user: tuple[str, str], experiment: str) -> str | None:
+    """The logged-in `user`'s permission on experiment id `experiment`, from MLflow's auth app. "*" asks
+    for experiments at large, which a new one is created under: a grant on all of them, else the
+    server's default_permission (MLflow lets any user create an experiment and makes them its manager,
+    so a read-only user's first launch would otherwise make the shared experiment theirs). MANAGE for the
+    server's admins, who may do anything. None when the server doesn't say (no auth app, unreachable:
+    creating the run says what is wrong)."""
     import requests
 
-    with _refusal_as_store_error(client.tracking_uri, experiment):
-        in_experiment = experiment_id(client, experiment)
+    base = client.tracking_uri.rstrip("/")
     try:
-        answer = requests.get(f"{client.tracking_uri.rstrip('/')}/api/3.0/mlflow/users/permissions/get",
-                              params={"username": user[0], "resource_type": "experiment", "resource_id": in_experiment},
-                              auth=user, timeout=STORE_REACH_SECONDS)
-    except requests.RequestException:
-        return  # creating the run says what is wrong with the server
-    if answer.ok and answer.json().get("permission") not in _PERMISSIONS_TO_WRITE:
-        raise StoreError(_denied(client.tracking_uri, experiment, answer.json().get("permission")))
+        answer = requests.get(f"{base}/api/3.0/mlflow/users/permissions/get", auth=user, timeout=STORE_REACH_SECONDS,
+                              params={"username": user[0], "resource_type": "experiment", "resource_id": experiment})
+        permission = answer.json().get("permission") if answer.ok else None
+        if permission is None or permission in _PERMISSIONS_TO_WRITE:
+            return permission
+        account = requests.get(f"{base}/api/2.0/mlflow/users/get", params={"username": user[0]}, auth=user,
+                               timeout=STORE_REACH_SECONDS)
+        is_admin = account.ok and account.json().get("user", {}).get("is_admin") is True
+    except (requests.RequestException, ValueError):
+        return None
+    return "MANAGE" if is_admin else permission
 
 
 def _denied(uri: str, experiment: str, permission: str | None = None) -> str:
@@ -288,12 +313,18 @@ _experiment_lock = threading.Lock()
 
 
 def experiment_id(client: MlflowClient, name: str = DEFAULT_EXPERIMENT) -> str:
-    """The id of experiment `name`, created on first use. With a local SQLite store its
-    artifacts go next to the database (mlruns/artifacts), not into the working directory."""
+    """The id of experiment `name`, created on first use, though not by a tracking server's user who
+    may not write to experiments at large (see `_permission`): PERMISSION_DENIED. With a local SQLite
+    store its artifacts go next to the database (mlruns/artifacts), not into the working directory."""
     with _experiment_lock:
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
+        user = _server_login(client)
+        permission = None if user is None else _permission(client, user, "*")
+        if permission is not None and permission not in _PERMISSIONS_TO_WRITE:
+            raise MlflowException(f"User {user[0]} may not create experiment {name!r} (permission {permission}).",
+                                  error_code=databricks_pb2.PERMISSION_DENIED)
         uri = client.tracking_uri
         location = None
         if uri.startswith("sqlite:///"):
@@ -541,7 +572,7 @@ def start_run(
 
 def _worker_tags() -> dict[str, str]:
     """Who trains the run (host and pid, for people) and its first heartbeat (for `kill_stale_runs`)."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), **beat_tags()}
+    return {**worker_process.this_process(), **beat_tags()}
 
 
 def schedule_run(client: MlflowClient, config: TrainConfig, experiment: str = DEFAULT_EXPERIMENT,
@@ -561,19 +592,19 @@ def attach_run(client: MlflowClient, run_id: str) -> RunLogger:
     status = run_status(client, run_id)
     if status != "SCHEDULED":
         raise InputError(f"Run {run_id} is {status}, not waiting for a worker.")
-    client.update_run(run_id, status="RUNNING")
     logger = RunLogger(client, run_id)
     logger.set_tags({**_worker_tags(), KERAS_BACKEND_TAG: keras.backend.backend()})
+    client.update_run(run_id, status="RUNNING")  # after the tags: a RUNNING run never names a process gone
     return logger
 
 
 def reopen_run(client: MlflowClient, run_id: str, tags: dict[str, Any]) -> RunLogger:
     """Mark an ended run RUNNING again, trained by this process from now on (a resumed run), with a
     fresh heartbeat so `kill_stale_runs` leaves it alone; the note of how it ended last time goes."""
-    with _as_input_error():
-        client.update_run(run_id, status="RUNNING")
     logger = RunLogger(client, run_id)
-    logger.set_tags({**_worker_tags(), **tags})
+    with _as_input_error():
+        logger.set_tags({**_worker_tags(), **tags})  # first: RUNNING with the killed process's tags would be stale
+        client.update_run(run_id, status="RUNNING")
     if ERROR_TAG in client.get_run(run_id).data.tags:
         client.delete_tag(run_id, ERROR_TAG)
     return logger
@@ -723,7 +754,8 @@ def kill_stale_runs(client: MlflowClient, stale_after_s: float | None = None) ->
 
     Looks through every active experiment, since `train` can log to any of them. A run is stale
     when its heartbeat (tag `cnnkit.heartbeat`, see `heartbeat`) is older than `stale_after_s`
-    (default: `heartbeat.stale_after_seconds()`), whichever machine trained it. Runs without a
+    (default: `heartbeat.stale_after_seconds()`), whichever machine trained it, or at once when
+    it was trained on this machine by a process that is gone (`worker_process`). Runs without a
     heartbeat (other tools, older cnnkit) are left alone.
     """
     limit = stale_after_seconds() if stale_after_s is None else stale_after_s
@@ -731,33 +763,19 @@ def kill_stale_runs(client: MlflowClient, stale_after_s: float | None = None) ->
     experiment_ids = [experiment.experiment_id for experiment in experiments]
     killed = []
     for run in _search_runs(client, experiment_ids, "attributes.status = 'RUNNING'"):
-        age = heartbeat_age(run.data.tags)
-        if age is None or age <= limit:
+        tags = run.data.tags
+        age = heartbeat_age(tags)
+        if age is None:
             continue
-        RunLogger(client, run.info.run_id).finish(
-            "KILLED", f"The worker training this run stopped before it finished: no heartbeat for {age:.0f} s."
-        )
+        if age > limit:
+            why = f"no heartbeat for {age:.0f} s"
+        elif worker_process.gone_from_tags(tags):
+            why = f"its process {tags[PID_TAG]} on {tags[HOST_TAG]} is gone"
+        else:
+            continue
+        RunLogger(client, run.info.run_id).finish("KILLED", f"The worker training this run stopped before it finished: {why}.")
         killed.append(run.info.run_id)
     return killed
-
-
-def process_gone(host: str, pid: int) -> bool:
-    """Whether process `pid` of machine `host` has surely ended (only this machine's can be told)."""
-    return host == socket.gethostname() and not _process_alive(pid)
-
-
-def _process_alive(pid: int) -> bool:
-    """False only when no process `pid` surely exists. Pids <= 0 name process groups, and on
-    Windows os.kill would terminate the process, so those count as alive unchecked."""
-    if pid <= 0 or os.name == "nt":
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: checks existence and permission, delivers nothing
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 # ---- uploaded data, for workers elsewhere ------------------------------------------------

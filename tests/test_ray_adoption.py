@@ -23,7 +23,7 @@ from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner  # noqa: E402
 from cnnkit.training import Progress  # noqa: E402
 from run_processes import wait_for  # noqa: E402
 
-TIMEOUT = 30  # seconds; only a broken watcher waits this long
+TIMEOUT = 120  # seconds; only a broken watcher waits this long (a machine at load 8 takes seconds, not minutes)
 CFG = TrainConfig(dataset="digits", epochs=3, train_limit=200)
 
 
@@ -31,7 +31,7 @@ class Cluster:
     """Stands in for JobSubmissionClient: the jobs it lists (JobDetails' fields the runner reads)."""
 
     def __init__(self):
-        self.jobs, self.listing_error = {}, None
+        self.jobs, self.listing_error, self.stopping = {}, None, set()
 
     def add(self, submission_id, status, run_id=None):
         metadata = {"cnnkit_run_id": run_id, "cnnkit_job": "job-1", "cnnkit_kind": "train"} if run_id else {}
@@ -47,6 +47,16 @@ class Cluster:
         return self.jobs[handle].status
 
     def stop_job(self, handle):
+        """As Ray does: a job waiting for a slot is STOPPED at once; a running one's worker gets SIGTERM, and
+        the job is STOPPED only once that process has ended (`worker_ended`)."""
+        if self.jobs[handle].status == JobStatus.PENDING:
+            self.jobs[handle].status = JobStatus.STOPPED
+        else:
+            self.stopping.add(handle)
+
+    def worker_ended(self, handle):
+        """The stopped job's worker has ended (after ending its run KILLED, or killed before it could)."""
+        assert handle in self.stopping
         self.jobs[handle].status = JobStatus.STOPPED
 
     def submit_job(self, *, submission_id, metadata, **_):
@@ -100,7 +110,8 @@ def test_the_listing_is_the_clusters_cnnkit_jobs_still_pending_or_running_whose_
     assert "Not adopting Ray job cnnkit-0f0f-4-100: its run '0f0f' is not one of" in caplog.text
     runner.adopt(listed[0], lambda event: None)
     assert [job.run_id for job in runner.running_jobs()] == [waiting]  # one it watches is not listed again
-    runner.cancel(listed[0].handle, "stopped")  # and its watcher ends
+    runner.cancel(listed[0].handle, "stopped")
+    cluster.worker_ended(listed[0].handle)  # and its watcher ends
 
 
 def test_a_cluster_that_does_not_list_its_jobs_gives_none_with_a_log_line(cluster, store, caplog):
@@ -125,8 +136,9 @@ def test_a_new_manager_adopts_the_clusters_jobs_which_count_show_end_and_cancel_
         assert manager.snapshot(queued).state == "queued"  # the adopted jobs hold both slots
 
         manager.cancel(adopted[trained])
-        assert cluster.jobs[f"cnnkit-{trained}-1-100"].status == JobStatus.STOPPED
+        assert cluster.stopping == {f"cnnkit-{trained}-1-100"}
         tracking.RunLogger(client, trained).finish("KILLED", "stopped")  # what the worker does on SIGTERM
+        cluster.worker_ended(f"cnnkit-{trained}-1-100")
         ended = manager.wait(adopted[trained], TIMEOUT)
         assert ended.state == "cancelled" and ended.result.status == "KILLED"
         assert [epoch["epoch"] for epoch in ended.epoch_history] == [1, 2]  # read back from the store
@@ -170,7 +182,7 @@ def test_a_job_cancelled_while_waiting_ends_killed_even_when_its_watcher_sees_it
 
     def slow_stop(handle):  # Ray answers only after the watcher has seen the job STOPPED
         stop(handle)
-        time.sleep(0.5)
+        wait_for(lambda: runner._jobs[handle].ray_status == "STOPPED", TIMEOUT, "the watcher to see the job stopped")
 
     cluster.stop_job = slow_stop
     runner.cancel(listed.handle, "stopped by a person")
@@ -178,3 +190,27 @@ def test_a_job_cancelled_while_waiting_ends_killed_even_when_its_watcher_sees_it
                      "the job's end")
     assert (ended.state, ended.error) == ("cancelled", None)
     assert tracking.run_status(client, waiting) == "KILLED"
+
+
+def test_a_cancelled_job_whose_run_is_still_running_when_ray_says_it_stopped_ends_killed_with_the_cancels_reason(
+        cluster, store):
+    """The watcher sees the job STOPPED and its run RUNNING: the worker was killed before it ended its run
+    (RAY_JOB_STOP_WAIT_TIME_S ran out), or the watcher read the run before the worker's KILLED landed. It is
+    the cancel's KILLED, not a worker that stopped without ending its run (FAILED)."""
+    client = tracking.make_client(store)
+    trained = training_run(client, "trained 1 epoch")
+    handle = f"cnnkit-{trained}-1-100"
+    cluster.add(handle, JobStatus.RUNNING, trained)
+    runner = RayRunner("http://head:8265", store, poll_seconds=0.01)
+    [listed] = runner.running_jobs()
+    events = []
+    runner.adopt(listed, events.append)
+    runner.cancel(handle, "stopped by a person")
+    cluster.worker_ended(handle)  # with its run left RUNNING
+    ended = wait_for(lambda: next((event for event in events if type(event).__name__ == "JobEnded"), None), TIMEOUT,
+                     "the job's end")
+    assert (ended.state, ended.error) == ("cancelled", None) and ended.result.status == "KILLED"
+    run = client.get_run(trained)
+    assert (run.info.status, run.data.tags["cnnkit.error"]) == ("KILLED", "stopped by a person")
+    assert [event.progress.epoch for event in events if getattr(event, "progress", None)
+            and event.progress.event == "epoch"] == [1]  # its epoch passed on before the end

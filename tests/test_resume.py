@@ -67,6 +67,30 @@ def test_a_run_killed_mid_training_resumes_from_the_cli_with_every_epoch_once(tm
     assert_finished_with_every_epoch_once(store, run_id, EPOCHS)
 
 
+@pytest.mark.slow
+def test_a_run_killed_on_this_machine_resumes_at_once_without_waiting_for_its_heartbeat_to_age(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_HEARTBEAT_SECONDS", "60")  # the heartbeat alone would call the run alive for 6 minutes
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = start(["-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "3", "--set", "batch_size=64"], store,
+                    tmp_path)
+    try:
+        run_id = wait_for(lambda: next((folder.name for folder in (tmp_path / "checkpoints").glob("*")
+                                        if checkpoint.load(folder)), None), what="the first epoch's checkpoint")
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+    client = tracking.make_client(store)
+    assert client.get_run(run_id).info.status == "RUNNING"  # left so by the crash, its heartbeat fresh
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "cnnkit", "resume", run_id], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "FINISHED"
+    assert_finished_with_every_epoch_once(store, run_id, 3)
+
+
 def test_a_run_without_a_checkpoint_or_still_running_is_not_resumed(tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = tracking.make_client(store)

@@ -2,6 +2,7 @@
 on 127.0.0.1 once per test session; runs trained, compared and classified through it, and a read-only
 user and a wrong password each told in one line (library, command line, app)."""
 
+import contextlib
 import io
 import os
 import shutil
@@ -38,8 +39,8 @@ def team_server_script(command: str, folder: Path, env: dict[str, str]) -> subpr
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope="session")
-def team_server():
+@contextlib.contextmanager
+def running_team_server():
     # Not under pytest's own temporary folder: as root the script runs PostgreSQL as the postgres user,
     # which can't enter /tmp/pytest-of-root. 0711 lets it through this folder without listing it.
     folder = Path(tempfile.mkdtemp(prefix="cnnkit-team-"))
@@ -61,6 +62,19 @@ def team_server():
         stopped = team_server_script("stop", server, env)
         shutil.rmtree(folder, ignore_errors=True)
     assert stopped.returncode == 0, stopped.stderr
+
+
+@pytest.fixture(scope="session")
+def team_server():
+    with running_team_server() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_team_server():
+    """A server of its own, where no one has launched anything yet: no `cnnkit` experiment."""
+    with running_team_server() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -153,6 +167,47 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     AuthServiceClient(team_server.uri).grant_user_permission("reader", "experiment", experiment, "EDIT")
     log_in(monkeypatch, team_server, "reader", "reader-password-1")
     tracking.RunStore().check_can_launch()
+
+
+def test_a_user_who_may_only_read_is_refused_on_a_fresh_server_without_creating_the_shared_experiment(
+        fresh_team_server, monkeypatch, app, capsys):
+    from mlflow.server.auth.client import AuthServiceClient
+
+    from app_pages.common import job_manager
+
+    server = fresh_team_server
+    log_in(monkeypatch, server, "admin", server.admin_password)
+    AuthServiceClient(server.uri).create_user("reader", "reader-password-1")
+
+    def experiments():
+        return sorted(experiment.name for experiment in tracking.make_client().search_experiments())
+
+    before = experiments()
+    assert tracking.DEFAULT_EXPERIMENT not in before
+    log_in(monkeypatch, server, "reader", "reader-password-1")
+    refusal = (f"User reader may not launch runs in experiment 'cnnkit' on {server.uri} (permission READ): "
+               "that needs EDIT permission, which the server's admin can grant.")
+    with pytest.raises(tracking.StoreError) as raised:
+        tracking.RunStore().check_can_launch()
+    assert str(raised.value) == refusal
+    denied = (f"User reader may not launch runs in experiment 'cnnkit' on {server.uri}: that needs EDIT "
+              "permission, which the server's admin can grant.")
+    with pytest.raises(tracking.StoreError) as raised:  # creating the run itself, the experiment first
+        tracking.start_run(tracking.make_client(), TINY)
+    assert str(raised.value) == denied
+    assert cli.main(["train", "--dataset", "digits", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == f"error: {denied}\n"
+    at = app.run()  # the Train page, logged in as the reader
+    launch_button(at).click()
+    at.run()
+    assert [toast.value for toast in at.toast] == [f"Not launched: {refusal}"]
+    assert not at.exception
+    assert job_manager().snapshots() == []
+
+    log_in(monkeypatch, server, "admin", server.admin_password)
+    assert experiments() == before  # nothing was created
+    tracking.RunStore().check_can_launch()  # the admin may launch first (MLflow's admins may do anything)
+    assert experiments() == before
 
 
 def test_a_wrong_password_or_no_server_is_one_line_in_the_library_the_cli_and_the_app(team_server, monkeypatch, app,

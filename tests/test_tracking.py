@@ -7,11 +7,13 @@ import re
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
-from cnnkit import InputError, tracking
+from cnnkit import InputError, tracking, worker_process
 from cnnkit.config import TrainConfig, describe_tricks
 
 RICH = TrainConfig(schedule="cyclic", flip="horizontal", rotation=10, zoom=0.1, prefilter="sharpen",
@@ -49,10 +51,13 @@ def test_provenance_tags_name_this_host_and_process(client):
     tags = client.get_run(tracking.start_run(client, TrainConfig()).run_id).data.tags
     assert tags["cnnkit.host"] == socket.gethostname()
     assert tags["cnnkit.pid"] == str(os.getpid())
+    assert tags.get("cnnkit.pid_started") == worker_process.start_time(os.getpid())
+    assert tags.get("cnnkit.pid_namespace") == worker_process.this_process().get("cnnkit.pid_namespace")
 
 
 def test_kill_stale_runs_ends_the_running_runs_whose_heartbeat_stopped_wherever_they_ran(client):
-    silent = {"cnnkit.heartbeat": f"{time.time() - 120:.1f}", "cnnkit.host": "another-machine"}
+    began = time.time()
+    silent = {"cnnkit.heartbeat": f"{began - 120:.1f}", "cnnkit.host": "another-machine"}
     stale = tracking.start_run(client, TrainConfig(), tags=silent).run_id
     in_other_experiment = tracking.start_run(client, TrainConfig(), experiment="elsewhere", tags=silent).run_id
     beating = tracking.start_run(client, TrainConfig()).run_id  # its heartbeat is from now
@@ -64,12 +69,43 @@ def test_kill_stale_runs_ends_the_running_runs_whose_heartbeat_stopped_wherever_
 
     run = client.get_run(stale)
     assert run.info.status == "KILLED" and run.info.end_time
-    assert re.fullmatch(r"The worker training this run stopped before it finished: no heartbeat for 1[12]\d s\.",
+    said = re.fullmatch(r"The worker training this run stopped before it finished: no heartbeat for (\d+) s\.",
                         run.data.tags["cnnkit.error"])
+    assert said and 119 <= int(said[1]) <= 121 + time.time() - began  # the age when it was found (slow at load)
     for run_id in (beating, untagged):
         assert client.get_run(run_id).info.status == "RUNNING"
     assert client.get_run(scheduled).info.status == "SCHEDULED"  # waits for a worker, not stale
     assert tracking.kill_stale_runs(client, stale_after_s=60) == []
+
+
+def test_a_running_run_whose_process_on_this_machine_is_gone_is_stale_at_once_however_fresh_its_heartbeat(client):
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        started = worker_process.start_time(other.pid)
+
+        def run_of(host, pid, pid_started=None, namespace=None):
+            tags = {"cnnkit.host": host, "cnnkit.pid": str(pid)}  # the heartbeat is from now
+            tags.update({key: value for key, value in (("cnnkit.pid_started", pid_started),
+                                                        ("cnnkit.pid_namespace", namespace)) if value})
+            return tracking.start_run(client, TrainConfig(), tags=tags).run_id
+
+        dead = run_of(socket.gethostname(), ended.pid)
+        alive = run_of(socket.gethostname(), other.pid, started)
+        elsewhere = run_of("another-machine", ended.pid)
+        in_a_container = run_of(socket.gethostname(), ended.pid, namespace="pid:[1]")  # named like this machine
+        reused = run_of(socket.gethostname(), other.pid, str(int(started) - 1)) if started else None
+
+        assert sorted(tracking.kill_stale_runs(client)) == sorted(filter(None, [dead, reused]))
+    finally:
+        other.kill()
+        other.wait()
+    assert client.get_run(dead).data.tags["cnnkit.error"] == (
+        f"The worker training this run stopped before it finished: its process {ended.pid} on "
+        f"{socket.gethostname()} is gone.")
+    for run_id in (alive, elsewhere, in_a_container):
+        assert client.get_run(run_id).info.status == "RUNNING"
 
 
 # ---- the runs table --------------------------------------------------------------------
