@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -195,6 +196,7 @@ def _has_content(path: Path) -> bool:
 
 
 _MLFLOW_CORE_TABLES = ("experiments", "runs", "alembic_version")  # any of them: the file is meant as an MLflow store
+_NEARLY_FULL_BYTES = 1 << 20  # less free space than this beside a store that can't be opened: the disk is full
 
 
 def _check_mlflow_tables(path: Path, uri: str) -> None:
@@ -211,7 +213,12 @@ def _check_mlflow_tables(path: Path, uri: str) -> None:
             version = db.execute("SELECT version_num FROM alembic_version").fetchone() \
                 if "alembic_version" in tables else None
     except sqlite3.DatabaseError as error:
-        raise StoreError(f"The tracking store {uri} is damaged: {one_line(error)}. {_MOVE_AWAY}") from None
+        if any(words in str(error) for words in ("not a database", "malformed")):
+            raise StoreError(f"The tracking store {uri} is damaged: {one_line(error)}. {_MOVE_AWAY}") from None
+        if shutil.disk_usage(path.parent).free < _NEARLY_FULL_BYTES:  # SQLite can't make its files beside it
+            raise StoreError(f"The tracking store {uri} can't be opened: no space left on device in {path.parent}. "
+                             "Free some disk space, then try again.") from None
+        raise StoreError(f"The tracking store {uri} can't be read: {one_line(error)}.") from None
     if not tables.intersection(_MLFLOW_CORE_TABLES):
         held = f"its tables: {', '.join(sorted(tables))}" if tables else "it holds no tables"
         raise StoreError(f"The tracking store {uri} is an SQLite database but not an MLflow store ({held}). "
@@ -501,7 +508,7 @@ class RunLogger:
             self._flush_requested = True
             self._changed.notify_all()
             if wait:
-                self._changed.wait_for(lambda: not self._pending or self._writer_error is not None)
+                self._wait_written()
                 self._raise_writer_error()
 
     def log_params(self, params: dict[str, Any]) -> None:
@@ -614,11 +621,8 @@ class RunLogger:
         """Wait until the writer has written every buffered metric (a stopping run waits out the
         stop's grace at most); when it gave up, try once more."""
         with self._changed:
-            self._flush_requested = True
-            self._changed.notify_all()
             grace = self.patience.stop_grace_left()
-            written = self._changed.wait_for(lambda: not self._pending or self._writer_error is not None,
-                                             timeout=None if grace == math.inf else grace)
+            written = self._wait_written(None if grace == math.inf else grace)
             error, left = self._writer_error, list(self._pending)
         if not written:  # the writer is still at it: writing its metrics here too could store them twice
             raise StoreWaitStopped("stopped before the tracking store took the run's last metrics")
@@ -627,6 +631,19 @@ class RunLogger:
         for start in range(0, len(left), _MAX_METRICS_PER_CALL):  # the store gave up: one last attempt each
             chunk = left[start:start + _MAX_METRICS_PER_CALL]
             self._store_call(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+
+    def _wait_written(self, timeout: float | None = None) -> bool:
+        """Lock held. Have the writer write until nothing is buffered or it stopped (metrics logged
+        meanwhile, such as a heartbeat's, included); whether that happened within `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._pending and self._writer_error is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self._flush_requested = True
+            self._changed.notify_all()
+            self._changed.wait(left)
+        return True
 
     def _raise_writer_error(self) -> None:
         if self._writer_error is not None:

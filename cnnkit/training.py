@@ -28,7 +28,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.epoch_snapshots import EpochSnapshots
-from cnnkit.errors import InputError
+from cnnkit.errors import InputError, one_line
 from cnnkit.evaluation import evaluate
 from cnnkit.heartbeat import Heartbeat, stale_after_seconds
 from cnnkit.lineage import lineage_tags
@@ -536,8 +536,8 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
         message = failure_message(error, phase)
         try:
             logger.log_text(traceback.format_exc(), run_schema.ERROR_TRACEBACK)
-        except Exception:  # the disk or the store may be what failed: the run must still end
-            log.warning("Could not save error.txt for run %s", logger.run_id, exc_info=True)
+        except Exception as unsaved:  # the disk or the store may be what failed: the run must still end
+            log.warning("Could not save error.txt for run %s: %s", logger.run_id, one_line(unsaved))
         _end_run(logger, "FAILED", message)
         if isinstance(error, LossDiverged):  # resuming would only diverge again
             checkpoint.remove(run_folder)
@@ -554,8 +554,8 @@ def _end_run(logger: tracking.RunLogger, status: str, note: str | None = None) -
     (the run stays RUNNING there until `kill_stale_runs` finds its heartbeat stopped)."""
     try:
         logger.finish(status, note)
-    except Exception:
-        log.warning("Could not end run %s as %s", logger.run_id, status, exc_info=True)
+    except Exception as error:  # one line: the run's own error has been said already
+        log.warning("Could not end run %s as %s: %s", logger.run_id, status, one_line(error))
 
 
 def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading.Event, report: ProgressCallback,

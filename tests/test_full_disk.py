@@ -8,7 +8,10 @@ store fails as the artifact repository's copy and SQLite do.
 
 import errno
 import json
+import os
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -23,7 +26,7 @@ from cnnkit import tracking
 from cnnkit.cli import main
 from cnnkit.config import TrainConfig
 from cnnkit.training import train
-from run_processes import start, wait_for
+from run_processes import ROOT, start, wait_for
 
 
 @pytest.fixture()
@@ -173,39 +176,63 @@ def test_sigterm_ends_a_run_whose_write_is_being_retried_killed_with_143(tmp_pat
 
 
 @pytest.fixture()
-def full_filesystem(tmp_path):
-    """A real full disk: a 1 MB tmpfs mounted at tmp_path/artifacts (where the store keeps the runs'
-    artifacts) and filled to the last byte; unmounted after. Skipped where it can't be mounted."""
-    import os
-    import subprocess
+def full_filesystem():
+    """`fill(folder, size, before)`: a real full disk at `folder`, a small tmpfs mounted there, on
+    which `before()` runs (e.g. a store is made) before it is filled to the last byte; unmounted
+    after the test. Skipped where it can't be mounted (not root, or a container that forbids it)."""
+    mounted = []
 
-    folder = tmp_path / "artifacts"
-    folder.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(folder)],
-                                           capture_output=True).returncode:
-        pytest.skip("mounting a small tmpfs needs root (and a container that allows it)")
-    try:
+    def fill(folder: Path, size: str = "1M", before=lambda: None) -> Path:
+        folder.mkdir(exist_ok=True)
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                               capture_output=True).returncode:
+            pytest.skip("mounting a small tmpfs needs root (and a container that allows it)")
+        mounted.append(folder)
+        before()
         with pytest.raises(OSError) as raised, (folder / "filler").open("wb") as filler:
             while True:
-                filler.write(b"\0" * 65536)
+                filler.write(b"\0" * 4096)
                 filler.flush()
         assert raised.value.errno == errno.ENOSPC
-        yield folder
-    finally:
+        return folder
+
+    yield fill
+    for folder in mounted:
         subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
+def cli_train(store: str, folder: Path) -> subprocess.CompletedProcess:
+    """`python -m cnnkit train` of one digits epoch on `store`; a failed test when it runs past 300 s
+    (before the fix a full disk hung it for ever)."""
+    return subprocess.run([sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "1",
+                           "--tracking-uri", store], cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.slow
-def test_a_real_full_artifact_filesystem_ends_the_run_failed_naming_the_folder(tmp_path, capsys, full_filesystem):
+def test_a_real_full_artifact_filesystem_ends_the_run_failed_naming_the_folder(tmp_path, full_filesystem):
+    artifacts = full_filesystem(tmp_path / "artifacts")  # where the store beside it keeps the runs' artifacts
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    code = within(300, lambda: main(["train", "--dataset", "digits", "--epochs", "1", "--tracking-uri", store]))
-    out, err = capsys.readouterr()
-    assert code == 1 and "Traceback" not in err
-    last = json.loads(out.strip().splitlines()[-1])
+    done = cli_train(store, tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    last = json.loads(done.stdout.strip().splitlines()[-1])
     run = tracking.make_client(store).get_run(last["run_id"])
     folder = Path(run.info.artifact_uri.removeprefix("file://"))
-    assert folder.is_relative_to(full_filesystem)
+    assert folder.is_relative_to(artifacts)
+    assert done.stderr.strip().splitlines()[-1] == f"run FAILED: {last['error']}"
     reason = (f"no space left on device in {folder} while loading data — free some disk space, then resume the run "
               "or train again")
     assert (last["status"], last["error"]) == ("FAILED", reason)
     assert run.info.status == "FAILED" and run.data.tags["cnnkit.error"] == reason
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_a_store_on_a_real_full_filesystem_in_one_line_naming_it(tmp_path, full_filesystem):
+    database = tmp_path / "store" / "mlflow.db"
+    store = f"sqlite:///{database}"
+    full_filesystem(database.parent, "4M", before=lambda: tracking.make_client(store))  # the store made, then full
+    done = cli_train(store, tmp_path)
+    assert (done.returncode, done.stdout) == (2, "") and "Traceback" not in done.stderr  # no run could be made
+    assert done.stderr.strip().splitlines()[-1] == (f"error: The tracking store {store} can't be opened: no space left "
+                                                    f"on device in {database.parent}. Free some disk space, then try "
+                                                    "again.")
