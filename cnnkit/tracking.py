@@ -370,7 +370,7 @@ def git_commit() -> str:
 
 
 STORE_PATIENCE_SECONDS = float(os.environ.get("CNNKIT_STORE_PATIENCE_S", 600))  # a busy store fails a run after this
-STOP_GRACE_SECONDS = 5.0  # after a stop request, how long a refused write may still be retried
+STOP_GRACE_SECONDS = 2.0  # after a stop request, how long a refused write may still be retried
 _RETRY_FIRST_SECONDS, _RETRY_MAX_SECONDS = 0.5, 15.0  # backoff between attempts at a refused write
 _PERMANENT_ERRORS = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE",  # retrying can't help
                      "PERMISSION_DENIED", "UNAUTHENTICATED")

@@ -162,7 +162,7 @@ def test_sigterm_ends_a_run_whose_write_is_being_retried_killed_with_143(tmp_pat
     try:
         wait_for(lambda: "artifact write refused\n" in errors, what="the first refused artifact write")
         process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=90)  # seconds: the stop's grace (5 s) and the run's last writes
+        out, _ = process.communicate(timeout=90)  # seconds: the stop's grace (2 s) and the run's last writes
     finally:
         process.kill()
     reader.join(timeout=10)
