@@ -27,12 +27,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
 
-from cnnkit import tracking
+from cnnkit import full_disk, tracking
 from cnnkit.errors import InputError
 
 SECONDS_VARIABLE = "CNNKIT_CHECKPOINT_SECONDS"
@@ -166,12 +166,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
     `stateful` names the callbacks whose attributes must carry over: name -> (callback, attribute
     names). Put this callback after them, so they have reset themselves (on_train_begin) before
     it restores them, and have updated themselves (on_epoch_end) before it saves them.
+    `before_save()` runs before each save: training has it wait until the store holds every metric
+    logged so far, so a checkpoint never claims epochs the store lacks.
     """
 
     def __init__(self, run_folder: Path, stateful: dict[str, tuple[object, tuple[str, ...]]],
-                 resume_from: Saved | None = None, every_seconds: float = 0.0):
+                 resume_from: Saved | None = None, every_seconds: float = 0.0,
+                 before_save: Callable[[], None] = lambda: None):
         super().__init__()
         self.run_folder, self.stateful, self.resume_from = run_folder, stateful, resume_from
+        self.before_save = before_save
         self.every_seconds = every_seconds  # the least time between two epochs' saves
         self.epochs_done = resume_from.epoch if resume_from else 0
         self.saved_at = time.monotonic()
@@ -207,6 +211,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.save(training_done=True)
 
     def save(self, training_done: bool) -> None:
+        self.before_save()
+        with full_disk.named(self.run_folder):
+            self._write(training_done)
+
+    def _write(self, training_done: bool) -> None:
         self.run_folder.mkdir(parents=True, exist_ok=True)
         weights = f"epoch-{self.epochs_done}{'-done' if training_done else ''}.weights.h5"
         self.model.save_weights(self.run_folder / weights)

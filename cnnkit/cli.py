@@ -215,7 +215,7 @@ def _until_ended(run, reasons: dict | None = None) -> int:
     with what it logged (its note: `reasons` by signal, else termination's), and the exit status is
     the signal's usual 128 + its number."""
     from cnnkit.termination import SIGNAL_REASONS
-    from cnnkit.tracking import StoreUnavailable
+    from cnnkit.tracking import StoreUnavailable, StoreWaitStopped
     from cnnkit.training import StopRequest, failure_message
 
     cancel, received, reasons = StopRequest(), [], {**SIGNAL_REASONS, **(reasons or {})}
@@ -229,6 +229,10 @@ def _until_ended(run, reasons: dict | None = None) -> int:
     try:
         result = run(cancel)
     except (OSError, StoreUnavailable) as error:  # before the run exists: the store's disk is full, or it stays locked
+        if received and isinstance(error, StoreWaitStopped):  # stopped while waiting for the store to create it
+            print(f"run KILLED: {cancel.reason}", file=sys.stderr)
+            print(json.dumps({"run_id": None, "status": "KILLED", "error": cancel.reason}))
+            return 128 + received[0]
         message = failure_message(error, "starting the run")
         print(f"run FAILED: {message}", file=sys.stderr)
         print(json.dumps({"run_id": None, "status": "FAILED", "error": message}))

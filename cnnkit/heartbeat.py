@@ -11,7 +11,7 @@ import os
 import threading
 import time
 
-from cnnkit.errors import InputError
+from cnnkit.errors import InputError, one_line
 from cnnkit.run_schema import HEARTBEAT_TAG, PROGRESS, PROGRESS_TAG
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ class Heartbeat:
         while not self._stop.wait(self.seconds):
             try:
                 self._send()
-            except Exception:  # a busy store must not end the run: the next beat tries again
-                log.warning("Heartbeat of run %s not written", self.logger.run_id, exc_info=True)
+            except Exception as error:  # a busy store must not end the run: the next beat tries again
+                log.warning("Heartbeat of run %s not written: %s", self.logger.run_id, one_line(error))
 
     def _send(self) -> None:
         progress, tags = self._latest, beat_tags()

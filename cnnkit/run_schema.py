@@ -84,6 +84,7 @@ MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged;
 SHA256_TAG_PREFIX = "cnnkit.sha256/"  # + another checked artifact's path (the snapshots' files): its SHA-256 as logged
 ERROR_TAG = "cnnkit.error"  # why a run ended FAILED or KILLED, one line for a person
 RESUMED_FROM_EPOCH_TAG = "cnnkit.resumed_from_epoch"  # the checkpoint's epoch a resumed run continued from
+MISSING_EPOCHS_TAG = "cnnkit.missing_epochs"  # a resumed run: epochs its checkpoint holds but the store lacks, one line
 PARENT_RUN_TAG = "cnnkit.parent_run"  # a fork: the run whose snapshot it started from
 PARENT_EPOCH_TAG = "cnnkit.parent_epoch"  # ... and that snapshot's epoch; the fork's epochs continue from it
 SEARCH_TAG = "cnnkit.search"  # the search (Optuna study) whose trial the run is

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -37,7 +38,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2
 from mlflow.tracking import MlflowClient
 
-from cnnkit import worker_process
+from cnnkit import full_disk, worker_process
 from cnnkit.config import TrainConfig, describe_tricks, field_names
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
@@ -71,6 +72,11 @@ def store_folder(tracking_uri: str | None = None) -> Path:
     """The folder for files kept beside the store: a SQLite store's own folder, else ./mlruns."""
     uri = tracking_uri or default_tracking_uri()
     return Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else default_store_dir()
+
+
+def store_place(tracking_uri: str) -> str:
+    """Where the store keeps its data, for messages: a SQLite store's file, else its URI (no password)."""
+    return tracking_uri.removeprefix("sqlite:///") if tracking_uri.startswith("sqlite:///") else _shown(tracking_uri)
 
 
 def default_tracking_uri() -> str:
@@ -150,15 +156,15 @@ def _prepare_store(uri: str) -> None:
 
 
 def _prepare_sqlite(path: Path, uri: str) -> None:
-    """Refuse a file that is not a whole SQLite database; create MLflow's tables in a new one once,
+    """Refuse a file that is not a whole MLflow store; create MLflow's tables in a new one once,
     however many processes start on it at the same moment; switch it to WAL mode, so readers don't
     wait for a writer (the mode is kept in the file); refresh the planner's statistics (ANALYZE
     on a sample: milliseconds), without which SQLite reads a run's metric history through the
     index on the metric's name alone, 0.1 ms at 50 runs but 20 ms at 10,000."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _check_sqlite_file(path, uri)
     with _file_lock(path.with_name(path.name + ".lock"), uri):
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # MLflow creates missing tables here
+        _check_sqlite_file(path, uri)  # under the lock: a store another process is creating is never half made
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # MLflow creates a new store's tables here
         # Switching needs a moment alone with the file; when others are busy in it, a later start switches it.
         with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection, \
                 contextlib.suppress(sqlite3.OperationalError):
@@ -168,10 +174,13 @@ def _prepare_sqlite(path: Path, uri: str) -> None:
 
 
 def _check_sqlite_file(path: Path, uri: str) -> None:
-    """A StoreError for garbage or a truncated database, before SQLAlchemy sees it. An empty or
-    missing file is a new store."""
-    if not path.is_file() or path.stat().st_size == 0:
+    """A StoreError for an existing file that is not a whole MLflow store (garbage, a truncated
+    database, an empty file, another program's database, MLflow's tables missing), before
+    SQLAlchemy sees it: MLflow would add its tables to it. Only a missing file is a new store."""
+    if not path.exists():
         return
+    if path.stat().st_size == 0 and not _has_content(path.with_name(path.name + "-wal")):
+        raise StoreError(f"The tracking store {uri} is an empty file (0 bytes), not an MLflow store. {_MOVE_AWAY}")
     with path.open("rb") as file:
         header = file.read(100)
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
@@ -180,6 +189,49 @@ def _check_sqlite_file(path: Path, uri: str) -> None:
     pages = int.from_bytes(header[28:32], "big")
     if path.stat().st_size < (65536 if page_size == 1 else page_size) * pages and not _sqlite_intact(path):
         raise StoreError(f"The tracking store {uri} is damaged: the database file is cut short. {_MOVE_AWAY}")
+    _check_mlflow_tables(path, uri)
+
+
+def _has_content(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+_MLFLOW_CORE_TABLES = ("experiments", "runs", "alembic_version")  # any of them: the file is meant as an MLflow store
+_NEARLY_FULL_BYTES = 1 << 20  # less free space than this beside a store that can't be opened: the disk is full
+
+
+def _check_mlflow_tables(path: Path, uri: str) -> None:
+    """A StoreError unless the database holds MLflow's tables: those of its first schema and the
+    schema version (later tables MLflow's migrations add to an older store), and all of today's
+    when its version is the newest (a dropped table is then damage, not age)."""
+    from mlflow.store.db.base_sql_model import Base
+    from mlflow.store.db.utils import _get_latest_schema_revision  # it imports every model, filling Base's tables
+    from mlflow.store.tracking.dbmodels.initial_models import Base as InitialBase
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = db.execute("SELECT version_num FROM alembic_version").fetchone() \
+                if "alembic_version" in tables else None
+    except sqlite3.DatabaseError as error:
+        if any(words in str(error) for words in ("not a database", "malformed")):
+            raise StoreError(f"The tracking store {uri} is damaged: {one_line(error)}. {_MOVE_AWAY}") from None
+        if shutil.disk_usage(path.parent).free < _NEARLY_FULL_BYTES:  # SQLite can't make its files beside it
+            raise StoreError(f"The tracking store {uri} can't be opened: no space left on device in {path.parent}. "
+                             "Free some disk space, then try again.") from None
+        raise StoreError(f"The tracking store {uri} can't be read: {one_line(error)}.") from None
+    if not tables.intersection(_MLFLOW_CORE_TABLES):
+        held = f"its tables: {', '.join(sorted(tables))}" if tables else "it holds no tables"
+        raise StoreError(f"The tracking store {uri} is an SQLite database but not an MLflow store ({held}). "
+                         f"{_MOVE_AWAY}")
+    expected = {*InitialBase.metadata.tables, "alembic_version"}
+    if version and version[0] == _get_latest_schema_revision():
+        expected |= set(Base.metadata.tables)
+    missing = sorted(expected - tables)
+    if missing:
+        raise StoreError(f"The tracking store {uri} is damaged: MLflow's table{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} missing. Restore it from a "
+                         "backup, or point MLFLOW_TRACKING_URI at another store.")
 
 
 def _sqlite_intact(path: Path) -> bool:
@@ -349,9 +401,13 @@ def git_commit() -> str:
 
 
 STORE_PATIENCE_SECONDS = float(os.environ.get("CNNKIT_STORE_PATIENCE_S", 600))  # a busy store fails a run after this
+STOP_GRACE_SECONDS = 2.0  # after a stop request, how long a refused write may still be retried
 _RETRY_FIRST_SECONDS, _RETRY_MAX_SECONDS = 0.5, 15.0  # backoff between attempts at a refused write
 _PERMANENT_ERRORS = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE",  # retrying can't help
                      "PERMISSION_DENIED", "UNAUTHENTICATED")
+# SQLite's words for a store that waiting can't mend (MLflow reports them all as TEMPORARILY_UNAVAILABLE)
+_BROKEN_STORE_WORDS = ("no such table", "no such column", "has no column named", "file is not a database",
+                       "database disk image is malformed", "readonly database")
 _log = logging.getLogger(__name__)
 
 
@@ -359,47 +415,86 @@ class StoreUnavailable(RuntimeError):
     """The store refused every write for longer than the logger's patience."""
 
 
-class Patience:
-    """Store calls retried with backoff while the store refuses them (locked, unreachable), until it
-    has refused calls for `seconds` in a row (STORE_PATIENCE_SECONDS by default): then
-    StoreUnavailable, "tracking store busy/unreachable since <time>". After that each call is tried
-    once, and a failure is logged, not raised. Thread-safe; one per run."""
+class StoreWaitStopped(StoreUnavailable):
+    """A stop was requested (cancel, SIGTERM) while the store was refusing a write: not waited for longer."""
 
-    def __init__(self, seconds: float | None = None):
+
+def _passes(error: Exception) -> bool:
+    """Whether waiting may mend `error` (a locked or unreachable store): not a refusal, a full disk or a broken store."""
+    if isinstance(error, MlflowException) and error.error_code in _PERMANENT_ERRORS:
+        return False
+    if full_disk.is_disk_full(error):
+        return False
+    said = " ".join(str(cause) for cause in full_disk.causes(error)).lower()
+    return not any(words in said for words in _BROKEN_STORE_WORDS)
+
+
+class Patience:
+    """Store calls retried with backoff while the store refuses them (locked, unreachable), until
+    calls of that `kind` (the store, the run's artifact folder) have been refused for `seconds` in
+    a row (STORE_PATIENCE_SECONDS by default), or one call for that long whatever others did: then
+    StoreUnavailable, "tracking store busy/unreachable since <time>". After that each call is tried
+    once, and a failure is logged, not raised. A full disk or a broken store is never retried: its
+    error is raised at once. Once `stop` is set (a cancel, a SIGTERM) refused calls are retried for
+    STOP_GRACE_SECONDS at most; after that a call whose kind is refusing is not tried:
+    StoreWaitStopped. Thread-safe; one per run."""
+
+    def __init__(self, seconds: float | None = None, stop: threading.Event | None = None):
         self.seconds = STORE_PATIENCE_SECONDS if seconds is None else seconds
+        self.stop = stop
         self._lock = threading.Lock()
-        self._refused_since: float | None = None  # time.time() of the first refused call in a row
+        self._refused_since: dict[str, float] = {}  # kind -> time.time() of its first refused call in a row
+        self._stopped_at: float | None = None  # time.monotonic() when a call first found `stop` set
         self._gave_up: StoreUnavailable | None = None
 
     @property
     def gave_up(self) -> StoreUnavailable | None:
         return self._gave_up
 
-    def call(self, action):
+    def stop_grace_left(self) -> float:
+        """Seconds a stopping run may still wait for the store (inf while no stop was requested)."""
+        if self.stop is None or not self.stop.is_set():
+            return math.inf
+        with self._lock:
+            self._stopped_at = self._stopped_at or time.monotonic()
+            return max(0.0, self._stopped_at + STOP_GRACE_SECONDS - time.monotonic())
+
+    def call(self, action, kind: str = "store"):
         """action(), retried; its result (None for a failure after giving up)."""
-        delay = _RETRY_FIRST_SECONDS
+        delay, refused_at = _RETRY_FIRST_SECONDS, None  # when this call was first refused
         while True:
+            if kind in self._refused_since and not self.stop_grace_left():
+                raise StoreWaitStopped(f"stopped while the tracking store was refusing writes ({kind})")
             try:
                 result = action()
             except Exception as error:
-                if isinstance(error, MlflowException) and error.error_code in _PERMANENT_ERRORS:
+                if not _passes(error):
                     raise
                 with self._lock:
-                    since = self._refused_since = self._refused_since or time.time()
+                    now = time.time()
+                    refused_at = refused_at or now
+                    since = min(self._refused_since.setdefault(kind, now), refused_at)  # others' successes don't count
                     if self._gave_up:
                         _log.warning("The tracking store is still unavailable: %s", one_line(error))
                         return None
-                    waited = time.time() - since
+                    waited = now - since
                     if waited >= self.seconds:
                         self._gave_up = StoreUnavailable(
                             "tracking store busy/unreachable since "
                             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))} ({one_line(error)})")
                         raise self._gave_up from None
-                time.sleep(min(delay, self.seconds - waited))
+                grace = self.stop_grace_left()
+                if not grace:
+                    raise StoreWaitStopped(f"stopped while the tracking store was refusing writes ({one_line(error)})")
+                pause = min(delay, self.seconds - waited, grace)
+                if self.stop is None or grace < math.inf:
+                    time.sleep(pause)
+                else:
+                    self.stop.wait(pause)  # a stop request ends the pause; the grace starts
                 delay = min(2 * delay, _RETRY_MAX_SECONDS)
             else:
                 with self._lock:
-                    self._refused_since = None
+                    self._refused_since.pop(kind, None)
                 return result
 
 
@@ -435,23 +530,28 @@ class RunLogger:
             if len(self._pending) >= _MAX_METRICS_PER_CALL:
                 self._changed.notify_all()
 
-    def flush(self) -> None:
-        """Have the buffered metrics written now, without waiting for them."""
+    def flush(self, wait: bool = False) -> None:
+        """Have the buffered metrics written now. With `wait`, return once the store holds every
+        metric logged so far (a checkpoint must not claim epochs the store lacks): that waits for a
+        busy store up to the patience, then raises StoreUnavailable, as a failed write does."""
         with self._changed:
             self._raise_writer_error()
             self._flush_requested = True
             self._changed.notify_all()
+            if wait:
+                self._wait_written()
+                self._raise_writer_error()
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self.patience.call(lambda: self.client.log_batch(self.run_id, params=[Param(key, str(value))
-                                                                        for key, value in params.items()]))
+        self._store_call(lambda: self.client.log_batch(self.run_id, params=[Param(key, str(value))
+                                                                      for key, value in params.items()]))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self.patience.call(lambda: self.client.log_batch(self.run_id, tags=[RunTag(key, str(value))
-                                                                      for key, value in tags.items()]))
+        self._store_call(lambda: self.client.log_batch(self.run_id, tags=[RunTag(key, str(value))
+                                                                    for key, value in tags.items()]))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.patience.call(lambda: self.client.log_text(self.run_id, text, artifact_file))
+        self._artifact_call(lambda: self.client.log_text(self.run_id, text, artifact_file))
 
     def log_json(self, value: Any, artifact_file: str) -> None:
         self.log_text(json.dumps(value, indent=1), artifact_file)
@@ -464,20 +564,22 @@ class RunLogger:
         names, which loading it checks (so no such file is ever in the store unchecked)."""
         if checksum:
             self.set_tags({sha256_tag(f"{artifact_path}/{local_path.name}"): file_sha256(local_path)})
-        self.patience.call(lambda: self.client.log_artifact(self.run_id, str(local_path), artifact_path))
+        self._artifact_call(lambda: self.client.log_artifact(self.run_id, str(local_path), artifact_path))
 
     def log_arrays(self, arrays: dict[str, np.ndarray], artifact_file: str, checksum: bool = False) -> None:
         """Arrays as an .npz (no pickled objects, so it loads with allow_pickle=False)."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(artifact_file).name
-            np.savez_compressed(path, **arrays)
+            with full_disk.named(tempfile.gettempdir()):
+                np.savez_compressed(path, **arrays)
             self.log_file(path, str(Path(artifact_file).parent), checksum)
 
     def log_model(self, model) -> None:
         """The model as a .keras file, and its SHA-256 as a tag, which `load_model` checks."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(MODEL_ARTIFACT).name
-            model.save(path)
+            with full_disk.named(tempfile.gettempdir()):
+                model.save(path)
             self.log_file(path, str(Path(MODEL_ARTIFACT).parent), checksum=True)
 
     def finish(self, status: str, error: str | None = None) -> None:
@@ -485,16 +587,43 @@ class RunLogger:
         stays away past the patience, the run is left RUNNING there (the stale-run check ends it
         once this process is gone) and this returns all the same."""
         try:
-            self._write_pending()
-            if error:
-                self.set_tags({ERROR_TAG: error[:5000]})
+            try:
+                self._write_pending()
+            finally:  # the note too when metrics could not be written
+                if error:
+                    self.set_tags({ERROR_TAG: error[:5000]})
         finally:
             with self._changed:
                 self._closed = True
                 self._changed.notify_all()
-            self.patience.call(lambda: self.client.set_terminated(self.run_id, status))
+            self._store_call(lambda: self.client.set_terminated(self.run_id, status))
 
     # ---- retrying ---------------------------------------------------------------------
+
+    def _store_call(self, action):
+        """A write to the store through the patience: a full disk names the store, a broken one is a StoreError."""
+        with full_disk.named(lambda: store_place(self.client.tracking_uri)):
+            try:
+                return self.patience.call(action)
+            except MlflowException as error:
+                broken = next((words for words in _BROKEN_STORE_WORDS if words in str(error).lower()), None)
+                if broken is None:
+                    raise
+                raise StoreError(f"The tracking store {_shown(self.client.tracking_uri)} can't be written: "
+                                 f"{one_line(error)}. {_MOVE_AWAY}") from None
+
+    def _artifact_call(self, action):
+        """A write of artifacts through the patience; a full disk names the run's artifact folder."""
+        with full_disk.named(self._artifact_place):
+            return self.patience.call(action, kind="artifacts")
+
+    def _artifact_place(self) -> str:
+        """Where the run's artifacts go: a folder, or the URI of a remote artifact store."""
+        try:
+            uri = self.client.get_run(self.run_id).info.artifact_uri
+        except Exception:  # the store may be what is failing
+            return "the run's artifact folder"
+        return urllib.parse.unquote(urllib.parse.urlsplit(uri).path) if uri.startswith("file:") else uri
 
     def _write_metrics(self) -> None:
         """The writer thread: writes buffered metrics when asked to or every `flush_seconds`,
@@ -512,7 +641,7 @@ class RunLogger:
                 if self.patience.gave_up:  # another write gave up: a failure now would pass unnoticed
                     raise self.patience.gave_up
                 if chunk:
-                    self.patience.call(lambda: self.client.log_batch(self.run_id, metrics=chunk))
+                    self._store_call(lambda: self.client.log_batch(self.run_id, metrics=chunk))
             except Exception as error:
                 with self._changed:
                     self._writer_error = error
@@ -523,17 +652,32 @@ class RunLogger:
                 self._changed.notify_all()
 
     def _write_pending(self) -> None:
-        """Wait until the writer has written every buffered metric; when it gave up, try once more."""
+        """Wait until the writer has written every buffered metric (a stopping run waits out the
+        stop's grace at most); when it gave up, try once more."""
         with self._changed:
-            self._flush_requested = True
-            self._changed.notify_all()
-            self._changed.wait_for(lambda: not self._pending or self._writer_error is not None)
+            grace = self.patience.stop_grace_left()
+            written = self._wait_written(None if grace == math.inf else grace)
             error, left = self._writer_error, list(self._pending)
+        if not written:  # the writer is still at it: writing its metrics here too could store them twice
+            raise StoreWaitStopped("stopped before the tracking store took the run's last metrics")
         if error is not None and not isinstance(error, StoreUnavailable):
             raise error
         for start in range(0, len(left), _MAX_METRICS_PER_CALL):  # the store gave up: one last attempt each
             chunk = left[start:start + _MAX_METRICS_PER_CALL]
-            self.patience.call(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+            self._store_call(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+
+    def _wait_written(self, timeout: float | None = None) -> bool:
+        """Lock held. Have the writer write until nothing is buffered or it stopped (metrics logged
+        meanwhile, such as a heartbeat's, included); whether that happened within `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._pending and self._writer_error is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self._flush_requested = True
+            self._changed.notify_all()
+            self._changed.wait(left)
+        return True
 
     def _raise_writer_error(self) -> None:
         if self._writer_error is not None:
@@ -542,16 +686,16 @@ class RunLogger:
 
 def start_run(
     client: MlflowClient, config: TrainConfig, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
-    tags: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None, stop: threading.Event | None = None,
 ) -> RunLogger:
     """Create a run holding the config as params and provenance as tags. A busy store is waited
-    for (see `Patience`); StoreUnavailable when it stays away."""
+    for (see `Patience`; `stop` set ends the wait); StoreUnavailable when it stays away."""
     import keras
 
     from cnnkit import __version__
 
-    patience = Patience()  # a busy store delays the run's start too, up to the same limit
-    with _refusal_as_store_error(client.tracking_uri, experiment):
+    patience = Patience(stop=stop)  # a busy store delays the run's start too, up to the same limit
+    with _refusal_as_store_error(client.tracking_uri, experiment), full_disk.named(store_place(client.tracking_uri)):
         in_experiment = patience.call(lambda: experiment_id(client, experiment))
         run = patience.call(lambda: client.create_run(
             in_experiment,
@@ -616,9 +760,14 @@ def run_status(client: MlflowClient, run_id: str) -> str:
         return client.get_run(run_id).info.status
 
 
+def logged_steps(client: MlflowClient, run_id: str, key: str) -> list[int]:
+    """The steps at which the run logged metric `key`, in the order the store gives them."""
+    return [metric.step for metric in client.get_metric_history(run_id, key)]
+
+
 def last_logged_step(client: MlflowClient, run_id: str, key: str) -> int:
     """The highest step at which the run logged metric `key` (0 when never)."""
-    return max((metric.step for metric in client.get_metric_history(run_id, key)), default=0)
+    return max(logged_steps(client, run_id, key), default=0)
 
 
 def config_of_run(client: MlflowClient, run_id: str) -> TrainConfig:

@@ -7,7 +7,6 @@ a cancelled run ends KILLED, and both keep everything they logged so far.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import logging
 import math
@@ -23,13 +22,13 @@ from typing import Callable
 import keras
 import numpy as np
 
-from cnnkit import accelerators, checkpoint, forks, run_schema, tracking
+from cnnkit import accelerators, checkpoint, forks, full_disk, run_schema, tracking
 from cnnkit.architectures import build_model, resolve_knobs
 from cnnkit.config import TrainConfig
 from cnnkit.data_loading import load_data
 from cnnkit.datasets import Dataset
 from cnnkit.epoch_snapshots import EpochSnapshots
-from cnnkit.errors import InputError
+from cnnkit.errors import InputError, one_line
 from cnnkit.evaluation import evaluate
 from cnnkit.heartbeat import Heartbeat, stale_after_seconds
 from cnnkit.lineage import lineage_tags
@@ -409,7 +408,8 @@ def train(
     """Train, evaluate and log one run. Safe to call from a worker thread. With `run_id`, the run is
     one created for this worker (`tracking.schedule_run`, which logged the config) instead of a new one."""
     client = tracking.make_client(tracking_uri)
-    logger = tracking.attach_run(client, run_id) if run_id else tracking.start_run(client, cfg, experiment, run_name, tags)
+    logger = tracking.attach_run(client, run_id) if run_id else tracking.start_run(client, cfg, experiment, run_name,
+                                                                                   tags, stop=cancel)
     return _run_to_the_end(cfg, logger, checkpoint.folder(tracking_uri, logger.run_id), None, cancel, on_progress,
                            on_run_created)
 
@@ -508,12 +508,10 @@ def failure_message(error: BaseException, phase: str) -> str:
     """One line for a person on why a run failed while in `phase` (a Progress phase)."""
     if isinstance(error, (LossDiverged, InputError)):
         return str(error)
-    cause: BaseException | None = error
-    while cause is not None:  # libraries wrap the OSError of a full disk in their own errors
-        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-            return (f"no space left on device while {_ACTIVITIES.get(phase, phase)} — free some disk space, "
-                    "then resume the run or train again")
-        cause = cause.__cause__ or cause.__context__
+    if full_disk.is_disk_full(error):
+        place = full_disk.full_place(error)
+        return (f"no space left on device{f' in {place}' if place else ''} while {_ACTIVITIES.get(phase, phase)} — "
+                "free some disk space, then resume the run or train again")
     return f"{type(error).__name__}: {error}"
 
 
@@ -524,6 +522,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
     for a failed run. The checkpoint in `run_folder` is kept for `resume` unless the run finished or
     its loss diverged. A `fork` starts from `saved`, its parent's snapshot, at its own learning rate."""
     cancel = cancel or threading.Event()
+    logger.patience.stop = cancel  # a stop ends any wait for a busy store
     phase = "starting"
     heartbeat = Heartbeat(logger)
 
@@ -540,7 +539,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
     try:
         with heartbeat, accelerators.data_parallel(cfg.devices):
             metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved, fork)
-    except Cancelled:
+    except (Cancelled, tracking.StoreWaitStopped) if cancel.is_set() else Cancelled:  # a stop ends a store wait too
         reason = getattr(cancel, "reason", USER_CANCEL)
         _end_run(logger, "KILLED", reason)
         report(Progress("cancelled"))
@@ -549,8 +548,8 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
         message = failure_message(error, phase)
         try:
             logger.log_text(traceback.format_exc(), run_schema.ERROR_TRACEBACK)
-        except Exception:  # the disk or the store may be what failed: the run must still end
-            log.warning("Could not save error.txt for run %s", logger.run_id, exc_info=True)
+        except Exception as unsaved:  # the disk or the store may be what failed: the run must still end
+            log.warning("Could not save error.txt for run %s: %s", logger.run_id, one_line(unsaved))
         _end_run(logger, "FAILED", message)
         if isinstance(error, LossDiverged):  # resuming would only diverge again
             checkpoint.remove(run_folder)
@@ -567,8 +566,8 @@ def _end_run(logger: tracking.RunLogger, status: str, note: str | None = None) -
     (the run stays RUNNING there until `kill_stale_runs` finds its heartbeat stopped)."""
     try:
         logger.finish(status, note)
-    except Exception:
-        log.warning("Could not end run %s as %s", logger.run_id, status, exc_info=True)
+    except Exception as error:  # one line: the run's own error has been said already
+        log.warning("Could not end run %s as %s: %s", logger.run_id, status, one_line(error))
 
 
 def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading.Event, report: ProgressCallback,
@@ -602,6 +601,8 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     if saved is not None:  # what the interrupted process logged after its last checkpoint is kept, not logged twice
         logged_epochs = tracking.last_logged_step(logger.client, logger.run_id, run_schema.LOSS)
         logged_steps = tracking.last_logged_step(logger.client, logger.run_id, run_schema.BATCH_LOSS)
+    if saved is not None and not fork:
+        _say_missing_epochs(logger, saved.epoch)
     if not logged_steps:  # a new run, a fork too (its saved state is its parent's snapshot)
         logger.log_metrics({run_schema.PARAM_COUNT: model.count_params()}, step=0)
 
@@ -611,7 +612,8 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     stateful = {"monitor": (monitor, ("latest",)), **{type(callback).__name__: (callback, _CARRIED_STATE[type(callback)])
                                                         for callback in carried}}
     saver = checkpoint.EpochCheckpoint(run_folder, stateful, resume_from=saved,
-                                      every_seconds=checkpoint.seconds_between_saves())
+                                      every_seconds=checkpoint.seconds_between_saves(),
+                                      before_save=lambda: logger.flush(wait=True))  # never ahead of the store
     validation = (data.x_val, one_hot(data.y_val, data.num_classes)) if len(data.x_val) else None
 
     def snapshot_probabilities(snapshot_model: keras.Model, epoch: int) -> np.ndarray:
@@ -671,6 +673,30 @@ def _train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threadin
     logger.log_model(model)
     logger.flush()
     return metrics
+
+
+def _say_missing_epochs(logger: tracking.RunLogger, checkpoint_epoch: int) -> None:
+    """A resumed run whose store lacks epochs its checkpoint holds (a checkpoint written before the
+    store held them, by an older cnnkit) says which, in tag MISSING_EPOCHS_TAG and the log."""
+    logged = set(tracking.logged_steps(logger.client, logger.run_id, run_schema.LOSS))
+    missing = [epoch for epoch in range(1, checkpoint_epoch + 1) if epoch not in logged]
+    if missing:
+        which = (f"epochs {_spans(missing)} were", "their") if len(missing) > 1 else (f"epoch {missing[0]} was", "its")
+        note = (f"{which[0]} trained but never logged: the store lacks {which[1]} metrics (the process ended before "
+                f"it wrote them); the run went on from its checkpoint after epoch {checkpoint_epoch}")
+        log.warning("Run %s: %s", logger.run_id, note)
+        logger.set_tags({run_schema.MISSING_EPOCHS_TAG: note})
+
+
+def _spans(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1-3, 5"."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in spans)
 
 
 def split_evenly(data: Dataset, devices: int) -> Dataset:

@@ -187,3 +187,69 @@ def test_the_runs_page_resumes_a_killed_run_in_a_job(app, cancelled_after_one_ep
     assert_finished_with_every_epoch_once(store, run_id, 3)
     at = at.run()
     assert not [button for button in at.button if button.label == "Resume"]  # finished: nothing to resume
+
+
+@pytest.mark.slow
+def test_a_checkpoint_is_written_only_once_the_store_holds_every_epoch_it_claims(tmp_path, monkeypatch):
+    """Before: the epoch's metrics were only queued when its checkpoint was written, so a kill right
+    after it lost them for good (the issue: checkpoint at epoch 7, store at epoch 2)."""
+    import re
+    import time
+    from pathlib import Path
+
+    import keras
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_SECONDS", "0")  # every epoch
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    original_log_batch, original_save_weights = MlflowClient.log_batch, keras.Model.save_weights
+
+    def slow_metric_writes(client, run_id, metrics=(), *args, **kwargs):  # a store that takes a second per write
+        if metrics:
+            time.sleep(1.0)
+        return original_log_batch(client, run_id, metrics, *args, **kwargs)
+
+    seen = []
+
+    def probe(model, path, *args, **kwargs):  # the checkpoint's file write: what does the store hold right now?
+        epoch = int(re.match(r"epoch-(\d+)", Path(path).name).group(1))
+        seen.append((epoch, logged_epochs(store, Path(path).parent.name)))
+        return original_save_weights(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_batch", slow_metric_writes)
+    monkeypatch.setattr(keras.Model, "save_weights", probe)
+    result = train(TrainConfig(dataset="digits", epochs=2, batch_size=128), tracking_uri=store)
+    assert result.status == "FINISHED", result.error
+    assert [epoch for epoch, _ in seen] == [1, 2, 2]  # after each epoch, and when fit ended
+    assert seen == [(epoch, list(range(1, epoch + 1))) for epoch, _ in seen]
+
+
+@pytest.mark.slow
+def test_a_resumed_run_says_which_epochs_its_store_lacks(tmp_path):
+    """A checkpoint ahead of its store (as one written before the fix could be): the resumed run
+    finishes, and says which epochs it has no metrics of, instead of a silent FINISHED."""
+    import sqlite3
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cancel = threading.Event()
+    result = train(TrainConfig(dataset="digits", epochs=3, batch_size=128), tracking_uri=store, cancel=cancel,
+                   on_progress=lambda progress: progress.event == "epoch" and progress.epoch == 2 and cancel.set())
+    assert result.status == "KILLED" and checkpoint.load(checkpoint.folder(store, result.run_id)).epoch == 2
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:  # epoch 2's metrics never reached the store
+        connection.execute("DELETE FROM metrics WHERE run_uuid = ? AND step = 2 AND key IN "
+                           "('loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'epoch_seconds')", (result.run_id,))
+    from cnnkit.training import resume
+
+    resumed = resume(result.run_id, tracking_uri=store)
+    assert resumed.status == "FINISHED", resumed.error
+    assert logged_epochs(store, result.run_id) == [1, 3]
+    assert tracking.make_client(store).get_run(result.run_id).data.tags["cnnkit.missing_epochs"] == (
+        "epoch 2 was trained but never logged: the store lacks its metrics (the process ended before it wrote them); "
+        "the run went on from its checkpoint after epoch 2")
+
+
+def test_missing_epochs_are_named_in_spans():
+    from cnnkit.training import _spans
+
+    assert _spans([2]) == "2"
+    assert _spans([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"

@@ -1,6 +1,7 @@
 """The tracking store: opening new, damaged and unreachable stores (one line naming the store, in
 the library, the CLI and the app), and logging that waits out a busy store without holding training up."""
 
+import errno
 import http.server
 import os
 import shutil
@@ -9,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -338,3 +340,136 @@ def test_a_store_without_logins_lets_anyone_launch(tmp_path, monkeypatch):
     store = tracking.RunStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
     store.check_can_launch()
     assert store.runs_frame().empty  # nothing was created to find out
+
+
+# ---- stores that are not whole MLflow stores (issue 19) ---------------------------------------
+
+
+def test_a_store_missing_one_of_mlflows_tables_is_refused_in_one_line_and_left_as_it_was(store):
+    path = Path(store.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE metrics")
+    before = path.read_bytes()
+    with pytest.raises(tracking.StoreError) as raised:
+        tracking.make_client(store)
+    assert str(raised.value) == (f"The tracking store {store} is damaged: MLflow's table metrics is missing. Restore "
+                                 "it from a backup, or point MLFLOW_TRACKING_URI at another store.")
+    assert path.read_bytes() == before
+
+
+def test_another_programs_sqlite_database_is_refused_not_made_an_mlflow_store(tmp_path):
+    path = tmp_path / "mlflow.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE t (x)")
+        connection.execute("INSERT INTO t VALUES (1)")
+    before = path.read_bytes()
+    uri = f"sqlite:///{path}"
+    with pytest.raises(tracking.StoreError) as raised:
+        tracking.make_client(uri)
+    assert str(raised.value) == (f"The tracking store {uri} is an SQLite database but not an MLflow store (its tables: "
+                                 "t). Move it away to start a new store, or point MLFLOW_TRACKING_URI at another one.")
+    assert path.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_to_train_on_a_store_missing_a_table_in_one_line(store):
+    """Before: 94 tracebacks, 620 s, and the run ended FINISHED without its metrics."""
+    path = Path(store.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE metrics")
+    done = subprocess.run([sys.executable, "-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "1",
+                           "--tracking-uri", store], cwd=path.parent, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=600)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip().splitlines()[-1] == (f"error: The tracking store {store} is damaged: MLflow's table "
+                                                    "metrics is missing. Restore it from a backup, or point "
+                                                    "MLFLOW_TRACKING_URI at another store.")
+    assert "Traceback" not in done.stderr
+
+
+def test_an_empty_store_file_is_refused_and_a_missing_one_is_a_new_store(tmp_path):
+    empty = tmp_path / "empty" / "mlflow.db"
+    empty.parent.mkdir()
+    empty.touch()
+    uri = f"sqlite:///{empty}"
+    with pytest.raises(tracking.StoreError) as raised:
+        tracking.make_client(uri)
+    assert str(raised.value) == (f"The tracking store {uri} is an empty file (0 bytes), not an MLflow store. Move it "
+                                 "away to start a new store, or point MLFLOW_TRACKING_URI at another one.")
+    assert empty.stat().st_size == 0
+    new = tmp_path / "new" / "mlflow.db"
+    tracking.make_client(f"sqlite:///{new}").search_experiments()
+    assert new.stat().st_size > 0
+
+
+def test_a_write_the_store_can_never_take_fails_at_once_not_after_the_patience(store, monkeypatch):
+    monkeypatch.setattr(tracking, "STORE_PATIENCE_SECONDS", 30)  # before the fix: 30 s of retries, then StoreUnavailable
+    client = tracking.make_client(store)
+    logger = tracking.start_run(client, TrainConfig())
+    with sqlite3.connect(store.removeprefix("sqlite:///")) as connection:
+        connection.execute("DROP TABLE latest_metrics")  # broken while the run logs
+    logger.log_metrics({"loss": 1.0}, step=1)
+    with pytest.raises(tracking.StoreError) as raised:
+        logger.flush(wait=True)
+    assert one_line_naming(str(raised.value), store)
+    assert "can't be written: (sqlite3.OperationalError) no such table: latest_metrics" in str(raised.value)
+
+
+# ---- the patience: what is waited for, by whom, and for how long ---------------------------
+
+
+def locked():
+    raise MlflowException("(sqlite3.OperationalError) database is locked")
+
+
+def test_a_call_refused_past_the_patience_gives_up_while_other_calls_succeed(monkeypatch):
+    """Before: the heartbeat's successful writes reset the patience's one timer, so a write the
+    store kept refusing (as a full artifact disk was) was retried forever."""
+    monkeypatch.setattr(tracking, "_RETRY_FIRST_SECONDS", 0.02)
+    patience, outcome = tracking.Patience(seconds=0.5), []
+
+    def refused_write():
+        with pytest.raises(tracking.StoreUnavailable) as raised:
+            patience.call(locked)
+        outcome.append(str(raised.value))
+
+    writer = threading.Thread(target=refused_write, daemon=True)
+    writer.start()
+    give_up_at = time.monotonic() + 60
+    while writer.is_alive() and time.monotonic() < give_up_at:
+        patience.call(lambda: None)  # a heartbeat the store takes, as often as it beats
+        writer.join(timeout=0.05)
+    assert not writer.is_alive(), "the refused write was still being retried after 60 s"
+    assert outcome[0].startswith("tracking store busy/unreachable since ")
+
+
+@pytest.mark.parametrize("error", [
+    OSError(errno.ENOSPC, "No space left on device"),
+    MlflowException("(sqlite3.OperationalError) database or disk is full"),
+    MlflowException("(sqlite3.OperationalError) no such table: metrics"),
+], ids=["ENOSPC", "SQLite full", "no such table"])
+def test_a_full_disk_or_a_broken_store_is_not_retried(monkeypatch, error):
+    monkeypatch.setattr(tracking, "_RETRY_FIRST_SECONDS", 0.02)
+    tries = []
+
+    def refused():
+        tries.append(1)
+        raise error
+
+    with pytest.raises(type(error)):
+        tracking.Patience(seconds=5).call(refused)  # before: retried for 5 s, then StoreUnavailable
+    assert len(tries) == 1
+
+
+def test_a_stop_request_ends_the_wait_for_a_refusing_store_within_its_grace(monkeypatch):
+    monkeypatch.setattr(tracking, "STOP_GRACE_SECONDS", 0.5)
+    stop = threading.Event()
+    patience = tracking.Patience(seconds=600, stop=stop)
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(tracking.StoreWaitStopped):
+        patience.call(locked)
+    assert time.monotonic() - started < 60  # before: retried for the whole 600 s patience
+    with pytest.raises(tracking.StoreWaitStopped):  # the grace is spent: a call to a refusing store isn't tried
+        patience.call(lambda: pytest.fail("tried"))
+    assert patience.call(lambda: "taken", kind="artifacts") == "taken"  # a kind that wasn't refused still is
