@@ -194,8 +194,9 @@ def fixed_and_broken_view():
     run_id = st.selectbox("Run", rewound, format_func=names.get, key=kept_key(f"compare.changes.run.{','.join(rewound)}",
                                                                              rewound[0]))
     epochs = snapshots[run_id]
-    earlier, later = st.select_slider("Between epochs", epochs, key=kept_key(f"compare.changes.epochs.{run_id}",
-                                                                             (epochs[0], epochs[-1])))
+    ends = (epochs[0], epochs[-1])  # also as `value`: Streamlit makes a range slider only of a pair given there
+    earlier, later = st.select_slider("Between epochs", epochs, value=ends,
+                                      key=kept_key(f"compare.changes.epochs.{run_id}", ends))
     if earlier == later:
         st.info("Pick two different epochs.")
         return

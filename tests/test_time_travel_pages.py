@@ -101,6 +101,22 @@ def test_compare_shows_what_an_epoch_fixed_and_broke_and_draws_the_fork_after_it
     assert not at.exception
 
 
+def test_moving_the_between_epochs_slider_keeps_it_a_range(store_app, lineage):
+    """A moved "Between epochs" slider gives back two epochs, as the browser sends them (its pick once
+    came back as one epoch, since the widget was drawn as a range only through session state: a TypeError)."""
+    _, parent, child = lineage
+    store_app.session_state["compare_runs"] = [parent, child]
+    at = store_app.switch_page("app_pages/compare.py")
+    at.session_state["compare.tab"] = "Fixed & broken"
+    at.run()
+    at.select_slider(key=f"compare.changes.epochs.{parent}").set_range(2, 2).run()
+    assert not at.exception
+    assert [info.value for info in at.info] == ["Pick two different epochs."]
+    at.select_slider(key=f"compare.changes.epochs.{parent}").set_range(1, 2).run()
+    assert not at.exception
+    assert any(text.value.startswith("From epoch 1 to 2:") for text in at.markdown)
+
+
 def test_the_runs_page_forks_a_run_from_an_epoch_with_changed_settings(store_app, lineage):
     uri, parent, _ = lineage
     store_app.session_state["open_run"] = parent
