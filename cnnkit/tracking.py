@@ -19,6 +19,8 @@ import json
 import logging
 import math
 import os
+import posixpath
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -1167,6 +1169,11 @@ def delete_run(client: MlflowClient, run_id: str) -> None:
         client.delete_run(run_id)
 
 
+# MLflow's own rule for tag names (mlflow.utils.validation), checked first so the message names the field.
+_TAG_KEY = re.compile(r"[/\w.\- :]+")
+_MAX_TAG_KEY_LENGTH = 250
+
+
 def _user_tag_key(key: str) -> str:
     key = key.strip()
     if not key:
@@ -1176,6 +1183,12 @@ def _user_tag_key(key: str) -> str:
             f"Tag '{key}' is reserved: names starting with {', '.join(RESERVED_TAG_PREFIXES)} are written by "
             "MLflow and cnnkit. Choose another name."
         )
+    path = posixpath.normpath(key)  # MLflow may keep tags as files: a name must be its own path
+    if (len(key) > _MAX_TAG_KEY_LENGTH or not _TAG_KEY.fullmatch(key) or path != key or path == "."
+            or path.startswith(("..", "/"))):
+        raise InputError(f"Tag '{key}' can't be a tag's name: use at most {_MAX_TAG_KEY_LENGTH} letters, digits, "
+                         "spaces and _ - . : /, not starting with '..' or '/', with no '..' or '//' part and no '/' "
+                         "at the end.")
     return key
 
 
