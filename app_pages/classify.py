@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit import charts, images, inspection, predict
+from cnnkit import charts, images, inspection, plain_text, predict
 from cnnkit.errors import InputError
 from app_pages.drawing_canvas import drawing_canvas
 from app_pages.common import cached_model, cached_test_split, model_choices, run_model_and_evaluation
@@ -56,7 +56,7 @@ with single_tab:
                 image, name = source.getvalue(), source.name
         prepared = predict.prepare(image, name, input_shape, light_on_dark) if image is not None else None
     except InputError as error:
-        st.error(str(error))
+        st.error(plain_text.markdown(error))
         prepared = None
     if prepared is not None:
         probabilities = inspection.predict_probabilities(model, prepared.model_input[None])[0]
@@ -99,7 +99,7 @@ with batch_tab:
                 try:
                     batch += predict.files_from_zip(file.getvalue(), file.name)
                 except InputError as error:
-                    st.error(str(error))
+                    st.error(plain_text.markdown(error))
             else:
                 batch.append((file.name, file.getvalue()))
         if batch:
@@ -107,7 +107,7 @@ with batch_tab:
             failed = table[table["error"] != ""]
             st.caption(f"{len(table) - len(failed)} of {len(table)} images classified.")
             for row in failed.itertuples():
-                st.error(row.error)
+                st.error(plain_text.markdown(row.error))
             # Failed files are listed above in full (a table cell cuts long text off); the CSV keeps both.
             st.dataframe(table[table["error"] == ""].drop(columns="error"), hide_index=True, width="stretch",
                          column_config={"file": st.column_config.TextColumn("file", width="medium"),
@@ -123,7 +123,7 @@ with kaggle_tab:
         try:
             submission = predict.kaggle_submission(model, test_csv.getvalue(), light_on_dark, class_names=names)
         except InputError as error:
-            st.error(str(error))
+            st.error(plain_text.markdown(error))
         else:
             st.dataframe(submission.head(20), hide_index=True)
             st.download_button("Download submission (ImageId,Label)", predict.submission_csv(submission),

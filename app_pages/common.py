@@ -66,7 +66,7 @@ def sidebar() -> None:
         active = any(job.is_active for job in job_manager().snapshots())
     except InputError as error:  # the store, or the runner's cluster (CNNKIT_RUNNER), can't be used
         st.sidebar.caption(device_line())
-        st.sidebar.error(str(error), icon=":material/database:")
+        st.sidebar.error(plain_text.markdown(error), icon=":material/database:")
         return
     with st.sidebar:
         st.fragment(devices_panel, run_every=2.0 if active else None)()
@@ -119,7 +119,7 @@ def picker_runs(key: str, chosen: Iterable[str | None] = (), at_least: int = 1,
         try:
             offered = _offered_runs(uri, text)
         except InputError as error:
-            st.error(str(error))
+            st.error(plain_text.markdown(error))
         if offered.runs.empty:
             st.caption(f"No finished run is named like “{plain_text.markdown(text)}” or has an id starting so; the newest are offered.")
             offered = newest
@@ -210,7 +210,7 @@ def run_model(run_id: str, epoch: int | None = None):
         with st.spinner("Loading the model…"):
             return cached_model(run_id, epoch)
     except InputError as error:
-        st.error(str(error))
+        st.error(plain_text.markdown(error))
         st.stop()
 
 
@@ -219,7 +219,7 @@ def run_evaluation(run_id: str, epoch: int | None = None):
     try:
         return cached_evaluation(run_id, epoch)
     except InputError as error:
-        st.error(str(error))
+        st.error(plain_text.markdown(error))
         st.stop()
 
 

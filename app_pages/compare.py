@@ -90,7 +90,7 @@ if any(tab.open for tab, _ in evaluation_tabs):  # only their tabs read the runs
         try:
             evaluations[run_id] = cached_evaluation(run_id, epoch if epoch in snapshots[run_id] else None)
         except InputError as error:
-            st.warning(f"{plain_text.markdown(names[run_id])}: {error}")
+            st.warning(f"{plain_text.markdown(names[run_id])}: {plain_text.markdown(error)}")
     if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
         st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {plain_text.markdown(', '.join(finals))}.")
     fingerprints = store.test_fingerprints(list(evaluations))
@@ -156,7 +156,7 @@ def cell_images(run: str, true: str, predicted: str):
             st.plotly_chart(charts.gallery(images, [f"#{i} {c:.0%}" for i, c in zip(cell["index"], cell["confidence"])],
                                            columns=10), width="stretch")
         except InputError as error:
-            st.warning(str(error))
+            st.warning(plain_text.markdown(error))
 
 
 def mistakes_view():
@@ -178,7 +178,7 @@ def mistakes_view():
             try:
                 split = cached_test_split(run_id)
             except InputError as error:
-                st.warning(str(error))
+                st.warning(plain_text.markdown(error))
                 continue
             tiles = comparison.gallery(evaluation, shown[run_id], split.y_test)
             st.plotly_chart(charts.gallery(split.x_test[tiles.indices], tiles.captions, columns=5, correct=tiles.correct,
@@ -205,7 +205,7 @@ def fixed_and_broken_view():
         changes = time_travel.fixed_and_broken(split.y_test, cached_snapshot_probabilities(run_id, earlier),
                                                cached_snapshot_probabilities(run_id, later))
     except InputError as error:
-        st.warning(str(error))
+        st.warning(plain_text.markdown(error))
         return
     st.markdown(f"From epoch {earlier} to {later}: **{len(changes.fixed)} fixed** (wrong → right), "
                 f"**{len(changes.broken)} broken** (right → wrong); right {changes.right_before} → "

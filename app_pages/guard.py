@@ -7,6 +7,7 @@ import uuid
 import streamlit as st
 from streamlit.errors import FragmentHandledException
 
+from cnnkit import plain_text
 from cnnkit.errors import InputError
 
 log = logging.getLogger("cnnkit.app")
@@ -27,7 +28,7 @@ def guarded(where: str, slot=None):
     except FragmentHandledException:
         raise
     except InputError as error:
-        (slot or st).error(str(error), icon=":material/error:")
+        (slot or st).error(plain_text.markdown(error), icon=":material/error:")
     except Exception as error:
         reference = uuid.uuid4().hex[:8]
         log.exception("Error %s in %s", reference, where)
@@ -35,5 +36,6 @@ def guarded(where: str, slot=None):
         if len(message) > MESSAGE_CHARS:
             message = message[: MESSAGE_CHARS - 1] + "…"
         (slot or st).error(f"Something went wrong, so this stopped here: {type(error).__name__}"
-                           + (f": {message}" if message else "") + f" (logged on the server as error {reference}).",
+                           + (f": {plain_text.markdown(message)}" if message else "")
+                           + f" (logged on the server as error {reference}).",
                            icon=":material/error:")

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit import charts, inspection
+from cnnkit import charts, inspection, plain_text
 from cnnkit.errors import InputError
 from app_pages.common import (
     cached_snapshot_epochs, cached_test_split, epoch_slider, kept_key, model_cache, model_key, picker_runs,
@@ -37,7 +37,8 @@ try:
     split = cached_test_split(run_id)
 except InputError as error:
     split = None
-    st.warning(f"{error} Views that need the test images are limited to the misclassified ones kept with the run.")
+    st.warning(f"{plain_text.markdown(error)} Views that need the test images are limited to the misclassified ones "
+               "kept with the run.")
 test_count = 0 if split is None else len(split.x_test)
 
 

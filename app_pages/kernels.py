@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts
+from cnnkit import charts, plain_text
 from cnnkit.datasets import sample_images
 from cnnkit.errors import InputError
 from cnnkit.images import decode_image, to_array
@@ -56,7 +56,7 @@ if uploaded is not None:
         if picture.size != full_size:
             upload.caption(f"Filtered at {picture.width}×{picture.height}, scaled down from {full_size[0]}×{full_size[1]}.")
     except InputError as error:
-        st.error(str(error))
+        st.error(plain_text.markdown(error))
 
 kinds = [kind for kind in PREFILTER_DESCRIPTIONS if kind not in ("none", "edges")]
 picked = st.multiselect("Filters", kinds, default=kinds, key="kernels.filters",
@@ -86,7 +86,7 @@ if "Canny" in detectors:
     try:
         results["canny"] = canny_png(picture, image, sigma, low, high)
     except InputError as error:
-        st.error(str(error))
+        st.error(plain_text.markdown(error))
 if np.isfinite(kernel).all():
     results["your kernel"] = filtered_png(picture, image, "custom", tuple(kernel.ravel().tolist()))
 else:

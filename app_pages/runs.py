@@ -62,7 +62,7 @@ def runs_table():
         tokens = page_tokens(wanted)
         page = store.runs_page(wanted, run_search.PAGE_SIZE, tokens[-1])
     except InputError as error:
-        st.error(str(error))
+        st.error(plain_text.markdown(error))
         return
     shown = page.runs
     if shown.empty and not wanted and len(tokens) == 1:
@@ -144,7 +144,7 @@ def fork_from_epoch(run_id: str) -> None:
             job_manager().fork(run_id, epoch, parse_assignments(text.split()), visitor=visitor())
             st.success("Forking in a job: follow it on the Train page.")
         except InputError as error:
-            st.error(str(error))
+            st.error(plain_text.markdown(error))
 
 
 runs_table()
@@ -161,7 +161,7 @@ if run_id:
     st.subheader(f"{plain_text.markdown(run.name)} · {run.status}")
     st.caption(f"run `{run_id}` · fingerprint of its data `{run.tags.get(run_schema.DATA_FINGERPRINT_TAG, '–')[:16]}`")
     if run.tags.get(run_schema.ERROR_TAG):
-        st.error(run.tags[run_schema.ERROR_TAG])
+        st.error(plain_text.markdown(run.tags[run_schema.ERROR_TAG]))
     if lineage := lineage_of(run.tags):
         st.caption(f":material/fork_right: Forked from run `{lineage.parent_run_id}` after its epoch {lineage.epoch}.")
     if run.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):
@@ -171,7 +171,7 @@ if run_id:
                 job_manager().resume(run_id, visitor=visitor())
                 st.success("Resuming in a job: follow it on the Train page.")
             except InputError as error:
-                st.error(str(error))
+                st.error(plain_text.markdown(error))
     curves_tab, config_tab, manage_tab = st.tabs(["Curves", "Config", "Manage & relaunch"])
     with curves_tab:
         epochs, batches = store.run_history(run_id)
@@ -203,14 +203,14 @@ if run_id:
                 store.set_run_tag(run_id, key_text, value_text)
                 st.rerun()
         except InputError as error:
-            st.error(str(error))
+            st.error(plain_text.markdown(error))
         if relaunch.button("Edit & relaunch", type="primary", width="stretch",
                            help="Open this run's settings in the Train form, change what you like and launch."):
             try:
                 st.session_state["relaunch_config"] = store.config_of_run(run_id).to_dict()
                 st.switch_page("app_pages/train.py")
             except InputError as error:
-                st.error(f"This run's settings can't be loaded: {error}")
+                st.error(f"This run's settings can't be loaded: {plain_text.markdown(error)}")
         if inspect.button("Inspect", width="stretch", disabled=run.status != "FINISHED",
                           help="Feature maps, filters, probabilities and Grad-CAM for this run's model."):
             st.session_state["inspect_run"] = run_id
@@ -231,7 +231,7 @@ if run_id:
                 version = store.register_model(run_id, model_name)
                 st.success(f"Registered as {plain_text.markdown(version.name)} version {version.version}.")
             except InputError as error:
-                st.error(str(error))
+                st.error(plain_text.markdown(error))
         versions = store.registered_models(run_id=run_id)
         if versions:
             st.caption("Registered as " + ", ".join(f"{plain_text.markdown(v.name)} v{v.version}" for v in versions) + ".")
@@ -242,7 +242,7 @@ if run_id:
                 with st.spinner("Exporting: the model, its ONNX copy checked on test images, the model card…"):
                     st.session_state[EXPORTED] = (run_id, *export.export_zip(store, run_id))
             except InputError as error:
-                st.error(str(error))
+                st.error(plain_text.markdown(error))
         if st.session_state.get(EXPORTED, ("",))[0] == run_id:
             _, archive, onnx_note = st.session_state[EXPORTED]
             st.download_button("Download the export (zip)", archive, file_name=f"{run_id}.zip", mime="application/zip",

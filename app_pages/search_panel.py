@@ -63,7 +63,7 @@ def launch(spec: search.SearchSpec) -> None:
     try:
         st.session_state["search.shown"] = searches().start(spec, visitor=common.visitor())
     except InputError as error:
-        st.toast(f"Not launched: {error}")
+        st.toast(f"Not launched: {plain_text.markdown(error)}")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -111,7 +111,7 @@ def search_section(base, values: dict) -> None:
         try:
             ranges.append(range_inputs(name, values[name]))
         except InputError as error:
-            st.error(str(error))
+            st.error(plain_text.markdown(error))
             problem = error
     jobs = common.job_manager()
     trials_column, parallel_column, metric_column, launch_column = st.columns(4, vertical_alignment="bottom")
@@ -125,7 +125,7 @@ def search_section(base, values: dict) -> None:
             spec = search.SearchSpec(base(), tuple(ranges), int(trials), metric, int(parallel), values["seed"])
             spec.check(jobs.slots())
         except InputError as error:
-            st.error(str(error))
+            st.error(plain_text.markdown(error))
             spec = None
     action_button(launch_column, "Launch search", "search.launch", on_click=lambda: launch(spec), type="primary",
                   disabled=spec is None, width="stretch",

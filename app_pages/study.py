@@ -66,7 +66,7 @@ def progress_panel(polling: bool) -> None:
     if launch.cancelled:
         st.warning("The study was cancelled: the runs it had not finished were stopped.")
     if launch.error:
-        st.error(f"The rest of the study could not be queued: {launch.error}")
+        st.error(f"The rest of the study could not be queued: {plain_text.markdown(launch.error)}")
     if progress.active:
         st.button("Cancel the study", key="study.cancel", on_click=launch.cancel, kwargs={"visitor": canceller()})
 
@@ -103,14 +103,14 @@ with st.expander("Define a study", expanded="study.launched" not in st.session_s
         study = define()
         st.caption(f"{study.size} runs: {study.size // study.seeds} cells × {study.seeds} seeds.")
     except InputError as error:
-        st.error(str(error))
+        st.error(plain_text.markdown(error))
         study = None
     if action_button(st, "Launch the study", "study.launch", type="primary", disabled=study is None):
         try:
             launches()[study.study_id] = studies.StudyLaunch(study, job_manager(), visitor=visitor())
             st.session_state["study.launched"] = st.session_state["study.shown"] = study.study_id
         except InputError as error:
-            st.error(str(error))
+            st.error(plain_text.markdown(error))
 launched = launches().get(st.session_state.get("study.launched", ""))
 polling = bool(launched and launched.progress().active)
 st.fragment(progress_panel, run_every=POLL_SECONDS if polling else None)(polling=polling)

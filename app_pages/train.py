@@ -189,7 +189,7 @@ def control(field: str) -> None:
     WIDGETS[setting.control](setting.form_label, key=key(field),
                              **{name: value for name, value in options.items() if value is not None or name == "value"})
     if field in problems:
-        st.error(str(problems[field]))
+        st.error(plain_text.markdown(problems[field]))
 
 
 def page_style() -> str:
@@ -206,18 +206,18 @@ def launch() -> None:
         run_store().check_can_launch(manager.experiment)  # a team server's read-only user, before any job
         st.session_state["watched_job"] = manager.submit(TrainConfig.from_dict(values), name=name or None, visitor=visitor())
     except InputError as error:
-        st.toast(f"Not launched: {error}")
+        st.toast(f"Not launched: {plain_text.markdown(error)}")
         return
     st.session_state.pop("chosen_job", None)  # a reload then follows the newest running job
     st.session_state["run_name"] = ""
-    st.toast(f"Queued {name or describe_run(values)}.")
+    st.toast(f"Queued {plain_text.markdown(name or describe_run(values))}.")
 
 
 def find_learning_rate() -> None:
     try:
         st.session_state["lr_job"] = manager.submit_lr_find(TrainConfig.from_dict(form_values()), visitor=visitor())
     except InputError as error:
-        st.toast(f"Not started: {error}")
+        st.toast(f"Not started: {plain_text.markdown(error)}")
 
 
 def use_suggestion(lower: float, upper: float) -> None:
@@ -254,7 +254,7 @@ def lr_finder_panel(polling: bool) -> None:
     elif job.state == "cancelled":
         st.warning("Range test cancelled.")
     else:
-        st.error(f"Range test failed: {job.error}")
+        st.error(f"Range test failed: {plain_text.markdown(job.error)}")
 
 
 # ---- page -------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ choice_labels = {
 st.title("Train")
 st.caption(f"Training on **{describe_devices()}** · runs are logged to MLflow at `{manager.tracking_uri}`")
 for message in st.session_state.pop("url_problems", []):
-    st.warning(f"Left out of the address's settings: {message}")
+    st.warning(f"Left out of the address's settings: {plain_text.markdown(message)}")
 
 with st.sidebar:
     st.subheader("Presets")
@@ -313,7 +313,7 @@ with st.container(key="launch_bar"):
         summary.markdown(f":red[:material/error: {len(problems)} problem{'s' * (len(problems) > 1)} to fix: {where}]")
         for field, problem in problems.items():
             if not is_shown(field, values):
-                summary.error(str(problem))  # its control is hidden, so say it here
+                summary.error(plain_text.markdown(problem))  # its control is hidden, so say it here
     else:
         summary.caption(f":material/check_circle: Ready: {data.split_counts()['train']:,} training images, "
                         f"{data.num_classes} classes.")
@@ -336,7 +336,7 @@ with data_tab:
             st.file_uploader(f"Upload a Kaggle-style CSV or a .zip of class folders (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
                              type=["csv", "zip"], key="upload", on_change=store_upload)
             if "upload_error" in st.session_state:
-                st.error(st.session_state["upload_error"])
+                st.error(plain_text.markdown(st.session_state["upload_error"]))
         for setting in settings_on("data")[1:]:  # the rest, after the dataset and its upload box
             control(setting.name)
     with right:
@@ -348,7 +348,7 @@ with data_tab:
             columns[2].metric("Test", f"{counts['test']:,}")
             columns[3].metric("Input", "×".join(map(str, data.input_shape)))
             for warning in split_warnings(data):
-                st.warning(warning)
+                st.warning(plain_text.markdown(warning))
             split_counts = pd.concat(
                 pd.DataFrame({"split": split, "class": [data.class_names[i] for i in range(data.num_classes)],
                               "count": pd.Series(labels).value_counts().reindex(range(data.num_classes), fill_value=0).values})
@@ -377,7 +377,7 @@ with model_tab:
                 st.metric(f"Parameters for {data.name} ({'×'.join(map(str, data.input_shape))} → {data.num_classes} classes)", f"{total:,}")
                 st.dataframe(table, hide_index=True, width="stretch", height=420)
             except InputError as error:
-                st.error(str(error))
+                st.error(plain_text.markdown(error))
         else:
             st.info("Load a dataset to see the layers and parameter count for its image shape.")
 
@@ -473,7 +473,7 @@ def jobs_panel(polling: bool):
                     summary += f" · test accuracy {job.result.metrics.get(run_schema.TEST_ACCURACY, float('nan')):.2%}"
                 state.markdown(summary)
                 if job.error:
-                    state.error(job.error)
+                    state.error(plain_text.markdown(job.error))
             if job.is_active:
                 own = job.may_be_cancelled_by(canceller())
                 action.button("Cancel", key=f"cancel-{job.job_id}", on_click=manager.cancel, args=(job.job_id,),

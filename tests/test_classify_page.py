@@ -12,6 +12,7 @@ from PIL import Image
 
 from cnnkit import charts, predict, tracking
 from files import encode, tiff
+from alerts import alert_text
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,7 @@ def test_one_image_is_ranked_against_the_runs_test_images(classify, digits_run):
     model, split = tracking.load_model(client, digits_run[1]), tracking.test_split_of_run(client, digits_run[1])
     seen = predict.prepare(photo(), "cat.png", model.input_shape[1:], light_on_dark=True).model_input
     expected = predict.familiarity(model, seen, predict.test_reference(model, split.x_test))
-    shown = [warning.value for warning in at.warning] if expected.unfamiliar else [caption.value for caption in at.caption]
+    shown = [alert_text(warning) for warning in at.warning] if expected.unfamiliar else [caption.value for caption in at.caption]
     assert expected.message() in shown
     assert f"the run's {len(split.x_test)} test images" in expected.message()
 
@@ -70,7 +71,7 @@ def test_batch_results_show_percentages_and_say_in_full_what_is_wrong_with_a_tif
     at.file_uploader(key="classify.batch").set_value(
         [("digit.png", encode(Image.new("L", (8, 8), 40)), "image/png"), ("scan.tif", scan, "image/tiff")]).run()
     assert not at.exception
-    assert any(error.value.startswith("scan.tif is a 2-page TIFF that Pillow can't decode: its pixels are 3 samples "
+    assert any(alert_text(error).startswith("scan.tif is a 2-page TIFF that Pillow can't decode: its pixels are 3 samples "
                                       "of 32-bit floating-point") for error in at.error)
     table = at.dataframe[0]
     assert json.loads(table.proto.columns)["confidence"]["type_config"]["format"] == "percent"

@@ -21,6 +21,7 @@ from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
 from cnnkit.training import split_evenly, train
+from alerts import alert_text
 
 ROOT = Path(__file__).resolve().parent.parent
 # Small batches (12 splits among 1, 2 and 3 devices) so that one epoch learns enough (test accuracy well above
@@ -147,6 +148,6 @@ def test_the_train_form_has_devices_and_blocks_launch_when_the_batch_does_not_sp
     at.number_input(key="cfg.devices").set_value(2).run()
     at.number_input(key="cfg.batch_size").set_value(63).run()
 
-    assert [error.value for error in at.error] == [
+    assert [alert_text(error) for error in at.error] == [
         "Devices: the Batch size (63) must split evenly among the devices: use a Batch size that is a multiple of 2."]
     assert next(button for button in at.button if "Launch training" in button.label).disabled

@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 
 from cnnkit import charts, tracking
+from alerts import alert_text
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +96,7 @@ def test_the_dashboard_needs_no_model_and_the_model_views_name_a_model_that_cann
     for tab in ("Feature maps", "Filters", "Probabilities", "Grad-CAM"):
         opened(at, tab)
         assert not at.exception
-        assert [error.value for error in at.error] == [
+        assert [alert_text(error) for error in at.error] == [
             "The run's model file does not match its recorded SHA-256: it was changed after training."], tab
 
 
@@ -104,7 +105,7 @@ def test_every_view_works_on_a_run_tested_on_fewer_images_than_classes(inspect_a
     cut_test_set(monkeypatch, 5)
     at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert not at.exception  # was IndexError: index 5 is out of bounds (8 probability views of 5 images)
-    assert any("tested on 5 images, fewer than its 10 classes" in warning.value for warning in at.warning)
+    assert any("tested on 5 images, fewer than its 10 classes" in alert_text(warning) for warning in at.warning)
     opened(at, "Probabilities")
     assert at.slider(key=of(run, "count")).max == 5
     assert any(caption.value == "This run has 5 test images." for caption in at.caption)
@@ -124,7 +125,7 @@ def test_tiny_test_sets_say_what_is_missing_instead_of_failing(inspect_app, tiny
     cut_test_set(monkeypatch, size)
     at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert not at.exception
-    assert any(f"tested on {size} image" in warning.value for warning in at.warning)
+    assert any(f"tested on {size} image" in alert_text(warning) for warning in at.warning)
     if size == 0:
         assert [info.value for info in at.sidebar.info] == ["This run has no test images to pick from."]
         assert "This run has no test images." in [info.value for info in opened(at, "Probabilities").info]

@@ -12,6 +12,7 @@ import pytest
 import streamlit as st
 
 from cnnkit import InputError, tracking
+from alerts import alert_text
 
 pytestmark = pytest.mark.slow
 
@@ -114,4 +115,4 @@ def test_the_classify_and_inspect_pages_show_a_refused_model_in_one_line(app, di
         at.session_state["inspect.tab"] = "Grad-CAM"
         at.run()
     assert not at.exception
-    assert [error.value for error in at.error] == [MESSAGES[kind].format(run_id=digits_run[1])]
+    assert [alert_text(error) for error in at.error] == [MESSAGES[kind].format(run_id=digits_run[1])]

@@ -5,6 +5,7 @@ import logging
 from streamlit.testing.v1 import AppTest
 
 from cnnkit import training
+from alerts import alert_text
 
 
 def test_an_unexpected_error_shows_one_line_at_the_top_and_logs_the_traceback(app, monkeypatch, caplog):
@@ -16,12 +17,12 @@ def test_an_unexpected_error_shows_one_line_at_the_top_and_logs_the_traceback(ap
         at = app.run()
     assert not at.exception
     [error] = at.error
-    assert error.value.startswith("Something went wrong, so this stopped here: RuntimeError: the disk is on fire")
+    assert alert_text(error).startswith("Something went wrong, so this stopped here: RuntimeError: the disk is on fire")
     assert at.main.children[0].type == "error"  # above the page's title, where it is seen
     [record] = [r for r in caplog.records if r.name == "cnnkit.app"]
     assert record.exc_info[0] is RuntimeError and "the Train page" in record.getMessage()
     reference = record.getMessage().split()[1]
-    assert f"error {reference}" in error.value  # the person can quote what the log holds
+    assert f"error {reference}" in alert_text(error)  # the person can quote what the log holds
 
 
 def app_with_failures():
@@ -40,8 +41,8 @@ def app_with_failures():
 def test_an_input_error_shows_its_own_message_and_a_long_message_is_cut():
     at = AppTest.from_function(app_with_failures).run()
     assert not at.exception
-    assert at.error[0].value == "Batch size: must be at least 1."
-    assert "ValueError: xxx" in at.error[1].value and len(at.error[1].value) < 300
+    assert alert_text(at.error[0]) == "Batch size: must be at least 1."
+    assert "ValueError: xxx" in alert_text(at.error[1]) and len(alert_text(at.error[1])) < 300
     assert at.markdown[0].value == "the page goes on after a guarded part"
 
 

@@ -1,5 +1,6 @@
 """Pages reach runs only through the run store (`app_pages.common.run_store()`, a
-`tracking.RunStore`): no page imports MLflow, holds a client or calls a client's methods."""
+`tracking.RunStore`): no page imports MLflow, holds a client or calls a client's methods. Alerts
+show messages as text, not markdown."""
 
 import ast
 from pathlib import Path
@@ -43,3 +44,50 @@ def test_the_check_sees_a_client_in_a_page(tmp_path):
 def test_no_page_touches_mlflow_or_its_client():
     uses = [use for path in sorted(PAGES.rglob("*.py")) for use in mlflow_uses(path)]
     assert not uses, "pages must use app_pages.common.run_store():\n" + "\n".join(uses)
+
+
+# ---- alerts show messages as text ------------------------------------------------------
+
+ALERTS = {"error", "warning", "toast", "info", "success"}
+# A value whose name says it holds a message or a person's text; in an alert it goes through
+# plain_text.markdown, since messages quote what people typed (paths, names, settings) and
+# Streamlit renders alerts as markdown.
+MESSAGE_LIKE = ("error", "problem", "message", "warning", "name")
+
+
+def unescaped_alert_texts(path: Path) -> list[str]:
+    found = []
+
+    def escaped(node) -> bool:
+        return isinstance(node, ast.Call) and ast.unparse(node.func) == "plain_text.markdown"
+
+    def message_like(node) -> bool:
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "str":
+            return True
+        if isinstance(node, ast.BoolOp):
+            return any(message_like(value) for value in node.values)
+        return isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)) and ast.unparse(node).endswith(MESSAGE_LIKE)
+
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ALERTS
+                and node.args):
+            continue
+        text = node.args[0]
+        parts = [value.value for value in text.values if isinstance(value, ast.FormattedValue)] \
+            if isinstance(text, ast.JoinedStr) else [text]
+        found += [f"{path.name}:{node.lineno}: {ast.unparse(part)}" for part in parts
+                  if not escaped(part) and message_like(part)]
+    return found
+
+
+def test_the_check_sees_a_message_shown_as_markdown(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("st.error(str(error))\nst.toast(f'Not launched: {error}')\nst.warning(job.error)\n"
+                    "st.error(plain_text.markdown(error))\nst.info('A constant.')\n"
+                    "st.toast(f'Queued {plain_text.markdown(name)} at {count}')\nst.success(f'{run.name or x}')\n")
+    assert [line.split(":")[1] for line in unescaped_alert_texts(page)] == ["1", "2", "3", "7"]
+
+
+def test_pages_show_messages_in_alerts_as_text_not_markdown():
+    found = [use for path in sorted(PAGES.rglob("*.py")) for use in unescaped_alert_texts(path)]
+    assert not found, "pass these through plain_text.markdown:\n" + "\n".join(found)

@@ -7,6 +7,7 @@ from conftest import APP
 from streamlit.testing.v1 import AppTest
 
 from cnnkit import tracking
+from alerts import alert_text
 
 
 def opened(app, page: str, title: str):
@@ -56,13 +57,13 @@ def test_an_invalid_setting_is_named_by_its_label_counted_on_its_tab_and_in_the_
     at = app.run()
     at.selectbox(key="cfg.schedule").set_value("cyclic").run()
     at.number_input(key="cfg.max_lr").set_value(0.0001).run()
-    assert [error.value for error in at.error] == [
+    assert [alert_text(error) for error in at.error] == [
         "Peak rate: the cyclic schedule climbs from the Learning rate (0.001) to the Peak rate, so it must be larger "
         "(it is 0.0001)."]
     assert launch_button(at).disabled
     assert tab_marks(at) == {"4 · Optimiser": "1 problem"}
     assert any("1 problem to fix: **Peak rate** (4 · Optimiser)" in text.value for text in at.markdown)
-    assert not any("max_lr" in element.value for element in [*at.error, *at.markdown])
+    assert not any("max_lr" in alert_text(element) for element in [*at.error, *at.markdown])
 
 
 @pytest.fixture()
@@ -80,7 +81,7 @@ def offline_data(monkeypatch, tmp_path):
 def test_fewer_training_images_than_classes_blocks_launch_naming_the_limit(app):
     at = app.run()
     at.number_input(key="cfg.train_limit").set_value(5).run()
-    assert [error.value for error in at.error] == [
+    assert [alert_text(error) for error in at.error] == [
         "Limit training images: 5 training images can't cover 10 classes: use at least 10 (one per class), or 0 for all."]
     assert launch_button(at).disabled
     assert tab_marks(at) == {"1 · Data": "1 problem"}
@@ -101,7 +102,7 @@ def test_launch_is_disabled_with_the_reason_and_no_plan_is_made_up_when_the_data
     next(b for b in at.sidebar.button if b.label == "Load preset").click()
     at.run()
     assert launch_button(at).disabled
-    assert any("Dataset 'cifar10' is not in CNNKIT_DATA_DIR and could not be downloaded" in error.value for error in at.error)
+    assert any("Dataset 'cifar10' is not in CNNKIT_DATA_DIR and could not be downloaded" in alert_text(error) for error in at.error)
     assert any("**Dataset** (1 · Data)" in text.value for text in at.markdown)
     assert not any("Planned learning rate" in chart.proto.spec for chart in at.get("plotly_chart"))
     assert any(info.value.startswith("The plan appears once the data loads") for info in at.info)
@@ -114,7 +115,7 @@ def test_relaunching_a_run_whose_file_is_gone_says_so_under_its_path_and_blocks_
     app.session_state["relaunch_config"] = TrainConfig(dataset="csv", dataset_path=str(gone)).to_dict()
     at = app.run()
     assert at.text_input(key="cfg.dataset_path").value == str(gone)
-    assert [error.value for error in at.error if str(gone) in error.value] != []
+    assert [alert_text(error) for error in at.error if str(gone) in alert_text(error)] != []
     assert launch_button(at).disabled
     assert any("**Path on this machine** (1 · Data)" in text.value for text in at.markdown)
 
@@ -160,7 +161,7 @@ def test_the_form_comes_back_from_the_address_after_a_reload(app):
     assert reloaded.number_input(key="cfg.epochs").value == 2
     assert reloaded.selectbox(key="cfg.schedule").value == "cyclic"
     assert reloaded.selectbox(key="cfg.activation").value == "elu"
-    assert [warning.value for warning in reloaded.warning] == [
+    assert [alert_text(warning) for warning in reloaded.warning] == [
         "Left out of the address's settings: Seed: 'ten' is not a valid whole number."]
     assert reloaded.query_params == at.query_params
 
@@ -194,7 +195,7 @@ def test_a_visitor_over_the_cap_is_told_and_nothing_is_queued(app, monkeypatch):
     at.number_input(key="cfg.epochs").set_value(200).run()
     launch_button(at).click().run()
     launch_button(at).click().run()
-    assert [toast.value for toast in at.toast][-1].startswith(
+    assert [alert_text(toast) for toast in at.toast][-1].startswith(
         "Not launched: You already have 1 job queued or running, the most one visitor may have")
     assert len(job_manager().snapshots()) == 1
     assert not at.exception

@@ -18,6 +18,7 @@ from cnnkit.worker import read_job
 
 from test_jobs import TIMEOUT, FakeTrainer
 from test_train_page_paths import served_on  # noqa: F401  (a fixture)
+from alerts import alert_text
 
 NOT_AN_UPLOAD = r"^Path on this machine: .* is not an upload, and paths on this machine are off"
 
@@ -153,7 +154,7 @@ def test_the_study_page_served_beyond_localhost_launches_nothing_on_a_base_outsi
     at.multiselect(key="study.factors").set_value(["flip"]).run()
     launch_button(at).click().run()
     assert not at.exception
-    assert [error.value for error in at.error] == [
+    assert [alert_text(error) for error in at.error] == [
         f"Path on this machine: {outside.dataset_path} is not an upload, and paths on this machine are off because the "
         "app is not served on localhost: upload the file instead (the operator can set CNNKIT_ALLOW_SERVER_PATHS=1)."]
     assert job_manager().snapshots() == []

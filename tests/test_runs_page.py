@@ -12,6 +12,7 @@ import pytest
 
 from cnnkit import run_search, tracking
 from cnnkit.config import TrainConfig
+from alerts import alert_text
 
 
 @pytest.fixture()
@@ -133,7 +134,7 @@ def test_a_search_mlflow_cannot_run_is_said_on_the_page_and_the_selection_kept(a
     tick(at, 1)
     at.text_input(key="runs.search").set_value("`owner` = 'x' OR 1=1").run()
     assert not at.exception
-    assert [error.value for error in at.error] == [
+    assert [alert_text(error) for error in at.error] == [
         "Search name, run id or tag: write a tag as name=value, its name in letters, digits and _ - . / : or spaces."]
     assert at.session_state["runs.selected"] == [fashion] and at.session_state["open_run"] == fashion
     at.text_input(key="runs.search").set_value("owner=").run()

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from cnnkit import run_schema, tracking
+from alerts import alert_text
 
 TIMEOUT = 300  # seconds; four tiny runs on a busy machine
 
@@ -18,7 +19,7 @@ def test_a_four_trial_search_runs_and_its_best_trial_fills_the_form(app):
     at.run()
     at.multiselect(key="search.settings").set_value(["learning_rate", "optimizer"]).run()
     at.number_input(key="search.learning_rate.low").set_value(0.0).run()  # outside the setting's declared bounds
-    assert any("Learning rate: must be above 0" in error.value for error in at.error)
+    assert any("Learning rate: must be above 0" in alert_text(error) for error in at.error)
     assert [button.disabled for button in at.button if button.label == "Launch search"] == [True]
     at.number_input(key="search.learning_rate.low").set_value(1e-3)
     at.number_input(key="search.trials").set_value(4)

@@ -15,6 +15,7 @@ import streamlit as st
 from cnnkit import InputError, cli, run_schema, tracking
 from cnnkit.config import TrainConfig
 from cnnkit.training import fork, train
+from alerts import alert_text
 
 pytestmark = pytest.mark.slow
 
@@ -144,4 +145,4 @@ def test_the_inspect_pages_epoch_slider_shows_a_changed_snapshot_in_one_line(app
     at = app.switch_page("app_pages/inspect.py").run()
     at.select_slider(key=f"inspect.epoch.{run_id}").set_value(2).run()
     assert not at.exception
-    assert [error.value for error in at.error] == [CHANGED.format(run_id=run_id)]
+    assert [alert_text(error) for error in at.error] == [CHANGED.format(run_id=run_id)]

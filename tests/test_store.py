@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cnnkit import tracking
+from alerts import alert_text
 from cnnkit.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,11 +177,11 @@ def test_the_app_opens_on_a_damaged_store_and_says_so_pages_without_the_store_st
     at = app.run()  # the Train page needs the store
     assert not at.exception
     expected = f"The tracking store {uri} is damaged: the file is not an SQLite database."
-    assert any(error.value.startswith(expected) for error in at.error)
-    assert any(error.value.startswith(expected) for error in at.sidebar.error)
+    assert any(alert_text(error).startswith(expected) for error in at.error)
+    assert any(alert_text(error).startswith(expected) for error in at.sidebar.error)
     at.switch_page("app_pages/kernels.py").run()  # the Kernels page doesn't
     assert not at.exception
-    assert [error.value for error in at.main.error] == []
+    assert [alert_text(error) for error in at.main.error] == []
     assert at.main.get("selectbox") or at.main.get("radio")
     assert path.read_bytes() == GARBAGE
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # for the fixture's shutdown

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from cnnkit import run_schema, tracking
+from alerts import alert_text
 
 PAGE = "app_pages/study.py"
 
@@ -50,15 +51,15 @@ def test_a_study_shows_its_size_and_a_bad_level_is_named_by_its_label(app):
     assert not launch_button(at).disabled
     at.multiselect(key="study.factors").set_value(["flip", "learning_rate"]).run()
     at.text_input(key="study.levels.learning_rate").set_value("0.001, fast").run()
-    assert [error.value for error in at.error] == ["Learning rate: 'fast' is not a valid number."]
+    assert [alert_text(error) for error in at.error] == ["Learning rate: 'fast' is not a valid number."]
     assert launch_button(at).disabled
     at.text_input(key="study.levels.learning_rate").set_value("0.001, 0.01").run()
     at.text_input(key="study.changes").set_value("epochs=zero").run()
-    assert [error.value for error in at.error] == ["Epochs: 'zero' is not a valid whole number."]
+    assert [alert_text(error) for error in at.error] == ["Epochs: 'zero' is not a valid whole number."]
     assert at.multiselect(key="study.factors").value == ["flip", "learning_rate"]  # kept while the base is wrong
     at.text_input(key="study.changes").set_value("epochs=1").run()
     at.selectbox(key="study.preset").set_value("seed002_ablation").run()
-    assert any(caption.value == "12 runs: 4 cells × 3 seeds." for caption in at.caption), [e.value for e in at.error]
+    assert any(caption.value == "12 runs: 4 cells × 3 seeds." for caption in at.caption), [alert_text(e) for e in at.error]
 
 
 @pytest.mark.slow
@@ -107,6 +108,6 @@ def test_cancelling_a_study_cancels_every_run_it_queued_or_started(app):
     assert {job.state for job in jobs} == {"cancelled"}
     at.run()
     assert any("8 of 8 runs done · 8 failed or cancelled" in bar.proto.text for bar in at.get("progress"))
-    assert [warning.value for warning in at.warning] == ["The study was cancelled: the runs it had not finished were stopped."]
+    assert [alert_text(warning) for warning in at.warning] == ["The study was cancelled: the runs it had not finished were stopped."]
     statuses = set(tracking.RunStore().study_runs(at.session_state["study.launched"])["status"])
     assert statuses <= {"KILLED"}

@@ -21,6 +21,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from test_pages import launch_button
 from test_store import free_port
+from alerts import alert_text
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +158,7 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     assert any(caption.value.endswith(f"Runs in {team_server.uri} as reader") for caption in at.sidebar.caption)
     launch_button(at).click()
     at.run()
-    assert [toast.value for toast in at.toast] == [f"Not launched: {refusal}"]
+    assert [alert_text(toast) for toast in at.toast] == [f"Not launched: {refusal}"]
     assert not at.exception
     assert job_manager().snapshots() == []
     assert len(tracking.RunStore().runs_frame()) == runs_before  # nothing was created
@@ -200,7 +201,7 @@ def test_a_user_who_may_only_read_is_refused_on_a_fresh_server_without_creating_
     at = app.run()  # the Train page, logged in as the reader
     launch_button(at).click()
     at.run()
-    assert [toast.value for toast in at.toast] == [f"Not launched: {refusal}"]
+    assert [alert_text(toast) for toast in at.toast] == [f"Not launched: {refusal}"]
     assert not at.exception
     assert job_manager().snapshots() == []
 
@@ -224,13 +225,13 @@ def test_a_wrong_password_or_no_server_is_one_line_in_the_library_the_cli_and_th
 
     try:
         at = app.run()  # the Train page
-        assert [error.value for error in at.main.error] == [refusal]
-        assert [error.value for error in at.sidebar.error] == [refusal]
+        assert [alert_text(error) for error in at.main.error] == [refusal]
+        assert [alert_text(error) for error in at.sidebar.error] == [refusal]
         assert not at.exception
         at.switch_page("app_pages/runs.py").run()
-        assert [error.value for error in at.main.error] == [refusal]
+        assert [alert_text(error) for error in at.main.error] == [refusal]
         assert not at.exception
-        shown = [element.value for element in [*at.sidebar.caption, *at.error, *at.markdown]]
+        shown = [alert_text(element) for element in [*at.sidebar.caption, *at.error, *at.markdown]]
         assert any(caption.endswith(f"Runs in {team_server.uri} as admin") for caption in shown)
         assert "not-the-password" not in " ".join(map(str, shown))
 
@@ -241,7 +242,7 @@ def test_a_wrong_password_or_no_server_is_one_line_in_the_library_the_cli_and_th
         assert cli.main(["list", "models"]) == 2
         assert capsys.readouterr().err == f"error: {unreachable}\n"
         at.switch_page("app_pages/train.py").run()
-        assert [error.value for error in at.main.error] == [unreachable]
+        assert [alert_text(error) for error in at.main.error] == [unreachable]
         assert not at.exception
     finally:  # the app fixture's teardown stops the job manager, which needs the store
         log_in(monkeypatch, team_server, "admin", team_server.admin_password)

@@ -9,6 +9,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.datasets import save_upload
 
 from test_pages import launch_button, three_class_csv
+from alerts import alert_text
 
 
 @pytest.fixture()
@@ -36,7 +37,7 @@ def test_off_localhost_a_server_path_is_refused_unread_and_blocks_launch(app, tm
     at = run_with_path(app, csv)
     assert not at.exception
     assert at.text_input(key="cfg.dataset_path").disabled
-    assert [error.value for error in at.error if "Path on this machine" in error.value] == [
+    assert [alert_text(error) for error in at.error if "Path on this machine" in alert_text(error)] == [
         f"Path on this machine: {csv} is not an upload, and paths on this machine are off because the app is not "
         "served on localhost: upload the file instead (the operator can set CNNKIT_ALLOW_SERVER_PATHS=1)."]
     assert not data_loaded(at) and launch_button(at).disabled
@@ -57,7 +58,7 @@ def test_on_localhost_paths_under_the_data_folder_load_and_others_are_refused(ap
     at = run_with_path(app, three_class_csv(tmp_path / "data" / "three.csv"))
     assert not at.exception and data_loaded(at) and not at.text_input(key="cfg.dataset_path").disabled
     at = run_with_path(app, "/etc/passwd")
-    errors = [error.value for error in at.error if "Path on this machine" in error.value]
+    errors = [alert_text(error) for error in at.error if "Path on this machine" in alert_text(error)]
     assert len(errors) == 1 and errors[0].startswith("Path on this machine: /etc/passwd is outside the folders")
     assert ":0:0:" not in errors[0]  # nothing of the file is shown
     assert not data_loaded(at) and launch_button(at).disabled
@@ -71,7 +72,7 @@ def test_a_symlink_loop_in_the_data_folder_is_one_line_not_a_traceback(app, tmp_
     (tmp_path / "data" / "b").symlink_to(tmp_path / "data" / "a")
     at = run_with_path(app, str(tmp_path / "data" / "a"))
     assert not at.exception
-    assert [error.value for error in at.error if "Path on this machine" in error.value] == [
+    assert [alert_text(error) for error in at.error if "Path on this machine" in alert_text(error)] == [
         f"Path on this machine: {tmp_path / 'data' / 'a'} is a loop of symbolic links that leads to no file or folder."]
     assert not data_loaded(at) and launch_button(at).disabled
 
@@ -85,6 +86,6 @@ def test_an_uploaded_csvs_problem_names_the_file_as_uploaded_not_where_the_serve
     assert not at.exception
     stored = at.text_input(key="cfg.dataset_path").value
     assert (tmp_path / "mlruns" / "uploads") in Path(stored).parents  # the form holds where the server keeps it
-    errors = [error.value for error in at.error if "is not a number" in error.value]
+    errors = [alert_text(error) for error in at.error if "is not a number" in alert_text(error)]
     assert errors == ["train.csv: row 1, column 4 (pixel2) is not a number."]
     assert not data_loaded(at) and launch_button(at).disabled
