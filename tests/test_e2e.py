@@ -519,6 +519,22 @@ def wait_for_epoch_past(card, epoch: int, timeout_s: float = 240) -> int:
     raise AssertionError(f"the job's card never got past epoch {epoch} in {timeout_s} s: {card.inner_text()!r}")
 
 
+def cancel_on(card) -> None:
+    """Click the card's Cancel until it reads "cancelled after". The card redraws every second, and
+    on a loaded machine a click can land on a button being replaced, which Streamlit never hears of
+    (CI saw the card train on for 60 s after one click); a Cancel the app ignores still fails here,
+    after five clicks over two minutes."""
+    for attempt in range(5):
+        with contextlib.suppress(playwright_api.Error):
+            card.get_by_role("button", name="Cancel").click(timeout=10_000)
+        try:
+            playwright_api.expect(card).to_contain_text("cancelled after", timeout=24_000)
+            return
+        except AssertionError:
+            if attempt == 4:
+                raise
+
+
 def cancel_left_running(page, *names: str) -> None:
     """After a failure: cancel the named jobs still active, so the module's later tests get the CPU.
 
@@ -559,8 +575,7 @@ def test_two_visitors_at_once_keep_their_own_forms_and_cancel_only_their_own_run
         visitor_b.get_by_role("tab", name="1 · Data").click()
         playwright_api.expect(dataset_b).to_have_value(re.compile(r"^digits "))
         assert "dataset_path" not in visitor_b.url and a_path not in visitor_b.locator("body").inner_text()
-        b_card.get_by_role("button", name="Cancel").click()
-        playwright_api.expect(b_card).to_contain_text("cancelled after")
+        cancel_on(b_card)
         visitor_b.get_by_text("Live view · visitor B run (cancelled)").wait_for()
         b_card.scroll_into_view_if_needed()
         shot(visitor_b, "24-visitor-b-cancelled-its-own-run", settle_ms=1000)
@@ -576,8 +591,7 @@ def test_two_visitors_at_once_keep_their_own_forms_and_cancel_only_their_own_run
         playwright_api.expect(visitor_a.get_by_label("Path on this machine", exact=True)).to_have_value(a_path)
         a_card.scroll_into_view_if_needed()
         shot(visitor_a, "25-visitor-a-still-training", settle_ms=1000)
-        a_card.get_by_role("button", name="Cancel").click()
-        playwright_api.expect(a_card).to_contain_text("cancelled after")
+        cancel_on(a_card)
         visitor_a.get_by_text("Live view · visitor A run (cancelled)").wait_for()
     finally:
         cancel_left_running(visitor_a, "visitor A run", "visitor B run")
@@ -603,9 +617,8 @@ def test_a_tab_closed_mid_training_and_opened_again_follows_the_running_job(app_
         wait_for_epoch_past(card, epoch_at_close)  # it trained on while no tab was open, and still does
         card.scroll_into_view_if_needed()
         shot(reopened, "27-reopened-tab-follows-the-running-job", settle_ms=1500)
-        card.get_by_role("button", name="Cancel").click()
+        cancel_on(card)
         reopened.get_by_text("Live view · tab closed mid-training (cancelled)").wait_for()
-        playwright_api.expect(card).to_contain_text("cancelled after")
         card.scroll_into_view_if_needed()
         shot(reopened, "28-reopened-tab-cancelled-the-run", settle_ms=1000)
     finally:
