@@ -425,10 +425,13 @@ def _passes(error: Exception) -> bool:
     """Whether waiting may mend `error` (a locked or unreachable store): not a refusal, a full disk or a broken store."""
     if isinstance(error, MlflowException) and error.error_code in _PERMANENT_ERRORS:
         return False
-    if full_disk.is_disk_full(error):
-        return False
+    return not full_disk.is_disk_full(error) and not _broken_store(error)
+
+
+def _broken_store(error: Exception) -> bool:
+    """Whether `error` (or what it was raised from) says the store itself is broken."""
     said = " ".join(str(cause) for cause in full_disk.causes(error)).lower()
-    return not any(words in said for words in _BROKEN_STORE_WORDS)
+    return any(words in said for words in _BROKEN_STORE_WORDS)
 
 
 class Patience:
@@ -608,8 +611,7 @@ class RunLogger:
             try:
                 return self.patience.call(action)
             except MlflowException as error:
-                broken = next((words for words in _BROKEN_STORE_WORDS if words in str(error).lower()), None)
-                if broken is None:
+                if not _broken_store(error):
                     raise
                 raise StoreError(f"The tracking store {_shown(self.client.tracking_uri)} can't be written: "
                                  f"{one_line(error)}. {_MOVE_AWAY}") from None

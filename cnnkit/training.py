@@ -539,7 +539,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
     try:
         with heartbeat, accelerators.data_parallel(cfg.devices):
             metrics = _train_logged(cfg, logger, cancel, report, run_folder, saved, fork)
-    except (Cancelled, tracking.StoreWaitStopped) if cancel.is_set() else Cancelled:  # a stop ends a store wait too
+    except (Cancelled, tracking.StoreWaitStopped):  # a stop (`cancel`, the patience's `stop`) ends a store wait too
         reason = getattr(cancel, "reason", USER_CANCEL)
         _end_run(logger, "KILLED", reason)
         report(Progress("cancelled"))
