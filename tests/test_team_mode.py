@@ -121,6 +121,13 @@ def test_a_digits_run_trains_through_the_server_and_is_compared_and_classified_f
     assert (table["error"] == "").all() and table["predicted"].isin(evaluation.class_names).all()
 
 
+def reader_refused(uri: str, permission: str = "") -> str:
+    """The line the user `reader` gets for a launch: from the launch check, which names the permission
+    the server gave (" (permission READ)"), or from creating the run, which doesn't."""
+    return (f"User reader may not launch runs in experiment 'cnnkit' on {uri}{permission}: that needs EDIT "
+            "permission, which the server's admin can grant.")
+
+
 def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, monkeypatch, app, capsys):
     from mlflow.server.auth.client import AuthServiceClient
 
@@ -133,14 +140,12 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     admins_run.finish("FINISHED")
     runs_before = len(tracking.RunStore().runs_frame())
     log_in(monkeypatch, team_server, "reader", "reader-password-1")
-    refusal = (f"User reader may not launch runs in experiment 'cnnkit' on {team_server.uri} (permission READ): "
-               "that needs EDIT permission, which the server's admin can grant.")
+    refusal = reader_refused(team_server.uri, " (permission READ)")
 
     with pytest.raises(tracking.StoreError) as raised:
         tracking.RunStore().check_can_launch()
     assert str(raised.value) == refusal
-    denied = (f"User reader may not launch runs in experiment 'cnnkit' on {team_server.uri}: that needs EDIT "
-              "permission, which the server's admin can grant.")
+    denied = reader_refused(team_server.uri)
     with pytest.raises(tracking.StoreError) as raised:  # creating the run itself: refused at once, not retried
         tracking.start_run(tracking.make_client(), TINY)
     assert str(raised.value) == denied
@@ -186,13 +191,11 @@ def test_a_user_who_may_only_read_is_refused_on_a_fresh_server_without_creating_
     before = experiments()
     assert tracking.DEFAULT_EXPERIMENT not in before
     log_in(monkeypatch, server, "reader", "reader-password-1")
-    refusal = (f"User reader may not launch runs in experiment 'cnnkit' on {server.uri} (permission READ): "
-               "that needs EDIT permission, which the server's admin can grant.")
+    refusal = reader_refused(server.uri, " (permission READ)")
     with pytest.raises(tracking.StoreError) as raised:
         tracking.RunStore().check_can_launch()
     assert str(raised.value) == refusal
-    denied = (f"User reader may not launch runs in experiment 'cnnkit' on {server.uri}: that needs EDIT "
-              "permission, which the server's admin can grant.")
+    denied = reader_refused(server.uri)
     with pytest.raises(tracking.StoreError) as raised:  # creating the run itself, the experiment first
         tracking.start_run(tracking.make_client(), TINY)
     assert str(raised.value) == denied
