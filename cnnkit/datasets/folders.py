@@ -42,8 +42,9 @@ def read_image_folder(source: str | os.PathLike | bytes, image_size: int | None 
     if path.is_dir():
         return _read_classes(*_walk(path), str(path), side)
     if path.exists():  # a zip file: entries are read one at a time, so it may be larger than an upload
-        with open_regular(path, MAX_ZIP_BYTES, shown_name(path)) as file:
-            return _read_zip(file, shown_name(path), side)
+        name = shown_name(path)
+        with open_regular(path, MAX_ZIP_BYTES, name) as file:
+            return _read_zip(file, name, side)
     raise InputError(f"{path} is neither a folder nor a zip file.")
 
 
