@@ -72,8 +72,21 @@ def served(workdir: Path, address: str | None = "127.0.0.1", **env):
         wait_until_healthy(url, server, log)
         yield url, server
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server, log)
+
+
+def stop_server(server: subprocess.Popen, log: Path) -> None:
+    """SIGTERM, as `docker stop` would send. The app then stops its jobs and waits up to 60 s for
+    them (`JobManager.stop_all`); a job from an earlier test may still be running, and on a loaded
+    machine it can take most of that to reach a batch's end. Past 90 s the app has broken its own
+    bound: it is killed and the test fails with its log."""
+    server.terminate()
+    try:
+        server.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        raise AssertionError(f"the app was still running 90 s after SIGTERM:\n{log.read_text()[-4000:]}") from None
 
 
 @pytest.fixture(scope="module")
