@@ -3,7 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit import charts, images, inspection, plain_text, predict
+from cnnkit.datasets import images
+from cnnkit.explorer import charts, plain_text
+from cnnkit.models import inspection, predict
 from cnnkit.errors import InputError
 from app_pages.drawing_canvas import drawing_canvas
 from app_pages.common import cached_model, cached_test_split, model_choices, run_model_and_evaluation

@@ -6,15 +6,19 @@ import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnkit import inspection, plain_text, run_pickers, run_schema, time_travel, tracking
-from cnnkit.accelerators import describe_devices
+from cnnkit import tracking
+from cnnkit.experiments import time_travel
+from cnnkit.explorer import plain_text, run_pickers
+from cnnkit.models import inspection
+from cnnkit.tracking import run_schema
+from cnnkit.training.accelerators import describe_devices
 from cnnkit.errors import InputError
-from cnnkit.job_slots import where_jobs_run
+from cnnkit.jobs.slots import where_jobs_run
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
-from cnnkit.model_cache import ModelCache
-from cnnkit.runner_setting import make_remote_runner, runner_setting
-from cnnkit.safe_files import ServerPaths
-from cnnkit.settings import SETTINGS
+from cnnkit.explorer.model_cache import ModelCache
+from cnnkit.jobs.runner_setting import make_remote_runner, runner_setting
+from cnnkit.config.server_paths import ServerPaths
+from cnnkit.config.settings import SETTINGS
 
 
 @st.cache_resource

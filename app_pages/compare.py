@@ -3,7 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, comparison, forks, plain_text, run_schema, study_analysis, time_travel
+from cnnkit.experiments import ablation_analysis, time_travel
+from cnnkit.explorer import charts, comparison, plain_text
+from cnnkit.tracking import run_schema
+from cnnkit.training import forks
 from cnnkit.errors import InputError
 from app_pages.common import (
     cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, kept_key,
@@ -57,7 +60,7 @@ if curves_tab.open:
                                                        help="Runs that differ only by their seed are drawn as one "
                                                             "mean line with a ± std band; switch on to see each run."):
             in_group = {run: group for group, runs in groups.items() for run in runs}
-            bands = study_analysis.curve_bands(history, in_group, chosen_metric, x=x, by="run")
+            bands = ablation_analysis.curve_bands(history, in_group, chosen_metric, x=x, by="run")
             st.plotly_chart(charts.band_curves(bands, chosen_metric, x=x), width="stretch")
         else:
             st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window,

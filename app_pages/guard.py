@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 from streamlit.errors import FragmentHandledException
 
-from cnnkit import plain_text
+from cnnkit.explorer import plain_text
 from cnnkit.errors import InputError
 
 log = logging.getLogger("cnnkit.app")

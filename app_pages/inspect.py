@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit import charts, inspection, plain_text
+from cnnkit.explorer import charts, plain_text
+from cnnkit.models import inspection
 from cnnkit.errors import InputError
 from app_pages.common import (
     cached_snapshot_epochs, cached_test_split, epoch_slider, kept_key, model_cache, model_key, picker_runs,

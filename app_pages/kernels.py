@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, plain_text
+from cnnkit.explorer import charts, plain_text
 from cnnkit.datasets import sample_images
 from cnnkit.errors import InputError
-from cnnkit.images import decode_image, to_array
-from cnnkit.tricks import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_image
+from cnnkit.datasets.images import decode_image, to_array
+from cnnkit.models.filters import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_image
 
 MAX_SIDE = 1024  # uploads are filtered at most this many pixels wide and high
 PER_ROW = 2  # results side by side: each about half the page wide, so a filter's effect shows

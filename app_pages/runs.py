@@ -3,11 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, checkpoint, export, plain_text, run_schema, run_search, selection
+from cnnkit.experiments import export
+from cnnkit.explorer import charts, plain_text, run_filter, selection
+from cnnkit.tracking import run_schema
+from cnnkit.training import checkpoint
 from cnnkit.config import parse_assignments
 from cnnkit.errors import InputError
-from cnnkit.lineage import lineage_of
-from cnnkit.settings import SETTINGS
+from cnnkit.tracking.lineage import lineage_of
+from cnnkit.config.settings import SETTINGS
 from app_pages.action_button import action_button
 from app_pages.common import job_manager, run_label, run_store, visitor
 
@@ -51,16 +54,16 @@ def page_tokens(wanted: str) -> list[str | None]:
 @st.fragment(run_every=5.0)
 def runs_table():
     search, status, dataset, arch = st.columns([2, 1, 1, 1])
-    text = search.text_input(run_search.SEARCH_LABEL, key="runs.search",
+    text = search.text_input(run_filter.SEARCH_LABEL, key="runs.search",
                              help="Part of a run's name; the first 6 or more characters of its id; or a tag as "
                                   "name=value (name= for any value).")
-    statuses = status.multiselect("Status", run_search.STATUSES, key="runs.status")
-    datasets = dataset.multiselect("Dataset", run_search.dataset_choices(), key="runs.dataset")
-    arches = arch.multiselect("Architecture", run_search.arch_choices(), key="runs.arch")
+    statuses = status.multiselect("Status", run_filter.STATUSES, key="runs.status")
+    datasets = dataset.multiselect("Dataset", run_filter.dataset_choices(), key="runs.dataset")
+    arches = arch.multiselect("Architecture", run_filter.arch_choices(), key="runs.arch")
     try:
-        wanted = run_search.filter_string(run_search.RunFilter(text, tuple(statuses), tuple(datasets), tuple(arches)))
+        wanted = run_filter.filter_string(run_filter.RunFilter(text, tuple(statuses), tuple(datasets), tuple(arches)))
         tokens = page_tokens(wanted)
-        page = store.runs_page(wanted, run_search.PAGE_SIZE, tokens[-1])
+        page = store.runs_page(wanted, run_filter.PAGE_SIZE, tokens[-1])
     except InputError as error:
         st.error(plain_text.markdown(error))
         return
@@ -78,7 +81,7 @@ def runs_table():
     if st.session_state.get(TABLE) is None or list(st.session_state[TABLE]["selection"]["rows"]) != rows:
         st.session_state[TABLE] = {"selection": {"rows": rows}}
     st.session_state[VIEW], st.session_state[ROWS] = view, rows
-    first = (len(tokens) - 1) * run_search.PAGE_SIZE
+    first = (len(tokens) - 1) * run_filter.PAGE_SIZE
     shown_runs = f"runs {first + 1}–{first + len(shown)} of {'more than ' if page.more else ''}{first + len(shown)}"
     st.caption(f"{shown_runs if len(shown) else 'No run matches the filters'} · newest first · tick a row to open "
                "it, several to compare · click a header to sort this page")

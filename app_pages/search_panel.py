@@ -1,6 +1,6 @@
 """The Train page's Search section: ranges over the form's settings, an Optuna search launched on
 the job manager, its progress, trials and Optuna's figures, and the best trial back into the form.
-All of it is `cnnkit.search`; this module only lays it out."""
+All of it is `cnnkit.experiments.search`; this module only lays it out."""
 
 import pandas as pd
 import streamlit as st
@@ -8,9 +8,10 @@ import streamlit as st
 from app_pages import common
 from app_pages.action_button import action_button
 from app_pages.guard import guarded
-from cnnkit import plain_text, search
+from cnnkit.experiments import search
+from cnnkit.explorer import plain_text
 from cnnkit.errors import InputError
-from cnnkit.settings import SETTINGS, label
+from cnnkit.config.settings import SETTINGS, label
 
 POLL_SECONDS = 1.0
 FIGURES = {"history": "Optimisation history", "importances": "Parameter importances", "parallel": "Parallel coordinates"}

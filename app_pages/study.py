@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-from cnnkit import charts, plain_text, run_schema, studies, study_analysis
+from cnnkit.experiments import ablation_analysis, ablations
+from cnnkit.explorer import charts, plain_text
+from cnnkit.tracking import run_schema
 from cnnkit.config import settings_from_text
 from cnnkit.errors import InputError
-from cnnkit.presets import PRESETS
-from cnnkit.settings import SETTINGS, label
+from cnnkit.config.presets import PRESETS
+from cnnkit.config.settings import SETTINGS, label
 from app_pages.action_button import action_button
 from app_pages.common import canceller, job_manager, picked_run, picker_runs, remember_choices, run_store, visitor
 
@@ -34,17 +36,17 @@ def base_values() -> dict:
     return st.session_state.get("train_form") or settings_from_text(st.query_params.to_dict())[0]
 
 
-def define() -> studies.Study:
-    preset = st.selectbox("Study", [OWN, *studies.STUDY_PRESETS], key="study.preset",
-                          format_func=lambda name: name if name == OWN else f"{name}: {studies.STUDY_PRESETS[name][0]}")
+def define() -> ablations.Study:
+    preset = st.selectbox("Study", [OWN, *ablations.STUDY_PRESETS], key="study.preset",
+                          format_func=lambda name: name if name == OWN else f"{name}: {ablations.STUDY_PRESETS[name][0]}")
     values = base_values() if preset == OWN else None
     changes = st.text_input("Change in the base (key=value, comma-separated)", key="study.changes",
                             placeholder="e.g. epochs=1, train_limit=200")
-    seeds = int(st.number_input("Seeds", 1, 20, studies.preset_study(preset).seeds if preset != OWN else 2,
+    seeds = int(st.number_input("Seeds", 1, 20, ablations.preset_study(preset).seeds if preset != OWN else 2,
                                 key=f"study.seeds.{preset}", help="Runs per cell; seeds count up from the base's seed."))
     if preset != OWN:
-        return studies.preset_study(preset, seeds, **studies.parse_changes(changes))
-    chosen = st.multiselect("Factors", [name for name in SETTINGS if name not in studies.NOT_FACTORS], format_func=label,
+        return ablations.preset_study(preset, seeds, **ablations.parse_changes(changes))
+    chosen = st.multiselect("Factors", [name for name in SETTINGS if name not in ablations.NOT_FACTORS], format_func=label,
                             key="study.factors")
     levels = {}
     for name in chosen:
@@ -52,7 +54,7 @@ def define() -> studies.Study:
         levels[name] = (st.multiselect(f"Levels of {label(name)}", allowed, default=allowed[:2], key=f"study.levels.{name}")
                         if allowed else st.text_input(f"Levels of {label(name)} (comma-separated)", key=f"study.levels.{name}"))
     name = st.text_input("Study name", key="study.name")
-    return studies.study_of_form(name, studies.base_config(values, changes), levels, seeds)  # every widget drawn first
+    return ablations.study_of_form(name, ablations.base_config(values, changes), levels, seeds)  # every widget drawn first
 
 
 def progress_panel(polling: bool) -> None:
@@ -81,16 +83,16 @@ def analysis(study_id: str) -> None:
         return
     shown = {column: st.column_config.NumberColumn(format="percent" if "accuracy" in metric else "%.4f")
              for column in ("effect", "low", "high", "mean", "std")}
-    effects = study_analysis.main_effects(runs, metric)
+    effects = ablation_analysis.main_effects(runs, metric)
     st.subheader("Effects")
     st.plotly_chart(charts.effects_chart(effects.assign(factor=effects["factor"].map(label)), metric), width="stretch")
     st.dataframe(effects.assign(factor=effects["factor"].map(label)), hide_index=True, width="stretch", column_config=shown)
     st.subheader("Cells (mean ± std over seeds)")
-    cells = study_analysis.cell_summary(runs, metric)
+    cells = ablation_analysis.cell_summary(runs, metric)
     st.dataframe(cells.rename(columns=label), hide_index=True, width="stretch", column_config=shown)
     curve = st.selectbox("Curve", run_schema.EPOCH_CURVES, index=3, key="study.curve")
-    names = {row.run_id: studies.describe_cell(row.cell) for row in runs.itertuples()}
-    bands = study_analysis.curve_bands(store.histories(list(names)), names, curve)
+    names = {row.run_id: ablations.describe_cell(row.cell) for row in runs.itertuples()}
+    bands = ablation_analysis.curve_bands(store.histories(list(names)), names, curve)
     st.plotly_chart(charts.band_curves(bands, curve), width="stretch")
 
 
@@ -107,7 +109,7 @@ with st.expander("Define a study", expanded="study.launched" not in st.session_s
         study = None
     if action_button(st, "Launch the study", "study.launch", type="primary", disabled=study is None):
         try:
-            launches()[study.study_id] = studies.StudyLaunch(study, job_manager(), visitor=visitor())
+            launches()[study.study_id] = ablations.StudyLaunch(study, job_manager(), visitor=visitor())
             st.session_state["study.launched"] = st.session_state["study.shown"] = study.study_id
         except InputError as error:
             st.error(plain_text.markdown(error))

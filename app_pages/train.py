@@ -11,20 +11,22 @@ import math
 import pandas as pd
 import streamlit as st
 
-from cnnkit import charts, plain_text, run_schema
-from cnnkit.accelerators import describe_devices
-from cnnkit.architectures import build_model, get_architecture, layer_table, resolve_knobs
+from cnnkit.explorer import charts, plain_text
+from cnnkit.tracking import run_schema
+from cnnkit.training.accelerators import describe_devices
+from cnnkit.models.architectures import build_model, get_architecture, layer_table, resolve_knobs
 from cnnkit.config import (
     TrainConfig, changed_settings, describe_run, field_names, find_problems, is_optional, settings_from_text,
 )
 from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload, split_warnings
 from cnnkit.errors import InputError
-from cnnkit.job_slots import slots_set_by
-from cnnkit.presets import PRESETS
-from cnnkit.settings import SETTINGS, TABS, problem_counts, settings_on
-from cnnkit.snapshot_plan import disk_budget
+from cnnkit.jobs.slots import slots_set_by
+from cnnkit.config.presets import PRESETS
+from cnnkit.config.settings import SETTINGS, TABS, problem_counts, settings_on
+from cnnkit.training.snapshot_plan import disk_budget
 from cnnkit.training import load_data
-from cnnkit.tricks import PREFILTER_DESCRIPTIONS, augment_samples, schedule_preview
+from cnnkit.models.filters import PREFILTER_DESCRIPTIONS
+from cnnkit.training.tricks import augment_samples, schedule_preview
 from app_pages.action_button import action_button
 from app_pages.common import canceller, job_manager, run_store, uploads_dir, visitor
 from app_pages.guard import guarded

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from cnnkit.presets import get_preset
+from cnnkit.config.presets import get_preset
 from cnnkit.training import train
 
 REPORTED = {

@@ -1,4 +1,4 @@
-"""Training epoch time with each augmentation, through cnnkit's own layers (`cnnkit.augment`) and
+"""Training epoch time with each augmentation, through cnnkit's own layers (`cnnkit.models.augment`) and
 through Keras' built-in ones (how cnnkit augmented before), against the same model without
 augmentation, in one process.
 
@@ -44,7 +44,7 @@ SMALL = {**FULL, "dataset": "digits", "arch": "kaggle_mnist_cnn", "train_limit":
 
 def keras_augmentation_layers(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[keras.layers.Layer]:
     """Keras' preprocessing layers for the config's augmentations, as cnnkit built them before
-    `cnnkit.augment` (the reference these measurements compare against)."""
+    `cnnkit.models.augment` (the reference these measurements compare against)."""
     height, width = input_shape[:2]
     stack: list[keras.layers.Layer] = []
     if cfg.flip != "none":
@@ -63,7 +63,7 @@ def keras_augmentation_layers(cfg: TrainConfig, input_shape: tuple[int, int, int
 
 def keras_augmented_model(cfg: TrainConfig, input_shape, num_classes: int) -> keras.Model:
     """The config's model without augmentation, behind Keras' layers for its augmentations
-    (the same order as `cnnkit.tricks.input_layers`, which has no pre-filter here)."""
+    (the same order as `cnnkit.training.tricks.input_layers`, which has no pre-filter here)."""
     plain = build(cfg.replace(**NO_AUGMENTATION), input_shape, num_classes)
     return keras.Sequential([keras.Input(input_shape), *keras_augmentation_layers(cfg, input_shape), plain])
 

@@ -40,8 +40,8 @@ import keras
 import numpy as np
 from PIL import Image
 
-from cnnkit import inspection, predict
-from cnnkit.presets import get_preset
+from cnnkit.models import inspection, predict
+from cnnkit.config.presets import get_preset
 from cnnkit.training import build
 
 SINGLE_TARGET_MS = 300.0

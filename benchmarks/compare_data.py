@@ -24,10 +24,11 @@ import time
 
 import numpy as np
 
-from cnnkit import charts, tracking
+from cnnkit import tracking
+from cnnkit.explorer import charts
 from cnnkit.config import TrainConfig
 from cnnkit.datasets import CIFAR100_CLASSES
-from cnnkit.evaluation import evaluate
+from cnnkit.training.evaluation import evaluate
 from cnnkit.training import MISTAKE_IMAGES
 
 BUDGET_S = 2.0

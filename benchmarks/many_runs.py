@@ -16,7 +16,7 @@ Then times, in this process, each arm's median over `--repeats` calls:
   so the old page never showed nor filtered older runs) against new
   `runs_page` (50 runs, one extra 1-run search to know whether more follow);
 - a filter (name contains "#77", dataset mnist, status FINISHED): old `runs_frame` filtered in pandas
-  as the page did, against `runs_page` with `run_search.filter_string`;
+  as the page did, against `runs_page` with `run_filter.filter_string`;
 - opening a run: the run's details as the page shows them (`RunStore.run`, `run_history`,
   `registered_models`), and the whole page's data with the table: old `runs_frame` + details,
   new `runs_page` + `runs_by_id` of the selection + details;
@@ -52,7 +52,9 @@ from pathlib import Path
 import sqlalchemy
 from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
 
-from cnnkit import run_pickers, run_schema, run_search, tracking
+from cnnkit import tracking
+from cnnkit.explorer import run_filter, run_pickers
+from cnnkit.tracking import run_schema
 from runs_table import EPOCHS, TEST_METRICS, random_config  # the 500-run benchmark's runs, from benchmarks/
 
 TARGETS_S = {"first page": 1.0, "a filter": 1.0, "opening a run": 0.5, "Compare of 20 runs": 2.0,
@@ -160,7 +162,7 @@ def main() -> int:
         store = tracking.RunStore(uri)
         client = tracking.make_client(uri)
         client.search_runs([tracking.experiment_id(client)], max_results=1)  # connection and mappers warmed up
-        wanted = run_search.filter_string(run_search.RunFilter("#77", ("FINISHED",), ("mnist",)))
+        wanted = run_filter.filter_string(run_filter.RunFilter("#77", ("FINISHED",), ("mnist",)))
         opened, compared = ids[len(ids) // 2], ids[-40::2]
 
         def details():
@@ -170,7 +172,7 @@ def main() -> int:
             store.results_table(compared), store.params_diff(compared), store.histories(compared)
 
         new_page = store.runs_page()
-        assert len(new_page.runs) == run_search.PAGE_SIZE and new_page.more
+        assert len(new_page.runs) == run_filter.PAGE_SIZE and new_page.more
         matching = store.runs_page(wanted, page_size=args.runs).runs
         assert len(matching) == len(old_filtered(client, "#77", "mnist", "FINISHED", limit=args.runs))
         print(f"the filter keeps {len(matching)} runs, {len(old_filtered(client, '#77', 'mnist', 'FINISHED'))} of "

@@ -25,7 +25,7 @@ import time
 from mlflow.entities import Metric, RunTag
 
 from cnnkit import tracking
-from cnnkit.architectures import ARCHITECTURES
+from cnnkit.models.architectures import ARCHITECTURES
 from cnnkit.config import FLIPS, OPTIMIZERS, PREFILTERS, SCHEDULES, TrainConfig
 
 BUDGET_S = 2.0

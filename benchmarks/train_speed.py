@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmar
 import augment_speed  # noqa: E402
 import throughput  # noqa: E402
 
-from cnnkit import accelerators  # noqa: E402
+from cnnkit.training import accelerators  # noqa: E402
 from cnnkit.config import TrainConfig  # noqa: E402
 from cnnkit.errors import InputError  # noqa: E402
-from cnnkit.presets import get_preset  # noqa: E402
+from cnnkit.config.presets import get_preset  # noqa: E402
 from cnnkit.training import load_data, train  # noqa: E402
 
 STRONG_PRESETS = {"mnist_strong": 0.996, "fashion_strong": 0.945, "cifar10_fast": 0.94}  # name -> target test accuracy

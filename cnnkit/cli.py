@@ -10,9 +10,9 @@ import time
 
 from cnnkit.config import TrainConfig, parse_assignments
 from cnnkit.errors import InputError
-from cnnkit.run_schema import TEST_ACCURACY
-from cnnkit.safe_files import ServerPaths
-from cnnkit.settings import command_line_message
+from cnnkit.tracking.run_schema import TEST_ACCURACY
+from cnnkit.config.server_paths import ServerPaths
+from cnnkit.config.settings import command_line_message
 
 PATHS = ServerPaths.anywhere()  # the operator's own shell: any path (one that leads somewhere); its jobs' managers too
 
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    from cnnkit.presets import get_preset
+    from cnnkit.config.presets import get_preset
 
     base = get_preset(args.preset).settings if args.preset else {}
     named = {key: getattr(args, key) for key in ("dataset", "arch", "epochs") if getattr(args, key) is not None}
@@ -100,11 +100,11 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
         return [{"name": f"{version.name} v{version.version}", "description": f"run {version.run_id}, {version.created}"}
                 for version in tracking.registered_models(tracking.make_client(tracking_uri))]
     if what == "studies":
-        from cnnkit.studies import STUDY_PRESETS
+        from cnnkit.experiments.ablations import STUDY_PRESETS
 
         return [{"name": name, "description": description} for name, (description, _) in STUDY_PRESETS.items()]
     if what == "settings":
-        from cnnkit.settings_listing import setting_rows
+        from cnnkit.config.settings_listing import setting_rows
 
         return setting_rows()
     if what == "datasets":
@@ -112,10 +112,10 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
 
         return list_datasets()
     if what == "architectures":
-        from cnnkit.architectures import list_architectures
+        from cnnkit.models.architectures import list_architectures
 
         return list_architectures()
-    from cnnkit.presets import list_presets
+    from cnnkit.config.presets import list_presets
 
     return list_presets()
 
@@ -141,7 +141,7 @@ class ProgressPrinter:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from cnnkit.runner_setting import THREADS, runner_setting
+    from cnnkit.jobs.runner_setting import THREADS, runner_setting
     from cnnkit.training import train
 
     cfg = config_from_args(args)
@@ -158,9 +158,9 @@ def run_remote(args: argparse.Namespace, cfg: TrainConfig, setting: str) -> int:
     import asyncio
     import queue
 
-    from cnnkit.job_events import JobEnded, RunCreated
-    from cnnkit.runner import JobSpec
-    from cnnkit.runner_setting import make_remote_runner
+    from cnnkit.jobs.events import JobEnded, RunCreated
+    from cnnkit.jobs.runner import JobSpec
+    from cnnkit.jobs.runner_setting import make_remote_runner
 
     runner = make_remote_runner(setting, args.tracking_uri)
     ended: queue.Queue = queue.Queue()
@@ -214,7 +214,7 @@ def _until_ended(run, reasons: dict | None = None) -> int:
     (Ctrl-C) and SIGTERM (kill, docker stop, systemd) stop the run within a batch: it ends KILLED
     with what it logged (its note: `reasons` by signal, else termination's), and the exit status is
     the signal's usual 128 + its number."""
-    from cnnkit.termination import SIGNAL_REASONS
+    from cnnkit.jobs.termination import SIGNAL_REASONS
     from cnnkit.tracking import StoreUnavailable, StoreWaitStopped
     from cnnkit.training import StopRequest, failure_message
 
@@ -256,7 +256,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cnnkit.training import resume, train
-    from cnnkit.worker import read_job, with_local_data
+    from cnnkit.jobs.worker import read_job, with_local_data
 
     reasons = {signal.SIGTERM: WORKER_STOPPED}
     with tempfile.TemporaryDirectory(prefix="cnnkit-worker-") as folder:
@@ -272,7 +272,7 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnnkit.export import export_run
+    from cnnkit.experiments.export import export_run
     from cnnkit.tracking import RunStore
 
     folder = Path(args.out) if args.out else Path("exports") / args.run_id
@@ -286,7 +286,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     """Print a line per trial as it ends, then the search's JSON line with its best trial. SIGINT and
     SIGTERM cancel the search: its running trials end KILLED."""
-    from cnnkit import search
+    from cnnkit.experiments import search
     from cnnkit.jobs import JobManager
 
     ranges = tuple(search.parse_range(text) for text in args.ranges)
@@ -321,7 +321,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def study_from_args(args: argparse.Namespace):
-    from cnnkit.studies import Study, parse_factor, preset_study
+    from cnnkit.experiments.ablations import Study, parse_factor, preset_study
 
     if args.study_preset:
         if args.factors:
@@ -336,8 +336,8 @@ def study_from_args(args: argparse.Namespace):
 
 def run_study(args: argparse.Namespace) -> int:
     from cnnkit.jobs import JobManager
-    from cnnkit.studies import StudyLaunch
-    from cnnkit.study_analysis import report
+    from cnnkit.experiments.ablations import StudyLaunch
+    from cnnkit.experiments.ablation_analysis import report
     from cnnkit.tracking import RunStore
 
     study = study_from_args(args)
@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             return run_study(args)
         if args.command == "study-report":
-            from cnnkit.study_analysis import report
+            from cnnkit.experiments.ablation_analysis import report
             from cnnkit.tracking import RunStore
 
             print(report(RunStore(args.tracking_uri).study_runs(args.study_id), args.metric))

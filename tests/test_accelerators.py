@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import keras
 import pytest
 
-from cnnkit import accelerators
+from cnnkit.training import accelerators
 
 tf = pytest.importorskip("tensorflow")
 
@@ -52,7 +52,7 @@ def test_memory_growth_after_the_gpus_are_initialised_is_logged_not_raised(two_g
         raise RuntimeError("Physical devices cannot be modified after being initialized")
 
     monkeypatch.setattr(tf.config.experimental, "set_memory_growth", too_late)
-    with caplog.at_level(logging.WARNING, logger="cnnkit.accelerators"):
+    with caplog.at_level(logging.WARNING, logger="cnnkit.training.accelerators"):
         accelerators.enable_memory_growth()
     assert caplog.text.count("cannot be modified") == 2
 

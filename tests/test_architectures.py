@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from cnnkit.architectures import (
+from cnnkit.models.architectures import (
     ARCHITECTURES,
     Knobs,
     build_model,

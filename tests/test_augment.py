@@ -1,4 +1,4 @@
-"""cnnkit.augment under whichever backend KERAS_BACKEND selects (run it under tensorflow and jax)."""
+"""cnnkit.models.augment under whichever backend KERAS_BACKEND selects (run it under tensorflow and jax)."""
 
 import math
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from cnnkit.augment import RandomAffine, RandomFlip, RandomShift, affine_coordinates, resample, shifted_grid
+from cnnkit.models.augment import RandomAffine, RandomFlip, RandomShift, affine_coordinates, resample, shifted_grid
 
 
 def numpy(tensor) -> np.ndarray:

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from cnnkit import charts
+from cnnkit.explorer import charts
 
 
 def note_text(fig):

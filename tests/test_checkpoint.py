@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnnkit import checkpoint
+from cnnkit.training import checkpoint
 from cnnkit.errors import InputError
 
 X = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")

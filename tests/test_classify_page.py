@@ -10,7 +10,9 @@ import pytest
 import streamlit as st
 from PIL import Image
 
-from cnnkit import charts, predict, tracking
+from cnnkit import tracking
+from cnnkit.explorer import charts
+from cnnkit.models import predict
 from files import encode, tiff
 from alerts import alert_text
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit.architectures import ARCHITECTURES
+from cnnkit.models.architectures import ARCHITECTURES
 from cnnkit.cli import main
-from cnnkit.presets import PRESETS, get_preset
+from cnnkit.config.presets import PRESETS, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 

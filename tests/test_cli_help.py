@@ -10,7 +10,7 @@ import pytest
 
 from cnnkit.cli import build_parser, config_from_args, main
 from cnnkit.config import TrainConfig
-from cnnkit.settings import SETTINGS
+from cnnkit.config.settings import SETTINGS
 
 
 def sub_commands() -> list[str]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnkit import comparison
+from cnnkit.explorer import comparison
 
 DIGITS = tuple(str(d) for d in range(10))
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")

@@ -6,7 +6,7 @@ from cnnkit import InputError
 from cnnkit.config import (
     TrainConfig, changed_settings, describe_run, field_names, find_problems, settings_from_text,
 )
-from cnnkit.settings import label
+from cnnkit.config.settings import label
 
 
 def test_defaults_are_valid_and_train_offline_on_digits():

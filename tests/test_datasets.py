@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnkit import safe_files
+from cnnkit.datasets import safe_files
 from cnnkit.datasets import digit_csv, official, registry, splits, uploads
 from cnnkit.datasets import (
     CIFAR10_CLASSES,
@@ -36,7 +36,7 @@ from cnnkit.datasets import (
     stratified_split,
 )
 from cnnkit.errors import InputError
-from cnnkit.settings import label
+from cnnkit.config.settings import label
 from files import encode, zip_of
 
 RNG = np.random.default_rng(1234)
@@ -215,7 +215,7 @@ def test_a_name_cannot_be_registered_twice(monkeypatch):
 
 def test_the_library_does_not_import_keras_or_tensorflow():
     code = (
-        "import sys, cnnkit.images, cnnkit.datasets\n"
+        "import sys, cnnkit.datasets.images, cnnkit.datasets\n"
         "cnnkit.datasets.load_dataset('digits')\n"
         "loaded = {m.split('.')[0] for m in sys.modules}\n"
         "assert not loaded & {'keras', 'tensorflow', 'jax', 'torch'}, loaded\n"

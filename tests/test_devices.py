@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnkit import accelerators, run_schema, tracking
+from cnnkit import tracking
+from cnnkit.tracking import run_schema
+from cnnkit.training import accelerators
 from cnnkit.config import TrainConfig, find_problems
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from cnnkit import checkpoint, tracking
+from cnnkit import tracking
+from cnnkit.training import checkpoint
 from cnnkit.config import TrainConfig
 from cnnkit.training import LossDiverged, RunMonitor, train
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cnnkit import run_schema
-from cnnkit.epoch_snapshots import EpochSnapshots
+from cnnkit.tracking import run_schema
+from cnnkit.training.epoch_snapshots import EpochSnapshots
 
 
 def tiny_model() -> keras.Model:

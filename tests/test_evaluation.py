@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cnnkit.evaluation import confusion_matrix, evaluate
+from cnnkit.training.evaluation import confusion_matrix, evaluate
 
 
 def test_metrics_confusion_and_mistakes_from_known_predictions():

@@ -1,4 +1,4 @@
-"""Export of a finished run (cnnkit.export): the .keras model as logged, an ONNX copy that
+"""Export of a finished run (cnnkit.experiments.export): the .keras model as logged, an ONNX copy that
 onnxruntime checks against Keras, and a model card written from what the run logged; from the
 command line and the Runs page's Export button."""
 
@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from cnnkit import export, tracking
+from cnnkit import tracking
+from cnnkit.experiments import export
 from cnnkit.cli import main
 from cnnkit.config import TrainConfig, describe_tricks
 from cnnkit.errors import InputError

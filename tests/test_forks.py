@@ -5,10 +5,12 @@ lineage and continues the parent's epochs; a fork that doesn't fit the weights i
 import numpy as np
 import pytest
 
-from cnnkit import cli, forks, run_schema, tracking
+from cnnkit import cli, tracking
+from cnnkit.tracking import run_schema
+from cnnkit.training import forks
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
-from cnnkit.lineage import Lineage, lineage_of, lineage_tags
+from cnnkit.tracking.lineage import Lineage, lineage_of, lineage_tags
 from cnnkit.training import fork, train
 
 TINY = TrainConfig(dataset="digits", arch="kaggle_mnist_cnn", epochs=2, batch_size=32, train_limit=300, snapshot_every=1,

@@ -29,7 +29,7 @@ kind, target = sys.argv[1], sys.argv[2]
 from cnnkit import datasets
 from cnnkit.errors import InputError
 if kind == "batch zip":
-    from cnnkit import predict
+    from cnnkit.models import predict
     data = Path(target).read_bytes()
 load = {"csv": lambda: datasets.load_dataset("csv", path=target),
         "folder": lambda: datasets.load_dataset("folder", path=target),

@@ -1,6 +1,6 @@
 """Run names, tags, typed searches and job names with HTML or markdown render as their own text on
 every page, through Streamlit's AppTest: each markdown element that shows one holds it escaped
-(`cnnkit.plain_text.markdown`), and each chart holds it HTML-escaped (`cnnkit.plain_text.plotly`).
+(`cnnkit.explorer.plain_text.markdown`), and each chart holds it HTML-escaped (`cnnkit.explorer.plain_text.plotly`).
 
 One 1-epoch digits run trained on 10 images (so Compare, Inspect and Classify have a model and an
 evaluation) and one run made without training, both named hostilely."""
@@ -12,7 +12,8 @@ import pytest
 import streamlit as st
 from cheap_runs import finished_runs
 
-from cnnkit import plain_text, run_pickers, tracking
+from cnnkit import tracking
+from cnnkit.explorer import plain_text, run_pickers
 from cnnkit.config import TrainConfig
 from cnnkit.training import Progress
 from test_train_jobs_panel import BlockedTrainer, manager_on  # noqa: F401 (a fixture)

@@ -1,4 +1,4 @@
-"""cnnkit.images: decoding untrusted bytes safely, converting modes, resizing with padding."""
+"""cnnkit.datasets.images: decoding untrusted bytes safely, converting modes, resizing with padding."""
 
 import re
 import struct
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cnnkit.errors import InputError
-from cnnkit.images import (
+from cnnkit.datasets.images import (
     DIGIT_FILL,
     MAX_DATA_URL_CHARS,
     MAX_PIXELS,

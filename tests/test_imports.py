@@ -22,8 +22,12 @@ def cnnkit_imports(path: Path, modules: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imported.add(node.module)
-            imported |= {f"{node.module}.{alias.name}" for alias in node.names}
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names} & modules
+            # `from cnnkit.tracking import run_schema` names the module run_schema; its package's
+            # __init__ runs first for any submodule, so that is no edge of this module's own.
+            imported |= submodules
+            if len(submodules) < len(node.names):
+                imported.add(node.module)
     return {name for name in imported if name in modules}
 
 

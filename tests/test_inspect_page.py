@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from cnnkit import charts, tracking
+from cnnkit import tracking
+from cnnkit.explorer import charts
 from alerts import alert_text
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnnkit import inspection
+from cnnkit.models import inspection
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.training import build
@@ -207,8 +207,8 @@ JAX_CHECK = """
 import sys
 import keras
 import numpy as np
-import cnnkit.tricks  # registers cnnkit's layers for loading
-from cnnkit import inspection
+import cnnkit.models.filters  # registers cnnkit's layers for loading
+from cnnkit.models import inspection
 
 assert keras.backend.backend() == "jax"
 model = keras.saving.load_model(sys.argv[1], safe_mode=True)

@@ -3,13 +3,15 @@ latest progress event into the store, where a runner on another machine reads it
 
 import pytest
 
-from cnnkit import job_events, run_schema, tracking
+from cnnkit import tracking
+from cnnkit.jobs import events
+from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
-from cnnkit.heartbeat import Heartbeat, heartbeat_age, stale_after_seconds
-from cnnkit.job_events import JobEnded, ProgressReported, RunCreated
+from cnnkit.tracking.heartbeat import Heartbeat, heartbeat_age, stale_after_seconds
+from cnnkit.jobs.events import JobEnded, ProgressReported, RunCreated
 from cnnkit.training import Progress, RangeTest, RunResult
-from cnnkit.tricks import LRSuggestion
+from cnnkit.models.schedules import LRSuggestion
 from run_processes import wait_for
 
 PROGRESS = Progress("training", epoch=2, epochs=3, batch=5, batches=10, elapsed_s=4.5, eta_s=9.0,
@@ -26,9 +28,9 @@ PROGRESS = Progress("training", epoch=2, epochs=3, batch=5, batches=10, elapsed_
     JobEnded("cancelled"),
 ], ids=lambda event: type(event).__name__)
 def test_every_job_event_round_trips_through_json(event):
-    text = job_events.to_json(event)
+    text = events.to_json(event)
     assert isinstance(text, str)
-    assert job_events.from_json(text) == event
+    assert events.from_json(text) == event
 
 
 def test_a_range_tests_result_stays_in_its_process():
@@ -36,7 +38,7 @@ def test_a_range_tests_result_stays_in_its_process():
 
     test = RangeTest(np.ones(3), np.ones(3), LRSuggestion(0.1, 0.01, 0.5))
     with pytest.raises(TypeError, match="stays in the process"):
-        job_events.to_json(JobEnded("finished", None, test))
+        events.to_json(JobEnded("finished", None, test))
 
 
 def test_the_heartbeat_writes_the_time_the_latest_progress_and_the_fraction_done(tmp_path):

@@ -3,7 +3,7 @@ at once" is off when the runner decides (a Ray cluster's job slots)."""
 
 import pytest
 
-from cnnkit.job_slots import slots_set_by, where_jobs_run
+from cnnkit.jobs.slots import slots_set_by, where_jobs_run
 from cnnkit.jobs import JobManager
 
 

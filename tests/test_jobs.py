@@ -12,9 +12,9 @@ from cnnkit import jobs, tracking, training
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.thread_runner import ThreadRunner
+from cnnkit.jobs.thread_runner import ThreadRunner
 from cnnkit.training import Progress, RangeTest, RunResult
-from cnnkit.tricks import LRSuggestion
+from cnnkit.models.schedules import LRSuggestion
 
 TIMEOUT = 30  # seconds; only a broken manager ever waits this long
 CFG = TrainConfig(dataset="digits", arch="kaggle_mnist_cnn", epochs=1, train_limit=200)

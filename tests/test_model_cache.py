@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from cnnkit.errors import InputError
-from cnnkit.model_cache import ModelCache
+from cnnkit.explorer.model_cache import ModelCache
 
 WAIT_S = 60  # generous: the loads below finish as soon as the test lets them
 

@@ -7,14 +7,15 @@ import json
 
 import pytest
 
-from cnnkit import search, tracking, training
+from cnnkit import tracking, training
+from cnnkit.experiments import search
 from cnnkit.cli import main
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.runner import JobSpec
-from cnnkit.safe_files import ServerPaths
-from cnnkit.worker import read_job
+from cnnkit.jobs.runner import JobSpec
+from cnnkit.config.server_paths import ServerPaths
+from cnnkit.jobs.worker import read_job
 
 from test_jobs import TIMEOUT, FakeTrainer
 from test_train_page_paths import served_on  # noqa: F401  (a fixture)

@@ -11,7 +11,8 @@ import pytest
 import streamlit as st
 from cheap_runs import finished_runs
 
-from cnnkit import run_pickers, tracking
+from cnnkit import tracking
+from cnnkit.explorer import run_pickers
 
 pytestmark = pytest.mark.slow
 

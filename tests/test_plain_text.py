@@ -1,11 +1,11 @@
-"""cnnkit.plain_text: typed text shown as itself in Streamlit markdown and in Plotly's HTML subset."""
+"""cnnkit.explorer.plain_text: typed text shown as itself in Streamlit markdown and in Plotly's HTML subset."""
 
 import re
 
 import pytest
 from markdown_it import MarkdownIt
 
-from cnnkit import plain_text
+from cnnkit.explorer import plain_text
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "**bold**", "[link](http://x)", "# heading", "$x$", "`code`",
            ":red[red] :material/home:", "a_b_c *i* ~~s~~", "1. list", "12) list", "> quote", "- item", "+ item", "---",

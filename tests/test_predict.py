@@ -1,4 +1,4 @@
-"""cnnkit.predict: fitting uploads to a model, batch prediction, zips, Kaggle submissions."""
+"""cnnkit.models.predict: fitting uploads to a model, batch prediction, zips, Kaggle submissions."""
 
 import types
 
@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cnnkit import inspection, predict, safe_files
-from cnnkit.architectures import build_model
+from cnnkit.datasets import safe_files
+from cnnkit.models import inspection, predict
+from cnnkit.models.architectures import build_model
 from cnnkit.datasets import CIFAR10_CLASSES, load_dataset
 from cnnkit.errors import InputError
-from cnnkit.images import MAX_PIXELS
-from cnnkit.predict import (
+from cnnkit.datasets.images import MAX_PIXELS
+from cnnkit.models.predict import (
     files_from_zip,
     kaggle_submission,
     predict_files,

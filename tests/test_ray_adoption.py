@@ -16,10 +16,11 @@ import ray.job_submission  # noqa: E402
 import ray.util.state  # noqa: E402
 from ray.job_submission import JobStatus  # noqa: E402
 
-from cnnkit import run_schema, tracking  # noqa: E402
+from cnnkit import tracking  # noqa: E402
+from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig  # noqa: E402
 from cnnkit.jobs import JobManager  # noqa: E402
-from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner  # noqa: E402
+from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner  # noqa: E402
 from cnnkit.training import Progress  # noqa: E402
 from run_processes import wait_for  # noqa: E402
 
@@ -101,7 +102,7 @@ def test_the_listing_is_the_clusters_cnnkit_jobs_still_pending_or_running_whose_
     cluster.add(None, JobStatus.RUNNING)  # a driver job, not submitted: no submission id
     cluster.add("cnnkit-0f0f-4-100", JobStatus.RUNNING, "0f0f")  # another app's store holds its run
     runner = RayRunner("http://head:8265", store, poll_seconds=0.05)
-    with caplog.at_level(logging.WARNING, logger="cnnkit.ray_runner"):
+    with caplog.at_level(logging.WARNING, logger="cnnkit.jobs.ray_runner"):
         listed = runner.running_jobs()
     assert [(job.handle, job.run_id, job.name, job.kind) for job in listed] == [
         (f"cnnkit-{running}-1-100", running, "running", "train"),
@@ -116,7 +117,7 @@ def test_the_listing_is_the_clusters_cnnkit_jobs_still_pending_or_running_whose_
 
 def test_a_cluster_that_does_not_list_its_jobs_gives_none_with_a_log_line(cluster, store, caplog):
     cluster.listing_error = ConnectionError("Failed to connect to API server.")
-    with caplog.at_level(logging.WARNING, logger="cnnkit.ray_runner"):
+    with caplog.at_level(logging.WARNING, logger="cnnkit.jobs.ray_runner"):
         assert RayRunner("http://head:8265", store).running_jobs() == []
     assert "did not list its jobs: Failed to connect to API server." in caplog.text
 

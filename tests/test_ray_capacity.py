@@ -12,9 +12,9 @@ pytest.importorskip("ray")
 import ray.job_submission  # noqa: E402
 import ray.util.state  # noqa: E402
 
-from cnnkit import ray_runner  # noqa: E402
+from cnnkit.jobs import ray_runner  # noqa: E402
 from cnnkit.errors import InputError  # noqa: E402
-from cnnkit.ray_runner import RayRunner, slots_of  # noqa: E402
+from cnnkit.jobs.ray_runner import RayRunner, slots_of  # noqa: E402
 from run_processes import wait_for  # noqa: E402
 
 

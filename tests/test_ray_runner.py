@@ -20,7 +20,7 @@ from cnnkit import tracking
 from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
-from cnnkit.ray_runner import WAITING_FOR_A_SLOT, RayRunner
+from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner
 from ray_cluster import SLOTS, RayHead
 from run_processes import ROOT, logged_epochs, wait_for
 

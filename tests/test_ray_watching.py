@@ -1,10 +1,11 @@
 """What the Ray runner passes on from the store while a worker trains elsewhere, without a cluster:
 each logged epoch once, however the heartbeat's latest progress event and the epoch rows interleave."""
 
-from cnnkit import run_schema, tracking
+from cnnkit import tracking
+from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
-from cnnkit.job_events import ProgressReported
-from cnnkit.ray_runner import RayRunner, _Watched
+from cnnkit.jobs.events import ProgressReported
+from cnnkit.jobs.ray_runner import RayRunner, _Watched
 from cnnkit.training import Progress
 
 

@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from cnnkit import checkpoint, tracking
+from cnnkit import tracking
+from cnnkit.training import checkpoint
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.training import resumable, train

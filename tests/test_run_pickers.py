@@ -5,7 +5,8 @@ a search in the store, and a chosen run stays offered however old. Nothing is tr
 import pytest
 from cheap_runs import finished_runs
 
-from cnnkit import InputError, run_pickers, tracking
+from cnnkit import InputError, tracking
+from cnnkit.explorer import run_pickers
 from cnnkit.config import TrainConfig
 
 COUNT = 10

@@ -4,12 +4,12 @@ stay as they were, and no other module of the library or the app spells them out
 import ast
 from pathlib import Path
 
-from cnnkit import run_schema
+from cnnkit.tracking import run_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_VOCABULARIES = {
     "val_loss", "val_accuracy",  # also the names Keras' callbacks monitor (plateau, early stopping)
-    "param_count",  # also a key of the architectures listing (cnnkit.architectures.list_architectures)
+    "param_count",  # also a key of the architectures listing (cnnkit.models.architectures.list_architectures)
 }
 
 
@@ -42,4 +42,4 @@ def test_no_other_module_spells_the_run_schema_out():
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Constant) and node.value in names
     ]
-    assert not respelled, "use cnnkit.run_schema instead of:\n" + "\n".join(respelled)
+    assert not respelled, "use cnnkit.tracking.run_schema instead of:\n" + "\n".join(respelled)

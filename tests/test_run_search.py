@@ -4,9 +4,10 @@ pandas. Runs are made directly with `start_run`; nothing is trained."""
 
 import pytest
 
-from cnnkit import InputError, run_search, tracking
+from cnnkit import InputError, tracking
+from cnnkit.explorer import run_filter
 from cnnkit.config import TrainConfig
-from cnnkit.run_search import RunFilter
+from cnnkit.explorer.run_filter import RunFilter
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +29,16 @@ def store(tmp_path_factory):
 
 def names(store, chosen: RunFilter) -> list[str]:
     client, _ = store
-    return tracking.runs_page(client, run_search.filter_string(chosen)).runs["name"].tolist()
+    return tracking.runs_page(client, run_filter.filter_string(chosen)).runs["name"].tolist()
 
 
 def test_no_filter_is_an_empty_filter_string():
-    assert run_search.filter_string(RunFilter()) == ""
+    assert run_filter.filter_string(RunFilter()) == ""
 
 
 def test_quotes_percent_and_backslash_typed_in_the_search_box_match_any_one_character():
-    assert run_search.search_clauses("it's 100%\\") == ["attributes.run_name ILIKE '%it_s 100__%'"]
-    assert run_search.search_clauses('say "hi"') == ["attributes.run_name ILIKE '%say _hi_%'"]
+    assert run_filter.search_clauses("it's 100%\\") == ["attributes.run_name ILIKE '%it_s 100__%'"]
+    assert run_filter.search_clauses('say "hi"') == ["attributes.run_name ILIKE '%say _hi_%'"]
 
 
 def test_the_search_box_reads_a_tag_a_run_id_or_a_name(store):
@@ -54,7 +55,7 @@ def test_the_search_box_reads_a_tag_a_run_id_or_a_name(store):
 def test_a_tag_name_mlflow_cannot_search_is_refused_naming_the_search_box(store):
     for text in ("`x` = 1 OR 1=1", "=value"):
         with pytest.raises(InputError, match=r"^Search name, run id or tag: write a tag as name=value"):
-            run_search.filter_string(RunFilter(text=text))
+            run_filter.filter_string(RunFilter(text=text))
 
 
 def test_several_statuses_datasets_or_architectures_keep_runs_with_any_of_them(store):
@@ -67,7 +68,7 @@ def test_several_statuses_datasets_or_architectures_keep_runs_with_any_of_them(s
 
 
 def test_one_of_several_is_written_as_none_of_the_others():
-    assert run_search.one_of("attributes.status", ["KILLED", "FAILED"], run_search.STATUSES) == [
+    assert run_filter.one_of("attributes.status", ["KILLED", "FAILED"], run_filter.STATUSES) == [
         "attributes.status != 'FINISHED'", "attributes.status != 'RUNNING'", "attributes.status != 'SCHEDULED'"]
-    assert run_search.one_of("params.arch", ["a", "a"], ["a", "b"]) == ["params.arch LIKE 'a'"]
-    assert run_search.one_of("params.arch", [], ["a", "b"]) == []
+    assert run_filter.one_of("params.arch", ["a", "a"], ["a", "b"]) == ["params.arch LIKE 'a'"]
+    assert run_filter.one_of("params.arch", [], ["a", "b"]) == []

@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from cnnkit import run_search, tracking
+from cnnkit import tracking
+from cnnkit.explorer import run_filter
 from cnnkit.config import TrainConfig
 from alerts import alert_text
 
@@ -106,7 +107,7 @@ def caption_of_table(at) -> str:
 
 def test_runs_come_a_page_at_a_time_and_a_tick_on_another_page_stays(app, runs, monkeypatch):
     newest, fashion, oldest = runs
-    monkeypatch.setattr(run_search, "PAGE_SIZE", 2)
+    monkeypatch.setattr(run_filter, "PAGE_SIZE", 2)
     at = app.switch_page("app_pages/runs.py").run()
     assert caption_of_table(at).startswith("runs 1–2 of more than 2 · newest first")
     assert at.dataframe[0].value["name"].tolist() == ["newest digits", "fashion"]

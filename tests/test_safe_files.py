@@ -1,4 +1,4 @@
-"""cnnkit.safe_files: where visitors may point, regular files only, bounded reads, safe zips."""
+"""cnnkit.datasets.safe_files: where visitors may point, regular files only, bounded reads, safe zips."""
 
 import io
 import os
@@ -8,9 +8,10 @@ import zipfile
 
 import pytest
 
-from cnnkit import safe_files
+from cnnkit.datasets import safe_files
 from cnnkit.errors import InputError
-from cnnkit.safe_files import ServerPaths, open_regular, open_zip, read_entry, read_regular, zip_entries
+from cnnkit.config.server_paths import ServerPaths
+from cnnkit.datasets.safe_files import open_regular, open_zip, read_entry, read_regular, zip_entries
 
 from files import zip_of
 

@@ -6,11 +6,14 @@ import threading
 import optuna
 import pytest
 
-from cnnkit import checkpoint, run_schema, search, tracking
+from cnnkit import tracking
+from cnnkit.experiments import search
+from cnnkit.tracking import run_schema
+from cnnkit.training import checkpoint
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.search import SearchSpec, make_range, parse_range
+from cnnkit.experiments.search import SearchSpec, make_range, parse_range
 from cnnkit.training import Progress, RunResult
 
 TIMEOUT = 120  # seconds; only a broken search waits this long

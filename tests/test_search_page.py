@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from cnnkit import run_schema, tracking
+from cnnkit import tracking
+from cnnkit.tracking import run_schema
 from alerts import alert_text
 
 TIMEOUT = 300  # seconds; four tiny runs on a busy machine

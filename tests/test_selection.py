@@ -1,6 +1,6 @@
 """Selections kept by id while the rows shown change."""
 
-from cnnkit.selection import after_ticks, rows_of
+from cnnkit.explorer.selection import after_ticks, rows_of
 
 
 def test_ticks_select_the_ids_of_their_rows_latest_pick_last():

@@ -7,7 +7,7 @@ import pytest
 
 from cnnkit.config import TrainConfig, field_names
 from cnnkit.errors import InputError
-from cnnkit.settings import (
+from cnnkit.config.settings import (
     SCHEDULE_SETTINGS, SETTINGS, TABS, command_line_message, label, problem_counts, setting_error, settings_on,
 )
 

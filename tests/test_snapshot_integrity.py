@@ -12,7 +12,8 @@ import keras
 import pytest
 import streamlit as st
 
-from cnnkit import InputError, cli, run_schema, tracking
+from cnnkit import InputError, cli, tracking
+from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.training import fork, train
 from alerts import alert_text

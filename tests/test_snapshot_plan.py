@@ -4,7 +4,7 @@ import pytest
 
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
-from cnnkit.snapshot_plan import disk_budget, optimizer_slots, readable_size, snapshot_epochs
+from cnnkit.training.snapshot_plan import disk_budget, optimizer_slots, readable_size, snapshot_epochs
 
 
 def test_every_kth_epoch_and_the_last():

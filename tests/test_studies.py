@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from cnnkit import run_schema
+from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.studies import Study, StudyLaunch, parse_factor, preset_study, setting_factor
+from cnnkit.experiments.ablations import Study, StudyLaunch, parse_factor, preset_study, setting_factor
 from cnnkit.training import RunResult
 
 TIMEOUT = 30

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnkit import charts, comparison
-from cnnkit.study_analysis import cell_summary, curve_bands, main_effects
+from cnnkit.explorer import charts, comparison
+from cnnkit.experiments.ablation_analysis import cell_summary, curve_bands, main_effects
 
 # accuracy = 0.80 + 0.10 (flip on) + 0.02 (batch norm off) + a seed's own offset, plus noise on flip's runs
 NOISE = {0: 0.00, 1: 0.03, 2: -0.01}  # added to the flip=on runs only: per-seed flip effects 0.10, 0.13, 0.09

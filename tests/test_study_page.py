@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from cnnkit import run_schema, tracking
+from cnnkit import tracking
+from cnnkit.tracking import run_schema
 from alerts import alert_text
 
 PAGE = "app_pages/study.py"

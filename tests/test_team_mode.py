@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnkit import cli, predict, run_schema, tracking
+from cnnkit import cli, tracking
+from cnnkit.models import predict
+from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from test_pages import launch_button

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.time_travel import evaluation_at_epoch, fixed_and_broken
+from cnnkit.experiments.time_travel import evaluation_at_epoch, fixed_and_broken
 
 Y = np.array([0, 1, 2, 1])
 

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from cnnkit import charts, time_travel, tracking
+from cnnkit import tracking
+from cnnkit.experiments import time_travel
+from cnnkit.explorer import charts
 from cnnkit.config import TrainConfig
-from cnnkit.lineage import Lineage, lineage_of
+from cnnkit.tracking.lineage import Lineage, lineage_of
 from cnnkit.training import fork, train
 from alerts import alert_text
 

@@ -14,7 +14,8 @@ import time
 import pytest
 from mlflow.exceptions import MlflowException
 
-from cnnkit import InputError, tracking, worker_process
+from cnnkit import InputError, tracking
+from cnnkit.tracking import worker_process
 from cnnkit.config import TrainConfig, describe_tricks
 
 RICH = TrainConfig(schedule="cyclic", flip="horizontal", rotation=10, zoom=0.1, prefilter="sharpen",

@@ -13,7 +13,7 @@ import pytest
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
 from cnnkit.training import RatePlan, RunMonitor, predict_test_images, train
-from cnnkit.tricks import schedule_preview
+from cnnkit.training.tricks import schedule_preview
 
 TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=2, batch_size=64, seed=3)
 

@@ -4,19 +4,9 @@ import pytest
 
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
-from cnnkit.tricks import (
-    CyclicLR,
-    ExponentialRamp,
-    OneCycle,
-    PerImageStandardization,
-    augment_samples,
-    canny_edges,
-    filter_image,
-    input_layers,
-    make_optimizer,
-    schedule_preview,
-    suggest_lr_range,
-)
+from cnnkit.models.filters import PerImageStandardization, canny_edges, filter_image
+from cnnkit.models.schedules import CyclicLR, ExponentialRamp, OneCycle, suggest_lr_range
+from cnnkit.training.tricks import augment_samples, input_layers, make_optimizer, schedule_preview
 
 
 def values(schedule, steps):

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit import run_schema, tracking
+from cnnkit import tracking
+from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
-from cnnkit.data_loading import load_data
+from cnnkit.config.data_loading import load_data
 from cnnkit.datasets import save_upload
 from cnnkit.errors import InputError
 from cnnkit.cli import WORKER_STOPPED, main
-from cnnkit.runner import JobSpec
-from cnnkit.safe_files import ServerPaths
+from cnnkit.jobs.runner import JobSpec
+from cnnkit.config.server_paths import ServerPaths
 from cnnkit.training import Progress
-from cnnkit.worker import with_local_data
+from cnnkit.jobs.worker import with_local_data
 from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
 from test_cli import digits_csv
 

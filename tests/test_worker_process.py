@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from cnnkit import run_schema, worker_process
+from cnnkit.tracking import run_schema, worker_process
 from run_processes import wait_for
 
 HOST = socket.gethostname()

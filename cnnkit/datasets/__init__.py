@@ -6,7 +6,7 @@ when a dataset has to be downloaded, so everything else works with any Keras bac
 One module per concept: `registry` (names → loaders, `RawData`), `splits` (`load_dataset`,
 stratified splits and their checks, the `Dataset` type with its fingerprints), `official`
 (digits, MNIST, Fashion-MNIST, CIFAR: CNNKIT_DATA_DIR copies or a Keras download), `digit_csv`
-(Kaggle CSVs), `folders` (class folders and zips, through `cnnkit.safe_files`), `uploads`, and
+(Kaggle CSVs), `folders` (class folders and zips, through `cnnkit.datasets.safe_files`), `uploads`, and
 `decoded_cache` (official files decoded once, kept on local disk).
 This package re-exports their public names; importing it registers every loader, in the order
 `list_datasets` shows them. A module's limits (such as `digit_csv.CSV_CHUNK_ROWS`) are read

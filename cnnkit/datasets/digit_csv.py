@@ -15,7 +15,7 @@ import pandas as pd
 from cnnkit.datasets.registry import RawData, register_dataset
 from cnnkit.datasets.uploads import MAX_UPLOAD_BYTES, shown_name
 from cnnkit.errors import InputError
-from cnnkit.safe_files import open_regular
+from cnnkit.datasets.safe_files import open_regular
 
 
 # Kaggle CSVs are read in chunks of rows, so memory holds the uint8 images plus one chunk of cells.

@@ -1,5 +1,5 @@
 """Image folders: one sub-folder per class, as a directory, a .zip file or uploaded zip bytes, read
-through `cnnkit.safe_files` (regular files only, zips checked before anything is unpacked)."""
+through `cnnkit.datasets.safe_files` (regular files only, zips checked before anything is unpacked)."""
 
 import io
 import os
@@ -13,8 +13,8 @@ import numpy as np
 from cnnkit.datasets.registry import RawData, register_dataset
 from cnnkit.datasets.uploads import shown_name
 from cnnkit.errors import InputError
-from cnnkit.images import IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array
-from cnnkit.safe_files import (
+from cnnkit.datasets.images import IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array
+from cnnkit.datasets.safe_files import (
     MAX_ENTRY_BYTES, MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, READ_ERRORS, open_regular, open_zip, read_entry, read_regular,
     zip_path,
 )

@@ -10,7 +10,7 @@ import numpy as np
 
 from cnnkit.datasets.registry import DATASETS, RawData
 from cnnkit.errors import InputError
-from cnnkit.settings import label, setting_error
+from cnnkit.config.settings import label, setting_error
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,120 @@
+"""What an ablation study found: per cell mean ± std, each factor's main effect with a 95 %
+interval across seeds, and learning curves per cell as mean ± std.
+
+Pure pandas and scipy on `tracking.study_runs` frames (one row per run: `cell`, a dict factor ->
+level label, `seed`, metric columns) and `tracking.histories` frames; no MLflow or Streamlit.
+
+A factor's main effect of level L is measured against its first level, the baseline, seed by seed:
+for each seed, the mean of its runs at L (over every level of the other factors) minus the mean of
+its runs at the baseline. The effect is the mean of those per-seed differences, and its interval
+the t-interval mean ± t(0.975, n - 1) · sd / √n over the n seeds that have both; one seed gives
+no interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cnnkit.errors import InputError
+from cnnkit.tracking.run_schema import RESULT_METRICS
+
+EFFECT_COLUMNS = ("factor", "level", "baseline", "effect", "low", "high", "seeds")
+CONFIDENCE = 0.95
+
+
+def factors_of(runs: pd.DataFrame) -> list[str]:
+    """The study's factors, in the order its cells name them."""
+    return list(dict.fromkeys(factor for cell in runs["cell"] for factor in cell))
+
+
+def by_factor(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with one column per factor (its level label) in place of `cell`."""
+    factors = factors_of(runs)
+    levels = pd.DataFrame([[cell.get(factor, "") for factor in factors] for cell in runs["cell"]],
+                          columns=factors, index=runs.index)
+    return pd.concat([levels, runs.drop(columns=["cell"])], axis=1)
+
+
+def _levels(runs: pd.DataFrame, factor: str) -> list[str]:
+    """A factor's levels in the order they first appear (the study's order: the baseline first)."""
+    return list(dict.fromkeys(runs[factor]))
+
+
+def cell_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per cell, in the study's order: the factor columns, then `runs` (runs with a value),
+    `mean` and `std` (sample std; nan for one run) of `metric`."""
+    table = by_factor(runs)
+    factors = factors_of(runs)
+    grouped = table.groupby(factors, sort=False)[metric]
+    summary = grouped.agg(runs="count", mean="mean", std="std").reset_index()
+    return summary
+
+
+def main_effects(runs: pd.DataFrame, metric: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Each factor's main effect on `metric`, one row per non-baseline level, with the columns in
+    `EFFECT_COLUMNS`: `effect` the mean per-seed difference from the baseline, `low`/`high` its
+    t-interval at `confidence` (nan with fewer than two seeds), `seeds` how many seeds it rests on."""
+    table = by_factor(runs).dropna(subset=[metric])
+    rows = []
+    for factor in factors_of(runs):
+        levels = _levels(table, factor)
+        if not levels:
+            continue
+        per_seed = table.groupby(["seed", factor], sort=False)[metric].mean().unstack(factor)
+        for level in levels[1:]:
+            differences = (per_seed[level] - per_seed[levels[0]]).dropna().to_numpy()
+            rows.append((factor, level, levels[0], *_interval(differences, confidence), len(differences)))
+    return pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """Mean and the t-interval around it; nan bounds for fewer than two values."""
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, np.nan, np.nan
+    half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def curve_bands(history: pd.DataFrame, groups: dict[str, str], metric: str, x: str = "epoch",
+                by: str = "run_id") -> pd.DataFrame:
+    """Mean ± std of `metric` per group and `x`: `history` is long (columns `by`, `x`, `metric`, as
+    `tracking.histories`), `groups` maps a run (its `by` value) to its group (e.g. a cell). Columns
+    group, `x`, mean, std (0 where one run), runs; groups in the order of `groups`' values."""
+    columns = ["group", x, "mean", "std", "runs"]
+    if history.empty or metric not in history.columns:
+        return pd.DataFrame(columns=columns)
+    rows = history[history[by].isin(list(groups))].assign(group=lambda frame: frame[by].map(groups))
+    rows = rows.dropna(subset=[metric])
+    bands = rows.groupby(["group", x], sort=False)[metric].agg(mean="mean", std="std", runs="count").reset_index()
+    bands["std"] = bands["std"].fillna(0.0)
+    order = {group: position for position, group in enumerate(dict.fromkeys(groups.values()))}
+    return bands.sort_values(["group", x], key=lambda column: column.map(order) if column.name == "group" else column,
+                             kind="stable").reset_index(drop=True)[columns]
+
+
+
+def report(runs: pd.DataFrame, metric: str) -> str:
+    """The study's cells and effects as plain-text tables, for the command line."""
+    if runs.empty:
+        return "No runs of this study in the store."
+    if metric not in RESULT_METRICS:
+        raise InputError(f"Metric: '{metric}' is not one of {', '.join(RESULT_METRICS)}.")
+    cells = cell_summary(runs, metric)
+    cells["mean ± std"] = [f"{mean:.4f} ± {std:.4f}" if std == std else f"{mean:.4f}"
+                           for mean, std in zip(cells["mean"], cells["std"])]
+    effects = main_effects(runs, metric)
+    effects["95 % interval"] = [f"[{low:+.4f}, {high:+.4f}]" if low == low else "(one seed: none)"
+                                for low, high in zip(effects["low"], effects["high"])]
+    effects["effect"] = effects["effect"].map("{:+.4f}".format)
+    return "\n".join([
+        f"{metric} per cell (mean ± std over seeds):",
+        cells.drop(columns=["mean", "std"]).to_string(index=False),
+        "",
+        f"Main effects on {metric} (mean difference from each factor's first level, across seeds):",
+        effects[["factor", "level", "baseline", "effect", "95 % interval", "seeds"]].to_string(index=False),
+    ])

@@ -1,0 +1,45 @@
+"""A run rewound to one of its snapshot epochs: its evaluation then, and which test images an epoch
+fixed or broke. Pure numpy over the snapshot's test probabilities (see `tracking.snapshot_probabilities`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnkit.training.evaluation import evaluate
+from cnnkit.tracking import RunEvaluation
+from cnnkit.training import MISTAKE_IMAGES
+
+
+def evaluation_at_epoch(probabilities: np.ndarray, y_test: np.ndarray, x_test: np.ndarray,
+                        class_names: list[str]) -> RunEvaluation:
+    """The run's evaluation as it would have been after the snapshot's epoch, in the shape the
+    finished run's evaluation has, so every view of one shows the other."""
+    result = evaluate(y_test, probabilities, class_names)
+    mistakes = result.mistakes.assign(probabilities=[np.asarray(row) for row in result.mistakes["probabilities"]])
+    shown = mistakes["index"].to_numpy()[:MISTAKE_IMAGES]
+    return RunEvaluation(list(class_names), result.confusion, result.per_class, mistakes,
+                         {int(i): x_test[i] for i in shown})
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Between two epochs of a run: the test images it got right only at the later one (`fixed`) and
+    those it got right only at the earlier one (`broken`), by test index, most confident first."""
+
+    fixed: np.ndarray
+    broken: np.ndarray
+    right_before: int  # images right at the earlier epoch
+    right_after: int
+
+
+def fixed_and_broken(y_test: np.ndarray, earlier: np.ndarray, later: np.ndarray) -> Changes:
+    """`earlier`, `later`: the two epochs' probabilities of the same test images. The fixed images come
+    most confidently right first, the broken most confidently wrong first."""
+    y_test = np.asarray(y_test)
+    before, after = earlier.argmax(axis=1) == y_test, later.argmax(axis=1) == y_test
+    confidence = later.max(axis=1)
+    fixed, broken = np.flatnonzero(~before & after), np.flatnonzero(before & ~after)
+    return Changes(fixed[np.argsort(-confidence[fixed], kind="stable")],
+                   broken[np.argsort(-confidence[broken], kind="stable")], int(before.sum()), int(after.sum()))
