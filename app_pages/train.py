@@ -18,7 +18,8 @@ from cnnkit.models.architectures import build_model, get_architecture, layer_tab
 from cnnkit.config import (
     TrainConfig, changed_settings, describe_run, field_names, find_problems, is_optional, settings_from_text,
 )
-from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload, split_warnings
+from cnnkit.config.data_loading import split_warnings
+from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload
 from cnnkit.errors import InputError
 from cnnkit.jobs.slots import slots_set_by
 from cnnkit.config.presets import PRESETS

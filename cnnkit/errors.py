@@ -14,6 +14,15 @@ class InputError(ValueError):
         self.field = field
 
 
+class SettingError(InputError):
+    """An InputError about the value of one setting (`field`), raised below the config layer (by
+    the datasets), where the setting's on-screen label isn't known: the message is the detail
+    alone, and the config layer (`cnnkit.config.data_loading`) puts the label in front."""
+
+    def __init__(self, field: str, detail: str):
+        super().__init__(detail, field=field)
+
+
 def one_line(error: BaseException, limit: int = 200) -> str:
     """An error's message as one short line: SQLAlchemy's own error without its SQL, MLflow's
     without the lines after the first."""

@@ -68,3 +68,51 @@ def test_cnnkit_modules_import_each_other_without_cycles():
     assert {"cnnkit.tracking", "cnnkit.training"} <= set(graph)  # the walk found the package
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+# The packages and top-level modules of cnnkit, lowest first: a module imports only from its own
+# package or from one listed before it (docs/ARCHITECTURE.md draws the same order).
+LAYERS = (
+    ("errors", "full_disk"),
+    ("datasets",),
+    ("models",),
+    ("config",),
+    ("tracking",),
+    ("training",),
+    ("jobs",),
+    ("experiments",),
+    ("explorer",),
+    ("cli", "__main__"),
+)
+LAYER_OF = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
+
+
+def unit_of(module: str) -> str | None:
+    """cnnkit.tracking.logger -> "tracking"; the package itself ("cnnkit": the version and InputError
+    only) is below everything."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    wrong = []
+    for importer, imported in sorted(graph.items()):
+        for target in sorted(imported):
+            here, there = unit_of(importer), unit_of(target)
+            if here is None or there is None or here == there:
+                continue
+            if LAYER_OF[there] > LAYER_OF[here]:
+                wrong.append(f"{importer} -> {target}")
+    return wrong
+
+
+def test_the_layer_check_names_an_upward_import():
+    graph = {"cnnkit.datasets.splits": {"cnnkit.config.settings", "cnnkit.errors"}, "cnnkit.config": {"cnnkit.datasets"}}
+    assert upward_imports(graph) == ["cnnkit.datasets.splits -> cnnkit.config.settings"]
+
+
+def test_every_package_has_a_layer_and_imports_only_go_down():
+    graph = import_graph()
+    units = {unit_of(module) for module in graph} - {None}
+    assert units == set(LAYER_OF), f"give each package a layer in LAYERS: {sorted(units ^ set(LAYER_OF))}"
+    assert upward_imports(graph) == []

@@ -1,19 +1,44 @@
 """A run's config to its data: the one place a TrainConfig's data settings become a loaded,
-split Dataset, for training and for reloading a finished run's test split."""
+split Dataset, for training and for reloading a finished run's test split; the dataset's
+complaints about a setting get that setting's on-screen label here."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from cnnkit.config import TrainConfig
-from cnnkit.datasets import Dataset, load_dataset
+from cnnkit.config.settings import label, setting_error
+from cnnkit.datasets import Dataset, count_images, load_dataset
+from cnnkit.errors import SettingError
 
 
 def load_data(cfg: TrainConfig) -> Dataset:
-    return load_dataset(
-        cfg.dataset,
-        path=cfg.dataset_path or None,
-        image_size=cfg.image_size or None,
-        val_fraction=cfg.val_fraction,
-        test_fraction=cfg.test_fraction,
-        seed=cfg.seed,
-        train_limit=cfg.train_limit or None,
-    )
+    try:
+        return load_dataset(
+            cfg.dataset,
+            path=cfg.dataset_path or None,
+            image_size=cfg.image_size or None,
+            val_fraction=cfg.val_fraction,
+            test_fraction=cfg.test_fraction,
+            seed=cfg.seed,
+            train_limit=cfg.train_limit or None,
+        )
+    except SettingError as error:
+        raise setting_error(error.field, str(error)) from None
+
+
+def split_warnings(data: Dataset) -> list[str]:
+    """What is weak but still trains: a validation split with fewer images than classes (its
+    metrics will jump about), or classes with no training image."""
+    warnings = []
+    counts, classes = data.split_counts(), data.num_classes
+    if 0 < counts["validation"] < classes:
+        warnings.append(f"Validation has only {count_images(counts['validation'], '')} for {classes} classes, so its loss "
+                        f"and accuracy will jump about; raise the {label('val_fraction')} for steadier curves.")
+    per_class = np.bincount(data.y_train, minlength=classes)
+    missing = [data.class_names[c] for c in np.flatnonzero(per_class == 0)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        warnings.append(f"No training image of {len(missing)} of the {classes} classes ({shown}): the network "
+                        "can't learn them.")
+    return warnings

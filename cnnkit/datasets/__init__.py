@@ -14,7 +14,7 @@ from that module, so a test changes them there.
 """
 
 from cnnkit.datasets.registry import DATASETS, DatasetInfo, Loader, RawData, list_datasets, register_dataset
-from cnnkit.datasets.splits import Dataset, load_dataset, split_warnings, stratified_split
+from cnnkit.datasets.splits import Dataset, count_images, load_dataset, stratified_split
 from cnnkit.datasets.official import (
     CIFAR10_CLASSES, CIFAR100_CLASSES, DIGIT_CLASSES, FASHION_CLASSES, data_dir, sample_images,
 )
@@ -26,5 +26,5 @@ __all__ = [
     "CIFAR10_CLASSES", "CIFAR100_CLASSES", "DATASETS", "DEFAULT_IMAGE_SIZE", "DIGIT_CLASSES", "FASHION_CLASSES",
     "MAX_CSV_LABEL", "MAX_IMAGE_SIZE", "MAX_UPLOAD_BYTES", "UPLOAD_KINDS", "Dataset", "DatasetInfo", "Loader",
     "RawData", "data_dir", "is_visible", "list_datasets", "load_dataset", "read_digit_csv", "read_image_folder",
-    "register_dataset", "sample_images", "save_upload", "split_warnings", "stratified_split",
+    "register_dataset", "sample_images", "save_upload", "stratified_split", "count_images",
 ]

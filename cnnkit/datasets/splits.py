@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnkit.datasets.registry import DATASETS, RawData
-from cnnkit.errors import InputError
-from cnnkit.config.settings import label, setting_error
+from cnnkit.errors import InputError, SettingError
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,21 +72,22 @@ def load_dataset(
     examples, for quick runs; validation and test keep all theirs. `image_size` applies only to
     datasets whose images vary in size (folder).
 
-    A split that cannot serve its purpose is refused with an InputError naming the setting to
+    A split that cannot serve its purpose is refused with a SettingError naming the argument to
     change: training or test images fewer than classes, or a validation share that holds out
-    nothing. `split_warnings` names the weaker ones that still train.
+    nothing. `cnnkit.config.data_loading.split_warnings` names the weaker
+    ones that still train.
     """
     if name not in DATASETS:
         raise InputError(f"Unknown dataset '{name}'. Known datasets: {', '.join(DATASETS)}.", field="dataset")
     info = DATASETS[name]
     if not 0 <= val_fraction < 1:
-        raise setting_error("val_fraction", f"must be at least 0 and below 1, not {val_fraction}.")
+        raise SettingError("val_fraction", f"must be at least 0 and below 1, not {val_fraction}.")
     if not 0 < test_fraction < 1:
-        raise setting_error("test_fraction", f"must be above 0 and below 1, not {test_fraction}.")
+        raise SettingError("test_fraction", f"must be above 0 and below 1, not {test_fraction}.")
     if train_limit is not None and train_limit < 1:
-        raise setting_error("train_limit", f"must be a positive number of training images, not {train_limit}.")
+        raise SettingError("train_limit", f"must be a positive number of training images, not {train_limit}.")
     if info.needs_path and not path:
-        raise setting_error("dataset_path", f"the '{name}' dataset needs a path: {info.description}.")
+        raise SettingError("dataset_path", f"the '{name}' dataset needs a path: {info.description}.")
 
     raw = info.loader(path, image_size)
     _check_labels(raw, name)
@@ -106,7 +106,7 @@ def load_dataset(
     return data
 
 
-def _images(count: int, kind: str) -> str:
+def count_images(count: int, kind: str) -> str:
     """"1 test image", "1,000 training images", "3 images"."""
     return " ".join(filter(None, (f"{count:,}", kind, "image" if count == 1 else "images")))
 
@@ -117,38 +117,20 @@ def _check_split_sizes(data: Dataset, total: int, val_fraction: float, test_frac
     counts, classes = data.split_counts(), data.num_classes
     if counts["train"] < classes:
         if train_limit is not None and train_limit < classes:
-            raise setting_error("train_limit", f"{_images(train_limit, 'training')} can't cover {classes} classes: "
+            raise SettingError("train_limit", f"{count_images(train_limit, 'training')} can't cover {classes} classes: "
                                                f"use at least {classes} (one per class), or 0 for all.")
-        raise InputError(f"Dataset '{data.name}' leaves only {_images(counts['train'], 'training')} for {classes} "
+        raise InputError(f"Dataset '{data.name}' leaves only {count_images(counts['train'], 'training')} for {classes} "
                          "classes; use more data or smaller shares for validation and test.", field="dataset")
     if counts["test"] < classes:
         if official_test:
-            raise InputError(f"Dataset '{data.name}' has only {_images(counts['test'], 'official test')} for "
+            raise InputError(f"Dataset '{data.name}' has only {count_images(counts['test'], 'official test')} for "
                              f"{classes} classes; its files may be incomplete.", field="dataset")
-        raise setting_error("test_fraction", f"{test_fraction:g} of {total:,} images keeps "
-                                             f"{_images(counts['test'], 'test')} for {classes} classes: test accuracy "
-                                             f"needs at least one per class. Use a larger {label('test_fraction')} "
-                                             "or more data.")
+        raise SettingError("test_fraction", f"{test_fraction:g} of {total:,} images keeps "
+                                             f"{count_images(counts['test'], 'test')} for {classes} classes: test accuracy "
+                                             "needs at least one per class. Use a larger share or more data.")
     if counts["validation"] == 0 and val_fraction > 0:
-        raise setting_error("val_fraction", f"{val_fraction:g} of the training images holds out no image at all; "
-                                            f"use a larger {label('val_fraction')}, 0 for no validation, or more data.")
-
-
-def split_warnings(data: Dataset) -> list[str]:
-    """What is weak but still trains: a validation split with fewer images than classes (its
-    metrics will jump about), or classes with no training image."""
-    warnings = []
-    counts, classes = data.split_counts(), data.num_classes
-    if 0 < counts["validation"] < classes:
-        warnings.append(f"Validation has only {_images(counts['validation'], '')} for {classes} classes, so its loss "
-                        f"and accuracy will jump about; raise the {label('val_fraction')} for steadier curves.")
-    per_class = np.bincount(data.y_train, minlength=classes)
-    missing = [data.class_names[c] for c in np.flatnonzero(per_class == 0)]
-    if missing:
-        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        warnings.append(f"No training image of {len(missing)} of the {classes} classes ({shown}): the network "
-                        "can't learn them.")
-    return warnings
+        raise SettingError("val_fraction", f"{val_fraction:g} of the training images holds out no image at all; "
+                                            "use a larger share, 0 for no validation, or more data.")
 
 
 def _check_labels(raw: RawData, name: str) -> None:

@@ -1,0 +1,45 @@
+"""cnnkit.config.data_loading: a config to its data, the datasets' complaints about a setting under
+that setting's on-screen label, and the split warnings the Train page shows."""
+
+import numpy as np
+import pytest
+
+from cnnkit.config import TrainConfig
+from cnnkit.config.data_loading import load_data, split_warnings
+from cnnkit.datasets import Dataset, load_dataset
+from cnnkit.errors import InputError
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"train_limit": 5}, r"^Limit training images: 5 training images can't cover 10 classes"),
+    ({"val_fraction": 0.0001}, r"^Validation share: 0.0001 of the training images holds out no image at all"),
+])
+def test_a_setting_the_data_cant_serve_is_named_by_its_label(settings, message):
+    with pytest.raises(InputError, match=message) as raised:
+        load_data(TrainConfig(dataset="digits", **settings))
+    assert raised.value.field == next(iter(settings))
+
+
+def test_the_config_loads_the_split_it_names():
+    cfg = TrainConfig(dataset="digits", seed=3, train_limit=200)
+    loaded = load_data(cfg)
+    direct = load_dataset("digits", seed=3, train_limit=200, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    assert loaded.fingerprint() == direct.fingerprint() and loaded.split_counts()["train"] == 200
+
+
+def _dataset(y_train, y_val, classes):
+    pixels = lambda labels: np.zeros((len(labels), 2, 2, 1), "uint8")  # noqa: E731
+    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
+    return Dataset("fake", pixels(y_train), y_train, pixels(y_val), y_val, pixels(range(classes)),
+                   np.arange(classes), tuple(str(c) for c in range(classes)))
+
+
+def test_a_tiny_validation_split_or_a_class_without_training_images_only_warns():
+    assert split_warnings(_dataset([0, 1, 2] * 5, [0, 1], 3)) == [
+        "Validation has only 2 images for 3 classes, so its loss and accuracy will jump about; raise the "
+        "Validation share for steadier curves."]
+    assert split_warnings(_dataset([0, 1, 2] * 5, [0, 1, 2], 3)) == []
+    assert split_warnings(_dataset([0, 1, 2] * 5, [], 3)) == []  # no validation asked for: nothing to warn
+    assert split_warnings(_dataset([0, 1] * 10, [], 3)) == [
+        "No training image of 1 of the 3 classes (2): the network can't learn them."]
+    assert split_warnings(load_dataset("digits")) == []
