@@ -50,13 +50,25 @@ def store(tmp_path) -> str:
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 
-def cli(store: str, *args: str, cwd: Path) -> dict:
-    """`python -m cnnkit ARGS --tracking-uri STORE` with the current code; its last JSON line."""
+def search_runs(store: str) -> list[str]:
+    """The ids of the search's trial runs, as MLflow finds them by their tag."""
+    client = make_client(store)
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    return [run.info.run_id for run in client.search_runs(experiments, f"tags.`cnnkit.search` = '{SEARCH}'")]
+
+
+def cli(store: str, *args: str, cwd: Path) -> str:
+    """`python -m cnnkit ARGS --tracking-uri STORE` with the current code; its output (it must succeed)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "cnnkit", *args, "--tracking-uri", store], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout
+
+
+def cli_result(store: str, *args: str, cwd: Path) -> dict:
+    """The last line of a command that ends with one JSON line (train, resume, fork, export)."""
+    return json.loads(cli(store, *args, cwd=cwd).strip().splitlines()[-1])
 
 
 def test_the_copy_reads_its_own_artifacts_not_the_fixtures(store, tmp_path):
@@ -105,6 +117,12 @@ def test_the_ablation_runs_compare(store):
     assert "flip" in report(study, "test_accuracy")
 
 
+def test_the_cli_reports_the_old_study(store, tmp_path):
+    printed = cli(store, "study-report", STUDY, cwd=tmp_path)
+    for cell in RunStore(store).study_runs(STUDY)["cell"]:
+        assert cell["flip"] in printed
+
+
 def test_the_model_loads_with_its_registered_layers_checked_by_its_sha256(store, tmp_path):
     runs = RunStore(store)
     downloaded = runs.download_model(FINISHED, tmp_path)
@@ -144,7 +162,7 @@ def test_the_model_classifies_a_digits_image_as_it_did_when_saved(store):
 @pytest.mark.slow
 def test_the_finished_run_exports_from_the_cli(store, tmp_path):
     out = tmp_path / "export"
-    done = cli(store, "export", FINISHED, "--out", str(out), cwd=tmp_path)
+    done = cli_result(store, "export", FINISHED, "--out", str(out), cwd=tmp_path)
     assert done["run_id"] == FINISHED and sorted(done["files"]) == ["MODEL_CARD.md", "model.keras", "model.onnx"]
     assert "checked with onnxruntime" in done["onnx"]
     recorded = RunStore(store).run(FINISHED).tags["cnnkit.model_sha256"]
@@ -156,7 +174,7 @@ def test_the_finished_run_exports_from_the_cli(store, tmp_path):
 def test_the_stopped_run_resumes_from_its_checkpoint_to_finished(store, tmp_path):
     checkpoint = tmp_path / "store" / "checkpoints" / STOPPED
     assert json.loads((checkpoint / "state.json").read_text())["epoch"] == 1
-    done = cli(store, "resume", STOPPED, cwd=tmp_path)
+    done = cli_result(store, "resume", STOPPED, cwd=tmp_path)
     assert done["run_id"] == STOPPED and done["status"] == "FINISHED"
     run = make_client(store).get_run(STOPPED)
     assert run.info.status == "FINISHED" and "cnnkit.error" not in run.data.tags
@@ -168,7 +186,7 @@ def test_the_stopped_run_resumes_from_its_checkpoint_to_finished(store, tmp_path
 
 @pytest.mark.slow
 def test_the_finished_run_forks_from_its_last_snapshot(store, tmp_path):
-    done = cli(store, "fork", FINISHED, "--epoch", "2", "epochs=3", cwd=tmp_path)
+    done = cli_result(store, "fork", FINISHED, "--epoch", "2", "epochs=3", cwd=tmp_path)
     assert done["status"] == "FINISHED" and done["run_id"] not in (FINISHED, STOPPED)
     fork = make_client(store).get_run(done["run_id"])
     assert fork.data.tags["cnnkit.parent_run"] == FINISHED and fork.data.tags["cnnkit.parent_epoch"] == "2"
@@ -197,3 +215,60 @@ def test_the_searchs_trials_are_read(store):
         assert searches.spec(SEARCH).base.train_limit == 300
     finally:
         jobs.shutdown()
+
+
+@pytest.fixture()
+def old_app(app, store, monkeypatch):
+    """The app (Streamlit's AppTest) on the copy of ac763b1's store."""
+    import streamlit as st
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    st.cache_data.clear()
+    return app
+
+
+def test_the_runs_page_opens_the_old_runs_and_offers_to_resume_the_stopped_one(old_app):
+    old_app.session_state["open_run"] = FINISHED
+    at = old_app.switch_page("app_pages/runs.py").run()
+    assert not at.exception and not [button for button in at.button if button.label == "Resume"]
+    at.session_state["open_run"] = STOPPED
+    at.run()
+    assert not at.exception and [button for button in at.button if button.label == "Resume"]
+
+
+def test_the_inspect_page_rewinds_the_finished_run_through_its_snapshots(old_app):
+    old_app.session_state["inspect_run"] = FINISHED
+    at = old_app.switch_page("app_pages/inspect.py").run()
+    assert not at.exception
+    slider = at.select_slider(key=f"inspect.epoch.{FINISHED}")
+    assert slider.options == ["1", "2", "final"]
+    slider.set_value(1).run()
+    assert not at.exception
+
+
+def test_the_compare_page_compares_the_ablation_runs(old_app, store):
+    old_app.session_state["compare_runs"] = RunStore(store).study_runs(STUDY)["run_id"].tolist()
+    at = old_app.switch_page("app_pages/compare.py").run()
+    assert not at.exception and at.get("plotly_chart")
+
+
+def test_the_study_page_analyses_the_old_study(old_app):
+    old_app.session_state["study.shown"] = STUDY
+    at = old_app.switch_page("app_pages/study.py").run()
+    assert not at.exception and at.selectbox(key="study.analysed").value == STUDY
+
+
+def test_the_train_pages_search_panel_shows_the_old_searchs_trials(old_app, store):
+    at = old_app.switch_page("app_pages/train.py").run()
+    assert not at.exception and at.selectbox(key="search.shown").value == SEARCH
+    shown = next(frame.value for frame in at.dataframe if "trial" in frame.value.columns)
+    assert sorted(shown["run"]) == sorted(search_runs(store)) and len(shown) == 2
+
+
+def test_the_classify_page_offers_and_opens_the_old_model(old_app):
+    at = old_app.switch_page("app_pages/classify.py").run()
+    assert not at.exception
+    choices = at.selectbox(key="classify.run")
+    assert any(FINISHED[:6] in option for option in choices.options)
+    choices.set_value(next(option for option in choices.options if FINISHED[:6] in option)).run()
+    assert not at.exception and any("Input 8×8×1, 10 classes" in caption.value for caption in at.caption)
