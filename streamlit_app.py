@@ -18,7 +18,7 @@ navigation = st.navigation(
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
         st.Page("app_pages/runs.py", title="Runs", icon=":material/table_rows:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
-        st.Page("app_pages/study.py", title="Study", icon=":material/science:"),
+        st.Page("app_pages/ablation.py", title="Ablation", icon=":material/science:"),
         st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
         st.Page("app_pages/classify.py", title="Classify", icon=":material/image_search:"),
         st.Page("app_pages/kernels.py", title="Kernels", icon=":material/filter:"),

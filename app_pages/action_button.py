@@ -1,4 +1,4 @@
-"""Buttons that start something (a run, a search, a study): one click, one start.
+"""Buttons that start something (a run, a search, an ablation): one click, one start.
 
 A browser that reconnects to its session can send its last messages again, and a message carries
 every widget's state, a button's click included: the repeated click would start the same run a

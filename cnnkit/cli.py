@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|search|study|study-report|resume|fork|lr-find|register|export|list|worker`."""
+"""The headless command line: `python -m cnnkit train|search|ablation|ablation-report|resume|fork|lr-find|register|export|list|worker`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from cnnkit.config.server_paths import ServerPaths
 from cnnkit.config.settings import command_line_message
 
 PATHS = ServerPaths.anywhere()  # the operator's own shell: any path (one that leads somewhere); its jobs' managers too
+# The ablation's words before it was renamed from "study": still taken for one release, with a note on stderr.
+RENAMED_COMMANDS = {"study": "ablation", "study-report": "ablation-report"}
+RENAMED_OPTIONS = {"--study-preset": "--ablation-preset"}
+RENAMED_LISTINGS = {"studies": "ablations"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, help_text in (("train", "train one run and log it to MLflow"),
                             ("search", "search settings with Optuna: each trial a run, pruned early when it lags"),
-                            ("study", "train an ablation study (every factor level x seed) and print each factor's "
-                                      "effect with its 95 %% interval across seeds"),
+                            ("ablation", "train an ablation (every factor level x seed) and print each factor's "
+                                         "effect with its 95 %% interval across seeds"),
                             ("lr-find", "run the learning-rate range test and print its suggestion")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--preset", help="start from a seed experiment (see `list presets`)")
@@ -33,16 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--epochs", type=int)
         command.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                              help="any setting, repeatable (e.g. --set learning_rate=0.01; see `list settings`)")
-    study = commands.choices["study"]
-    study.add_argument("--factor", dest="factors", action="append", default=[], metavar="SETTING=LEVEL,LEVEL",
-                       help="a setting and its levels, repeatable (e.g. --factor flip=none,horizontal)")
-    study.add_argument("--seeds", type=int, default=2, help="runs per cell, seeds from the base's seed on")
-    study.add_argument("--study-preset", help="a preset study instead of --factor (see `list studies`)")
-    study.add_argument("--name", help="the study's name (default: its factors)")
-    study.add_argument("--parallel", type=int, default=1, help="runs training at once")
-    report = commands.add_parser("study-report", help="print a study's cells and effects from the store")
-    report.add_argument("study_id")
-    for command in (study, report):
+    ablation = commands.choices["ablation"]
+    ablation.add_argument("--factor", dest="factors", action="append", default=[], metavar="SETTING=LEVEL,LEVEL",
+                          help="a setting and its levels, repeatable (e.g. --factor flip=none,horizontal)")
+    ablation.add_argument("--seeds", type=int, default=2, help="runs per cell, seeds from the base's seed on")
+    ablation.add_argument("--ablation-preset", help="a preset ablation instead of --factor (see `list ablations`)")
+    ablation.add_argument("--name", help="the ablation's name (default: its factors)")
+    ablation.add_argument("--parallel", type=int, default=1, help="runs training at once")
+    report = commands.add_parser("ablation-report", help="print an ablation's cells and effects from the store")
+    report.add_argument("ablation_id")
+    for command in (ablation, report):
         command.add_argument("--metric", default=TEST_ACCURACY, help=f"the result to analyse (default {TEST_ACCURACY})")
     resume = commands.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
     resume.add_argument("run_id")
@@ -62,12 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="train one job a runner handed over (a Ray job's entrypoint); "
                                  "SIGTERM ends its run KILLED")
     worker.add_argument("job", metavar="JOB_JSON", help="the job as JSON text, or a file holding it")
-    listing = commands.add_parser("list", help="list datasets, architectures, presets, studies, registered models "
+    listing = commands.add_parser("list", help="list datasets, architectures, presets, ablations, registered models "
                                   "or the settings --set takes")
-    listing.add_argument("what", choices=("datasets", "architectures", "presets", "studies", "models", "settings"))
+    listing.add_argument("what", choices=("datasets", "architectures", "presets", "ablations", "models", "settings"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train, search = commands.choices["train"], commands.choices["search"]
-    for command in (train, search, resume, fork, register, export, listing, study, report):
+    for command in (train, search, resume, fork, register, export, listing, ablation, report):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     for command in (train, search):
@@ -99,10 +103,10 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
 
         return [{"name": f"{version.name} v{version.version}", "description": f"run {version.run_id}, {version.created}"}
                 for version in tracking.registered_models(tracking.make_client(tracking_uri))]
-    if what == "studies":
-        from cnnkit.experiments.ablations import STUDY_PRESETS
+    if what == "ablations":
+        from cnnkit.experiments.ablations import ABLATION_PRESETS
 
-        return [{"name": name, "description": description} for name, (description, _) in STUDY_PRESETS.items()]
+        return [{"name": name, "description": description} for name, (description, _) in ABLATION_PRESETS.items()]
     if what == "settings":
         from cnnkit.config.settings_listing import setting_rows
 
@@ -320,30 +324,31 @@ def run_search(args: argparse.Namespace) -> int:
     return 0 if best else 1
 
 
-def study_from_args(args: argparse.Namespace):
-    from cnnkit.experiments.ablations import Study, parse_factor, preset_study
+def ablation_from_args(args: argparse.Namespace):
+    from cnnkit.experiments.ablations import Ablation, parse_factor, preset_ablation
 
-    if args.study_preset:
+    if args.ablation_preset:
         if args.factors:
-            raise InputError("Use either --study-preset or --factor, not both.")
+            raise InputError("Use either --ablation-preset or --factor, not both.")
         named = {key: getattr(args, key) for key in ("dataset", "arch", "epochs") if getattr(args, key) is not None}
-        return preset_study(args.study_preset, **named, **parse_assignments(args.settings))
+        return preset_ablation(args.ablation_preset, **named, **parse_assignments(args.settings))
     if not args.factors:
-        raise InputError("A study needs at least one --factor SETTING=LEVEL,LEVEL (or a --study-preset).")
+        raise InputError("An ablation needs at least one --factor SETTING=LEVEL,LEVEL (or an --ablation-preset).")
     factors = tuple(parse_factor(text) for text in args.factors)
-    return Study(args.name or " × ".join(factor.name for factor in factors), config_from_args(args), factors, args.seeds)
+    return Ablation(args.name or " × ".join(factor.name for factor in factors), config_from_args(args), factors,
+                    args.seeds)
 
 
-def run_study(args: argparse.Namespace) -> int:
+def run_ablation(args: argparse.Namespace) -> int:
     from cnnkit.jobs import JobManager
-    from cnnkit.experiments.ablations import StudyLaunch
+    from cnnkit.experiments.ablations import AblationLaunch
     from cnnkit.experiments.ablation_analysis import report
     from cnnkit.tracking import RunStore
 
-    study = study_from_args(args)
+    ablation = ablation_from_args(args)
     manager = JobManager(tracking_uri=args.tracking_uri, max_concurrent=max(1, args.parallel), server_paths=PATHS)
-    print(f"study {study.study_id}: {study.size} runs", file=sys.stderr, flush=True)
-    launch = StudyLaunch(study, manager)
+    print(f"ablation {ablation.ablation_id}: {ablation.size} runs", file=sys.stderr, flush=True)
+    launch = AblationLaunch(ablation, manager)
     shown = None
     while (progress := launch.wait(timeout=5.0)).active:
         if progress.describe() != shown:
@@ -351,8 +356,10 @@ def run_study(args: argparse.Namespace) -> int:
             print(shown, file=sys.stderr, flush=True)
     manager.shutdown()
     print(progress.describe(), file=sys.stderr)
-    print(report(RunStore(args.tracking_uri).study_runs(study.study_id), args.metric))
-    print(json.dumps({"study_id": study.study_id, "runs": progress.total, "finished": progress.finished}))
+    print(report(RunStore(args.tracking_uri).study_runs(ablation.ablation_id), args.metric))
+    # "study_id" too, the key's old name, for scripts written against `study` (one release, as RENAMED_COMMANDS)
+    print(json.dumps({"ablation_id": ablation.ablation_id, "study_id": ablation.ablation_id, "runs": progress.total,
+                      "finished": progress.finished}))
     return 0 if progress.finished == progress.total else 1
 
 
@@ -366,9 +373,24 @@ def run_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def new_spellings(argv: list[str]) -> list[str]:
+    """`argv` with the ablation's old words (`study`, `study-report`, `--study-preset`, `list studies`) in
+    their new ones, and a one-line note on stderr for each old word used."""
+    argv = list(argv)
+    command = RENAMED_COMMANDS.get(argv[0], argv[0]) if argv else None
+    later = {"ablation": RENAMED_OPTIONS, "list": RENAMED_LISTINGS}.get(command, {})
+    for position, word in enumerate(argv):
+        old = word.partition("=")[0] if position else word  # an option's name, without its =value
+        new = (later if position else RENAMED_COMMANDS).get(old)
+        if new:
+            argv[position] = new + word[len(old):]
+            print(f"note: `{old}` is now `{new}`; the old name works until the next release.", file=sys.stderr)
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(new_spellings(sys.argv[1:] if argv is None else argv))
     # argparse gives a fork's KEY=VALUE settings to its positional only before the first option; later ones come here
     if extra and (args.command != "fork" or any("=" not in text or text.startswith("-") for text in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -394,13 +416,13 @@ def main(argv: list[str] | None = None) -> int:
             version = tracking.register_model(tracking.make_client(args.tracking_uri), args.run_id, args.name)
             print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id}))
             return 0
-        if args.command == "study":
-            return run_study(args)
-        if args.command == "study-report":
+        if args.command == "ablation":
+            return run_ablation(args)
+        if args.command == "ablation-report":
             from cnnkit.experiments.ablation_analysis import report
             from cnnkit.tracking import RunStore
 
-            print(report(RunStore(args.tracking_uri).study_runs(args.study_id), args.metric))
+            print(report(RunStore(args.tracking_uri).study_runs(args.ablation_id), args.metric))
             return 0
         if args.command == "export":
             return run_export(args)

@@ -33,8 +33,9 @@ def test_list_architectures_json_has_seed_parameter_counts(capsys):
     assert rows["wide_elu_cnn"]["param_count"] == 6_777_060
 
 
-@pytest.mark.parametrize("what, expected", [("datasets", "digits"), ("presets", "seed002_baseline")])
-def test_list_datasets_and_presets(capsys, what, expected):
+@pytest.mark.parametrize("what, expected", [("datasets", "digits"), ("presets", "seed002_baseline"),
+                                            ("ablations", "seed002_ablation")])
+def test_list_datasets_presets_and_ablations(capsys, what, expected):
     assert main(["list", what, "--json"]) == 0
     assert expected in {row["name"] for row in json.loads(capsys.readouterr().out)}
 

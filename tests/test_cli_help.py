@@ -19,7 +19,7 @@ def sub_commands() -> list[str]:
 
 
 def test_the_sub_commands_are_found_in_the_parser():
-    assert {"train", "study", "list", "worker"} <= set(sub_commands())
+    assert {"train", "ablation", "list", "worker"} <= set(sub_commands())
 
 
 @pytest.mark.parametrize("argv", [[], *([name] for name in sub_commands())], ids=lambda argv: " ".join(argv) or "top")

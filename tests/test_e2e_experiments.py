@@ -1,4 +1,4 @@
-"""End to end, the experiments beyond one run: an Optuna search, an ablation study, a fork with the
+"""End to end, the experiments beyond one run: an Optuna search, an ablation, a fork with the
 epoch sliders. A file of their own (they train many tiny runs), so the test workers share the
 browser tests (scripts/run_tests.sh runs whole files per worker); the app, browser and helpers are
 tests/test_e2e.py's."""
@@ -38,9 +38,9 @@ def test_a_four_trial_optuna_search_then_its_best_trial_fills_the_form(app_url, 
     shot(page, "search-2-best-in-form", settle_ms=1000)
 
 
-def test_a_tiny_digits_study_of_two_factors_and_two_seeds_runs_from_the_study_page(app_url, page):
+def test_a_tiny_digits_ablation_of_two_factors_and_two_seeds_runs_from_the_ablation_page(app_url, page):
     open_app(page, app_url)
-    go_to(page, "Study", "Study")
+    go_to(page, "Ablation", "Ablation")
     changes = page.get_by_label("Change in the base (key=value, comma-separated)")
     changes.fill("epochs=1, train_limit=100")
     changes.press("Enter")
@@ -50,14 +50,14 @@ def test_a_tiny_digits_study_of_two_factors_and_two_seeds_runs_from_the_study_pa
         page.get_by_role("option", name=factor, exact=True).click()
         page.keyboard.press("Escape")
     page.get_by_text("8 runs: 4 cells × 2 seeds.").wait_for()
-    page.get_by_role("button", name="Launch the study").click()
+    page.get_by_role("button", name="Launch the ablation").click()
     page.get_by_text(re.compile(r"runs done")).first.wait_for()
-    shot(page, "25-study-running", settle_ms=1000)
+    shot(page, "25-ablation-running", settle_ms=1000)
     page.get_by_text(re.compile(r"8 of 8 runs done")).wait_for(timeout=600_000)
     page.get_by_role("heading", name="Effects").wait_for()
     page.get_by_text("Test accuracy per epoch, mean ± std over seeds").or_(
         page.get_by_text("Validation accuracy per epoch, mean ± std over seeds")).first.wait_for()
-    shot(page, "26-study-analysis", settle_ms=2000)
+    shot(page, "26-ablation-analysis", settle_ms=2000)
 
 
 def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_slider(page, tmp_path):

@@ -113,7 +113,7 @@ def test_compare_shows_hostile_names_as_text_in_its_messages_and_charts(hostile_
 
 
 @pytest.mark.parametrize("page, key", [("inspect", "inspect.run"), ("classify", "classify.run"),
-                                       ("study", "study.base")])
+                                       ("ablation", "ablation.base")])
 def test_a_hostile_search_in_a_run_picker_is_shown_as_text(hostile_app, page, key):
     at = hostile_app.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception

@@ -33,6 +33,13 @@ def test_every_job_event_round_trips_through_json(event):
     assert events.from_json(text) == event
 
 
+@pytest.mark.parametrize("status, state, error", [("FINISHED", "finished", None), ("FAILED", "failed", "boom"),
+                                                  ("KILLED", "cancelled", None)])
+def test_an_ended_runs_status_is_its_jobs_state_and_only_a_failure_keeps_its_error(status, state, error):
+    result = RunResult("abc123", status, {}, "boom")
+    assert events.run_ended(result) == JobEnded(state, error, result)
+
+
 def test_a_range_tests_result_stays_in_its_process():
     import numpy as np
 

@@ -1,5 +1,5 @@
 """Every config that will train passes one check of its "Path on this machine" (`ServerPaths.confine`):
-the job manager's (every page, study, search, fork and resume goes through it), the command line's and
+the job manager's (every page, ablation, search, fork and resume goes through it), the command line's and
 a cluster worker's. An app served beyond localhost trains on uploads only, from every entry point."""
 
 import dataclasses
@@ -35,7 +35,7 @@ def closed(tmp_path, monkeypatch):
 
 @pytest.fixture()
 def outside(tmp_path):
-    """A folder dataset outside every allowed folder (what the audit's study trained four runs on)."""
+    """A folder dataset outside every allowed folder (what the audit's ablation trained four runs on)."""
     folder = tmp_path / "private"
     for label in ("a", "b"):
         (folder / label).mkdir(parents=True)
@@ -145,14 +145,14 @@ def test_a_job_from_the_operators_own_code_may_name_any_path():
     assert json.loads(JobSpec("j", "train", cfg, "n", None, "cnnkit").to_json())["server_paths"]["roots"] is None
 
 
-def test_the_study_page_served_beyond_localhost_launches_nothing_on_a_base_outside(app, served_on, outside):
+def test_the_ablation_page_served_beyond_localhost_launches_nothing_on_a_base_outside(app, served_on, outside):
     from app_pages.common import job_manager
-    from test_study_page import launch_button, study_page
+    from test_ablation_page import ablation_page, launch_button
 
     served_on(None)
-    at = study_page(app)
-    at.text_input(key="study.changes").set_value(f"dataset=folder, dataset_path={outside.dataset_path}, epochs=1").run()
-    at.multiselect(key="study.factors").set_value(["flip"]).run()
+    at = ablation_page(app)
+    at.text_input(key="ablation.changes").set_value(f"dataset=folder, dataset_path={outside.dataset_path}, epochs=1").run()
+    at.multiselect(key="ablation.factors").set_value(["flip"]).run()
     launch_button(at).click().run()
     assert not at.exception
     assert [alert_text(error) for error in at.error] == [

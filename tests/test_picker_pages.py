@@ -1,4 +1,4 @@
-"""The run pickers of Inspect, Compare, Classify and Study (its base run) through Streamlit's AppTest, with fewer runs
+"""The run pickers of Inspect, Compare, Classify and Ablation (its base run) through Streamlit's AppTest, with fewer runs
 offered than the store holds: a run older than the newest offered is found through "Find a run",
 then shown, and stays picked when the search is cleared; a run linked from the Runs page or
 registered as a model is offered however old.
@@ -142,16 +142,16 @@ def test_classify_keeps_a_model_found_by_a_search_when_the_search_is_cleared(pic
     assert not at.exception
 
 
-def test_the_study_page_finds_an_older_run_for_its_base_and_keeps_it_when_the_search_is_cleared(picker_app, store):
+def test_the_ablation_page_finds_an_older_run_for_its_base_and_keeps_it_when_the_search_is_cleared(picker_app, store):
     _, old, newer = store
-    at = picker_app.switch_page("app_pages/study.py").run()
-    sources = at.selectbox(key="study.base").options
+    at = picker_app.switch_page("app_pages/ablation.py").run()
+    sources = at.selectbox(key="ablation.base").options
     assert f"Run: {label(newer[2])}" in sources and f"Run: {label(old)}" not in sources
-    at.text_input(key="study.base.find").input(old[:8]).run()
-    at.selectbox(key="study.base").set_value(f"Run: {label(old)}").run()
-    at.text_input(key="study.base.find").input("").run()
-    assert at.selectbox(key="study.base").value == f"Run: {label(old)}" and not at.exception
-    assert f"Run: {label(old)}" in at.selectbox(key="study.base").options
+    at.text_input(key="ablation.base.find").input(old[:8]).run()
+    at.selectbox(key="ablation.base").set_value(f"Run: {label(old)}").run()
+    at.text_input(key="ablation.base.find").input("").run()
+    assert at.selectbox(key="ablation.base").value == f"Run: {label(old)}" and not at.exception
+    assert f"Run: {label(old)}" in at.selectbox(key="ablation.base").options
 
 
 def test_a_store_whose_runs_the_picker_all_offers_shows_no_search_box(picker_app, store, monkeypatch):

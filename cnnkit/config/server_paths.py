@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnkit.config.settings import setting_error
+from cnnkit.datasets.official import DATA_DIR_VARIABLE
 from cnnkit.errors import InputError
 
 ALLOW_SERVER_PATHS_VARIABLE = "CNNKIT_ALLOW_SERVER_PATHS"  # "1": visitors may name server paths on any address
@@ -41,7 +42,7 @@ class ServerPaths:
         CNNKIT_DATA_DIR and the folders in CNNKIT_DATA_ROOTS."""
         open_to_visitors = (server_address or "").strip() in LOCAL_ADDRESSES or _is_on(
             os.environ.get(ALLOW_SERVER_PATHS_VARIABLE))
-        extra = [os.environ.get("CNNKIT_DATA_DIR", ""), *os.environ.get(DATA_ROOTS_VARIABLE, "").split(os.pathsep)]
+        extra = [os.environ.get(DATA_DIR_VARIABLE, ""), *os.environ.get(DATA_ROOTS_VARIABLE, "").split(os.pathsep)]
         roots = [Path(uploads), *(Path(folder).expanduser() for folder in extra if folder.strip())]
         return cls(open_to_visitors, Path(uploads), tuple(dict.fromkeys(root.resolve() for root in roots)))
 

@@ -65,10 +65,12 @@ def load_digits(path: str | None, image_size: int | None) -> RawData:
 
 # --- Downloadable datasets: local copies in CNNKIT_DATA_DIR first, then Keras ----------------
 
+DATA_DIR_VARIABLE = "CNNKIT_DATA_DIR"  # the folder of local copies of the downloadable datasets
+
 
 def data_dir() -> Path | None:
     """The folder named by CNNKIT_DATA_DIR, which holds local copies of downloadable datasets."""
-    value = os.environ.get("CNNKIT_DATA_DIR")
+    value = os.environ.get(DATA_DIR_VARIABLE)
     return Path(value).expanduser() if value else None
 
 
@@ -102,9 +104,9 @@ def _load_official(
     try:
         (x, y), (x_test, y_test) = _download_with_keras(name)
     except Exception as err:  # offline, proxy, damaged cache...: the fix is the same either way
-        where = ", ".join(map(str, dirs)) or "nowhere, because CNNKIT_DATA_DIR is not set"
+        where = ", ".join(map(str, dirs)) or f"nowhere, because {DATA_DIR_VARIABLE} is not set"
         raise InputError(
-            f"Dataset '{name}' is not in CNNKIT_DATA_DIR and could not be downloaded ({err}). "
+            f"Dataset '{name}' is not in {DATA_DIR_VARIABLE} and could not be downloaded ({err}). "
             f"Looked for {looked_for} in: {where}."
         ) from err
     return RawData(

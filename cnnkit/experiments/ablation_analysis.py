@@ -1,4 +1,4 @@
-"""What an ablation study found: per cell mean ± std, each factor's main effect with a 95 %
+"""What an ablation found: per cell mean ± std, each factor's main effect with a 95 %
 interval across seeds, and learning curves per cell as mean ± std.
 
 Pure pandas and scipy on `tracking.study_runs` frames (one row per run: `cell`, a dict factor ->
@@ -25,7 +25,7 @@ CONFIDENCE = 0.95
 
 
 def factors_of(runs: pd.DataFrame) -> list[str]:
-    """The study's factors, in the order its cells name them."""
+    """The ablation's factors, in the order its cells name them."""
     return list(dict.fromkeys(factor for cell in runs["cell"] for factor in cell))
 
 
@@ -38,12 +38,12 @@ def by_factor(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _levels(runs: pd.DataFrame, factor: str) -> list[str]:
-    """A factor's levels in the order they first appear (the study's order: the baseline first)."""
+    """A factor's levels in the order they first appear (the ablation's order: the baseline first)."""
     return list(dict.fromkeys(runs[factor]))
 
 
 def cell_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One row per cell, in the study's order: the factor columns, then `runs` (runs with a value),
+    """One row per cell, in the ablation's order: the factor columns, then `runs` (runs with a value),
     `mean` and `std` (sample std; nan for one run) of `metric`."""
     table = by_factor(runs)
     factors = factors_of(runs)
@@ -99,9 +99,9 @@ def curve_bands(history: pd.DataFrame, groups: dict[str, str], metric: str, x: s
 
 
 def report(runs: pd.DataFrame, metric: str) -> str:
-    """The study's cells and effects as plain-text tables, for the command line."""
+    """The ablation's cells and effects as plain-text tables, for the command line."""
     if runs.empty:
-        return "No runs of this study in the store."
+        return "No runs of this ablation in the store."
     if metric not in RESULT_METRICS:
         raise InputError(f"Metric: '{metric}' is not one of {', '.join(RESULT_METRICS)}.")
     cells = cell_summary(runs, metric)

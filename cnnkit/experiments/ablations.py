@@ -1,8 +1,8 @@
-"""Ablation studies: a base config, factors with levels, and a number of seeds, run as one grid.
+"""Ablations: a base config, factors with levels, and a number of seeds, run as one grid.
 
-A `Study` expands into one run per cell (a level of every factor) and seed, each tagged with the
-study, its cell and its seed (tag names in `run_schema`), so the analysis (`study_analysis`) can
-find them in the store again. `StudyLaunch` sends the grid through a `JobManager` in grid order,
+An `Ablation` expands into one run per cell (a level of every factor) and seed, each tagged with the
+ablation, its cell and its seed (tag names in `run_schema`), so the analysis (`ablation_analysis`) can
+find them in the store again. `AblationLaunch` sends the grid through a `JobManager` in grid order,
 as the manager's caps allow, and cancels it as a whole. No Streamlit here.
 """
 
@@ -22,8 +22,8 @@ from cnnkit.config import TrainConfig, parse_assignments, settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.config.settings import SETTINGS, label
 
-MAX_RUNS = 500  # a study this big is a typo, not an experiment
-NOT_FACTORS = ("seed", "dataset_path")  # the seed is the study's own repetition; paths are not levels
+MAX_RUNS = 500  # an ablation this big is a typo, not an experiment
+NOT_FACTORS = ("seed", "dataset_path")  # the seed is the ablation's own repetition; paths are not levels
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def setting_factor(name: str, levels: Sequence[Any]) -> Factor:
     or as text (form, CLI); InputError naming the setting's label for anything the setting can't take."""
     if name not in SETTINGS or name in NOT_FACTORS:
         known = ", ".join(setting for setting in SETTINGS if setting not in NOT_FACTORS)
-        raise InputError(f"'{name}' is not a setting a study can vary. Settings: {known}.")
+        raise InputError(f"'{name}' is not a setting an ablation can vary. Settings: {known}.")
     if len(levels) < 2:
         raise InputError(f"{label(name)}: a factor needs at least two levels, got {len(levels)}.")
     values = []
@@ -75,7 +75,7 @@ def parse_factor(text: str) -> Factor:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One run of a study: its config, its cell (factor name -> level label), its seed and tags."""
+    """One run of an ablation: its config, its cell (factor name -> level label), its seed and tags."""
 
     config: TrainConfig
     cell: Mapping[str, str]
@@ -85,7 +85,7 @@ class PlannedRun:
 
 
 @dataclass(frozen=True)
-class Study:
+class Ablation:
     """A base config, the factors varied over it, and the seeds each cell is repeated with (the base's
     seed, then the next ones)."""
 
@@ -93,17 +93,17 @@ class Study:
     base: TrainConfig
     factors: tuple[Factor, ...]
     seeds: int = 2
-    study_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    ablation_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def __post_init__(self) -> None:
         if not self.factors:
-            raise InputError("Factors: a study needs at least one factor.")
+            raise InputError("Factors: an ablation needs at least one factor.")
         if len({factor.name for factor in self.factors}) < len(self.factors):
             raise InputError("Factors: each factor may appear only once.")
         if not 1 <= self.seeds <= 100:
             raise InputError(f"Seeds: use between 1 and 100, got {self.seeds}.")
         if self.size > MAX_RUNS:
-            raise InputError(f"Seeds: this study would train {self.size:,} runs, more than {MAX_RUNS}: "
+            raise InputError(f"Seeds: this ablation would train {self.size:,} runs, more than {MAX_RUNS}: "
                              "use fewer levels or seeds.")
         self.expand()  # every cell's settings must go together
 
@@ -128,7 +128,8 @@ class Study:
         return runs
 
     def _tags(self, cell: Mapping[str, str], seed: int) -> dict[str, str]:
-        return {run_schema.STUDY_ID_TAG: self.study_id, run_schema.STUDY_NAME_TAG: self.name,
+        """The run's tags; their names keep the word "study" the ablation had before, so older runs still match."""
+        return {run_schema.STUDY_ID_TAG: self.ablation_id, run_schema.STUDY_NAME_TAG: self.name,
                 run_schema.STUDY_CELL_TAG: json.dumps(dict(cell)), run_schema.STUDY_SEED_TAG: str(seed),
                 run_schema.STUDY_SIZE_TAG: str(self.size)}
 
@@ -138,7 +139,7 @@ def describe_cell(cell: Mapping[str, str]) -> str:
     return ", ".join(f"{label(factor)} {level}" for factor, level in cell.items())
 
 
-# ---- preset studies ------------------------------------------------------------------------
+# ---- preset ablations ----------------------------------------------------------------------
 
 
 def _added(preset: str, over: str) -> dict[str, Any]:
@@ -149,12 +150,12 @@ def _added(preset: str, over: str) -> dict[str, Any]:
     return {key: value for key, value in get_preset(preset).settings.items() if base.get(key) != value}
 
 
-def _seed002_ablation() -> Study:
+def _seed002_ablation() -> Ablation:
     from cnnkit.config.presets import get_preset
 
     annealing = _added("seed002_annealing", "seed002_baseline")
     augmentation = _added("seed002_augmented", "seed002_annealing")
-    return Study(
+    return Ablation(
         "seed002 ablation", get_preset("seed002_baseline").config(),
         (Factor("LR annealing", (Level("off", {}), Level("on", annealing))),
          Factor("augmentation", (Level("off", {}), Level("on", augmentation)))),
@@ -162,25 +163,25 @@ def _seed002_ablation() -> Study:
     )
 
 
-STUDY_PRESETS = {  # name -> (description, builder): seed 002's three models as a full 2 x 2 grid with seeds
+ABLATION_PRESETS = {  # name -> (description, builder): seed 002's three models as a full 2 x 2 grid with seeds
     "seed002_ablation": ("Seed 002's MNIST CNN: learning-rate annealing on/off × augmentation on/off, 3 seeds",
                          _seed002_ablation),
 }
 
 
-def preset_study(name: str, seeds: int | None = None, **base_changes: Any) -> Study:
-    """A preset study, a fresh id each call; `base_changes` adjust its base (e.g. fewer epochs)."""
-    if name not in STUDY_PRESETS:
-        raise InputError(f"Unknown study preset '{name}'. Known: {', '.join(STUDY_PRESETS)}.")
-    study = STUDY_PRESETS[name][1]()
-    return Study(study.name, study.base.replace(**base_changes), study.factors, seeds or study.seeds)
+def preset_ablation(name: str, seeds: int | None = None, **base_changes: Any) -> Ablation:
+    """A preset ablation, a fresh id each call; `base_changes` adjust its base (e.g. fewer epochs)."""
+    if name not in ABLATION_PRESETS:
+        raise InputError(f"Unknown ablation preset '{name}'. Known: {', '.join(ABLATION_PRESETS)}.")
+    ablation = ABLATION_PRESETS[name][1]()
+    return Ablation(ablation.name, ablation.base.replace(**base_changes), ablation.factors, seeds or ablation.seeds)
 
 
-def study_of_form(name: str, base: TrainConfig, levels: Mapping[str, Sequence[Any]], seeds: int) -> Study:
-    """A study from a form: `levels` maps each chosen setting to its levels, values or text (text may
+def ablation_of_form(name: str, base: TrainConfig, levels: Mapping[str, Sequence[Any]], seeds: int) -> Ablation:
+    """An ablation from a form: `levels` maps each chosen setting to its levels, values or text (text may
     be one comma-separated string)."""
     factors = tuple(setting_factor(setting, _split(chosen)) for setting, chosen in levels.items())
-    return Study(name.strip() or " × ".join(label(setting) for setting in levels), base, factors, seeds)
+    return Ablation(name.strip() or " × ".join(label(setting) for setting in levels), base, factors, seeds)
 
 
 def _split(levels: Sequence[Any] | str) -> list[Any]:
@@ -193,7 +194,7 @@ def parse_changes(text: str) -> dict[str, str]:
 
 
 def base_config(values: Mapping[str, Any], changes: str = "") -> TrainConfig:
-    """The base of a study: `values` (a form's settings, a preset's, a run's config) with `changes`
+    """The base of an ablation: `values` (a form's settings, a preset's, a run's config) with `changes`
     (see `parse_changes`) applied; InputError naming the label of a setting at fault."""
     return TrainConfig.from_dict({**values, **parse_changes(changes)})
 
@@ -202,7 +203,7 @@ def base_config(values: Mapping[str, Any], changes: str = "") -> TrainConfig:
 
 
 @dataclass(frozen=True)
-class StudyProgress:
+class AblationProgress:
     total: int
     finished: int = 0
     failed: int = 0  # failed or cancelled
@@ -223,22 +224,22 @@ class StudyProgress:
         return " · ".join(filter(None, parts))
 
 
-class StudyLaunch:
-    """A study's runs going through `manager`, in grid order. What the manager refuses for the
-    visitor's cap waits here, and is submitted as the study's own jobs end; the manager's
+class AblationLaunch:
+    """An ablation's runs going through `manager`, in grid order. What the manager refuses for the
+    visitor's cap waits here, and is submitted as the ablation's own jobs end; the manager's
     `max_concurrent` cap and queue order do the rest. The first submission happens in the caller's
-    thread, so a refused study fails at once; the rest are fed by a daemon thread."""
+    thread, so a refused ablation fails at once; the rest are fed by a daemon thread."""
 
-    def __init__(self, study: Study, manager, visitor: str | None = None, poll_s: float = 1.0):
-        self.study, self.manager, self.visitor = study, manager, visitor
-        self.runs = study.expand()
+    def __init__(self, ablation: Ablation, manager, visitor: str | None = None, poll_s: float = 1.0):
+        self.ablation, self.manager, self.visitor = ablation, manager, visitor
+        self.runs = ablation.expand()
         self.job_ids: list[str] = []
-        self.error: str | None = None  # why the rest of the study could not be submitted
+        self.error: str | None = None  # why the rest of the ablation could not be submitted
         self._lock = threading.Lock()
         self._cancelled = False
         self._poll_s = poll_s
         self._submit_next()  # InputError: nothing was submitted
-        self._feeder = threading.Thread(target=self._feed, name=f"cnnkit study {study.study_id}", daemon=True)
+        self._feeder = threading.Thread(target=self._feed, name=f"cnnkit ablation {ablation.ablation_id}", daemon=True)
         self._feeder.start()
 
     def _submit_next(self) -> None:
@@ -259,7 +260,7 @@ class StudyLaunch:
                     return
                 self.manager.wait(active[0].job_id, timeout=self._poll_s)
             except RuntimeError:  # the manager has shut down
-                self.error = "The job manager shut down before the study was submitted."
+                self.error = "The job manager shut down before the ablation was submitted."
                 return
 
     def _visitors_other_active_jobs(self) -> list:
@@ -270,7 +271,7 @@ class StudyLaunch:
         return [job for job in map(self.manager.find, list(self.job_ids)) if job is not None]
 
     def cancel(self, visitor: str | None = None) -> None:
-        """Stop the study: nothing more is submitted, its queued jobs are dropped, its running ones stop."""
+        """Stop the ablation: nothing more is submitted, its queued jobs are dropped, its running ones stop."""
         with self._lock:
             self._cancelled = True
         for job in self._snapshots():
@@ -281,18 +282,18 @@ class StudyLaunch:
     def cancelled(self) -> bool:
         return self._cancelled
 
-    def progress(self) -> StudyProgress:
+    def progress(self) -> AblationProgress:
         jobs = self._snapshots()
         unsubmitted = len(self.runs) - len(jobs)
         states = [job.state for job in jobs]
         if self._cancelled or self.error:  # never submitted: never will be
-            return StudyProgress(len(self.runs), states.count("finished"), len(self.runs) - states.count("finished")
+            return AblationProgress(len(self.runs), states.count("finished"), len(self.runs) - states.count("finished")
                                  - states.count("running") - states.count("queued"), states.count("running"),
                                  states.count("queued"))
-        return StudyProgress(len(self.runs), states.count("finished"), states.count("failed") + states.count("cancelled"),
+        return AblationProgress(len(self.runs), states.count("finished"), states.count("failed") + states.count("cancelled"),
                              states.count("running"), states.count("queued") + unsubmitted)
 
-    def wait(self, timeout: float | None = None) -> StudyProgress:
+    def wait(self, timeout: float | None = None) -> AblationProgress:
         """Block until every run has ended (or `timeout` seconds have passed); the progress then."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.progress().active and (deadline is None or time.monotonic() < deadline):

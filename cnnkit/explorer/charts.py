@@ -937,7 +937,7 @@ def computer_vs_human(images: np.ndarray, true_names, predicted_names, per_row: 
                       title_colors=[None if ok else WRONG for ok in right])
 
 
-# ---- groups of runs (studies, seeds) ----------------------------------------------------
+# ---- groups of runs (ablations, seeds) --------------------------------------------------
 
 
 def _translucent(color: str, alpha: float = 0.2) -> str:
@@ -947,7 +947,7 @@ def _translucent(color: str, alpha: float = 0.2) -> str:
 
 def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure:
     """One mean line per group with a ± std band around it: `bands` has columns group, `x`, mean,
-    std and runs (`study_analysis.curve_bands`). Groups get colours in order of appearance."""
+    std and runs (`ablation_analysis.curve_bands`). Groups get colours in order of appearance."""
     label = _metric_label(metric)
     title = f"{label[:1].upper()}{label[1:]} per {x}, mean ± std over seeds"
     if bands.empty:
@@ -973,7 +973,7 @@ def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure
 
 def effects_chart(effects: pd.DataFrame, metric: str) -> go.Figure:
     """Each factor level's effect on `metric` against its baseline as a dot with its 95 % interval
-    (`study_analysis.main_effects`); a line at 0, no effect."""
+    (`ablation_analysis.main_effects`); a line at 0, no effect."""
     label = _metric_label(metric)
     title = f"Effect on {label} against each factor's first level, 95 % interval across seeds"
     if effects.empty:

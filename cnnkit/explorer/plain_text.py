@@ -1,4 +1,4 @@
-"""Text that people typed (run names, tags, study and search names, uploaded file names) shown as
+"""Text that people typed (run names, tags, ablation and search names, uploaded file names) shown as
 itself: Streamlit renders markdown (and its :shortcodes:, $math$) in st.markdown, captions, alerts,
 subheaders and toasts, and Plotly renders a subset of HTML in titles, legends, ticks and hovers.
 

@@ -179,7 +179,7 @@ class JobManager:
     queued or running at once, so one browser cannot fill the queue; None: no cap.
 
     `server_paths` is where a job's dataset path may point (None: anywhere, the operator's own code);
-    every job, whatever starts it (a form, a study, a search, a fork, a resume), is refused with an
+    every job, whatever starts it (a form, an ablation, a search, a fork, a resume), is refused with an
     InputError naming "Path on this machine" when its config's path lies outside, and its runner
     is handed the policy (a cluster's worker checks again).
 
@@ -356,7 +356,7 @@ class JobManager:
     def _submit(self, kind: str, cfg: TrainConfig, name: str, visitor: str | None, *, run_id: str | None = None,
                 steps: int = 0, epoch: int = 0, changes: dict[str, object] | None = None,
                 tags: dict[str, str] | None = None, watch: dict | None = None) -> str:
-        self.server_paths.confine(cfg)  # every job's one way in: no page, study or search can skip it
+        self.server_paths.confine(cfg)  # every job's one way in: no page, ablation or search can skip it
         accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:
             if self._closed:

@@ -29,6 +29,16 @@ class JobEnded:
     result: RunResult | RangeTest | None = None  # a RangeTest (lr_find, in-process only) does not travel as JSON
 
 
+# An ended run's MLflow status -> the state of the job that trained it.
+STATE_OF_RUN = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "cancelled"}
+
+
+def run_ended(result: RunResult) -> JobEnded:
+    """The end of a job whose run ended as `result` says (its error kept only when it failed)."""
+    state = STATE_OF_RUN[result.status]
+    return JobEnded(state, result.error if state == "failed" else None, result)
+
+
 JobEvent = Union[RunCreated, ProgressReported, JobEnded]
 EventSink = Callable[[JobEvent], None]  # where a runner sends its jobs' events
 

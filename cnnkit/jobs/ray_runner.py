@@ -28,8 +28,9 @@ import cnnkit
 from cnnkit import tracking
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
+from cnnkit.datasets.official import DATA_DIR_VARIABLE
 from cnnkit.errors import InputError, one_line
-from cnnkit.jobs.events import EventSink, JobEnded, ProgressReported, RunCreated
+from cnnkit.jobs.events import STATE_OF_RUN, EventSink, JobEnded, ProgressReported, RunCreated, run_ended
 from cnnkit.jobs.runner import JobSpec, RunningJob
 from cnnkit.training import Progress, RunResult
 
@@ -39,8 +40,7 @@ JOB_PREFIX = "cnnkit-"  # of every cnnkit job's submission id: cnnkit-RUNID-N-TI
 SLOT_RESOURCE = "cnnkit_slot"  # one per running job; the cluster's count is the cap
 WORKER_PYTHON_VARIABLE = "CNNKIT_WORKER_PYTHON"  # the worker's interpreter on the cluster, default "python"
 STOP_WAIT_SECONDS = 60  # RAY_JOB_STOP_WAIT_TIME_S: how long a stopped worker has to end its run KILLED
-FORWARDED_VARIABLES = ("KERAS_BACKEND", "CNNKIT_HEARTBEAT_SECONDS", "CNNKIT_DATA_DIR", "CNNKIT_CHECKPOINT_SECONDS")
-_STATE_OF_RUN = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "cancelled"}
+FORWARDED_VARIABLES = ("KERAS_BACKEND", "CNNKIT_HEARTBEAT_SECONDS", DATA_DIR_VARIABLE, "CNNKIT_CHECKPOINT_SECONDS")
 _RAY_STATES = {"PENDING": "pending", "RUNNING": "running"}  # every other Ray status has ended
 WAITING_FOR_A_SLOT = "waiting for a slot on the cluster"  # the phase of a job Ray holds PENDING
 _LOST_AFTER = 30  # polls in a row the cluster may not answer before the job counts as lost
@@ -291,10 +291,8 @@ class RayRunner:
             why = f"The worker did not start on {self.description}: {self._ray_message(handle)}"
             tracking.end_scheduled_run(store, watched.run_id, "FAILED", why)
             return JobEnded("failed", why)
-        if status in _STATE_OF_RUN:
-            error = state.tags.get(run_schema.ERROR_TAG)
-            result = RunResult(watched.run_id, status, state.metrics, error)
-            return JobEnded(_STATE_OF_RUN[status], error if status == "FAILED" else None, result)
+        if status in STATE_OF_RUN:
+            return run_ended(RunResult(watched.run_id, status, state.metrics, state.tags.get(run_schema.ERROR_TAG)))
         return JobEnded("failed", f"The worker stopped without ending its run ({self._ray_message(handle)}); the run "
                                   "is marked KILLED once its heartbeat is stale.")
 

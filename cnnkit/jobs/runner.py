@@ -30,7 +30,7 @@ class JobSpec:
     experiment: str
     run_id: str | None = None  # the run a "resume" continues, a "fork" starts from, or one scheduled for a worker
     steps: int = 0  # an "lr_find"'s batches
-    tags: dict[str, str] | None = None  # extra tags for its run (its study, its search trial)
+    tags: dict[str, str] | None = None  # extra tags for its run (its ablation, its search trial)
     epoch: int = 0  # a "fork"'s epoch: it starts from run_id's snapshot after it
     changes: dict | None = None  # a "fork"'s changed settings
     server_paths: ServerPaths = field(default_factory=ServerPaths.anywhere)  # the submitter's: the worker checks again

@@ -10,20 +10,17 @@ from typing import Callable
 
 from cnnkit import training
 from cnnkit.errors import InputError
-from cnnkit.jobs.events import EventSink, JobEnded, ProgressReported, RunCreated
+from cnnkit.jobs.events import EventSink, JobEnded, ProgressReported, RunCreated, run_ended
 from cnnkit.jobs.runner import JobSpec, RunningJob
 from cnnkit.training import Progress, RangeTest, RunResult
 
 log = logging.getLogger(__name__)
 
-_STATE_OF_RUN = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "cancelled"}
-
 
 def _outcome(result: RunResult | RangeTest) -> JobEnded:
     """The job's end a returned result stands for."""
     if isinstance(result, RunResult):
-        state = _STATE_OF_RUN[result.status]
-        return JobEnded(state, result.error if state == "failed" else None, result)
+        return run_ended(result)
     return JobEnded("finished", None, result)
 
 

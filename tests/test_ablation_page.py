@@ -1,5 +1,5 @@
-"""The Study page through AppTest: define a study, see its size or what is wrong with it, launch a tiny
-digits study (2 factors × 2 seeds) and read its analysis; cancel one as a whole."""
+"""The Ablation page through AppTest: define an ablation, see its size or what is wrong with it, launch a
+tiny digits ablation (2 factors × 2 seeds) and read its analysis; cancel one as a whole."""
 
 import json
 import time
@@ -10,12 +10,12 @@ from cnnkit import tracking
 from cnnkit.tracking import run_schema
 from alerts import alert_text
 
-PAGE = "app_pages/study.py"
+PAGE = "app_pages/ablation.py"
 
 
-def study_page(app):
+def ablation_page(app):
     at = app.switch_page(PAGE).run()
-    assert not at.exception and at.title[0].value == "Study"
+    assert not at.exception and at.title[0].value == "Ablation"
     return at
 
 
@@ -23,17 +23,17 @@ def chart_titles(at) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
 
 
-def tiny_study(at, changes="epochs=1, train_limit=100"):
-    at.text_input(key="study.changes").set_value(changes).run()
-    at.multiselect(key="study.factors").set_value(["flip", "batch_norm"]).run()
+def tiny_ablation(at, changes="epochs=1, train_limit=100"):
+    at.text_input(key="ablation.changes").set_value(changes).run()
+    at.multiselect(key="ablation.factors").set_value(["flip", "batch_norm"]).run()
     return at
 
 
 def launch_button(at):
-    return next(button for button in at.button if button.label == "Launch the study")
+    return next(button for button in at.button if button.label == "Launch the ablation")
 
 
-def wait_for_study_jobs(count: int, timeout: float = 400) -> list:
+def wait_for_ablation_jobs(count: int, timeout: float = 400) -> list:
     """The job manager's train jobs once `count` of them exist and none is queued or running."""
     from app_pages.common import job_manager
 
@@ -43,39 +43,39 @@ def wait_for_study_jobs(count: int, timeout: float = 400) -> list:
         if len(jobs) == count and not any(job.is_active for job in jobs):
             return jobs
         time.sleep(0.5)
-    raise AssertionError(f"the study's {count} jobs did not all end in time")
+    raise AssertionError(f"the ablation's {count} jobs did not all end in time")
 
 
-def test_a_study_shows_its_size_and_a_bad_level_is_named_by_its_label(app):
-    at = tiny_study(study_page(app))
+def test_an_ablation_shows_its_size_and_a_bad_level_is_named_by_its_label(app):
+    at = tiny_ablation(ablation_page(app))
     assert any(caption.value == "8 runs: 4 cells × 2 seeds." for caption in at.caption)
     assert not launch_button(at).disabled
-    at.multiselect(key="study.factors").set_value(["flip", "learning_rate"]).run()
-    at.text_input(key="study.levels.learning_rate").set_value("0.001, fast").run()
+    at.multiselect(key="ablation.factors").set_value(["flip", "learning_rate"]).run()
+    at.text_input(key="ablation.levels.learning_rate").set_value("0.001, fast").run()
     assert [alert_text(error) for error in at.error] == ["Learning rate: 'fast' is not a valid number."]
     assert launch_button(at).disabled
-    at.text_input(key="study.levels.learning_rate").set_value("0.001, 0.01").run()
-    at.text_input(key="study.changes").set_value("epochs=zero").run()
+    at.text_input(key="ablation.levels.learning_rate").set_value("0.001, 0.01").run()
+    at.text_input(key="ablation.changes").set_value("epochs=zero").run()
     assert [alert_text(error) for error in at.error] == ["Epochs: 'zero' is not a valid whole number."]
-    assert at.multiselect(key="study.factors").value == ["flip", "learning_rate"]  # kept while the base is wrong
-    at.text_input(key="study.changes").set_value("epochs=1").run()
-    at.selectbox(key="study.preset").set_value("seed002_ablation").run()
+    assert at.multiselect(key="ablation.factors").value == ["flip", "learning_rate"]  # kept while the base is wrong
+    at.text_input(key="ablation.changes").set_value("epochs=1").run()
+    at.selectbox(key="ablation.preset").set_value("seed002_ablation").run()
     assert any(caption.value == "12 runs: 4 cells × 3 seeds." for caption in at.caption), [alert_text(e) for e in at.error]
 
 
 @pytest.mark.slow
-def test_a_tiny_digits_study_runs_every_cell_and_seed_and_shows_its_effects_cells_and_curves(app):
-    at = tiny_study(study_page(app))
+def test_a_tiny_digits_ablation_runs_every_cell_and_seed_and_shows_its_effects_cells_and_curves(app):
+    at = tiny_ablation(ablation_page(app))
     launch_button(at).click().run()
     assert not at.exception
-    jobs = wait_for_study_jobs(8)
+    jobs = wait_for_ablation_jobs(8)
     assert {job.state for job in jobs} == {"finished"}
     at.run()
     assert not at.exception
     assert any("8 of 8 runs done" in bar.proto.text for bar in at.get("progress"))
-    runs = tracking.RunStore().study_runs(at.session_state["study.launched"])
+    runs = tracking.RunStore().study_runs(at.session_state["ablation.launched"])
     assert len(runs) == 8 and set(runs["status"]) == {"FINISHED"} and runs[run_schema.TEST_ACCURACY].notna().all()
-    assert at.selectbox(key="study.metric").value == run_schema.TEST_ACCURACY
+    assert at.selectbox(key="ablation.metric").value == run_schema.TEST_ACCURACY
     frames = {tuple(frame.value.columns[:2]): frame.value for frame in at.dataframe}
     effects = frames["factor", "level"]
     assert effects[["factor", "level", "baseline", "seeds"]].values.tolist() == [
@@ -99,16 +99,16 @@ def test_a_tiny_digits_study_runs_every_cell_and_seed_and_shows_its_effects_cell
 
 
 @pytest.mark.slow
-def test_cancelling_a_study_cancels_every_run_it_queued_or_started(app):
-    at = tiny_study(study_page(app), changes="epochs=200, train_limit=100")
+def test_cancelling_an_ablation_cancels_every_run_it_queued_or_started(app):
+    at = tiny_ablation(ablation_page(app), changes="epochs=200, train_limit=100")
     launch_button(at).click().run()
-    at.button(key="study.cancel").click().run()
+    at.button(key="ablation.cancel").click().run()
     from app_pages.common import job_manager
 
-    jobs = wait_for_study_jobs(len(job_manager().snapshots()))  # the feeder submits no more once cancelled
+    jobs = wait_for_ablation_jobs(len(job_manager().snapshots()))  # the feeder submits no more once cancelled
     assert {job.state for job in jobs} == {"cancelled"}
     at.run()
     assert any("8 of 8 runs done · 8 failed or cancelled" in bar.proto.text for bar in at.get("progress"))
-    assert [alert_text(warning) for warning in at.warning] == ["The study was cancelled: the runs it had not finished were stopped."]
-    statuses = set(tracking.RunStore().study_runs(at.session_state["study.launched"])["status"])
+    assert [alert_text(warning) for warning in at.warning] == ["The ablation was cancelled: the runs it had not finished were stopped."]
+    statuses = set(tracking.RunStore().study_runs(at.session_state["ablation.launched"])["status"])
     assert statuses <= {"KILLED"}

@@ -1,4 +1,4 @@
-"""A study's statistics on hand-made numbers: cells' mean ± std, main effects with a known effect and
+"""An ablation's statistics on hand-made numbers: cells' mean ± std, main effects with a known effect and
 a known t-interval, learning-curve bands, and Compare's seed groups."""
 
 import math

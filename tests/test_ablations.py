@@ -1,5 +1,6 @@
-"""Ablation studies: factors checked against the settings' declarations, the grid they expand into,
-the seed-002 preset, and a study fed through a JobManager (fake trainer) under its caps, then cancelled."""
+"""Ablations: factors checked against the settings' declarations, the grid they expand into, the
+seed-002 preset, an ablation fed through a JobManager (fake trainer) under its caps, then cancelled, and
+the command line, under its new names and its old ones ("study")."""
 
 import json
 import threading
@@ -12,7 +13,7 @@ from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.experiments.ablations import Study, StudyLaunch, parse_factor, preset_study, setting_factor
+from cnnkit.experiments.ablations import Ablation, AblationLaunch, parse_factor, preset_ablation, setting_factor
 from cnnkit.training import RunResult
 
 TIMEOUT = 30
@@ -30,8 +31,8 @@ def test_a_factor_takes_levels_as_text_in_the_settings_types():
     ("epochs=1,two", "Epochs: 'two' is not a valid whole number."),
     ("flip=none", "Random flips: a factor needs at least two levels"),
     ("flip=none,none", "Random flips: the levels repeat"),
-    ("seed=1,2", "'seed' is not a setting a study can vary"),
-    ("colour=red,blue", "'colour' is not a setting a study can vary"),
+    ("seed=1,2", "'seed' is not a setting an ablation can vary"),
+    ("colour=red,blue", "'colour' is not a setting an ablation can vary"),
     ("flip", "is not setting=level,level"),
 ])
 def test_a_bad_factor_is_named_by_its_on_screen_label(text, message):
@@ -39,17 +40,17 @@ def test_a_bad_factor_is_named_by_its_on_screen_label(text, message):
         parse_factor(text)
 
 
-def test_the_grid_has_every_cell_with_every_seed_each_run_tagged_with_its_study_cell_and_seed():
-    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"), parse_factor("batch_norm=true,false")), seeds=2)
-    runs = study.expand()
-    assert study.size == len(runs) == 8
+def test_the_grid_has_every_cell_with_every_seed_each_run_tagged_with_its_ablation_cell_and_seed():
+    ablation = Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"), parse_factor("batch_norm=true,false")), seeds=2)
+    runs = ablation.expand()
+    assert ablation.size == len(runs) == 8
     assert [(run.cell["flip"], run.cell["batch_norm"], run.seed) for run in runs[:3]] == [
         ("none", "True", 7), ("none", "True", 8), ("none", "False", 7)]
     assert {(run.config.flip, run.config.batch_norm, run.config.seed) for run in runs} == {
         (flip, norm, seed) for flip in ("none", "horizontal") for norm in (True, False) for seed in (7, 8)}
     assert all(run.config.train_limit == 100 for run in runs)
     tags = runs[-1].tags
-    assert tags[run_schema.STUDY_ID_TAG] == study.study_id and tags[run_schema.STUDY_NAME_TAG] == "tiny"
+    assert tags[run_schema.STUDY_ID_TAG] == ablation.ablation_id and tags[run_schema.STUDY_NAME_TAG] == "tiny"
     assert json.loads(tags[run_schema.STUDY_CELL_TAG]) == {"flip": "horizontal", "batch_norm": "False"}
     assert tags[run_schema.STUDY_SEED_TAG] == "8" and tags[run_schema.STUDY_SIZE_TAG] == "8"
     assert runs[-1].name == "tiny · Random flips horizontal, Batch normalisation False · seed 8"
@@ -57,15 +58,15 @@ def test_the_grid_has_every_cell_with_every_seed_each_run_tagged_with_its_study_
 
 def test_a_cell_whose_settings_clash_is_refused_before_anything_runs():
     with pytest.raises(InputError, match="Peak rate"):  # cyclic climbs to max_lr 0.006: a rate of 0.01 is above it
-        Study("clash", BASE.replace(schedule="cyclic"), (parse_factor("learning_rate=0.001,0.01"),))
+        Ablation("clash", BASE.replace(schedule="cyclic"), (parse_factor("learning_rate=0.001,0.01"),))
     with pytest.raises(InputError, match="Seeds: use between 1 and 100"):
-        Study("no seeds", BASE, (parse_factor("flip=none,horizontal"),), seeds=0)
+        Ablation("no seeds", BASE, (parse_factor("flip=none,horizontal"),), seeds=0)
 
 
-def test_seed_002s_three_models_become_a_two_by_two_preset_study_with_seeds():
-    study = preset_study("seed002_ablation", epochs=1)
-    runs = study.expand()
-    assert study.size == 12 and study.base.dataset == "mnist" and study.base.arch == "mnist_cnn"
+def test_seed_002s_three_models_become_a_two_by_two_preset_ablation_with_seeds():
+    ablation = preset_ablation("seed002_ablation", epochs=1)
+    runs = ablation.expand()
+    assert ablation.size == 12 and ablation.base.dataset == "mnist" and ablation.base.arch == "mnist_cnn"
     by_cell = {(run.cell["LR annealing"], run.cell["augmentation"]): run.config for run in runs}
     assert by_cell["off", "off"].schedule == "constant" and by_cell["off", "off"].rotation == 0
     assert by_cell["on", "off"].schedule == "plateau" and by_cell["on", "off"].plateau_factor == 0.3
@@ -99,24 +100,24 @@ def manager_for(trainer, **kwargs):
     return JobManager(max_concurrent=1, trainer=trainer, recover_stale_runs=False, **kwargs)
 
 
-def test_a_study_runs_in_grid_order_within_the_visitors_cap_and_counts_its_runs(trainer):
+def test_an_ablation_runs_in_grid_order_within_the_visitors_cap_and_counts_its_runs(trainer):
     manager = manager_for(trainer, max_active_per_visitor=3)
-    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"), parse_factor("batch_norm=true,false")), seeds=2)
-    launch = StudyLaunch(study, manager, visitor="me", poll_s=0.05)
+    ablation = Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"), parse_factor("batch_norm=true,false")), seeds=2)
+    launch = AblationLaunch(ablation, manager, visitor="me", poll_s=0.05)
     try:
         assert launch.progress().total == 8 and launch.progress().finished == 0
         trainer.release.set()
         progress = launch.wait(TIMEOUT)
         assert (progress.finished, progress.failed, progress.active) == (8, 0, False)
         assert progress.describe() == "8 of 8 runs done"
-        assert [name for name, _, _ in trainer.calls] == [run.name for run in study.expand()]
-        assert all(tags[run_schema.STUDY_ID_TAG] == study.study_id for _, _, tags in trainer.calls)
+        assert [name for name, _, _ in trainer.calls] == [run.name for run in ablation.expand()]
+        assert all(tags[run_schema.STUDY_ID_TAG] == ablation.ablation_id for _, _, tags in trainer.calls)
     finally:
         manager.shutdown(timeout=TIMEOUT)
 
 
 class CapFullOfAnotherJob:
-    """A manager whose visitor's cap is held by a job outside the study (its own jobs end at once)
+    """A manager whose visitor's cap is held by a job outside the ablation (its own jobs end at once)
     until `free` is set."""
 
     def __init__(self):
@@ -139,23 +140,23 @@ class CapFullOfAnotherJob:
         self.free.wait(timeout)
 
 
-def test_a_study_waits_while_the_visitors_other_jobs_hold_the_cap_then_goes_on():
+def test_an_ablation_waits_while_the_visitors_other_jobs_hold_the_cap_then_goes_on():
     manager = CapFullOfAnotherJob()
-    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=1)
-    launch = StudyLaunch(study, manager, visitor="me", poll_s=0.05)
+    ablation = Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=1)
+    launch = AblationLaunch(ablation, manager, visitor="me", poll_s=0.05)
     time.sleep(0.3)  # the feeder has met the full cap several times by now
     assert launch.error is None and len(launch.job_ids) == 1
     manager.free.set()
     deadline = time.monotonic() + TIMEOUT
     while len(launch.job_ids) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert manager.submitted == [run.name for run in study.expand()] and launch.error is None
+    assert manager.submitted == [run.name for run in ablation.expand()] and launch.error is None
 
 
-def test_a_refusal_that_no_job_explains_ends_the_study_with_its_reason():
+def test_a_refusal_that_no_job_explains_ends_the_ablation_with_its_reason():
     manager = CapFullOfAnotherJob()
     manager.other.is_active = False  # nothing holds the cap, yet the manager refuses
-    launch = StudyLaunch(Study("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=1), manager,
+    launch = AblationLaunch(Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=1), manager,
                          visitor="me", poll_s=0.05)
     deadline = time.monotonic() + TIMEOUT
     while launch.error is None and time.monotonic() < deadline:
@@ -164,10 +165,10 @@ def test_a_refusal_that_no_job_explains_ends_the_study_with_its_reason():
     assert launch.progress().describe() == "2 of 2 runs done · 1 failed or cancelled"
 
 
-def test_cancelling_a_study_stops_its_running_job_drops_the_queue_and_submits_no_more(trainer):
+def test_cancelling_an_ablation_stops_its_running_job_drops_the_queue_and_submits_no_more(trainer):
     manager = manager_for(trainer, max_active_per_visitor=2)
-    study = Study("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=3)
-    launch = StudyLaunch(study, manager, visitor="me", poll_s=0.05)
+    ablation = Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=3)
+    launch = AblationLaunch(ablation, manager, visitor="me", poll_s=0.05)
     try:
         assert manager.wait(launch.job_ids[0], timeout=0.2).state == "running"
         launch.cancel()
@@ -182,28 +183,63 @@ def test_cancelling_a_study_stops_its_running_job_drops_the_queue_and_submits_no
 def test_the_command_line_names_a_bad_factor_or_metric_in_one_line(capsys):
     from cnnkit.cli import main
 
-    assert main(["study", "--factor", "flip=none,sideways"]) == 2
+    assert main(["ablation", "--factor", "flip=none,sideways"]) == 2
     assert "error: Random flips (flip): 'sideways' is not one of" in capsys.readouterr().err
-    assert main(["study", "--dataset", "digits"]) == 2
+    assert main(["ablation", "--dataset", "digits"]) == 2
     assert "needs at least one --factor" in capsys.readouterr().err
 
 
+def renamed_note(old: str, new: str) -> str:
+    return f"note: `{old}` is now `{new}`; the old name works until the next release.\n"
+
+
+def test_the_old_command_names_still_work_and_say_in_one_line_that_they_are_renamed(tmp_path, capsys):
+    from cnnkit.cli import main
+
+    assert main(["study", "--factor", "flip=none,sideways"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(renamed_note("study", "ablation")) and err.count("note:") == 1
+    assert "error: Random flips (flip): 'sideways' is not one of" in err
+    assert main(["study-report", "0123456789ab", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "No runs of this ablation in the store.\n"
+    assert err.startswith(renamed_note("study-report", "ablation-report")) and err.count("note:") == 1
+
+
+def test_the_old_preset_option_and_listing_still_work_and_say_so(capsys):
+    from cnnkit.cli import main, new_spellings
+
+    assert main(["study", "--study-preset=seed002_ablation", "--factor", "flip=none,horizontal"]) == 2
+    assert main(["list", "studies", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert [row["name"] for row in json.loads(out)] == ["seed002_ablation"]
+    assert err.splitlines() == [renamed_note("study", "ablation").strip(),
+                                renamed_note("--study-preset", "--ablation-preset").strip(),
+                                "error: Use either --ablation-preset or --factor, not both.",
+                                renamed_note("studies", "ablations").strip()]
+    # only the words in their places: a value, or the option under another command, is left as it is
+    assert new_spellings(["ablation", "--name", "study"]) == ["ablation", "--name", "study"]
+    assert new_spellings(["train", "--study-preset", "studies"]) == ["train", "--study-preset", "studies"]
+
+
 @pytest.mark.slow
-def test_the_command_line_trains_a_study_and_reports_its_cells_and_effects(tmp_path, capsys):
+def test_the_command_line_trains_an_ablation_and_reports_its_cells_and_effects(tmp_path, capsys):
     from cnnkit.cli import main
     from cnnkit.tracking import RunStore
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert main(["study", "--dataset", "digits", "--epochs", "1", "--set", "train_limit=100", "--factor",
+    assert main(["ablation", "--dataset", "digits", "--epochs", "1", "--set", "train_limit=100", "--factor",
                  "flip=none,horizontal", "--seeds", "1", "--tracking-uri", uri]) == 0
     out = capsys.readouterr().out
-    study_id = json.loads(out.strip().splitlines()[-1])["study_id"]
-    runs = RunStore(uri).study_runs(study_id)
+    last = json.loads(out.strip().splitlines()[-1])
+    ablation_id = last["ablation_id"]
+    assert last["study_id"] == ablation_id  # the old key, for scripts of the old `study` command
+    runs = RunStore(uri).study_runs(ablation_id)
     assert sorted(cell["flip"] for cell in runs["cell"]) == ["horizontal", "none"] and set(runs["status"]) == {"FINISHED"}
     assert "flip horizontal     none" in out and "(one seed: none)" in out
     listed = RunStore(uri).studies()
-    assert listed[["study_id", "study", "size", "runs"]].values.tolist() == [[study_id, "flip", 2, 2]]
-    assert main(["study-report", study_id, "--metric", "final_val_accuracy", "--tracking-uri", uri]) == 0
+    assert listed[["study_id", "study", "size", "runs"]].values.tolist() == [[ablation_id, "flip", 2, 2]]
+    assert main(["ablation-report", ablation_id, "--metric", "final_val_accuracy", "--tracking-uri", uri]) == 0
     assert "Main effects on final_val_accuracy" in capsys.readouterr().out
-    assert main(["study-report", study_id, "--metric", "speed", "--tracking-uri", uri]) == 2
+    assert main(["ablation-report", ablation_id, "--metric", "speed", "--tracking-uri", uri]) == 2
     assert "Metric: 'speed' is not one of" in capsys.readouterr().err
