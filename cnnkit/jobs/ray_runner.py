@@ -31,7 +31,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError, one_line
 from cnnkit.jobs.events import EventSink, JobEnded, ProgressReported, RunCreated
 from cnnkit.jobs.runner import JobSpec, RunningJob
-from cnnkit.training import Progress, RunResult
+from cnnkit.training.progress import Progress, RunResult
 
 log = logging.getLogger(__name__)
 
