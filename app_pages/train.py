@@ -25,7 +25,7 @@ from cnnkit.jobs.slots import slots_set_by
 from cnnkit.config.presets import PRESETS
 from cnnkit.config.settings import SETTINGS, TABS, problem_counts, settings_on
 from cnnkit.training.snapshot_plan import disk_budget
-from cnnkit.training import load_data
+from cnnkit.config.data_loading import load_data
 from cnnkit.models.filters import PREFILTER_DESCRIPTIONS
 from cnnkit.training.tricks import augment_samples, schedule_preview
 from app_pages.action_button import action_button

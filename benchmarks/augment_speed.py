@@ -23,7 +23,8 @@ import keras
 from throughput import EpochTimer  # benchmarks/ is on the path when a script in it runs
 
 from cnnkit.config import TrainConfig
-from cnnkit.training import build, compile_model, load_data, one_hot
+from cnnkit.config.data_loading import load_data
+from cnnkit.training.network import build, compile_model, one_hot
 
 TARGET_RATIO = 1.15
 

@@ -42,7 +42,7 @@ from PIL import Image
 
 from cnnkit.models import inspection, predict
 from cnnkit.config.presets import get_preset
-from cnnkit.training import build
+from cnnkit.training.network import build
 
 SINGLE_TARGET_MS = 300.0
 RATIO_TARGET = 10.0

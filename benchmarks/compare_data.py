@@ -29,7 +29,7 @@ from cnnkit.explorer import charts
 from cnnkit.config import TrainConfig
 from cnnkit.datasets import CIFAR100_CLASSES
 from cnnkit.training.evaluation import evaluate
-from cnnkit.training import MISTAKE_IMAGES
+from cnnkit.training.logged_training import MISTAKE_IMAGES
 
 BUDGET_S = 2.0
 N_TEST = 10_000

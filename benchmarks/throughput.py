@@ -23,7 +23,9 @@ import keras
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
-from cnnkit.training import build, compile_model, load_data, one_hot, train
+from cnnkit.config.data_loading import load_data
+from cnnkit.training import train
+from cnnkit.training.network import build, compile_model, one_hot
 
 SCHEDULES = {  # the settings each schedule needs on top of the base config
     "constant": {},

@@ -38,7 +38,8 @@ from cnnkit.training import accelerators  # noqa: E402
 from cnnkit.config import TrainConfig  # noqa: E402
 from cnnkit.errors import InputError  # noqa: E402
 from cnnkit.config.presets import get_preset  # noqa: E402
-from cnnkit.training import load_data, train  # noqa: E402
+from cnnkit.config.data_loading import load_data  # noqa: E402
+from cnnkit.training import train  # noqa: E402
 
 STRONG_PRESETS = {"mnist_strong": 0.996, "fashion_strong": 0.945, "cifar10_fast": 0.94}  # name -> target test accuracy
 SECTIONS = ("throughput", "augmentation", "precision", "presets")

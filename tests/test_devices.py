@@ -22,7 +22,8 @@ from cnnkit.config import TrainConfig, find_problems
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.training import split_evenly, train
+from cnnkit.training import train
+from cnnkit.training.logged_training import split_evenly
 from alerts import alert_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,8 @@ import pytest
 from cnnkit import tracking
 from cnnkit.training import checkpoint
 from cnnkit.config import TrainConfig
-from cnnkit.training import LossDiverged, RunMonitor, train
+from cnnkit.training import LossDiverged, train
+from cnnkit.training.callbacks import RunMonitor
 
 # Plain SGD with heavy momentum and no batch norm at a rate of 10 overflows within two epochs on digits with
 # TensorFlow (on JAX the same run saturates at a finite loss; the monitor's own test below runs on both).

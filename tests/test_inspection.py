@@ -7,7 +7,7 @@ import pytest
 from cnnkit.models import inspection
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
-from cnnkit.training import build
+from cnnkit.training.network import build
 
 
 def tiny(arch, shape=(8, 8, 1), classes=10, **options):

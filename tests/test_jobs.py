@@ -13,7 +13,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
 from cnnkit.jobs.thread_runner import ThreadRunner
-from cnnkit.training import Progress, RangeTest, RunResult
+from cnnkit.training import Progress, RangeTest, RunResult, accelerators
 from cnnkit.models.schedules import LRSuggestion
 
 TIMEOUT = 30  # seconds; only a broken manager ever waits this long
@@ -427,7 +427,7 @@ def test_construction_recovers_stale_runs_and_enables_gpu_memory_growth(monkeypa
     calls = []
     monkeypatch.setattr(tracking, "make_client", lambda uri: f"client of {uri}")
     monkeypatch.setattr(tracking, "kill_stale_runs", lambda client: calls.append(client) or ["r1", "r2"])
-    monkeypatch.setattr(jobs.accelerators, "enable_memory_growth", lambda: calls.append("memory growth"))
+    monkeypatch.setattr(accelerators, "enable_memory_growth", lambda: calls.append("memory growth"))
     manager = JobManager(tracking_uri="sqlite:///runs.db")
     assert manager.recovered_runs == ["r1", "r2"]
     assert calls == ["memory growth", "client of sqlite:///runs.db"]

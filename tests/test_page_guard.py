@@ -4,7 +4,7 @@ import logging
 
 from streamlit.testing.v1 import AppTest
 
-from cnnkit import training
+from cnnkit.config import data_loading
 from alerts import alert_text
 
 
@@ -12,7 +12,7 @@ def test_an_unexpected_error_shows_one_line_at_the_top_and_logs_the_traceback(ap
     def fail(cfg):
         raise RuntimeError("the disk\nis on fire")
 
-    monkeypatch.setattr(training, "load_data", fail)  # what the Train page calls to show its data
+    monkeypatch.setattr(data_loading, "load_data", fail)  # what the Train page calls to show its data
     with caplog.at_level(logging.ERROR, logger="cnnkit.app"):
         at = app.run()
     assert not at.exception

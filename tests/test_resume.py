@@ -250,7 +250,7 @@ def test_a_resumed_run_says_which_epochs_its_store_lacks(tmp_path):
 
 
 def test_missing_epochs_are_named_in_spans():
-    from cnnkit.training import _spans
+    from cnnkit.training.logged_training import _spans
 
     assert _spans([2]) == "2"
     assert _spans([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"

@@ -8,9 +8,10 @@ import pytest
 
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
-from cnnkit.training import (
-    BatchLoss, Cancelled, CancelCheck, PassMonitor, lr_range_test, predict_test_images, train,
-)
+from cnnkit.training import Cancelled, lr_range_test, train
+from cnnkit.training.callbacks import CancelCheck, PassMonitor
+from cnnkit.training.callbacks.batch_loss import BatchLoss
+from cnnkit.training.prediction import predict_test_images
 
 TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=1, batch_size=64, seed=7)
 

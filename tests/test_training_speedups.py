@@ -12,7 +12,10 @@ import pytest
 
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
-from cnnkit.training import RatePlan, RunMonitor, predict_test_images, train
+from cnnkit.training import train
+from cnnkit.training.callbacks import RunMonitor
+from cnnkit.training.callbacks.rate_plan import RatePlan
+from cnnkit.training.prediction import predict_test_images
 from cnnkit.training.tricks import schedule_preview
 
 TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=2, batch_size=64, seed=3)

@@ -21,14 +21,13 @@ from typing import Callable
 
 from cnnkit import tracking, training
 from cnnkit.jobs import termination
-from cnnkit.training import accelerators
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs.events import JobEnded, JobEvent, ProgressReported, RunCreated
 from cnnkit.jobs.runner import JobSpec, Runner, RunningJob
 from cnnkit.config.server_paths import ServerPaths
 from cnnkit.jobs.thread_runner import ThreadRunner
-from cnnkit.training import Progress, RangeTest, RunResult
+from cnnkit.training.progress import Progress, RangeTest, RunResult
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +197,9 @@ class JobManager:
         tracking_uri: str | None = None,
         experiment: str = tracking.DEFAULT_EXPERIMENT,
         max_concurrent: int = 2,
-        trainer: Callable[..., RunResult] = training.train,
-        range_tester: Callable[..., RangeTest] = training.lr_range_test,
-        resumer: Callable[..., RunResult] = training.resume,
+        trainer: Callable[..., RunResult] | None = None,
+        range_tester: Callable[..., RangeTest] | None = None,
+        resumer: Callable[..., RunResult] | None = None,
         *,
         recover_stale_runs: bool = True,
         batch_history_cap: int = BATCH_HISTORY_CAP,
@@ -225,6 +224,8 @@ class JobManager:
         self._unannounced: list[tuple[Callable, JobSnapshot]] = []  # on_end hooks of ended jobs, still to be called
         self._ids = itertools.count(1)
         self._closed = False
+        from cnnkit.training import accelerators  # Keras: loaded by a manager, not by readers of job values
+
         accelerators.enable_memory_growth()
         self.recovered_runs: list[str] = (
             tracking.kill_stale_runs(tracking.make_client(tracking_uri)) if recover_stale_runs else []
@@ -356,6 +357,8 @@ class JobManager:
     def _submit(self, kind: str, cfg: TrainConfig, name: str, visitor: str | None, *, run_id: str | None = None,
                 steps: int = 0, epoch: int = 0, changes: dict[str, object] | None = None,
                 tags: dict[str, str] | None = None, watch: dict | None = None) -> str:
+        from cnnkit.training import accelerators
+
         self.server_paths.confine(cfg)  # every job's one way in: no page, ablation or search can skip it
         accelerators.check_device_count(cfg.devices)  # now, by the form, rather than as a failed run
         with self._lock:

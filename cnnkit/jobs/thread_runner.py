@@ -12,7 +12,7 @@ from cnnkit import training
 from cnnkit.errors import InputError
 from cnnkit.jobs.events import EventSink, JobEnded, ProgressReported, RunCreated, run_ended
 from cnnkit.jobs.runner import JobSpec, RunningJob
-from cnnkit.training import Progress, RangeTest, RunResult
+from cnnkit.training.progress import Progress, RangeTest, RunResult
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,17 @@ class _Thread:
 
 class ThreadRunner:
     """`trainer`, `range_tester` and `resumer` stand in for training's `train`, `lr_range_test` and
-    `resume` (tests inject fakes)."""
+    `resume` (tests inject fakes); None: those, imported (with Keras) when the runner is made."""
 
     description = "this server's threads"
     detached = False
 
-    def __init__(self, trainer: Callable[..., RunResult] = training.train,
-                 range_tester: Callable[..., RangeTest] = training.lr_range_test,
-                 resumer: Callable[..., RunResult] = training.resume):
-        self._trainer, self._range_tester, self._resumer = trainer, range_tester, resumer
+    def __init__(self, trainer: Callable[..., RunResult] | None = None,
+                 range_tester: Callable[..., RangeTest] | None = None,
+                 resumer: Callable[..., RunResult] | None = None):
+        self._trainer = trainer or training.train
+        self._range_tester = range_tester or training.lr_range_test
+        self._resumer = resumer or training.resume
         self._jobs: dict[str, _Thread] = {}
         self._ids = itertools.count(1)
 
