@@ -29,6 +29,6 @@ def test_band_curves_show_accuracy_in_percent_and_the_run_count_in_the_hover():
     bands = pd.DataFrame({"group": ["a", "a"], "epoch": [1, 2], "mean": [0.5, 0.6], "std": [0.1, 0.1], "runs": [3, 3]})
     fig = charts.band_curves(bands, "val_accuracy")
     band, line = fig.data
-    assert band.fill == "toself" and line.line.color == "#1f77b4" and band.fillcolor == "rgba(31, 119, 180, 0.2)"
+    assert band.fill == "toself" and line.line.color.lower() == "#1f77b4" and band.fillcolor == "rgba(31, 119, 180, 0.2)"
     assert fig.layout.yaxis.tickformat == ".0%" and "runs)" in line.hovertemplate
     assert [row[1] for row in line.customdata] == [3, 3]
