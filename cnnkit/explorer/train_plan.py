@@ -11,7 +11,7 @@ from cnnkit.config.settings import SETTINGS, TABS
 from cnnkit.datasets import DATASETS
 from cnnkit.errors import InputError
 from cnnkit.models.architectures import build_model, layer_table, resolve_knobs
-from cnnkit.training import load_data
+from cnnkit import training
 from cnnkit.training.snapshot_plan import disk_budget
 from cnnkit.training.tricks import augment_samples, schedule_preview
 
@@ -25,7 +25,7 @@ AUGMENTED_COPIES = 5  # each beside this many augmented versions
 
 def load_split(*settings):
     """The data split of the data settings given in DATA_SETTINGS order (hashable, for a cache)."""
-    return load_data(TrainConfig(**dict(zip(DATA_SETTINGS, settings))))
+    return training.load_data(TrainConfig(**dict(zip(DATA_SETTINGS, settings))))
 
 
 def form_data(values: dict, server_paths, load=load_split):
