@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable
 
-import keras
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -11,9 +10,7 @@ from cnnkit.experiments import time_travel
 from cnnkit.explorer import plain_text, run_pickers
 from cnnkit.models import inspection
 from cnnkit.tracking import run_schema
-from cnnkit.training.accelerators import describe_devices
 from cnnkit.errors import InputError
-from cnnkit.jobs.slots import where_jobs_run
 from cnnkit.jobs import JobManager, visitor_cap_from_environment
 from cnnkit.explorer.model_cache import ModelCache
 from cnnkit.jobs.runner_setting import make_remote_runner, runner_setting
@@ -47,33 +44,6 @@ def canceller() -> str | None:
     operator's own) any job, from any tab."""
     me = visitor()
     return me if me.startswith("address ") else None
-
-
-def device_line() -> str:
-    return f"Trains on **{describe_devices()}** · Keras on {keras.backend.backend()}"
-
-
-def devices_panel() -> None:
-    """Sidebar: what this server trains on, and the device of every queued or running job."""
-    jobs = [job for job in job_manager().snapshots() if job.kind == "train" and job.is_active]
-    st.caption(device_line())
-    st.caption(where_jobs_run(job_manager()))
-    for job in jobs:
-        st.caption(f":material/memory: {plain_text.markdown(job.name)}: {job.device or job.state}")
-
-
-def sidebar() -> None:
-    """What every page's sidebar shows; it refreshes itself while jobs are queued or running.
-    When the tracking store can't be opened it says so, and pages that don't need it still work."""
-    st.sidebar.caption(f":material/database: Runs in {tracking.describe_store()}")  # the login's user, no password
-    try:
-        active = any(job.is_active for job in job_manager().snapshots())
-    except InputError as error:  # the store, or the runner's cluster (CNNKIT_RUNNER), can't be used
-        st.sidebar.caption(device_line())
-        st.sidebar.error(plain_text.markdown(error), icon=":material/database:")
-        return
-    with st.sidebar:
-        st.fragment(devices_panel, run_every=2.0 if active else None)()
 
 
 def run_store() -> tracking.RunStore:

@@ -1,0 +1,28 @@
+"""Plotly figures for the explorer: plain data (DataFrames, numpy arrays, lists) in, a Figure out.
+
+Pure functions: no Keras, MLflow or Streamlit here. Every figure goes through `_style._style`, so all
+share one look (template, margins, legend above the plot), and an empty input gives a figure that
+says what is missing instead of raising. One module per view; pages use this face:
+`from cnnkit.explorer import charts; charts.learning_curves(...)`.
+"""
+
+from cnnkit.explorer.charts._style import OTHER, RIGHT, WRONG
+from cnnkit.explorer.charts.ablation import band_curves, effects_chart
+from cnnkit.explorer.charts.classify import computer_vs_human, gallery, probability_bars
+from cnnkit.explorer.charts.compare import RESULT_METRICS, compare_curves, per_class_scores, results_bars
+from cnnkit.explorer.charts.confusion import confusion_difference, confusion_matrix
+from cnnkit.explorer.charts.data import class_distribution, samples_by_class
+from cnnkit.explorer.charts.images import image_grid, png
+from cnnkit.explorer.charts.network import (GRAD_CAM_CAPTION, HEAT_SHOWN_FROM, feature_map_grid, grad_cam,
+                                            grad_cam_overlay)
+from cnnkit.explorer.charts.smoothing import ema, moving_average
+from cnnkit.explorer.charts.training import batch_loss, learning_curves, learning_rate, lr_finder
+
+_CHARTS = (band_curves, batch_loss, class_distribution, compare_curves, computer_vs_human, confusion_difference,
+           confusion_matrix, effects_chart, ema, feature_map_grid, gallery, grad_cam, grad_cam_overlay, image_grid,
+           learning_curves, learning_rate, lr_finder, moving_average, per_class_scores, png, probability_bars,
+           results_bars, samples_by_class)
+# Named from the functions themselves: a chart's name can be a metric's (batch_loss), which only
+# run_schema spells out.
+__all__ = ["GRAD_CAM_CAPTION", "HEAT_SHOWN_FROM", "OTHER", "RESULT_METRICS", "RIGHT", "WRONG",
+           *(chart.__name__ for chart in _CHARTS)]
