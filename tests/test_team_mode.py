@@ -23,7 +23,7 @@ from cnnkit.tracking import run_schema, store_opening
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from test_pages import launch_button
-from test_store import free_port
+from test_store_opening import free_port
 from alerts import alert_text
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
