@@ -1,7 +1,6 @@
 """Reading several runs to compare (cnnkit.tracking.comparison_reads): one search for many runs.
 The reads of real trained runs are in tests/test_run_results.py."""
 
-
 import pytest
 
 from cheap_runs import finished_run

@@ -1,6 +1,5 @@
 """Runs' curves (cnnkit.tracking.curves): a run's epochs and batches."""
 
-
 from cnnkit.config import TrainConfig
 
 

@@ -1,7 +1,6 @@
 """Who may launch runs (cnnkit.tracking.permissions); a server with logins is tested in
 tests/test_team_mode.py."""
 
-
 from cnnkit import tracking
 
 

@@ -1,6 +1,5 @@
 """MLflow's Model Registry through the store (cnnkit.tracking.registry)."""
 
-
 import pytest
 
 from cheap_runs import finished_run

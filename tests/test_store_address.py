@@ -1,6 +1,5 @@
 """Where runs go (cnnkit.tracking.store_address): how the store and its user are named for people."""
 
-
 import pytest
 
 from cnnkit import tracking

@@ -132,4 +132,3 @@ def _load_keras_file(path: Path, what: str):
         _log.warning("%s could not be loaded", what, exc_info=True)
         raise InputError(f"{what} can't be loaded safely: it holds code (such as a Lambda layer) or parts cnnkit "
                          "doesn't know, or the file is damaged.") from None
-

@@ -114,4 +114,3 @@ class Patience:
                 with self._lock:
                     self._refused_since.pop(kind, None)
                 return result
-

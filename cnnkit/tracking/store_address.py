@@ -51,4 +51,3 @@ def shown_uri(uri: str) -> str:
     if parts.password is None:
         return uri
     return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")).geturl()
-
