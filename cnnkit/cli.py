@@ -102,7 +102,7 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
         from cnnkit import tracking
 
         return [{"name": f"{version.name} v{version.version}", "description": f"run {version.run_id}, {version.created}"}
-                for version in tracking.registered_models(tracking.make_client(tracking_uri))]
+                for version in tracking.RunStore(tracking_uri).registered_models()]
     if what == "ablations":
         from cnnkit.experiments.ablations import ABLATION_PRESETS
 
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "register":
             from cnnkit import tracking
 
-            version = tracking.register_model(tracking.make_client(args.tracking_uri), args.run_id, args.name)
+            version = tracking.RunStore(args.tracking_uri).register_model(args.run_id, args.name)
             print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id}))
             return 0
         if args.command == "ablation":

@@ -54,3 +54,36 @@ def traces(monkeypatch):
 
     monkeypatch.setattr(keras.Model, "predict_step", counting)
     return counts
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory):
+    """A store with MLflow's tables made once: creating them takes seconds, copying a file doesn't."""
+    from cnnkit.tracking import RunStore
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    RunStore(f"sqlite:///{path}").runs_frame()
+    return path
+
+
+@pytest.fixture
+def run_store(tmp_path, empty_store):
+    """A `tracking.RunStore` on a fresh copy of the empty store."""
+    from cnnkit.tracking import RunStore
+
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    return RunStore(f"sqlite:///{tmp_path}/mlflow.db")
+
+
+@pytest.fixture
+def client(run_store):
+    """`run_store`'s own MLflow client, for tests that look inside the store or count its calls."""
+    return run_store._client
+
+
+@pytest.fixture
+def store(tmp_path, empty_store):
+    """The URI of a fresh copy of the empty store, not opened yet (its checks are still to come).
+    Test files with stores of their own define their own `store`."""
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    return f"sqlite:///{tmp_path}/mlflow.db"

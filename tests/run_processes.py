@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def wait_for(condition, timeout: float = 300.0, what: str = "the condition"):
 
 def running_run_with_epochs(store: str, epochs: int = 1):
     """A condition: the id of a RUNNING run that has logged at least `epochs` epochs, else None."""
-    client = tracking.make_client(store)
+    client = make_client(store)
 
     def check():
         for run in client.search_runs([e.experiment_id for e in client.search_experiments()]):
@@ -44,4 +44,4 @@ def running_run_with_epochs(store: str, epochs: int = 1):
 
 def logged_epochs(store: str, run_id: str, key: str = "loss") -> list[int]:
     """The steps at which the run logged `key`, in order, repeats kept."""
-    return sorted(metric.step for metric in tracking.make_client(store).get_metric_history(run_id, key))
+    return sorted(metric.step for metric in make_client(store).get_metric_history(run_id, key))

@@ -47,8 +47,8 @@ def test_one_image_is_ranked_against_the_runs_test_images(classify, digits_run):
     at = classify
     at.file_uploader(key="classify.one").set_value(("cat.png", photo(), "image/png")).run()
     assert not at.exception
-    client = tracking.make_client(digits_run[0])
-    model, split = tracking.load_model(client, digits_run[1]), tracking.test_split_of_run(client, digits_run[1])
+    run_store = tracking.RunStore(digits_run[0])
+    model, split = run_store.load_model(digits_run[1]), run_store.test_split_of_run(digits_run[1])
     seen = predict.prepare(photo(), "cat.png", model.input_shape[1:], light_on_dark=True).model_input
     expected = predict.familiarity(model, seen, predict.test_reference(model, split.x_test))
     shown = [alert_text(warning) for warning in at.warning] if expected.unfamiliar else [caption.value for caption in at.caption]

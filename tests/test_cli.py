@@ -63,18 +63,18 @@ def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_
     assert 0 < last["test_accuracy"] <= 1 and "test_top5_accuracy" in last
     assert "epoch 1/1" in done.stderr
     assert not (tmp_path / "mlruns").exists()  # MLFLOW_TRACKING_URI was honoured
-    from cnnkit import tracking
+    from cnnkit.tracking.store_opening import make_client
 
-    run = tracking.make_client(env["MLFLOW_TRACKING_URI"]).get_run(last["run_id"])
+    run = make_client(env["MLFLOW_TRACKING_URI"]).get_run(last["run_id"])
     assert run.data.tags["keras.backend"] == backend
 
 
 def test_register_a_runs_model_then_list_registered_models(tmp_path, capsys):
-    from cnnkit import tracking
-    from test_tracking import run_with_model
+    from cnnkit.tracking import RunStore
+    from test_registry import run_with_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run_id = run_with_model(tracking.make_client(uri), tmp_path)
+    run_id = run_with_model(RunStore(uri), tmp_path)
 
     assert main(["register", run_id, "digits", "--tracking-uri", uri]) == 0
     assert json.loads(capsys.readouterr().out) == {"name": "digits", "version": 1, "run_id": run_id}
@@ -108,7 +108,7 @@ def digits_csv(path: Path) -> Path:
 @pytest.mark.slow
 def test_train_reads_a_csv_path_and_ends_special_files_failed_at_once(tmp_path, capsys):
     """The operator's own paths are not confined on the command line, but FIFOs and devices are refused."""
-    from cnnkit import tracking
+    from cnnkit.tracking.store_opening import make_client
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     common = ["train", "--dataset", "csv", "--epochs", "1", "--tracking-uri", store]
@@ -122,7 +122,7 @@ def test_train_reads_a_csv_path_and_ends_special_files_failed_at_once(tmp_path, 
         captured = capsys.readouterr()
         failed = json.loads(captured.out.strip().splitlines()[-1])
         assert failed["status"] == "FAILED" and f"{path} is {kind}, not a regular file" in captured.err
-        run = tracking.make_client(store).get_run(failed["run_id"])
+        run = make_client(store).get_run(failed["run_id"])
         assert run.info.status == "FAILED" and kind in run.data.tags["cnnkit.error"]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.tracking import run_schema
 from cnnkit.training import accelerators
 from cnnkit.config import TrainConfig, find_problems
@@ -58,7 +58,7 @@ def train_on_two_devices(backend: str, prelude: str, tmp_path: Path):
     done = subprocess.run([sys.executable, "-c", script, store], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
-    client = tracking.make_client(store)
+    client = make_client(store)
     runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
     return {run.data.params["devices"]: run for run in runs}, client
 
@@ -131,7 +131,7 @@ def test_a_run_asking_for_more_devices_than_there_are_fails_with_the_message(tmp
     result = train(TrainConfig(devices=devices, batch_size=64 * devices), tracking_uri=store)
 
     assert (result.status, result.error) == ("FAILED", message)
-    run = tracking.make_client(store).get_run(result.run_id)
+    run = make_client(store).get_run(result.run_id)
     assert (run.info.status, run.data.tags["cnnkit.error"]) == ("FAILED", message)
 
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.training import checkpoint
 from cnnkit.config import TrainConfig
 from cnnkit.training import LossDiverged, train
@@ -30,7 +30,7 @@ def test_a_nan_loss_ends_the_run_failed_at_that_batch_with_a_hint(tmp_path):
                          r"\(or use gradient clipping\)", result.error)
     assert found, result.error
     epoch = int(found[1])
-    client = tracking.make_client(store)
+    client = make_client(store)
     run = client.get_run(result.run_id)
     assert run.info.status == "FAILED" and run.data.tags["cnnkit.error"] == result.error
     assert epoch < DIVERGING["epochs"]  # stopped, not trained on to the end

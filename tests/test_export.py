@@ -102,7 +102,7 @@ def test_a_mixed_precision_model_gets_no_onnx_copy_and_the_export_says_why(tmp_p
 
 def test_only_a_finished_run_is_exported(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    logger = tracking.start_run(tracking.make_client(uri), TrainConfig(dataset="digits"))
+    logger = tracking.RunStore(uri).start_run(TrainConfig(dataset="digits"))
     logger.finish("KILLED")
     with pytest.raises(InputError, match=f"^Run {logger.run_id} is KILLED: only a finished run has a model to export.$"):
         export.export_run(tracking.RunStore(uri), logger.run_id, tmp_path / "out")

@@ -23,6 +23,7 @@ from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 from mlflow.tracking import MlflowClient
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.cli import main
 from cnnkit.config import TrainConfig
 from cnnkit.training import train
@@ -67,7 +68,7 @@ def test_the_cli_prints_failed_and_the_reason_when_the_disk_is_full(tmp_path, ca
     reason = (f"no space left on device in {full(tmp_path, last['run_id'])} while {doing} — free some disk space, "
               "then resume the run or train again")
     assert last["status"] == "FAILED" and last["error"] == reason
-    run = tracking.make_client(store).get_run(last["run_id"])
+    run = make_client(store).get_run(last["run_id"])
     assert run.info.status == "FAILED" and run.data.tags["cnnkit.error"] == reason
 
 
@@ -75,7 +76,7 @@ def test_the_cli_prints_failed_and_the_reason_when_the_store_stays_away_as_the_r
     def never(*args, **kwargs):
         raise tracking.StoreUnavailable("tracking store busy/unreachable since 12:00:00 (database is locked)")
 
-    monkeypatch.setattr(tracking, "start_run", never)
+    monkeypatch.setattr(tracking.RunStore, "start_run", never)
     code = main(["train", "--dataset", "digits", "--epochs", "1", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
     out, err = capsys.readouterr()
     assert code == 1 and "Traceback" not in err
@@ -105,7 +106,7 @@ def test_a_full_artifact_disk_ends_the_run_failed_at_once_naming_the_artifact_fo
     monkeypatch.setattr(LocalArtifactRepository, "log_artifact", no_space)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = within(120, lambda: train(TrainConfig(dataset="digits", epochs=1), tracking_uri=store))
-    run = tracking.make_client(store).get_run(result.run_id)
+    run = make_client(store).get_run(result.run_id)
     folder = Path(run.info.artifact_uri.removeprefix("file://"))
     assert folder.is_relative_to(tmp_path / "artifacts")
     reason = (f"no space left on device in {folder} while loading data — free some disk space, then resume the run "
@@ -131,7 +132,7 @@ def test_a_full_store_ends_the_run_failed_at_once_naming_the_database(tmp_path, 
     # "while <what the run was doing>": building the model or training, as the writer's error surfaces at the next log
     assert result.error.startswith(f"no space left on device in {database} while ")
     assert result.error.endswith(" — free some disk space, then resume the run or train again")
-    run = tracking.make_client(f"sqlite:///{database}").get_run(result.run_id)
+    run = make_client(f"sqlite:///{database}").get_run(result.run_id)
     assert run.info.status == "FAILED" and run.data.tags["cnnkit.error"] == result.error  # tags still fit in this fake
 
 
@@ -170,7 +171,7 @@ def test_sigterm_ends_a_run_whose_write_is_being_retried_killed_with_143(tmp_pat
     reason = "Stopped: the process got SIGTERM (docker stop, systemd or kill)."
     last = json.loads(out.strip().splitlines()[-1])
     assert last["status"] == "KILLED" and last["error"] == reason
-    run = tracking.make_client(store).get_run(last["run_id"])
+    run = make_client(store).get_run(last["run_id"])
     assert run.info.status == "KILLED" and run.data.tags["cnnkit.error"] == reason
     assert not any("Traceback" in line for line in errors)
 
@@ -216,7 +217,7 @@ def test_a_real_full_artifact_filesystem_ends_the_run_failed_naming_the_folder(t
     done = cli_train(store, tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     last = json.loads(done.stdout.strip().splitlines()[-1])
-    run = tracking.make_client(store).get_run(last["run_id"])
+    run = make_client(store).get_run(last["run_id"])
     folder = Path(run.info.artifact_uri.removeprefix("file://"))
     assert folder.is_relative_to(artifacts)
     assert done.stderr.strip().splitlines()[-1] == f"run FAILED: {last['error']}"
@@ -230,7 +231,7 @@ def test_a_real_full_artifact_filesystem_ends_the_run_failed_naming_the_folder(t
 def test_the_cli_refuses_a_store_on_a_real_full_filesystem_in_one_line_naming_it(tmp_path, full_filesystem):
     database = tmp_path / "store" / "mlflow.db"
     store = f"sqlite:///{database}"
-    full_filesystem(database.parent, "4M", before=lambda: tracking.make_client(store))  # the store made, then full
+    full_filesystem(database.parent, "4M", before=lambda: make_client(store))  # the store made, then full
     done = cli_train(store, tmp_path)
     assert (done.returncode, done.stdout) == (2, "") and "Traceback" not in done.stderr  # no run could be made
     assert done.stderr.strip().splitlines()[-1] == (f"error: The tracking store {store} can't be opened: no space left "

@@ -36,7 +36,7 @@ def store(tmp_path_factory):
     result = train(TrainConfig(dataset="digits", epochs=1, train_limit=10), tracking_uri=uri, run_name=HOSTILE)
     assert result.status == "FINISHED"
     [cheap] = finished_runs(uri, [CHEAP])
-    tracking.set_run_tag(tracking.make_client(uri), cheap, TAG[0], TAG[1])
+    tracking.RunStore(uri).set_run_tag(cheap, TAG[0], TAG[1])
     return uri, result.run_id, cheap
 
 

@@ -38,25 +38,25 @@ def inspect_app(app, tiny_run, monkeypatch):
 
 def cut_test_set(monkeypatch, size: int) -> None:
     """The run's test split keeps its first `size` images; its evaluation, the mistakes among them."""
-    real_split, real_evaluation = tracking.test_split_of_run, tracking.evaluation_of_run
+    real_split, real_evaluation = tracking.RunStore.test_split_of_run, tracking.RunStore.evaluation_of_run
 
-    def split(client, run_id):
-        data = real_split(client, run_id)
+    def split(store, run_id):
+        data = real_split(store, run_id)
         return dataclasses.replace(data, x_test=data.x_test[:size], y_test=data.y_test[:size])
 
-    def evaluation(client, run_id):
-        full = real_evaluation(client, run_id)
+    def evaluation(store, run_id):
+        full = real_evaluation(store, run_id)
         mistakes = full.mistakes[full.mistakes["index"] < size]
-        predicted = real_split(client, run_id).y_test[:size].copy()  # right where not a mistake
+        predicted = real_split(store, run_id).y_test[:size].copy()  # right where not a mistake
         predicted[mistakes["index"].to_numpy()] = mistakes["predicted"].to_numpy()
         confusion = np.zeros_like(full.confusion)
-        np.add.at(confusion, (real_split(client, run_id).y_test[:size], predicted), 1)
+        np.add.at(confusion, (real_split(store, run_id).y_test[:size], predicted), 1)
         return dataclasses.replace(full, mistakes=mistakes, confusion=confusion,
                                    mistake_images={i: full.mistake_images[i] for i in mistakes["index"]
                                                    if i in full.mistake_images})
 
-    monkeypatch.setattr(tracking, "test_split_of_run", split)
-    monkeypatch.setattr(tracking, "evaluation_of_run", evaluation)
+    monkeypatch.setattr(tracking.RunStore, "test_split_of_run", split)
+    monkeypatch.setattr(tracking.RunStore, "evaluation_of_run", evaluation)
 
 
 def of(run_id: str, name: str) -> str:
@@ -87,10 +87,10 @@ def test_the_dashboard_needs_no_model_and_the_model_views_name_a_model_that_cann
     """The model loads in the background while the dashboard is drawn (switching runs waited for it)."""
     from cnnkit.errors import InputError
 
-    def unloadable(client, run_id):
+    def unloadable(store, run_id):
         raise InputError("The run's model file does not match its recorded SHA-256: it was changed after training.")
 
-    monkeypatch.setattr(tracking, "load_model", unloadable)
+    monkeypatch.setattr(tracking.RunStore, "load_model", unloadable)
     at = inspect_app.switch_page("app_pages/inspect.py").run()
     assert not at.exception and not at.error
     assert "Confusion matrix" in chart_specs(at)

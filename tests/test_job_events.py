@@ -4,6 +4,7 @@ latest progress event into the store, where a runner on another machine reads it
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.jobs import events
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
@@ -49,8 +50,9 @@ def test_a_range_tests_result_stays_in_its_process():
 
 
 def test_the_heartbeat_writes_the_time_the_latest_progress_and_the_fraction_done(tmp_path):
-    client = tracking.make_client(f"sqlite:///{tmp_path}/mlflow.db")
-    logger = tracking.start_run(client, TrainConfig())
+    client = make_client(f"sqlite:///{tmp_path}/mlflow.db")
+    run_store = tracking.RunStore(f"sqlite:///{tmp_path}/mlflow.db")
+    logger = run_store.start_run(TrainConfig())
     first = float(client.get_run(logger.run_id).data.tags[run_schema.HEARTBEAT_TAG])
     with Heartbeat(logger, seconds=0.05) as heartbeat:
         heartbeat.report(PROGRESS)

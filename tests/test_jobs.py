@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cnnkit import jobs, tracking, training
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
@@ -123,8 +124,8 @@ def test_jobs_beyond_the_cap_wait_in_fifo_order_and_start_as_others_end(make_man
 
 def test_a_run_being_resumed_is_not_resumed_twice_until_its_job_ends(make_manager, fake, monkeypatch):
     monkeypatch.setattr(training, "resumable", lambda run_id, tracking_uri: None)  # no store: every run resumes
-    monkeypatch.setattr(tracking, "make_client", lambda tracking_uri=None: None)
-    monkeypatch.setattr(tracking, "config_of_run", lambda client, run_id: CFG)
+    monkeypatch.setattr(tracking.RunStore, "__init__", lambda store, tracking_uri=None: None)
+    monkeypatch.setattr(tracking.RunStore, "config_of_run", lambda store, run_id: CFG)
     release, run_id = threading.Event(), "a" * 32
 
     def resumer(run_id, *, tracking_uri, cancel, on_progress, on_run_created):
@@ -425,12 +426,13 @@ def test_a_cancelled_lr_find_job_ends_cancelled(make_manager):
 
 def test_construction_recovers_stale_runs_and_enables_gpu_memory_growth(monkeypatch):
     calls = []
-    monkeypatch.setattr(tracking, "make_client", lambda uri: f"client of {uri}")
-    monkeypatch.setattr(tracking, "kill_stale_runs", lambda client: calls.append(client) or ["r1", "r2"])
+    monkeypatch.setattr(tracking.RunStore, "__init__", lambda store, uri: setattr(store, "tracking_uri", uri))
+    monkeypatch.setattr(tracking.RunStore, "kill_stale_runs",
+                        lambda store: calls.append(f"stale runs of {store.tracking_uri}") or ["r1", "r2"])
     monkeypatch.setattr(accelerators, "enable_memory_growth", lambda: calls.append("memory growth"))
     manager = JobManager(tracking_uri="sqlite:///runs.db")
     assert manager.recovered_runs == ["r1", "r2"]
-    assert calls == ["memory growth", "client of sqlite:///runs.db"]
+    assert calls == ["memory growth", "stale runs of sqlite:///runs.db"]
 
     calls.clear()
     assert JobManager(tracking_uri="sqlite:///runs.db", recover_stale_runs=False).recovered_runs == []
@@ -452,7 +454,7 @@ def test_a_real_tiny_run_finishes_with_its_mlflow_run_and_histories(store):
     ended = manager.wait(job, 120)
     manager.shutdown()
     assert ended.state == "finished", ended.error
-    client = tracking.make_client(store)
+    client = make_client(store)
     assert client.get_run(ended.run_id).info.status == "FINISHED"
     assert ended.result.run_id == ended.run_id and "test_accuracy" in ended.result.metrics
     assert [e["epoch"] for e in ended.epoch_history] == [1]
@@ -480,7 +482,7 @@ def test_cancelling_a_real_run_ends_it_killed_in_mlflow(store):
     ended = manager.wait(job, 120)
     manager.shutdown()
     assert ended.state == "cancelled" and ended.result.status == "KILLED"
-    assert tracking.make_client(store).get_run(ended.run_id).info.status == "KILLED"
+    assert make_client(store).get_run(ended.run_id).info.status == "KILLED"
     assert 0 < len(ended.batch_history) < 50 * 12  # stopped long before its 50 epochs of 12 batches
 
 

@@ -12,6 +12,8 @@ import pytest
 import streamlit as st
 
 from cnnkit import InputError, tracking
+from cnnkit.tracking.store_opening import make_client
+from cnnkit.tracking import run_schema
 from alerts import alert_text
 
 pytestmark = pytest.mark.slow
@@ -30,7 +32,7 @@ def digits_run(tmp_path_factory):
 
 
 def model_file(client, run_id: str) -> Path:
-    return Path(unquote(urlparse(client.get_run(run_id).info.artifact_uri).path)) / tracking.MODEL_ARTIFACT
+    return Path(unquote(urlparse(client.get_run(run_id).info.artifact_uri).path)) / run_schema.MODEL_ARTIFACT
 
 
 @pytest.fixture()
@@ -39,10 +41,10 @@ def plant(digits_run, tmp_path):
     artifact folder could: "swapped" (the same network with other weights, checksum tag kept),
     "lambda" (a Lambda layer, checksum tag removed as for a run logged before checksums) or
     "garbage" (no model at all, tag removed). The run's model and tag are put back afterwards."""
-    client = tracking.make_client(digits_run[0])
+    client = make_client(digits_run[0])
     run_id = digits_run[1]
     path = model_file(client, run_id)
-    original, tag = path.read_bytes(), client.get_run(run_id).data.tags[tracking.MODEL_SHA256_TAG]
+    original, tag = path.read_bytes(), client.get_run(run_id).data.tags[run_schema.MODEL_SHA256_TAG]
 
     def planting(kind: str) -> bytes:
         made = tmp_path / "planted.keras"
@@ -56,20 +58,21 @@ def plant(digits_run, tmp_path):
         else:
             made.write_bytes(b"PK\x03\x04 not a model" * 100)
         if kind != "swapped":
-            client.delete_tag(run_id, tracking.MODEL_SHA256_TAG)
+            client.delete_tag(run_id, run_schema.MODEL_SHA256_TAG)
         path.write_bytes(made.read_bytes())
         return made.read_bytes()
 
     yield planting
     path.write_bytes(original)
-    client.set_tag(run_id, tracking.MODEL_SHA256_TAG, tag)
+    client.set_tag(run_id, run_schema.MODEL_SHA256_TAG, tag)
 
 
 def test_a_logged_model_carries_its_sha256_and_loads(digits_run):
-    client = tracking.make_client(digits_run[0])
-    recorded = client.get_run(digits_run[1]).data.tags[tracking.MODEL_SHA256_TAG]
+    client = make_client(digits_run[0])
+    run_store = tracking.RunStore(digits_run[0])
+    recorded = client.get_run(digits_run[1]).data.tags[run_schema.MODEL_SHA256_TAG]
     assert recorded == hashlib.sha256(model_file(client, digits_run[1]).read_bytes()).hexdigest()
-    assert tracking.load_model(client, digits_run[1]).output_shape == (None, 10)
+    assert run_store.load_model(digits_run[1]).output_shape == (None, 10)
 
 
 MESSAGES = {
@@ -83,23 +86,23 @@ MESSAGES["garbage"] = MESSAGES["lambda"]
 
 @pytest.mark.parametrize("kind", list(MESSAGES))
 def test_a_changed_hostile_or_damaged_model_is_refused_in_one_line_naming_the_run(digits_run, plant, kind):
-    client, run_id = tracking.make_client(digits_run[0]), digits_run[1]
+    client, run_store, run_id = make_client(digits_run[0]), tracking.RunStore(digits_run[0]), digits_run[1]
     planted = plant(kind)
     with pytest.raises(InputError) as raised:
-        tracking.load_model(client, run_id)
+        run_store.load_model(run_id)
     assert str(raised.value) == MESSAGES[kind].format(run_id=run_id)
     assert model_file(client, run_id).read_bytes() == planted  # refused, not "repaired" or deleted
     assert client.get_run(run_id).info.status == "FINISHED"
 
 
 def test_a_run_logged_before_checksums_still_loads(digits_run):
-    client, run_id = tracking.make_client(digits_run[0]), digits_run[1]
-    tag = client.get_run(run_id).data.tags[tracking.MODEL_SHA256_TAG]
-    client.delete_tag(run_id, tracking.MODEL_SHA256_TAG)
+    client, run_store, run_id = make_client(digits_run[0]), tracking.RunStore(digits_run[0]), digits_run[1]
+    tag = client.get_run(run_id).data.tags[run_schema.MODEL_SHA256_TAG]
+    client.delete_tag(run_id, run_schema.MODEL_SHA256_TAG)
     try:
-        assert tracking.load_model(client, run_id).output_shape == (None, 10)
+        assert run_store.load_model(run_id).output_shape == (None, 10)
     finally:
-        client.set_tag(run_id, tracking.MODEL_SHA256_TAG, tag)
+        client.set_tag(run_id, run_schema.MODEL_SHA256_TAG, tag)
 
 
 @pytest.mark.parametrize("page", ["app_pages/classify.py", "app_pages/inspect.py"])

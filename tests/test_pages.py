@@ -225,7 +225,7 @@ def test_launch_a_tiny_digits_run_see_it_finish_then_open_and_relaunch_it_from_t
     at.run()
     assert at.title[0].value == "Runs"
     assert any("runs 1–1 of 1 " in caption.value for caption in at.caption)
-    run_id = tracking.runs_frame(tracking.make_client()).iloc[0]["run_id"]
+    run_id = tracking.RunStore().runs_frame().iloc[0]["run_id"]
     at.session_state["open_run"] = run_id
     at.run()
     assert any("FINISHED" in header.value for header in at.subheader)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cnnkit import tracking, training
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.experiments import search
 from cnnkit.cli import main
 from cnnkit.config import TrainConfig
@@ -79,14 +80,14 @@ def test_a_search_over_a_base_outside_trains_no_trial(manager, outside, tmp_path
 def stored_run(tmp_path, cfg: TrainConfig, status: str) -> tuple[str, str]:
     """A run of `cfg` made in a store without training, ended `status`; (store, run id)."""
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    logger = tracking.start_run(tracking.make_client(store), cfg, run_name="made by the operator's command line")
+    logger = tracking.RunStore(store).start_run(cfg, run_name="made by the operator's command line")
     logger.finish(status)
     return store, logger.run_id
 
 
 def test_a_fork_of_a_run_whose_data_lies_outside_is_refused(manager, outside, tmp_path, monkeypatch):
     manager.tracking_uri, run_id = stored_run(tmp_path, outside.replace(snapshot_every=1), "FINISHED")
-    monkeypatch.setattr(tracking, "snapshot_epochs", lambda client, run_id: [1])  # as if it had kept a snapshot
+    monkeypatch.setattr(tracking.RunStore, "snapshot_epochs", lambda store, run_id: [1])  # as if it had kept a snapshot
     with pytest.raises(InputError, match=NOT_AN_UPLOAD):
         manager.fork(run_id, 1, {"learning_rate": 0.0003})
     assert manager.snapshots() == []
@@ -114,13 +115,13 @@ def test_a_worker_checks_its_job_against_the_policy_of_the_app_that_submitted_it
 
 def test_the_worker_command_refuses_the_job_in_one_line_and_trains_nothing(closed, outside, tmp_path, capsys):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run_id = tracking.schedule_run(tracking.make_client(store), outside, run_name="outside")
+    run_id = tracking.RunStore(store).schedule_run(outside, run_name="outside")
     job = JobSpec("job-1", "train", outside, "outside", store, "cnnkit", run_id, server_paths=closed)
     capsys.readouterr()  # MLflow's own lines on making the store
     assert main(["worker", job.to_json()]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: Path on this machine (dataset_path): ")
-    assert tracking.make_client(store).get_run(run_id).data.metrics == {}  # not one batch trained
+    assert make_client(store).get_run(run_id).data.metrics == {}  # not one batch trained
 
 
 def test_the_command_line_takes_any_path_but_refuses_a_symlink_loop_before_a_run_exists(tmp_path, capsys):
@@ -133,7 +134,7 @@ def test_the_command_line_takes_any_path_but_refuses_a_symlink_loop_before_a_run
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: Path on this machine (dataset_path): {tmp_path / 'a'} is a loop of symbolic links that leads to no "
         "file or folder."]
-    client = tracking.make_client(store)
+    client = make_client(store)
     assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []  # no run was made
 
 

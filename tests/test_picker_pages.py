@@ -65,8 +65,8 @@ def test_changing_the_pick_reads_no_runs_again(picker_app, store, monkeypatch):
     _, _, newer = store
     reads = []
     for name in ("runs_page", "runs_by_id"):
-        real = getattr(tracking, name)
-        monkeypatch.setattr(tracking, name, lambda *args, real=real, name=name, **kwargs: (
+        real = getattr(tracking.RunStore, name)
+        monkeypatch.setattr(tracking.RunStore, name, lambda *args, real=real, name=name, **kwargs: (
             reads.append(name), real(*args, **kwargs))[1])
     at = picker_app.switch_page("app_pages/inspect.py")
     at.session_state["inspect_run"] = newer[0]  # linked, older than the newest 2

@@ -17,6 +17,7 @@ import ray.util.state  # noqa: E402
 from ray.job_submission import JobStatus  # noqa: E402
 
 from cnnkit import tracking  # noqa: E402
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig  # noqa: E402
 from cnnkit.jobs import JobManager  # noqa: E402
@@ -82,8 +83,9 @@ def store(tmp_path_factory):
 
 def training_run(client, name, epochs=1):
     """A run a worker has taken and trained `epochs` epochs of, its heartbeat saying so."""
-    run_id = tracking.schedule_run(client, CFG, run_name=name)
-    tracking.attach_run(client, run_id)
+    run_store = tracking.RunStore(client.tracking_uri)
+    run_id = run_store.schedule_run(CFG, run_name=name)
+    run_store.attach_run(run_id)
     for epoch in range(1, epochs + 1):
         client.log_metric(run_id, run_schema.LOSS, 1.0 / epoch, step=epoch)
     client.set_tag(run_id, run_schema.PROGRESS_TAG, Progress("training", epochs, 3, event="phase").to_json())
@@ -92,9 +94,10 @@ def training_run(client, name, epochs=1):
 
 def test_the_listing_is_the_clusters_cnnkit_jobs_still_pending_or_running_whose_runs_the_store_has(
         cluster, store, caplog):
-    client = tracking.make_client(store)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
     running, ended = training_run(client, "running"), training_run(client, "ended")
-    waiting = tracking.schedule_run(client, CFG, run_name="waiting")
+    waiting = run_store.schedule_run(CFG, run_name="waiting")
     cluster.add(f"cnnkit-{running}-1-100", JobStatus.RUNNING, running)
     cluster.add(f"cnnkit-{waiting}-2-100", JobStatus.PENDING, waiting)
     cluster.add(f"cnnkit-{ended}-3-100", JobStatus.SUCCEEDED, ended)
@@ -123,7 +126,8 @@ def test_a_cluster_that_does_not_list_its_jobs_gives_none_with_a_log_line(cluste
 
 
 def test_a_new_manager_adopts_the_clusters_jobs_which_count_show_end_and_cancel_as_its_own(cluster, store):
-    client = tracking.make_client(store)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
     trained, finishing = training_run(client, "trained 2 epochs", epochs=2), training_run(client, "finishing")
     cluster.add(f"cnnkit-{trained}-1-100", JobStatus.RUNNING, trained)
     cluster.add(f"cnnkit-{finishing}-2-100", JobStatus.RUNNING, finishing)
@@ -138,26 +142,26 @@ def test_a_new_manager_adopts_the_clusters_jobs_which_count_show_end_and_cancel_
 
         manager.cancel(adopted[trained])
         assert cluster.stopping == {f"cnnkit-{trained}-1-100"}
-        tracking.RunLogger(client, trained).finish("KILLED", "stopped")  # what the worker does on SIGTERM
+        run_store.logger(trained).finish("KILLED", "stopped")  # what the worker does on SIGTERM
         cluster.worker_ended(f"cnnkit-{trained}-1-100")
         ended = manager.wait(adopted[trained], TIMEOUT)
         assert ended.state == "cancelled" and ended.result.status == "KILLED"
         assert [epoch["epoch"] for epoch in ended.epoch_history] == [1, 2]  # read back from the store
         assert manager.snapshot(queued).state == "running"  # its slot went to the queued job
         waiting = manager.snapshot(queued)
-        assert tracking.run_status(client, waiting.run_id) == "SCHEDULED"
+        assert run_store.run_status(waiting.run_id) == "SCHEDULED"
 
-        tracking.RunLogger(client, finishing).finish("FINISHED")
+        run_store.logger(finishing).finish("FINISHED")
         cluster.jobs[f"cnnkit-{finishing}-2-100"].status = JobStatus.SUCCEEDED
         assert manager.wait(adopted[finishing], TIMEOUT).state == "finished"
     finally:
         manager.shutdown(timeout=TIMEOUT)
-    assert tracking.run_status(client, waiting.run_id) == "KILLED"  # cancelled while Ray held it PENDING
+    assert run_store.run_status(waiting.run_id) == "KILLED"  # cancelled while Ray held it PENDING
 
 
 def test_an_adopted_job_ray_holds_pending_is_waiting_for_a_slot_and_cancels_to_a_killed_run(cluster, store):
-    client = tracking.make_client(store)
-    waiting = tracking.schedule_run(client, CFG, run_name="waiting")
+    run_store = tracking.RunStore(store)
+    waiting = run_store.schedule_run(CFG, run_name="waiting")
     cluster.add(f"cnnkit-{waiting}-1-100", JobStatus.PENDING, waiting)
     manager = JobManager(tracking_uri=store, runner=RayRunner("http://head:8265", store, poll_seconds=0.05),
                          recover_stale_runs=False)
@@ -166,14 +170,14 @@ def test_an_adopted_job_ray_holds_pending_is_waiting_for_a_slot_and_cancels_to_a
     assert progress.phase == WAITING_FOR_A_SLOT and job.state == "running"
     manager.cancel(job.job_id)
     assert manager.wait(job.job_id, TIMEOUT).state == "cancelled"
-    assert tracking.run_status(client, waiting) == "KILLED"
+    assert run_store.run_status(waiting) == "KILLED"
 
 
 def test_a_job_cancelled_while_waiting_ends_killed_even_when_its_watcher_sees_it_stopped_first(cluster, store):
     """Ray stops the job at once; the watcher may then find it ended with its run still SCHEDULED before
     `cancel` has ended that run: it is the cancel's KILLED, not a worker that never started."""
-    client = tracking.make_client(store)
-    waiting = tracking.schedule_run(client, CFG, run_name="waiting")
+    run_store = tracking.RunStore(store)
+    waiting = run_store.schedule_run(CFG, run_name="waiting")
     cluster.add(f"cnnkit-{waiting}-1-100", JobStatus.PENDING, waiting)
     runner = RayRunner("http://head:8265", store, poll_seconds=0.01)
     [listed] = runner.running_jobs()
@@ -190,7 +194,7 @@ def test_a_job_cancelled_while_waiting_ends_killed_even_when_its_watcher_sees_it
     ended = wait_for(lambda: next((event for event in events if type(event).__name__ == "JobEnded"), None), TIMEOUT,
                      "the job's end")
     assert (ended.state, ended.error) == ("cancelled", None)
-    assert tracking.run_status(client, waiting) == "KILLED"
+    assert run_store.run_status(waiting) == "KILLED"
 
 
 def test_a_cancelled_job_whose_run_is_still_running_when_ray_says_it_stopped_ends_killed_with_the_cancels_reason(
@@ -198,7 +202,7 @@ def test_a_cancelled_job_whose_run_is_still_running_when_ray_says_it_stopped_end
     """The watcher sees the job STOPPED and its run RUNNING: the worker was killed before it ended its run
     (RAY_JOB_STOP_WAIT_TIME_S ran out), or the watcher read the run before the worker's KILLED landed. It is
     the cancel's KILLED, not a worker that stopped without ending its run (FAILED)."""
-    client = tracking.make_client(store)
+    client = make_client(store)
     trained = training_run(client, "trained 1 epoch")
     handle = f"cnnkit-{trained}-1-100"
     cluster.add(handle, JobStatus.RUNNING, trained)

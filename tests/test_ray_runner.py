@@ -17,6 +17,7 @@ import time
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
@@ -57,7 +58,7 @@ def runner_knowing_its_slots(ray_head, store):
 
 
 def status_of(store, run_id):
-    return tracking.make_client(store).get_run(run_id).info.status
+    return make_client(store).get_run(run_id).info.status
 
 
 def test_the_runners_capacity_is_the_heads_cnnkit_slot_count(ray_head, store):
@@ -80,7 +81,7 @@ def test_a_digits_run_submitted_to_ray_finishes_in_mlflow(ray_head, store):
     TIMES["submit to RUNNING (quick run)"] = time.monotonic() - submitted
     ended = manager.wait(job, 600)
     assert ended.state == "finished", ended.error
-    run = tracking.make_client(store).get_run(run_id)
+    run = make_client(store).get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "on ray"
     assert "test_accuracy" in run.data.metrics and ended.result.metrics["test_accuracy"] == run.data.metrics["test_accuracy"]
     assert [epoch["epoch"] for epoch in ended.epoch_history] == [1]  # read back from the store
@@ -117,7 +118,7 @@ def test_the_slots_hold_a_third_job_in_the_app_and_another_apps_on_ray_and_a_res
     restarted.cancel(adopted[first])
     ended = restarted.wait(adopted[first], 300)
     TIMES["cancel to KILLED"] = time.monotonic() - cancelled
-    run = tracking.make_client(store).get_run(first)
+    run = make_client(store).get_run(first)
     assert ended.state == "cancelled" and run.info.status == "KILLED"
     assert run.data.tags["cnnkit.error"] == WORKER_STOPPED
     assert logged_epochs(store, first)[:1] == [1]  # the epochs it trained are kept
@@ -137,7 +138,8 @@ def test_a_worker_killed_outright_leaves_its_run_to_the_stale_run_check_which_se
     manager = JobManager(tracking_uri=store, runner=runner, recover_stale_runs=False)
     job = manager.submit(LONG, "to be killed")
     run_id = manager.snapshot(job).run_id
-    client = tracking.make_client(store)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
     wait_for(lambda: status_of(store, run_id) == "RUNNING", 600, "the worker to start the run")
     pid = int(client.get_run(run_id).data.tags["cnnkit.pid"])
     os.kill(pid, signal.SIGKILL)  # the worker dies without a word: no run end, no more heartbeats
@@ -145,7 +147,7 @@ def test_a_worker_killed_outright_leaves_its_run_to_the_stale_run_check_which_se
     assert ended.state == "failed" and "stopped without ending its run" in ended.error
     assert status_of(store, run_id) == "RUNNING"
     killed = time.monotonic()
-    assert tracking.kill_stale_runs(client) == [run_id]  # its process on this machine is gone: no heartbeat wait
+    assert run_store.kill_stale_runs() == [run_id]  # its process on this machine is gone: no heartbeat wait
     TIMES["SIGKILL to stale"] = time.monotonic() - killed
     run = client.get_run(run_id)
     assert run.info.status == "KILLED" and f"its process {pid} on " in run.data.tags["cnnkit.error"]
@@ -159,7 +161,7 @@ def test_the_cli_trains_on_ray_following_the_workers_log(ray_head, store, capsys
     last = json.loads(captured.out.strip().splitlines()[-1])
     assert last["status"] == "FINISHED" and "test_accuracy" in last
     assert "epoch 1/1" in captured.err  # the worker's output, followed through tail_job_logs
-    run = tracking.make_client(store).get_run(last["run_id"])
+    run = make_client(store).get_run(last["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "from the cli"
 
 

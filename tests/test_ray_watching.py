@@ -2,6 +2,7 @@
 each logged epoch once, however the heartbeat's latest progress event and the epoch rows interleave."""
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.jobs.events import ProgressReported
@@ -11,15 +12,16 @@ from cnnkit.training import Progress
 
 def test_an_epoch_reported_by_the_heartbeat_and_logged_in_the_store_is_passed_on_once(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    client = tracking.make_client(uri)
-    run_id = tracking.start_run(client, TrainConfig()).run_id
+    client = make_client(uri)
+    run_store = tracking.RunStore(uri)
+    run_id = run_store.start_run(TrainConfig()).run_id
     client.log_metric(run_id, run_schema.LOSS, 0.5, step=1)  # the worker logged epoch 1...
     epoch_end = Progress("training", 1, 1, event="epoch", metrics={run_schema.LOSS: 0.5})
     client.set_tag(run_id, run_schema.PROGRESS_TAG, epoch_end.to_json())  # ...and its heartbeat carried the event
     runner, watched, events = RayRunner.__new__(RayRunner), _Watched(run_id, uri), []
     for _ in range(2):  # two polls of the store
-        runner._pass_on_progress(client, watched, tracking.run_state(client, run_id), events.append)
-    runner._pass_on_epochs(client, watched, events.append)  # and the job's end
+        runner._pass_on_progress(run_store, watched, run_store.run_state(run_id), events.append)
+    runner._pass_on_epochs(run_store, watched, events.append)  # and the job's end
     progress = [event.progress for event in events if isinstance(event, ProgressReported)]
     assert [(p.event, p.epoch) for p in progress if p.event == "epoch"] == [("epoch", 1)]
     assert progress[-1].phase == "training" and progress[-1].event == "phase"  # the latest state, not a second epoch

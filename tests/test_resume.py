@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.training import checkpoint
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
@@ -21,7 +22,7 @@ EPOCHS = 6
 
 
 def assert_finished_with_every_epoch_once(store: str, run_id: str, epochs: int) -> None:
-    run = tracking.make_client(store).get_run(run_id)
+    run = make_client(store).get_run(run_id)
     assert run.info.status == "FINISHED" and "cnnkit.error" not in run.data.tags
     assert logged_epochs(store, run_id) == list(range(1, epochs + 1))
     steps = logged_epochs(store, run_id, "batch_loss")
@@ -51,9 +52,10 @@ def test_a_run_killed_mid_training_resumes_from_the_cli_with_every_epoch_once(tm
         process.communicate(timeout=60)
     finally:
         process.kill()
-    client = tracking.make_client(store)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
     assert client.get_run(run_id).info.status == "RUNNING"  # left so by the crash
-    wait_for(lambda: tracking.kill_stale_runs(client), what="the crashed run's heartbeat to go stale")
+    wait_for(lambda: run_store.kill_stale_runs(), what="the crashed run's heartbeat to go stale")
     assert client.get_run(run_id).info.status == "KILLED"
     killed_at = checkpoint.load(checkpoints / run_id).epoch
     assert killed_at < EPOCHS
@@ -81,7 +83,7 @@ def test_a_run_killed_on_this_machine_resumes_at_once_without_waiting_for_its_he
         process.communicate(timeout=60)
     finally:
         process.kill()
-    client = tracking.make_client(store)
+    client = make_client(store)
     assert client.get_run(run_id).info.status == "RUNNING"  # left so by the crash, its heartbeat fresh
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PYTHONPATH": str(ROOT)}
@@ -94,8 +96,9 @@ def test_a_run_killed_on_this_machine_resumes_at_once_without_waiting_for_its_he
 
 def test_a_run_without_a_checkpoint_or_still_running_is_not_resumed(tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = tracking.make_client(store)
-    logger = tracking.start_run(client, TrainConfig(dataset="digits"))
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
+    logger = run_store.start_run(TrainConfig(dataset="digits"))
     with pytest.raises(InputError, match="is still running"):
         resumable(logger.run_id, store)
     logger.finish("KILLED", "Cancelled by the user.")
@@ -111,7 +114,7 @@ def test_a_run_without_a_checkpoint_or_still_running_is_not_resumed(tmp_path):
 def test_a_run_with_logged_epochs_but_no_checkpoint_says_the_checkpoint_is_missing(tmp_path, monkeypatch):
     monkeypatch.setenv(checkpoint.SECONDS_VARIABLE, "30")
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    logger = tracking.start_run(tracking.make_client(store), TrainConfig(dataset="digits"))
+    logger = tracking.RunStore(store).start_run(TrainConfig(dataset="digits"))
     for epoch in (1, 2):
         logger.log_metrics({"loss": 1.0 / epoch}, step=epoch)
     logger.finish("KILLED", "Cancelled by the user.")
@@ -129,8 +132,9 @@ def test_a_checkpoint_changed_after_it_was_saved_is_not_resumed(tmp_path, capsys
     import numpy as np
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = tracking.make_client(store)
-    logger = tracking.start_run(client, TrainConfig(dataset="digits"))
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
+    logger = run_store.start_run(TrainConfig(dataset="digits"))
     logger.finish("KILLED", "Cancelled by the user.")
     folder = checkpoint.folder(store, logger.run_id)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
@@ -244,7 +248,7 @@ def test_a_resumed_run_says_which_epochs_its_store_lacks(tmp_path):
     resumed = resume(result.run_id, tracking_uri=store)
     assert resumed.status == "FINISHED", resumed.error
     assert logged_epochs(store, result.run_id) == [1, 3]
-    assert tracking.make_client(store).get_run(result.run_id).data.tags["cnnkit.missing_epochs"] == (
+    assert make_client(store).get_run(result.run_id).data.tags["cnnkit.missing_epochs"] == (
         "epoch 2 was trained but never logged: the store lacks its metrics (the process ended before it wrote them); "
         "the run went on from its checkpoint after epoch 2")
 

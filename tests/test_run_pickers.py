@@ -60,7 +60,7 @@ def test_a_chosen_old_run_stays_offered_in_its_place_by_age(store):
 
 def test_a_chosen_run_that_did_not_finish_or_is_gone_is_not_offered(store):
     store, ids = store
-    running = tracking.start_run(tracking.make_client(store.tracking_uri), TrainConfig(dataset="digits"))
+    running = tracking.RunStore(store.tracking_uri).start_run(TrainConfig(dataset="digits"))
     assert list(offered(store, chosen=[running.run_id, "0" * 32])) == ids[:-COUNT - 1:-1]
     running.finish("KILLED")
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from cnnkit import InputError, tracking
+from cnnkit.tracking import run_schema
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.config import TrainConfig
 from cnnkit.training import RunResult, train
 
@@ -17,7 +19,8 @@ DEFAULT_NAME = "kaggle_mnist_cnn on digits"
 
 @dataclass(frozen=True)
 class Runs:
-    client: object
+    store: object  # a tracking.RunStore
+    client: object  # MLflow's client on the same store, to look inside
     base: RunResult  # seed 0
     faster: RunResult  # seed 0, learning_rate 0.003: the same data split as base, the same default name
     other_seed: RunResult  # seed 1, named "seed 1": another split
@@ -29,7 +32,8 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("results")
     store = f"sqlite:///{tmp}/mlflow.db"
     made = Runs(
-        tracking.make_client(store),
+        tracking.RunStore(store),
+        make_client(store),
         train(TINY, tracking_uri=store),
         train(TINY.replace(learning_rate=3e-3), tracking_uri=store),
         train(TINY.replace(seed=1), tracking_uri=store, run_name="seed 1"),
@@ -42,25 +46,25 @@ def runs(tmp_path_factory):
 
 def test_results_table_has_each_runs_results_in_the_order_asked(runs):
     order = [runs.other_seed, runs.base, runs.failed]
-    table = tracking.results_table(runs.client, [run.run_id for run in order])
+    table = runs.store.results_table([run.run_id for run in order])
 
     assert tuple(table.columns) == tracking.RESULT_COLUMNS
     assert list(table["run_id"]) == [run.run_id for run in order]
     assert list(table["status"]) == ["FINISHED", "FINISHED", "FAILED"]
     for row, run in zip(table.iloc[:2].itertuples(), order):
-        for key in tracking.RESULT_METRICS:
+        for key in run_schema.RESULT_METRICS:
             assert getattr(row, key) == pytest.approx(run.metrics[key]), key
         info = runs.client.get_run(run.run_id).info
         assert row.wall_s == pytest.approx((info.end_time - info.start_time) / 1000)
-    assert table.loc[2, tracking.RESULT_METRICS].isna().all()
+    assert table.loc[2, run_schema.RESULT_METRICS].isna().all()
     assert list(table["epochs"]) == [1, 1, 3]  # epochs trained; the failed run's from its config
 
 
 def test_runs_sharing_a_name_get_a_short_id_suffix(runs):
     ids = [runs.base.run_id, runs.faster.run_id, runs.other_seed.run_id]
-    names = tracking.results_table(runs.client, ids)["run"].tolist()
+    names = runs.store.results_table(ids)["run"].tolist()
     assert names == [f"{DEFAULT_NAME} ({ids[0][:8]})", f"{DEFAULT_NAME} ({ids[1][:8]})", "seed 1"]
-    alone = tracking.results_table(runs.client, [runs.base.run_id])["run"].tolist()
+    alone = runs.store.results_table([runs.base.run_id])["run"].tolist()
     assert alone == [DEFAULT_NAME]
 
 
@@ -78,8 +82,8 @@ def test_differing_params_keeps_only_settings_that_differ_with_missing_as_empty(
 
 def test_params_diff_shows_learning_rate_and_seed_but_not_shared_settings(runs):
     ids = [runs.base.run_id, runs.faster.run_id, runs.other_seed.run_id]
-    diff = tracking.params_diff(runs.client, ids)
-    assert list(diff.columns) == tracking.results_table(runs.client, ids)["run"].tolist()
+    diff = runs.store.params_diff(ids)
+    assert list(diff.columns) == runs.store.results_table(ids)["run"].tolist()
     assert list(diff.index) == ["learning_rate", "seed"]
     assert diff.loc["learning_rate"].tolist() == ["0.001", "0.003", "0.001"]
     assert diff.loc["seed"].tolist() == ["0", "0", "1"]
@@ -87,21 +91,21 @@ def test_params_diff_shows_learning_rate_and_seed_but_not_shared_settings(runs):
 
 def test_histories_lay_runs_epoch_curves_end_to_end(runs):
     ids = [runs.base.run_id, runs.other_seed.run_id, runs.failed.run_id]
-    curves = tracking.histories(runs.client, ids)
+    curves = runs.store.histories(ids)
 
-    assert list(curves.columns) == ["run_id", "run", "epoch", *tracking.EPOCH_CURVES]
+    assert list(curves.columns) == ["run_id", "run", "epoch", *run_schema.EPOCH_CURVES]
     assert list(curves["run_id"]) == ids[:2]  # one epoch each; the failed run has no curves
     assert list(curves["run"]) == [DEFAULT_NAME, "seed 1"]
-    epochs, _ = tracking.run_history(runs.client, runs.base.run_id)
-    assert curves.iloc[0][["epoch", *tracking.EPOCH_CURVES]].tolist() == epochs.iloc[0][["epoch", *tracking.EPOCH_CURVES]].tolist()
-    assert list(tracking.histories(runs.client, ids, keys=("val_accuracy",)).columns) == ["run_id", "run", "epoch", "val_accuracy"]
+    epochs, _ = runs.store.run_history(runs.base.run_id)
+    assert curves.iloc[0][["epoch", *run_schema.EPOCH_CURVES]].tolist() == epochs.iloc[0][["epoch", *run_schema.EPOCH_CURVES]].tolist()
+    assert list(runs.store.histories(ids, keys=("val_accuracy",)).columns) == ["run_id", "run", "epoch", "val_accuracy"]
 
 
 def test_histories_per_batch_carry_each_runs_rate_forward(runs):
-    curves = tracking.histories(runs.client, [runs.base.run_id, runs.faster.run_id], batch=True)
+    curves = runs.store.histories([runs.base.run_id, runs.faster.run_id], batch=True)
 
     assert list(curves.columns) == ["run_id", "run", "step", "batch_loss", "batch_lr"]
-    _, batches = tracking.run_history(runs.client, runs.faster.run_id)
+    _, batches = runs.store.run_history(runs.faster.run_id)
     assert len(batches) > 1
     for run_id, rate in ((runs.base.run_id, 1e-3), (runs.faster.run_id, 3e-3)):
         mine = curves[curves["run_id"] == run_id]
@@ -112,11 +116,11 @@ def test_histories_per_batch_carry_each_runs_rate_forward(runs):
 
 @pytest.fixture(scope="module")
 def evaluation(runs):
-    return tracking.evaluation_of_run(runs.client, runs.base.run_id)
+    return runs.store.evaluation_of_run(runs.base.run_id)
 
 
 def test_evaluation_confusion_matches_the_test_metrics(runs, evaluation):
-    n_test = tracking.load_json_artifact(runs.client, runs.base.run_id, "dataset/summary.json")["splits"]["test"]
+    n_test = runs.store.load_json_artifact(runs.base.run_id, "dataset/summary.json")["splits"]["test"]
     assert evaluation.class_names == [str(digit) for digit in range(10)]
     assert evaluation.confusion.shape == (10, 10) and evaluation.confusion.dtype == np.int64
     assert evaluation.confusion.sum() == n_test
@@ -139,11 +143,11 @@ def test_evaluation_mistakes_carry_probabilities_and_their_images(evaluation):
 
 def test_a_failed_run_has_no_evaluation(runs):
     with pytest.raises(InputError, match="has no evaluation"):
-        tracking.evaluation_of_run(runs.client, runs.failed.run_id)
+        runs.store.evaluation_of_run(runs.failed.run_id)
 
 
 def test_test_split_of_run_reloads_the_images_the_run_was_tested_on(runs, evaluation):
-    split = tracking.test_split_of_run(runs.client, runs.base.run_id)
+    split = runs.store.test_split_of_run(runs.base.run_id)
     assert np.bincount(split.y_test, minlength=10).tolist() == evaluation.confusion.sum(axis=1).tolist()
     for index, image in evaluation.mistake_images.items():
         assert np.array_equal(split.x_test[index], image)
@@ -151,37 +155,37 @@ def test_test_split_of_run_reloads_the_images_the_run_was_tested_on(runs, evalua
 
 
 def test_test_split_of_run_refuses_data_that_changed_or_is_gone(runs, tmp_path):
-    config = tracking.config_of_run(runs.client, runs.base.run_id)
-    tampered = tracking.start_run(runs.client, config, tags={tracking.DATA_FINGERPRINT_TAG: "0" * 64})
+    config = runs.store.config_of_run(runs.base.run_id)
+    tampered = runs.store.start_run(config, tags={run_schema.DATA_FINGERPRINT_TAG: "0" * 64})
     with pytest.raises(InputError, match="The data this run saw is not available any more"):
-        tracking.test_split_of_run(runs.client, tampered.run_id)
+        runs.store.test_split_of_run(tampered.run_id)
 
     gone = TrainConfig(dataset="csv", dataset_path=str(tmp_path / "deleted.csv"))
-    moved = tracking.start_run(runs.client, gone, tags={tracking.DATA_FINGERPRINT_TAG: "0" * 64})
+    moved = runs.store.start_run(gone, tags={run_schema.DATA_FINGERPRINT_TAG: "0" * 64})
     with pytest.raises(InputError, match="not available any more: .*deleted.csv does not exist"):
-        tracking.test_split_of_run(runs.client, moved.run_id)
+        runs.store.test_split_of_run(moved.run_id)
 
     with pytest.raises(InputError, match="never loaded its data"):
-        tracking.test_split_of_run(runs.client, runs.failed.run_id)
+        runs.store.test_split_of_run(runs.failed.run_id)
 
 
 def test_runs_on_the_same_data_split_have_the_same_test_fingerprint(runs):
     order = [runs.base, runs.faster, runs.other_seed, runs.failed]
-    fingerprints = tracking.test_fingerprints(runs.client, [run.run_id for run in order])
+    fingerprints = runs.store.test_fingerprints([run.run_id for run in order])
     assert list(fingerprints) == [run.run_id for run in order]
     assert fingerprints[runs.base.run_id] == fingerprints[runs.faster.run_id] != fingerprints[runs.other_seed.run_id]
     assert fingerprints[runs.failed.run_id] is None  # never loaded data
 
 
 def test_test_fingerprints_compare_only_the_test_split_when_every_run_logged_its_fingerprint(runs):
-    config = tracking.config_of_run(runs.client, runs.base.run_id)
-    official = {tracking.TEST_FINGERPRINT_TAG: "1" * 64}
-    seed_3, seed_4 = (tracking.start_run(runs.client, config, tags={**official, tracking.DATA_FINGERPRINT_TAG: split * 64})
+    config = runs.store.config_of_run(runs.base.run_id)
+    official = {run_schema.TEST_FINGERPRINT_TAG: "1" * 64}
+    seed_3, seed_4 = (runs.store.start_run(config, tags={**official, run_schema.DATA_FINGERPRINT_TAG: split * 64})
                       for split in "34")
-    other_test_set = tracking.start_run(runs.client, config, tags={tracking.TEST_FINGERPRINT_TAG: "2" * 64,
-                                                                   tracking.DATA_FINGERPRINT_TAG: "3" * 64})
-    fingerprints = tracking.test_fingerprints(runs.client, [seed_3.run_id, seed_4.run_id, other_test_set.run_id])
+    other_test_set = runs.store.start_run(config, tags={run_schema.TEST_FINGERPRINT_TAG: "2" * 64,
+                                                                   run_schema.DATA_FINGERPRINT_TAG: "3" * 64})
+    fingerprints = runs.store.test_fingerprints([seed_3.run_id, seed_4.run_id, other_test_set.run_id])
     assert list(fingerprints.values()) == ["1" * 64, "1" * 64, "2" * 64]
-    untagged = tracking.start_run(runs.client, config, tags={tracking.DATA_FINGERPRINT_TAG: "3" * 64})  # logged before test fingerprints
-    assert set(tracking.test_fingerprints(runs.client, [other_test_set.run_id, untagged.run_id]).values()) == {"3" * 64}
-    assert tracking.TEST_FINGERPRINT_TAG in runs.client.get_run(runs.base.run_id).data.tags
+    untagged = runs.store.start_run(config, tags={run_schema.DATA_FINGERPRINT_TAG: "3" * 64})  # logged before test fingerprints
+    assert set(runs.store.test_fingerprints([other_test_set.run_id, untagged.run_id]).values()) == {"3" * 64}
+    assert run_schema.TEST_FINGERPRINT_TAG in runs.client.get_run(runs.base.run_id).data.tags

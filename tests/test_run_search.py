@@ -13,23 +13,23 @@ from cnnkit.explorer.run_filter import RunFilter
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """Four runs, newest first: names with a quote and a %, a tag with a quote, three datasets, one RUNNING."""
-    client = tracking.make_client(f"sqlite:///{tmp_path_factory.mktemp('store')}/mlflow.db")
+    run_store = tracking.RunStore(f"sqlite:///{tmp_path_factory.mktemp('store')}/mlflow.db")
     made = {}
     for name, dataset, arch, tags, status in (
             ("it's digits", "digits", "kaggle_mnist_cnn", {"owner": "o'neil"}, "FINISHED"),
             ("fashion 100%", "fashion_mnist", "resnet_small", {"keep": ""}, "FAILED"),
             ('plain "mnist"', "mnist", "kaggle_mnist_cnn", {}, "KILLED"),
             ("still going", "digits", "resnet_small", {}, None)):
-        logger = tracking.start_run(client, TrainConfig(dataset=dataset, arch=arch), run_name=name, tags=tags)
+        logger = run_store.start_run(TrainConfig(dataset=dataset, arch=arch), run_name=name, tags=tags)
         if status:
             logger.finish(status)
         made[name] = logger.run_id
-    return client, made
+    return run_store, made
 
 
 def names(store, chosen: RunFilter) -> list[str]:
-    client, _ = store
-    return tracking.runs_page(client, run_filter.filter_string(chosen)).runs["name"].tolist()
+    run_store, _ = store
+    return run_store.runs_page(run_filter.filter_string(chosen)).runs["name"].tolist()
 
 
 def test_no_filter_is_an_empty_filter_string():
@@ -42,7 +42,7 @@ def test_quotes_percent_and_backslash_typed_in_the_search_box_match_any_one_char
 
 
 def test_the_search_box_reads_a_tag_a_run_id_or_a_name(store):
-    client, made = store
+    _, made = store
     assert names(store, RunFilter(text="IT'S")) == ["it's digits"]  # any case, the quote matched
     assert names(store, RunFilter(text='"mnist"')) == ['plain "mnist"']
     assert names(store, RunFilter(text="100%")) == ["fashion 100%"]

@@ -19,10 +19,10 @@ from alerts import alert_text
 @pytest.fixture()
 def runs(app):
     """Three finished runs, newest first: two on digits, one on fashion_mnist."""
-    client = tracking.make_client(os.environ["MLFLOW_TRACKING_URI"])
+    run_store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
     made = []
     for name, dataset in (("oldest digits", "digits"), ("fashion", "fashion_mnist"), ("newest digits", "digits")):
-        logger = tracking.start_run(client, TrainConfig(dataset=dataset), run_name=name)
+        logger = run_store.start_run(TrainConfig(dataset=dataset), run_name=name)
         logger.log_metrics({"test_loss": 0.5, "test_accuracy": 0.875}, step=1)
         logger.finish("FINISHED")
         made.append(logger.run_id)
@@ -85,8 +85,8 @@ def test_a_new_run_on_top_keeps_the_ticks_on_the_selected_runs(app, runs):
     newest, fashion, oldest = runs
     at = app.switch_page("app_pages/runs.py").run()
     tick(at, 0)
-    client = tracking.make_client(os.environ["MLFLOW_TRACKING_URI"])
-    tracking.start_run(client, TrainConfig(), run_name="started meanwhile")  # RUNNING, listed first
+    run_store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
+    run_store.start_run(TrainConfig(), run_name="started meanwhile")  # RUNNING, listed first
     at.run()
     assert at.session_state["runs.selected"] == [newest]
     assert ticked_rows(at) == [1] and at.session_state["open_run"] == newest

@@ -7,6 +7,7 @@ import optuna
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.experiments import search
 from cnnkit.tracking import run_schema
 from cnnkit.training import checkpoint
@@ -254,7 +255,7 @@ def test_a_real_pruned_trial_ends_killed_with_its_epochs_kept(tmp_path):
     (trial,) = searches.trials(name)
     assert trial.state == "PRUNED" and trial.note == search.pruned_note(1)
     assert (tmp_path / search.STORAGE_FILE).exists()  # Optuna's storage beside the MLflow store
-    client = tracking.make_client(store)
+    client = make_client(store)
     run = client.get_run(trial.run_id)
     assert run.info.status == "KILLED" and run.data.tags[run_schema.ERROR_TAG] == search.pruned_note(1)
     assert run.data.tags[run_schema.SEARCH_TAG] == name and run.data.tags[run_schema.SEARCH_TRIAL_TAG] == "0"

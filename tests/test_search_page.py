@@ -6,6 +6,7 @@ import time
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.tracking import run_schema
 from alerts import alert_text
 
@@ -39,7 +40,7 @@ def test_a_four_trial_search_runs_and_its_best_trial_fills_the_form(app):
     assert at.get("plotly_chart"), "Optuna's figures are drawn"
     runs = tracking.RunStore(tracking.default_tracking_uri()).runs_frame()
     assert len(runs) == 4 and set(runs["status"]) <= {"FINISHED", "KILLED"}
-    client = tracking.make_client()
+    client = make_client()
     assert {client.get_run(run_id).data.tags[run_schema.SEARCH_TAG] for run_id in runs["run_id"]} == {name}
     [load] = [button for button in at.button if button.label == "Load best trial into the form"]
     load.click().run()

@@ -13,6 +13,7 @@ import pytest
 import streamlit as st
 
 from cnnkit import InputError, cli, tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.training import fork, train
@@ -34,7 +35,7 @@ def snapshotted(tmp_path_factory):
 
 def artifact(store: str, run_id: str, artifact_file: str) -> Path:
     """Where the store keeps a run's artifact on this machine (as someone with the folder sees it)."""
-    uri = tracking.make_client(store).get_run(run_id).info.artifact_uri
+    uri = make_client(store).get_run(run_id).info.artifact_uri
     return Path(unquote(urlparse(uri).path)) / artifact_file
 
 
@@ -58,7 +59,7 @@ CHANGED = "The snapshot of run {run_id} at epoch 2 does not match the checksum r
 
 def test_every_snapshot_file_has_its_sha256_recorded_when_saved(snapshotted):
     store, run_id = snapshotted
-    tags = tracking.make_client(store).get_run(run_id).data.tags
+    tags = make_client(store).get_run(run_id).data.tags
     for epoch in (1, 2):
         for artifact_file in (run_schema.snapshot_model(epoch), run_schema.snapshot_probabilities(epoch)):
             digest = hashlib.sha256(artifact(store, run_id, artifact_file).read_bytes()).hexdigest()
@@ -77,7 +78,7 @@ def test_time_travel_refuses_a_changed_snapshot_in_one_line(tampered):
 
 def test_a_fork_from_a_changed_snapshot_is_refused_in_one_line_before_any_run_exists(tampered, capsys):
     store, run_id = tampered
-    client = tracking.make_client(store)
+    client = make_client(store)
     experiment = client.get_run(run_id).info.experiment_id
     before = {run.info.run_id for run in client.search_runs([experiment])}
     with pytest.raises(InputError) as refused:
@@ -94,7 +95,7 @@ def unchecked_garbage(snapshotted, request, tmp_path):
     """Epoch 2's model snapshot replaced by garbage or a hostile model (a Lambda layer), its checksum tag
     removed as for a run logged before checksums; both put back after."""
     store, run_id = snapshotted
-    client, target = tracking.make_client(store), artifact(store, run_id, run_schema.snapshot_model(2))
+    client, target = make_client(store), artifact(store, run_id, run_schema.snapshot_model(2))
     tag = "cnnkit.sha256/" + run_schema.snapshot_model(2)  # spelled out: the name stored runs keep
     original, digest = target.read_bytes(), client.get_run(run_id).data.tags.get(tag)
     if digest:
@@ -117,12 +118,12 @@ def test_a_fork_from_a_snapshot_that_cant_be_loaded_ends_failed_in_one_line(unch
     expected = (f"The snapshot of run {run_id} at epoch 2 can't be loaded: its weights don't fit this model, or the "
                 "file is damaged.")
     assert (result.status, result.error) == ("FAILED", expected)
-    assert tracking.make_client(store).get_run(result.run_id).data.tags[run_schema.ERROR_TAG] == expected
+    assert make_client(store).get_run(result.run_id).data.tags[run_schema.ERROR_TAG] == expected
 
 
 def test_snapshots_of_runs_logged_before_checksums_load_unchecked(snapshotted):
     store, run_id = snapshotted
-    client = tracking.make_client(store)
+    client = make_client(store)
     tags = {run_schema.sha256_tag(name(2)): None
             for name in (run_schema.snapshot_model, run_schema.snapshot_probabilities)}
     run_tags = client.get_run(run_id).data.tags

@@ -17,12 +17,13 @@ import pytest
 from PIL import Image
 
 from cnnkit import cli, tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.models import predict
-from cnnkit.tracking import run_schema
+from cnnkit.tracking import run_schema, store_opening
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from test_pages import launch_button
-from test_store import free_port
+from test_store_opening import free_port
 from alerts import alert_text
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
@@ -83,7 +84,7 @@ def fresh_team_server():
 @pytest.fixture(autouse=True)
 def patient_reach(monkeypatch):
     """Each new login costs the server a password hash (scrypt): seconds on a busy 2-core CI machine."""
-    monkeypatch.setattr(tracking, "STORE_REACH_SECONDS", 60.0)
+    monkeypatch.setattr(store_opening, "STORE_REACH_SECONDS", 60.0)
 
 
 def log_in(monkeypatch, server: TeamServer, user: str, password: str) -> None:
@@ -136,9 +137,9 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     from app_pages.common import job_manager
 
     log_in(monkeypatch, team_server, "admin", team_server.admin_password)
-    tracking.experiment_id(tracking.make_client(), tracking.DEFAULT_EXPERIMENT)  # the admin's; others get READ
+    tracking.RunStore().experiment_id(tracking.DEFAULT_EXPERIMENT)  # the admin's; others get READ
     AuthServiceClient(team_server.uri).create_user("reader", "reader-password-1")
-    admins_run = tracking.start_run(tracking.make_client(), TINY, run_name="the admin's")
+    admins_run = tracking.RunStore().start_run(TINY, run_name="the admin's")
     admins_run.finish("FINISHED")
     runs_before = len(tracking.RunStore().runs_frame())
     log_in(monkeypatch, team_server, "reader", "reader-password-1")
@@ -149,7 +150,7 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     assert str(raised.value) == refusal
     denied = reader_refused(team_server.uri)
     with pytest.raises(tracking.StoreError) as raised:  # creating the run itself: refused at once, not retried
-        tracking.start_run(tracking.make_client(), TINY)
+        tracking.RunStore().start_run(TINY)
     assert str(raised.value) == denied
 
     with pytest.raises(InputError) as raised:  # the Runs page's rename, tag, delete
@@ -171,7 +172,7 @@ def test_a_user_who_may_only_read_is_refused_launching_in_one_line(team_server, 
     assert len(tracking.RunStore().runs_frame()) == runs_before  # nothing was created
 
     log_in(monkeypatch, team_server, "admin", team_server.admin_password)  # the README's way to let them launch
-    experiment = tracking.experiment_id(tracking.make_client(), tracking.DEFAULT_EXPERIMENT)
+    experiment = tracking.RunStore().experiment_id(tracking.DEFAULT_EXPERIMENT)
     AuthServiceClient(team_server.uri).grant_user_permission("reader", "experiment", experiment, "EDIT")
     log_in(monkeypatch, team_server, "reader", "reader-password-1")
     tracking.RunStore().check_can_launch()
@@ -188,7 +189,7 @@ def test_a_user_who_may_only_read_is_refused_on_a_fresh_server_without_creating_
     AuthServiceClient(server.uri).create_user("reader", "reader-password-1")
 
     def experiments():
-        return sorted(experiment.name for experiment in tracking.make_client().search_experiments())
+        return sorted(experiment.name for experiment in make_client().search_experiments())
 
     before = experiments()
     assert tracking.DEFAULT_EXPERIMENT not in before
@@ -199,7 +200,7 @@ def test_a_user_who_may_only_read_is_refused_on_a_fresh_server_without_creating_
     assert str(raised.value) == refusal
     denied = reader_refused(server.uri)
     with pytest.raises(tracking.StoreError) as raised:  # creating the run itself, the experiment first
-        tracking.start_run(tracking.make_client(), TINY)
+        tracking.RunStore().start_run(TINY)
     assert str(raised.value) == denied
     assert cli.main(["train", "--dataset", "digits", "--epochs", "1"]) == 2
     assert capsys.readouterr().err == f"error: {denied}\n"

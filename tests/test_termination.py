@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
 
 LONG_RUN = ["--dataset", "digits", "--epochs", "300", "--set", "batch_size=64", "--set", "seed=7"]
@@ -43,7 +43,7 @@ print("the server stopped")
 
 
 def assert_killed_with_its_epochs(store: str, run_id: str, note: str = NOTE) -> None:
-    run = tracking.make_client(store).get_run(run_id)
+    run = make_client(store).get_run(run_id)
     assert run.info.status == "KILLED" and run.data.tags["cnnkit.error"] == note
     epochs = logged_epochs(store, run_id)
     assert epochs and epochs == list(range(1, len(epochs) + 1))  # what it trained is kept, each epoch once

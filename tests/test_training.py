@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.config import TrainConfig
 from cnnkit.training import Cancelled, lr_range_test, train
 from cnnkit.training.callbacks import CancelCheck, PassMonitor
@@ -39,14 +40,15 @@ def test_a_one_epoch_digits_run_finishes_with_test_metrics(finished):
 
 def test_the_run_logs_params_epoch_and_batch_metrics_and_provenance(finished, store):
     result, _ = finished
-    client = tracking.make_client(store)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
     assert TrainConfig.from_params(run.data.params) == TrainConfig(**TINY)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "test_accuracy", "test_top5_accuracy"):
         assert key in run.data.metrics, key
     batches = client.get_metric_history(result.run_id, "batch_loss")
-    n_train = tracking.load_json_artifact(client, result.run_id, "dataset/summary.json")["splits"]["train"]
+    n_train = run_store.load_json_artifact(result.run_id, "dataset/summary.json")["splits"]["train"]
     assert len(batches) == int(np.ceil(n_train / TINY["batch_size"]))
     assert [m.step for m in batches] == list(range(1, len(batches) + 1))
     rates = client.get_metric_history(result.run_id, "batch_lr")  # logged when it changes: once for a constant rate
@@ -58,24 +60,25 @@ def test_the_run_logs_params_epoch_and_batch_metrics_and_provenance(finished, st
 
 def test_the_run_keeps_evaluation_artifacts_and_a_safe_loading_model(finished, store):
     result, _ = finished
-    client = tracking.make_client(store)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
     files = {a.path for a in client.list_artifacts(result.run_id, "evaluation")}
     assert files == {f"evaluation/{name}" for name in ("confusion_matrix.json", "per_class.csv", "mistakes.csv", "mistake_images.npz")}
-    confusion = tracking.load_json_artifact(client, result.run_id, "evaluation/confusion_matrix.json")
+    confusion = run_store.load_json_artifact(result.run_id, "evaluation/confusion_matrix.json")
     assert confusion["class_names"] == [str(d) for d in range(10)]
     matrix = np.array(confusion["matrix"])
     accuracy = np.trace(matrix) / matrix.sum()
     assert accuracy == pytest.approx(result.metrics["test_accuracy"])
-    per_class = tracking.load_table_artifact(client, result.run_id, "evaluation/per_class.csv")
+    per_class = run_store.load_table_artifact(result.run_id, "evaluation/per_class.csv")
     assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
-    mistakes = tracking.load_table_artifact(client, result.run_id, "evaluation/mistakes.csv")
+    mistakes = run_store.load_table_artifact(result.run_id, "evaluation/mistakes.csv")
     assert len(mistakes) == matrix.sum() - np.trace(matrix)
     assert list(mistakes.columns) == ["index", "true", "predicted", "confidence", "probabilities"]
-    assert tracking.load_json_artifact(client, result.run_id, "dataset/class_names.json") == confusion["class_names"]
+    assert run_store.load_json_artifact(result.run_id, "dataset/class_names.json") == confusion["class_names"]
     summary = {a.path for a in client.list_artifacts(result.run_id, "model")}
     assert {"model/summary.txt", "model/model.keras"} <= summary
 
-    model = tracking.load_model(client, result.run_id)
+    model = run_store.load_model(result.run_id)
     assert model.input_shape[1:] == (8, 8, 1) and model.output_shape[-1] == 10
     probabilities = model.predict(np.zeros((2, 8, 8, 1), dtype="uint8"), verbose=0)
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
@@ -100,7 +103,7 @@ def test_progress_reports_every_phase_with_eta(finished):
 
 def test_the_validation_pass_and_the_final_evaluation_report_their_own_batches(finished, store):
     result, progress = finished
-    splits = tracking.load_json_artifact(tracking.make_client(store), result.run_id, "dataset/summary.json")["splits"]
+    splits = tracking.RunStore(store).load_json_artifact(result.run_id, "dataset/summary.json")["splits"]
     validating = [p for p in progress if p.phase == "validating"]
     batches = int(np.ceil(splits["validation"] / TINY["batch_size"]))
     assert [p.pass_batch for p in validating][:1] == [0] and validating[-1].pass_batch == batches
@@ -140,8 +143,9 @@ def test_an_evaluation_with_test_time_flip_counts_the_batches_of_both_passes():
 
 def test_relaunching_from_logged_params_sees_the_same_data_and_reproduces_the_run(finished, store):
     result, _ = finished
-    client = tracking.make_client(store)
-    again = train(tracking.config_of_run(client, result.run_id), tracking_uri=store)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
+    again = train(run_store.config_of_run(result.run_id), tracking_uri=store)
     first, second = client.get_run(result.run_id), client.get_run(again.run_id)
     assert first.data.tags["cnnkit.data_fingerprint"] == second.data.tags["cnnkit.data_fingerprint"]
     assert again.metrics["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-4)
@@ -159,7 +163,7 @@ def test_cancelling_ends_the_run_killed_and_keeps_every_batch_it_logged(store):
     cfg = TrainConfig(**{**TINY, "epochs": 50, "batch_size": 16})
     result = train(cfg, tracking_uri=store, cancel=cancel, on_progress=on_progress)
     assert result.status == "KILLED"
-    client = tracking.make_client(store)
+    client = make_client(store)
     assert client.get_run(result.run_id).info.status == "KILLED"
     steps = sorted(m.step for m in client.get_metric_history(result.run_id, "batch_loss"))
     assert steps == list(range(1, len(steps) + 1))  # what was logged is kept, in order, without gaps
@@ -187,7 +191,7 @@ def test_a_run_that_raises_ends_failed_with_its_message(store, tmp_path):
     missing = tmp_path / "nope.csv"
     result = train(TrainConfig(dataset="csv", dataset_path=str(missing), epochs=1), tracking_uri=store)
     assert result.status == "FAILED"
-    run = tracking.make_client(store).get_run(result.run_id)
+    run = make_client(store).get_run(result.run_id)
     assert run.info.status == "FAILED"
     assert "nope.csv" in run.data.tags["cnnkit.error"]
 
@@ -205,7 +209,7 @@ def test_batch_loss_is_recovered_from_the_running_mean():
 def test_a_scheduled_learning_rate_is_logged_at_every_step(store):
     cfg = TrainConfig(**{**TINY, "schedule": "cyclic", "max_lr": 0.01, "cycle_epochs": 1.0})  # rises all epoch
     result = train(cfg, tracking_uri=store)
-    client = tracking.make_client(store)
+    client = make_client(store)
     rates = [m.value for m in sorted(client.get_metric_history(result.run_id, "batch_lr"), key=lambda m: m.step)]
     assert len(rates) == len(client.get_metric_history(result.run_id, "batch_loss"))
     assert np.all(np.diff(rates) > 0)

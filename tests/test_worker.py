@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.config.data_loading import load_data
@@ -25,7 +26,7 @@ from test_cli import digits_csv
 
 
 def scheduled_job(store: str, cfg: TrainConfig, name: str = "worker run", **kwargs) -> JobSpec:
-    run_id = tracking.schedule_run(tracking.make_client(store), cfg, run_name=name)
+    run_id = tracking.RunStore(store).schedule_run(cfg, run_name=name)
     return JobSpec("job-1", "train", cfg, name, store, "cnnkit", run_id, **kwargs)
 
 
@@ -38,8 +39,9 @@ def test_the_worker_trains_a_scheduled_run_from_its_uploaded_dataset_with_heartb
     app_policy = ServerPaths.for_app(None, tmp_path / "uploads")  # an app served beyond localhost: uploads only
     job = scheduled_job(store, TrainConfig(dataset="csv", dataset_path=str(upload), epochs=2, batch_size=16),
                         server_paths=app_policy)
-    client = tracking.make_client(store)
-    tracking.log_uploaded_dataset(client, job.run_id, upload)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
+    run_store.log_uploaded_dataset(job.run_id, upload)
     upload.unlink()  # the worker's machine does not have the app's uploads folder
 
     (tmp_path / "job.json").write_text(job.to_json())
@@ -62,7 +64,7 @@ def test_a_worker_elsewhere_names_a_broken_upload_as_it_was_uploaded(tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     _, stored = save_upload(b"label,pixel0,pixel1,pixel2,pixel3\n1,0,0,x,0\n", "train.csv", tmp_path / "uploads")
     job = scheduled_job(store, TrainConfig(dataset="csv", dataset_path=str(stored)))
-    tracking.log_uploaded_dataset(tracking.make_client(store), job.run_id, stored)
+    tracking.RunStore(store).log_uploaded_dataset(job.run_id, stored)
     shutil.rmtree(tmp_path / "uploads")  # the worker's machine does not have the app's uploads folder
     fetched = with_local_data(job, tmp_path / "fetched")
     assert Path(fetched.config.dataset_path).is_file()
@@ -85,7 +87,7 @@ def test_sigterm_ends_the_workers_run_killed_with_its_epochs_kept(tmp_path):
     assert run_id == job.run_id
     assert process.returncode == 128 + signal.SIGTERM, err
     assert json.loads(out.strip().splitlines()[-1])["status"] == "KILLED"
-    run = tracking.make_client(store).get_run(run_id)
+    run = make_client(store).get_run(run_id)
     assert run.info.status == "KILLED" and run.data.tags["cnnkit.error"] == WORKER_STOPPED
     assert logged_epochs(store, run_id)[0] == 1
 
@@ -93,7 +95,7 @@ def test_sigterm_ends_the_workers_run_killed_with_its_epochs_kept(tmp_path):
 def test_a_worker_whose_run_was_cancelled_while_it_waited_does_not_train_it(tmp_path, capsys):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     job = scheduled_job(store, TrainConfig(dataset="digits", epochs=1))
-    tracking.RunLogger(tracking.make_client(store), job.run_id).finish("KILLED", "Cancelled by the user.")
+    tracking.RunStore(store).logger(job.run_id).finish("KILLED", "Cancelled by the user.")
     assert main(["worker", job.to_json()]) == 2
     assert f"Run {job.run_id} is KILLED, not waiting for a worker." in capsys.readouterr().err
-    assert tracking.make_client(store).get_run(job.run_id).info.status == "KILLED"
+    assert make_client(store).get_run(job.run_id).info.status == "KILLED"

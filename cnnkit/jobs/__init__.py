@@ -228,7 +228,7 @@ class JobManager:
 
         accelerators.enable_memory_growth()
         self.recovered_runs: list[str] = (
-            tracking.kill_stale_runs(tracking.make_client(tracking_uri)) if recover_stale_runs else []
+            tracking.RunStore(tracking_uri).kill_stale_runs() if recover_stale_runs else []
         )
         for running in sorted(self.runner.running_jobs(), key=lambda job: job.submitted_at):
             self._adopt(running)
@@ -262,7 +262,7 @@ class JobManager:
             if any(job.run_id == run_id and job.state in ACTIVE_STATES for job in self._jobs.values()):
                 raise InputError(f"Run {run_id} is being resumed already.")
         training.resumable(run_id, self.tracking_uri)
-        cfg = tracking.config_of_run(tracking.make_client(self.tracking_uri), run_id)
+        cfg = tracking.RunStore(self.tracking_uri).config_of_run(run_id)
         return self._submit("resume", cfg, f"{cfg.arch} on {cfg.dataset} (resumed)", visitor, run_id=run_id)
 
     def fork(self, run_id: str, epoch: int, changes: dict[str, object] | None = None, *,

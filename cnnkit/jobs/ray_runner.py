@@ -1,7 +1,7 @@
 """The Ray Jobs runner: each training job becomes a Ray job whose entrypoint is
 `python -m cnnkit worker JOB_JSON`, submitted through `ray.job_submission.JobSubmissionClient`.
 
-The run is created here first (SCHEDULED, `tracking.schedule_run`) so the job has a run from the
+The run is created here first (SCHEDULED, `RunStore.schedule_run`) so the job has a run from the
 start; the worker trains it and reports only through the store (epoch metrics, the heartbeat and
 its progress tag), which a watcher thread reads back, so a job's progress survives an app restart.
 The cap across apps is the cluster's `cnnkit_slot` resource: each job takes one (start the head
@@ -149,13 +149,13 @@ class RayRunner:
         if spec.kind == "lr_find":
             raise InputError("The learning-rate range test runs in the app, not on a cluster.")
         uri = _absolute(spec.tracking_uri or self.tracking_uri)
-        store = tracking.make_client(uri)
-        run_id = spec.run_id if spec.kind == "resume" else tracking.schedule_run(store, spec.config, spec.experiment,
-                                                                                   spec.name, spec.tags)
+        store = tracking.RunStore(uri)
+        run_id = spec.run_id if spec.kind == "resume" else store.schedule_run(spec.config, spec.experiment, spec.name,
+                                                                                spec.tags)
         on_event(RunCreated(run_id))
         path = Path(spec.config.dataset_path) if spec.config.dataset_path else None
         if path is not None and path.is_file():  # an upload: the worker may be on another machine
-            tracking.log_uploaded_dataset(store, run_id, path)
+            store.log_uploaded_dataset(run_id, path)
         job = dataclasses.replace(spec, run_id=run_id, tracking_uri=uri)
         python = os.environ.get(WORKER_PYTHON_VARIABLE, "python")
         try:
@@ -168,7 +168,7 @@ class RayRunner:
                 metadata={"cnnkit_run_id": run_id, "cnnkit_job": spec.job_id, "cnnkit_kind": spec.kind},
             )
         except Exception as error:
-            tracking.end_scheduled_run(store, run_id, "FAILED", f"The Ray cluster refused the job: {error}")
+            store.end_scheduled_run(run_id, "FAILED", f"The Ray cluster refused the job: {error}")
             raise _cluster_error(self.address, error) from None
         self._start_watching(handle, _Watched(run_id, uri), on_event)
         return handle
@@ -233,11 +233,11 @@ class RayRunner:
 
     def _watch(self, handle: str, watched: _Watched, on_event: EventSink) -> None:
         """The job's watcher thread: pass on what the worker logs until Ray says the job ended."""
-        store, unanswered = tracking.make_client(watched.tracking_uri), 0
+        store, unanswered = tracking.RunStore(watched.tracking_uri), 0
         while True:
             try:
                 watched.ray_status = str(self._client.get_job_status(handle).value)
-                state = tracking.run_state(store, watched.run_id)
+                state = store.run_state(watched.run_id)
                 unanswered = 0
             except Exception:
                 unanswered += 1
@@ -253,7 +253,7 @@ class RayRunner:
             self._pass_on_progress(store, watched, state, on_event)
             if watched.ray_status not in _RAY_STATES:
                 self._pass_on_epochs(store, watched, on_event)
-                on_event(self._ending(handle, store, watched, tracking.run_state(store, watched.run_id)))
+                on_event(self._ending(handle, store, watched, store.run_state(watched.run_id)))
                 return
             time.sleep(self.poll_seconds)
 
@@ -270,7 +270,7 @@ class RayRunner:
 
     def _pass_on_epochs(self, store, watched: _Watched, on_event: EventSink) -> None:
         """Epoch events for the epochs logged since the last ones passed on (for the live curves)."""
-        history = tracking.epoch_history(store, watched.run_id)
+        history = store.epoch_history(watched.run_id)
         for row in history[history["epoch"] > watched.epochs_seen].to_dict("records"):
             epoch = int(row.pop("epoch"))
             on_event(ProgressReported(Progress("training", epoch, event="epoch",
@@ -284,12 +284,12 @@ class RayRunner:
         cancel's reason here, whatever order the watcher saw the stop and the run's end in."""
         status = state.status
         if status in ("SCHEDULED", "RUNNING") and watched.reason is not None:
-            tracking.RunLogger(store, watched.run_id).finish("KILLED", watched.reason)
-            state = tracking.run_state(store, watched.run_id)
+            store.logger(watched.run_id).finish("KILLED", watched.reason)
+            state = store.run_state(watched.run_id)
             status = state.status
         if status == "SCHEDULED":  # the worker never started: the interpreter or cnnkit is missing there
             why = f"The worker did not start on {self.description}: {self._ray_message(handle)}"
-            tracking.end_scheduled_run(store, watched.run_id, "FAILED", why)
+            store.end_scheduled_run(watched.run_id, "FAILED", why)
             return JobEnded("failed", why)
         if status in STATE_OF_RUN:
             return run_ended(RunResult(watched.run_id, status, state.metrics, state.tags.get(run_schema.ERROR_TAG)))

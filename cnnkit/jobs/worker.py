@@ -23,13 +23,13 @@ def read_job(text: str) -> JobSpec:
 
 def with_local_data(spec: JobSpec, folder: Path) -> JobSpec:
     """`spec` reading its uploaded file from `folder` when its dataset path is missing here and the run
-    holds a copy (`tracking.log_uploaded_dataset`); else `spec` as it is."""
+    holds a copy (`RunStore.log_uploaded_dataset`); else `spec` as it is."""
     path = spec.config.dataset_path
     if not path or not spec.run_id or Path(path).exists():
         return spec
-    client = tracking.make_client(spec.tracking_uri)
-    fetched = tracking.fetch_uploaded_dataset(client, spec.run_id, Path(path).name, folder)
+    store = tracking.RunStore(spec.tracking_uri)
+    fetched = store.fetch_uploaded_dataset(spec.run_id, Path(path).name, folder)
     if fetched is None:
         return spec  # loading then says the path is missing, naming it
-    tracking.fetch_uploaded_dataset(client, spec.run_id, name_file(fetched).name, folder)  # for messages, if kept
+    store.fetch_uploaded_dataset(spec.run_id, name_file(fetched).name, folder)  # for messages, if kept
     return dataclasses.replace(spec, config=spec.config.replace(dataset_path=str(fetched)))

@@ -1,7 +1,7 @@
 """A training run's sign of life: while it trains, a thread writes the time (tag `cnnkit.heartbeat`),
 its latest progress event (tag `cnnkit.progress`) and how far it got (metric `progress`) every few
 seconds. A RUNNING run whose heartbeat is older than `stale_after_seconds` lost its worker, wherever
-that ran (`tracking.kill_stale_runs` ends it KILLED)."""
+that ran (`RunStore.kill_stale_runs` ends it KILLED)."""
 
 from __future__ import annotations
 

@@ -60,8 +60,8 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     initial_epoch = saved.epoch if saved else 0
     logged_epochs = logged_steps = 0
     if saved is not None:  # what the interrupted process logged after its last checkpoint is kept, not logged twice
-        logged_epochs = tracking.last_logged_step(logger.client, logger.run_id, run_schema.LOSS)
-        logged_steps = tracking.last_logged_step(logger.client, logger.run_id, run_schema.BATCH_LOSS)
+        logged_epochs = logger.store.last_logged_step(logger.run_id, run_schema.LOSS)
+        logged_steps = logger.store.last_logged_step(logger.run_id, run_schema.BATCH_LOSS)
     if saved is not None and not fork:
         _say_missing_epochs(logger, saved.epoch)
     if not logged_steps:  # a new run, a fork too (its saved state is its parent's snapshot)
@@ -139,7 +139,7 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
 def _say_missing_epochs(logger: tracking.RunLogger, checkpoint_epoch: int) -> None:
     """A resumed run whose store lacks epochs its checkpoint holds (a checkpoint written before the
     store held them, by an older cnnkit) says which, in tag MISSING_EPOCHS_TAG and the log."""
-    logged = set(tracking.logged_steps(logger.client, logger.run_id, run_schema.LOSS))
+    logged = set(logger.store.logged_steps(logger.run_id, run_schema.LOSS))
     missing = [epoch for epoch in range(1, checkpoint_epoch + 1) if epoch not in logged]
     if missing:
         which = (f"epochs {_spans(missing)} were", "their") if len(missing) > 1 else (f"epoch {missing[0]} was", "its")

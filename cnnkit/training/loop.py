@@ -42,10 +42,9 @@ def train(
     run_id: str | None = None,
 ) -> RunResult:
     """Train, evaluate and log one run. Safe to call from a worker thread. With `run_id`, the run is
-    one created for this worker (`tracking.schedule_run`, which logged the config) instead of a new one."""
-    client = tracking.make_client(tracking_uri)
-    logger = tracking.attach_run(client, run_id) if run_id else tracking.start_run(client, cfg, experiment, run_name,
-                                                                                   tags, stop=cancel)
+    one created for this worker (`RunStore.schedule_run`, which logged the config) instead of a new one."""
+    store = tracking.RunStore(tracking_uri)
+    logger = store.attach_run(run_id) if run_id else store.start_run(cfg, experiment, run_name, tags, stop=cancel)
     return _run_to_the_end(cfg, logger, checkpoint.folder(tracking_uri, logger.run_id), None, cancel, on_progress,
                            on_run_created)
 
@@ -61,10 +60,10 @@ def resume(
     """Continue run `run_id`, which a crash or a stop interrupted, from its last checkpoint, in the
     same MLflow run: the epochs left are trained and logged after those it has, then it is evaluated.
     Raises InputError, before touching the run, when it can't be resumed (see `resumable`)."""
-    client = tracking.make_client(tracking_uri)
+    store = tracking.RunStore(tracking_uri)
     saved = resumable(run_id, tracking_uri)
-    cfg = tracking.config_of_run(client, run_id)
-    logger = tracking.reopen_run(client, run_id, {run_schema.RESUMED_FROM_EPOCH_TAG: saved.epoch})
+    cfg = store.config_of_run(run_id)
+    logger = store.reopen_run(run_id, {run_schema.RESUMED_FROM_EPOCH_TAG: saved.epoch})
     return _run_to_the_end(cfg, logger, checkpoint.folder(tracking_uri, run_id), saved, cancel, on_progress,
                            on_run_created)
 
@@ -85,11 +84,11 @@ def fork(
     state, with `changes` to its settings (see `forks.fork_config`); its epochs continue from `epoch`
     and it is tagged with its parent and that epoch. Raises InputError, before any run is created,
     when the fork can't be made (see `forkable`)."""
-    client = tracking.make_client(tracking_uri)
+    store = tracking.RunStore(tracking_uri)
     cfg = forkable(parent_run_id, epoch, changes or {}, tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
-        snapshot = tracking.download_snapshot(client, parent_run_id, epoch, Path(tmp))
-        logger = tracking.start_run(client, cfg, experiment, run_name, lineage_tags(parent_run_id, epoch))
+        snapshot = store.download_snapshot(parent_run_id, epoch, Path(tmp))
+        logger = store.start_run(cfg, experiment, run_name, lineage_tags(parent_run_id, epoch))
         run_folder = checkpoint.folder(tracking_uri, logger.run_id)
         run_folder.mkdir(parents=True, exist_ok=True)
         start = shutil.move(snapshot, run_folder / f"parent-{snapshot.name}")  # removed with the run's checkpoint
@@ -101,18 +100,18 @@ def fork(
 def forkable(parent_run_id: str, epoch: int, changes: dict[str, object], tracking_uri: str | None = None) -> TrainConfig:
     """The config of a fork of run `parent_run_id` from `epoch` with `changes`; InputError when the
     run has no snapshot after that epoch or a change doesn't fit the snapshot."""
-    client = tracking.make_client(tracking_uri)
-    forks.check_epoch(parent_run_id, epoch, tracking.snapshot_epochs(client, parent_run_id))
-    return forks.fork_config(tracking.config_of_run(client, parent_run_id), epoch, changes)
+    store = tracking.RunStore(tracking_uri)
+    forks.check_epoch(parent_run_id, epoch, store.snapshot_epochs(parent_run_id))
+    return forks.fork_config(store.config_of_run(parent_run_id), epoch, changes)
 
 
 def resumable(run_id: str, tracking_uri: str | None = None) -> checkpoint.Saved:
     """Run `run_id`'s checkpoint, when the run stopped (KILLED or FAILED, or left RUNNING by a
     process that is gone) and has one; else InputError saying why not."""
     run_folder = checkpoint.folder(tracking_uri, run_id)
-    client = tracking.make_client(tracking_uri)
-    tracking.kill_stale_runs(client)  # a run whose worker died (no heartbeat) is KILLED from here on
-    status = tracking.run_status(client, run_id)
+    store = tracking.RunStore(tracking_uri)
+    store.kill_stale_runs()  # a run whose worker died (no heartbeat) is KILLED from here on
+    status = store.run_status(run_id)
     if status == "RUNNING":
         raise InputError(f"Run {run_id} is still running; stop it before resuming it (a run whose worker died counts "
                          f"as running until it has missed its heartbeat for {stale_after_seconds():.0f} s).")
@@ -120,13 +119,13 @@ def resumable(run_id: str, tracking_uri: str | None = None) -> checkpoint.Saved:
         raise InputError(f"Run {run_id} has finished; there is nothing to resume.")
     saved = checkpoint.load(run_folder)
     if saved is None:
-        raise InputError(f"Run {run_id} has no checkpoint to resume from: {_why_no_checkpoint(client, run_id, run_folder)}")
+        raise InputError(f"Run {run_id} has no checkpoint to resume from: {_why_no_checkpoint(store, run_id, run_folder)}")
     return saved
 
 
-def _why_no_checkpoint(client, run_id: str, run_folder: Path) -> str:
+def _why_no_checkpoint(store: tracking.RunStore, run_id: str, run_folder: Path) -> str:
     """Why run `run_id`, stopped, has no checkpoint in `run_folder`, judged by the epochs the store holds."""
-    epochs = tracking.last_logged_step(client, run_id, run_schema.LOSS)
+    epochs = store.last_logged_step(run_id, run_schema.LOSS)
     if not epochs:
         return "it stopped before its first epoch ended."
     return (f"its epochs up to epoch {epochs} are logged, but no checkpoint of them is in {run_folder}: it was "

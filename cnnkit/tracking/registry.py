@@ -1,0 +1,65 @@
+"""MLflow's Model Registry: finished runs' models registered under a name, and the registered
+versions read back with the runs that trained them (the Classify page's picker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from cnnkit.errors import InputError
+from cnnkit.tracking._store_client import StoreClient, as_input_error, paged
+from cnnkit.tracking.run_schema import MODEL_ARTIFACT
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One version of a model in MLflow's Model Registry, and the run that trained it."""
+
+    name: str
+    version: int
+    run_id: str
+    created: pd.Timestamp
+
+
+class ModelRegistry(StoreClient):
+    """Registering runs' models and listing the registered versions."""
+
+    def register_model(self, run_id: str, name: str) -> RegisteredVersion:
+        """Register a finished run's model under `name` (created on first use; a new version after that)."""
+        client = self._client
+        name = name.strip()
+        if not name:
+            raise InputError("A registered model needs a name.")
+        with as_input_error():
+            run = client.get_run(run_id)
+        if run.info.status != "FINISHED":
+            raise InputError(f"Run '{run.info.run_name}' is {run.info.status}: only a finished run's model can be "
+                             "registered.")
+        saved = {artifact.path for artifact in client.list_artifacts(run_id, str(Path(MODEL_ARTIFACT).parent))}
+        if MODEL_ARTIFACT not in saved:
+            raise InputError(f"Run '{run.info.run_name}' has no saved model to register.")
+        with as_input_error():
+            try:
+                client.create_registered_model(name, description="A cnnkit run's Keras model (model.keras).")
+            except MlflowException as error:
+                if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            version = client.create_model_version(name, source=f"{run.info.artifact_uri}/model", run_id=run_id)
+        return _registered(version)
+
+    def registered_models(self, run_id: str | None = None) -> list[RegisteredVersion]:
+        """Every registered version trained by a run (of `run_id` only, when given): names in
+        alphabetical order, newest version first."""
+        filter_string = f"run_id = '{run_id}'" if run_id else ""
+        versions = paged(lambda count, token: self._client.search_model_versions(filter_string, max_results=count,
+                                                                                  page_token=token))
+        return sorted((_registered(version) for version in versions if version.run_id),
+                      key=lambda version: (version.name.lower(), -version.version))
+
+
+def _registered(version) -> RegisteredVersion:
+    return RegisteredVersion(version.name, int(version.version), version.run_id,
+                             pd.Timestamp(version.creation_timestamp, unit="ms"))

@@ -1,0 +1,128 @@
+"""The runs table: the runs of an experiment as rows (one search, no per-run queries), a page at
+a time with a filter, or by id; and one run as a page shows it."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+from mlflow.entities import Run, ViewType
+from mlflow.exceptions import MlflowException
+
+from cnnkit.config import describe_tricks
+from cnnkit.errors import InputError, one_line
+from cnnkit.tracking._store_client import StoreClient, duration_s, gc_paused, one_of_ids
+from cnnkit.tracking.run_schema import RESERVED_TAG_PREFIXES, TEST_ACCURACY, VAL_ACCURACY
+from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT
+
+RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", TEST_ACCURACY, VAL_ACCURACY, "epochs",
+               "duration_s", "start_time", "tags")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as a page shows it."""
+
+    run_id: str
+    name: str
+    status: str  # RUNNING, FINISHED, FAILED or KILLED
+    params: dict[str, str]
+    metrics: dict[str, float]  # each metric's latest value
+    tags: dict[str, str]
+    started: datetime | None = None  # UTC; None when the store has no start time
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of the runs table, filtered and paged by the store: `runs` (columns in
+    `RUN_COLUMNS`, newest first), `next_token` for the page after it (None on the last page),
+    and whether runs follow. The total is not counted: that would read every matching run."""
+
+    runs: pd.DataFrame
+    next_token: str | None
+    more: bool
+
+
+class RunsTable(StoreClient):
+    """Runs as table rows, and one run as a page shows it."""
+
+    def run(self, run_id: str) -> RunSummary:
+        """InputError for a run that is not in the store."""
+        found = self._runs([run_id])[0]
+        started = found.info.start_time
+        return RunSummary(run_id, found.info.run_name, found.info.status, dict(found.data.params),
+                          dict(found.data.metrics), dict(found.data.tags),
+                          datetime.fromtimestamp(started / 1000, timezone.utc) if started else None)
+
+    def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT, max_results: int = 5000) -> pd.DataFrame:
+        """One row per run of `experiment` (deleted runs left out), newest first, with the
+        columns in `RUN_COLUMNS`. One paged search, no per-run queries: the latest metric values,
+        params and tags all come with it."""
+        found = self._client.get_experiment_by_name(experiment)
+        if found is None or found.lifecycle_stage == "deleted":
+            return pd.DataFrame(columns=list(RUN_COLUMNS))
+        with gc_paused():
+            runs = self._search_runs([found.experiment_id], max_results=max_results)
+        return _frame_of_runs(runs)
+
+    def runs_page(self, filter_string: str = "", page_size: int = 50, page_token: str | None = None,
+                  experiment: str = DEFAULT_EXPERIMENT) -> RunsPage:
+        """The `page_size` newest runs of `experiment` that match MLflow's `filter_string` (see
+        `run_search`), from `page_token` on; deleted runs left out. InputError for a filter MLflow
+        refuses."""
+        found = self._client.get_experiment_by_name(experiment)
+        if found is None or found.lifecycle_stage == "deleted":
+            return RunsPage(pd.DataFrame(columns=list(RUN_COLUMNS)), None, False)
+
+        def search(size: int, token: str | None):
+            try:
+                with gc_paused():
+                    return self._client.search_runs([found.experiment_id], filter_string, ViewType.ACTIVE_ONLY, size,
+                                                    ["attributes.start_time DESC"], token)
+            except MlflowException as error:
+                if error.error_code != "INVALID_PARAMETER_VALUE":
+                    raise
+                raise InputError(f"The store can't filter the runs this way: {one_line(error)}") from None
+
+        page = search(page_size, page_token)
+        more = bool(page.token) and bool(search(1, page.token))  # a full last page still gets a token
+        return RunsPage(_frame_of_runs(page), page.token if more else None, more)
+
+    def runs_by_id(self, run_ids: list[str], experiment: str = DEFAULT_EXPERIMENT) -> pd.DataFrame:
+        """The runs of `experiment` among `run_ids` that are still there (not deleted), as in
+        `runs_frame`, newest first, in one search."""
+        found = self._client.get_experiment_by_name(experiment)
+        wanted = [run_id for run_id in dict.fromkeys(run_ids) if run_id.isalnum()]
+        if found is None or found.lifecycle_stage == "deleted" or not wanted:
+            return pd.DataFrame(columns=list(RUN_COLUMNS))
+        with gc_paused():
+            return _frame_of_runs(self._search_runs([found.experiment_id], one_of_ids(wanted)))
+
+
+def _frame_of_runs(runs: list[Run]) -> pd.DataFrame:
+    """The runs as rows with the columns in `RUN_COLUMNS`, in the given order."""
+    now_ms = time.time() * 1000
+    rows = []
+    for run in runs:
+        info, params, metrics = run.info, run.data.params, run.data.metrics
+        rows.append((
+            info.run_id, info.run_name, info.status, params.get("dataset", ""), params.get("arch", ""),
+            describe_tricks(params), metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
+            params.get("epochs"), duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags),
+        ))
+    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")
+    frame["start_time"] = pd.to_datetime(frame["start_time"], unit="ms", utc=True)
+    return frame
+
+
+def _user_tags(tags: dict[str, str]) -> str:
+    """People's tags as "key" or "key=value", comma-joined."""
+    return ", ".join(
+        f"{key}={value}" if value else key
+        for key, value in sorted(tags.items())
+        if not key.startswith(RESERVED_TAG_PREFIXES)
+    )

@@ -1,0 +1,22 @@
+"""Reading several runs to compare (cnnkit.tracking.comparison_reads): one search for many runs.
+The reads of real trained runs are in tests/test_run_results.py."""
+
+import pytest
+
+from cheap_runs import finished_run
+from cnnkit import InputError
+
+
+def test_compare_reads_several_runs_in_one_search_deleted_ones_too(run_store, client, monkeypatch):
+    made = [finished_run(run_store, name=f"run {i}") for i in range(3)]
+    run_store.delete_run(made[1])  # still comparable, as with get_run
+    searches, get_runs = [], []
+    search_runs, get_run = client.search_runs, client.get_run
+    monkeypatch.setattr(client, "search_runs", lambda *args, **kwargs: searches.append(args) or search_runs(*args, **kwargs))
+    monkeypatch.setattr(client, "get_run", lambda run_id: get_runs.append(run_id) or get_run(run_id))
+    table = run_store.results_table([made[2], made[1], made[0], made[2]])
+    assert table["run"].tolist() == ["run 2", "run 1", "run 0"] and table["status"].tolist() == ["FINISHED"] * 3
+    assert len(searches) == 1 and get_runs == []  # was a get_run per run, about as slow as a search of 20
+    with pytest.raises(InputError, match="not found"):
+        run_store.results_table([made[0], "f" * 32])
+    assert run_store.results_table([]).empty
