@@ -74,7 +74,7 @@ def progress_panel(polling: bool) -> None:
 
 
 def analysis(ablation_id: str) -> None:
-    runs = store.study_runs(ablation_id)  # the store's name from when ablations were called studies
+    runs = store.ablation_runs(ablation_id)
     metric = st.selectbox("Result", run_schema.RESULT_METRICS, index=run_schema.RESULT_METRICS.index(run_schema.TEST_ACCURACY),
                           format_func=lambda name: charts.RESULT_METRICS.get(name, (name.replace("_", " "),))[0],
                           key="ablation.metric")
@@ -116,10 +116,11 @@ with st.expander("Define an ablation", expanded="ablation.launched" not in st.se
 launched = launches().get(st.session_state.get("ablation.launched", ""))
 polling = bool(launched and launched.progress().active)
 st.fragment(progress_panel, run_every=POLL_SECONDS if polling else None)(polling=polling)
-known = store.studies()
+known = store.ablations()
 if known.empty:
     st.stop()
-names = {row.study_id: f"{row.study} · {row.study_id[:6]} · {row.runs} of {row.size} runs" for row in known.itertuples()}
+names = {row.ablation_id: f"{row.ablation} · {row.ablation_id[:6]} · {row.runs} of {row.size} runs"
+         for row in known.itertuples()}
 shown = st.session_state.get("ablation.shown")
 chosen = st.selectbox("Ablation to analyse", list(names), format_func=names.get, key="ablation.analysed",
                       index=list(names).index(shown) if shown in names else 0)

@@ -356,7 +356,7 @@ def run_ablation(args: argparse.Namespace) -> int:
             print(shown, file=sys.stderr, flush=True)
     manager.shutdown()
     print(progress.describe(), file=sys.stderr)
-    print(report(RunStore(args.tracking_uri).study_runs(ablation.ablation_id), args.metric))
+    print(report(RunStore(args.tracking_uri).ablation_runs(ablation.ablation_id), args.metric))
     # "study_id" too, the key's old name, for scripts written against `study` (one release, as RENAMED_COMMANDS)
     print(json.dumps({"ablation_id": ablation.ablation_id, "study_id": ablation.ablation_id, "runs": progress.total,
                       "finished": progress.finished}))
@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             from cnnkit.experiments.ablation_analysis import report
             from cnnkit.tracking import RunStore
 
-            print(report(RunStore(args.tracking_uri).study_runs(args.ablation_id), args.metric))
+            print(report(RunStore(args.tracking_uri).ablation_runs(args.ablation_id), args.metric))
             return 0
         if args.command == "export":
             return run_export(args)

@@ -73,7 +73,7 @@ def test_a_tiny_digits_ablation_runs_every_cell_and_seed_and_shows_its_effects_c
     at.run()
     assert not at.exception
     assert any("8 of 8 runs done" in bar.proto.text for bar in at.get("progress"))
-    runs = tracking.RunStore().study_runs(at.session_state["ablation.launched"])
+    runs = tracking.RunStore().ablation_runs(at.session_state["ablation.launched"])
     assert len(runs) == 8 and set(runs["status"]) == {"FINISHED"} and runs[run_schema.TEST_ACCURACY].notna().all()
     assert at.selectbox(key="ablation.metric").value == run_schema.TEST_ACCURACY
     frames = {tuple(frame.value.columns[:2]): frame.value for frame in at.dataframe}
@@ -110,5 +110,5 @@ def test_cancelling_an_ablation_cancels_every_run_it_queued_or_started(app):
     at.run()
     assert any("8 of 8 runs done · 8 failed or cancelled" in bar.proto.text for bar in at.get("progress"))
     assert [alert_text(warning) for warning in at.warning] == ["The ablation was cancelled: the runs it had not finished were stopped."]
-    statuses = set(tracking.RunStore().study_runs(at.session_state["ablation.launched"])["status"])
+    statuses = set(tracking.RunStore().ablation_runs(at.session_state["ablation.launched"])["status"])
     assert statuses <= {"KILLED"}

@@ -50,9 +50,9 @@ def test_the_grid_has_every_cell_with_every_seed_each_run_tagged_with_its_ablati
         (flip, norm, seed) for flip in ("none", "horizontal") for norm in (True, False) for seed in (7, 8)}
     assert all(run.config.train_limit == 100 for run in runs)
     tags = runs[-1].tags
-    assert tags[run_schema.STUDY_ID_TAG] == ablation.ablation_id and tags[run_schema.STUDY_NAME_TAG] == "tiny"
-    assert json.loads(tags[run_schema.STUDY_CELL_TAG]) == {"flip": "horizontal", "batch_norm": "False"}
-    assert tags[run_schema.STUDY_SEED_TAG] == "8" and tags[run_schema.STUDY_SIZE_TAG] == "8"
+    assert tags[run_schema.ABLATION_ID_TAG] == ablation.ablation_id and tags[run_schema.ABLATION_NAME_TAG] == "tiny"
+    assert json.loads(tags[run_schema.ABLATION_CELL_TAG]) == {"flip": "horizontal", "batch_norm": "False"}
+    assert tags[run_schema.ABLATION_SEED_TAG] == "8" and tags[run_schema.ABLATION_SIZE_TAG] == "8"
     assert runs[-1].name == "tiny · Random flips horizontal, Batch normalisation False · seed 8"
 
 
@@ -111,7 +111,7 @@ def test_an_ablation_runs_in_grid_order_within_the_visitors_cap_and_counts_its_r
         assert (progress.finished, progress.failed, progress.active) == (8, 0, False)
         assert progress.describe() == "8 of 8 runs done"
         assert [name for name, _, _ in trainer.calls] == [run.name for run in ablation.expand()]
-        assert all(tags[run_schema.STUDY_ID_TAG] == ablation.ablation_id for _, _, tags in trainer.calls)
+        assert all(tags[run_schema.ABLATION_ID_TAG] == ablation.ablation_id for _, _, tags in trainer.calls)
     finally:
         manager.shutdown(timeout=TIMEOUT)
 
@@ -234,11 +234,11 @@ def test_the_command_line_trains_an_ablation_and_reports_its_cells_and_effects(t
     last = json.loads(out.strip().splitlines()[-1])
     ablation_id = last["ablation_id"]
     assert last["study_id"] == ablation_id  # the old key, for scripts of the old `study` command
-    runs = RunStore(uri).study_runs(ablation_id)
+    runs = RunStore(uri).ablation_runs(ablation_id)
     assert sorted(cell["flip"] for cell in runs["cell"]) == ["horizontal", "none"] and set(runs["status"]) == {"FINISHED"}
     assert "flip horizontal     none" in out and "(one seed: none)" in out
-    listed = RunStore(uri).studies()
-    assert listed[["study_id", "study", "size", "runs"]].values.tolist() == [[ablation_id, "flip", 2, 2]]
+    listed = RunStore(uri).ablations()
+    assert listed[["ablation_id", "ablation", "size", "runs"]].values.tolist() == [[ablation_id, "flip", 2, 2]]
     assert main(["ablation-report", ablation_id, "--metric", "final_val_accuracy", "--tracking-uri", uri]) == 0
     assert "Main effects on final_val_accuracy" in capsys.readouterr().out
     assert main(["ablation-report", ablation_id, "--metric", "speed", "--tracking-uri", uri]) == 2

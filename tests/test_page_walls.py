@@ -98,8 +98,6 @@ def test_pages_show_messages_in_alerts_as_text_not_markdown():
 ROOT = PAGES.parent
 PAGE_LINES = 250  # a page, or a panel module a page composes, and the app's entry
 MODULE_LINES = 500  # a cnnkit module
-# Being split by other helpers of issue 20 right now; the integrator empties this set.
-BEING_SPLIT = {"cnnkit/tracking/__init__.py"}
 
 
 def line_count(path: Path) -> int:
@@ -108,13 +106,8 @@ def line_count(path: Path) -> int:
 
 def test_every_page_and_cnnkit_module_is_short():
     walls = [(path, PAGE_LINES) for path in [*sorted(PAGES.glob("*.py")), ROOT / "streamlit_app.py"]]
-    walls += [(path, MODULE_LINES) for path in sorted((ROOT / "cnnkit").rglob("*.py"))
-              if path.relative_to(ROOT).as_posix() not in BEING_SPLIT]
+    walls += [(path, MODULE_LINES) for path in sorted((ROOT / "cnnkit").rglob("*.py"))]
     too_long = [f"{path.relative_to(ROOT)}: {line_count(path)} lines (at most {limit})"
                 for path, limit in walls if line_count(path) > limit]
     assert len(walls) > 50 and not too_long, "\n".join(too_long)
 
-
-def test_a_module_leaves_being_split_once_it_is_short():
-    short = [name for name in BEING_SPLIT if not (ROOT / name).exists() or line_count(ROOT / name) <= MODULE_LINES]
-    assert not short, f"no longer long, so take them out of BEING_SPLIT: {short}"

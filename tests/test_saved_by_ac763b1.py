@@ -18,10 +18,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from mlflow import MlflowClient
 from PIL import Image
 
 from cnnkit.errors import InputError
-from cnnkit.tracking import RunStore, make_client
+from cnnkit.tracking import RunStore
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ac763b1"
 MADE = json.loads((FIXTURE / "made.json").read_text())
@@ -52,7 +53,7 @@ def store(tmp_path) -> str:
 
 def search_runs(store: str) -> list[str]:
     """The ids of the search's trial runs, as MLflow finds them by their tag."""
-    client = make_client(store)
+    client = MlflowClient(store)
     experiments = [experiment.experiment_id for experiment in client.search_experiments()]
     return [run.info.run_id for run in client.search_runs(experiments, f"tags.`cnnkit.search` = '{SEARCH}'")]
 
@@ -72,7 +73,7 @@ def cli_result(store: str, *args: str, cwd: Path) -> dict:
 
 
 def test_the_copy_reads_its_own_artifacts_not_the_fixtures(store, tmp_path):
-    run = make_client(store).get_run(FINISHED)
+    run = MlflowClient(store).get_run(FINISHED)
     assert run.info.artifact_uri == (tmp_path / "store" / "artifacts" / FINISHED / "artifacts").as_uri()
 
 
@@ -103,7 +104,7 @@ def test_the_finished_runs_history_and_snapshots_open(store):
 
 def test_the_ablation_runs_compare(store):
     runs = RunStore(store)
-    study = runs.study_runs(STUDY)
+    study = runs.ablation_runs(STUDY)
     assert [cell["flip"] for cell in study["cell"]] == ["none", "horizontal"]
     assert (study["status"] == "FINISHED").all()
     pair = study["run_id"].tolist()
@@ -111,15 +112,15 @@ def test_the_ablation_runs_compare(store):
     assert runs.results_table(pair).shape[0] == 2
     curves = runs.histories(pair)
     assert set(curves["run_id"]) == set(pair)
-    assert STUDY in runs.studies()["study_id"].tolist()
+    assert STUDY in runs.ablations()["ablation_id"].tolist()
     from cnnkit.experiments.ablation_analysis import report
 
     assert "flip" in report(study, "test_accuracy")
 
 
-def test_the_cli_reports_the_old_study(store, tmp_path):
-    printed = cli(store, "study-report", STUDY, cwd=tmp_path)
-    for cell in RunStore(store).study_runs(STUDY)["cell"]:
+def test_the_cli_reports_the_old_ablation(store, tmp_path):
+    printed = cli(store, "ablation-report", STUDY, cwd=tmp_path)
+    for cell in RunStore(store).ablation_runs(STUDY)["cell"]:
         assert cell["flip"] in printed
 
 
@@ -176,10 +177,10 @@ def test_the_stopped_run_resumes_from_its_checkpoint_to_finished(store, tmp_path
     assert json.loads((checkpoint / "state.json").read_text())["epoch"] == 1
     done = cli_result(store, "resume", STOPPED, cwd=tmp_path)
     assert done["run_id"] == STOPPED and done["status"] == "FINISHED"
-    run = make_client(store).get_run(STOPPED)
+    run = MlflowClient(store).get_run(STOPPED)
     assert run.info.status == "FINISHED" and "cnnkit.error" not in run.data.tags
     assert run.data.tags["cnnkit.resumed_from_epoch"] == "1"
-    assert sorted(metric.step for metric in make_client(store).get_metric_history(STOPPED, "loss")) == [1, 2, 3]
+    assert sorted(metric.step for metric in MlflowClient(store).get_metric_history(STOPPED, "loss")) == [1, 2, 3]
     assert run.data.metrics["epochs_trained"] == 3 and "test_accuracy" in run.data.metrics
     assert "cnnkit.model_sha256" in run.data.tags and not checkpoint.exists()
 
@@ -188,9 +189,9 @@ def test_the_stopped_run_resumes_from_its_checkpoint_to_finished(store, tmp_path
 def test_the_finished_run_forks_from_its_last_snapshot(store, tmp_path):
     done = cli_result(store, "fork", FINISHED, "--epoch", "2", "epochs=3", cwd=tmp_path)
     assert done["status"] == "FINISHED" and done["run_id"] not in (FINISHED, STOPPED)
-    fork = make_client(store).get_run(done["run_id"])
+    fork = MlflowClient(store).get_run(done["run_id"])
     assert fork.data.tags["cnnkit.parent_run"] == FINISHED and fork.data.tags["cnnkit.parent_epoch"] == "2"
-    assert sorted(metric.step for metric in make_client(store).get_metric_history(fork.info.run_id, "loss")) == [3]
+    assert sorted(metric.step for metric in MlflowClient(store).get_metric_history(fork.info.run_id, "loss")) == [3]
     assert fork.data.params["schedule"] == "one_cycle" and "test_accuracy" in fork.data.metrics
 
 
@@ -247,15 +248,15 @@ def test_the_inspect_page_rewinds_the_finished_run_through_its_snapshots(old_app
 
 
 def test_the_compare_page_compares_the_ablation_runs(old_app, store):
-    old_app.session_state["compare_runs"] = RunStore(store).study_runs(STUDY)["run_id"].tolist()
+    old_app.session_state["compare_runs"] = RunStore(store).ablation_runs(STUDY)["run_id"].tolist()
     at = old_app.switch_page("app_pages/compare.py").run()
     assert not at.exception and at.get("plotly_chart")
 
 
-def test_the_study_page_analyses_the_old_study(old_app):
-    old_app.session_state["study.shown"] = STUDY
-    at = old_app.switch_page("app_pages/study.py").run()
-    assert not at.exception and at.selectbox(key="study.analysed").value == STUDY
+def test_the_ablation_page_analyses_the_old_ablation(old_app):
+    old_app.session_state["ablation.shown"] = STUDY
+    at = old_app.switch_page("app_pages/ablation.py").run()
+    assert not at.exception and at.selectbox(key="ablation.analysed").value == STUDY
 
 
 def test_the_train_pages_search_panel_shows_the_old_searchs_trials(old_app, store):

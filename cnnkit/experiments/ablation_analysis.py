@@ -1,8 +1,8 @@
 """What an ablation found: per cell mean ± std, each factor's main effect with a 95 %
 interval across seeds, and learning curves per cell as mean ± std.
 
-Pure pandas and scipy on `tracking.study_runs` frames (one row per run: `cell`, a dict factor ->
-level label, `seed`, metric columns) and `tracking.histories` frames; no MLflow or Streamlit.
+Pure pandas and scipy on `RunStore.ablation_runs` frames (one row per run: `cell`, a dict factor ->
+level label, `seed`, metric columns) and `RunStore.histories` frames; no MLflow or Streamlit.
 
 A factor's main effect of level L is measured against its first level, the baseline, seed by seed:
 for each seed, the mean of its runs at L (over every level of the other factors) minus the mean of
@@ -83,7 +83,7 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, floa
 def curve_bands(history: pd.DataFrame, groups: dict[str, str], metric: str, x: str = "epoch",
                 by: str = "run_id") -> pd.DataFrame:
     """Mean ± std of `metric` per group and `x`: `history` is long (columns `by`, `x`, `metric`, as
-    `tracking.histories`), `groups` maps a run (its `by` value) to its group (e.g. a cell). Columns
+    `RunStore.histories`), `groups` maps a run (its `by` value) to its group (e.g. a cell). Columns
     group, `x`, mean, std (0 where one run), runs; groups in the order of `groups`' values."""
     columns = ["group", x, "mean", "std", "runs"]
     if history.empty or metric not in history.columns:

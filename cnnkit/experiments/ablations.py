@@ -129,9 +129,9 @@ class Ablation:
 
     def _tags(self, cell: Mapping[str, str], seed: int) -> dict[str, str]:
         """The run's tags; their names keep the word "study" the ablation had before, so older runs still match."""
-        return {run_schema.STUDY_ID_TAG: self.ablation_id, run_schema.STUDY_NAME_TAG: self.name,
-                run_schema.STUDY_CELL_TAG: json.dumps(dict(cell)), run_schema.STUDY_SEED_TAG: str(seed),
-                run_schema.STUDY_SIZE_TAG: str(self.size)}
+        return {run_schema.ABLATION_ID_TAG: self.ablation_id, run_schema.ABLATION_NAME_TAG: self.name,
+                run_schema.ABLATION_CELL_TAG: json.dumps(dict(cell)), run_schema.ABLATION_SEED_TAG: str(seed),
+                run_schema.ABLATION_SIZE_TAG: str(self.size)}
 
 
 def describe_cell(cell: Mapping[str, str]) -> str:

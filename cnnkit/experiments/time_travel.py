@@ -1,5 +1,5 @@
 """A run rewound to one of its snapshot epochs: its evaluation then, and which test images an epoch
-fixed or broke. Pure numpy over the snapshot's test probabilities (see `tracking.snapshot_probabilities`)."""
+fixed or broke. Pure numpy over the snapshot's test probabilities (see `RunStore.snapshot_probabilities`)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Curves and results compare any runs. Views that read an evaluation class by clas
 matrices, per-class scores, mistake galleries) need the same classes in the same order, or a
 digit would be captioned "Coat". The difference matrix subtracts image counts cell by cell and
 the galleries line up test index by test index, so those also need the same test images (equal
-test-split fingerprints, see `tracking.test_fingerprints`).
+test-split fingerprints, see `RunStore.test_fingerprints`).
 
 Pure logic on evaluations (anything with `class_names`, `confusion` and `mistakes` as in
 `tracking.RunEvaluation`), keyed by the runs' display names; the Compare page only renders it.
@@ -31,7 +31,7 @@ _CLASSES_SHOWN = 6  # a class list longer than this is written as its first few,
 @dataclass(frozen=True)
 class Comparability:
     """Per run (display name): its class names in order, how many test images it was evaluated on,
-    and the fingerprint of those images (`tracking.test_fingerprints`; None: unknown)."""
+    and the fingerprint of those images (`RunStore.test_fingerprints`; None: unknown)."""
 
     class_names: Mapping[str, tuple[str, ...]]
     test_images: Mapping[str, int]
@@ -127,7 +127,7 @@ def seed_groups(differing: pd.DataFrame, seed: str = "seed") -> dict[str, list[s
 
 def default_runs(runs: pd.DataFrame) -> list[str]:
     """The two runs Compare starts with, from `runs` (newest first, columns run_id and dataset, as
-    `tracking.runs_frame`): the newest and the newest before it on the same dataset, or the two
+    `RunStore.runs_frame`): the newest and the newest before it on the same dataset, or the two
     newest when no earlier run shares its dataset."""
     ids = runs["run_id"].tolist()
     if len(ids) < 2:

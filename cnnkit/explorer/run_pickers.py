@@ -24,7 +24,7 @@ FINISHED = "FINISHED"
 
 @dataclass(frozen=True)
 class PickerRuns:
-    """The finished runs a picker offers (`runs`: columns as `tracking.runs_frame`, newest first),
+    """The finished runs a picker offers (`runs`: columns as `RunStore.runs_frame`, newest first),
     and whether more finished runs match than are offered (then only a search reaches them)."""
 
     runs: pd.DataFrame

@@ -8,8 +8,8 @@ The package's concepts, a module each:
 - a run's life (`run_lifecycle`), its files and checked models and snapshots (`artifacts`),
   uploaded data for workers elsewhere (`uploads`), runs whose worker is gone (`stale_runs`);
 - reads for the app: the runs table (`runs_table`), curves (`curves`), people's edits
-  (`editing`), the Model Registry (`registry`), comparisons (`comparison_reads`), studies
-  (`study_reads`);
+  (`editing`), the Model Registry (`registry`), comparisons (`comparison_reads`), ablations
+  (`ablation_reads`);
 - the tags, params, metrics and artifact names every run holds (`run_schema`, a contract with
   the runs already stored), heartbeats (`heartbeat`), forks' lineage (`lineage`) and the
   processes that train runs (`worker_process`).
@@ -34,11 +34,11 @@ from cnnkit.tracking.store_address import (
     DEFAULT_EXPERIMENT, default_store_dir, default_tracking_uri, describe_store, login, store_folder, store_place,
 )
 from cnnkit.tracking.store_opening import StoreError
-from cnnkit.tracking.study_reads import STUDY_COLUMNS, STUDY_RUN_COLUMNS
+from cnnkit.tracking.ablation_reads import ABLATION_COLUMNS, ABLATION_RUN_COLUMNS
 
 __all__ = [
     "DEFAULT_EXPERIMENT", "RESULT_COLUMNS", "RUN_COLUMNS", "STOP_GRACE_SECONDS", "STORE_PATIENCE_SECONDS",
-    "STUDY_COLUMNS", "STUDY_RUN_COLUMNS", "Patience", "RegisteredVersion", "RunEvaluation", "RunLogger", "RunState",
+    "ABLATION_COLUMNS", "ABLATION_RUN_COLUMNS", "Patience", "RegisteredVersion", "RunEvaluation", "RunLogger", "RunState",
     "RunStore", "RunSummary", "RunsPage", "StoreError", "StoreUnavailable", "StoreWaitStopped", "default_store_dir",
     "default_tracking_uri", "describe_store", "differing_params", "file_sha256", "git_commit", "heartbeat", "lineage",
     "login", "run_schema", "snapshot_name", "store_folder", "store_place", "worker_process",

@@ -90,11 +90,11 @@ PARENT_EPOCH_TAG = "cnnkit.parent_epoch"  # ... and that snapshot's epoch; the f
 SEARCH_TAG = "cnnkit.search"  # the search (Optuna study) whose trial the run is
 SEARCH_TRIAL_TAG = "cnnkit.search_trial"  # the run's trial number in that search, from 0
 # An ablation's tags keep the name it had before, "study", so runs saved by earlier versions still open.
-STUDY_ID_TAG = "cnnkit.study_id"  # the ablation (experiments.ablations) the run is one cell-and-seed of
-STUDY_NAME_TAG = "cnnkit.study"  # the ablation's name, for a person
-STUDY_CELL_TAG = "cnnkit.study_cell"  # the run's factor levels as JSON, {"factor": "level label", ...}
-STUDY_SEED_TAG = "cnnkit.study_seed"  # the run's seed within the ablation (also its seed param)
-STUDY_SIZE_TAG = "cnnkit.study_size"  # how many runs the whole ablation has
+ABLATION_ID_TAG = "cnnkit.study_id"  # the ablation (experiments.ablations) the run is one cell-and-seed of
+ABLATION_NAME_TAG = "cnnkit.study"  # the ablation's name, for a person
+ABLATION_CELL_TAG = "cnnkit.study_cell"  # the run's factor levels as JSON, {"factor": "level label", ...}
+ABLATION_SEED_TAG = "cnnkit.study_seed"  # the run's seed within the ablation (also its seed param)
+ABLATION_SIZE_TAG = "cnnkit.study_size"  # how many runs the whole ablation has
 HEARTBEAT_TAG = "cnnkit.heartbeat"  # Unix seconds when the run's worker last said it is alive (every few seconds)
 PROGRESS_TAG = "cnnkit.progress"  # the run's latest progress event as JSON (job_events), for a runner that watches the store
 

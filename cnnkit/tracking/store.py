@@ -1,6 +1,6 @@
 """The one route to the tracking store: `RunStore`, whose parts each hold one concept's reads and
 writes on the same client (runs' lifecycle, artifacts, uploads, stale runs, the runs table,
-curves, editing, the model registry, comparisons, studies). Outside cnnkit.tracking nothing holds
+curves, editing, the model registry, comparisons, ablations). Outside cnnkit.tracking nothing holds
 an MLflow client nor sees MLflow's objects."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from cnnkit.tracking.run_lifecycle import RunLifecycle
 from cnnkit.tracking.runs_table import RunsTable
 from cnnkit.tracking.stale_runs import StaleRuns
 from cnnkit.tracking.store_address import describe_store
-from cnnkit.tracking.study_reads import StudyReads
+from cnnkit.tracking.ablation_reads import AblationReads
 from cnnkit.tracking.uploads import UploadedData
 
 
 class RunStore(RunLifecycle, RunArtifacts, UploadedData, StaleRuns, RunsTable, RunCurves, RunEditing, ModelRegistry,
-               RunComparisons, StudyReads):
+               RunComparisons, AblationReads):
     """Every read and write of runs, on one tracking store (`tracking_uri`, default
     `default_tracking_uri()`): each part (a base class) holds one concept's methods, all on this
     store's client, which is made and checked once per process and store (`make_client`):
