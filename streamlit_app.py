@@ -30,7 +30,7 @@ if "keras" not in sys.modules:
                 "while. Later pages are quick.", icon=":material/hourglass_top:")
 with guarded(f"the {navigation.title} page", slot=notice):
     # Imported here, after the note: on the first page since the server started they take seconds.
-    from cnnkit.training.accelerators import enable_memory_growth
+    from cnnkit.training import enable_memory_growth
     from app_pages.sidebar import sidebar
 
     enable_memory_growth()  # before any page touches a GPU, so concurrent jobs can share it

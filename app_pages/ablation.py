@@ -5,10 +5,8 @@ import streamlit as st
 from cnnkit.experiments import ablation_analysis, ablations
 from cnnkit.explorer import charts, plain_text
 from cnnkit.tracking import run_schema
-from cnnkit.config import settings_from_text
+from cnnkit.config import PRESETS, SETTINGS, label, settings_from_text
 from cnnkit.errors import InputError
-from cnnkit.config.presets import PRESETS
-from cnnkit.config.settings import SETTINGS, label
 from app_pages.action_button import action_button
 from app_pages.common import canceller, job_manager, picked_run, picker_runs, remember_choices, run_store, visitor
 

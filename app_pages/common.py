@@ -7,15 +7,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnkit import tracking
 from cnnkit.experiments import time_travel
-from cnnkit.explorer import plain_text, run_pickers
+from cnnkit.explorer import ModelCache, plain_text, run_pickers
 from cnnkit.models import inspection
 from cnnkit.tracking import run_schema
 from cnnkit.errors import InputError
-from cnnkit.jobs import JobManager, visitor_cap_from_environment
-from cnnkit.explorer.model_cache import ModelCache
-from cnnkit.jobs.runner_setting import make_remote_runner, runner_setting
-from cnnkit.config.server_paths import ServerPaths
-from cnnkit.config.settings import SETTINGS
+from cnnkit.jobs import JobManager, make_remote_runner, runner_setting, visitor_cap_from_environment
+from cnnkit.config import SETTINGS, ServerPaths
 
 
 @st.cache_resource

@@ -5,7 +5,7 @@ Built on Streamlit's own custom components (v2, inline HTML/JS), so no extra pac
 
 import streamlit as st
 
-from cnnkit.datasets.images import decode_data_url
+from cnnkit.datasets import decode_data_url
 
 _HTML = """
 <div class="pad">

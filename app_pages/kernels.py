@@ -7,10 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.explorer import charts, plain_text
-from cnnkit.datasets import sample_images
+from cnnkit.datasets import decode_image, sample_images, to_array
 from cnnkit.errors import InputError
-from cnnkit.datasets.images import decode_image, to_array
-from cnnkit.models.filters import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_image
+from cnnkit.models import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_image
 
 MAX_SIDE = 1024  # uploads are filtered at most this many pixels wide and high
 PER_ROW = 2  # results side by side: each about half the page wide, so a filter's effect shows

@@ -4,10 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.explorer import charts, plain_text, run_filter, selection
-from cnnkit.tracking import run_schema
+from cnnkit.tracking import lineage_of, run_schema
 from cnnkit.training import checkpoint
 from cnnkit.errors import InputError
-from cnnkit.tracking.lineage import lineage_of
 from app_pages.action_button import action_button
 from app_pages.common import job_manager, run_label, run_store, visitor
 from app_pages.runs_manage import manage_panel

@@ -4,8 +4,7 @@ edits, inspect, delete, register, export, or fork it from one of its snapshots."
 import streamlit as st
 
 from app_pages import common
-from cnnkit.config import parse_assignments
-from cnnkit.config.settings import SETTINGS
+from cnnkit.config import SETTINGS, parse_assignments
 from cnnkit.errors import InputError
 from cnnkit.experiments import export
 from cnnkit.explorer import plain_text

@@ -11,7 +11,7 @@ from app_pages.guard import guarded
 from cnnkit.experiments import search
 from cnnkit.explorer import plain_text
 from cnnkit.errors import InputError
-from cnnkit.config.settings import SETTINGS, label
+from cnnkit.config import SETTINGS, label
 
 POLL_SECONDS = 1.0
 FIGURES = {"history": "Optimisation history", "importances": "Parameter importances", "parallel": "Parallel coordinates"}

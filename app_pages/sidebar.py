@@ -8,8 +8,8 @@ from app_pages import common
 from cnnkit import tracking
 from cnnkit.errors import InputError
 from cnnkit.explorer import plain_text
-from cnnkit.jobs.slots import where_jobs_run
-from cnnkit.training.accelerators import describe_devices
+from cnnkit.jobs import where_jobs_run
+from cnnkit.training import describe_devices
 
 
 def device_line() -> str:

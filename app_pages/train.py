@@ -14,14 +14,12 @@ from app_pages.search_panel import search_section
 from app_pages.train_form import Form, form_values, load_form, restore_form, sync_address_bar
 from app_pages.train_jobs import jobs_panel, lr_finder_panel, polled
 from app_pages.train_tabs import cached_data, data_tab, model_tab, optimiser_tab, tricks_tab
-from cnnkit.config import TrainConfig, describe_run
-from cnnkit.config.presets import PRESETS
-from cnnkit.config.settings import TABS
+from cnnkit.config import PRESETS, TABS, TrainConfig, describe_run
 from cnnkit.errors import InputError
 from cnnkit.explorer import launch, plain_text, train_plan
-from cnnkit.jobs.slots import slots_set_by
-from cnnkit.models.architectures import get_architecture
-from cnnkit.training.accelerators import describe_devices
+from cnnkit.jobs import slots_set_by
+from cnnkit.models import get_architecture
+from cnnkit.training import describe_devices
 
 
 def launch_training() -> None:

@@ -4,11 +4,10 @@ control as cnnkit/config/settings.py declares it, with its problem right under i
 import streamlit as st
 
 from cnnkit.config import TrainConfig, changed_settings, field_names, is_optional, settings_from_text
-from cnnkit.config.settings import SETTINGS, problem_counts
+from cnnkit.config import SETTINGS, problem_counts
 from cnnkit.datasets import DATASETS
 from cnnkit.explorer import plain_text
-from cnnkit.models.architectures import get_architecture
-from cnnkit.models.filters import PREFILTER_DESCRIPTIONS
+from cnnkit.models import PREFILTER_DESCRIPTIONS, get_architecture
 
 DEFAULTS = TrainConfig().to_dict()
 DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None

@@ -7,8 +7,7 @@ import streamlit as st
 
 from app_pages import common
 from app_pages.train_form import Form, key
-from cnnkit.config.settings import settings_on
-from cnnkit.config.data_loading import split_warnings
+from cnnkit.config import settings_on, split_warnings
 from cnnkit.datasets import DATASETS, MAX_UPLOAD_BYTES, save_upload
 from cnnkit.errors import InputError
 from cnnkit.explorer import charts, plain_text, train_plan

@@ -8,11 +8,9 @@ import signal
 import sys
 import time
 
-from cnnkit.config import TrainConfig, parse_assignments
+from cnnkit.config import ServerPaths, TrainConfig, command_line_message, parse_assignments
 from cnnkit.errors import InputError
-from cnnkit.tracking.run_schema import TEST_ACCURACY
-from cnnkit.config.server_paths import ServerPaths
-from cnnkit.config.settings import command_line_message
+from cnnkit.tracking import TEST_ACCURACY
 
 PATHS = ServerPaths.anywhere()  # the operator's own shell: any path (one that leads somewhere); its jobs' managers too
 # The ablation's words before it was renamed from "study": still taken for one release, with a note on stderr.
@@ -90,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    from cnnkit.config.presets import get_preset
+    from cnnkit.config import get_preset
 
     base = get_preset(args.preset).settings if args.preset else {}
     named = {key: getattr(args, key) for key in ("dataset", "arch", "epochs") if getattr(args, key) is not None}
@@ -104,11 +102,11 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
         return [{"name": f"{version.name} v{version.version}", "description": f"run {version.run_id}, {version.created}"}
                 for version in tracking.RunStore(tracking_uri).registered_models()]
     if what == "ablations":
-        from cnnkit.experiments.ablations import ABLATION_PRESETS
+        from cnnkit.experiments import ABLATION_PRESETS
 
         return [{"name": name, "description": description} for name, (description, _) in ABLATION_PRESETS.items()]
     if what == "settings":
-        from cnnkit.config.settings_listing import setting_rows
+        from cnnkit.config import setting_rows
 
         return setting_rows()
     if what == "datasets":
@@ -116,10 +114,10 @@ def _listing(what: str, tracking_uri: str | None) -> list[dict]:
 
         return list_datasets()
     if what == "architectures":
-        from cnnkit.models.architectures import list_architectures
+        from cnnkit.models import list_architectures
 
         return list_architectures()
-    from cnnkit.config.presets import list_presets
+    from cnnkit.config import list_presets
 
     return list_presets()
 
@@ -145,7 +143,7 @@ class ProgressPrinter:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from cnnkit.jobs.runner_setting import THREADS, runner_setting
+    from cnnkit.jobs import THREADS, runner_setting
     from cnnkit.training import train
 
     cfg = config_from_args(args)
@@ -162,9 +160,9 @@ def run_remote(args: argparse.Namespace, cfg: TrainConfig, setting: str) -> int:
     import asyncio
     import queue
 
-    from cnnkit.jobs.events import JobEnded, RunCreated
-    from cnnkit.jobs.runner import JobSpec
-    from cnnkit.jobs.runner_setting import make_remote_runner
+    from cnnkit.jobs import JobEnded, RunCreated
+    from cnnkit.jobs import JobSpec
+    from cnnkit.jobs import make_remote_runner
 
     runner = make_remote_runner(setting, args.tracking_uri)
     ended: queue.Queue = queue.Queue()
@@ -218,7 +216,7 @@ def _until_ended(run, reasons: dict | None = None) -> int:
     (Ctrl-C) and SIGTERM (kill, docker stop, systemd) stop the run within a batch: it ends KILLED
     with what it logged (its note: `reasons` by signal, else termination's), and the exit status is
     the signal's usual 128 + its number."""
-    from cnnkit.jobs.termination import SIGNAL_REASONS
+    from cnnkit.jobs import SIGNAL_REASONS
     from cnnkit.tracking import StoreUnavailable, StoreWaitStopped
     from cnnkit.training import StopRequest, failure_message
 
@@ -260,7 +258,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cnnkit.training import resume, train
-    from cnnkit.jobs.worker import read_job, with_local_data
+    from cnnkit.jobs import read_job, with_local_data
 
     reasons = {signal.SIGTERM: WORKER_STOPPED}
     with tempfile.TemporaryDirectory(prefix="cnnkit-worker-") as folder:
@@ -276,7 +274,7 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnnkit.experiments.export import export_run
+    from cnnkit.experiments import export_run
     from cnnkit.tracking import RunStore
 
     folder = Path(args.out) if args.out else Path("exports") / args.run_id
@@ -325,7 +323,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def ablation_from_args(args: argparse.Namespace):
-    from cnnkit.experiments.ablations import Ablation, parse_factor, preset_ablation
+    from cnnkit.experiments import Ablation, parse_factor, preset_ablation
 
     if args.ablation_preset:
         if args.factors:
@@ -341,8 +339,8 @@ def ablation_from_args(args: argparse.Namespace):
 
 def run_ablation(args: argparse.Namespace) -> int:
     from cnnkit.jobs import JobManager
-    from cnnkit.experiments.ablations import AblationLaunch
-    from cnnkit.experiments.ablation_analysis import report
+    from cnnkit.experiments import AblationLaunch
+    from cnnkit.experiments import report
     from cnnkit.tracking import RunStore
 
     ablation = ablation_from_args(args)
@@ -419,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ablation":
             return run_ablation(args)
         if args.command == "ablation-report":
-            from cnnkit.experiments.ablation_analysis import report
+            from cnnkit.experiments import report
             from cnnkit.tracking import RunStore
 
             print(report(RunStore(args.tracking_uri).ablation_runs(args.ablation_id), args.metric))

@@ -116,3 +116,77 @@ def test_every_package_has_a_layer_and_imports_only_go_down():
     units = {unit_of(module) for module in graph} - {None}
     assert units == set(LAYER_OF), f"give each package a layer in LAYERS: {sorted(units ^ set(LAYER_OF))}"
     assert upward_imports(graph) == []
+
+
+# ---- faces: outside a package, code uses only what its __init__ names in __all__ ------------
+
+ROOT = PACKAGE.parent
+PACKAGES = sorted(path.parent.name for path in PACKAGE.glob("*/__init__.py"))
+
+
+def face_of(package: str) -> set[str]:
+    """The names in `cnnkit.<package>.__all__`, read from its source (a literal list or tuple)."""
+    tree = ast.parse((PACKAGE / package / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "__all__" for target in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def reaches_past_faces(path: Path, faces: dict[str, set[str]]) -> list[str]:
+    """Where `path` (outside the package it names) imports a package's module directly, or a name, or
+    reads an attribute of the package, that the package's face doesn't offer."""
+    parts = path.relative_to(ROOT).parts
+    own = parts[1] if parts[0] == "cnnkit" and len(parts) > 2 else None
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bound: dict[str, str] = {}  # local name -> package, for `from cnnkit import tracking`
+    wrong = []
+    for node in ast.walk(tree):
+        where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = node.module.split(".")
+            if names[0] != "cnnkit":
+                continue
+            if len(names) == 1:
+                bound |= {alias.asname or alias.name: alias.name for alias in node.names if alias.name in faces}
+                continue
+            if names[1] not in faces or names[1] == own:
+                continue
+            if len(names) > 2:
+                wrong.append(f"{where} imports {node.module} (use cnnkit.{names[1]})")
+            else:
+                wrong += [f"{where} imports {alias.name} from cnnkit.{names[1]}, not in its __all__"
+                          for alias in node.names if alias.name not in faces[names[1]]]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                names = alias.name.split(".")
+                if names[0] == "cnnkit" and len(names) > 2 and names[1] in faces and names[1] != own:
+                    wrong.append(f"{where} imports {alias.name} (use cnnkit.{names[1]})")
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound
+                and bound[node.value.id] != own and node.attr not in faces[bound[node.value.id]]):
+            wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} reads {node.value.id}.{node.attr}, not in its __all__")
+    return wrong
+
+
+def test_the_face_check_names_what_reaches_past_a_face(tmp_path, monkeypatch):
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    module = tmp_path / "app_pages" / "page.py"
+    module.parent.mkdir()
+    module.write_text("from cnnkit import tracking\nfrom cnnkit.tracking.logger import RunLogger\n"
+                      "from cnnkit.tracking import RunStore, secret\nimport cnnkit.tracking.patience\n"
+                      "tracking.RunStore()\ntracking._private()\n")
+    assert reaches_past_faces(module, {"tracking": {"RunStore"}}) == [
+        "app_pages/page.py:2 imports cnnkit.tracking.logger (use cnnkit.tracking)",
+        "app_pages/page.py:3 imports secret from cnnkit.tracking, not in its __all__",
+        "app_pages/page.py:4 imports cnnkit.tracking.patience (use cnnkit.tracking)",
+        "app_pages/page.py:6 reads tracking._private, not in its __all__",
+    ]
+
+
+def test_code_outside_a_package_uses_only_its_face():
+    faces = {package: face_of(package) for package in PACKAGES}
+    assert all(faces.values()), f"every package names its face in __all__: {[p for p, f in faces.items() if not f]}"
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "app_pages").glob("*.py"), ROOT / "streamlit_app.py"]
+    wrong = [problem for path in sorted(sources) for problem in reaches_past_faces(path, faces)]
+    assert not wrong, "\n".join(wrong)

@@ -8,7 +8,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from cnnkit import jobs, tracking, training
+from cnnkit import tracking, training
+from cnnkit.jobs import manager as jobs
 from cnnkit.tracking.store_opening import make_client
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError

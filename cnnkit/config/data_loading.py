@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnkit.config import TrainConfig
+from cnnkit.config.train_config import TrainConfig
 from cnnkit.config.settings import label, setting_error
 from cnnkit.datasets import Dataset, count_images, load_dataset
 from cnnkit.errors import SettingError

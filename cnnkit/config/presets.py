@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cnnkit.config import TrainConfig
+from cnnkit.config.train_config import TrainConfig
 from cnnkit.errors import InputError
 
 

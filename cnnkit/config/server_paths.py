@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnkit.config.settings import setting_error
-from cnnkit.datasets.official import DATA_DIR_VARIABLE
+from cnnkit.datasets import DATA_DIR_VARIABLE
 from cnnkit.errors import InputError
 
 ALLOW_SERVER_PATHS_VARIABLE = "CNNKIT_ALLOW_SERVER_PATHS"  # "1": visitors may name server paths on any address

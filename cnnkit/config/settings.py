@@ -40,32 +40,32 @@ Values = Mapping[str, Any]  # setting name -> value, as a form or a config holds
 def _datasets() -> tuple[str, ...]:
     # At call time: cnnkit.datasets.registry imports nothing of cnnkit, but importing it runs the package's
     # __init__, which registers the loaders, and their messages name settings from this module.
-    from cnnkit.datasets.registry import DATASETS
+    from cnnkit.datasets import DATASETS
 
     return tuple(DATASETS)
 
 
 def _architectures() -> tuple[str, ...]:
-    from cnnkit.models.architectures import ARCHITECTURES
+    from cnnkit.models import ARCHITECTURES
 
     return tuple(ARCHITECTURES)
 
 
 def _activations() -> tuple[str, ...]:
-    from cnnkit.models.architectures import ACTIVATIONS
+    from cnnkit.models import ACTIVATIONS
 
     return ACTIVATIONS
 
 
 def _needs_path(values: Values) -> bool:
-    from cnnkit.datasets.registry import DATASETS
+    from cnnkit.datasets import DATASETS
 
     info = DATASETS.get(values["dataset"])
     return info is not None and info.needs_path
 
 
 def _has_no_official_test_split(values: Values) -> bool:
-    from cnnkit.datasets.registry import DATASETS
+    from cnnkit.datasets import DATASETS
 
     info = DATASETS.get(values["dataset"])
     return info is None or not info.has_official_test_split

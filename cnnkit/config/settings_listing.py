@@ -3,7 +3,7 @@ declares it (label, bounds or choices, help) with `TrainConfig`'s default, writt
 
 from __future__ import annotations
 
-from cnnkit.config import TrainConfig, is_optional, value_text
+from cnnkit.config.train_config import TrainConfig, is_optional, value_text
 from cnnkit.config.settings import SETTINGS, Setting
 
 ARCHITECTURES_OWN = value_text(None)  # what an optional setting takes for "the architecture's own"

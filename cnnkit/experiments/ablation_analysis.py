@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from cnnkit.errors import InputError
-from cnnkit.tracking.run_schema import RESULT_METRICS
+from cnnkit.tracking import RESULT_METRICS
 
 EFFECT_COLUMNS = ("factor", "level", "baseline", "effect", "low", "high", "seeds")
 CONFIDENCE = 0.95

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnkit.tracking import run_schema
-from cnnkit.config import TrainConfig, parse_assignments, settings_from_text
+from cnnkit.config import SETTINGS, TrainConfig, label, parse_assignments, settings_from_text
 from cnnkit.errors import InputError
-from cnnkit.config.settings import SETTINGS, label
 
 MAX_RUNS = 500  # an ablation this big is a typo, not an experiment
 NOT_FACTORS = ("seed", "dataset_path")  # the seed is the ablation's own repetition; paths are not levels
@@ -144,14 +143,14 @@ def describe_cell(cell: Mapping[str, str]) -> str:
 
 def _added(preset: str, over: str) -> dict[str, Any]:
     """The settings preset `preset` adds to (or changes in) preset `over`."""
-    from cnnkit.config.presets import get_preset
+    from cnnkit.config import get_preset
 
     base = get_preset(over).settings
     return {key: value for key, value in get_preset(preset).settings.items() if base.get(key) != value}
 
 
 def _seed002_ablation() -> Ablation:
-    from cnnkit.config.presets import get_preset
+    from cnnkit.config import get_preset
 
     annealing = _added("seed002_annealing", "seed002_baseline")
     augmentation = _added("seed002_augmented", "seed002_annealing")

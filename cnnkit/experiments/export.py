@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnkit.tracking import run_schema
+from cnnkit.tracking import RunEvaluation, RunStore, RunSummary, run_schema
 from cnnkit.config import describe_run, describe_tricks
 from cnnkit.errors import InputError
-from cnnkit.tracking import RunEvaluation, RunStore, RunSummary
 
 MODEL_FILE = "model.keras"
 ONNX_FILE = "model.onnx"

@@ -32,12 +32,10 @@ import optuna
 
 from cnnkit import tracking
 from cnnkit.tracking import run_schema, worker_process
-from cnnkit.training import checkpoint
-from cnnkit.config import TrainConfig, settings_from_text
+from cnnkit.training import Progress, checkpoint
+from cnnkit.config import SETTINGS, TrainConfig, label, settings_from_text
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, JobSnapshot
-from cnnkit.config.settings import SETTINGS, label
-from cnnkit.training import Progress
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # no INFO line per trial on the app's console
 

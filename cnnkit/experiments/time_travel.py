@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnkit.training.evaluation import evaluate
+from cnnkit.training import MISTAKE_IMAGES, evaluate
 from cnnkit.tracking import RunEvaluation
-from cnnkit.training.logged_training import MISTAKE_IMAGES
 
 
 def evaluation_at_epoch(probabilities: np.ndarray, y_test: np.ndarray, x_test: np.ndarray,

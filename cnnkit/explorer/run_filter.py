@@ -39,7 +39,7 @@ def dataset_choices() -> list[str]:
 
 
 def arch_choices() -> list[str]:
-    from cnnkit.models.architectures import ARCHITECTURES  # loads Keras: only when the page is drawn
+    from cnnkit.models import ARCHITECTURES  # loads Keras: only when the page is drawn
 
     return sorted(ARCHITECTURES)
 

@@ -6,13 +6,11 @@ import math
 
 import pandas as pd
 
-from cnnkit.config import TrainConfig, data_loading, find_problems
-from cnnkit.config.settings import SETTINGS, TABS
+from cnnkit.config import SETTINGS, TABS, TrainConfig, data_loading, find_problems
 from cnnkit.datasets import DATASETS
 from cnnkit.errors import InputError
-from cnnkit.models.architectures import build_model, layer_table, resolve_knobs
-from cnnkit.training.snapshot_plan import disk_budget
-from cnnkit.training.tricks import augment_samples, schedule_preview
+from cnnkit.models import build_model, layer_table, resolve_knobs
+from cnnkit.training import augment_samples, disk_budget, schedule_preview
 
 # The settings that decide the data split, in `load_split`'s argument order.
 DATA_SETTINGS = ("dataset", "dataset_path", "image_size", "val_fraction", "test_fraction", "seed", "train_limit")

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Union
 
-from cnnkit.training.progress import Progress, RangeTest, RunResult
+from cnnkit.training import Progress, RangeTest, RunResult
 
 
 @dataclass(frozen=True)

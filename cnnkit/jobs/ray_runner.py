@@ -28,11 +28,11 @@ import cnnkit
 from cnnkit import tracking
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
-from cnnkit.datasets.official import DATA_DIR_VARIABLE
+from cnnkit.datasets import DATA_DIR_VARIABLE
 from cnnkit.errors import InputError, one_line
 from cnnkit.jobs.events import STATE_OF_RUN, EventSink, JobEnded, ProgressReported, RunCreated, run_ended
 from cnnkit.jobs.runner import JobSpec, RunningJob
-from cnnkit.training.progress import Progress, RunResult
+from cnnkit.training import Progress, RunResult
 
 log = logging.getLogger(__name__)
 

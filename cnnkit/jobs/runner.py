@@ -12,10 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from cnnkit.config import TrainConfig
+from cnnkit.config import ServerPaths, TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs.events import EventSink
-from cnnkit.config.server_paths import ServerPaths
 
 
 @dataclass(frozen=True)

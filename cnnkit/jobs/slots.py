@@ -4,7 +4,7 @@ runner where it has a capacity (a Ray cluster's `cnnkit_slot` resources), else t
 
 from __future__ import annotations
 
-from cnnkit.jobs import JobManager
+from cnnkit.jobs.manager import JobManager
 from cnnkit.jobs.ray_runner import SLOT_RESOURCE
 
 

@@ -12,7 +12,7 @@ from cnnkit import training
 from cnnkit.errors import InputError
 from cnnkit.jobs.events import EventSink, JobEnded, ProgressReported, RunCreated, run_ended
 from cnnkit.jobs.runner import JobSpec, RunningJob
-from cnnkit.training.progress import Progress, RangeTest, RunResult
+from cnnkit.training import Progress, RangeTest, RunResult
 
 log = logging.getLogger(__name__)
 

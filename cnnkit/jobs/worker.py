@@ -9,7 +9,7 @@ import dataclasses
 from pathlib import Path
 
 from cnnkit import tracking
-from cnnkit.datasets.uploads import name_file
+from cnnkit.datasets import name_file
 from cnnkit.jobs.runner import JobSpec
 
 

@@ -17,17 +17,11 @@ from PIL import ExifTags, Image
 
 from cnnkit.datasets import DIGIT_CLASSES, is_visible, read_digit_csv
 from cnnkit.errors import InputError
-from cnnkit.datasets.images import (
-    ALLOWED_FORMATS,
-    IMAGE_EXTENSIONS,
-    decode_image,
-    image_channels,
-    resize_with_pad,
-    to_array,
-    transparency_backdrop,
+from cnnkit.datasets import (
+    ALLOWED_FORMATS, IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array, transparency_backdrop,
 )
 from cnnkit.models.inspection import classifier_inputs, predict_probabilities
-from cnnkit.datasets.safe_files import open_zip, read_entry, zip_path  # shared with the dataset zip reader
+from cnnkit.datasets import open_zip, read_entry, zip_path  # shared with the dataset zip reader
 
 # Training images count as light-on-dark when their border is darker than this share of their
 # mean brightness: sklearn digits are at about 0.56, MNIST near 0, photos near 1.

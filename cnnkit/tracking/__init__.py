@@ -20,6 +20,9 @@ CLI and the app's pages use `RunStore` (`store.py`), whose parts hold each conce
 """
 
 from cnnkit.tracking import heartbeat, lineage, run_schema, worker_process
+from cnnkit.tracking.heartbeat import Heartbeat, stale_after_seconds
+from cnnkit.tracking.lineage import Lineage, lineage_of, lineage_tags
+from cnnkit.tracking.run_schema import RESULT_METRICS, TEST_ACCURACY, TEST_PREFIX
 from cnnkit.tracking.artifacts import file_sha256, snapshot_name
 from cnnkit.tracking.comparison_reads import RESULT_COLUMNS, RunEvaluation, differing_params
 from cnnkit.tracking.logger import RunLogger
@@ -42,4 +45,6 @@ __all__ = [
     "RunStore", "RunSummary", "RunsPage", "StoreError", "StoreUnavailable", "StoreWaitStopped", "default_store_dir",
     "default_tracking_uri", "describe_store", "differing_params", "file_sha256", "git_commit", "heartbeat", "lineage",
     "login", "run_schema", "snapshot_name", "store_folder", "store_place", "worker_process",
+    "Heartbeat", "stale_after_seconds", "Lineage", "lineage_of", "lineage_tags", "RESULT_METRICS", "TEST_ACCURACY",
+    "TEST_PREFIX",
 ]

@@ -124,7 +124,7 @@ def _load_keras_file(path: Path, what: str):
     """A `.keras` file loaded with safe_mode=True; InputError "<what> can't be loaded safely ..."."""
     import keras
 
-    import cnnkit.models.filters, cnnkit.models.schedules  # noqa: F401  (register cnnkit's layers and schedules for loading)
+    import cnnkit.models  # noqa: F401  (registers cnnkit's layers and schedules for loading)
 
     try:
         return keras.saving.load_model(path, safe_mode=True)

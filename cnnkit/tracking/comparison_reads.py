@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from cnnkit.config import TrainConfig, field_names
-from cnnkit.config.data_loading import load_data
+from cnnkit.config import TrainConfig, field_names, load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.tracking._store_client import StoreClient, display_names, duration_s

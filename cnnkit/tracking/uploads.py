@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
-from cnnkit.datasets.uploads import name_file
+from cnnkit.datasets import name_file
 from cnnkit.tracking._store_client import StoreClient
 from cnnkit.tracking.patience import Patience
 from cnnkit.tracking.run_schema import UPLOADED_DATASET_FOLDER

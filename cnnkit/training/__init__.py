@@ -10,37 +10,39 @@
 - beside them: `tricks` (optimizer, schedules, input layers), `accelerators` (devices), `checkpoint`,
   `epoch_snapshots` and `snapshot_plan`, `forks`.
 
-Importing this package loads no Keras: the plain values are here at once; the Keras-bound entry
-points (train, resume, fork, forkable, resumable, lr_range_test) import their module when first used.
+Importing this package loads no Keras: the plain values are here at once; every other name of the
+face (the entry points, the devices, checkpoints, forks, evaluation, the tricks' previews) imports
+its module when first used (PEP 562), so job runners and workers read progress without Keras.
 """
+
+import importlib
 
 from cnnkit.training.failures import LossDiverged, failure_message
 from cnnkit.training.progress import (
-    USER_CANCEL,
-    Cancelled,
-    Progress,
-    ProgressCallback,
-    RangeTest,
-    RunResult,
-    StopRequest,
+    USER_CANCEL, Cancelled, Progress, ProgressCallback, RangeTest, RunResult, StopRequest,
 )
 
-__all__ = [
-    "USER_CANCEL", "Cancelled", "LossDiverged", "Progress", "ProgressCallback", "RangeTest", "RunResult", "StopRequest",
-    "failure_message", "fork", "forkable", "lr_range_test", "resumable", "resume", "train",
-]
+# name -> the module of this package that holds it (or the module itself), imported on first use
+_ON_FIRST_USE = {
+    "train": "loop", "resume": "loop", "fork": "loop", "forkable": "loop", "resumable": "loop",
+    "lr_range_test": "range_test", "MISTAKE_IMAGES": "logged_training",
+    "accelerators": "accelerators", "describe_devices": "accelerators", "enable_memory_growth": "accelerators",
+    "checkpoint": "checkpoint", "forks": "forks", "evaluate": "evaluation", "disk_budget": "snapshot_plan",
+    "augment_samples": "tricks", "schedule_preview": "tricks",
+}
 
-_LOOP_NAMES = ("train", "resume", "fork", "forkable", "resumable")
+__all__ = [  # the names of _ON_FIRST_USE too (tests/test_imports.py reads this list)
+    "USER_CANCEL", "Cancelled", "LossDiverged", "Progress", "ProgressCallback", "RangeTest", "RunResult",
+    "StopRequest", "failure_message", "train", "resume", "fork", "forkable", "resumable", "lr_range_test",
+    "MISTAKE_IMAGES", "accelerators", "describe_devices", "enable_memory_growth", "checkpoint", "forks", "evaluate",
+    "disk_budget", "augment_samples", "schedule_preview",
+]
 
 
 def __getattr__(name: str):
-    """The Keras-bound entry points, imported on first use (PEP 562)."""
-    if name in _LOOP_NAMES:
-        from cnnkit.training import loop
-
-        return getattr(loop, name)
-    if name == "lr_range_test":
-        from cnnkit.training import range_test
-
-        return range_test.lr_range_test
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """A Keras-bound name of the face, its module imported on first use (PEP 562)."""
+    module_name = _ON_FIRST_USE.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return module if module_name == name else getattr(module, name)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import keras
 
-from cnnkit.config.settings import setting_error
+from cnnkit.config import setting_error
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cnnkit.tracking.run_schema import TEST_PREFIX
+from cnnkit.tracking import TEST_PREFIX
 
 TOP_K = (1, 3, 5)
 

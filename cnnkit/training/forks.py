@@ -13,10 +13,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from cnnkit.config import TrainConfig
+from cnnkit.config import SETTINGS, TrainConfig, label, settings_on
 from cnnkit.errors import InputError
-from cnnkit.tracking.lineage import Lineage
-from cnnkit.config.settings import SETTINGS, label, settings_on
+from cnnkit.tracking import Lineage
 from cnnkit.training.tricks import PER_STEP_SCHEDULES
 
 # Settings a snapshot's weights and optimizer state were made for, besides the Data tab's.

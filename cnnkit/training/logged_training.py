@@ -12,8 +12,7 @@ import keras
 import numpy as np
 
 from cnnkit import tracking
-from cnnkit.config import TrainConfig
-from cnnkit.config.data_loading import load_data
+from cnnkit.config import TrainConfig, load_data
 from cnnkit.datasets import Dataset
 from cnnkit.tracking import run_schema
 from cnnkit.training import accelerators, checkpoint

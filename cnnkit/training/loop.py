@@ -18,9 +18,7 @@ from typing import Callable
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError, one_line
-from cnnkit.tracking import run_schema
-from cnnkit.tracking.heartbeat import Heartbeat, stale_after_seconds
-from cnnkit.tracking.lineage import lineage_tags
+from cnnkit.tracking import Heartbeat, lineage_tags, run_schema, stale_after_seconds
 from cnnkit.training import accelerators, checkpoint, forks
 from cnnkit.training.failures import LossDiverged, failure_message
 from cnnkit.training.logged_training import train_logged

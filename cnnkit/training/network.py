@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from cnnkit.config import TrainConfig
-from cnnkit.models.architectures import build_model, resolve_knobs
+from cnnkit.models import build_model, resolve_knobs
 from cnnkit.training.tricks import input_layers, make_optimizer
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 if TYPE_CHECKING:
-    from cnnkit.models.schedules import LRSuggestion
+    from cnnkit.models import LRSuggestion
 
 
 @dataclass(frozen=True)

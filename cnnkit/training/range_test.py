@@ -8,10 +8,9 @@ import threading
 import keras
 import numpy as np
 
-from cnnkit.config import TrainConfig
-from cnnkit.config.data_loading import load_data
+from cnnkit.config import TrainConfig, load_data
 from cnnkit.datasets import Dataset
-from cnnkit.models.schedules import ExponentialRamp, suggest_lr_range
+from cnnkit.models import ExponentialRamp, suggest_lr_range
 from cnnkit.training.callbacks.batch_loss import BatchLoss
 from cnnkit.training.callbacks.rate_plan import current_lr
 from cnnkit.training.network import build, compile_model, one_hot

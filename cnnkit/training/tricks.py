@@ -12,10 +12,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from cnnkit.models.augment import RandomAffine, RandomFlip, RandomShift
+from cnnkit.models import KernelFilter, PerImageStandardization, RandomAffine, RandomFlip, RandomShift
 from cnnkit.config import TrainConfig
-from cnnkit.models.filters import KernelFilter, PerImageStandardization
-from cnnkit.models.schedules import CyclicLR, OneCycle
+from cnnkit.models import CyclicLR, OneCycle
 
 def input_layers(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[layers.Layer]:
     """The layers between the raw image and the network: pre-filter, augmentation, normalisation.

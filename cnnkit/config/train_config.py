@@ -1,0 +1,377 @@
+"""The one frozen, validated description of a training run.
+
+The UI builds a `TrainConfig`, the CLI parses one from `key=value` pairs, MLflow stores
+its fields as params, and `TrainConfig.from_params` rebuilds it from a logged run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from cnnkit.errors import InputError
+from cnnkit.config.settings import SETTINGS, label, setting_error
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run. The same config (seed included) reproduces the run."""
+
+    # data
+    dataset: str = "digits"
+    dataset_path: str = ""  # file, folder or zip for the csv and folder datasets
+    image_size: int = 0  # side images are padded and resized to (folder dataset); 0 = loader default
+    val_fraction: float = 0.1  # of the training pool
+    test_fraction: float = 0.2  # of all data, for datasets without an official test split
+    train_limit: int = 0  # keep at most this many training images (stratified); 0 = all
+    # model
+    arch: str = "kaggle_mnist_cnn"
+    activation: str | None = None  # None = the architecture's own
+    batch_norm: bool | None = None
+    dropout_scale: float | None = None  # multiplies the architecture's dropout rates
+    width: float | None = None  # multiplies filters and hidden units
+    # inputs and augmentation (layers inside the model)
+    normalization: str = "scale"
+    prefilter: str = "none"
+    flip: str = "none"
+    rotation: float = 0.0  # degrees, both directions
+    zoom: float = 0.0  # fraction, both directions
+    translate: float = 0.0  # fraction of height/width, both directions
+    pad_crop: int = 0  # pixels: pad then crop back at a random offset
+    test_time_flip: bool = False  # test predictions average the image and its mirror image
+    # optimisation
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9  # sgd and rmsprop
+    weight_decay: float = 1e-4  # adamw
+    label_smoothing: float = 0.0
+    schedule: str = "constant"
+    max_lr: float = 6e-3  # peak of cyclic and one-cycle schedules
+    cyclic_mode: str = "triangular"
+    cycle_epochs: float = 2.0  # half a cycle (Smith's step_size), in epochs
+    cyclic_gamma: float = 0.99994  # exp_range decay per step
+    plateau_monitor: str = "val_loss"
+    plateau_factor: float = 0.3
+    plateau_patience: int = 2
+    min_lr: float = 1e-5  # floor for plateau and cosine
+    early_stopping: int = 0  # patience in epochs; 0 = off
+    ema_momentum: float = 0.0  # keep an exponential moving average of the weights and finish with it; 0 = off
+    batch_size: int = 64
+    epochs: int = 5
+    seed: int = 0
+    snapshot_every: int = 0  # keep the model and test probabilities every this many epochs and at the last; 0 = off
+    # speed
+    precision: str = "float32"  # or mixed: bfloat16/float16 compute, float32 weights and output
+    steps_per_execution: int = 1  # optimizer steps per call into the compiled train step
+    devices: int = 1  # data-parallel over this many local devices; 1 = one device
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # ---- round trips -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        unknown = sorted(set(values) - set(field_names()))
+        if unknown:
+            raise InputError(f"Unknown setting(s): {', '.join(unknown)}. Known settings: {', '.join(field_names())}.")
+        return cls(**{key: _coerce(key, value) for key, value in values.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"The config is not valid JSON: {error}") from None
+        if not isinstance(values, dict):
+            raise InputError("The config JSON must be an object of settings.")
+        return cls.from_dict(values)
+
+    def to_params(self) -> dict[str, str]:
+        """MLflow params: every field as a string; None becomes an empty string."""
+        return {key: "" if value is None else str(value) for key, value in self.to_dict().items()}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> TrainConfig:
+        """Rebuild from a run's params; params that are not config fields are ignored."""
+        return cls.from_dict({key: value for key, value in params.items() if key in field_names()})
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def with_settings(self, assignments: list[str]) -> TrainConfig:
+        """Apply CLI-style `key=value` strings."""
+        return self.replace(**parse_assignments(assignments))
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, str]:
+    """CLI-style `key=value` strings as {key: value text}, to apply together with other settings
+    (one validation of them all: `--dataset csv` alone is invalid without its path)."""
+    changes = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise InputError(f"'{assignment}' is not key=value.")
+        changes[key.strip()] = value.strip()
+    return changes
+
+
+def field_names() -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(TrainConfig))
+
+
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+
+
+@functools.cache  # get_type_hints evaluates every annotation: 1 s per Train page run when asked per field
+def _field_kind(name: str) -> tuple[type, bool]:
+    """The field's base type and whether it may be None."""
+    kind = typing.get_type_hints(TrainConfig)[name]
+    args = typing.get_args(kind)
+    if not args:
+        return kind, False
+    return next(arg for arg in args if arg is not type(None)), type(None) in args
+
+
+def is_optional(name: str) -> bool:
+    """Whether the setting may be None, meaning "the architecture's own" (activation, width, ...)."""
+    return _field_kind(name)[1]
+
+
+_KIND_NAMES = {int: "whole number", float: "number", bool: "true or false", str: "text"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn strings (CLI, MLflow params, form text, URL query) into the field's type."""
+    kind, optional = _field_kind(name)
+    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "default"))):
+        return None
+    if not isinstance(value, str) or kind is str:
+        return value.strip() if isinstance(value, str) else value
+    text = value.strip()
+    try:
+        if kind is bool:
+            if text.lower() in ("true", "1", "yes", "on"):
+                return True
+            if text.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        number = float(text)
+        if kind is int:
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return number
+    except ValueError:
+        raise setting_error(name, f"'{value}' is not a valid {_KIND_NAMES[kind]}.") from None
+
+
+def _has_type(value: Any, kind: type, optional: bool) -> bool:
+    if value is None:
+        return optional
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+def _type_problem(name: str, value: Any) -> InputError | None:
+    kind, optional = _field_kind(name)
+    if _has_type(value, kind, optional):
+        return None
+    return setting_error(name, f"expected a {'finite ' if kind is float else ''}{_KIND_NAMES[kind]}, got {value!r}.")
+
+
+def _validate(cfg: TrainConfig) -> None:
+    values = {name: getattr(cfg, name) for name in field_names()}
+    for name, value in values.items():
+        problem = _type_problem(name, value)
+        if problem:
+            raise problem
+    for problem in _value_problems(values):
+        raise problem
+
+
+def find_problems(values: Mapping[str, Any]) -> dict[str, InputError]:
+    """Every problem of would-be settings (a form's values, text or typed), at most one per setting:
+    field -> InputError. Empty exactly when `TrainConfig.from_dict(values)` would succeed (settings
+    that are not fields of `TrainConfig` are left out).
+
+    Missing settings take their defaults. A setting whose text is not of its type is checked no
+    further, and the checks between settings see its default in its place.
+    """
+    found: dict[str, InputError] = {}
+    typed = dict(_DEFAULTS)
+    for name in field_names():
+        if name not in values:
+            continue
+        try:
+            value = _coerce(name, values[name])
+        except InputError as error:
+            found[name] = error
+            continue
+        problem = _type_problem(name, value)
+        if problem:
+            found[name] = problem
+        else:
+            typed[name] = value
+    for problem in _value_problems(typed):
+        found.setdefault(problem.field, problem)
+    return found
+
+
+def changed_settings(values: Mapping[str, Any]) -> dict[str, str]:
+    """The settings that differ from their defaults, as text `settings_from_text` reads back,
+    e.g. for a URL's query string."""
+    return {name: value_text(value) for name, value in values.items() if name in _DEFAULTS and value != _DEFAULTS[name]}
+
+
+def settings_from_text(texts: Mapping[str, str]) -> tuple[dict[str, Any], list[InputError]]:
+    """The settings among `texts` (e.g. a URL's query parameters) in their types, and a problem for
+    each one left out because its text is not of its type or its value is outside its declared
+    bounds or choices (a form control could not show it). Anything that is not a setting is left out."""
+    values, problems = {}, []
+    for name in field_names():
+        if name not in texts:
+            continue
+        try:
+            value = _coerce(name, texts[name])
+            problem = _type_problem(name, value)
+            if problem is None and SETTINGS[name].problem(value):
+                problem = setting_error(name, SETTINGS[name].problem(value))
+        except InputError as error:
+            problem = error
+        if problem:
+            problems.append(problem)
+        else:
+            values[name] = value
+    return values, problems
+
+
+def value_text(value: Any) -> str:
+    """A setting's value as text that `--set`, a URL's query or a form reads back as that value."""
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    return str(value)
+
+
+def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
+    """The problems of correctly typed values: each setting against its declaration
+    (cnnkit/settings.py), then the rules between settings."""
+    for name, setting in SETTINGS.items():
+        detail = setting.problem(values[name])
+        if detail:
+            yield setting_error(name, detail)
+
+    from cnnkit.datasets import DATASETS
+
+    dataset = DATASETS.get(values["dataset"])
+    if dataset is not None and dataset.needs_path and not values["dataset_path"]:
+        yield setting_error("dataset_path", f"the '{values['dataset']}' dataset needs a file, folder or zip to load "
+                                            "from: upload one or give its path.")
+    schedule, rate = values["schedule"], values["learning_rate"]
+    if schedule in ("cyclic", "one_cycle") and values["max_lr"] <= rate:
+        yield setting_error("max_lr", f"the {schedule} schedule climbs from the {label('learning_rate')} "
+                                      f"({rate:g}) to the {label('max_lr')}, so it must be larger (it is {values['max_lr']:g}).")
+    if schedule in ("plateau", "cosine") and values["min_lr"] >= rate:
+        yield setting_error("min_lr", f"must be below the {label('learning_rate')} ({rate:g}) for the {schedule} "
+                                      f"schedule (it is {values['min_lr']:g}).")
+    if values["devices"] > 0 and values["batch_size"] % values["devices"]:  # out of bounds: reported above
+        yield setting_error("devices", f"the {label('batch_size')} ({values['batch_size']}) must split evenly among "
+                                       f"the devices: use a {label('batch_size')} that is a multiple of {values['devices']}.")
+    if values["val_fraction"] == 0:
+        no_validation = f"needs a validation set; set the {label('val_fraction')} above 0"
+        if schedule == "plateau" and values["plateau_monitor"].startswith("val_"):
+            yield setting_error("plateau_monitor", f"'{values['plateau_monitor']}' {no_validation} or watch 'loss'.")
+        if values["early_stopping"]:
+            yield setting_error("early_stopping", f"watches the validation loss, so it {no_validation} or use 0 (off).")
+
+
+_FLIP_LABELS = {"horizontal": "flip", "vertical": "vflip", "horizontal_and_vertical": "hvflip"}
+_NORMALIZATION_LABELS = {"none": "raw pixels", "standardize": "standardize"}  # "scale" is the default
+_PRECISION_LABELS = {"mixed_bfloat16": "bf16", "mixed_float16": "fp16"}  # "float32" is the default
+
+
+def describe_tricks(params: Mapping[str, str]) -> str:
+    """A short summary of a run's tricks from its MLflow params, such as
+    "adam 0.001 · cyclic · flip, rot 10°, zoom 0.1 · sharpen · smooth 0.1 · early stop 3 · bf16".
+
+    Optimizer and learning rate always show; everything else only when it differs from the
+    default. Missing or unreadable params count as defaults (older runs), and no `TrainConfig`
+    is built, so it is cheap enough for every row of a runs table.
+    """
+
+    def text(key: str) -> str:
+        value = (params.get(key) or "").strip()
+        if _DEFAULTS[key] is None and value.lower() in ("none", "default"):  # as `_coerce` reads them
+            value = ""
+        return value or str(_DEFAULTS[key] or "")
+
+    def number(key: str) -> float:
+        try:
+            return float(text(key))
+        except ValueError:
+            return float(_DEFAULTS[key] or 0)
+
+    optimizer = f"{text('optimizer')} {number('learning_rate'):g}"
+    if text("optimizer") == "sgd" and number("momentum") != _DEFAULTS["momentum"]:
+        optimizer += f" momentum {number('momentum'):g}"
+    if text("optimizer") == "adamw" and number("weight_decay") != _DEFAULTS["weight_decay"]:
+        optimizer += f" wd {number('weight_decay'):g}"
+    augmentation = [
+        _FLIP_LABELS.get(text("flip"), ""),
+        number("rotation") and f"rot {number('rotation'):g}°",
+        number("zoom") and f"zoom {number('zoom'):g}",
+        number("translate") and f"shift {number('translate'):g}",
+        number("pad_crop") and f"crop {number('pad_crop'):g}px",
+    ]
+    model = [
+        text("activation"),
+        {"true": "batch norm", "false": "no batch norm"}.get(text("batch_norm").lower(), ""),
+        text("dropout_scale") and f"dropout ×{number('dropout_scale'):g}",
+        text("width") and f"width ×{number('width'):g}",
+    ]
+    parts = [
+        optimizer,
+        text("schedule") != "constant" and text("schedule").replace("_", "-"),
+        ", ".join(filter(None, augmentation)),
+        text("prefilter") != "none" and text("prefilter").replace("_", "+"),
+        _NORMALIZATION_LABELS.get(text("normalization"), ""),
+        number("label_smoothing") and f"smooth {number('label_smoothing'):g}",
+        number("early_stopping") and f"early stop {number('early_stopping'):g}",
+        number("ema_momentum") and f"EMA {number('ema_momentum'):g}",
+        text("test_time_flip").lower() == "true" and "TTA flip",
+        ", ".join(filter(None, model)),
+        _PRECISION_LABELS.get(text("precision"), ""),
+    ]
+    return " · ".join(filter(None, parts))
+
+
+def describe_run(values: Mapping[str, Any]) -> str:
+    """One line that tells runs apart: "mnist_cnn on mnist · 300 training images · 5 epochs · " and
+    the `describe_tricks` summary. `values`: a run's MLflow params or a form's values (any type)."""
+    params = {key: value if isinstance(value, str) else value_text(value) for key, value in values.items()}
+    epochs = int(float(params.get("epochs") or _DEFAULTS["epochs"]))
+    limit = int(float(params.get("train_limit") or 0))
+    parts = [
+        f"{params.get('arch') or _DEFAULTS['arch']} on {params.get('dataset') or _DEFAULTS['dataset']}",
+        limit and f"{limit:,} training images",
+        f"{epochs:,} epoch{'s' if epochs != 1 else ''}",
+        describe_tricks(params),
+    ]
+    return " · ".join(filter(None, parts))
