@@ -1,7 +1,7 @@
 """Every run setting declared once: the label a person sees, its help, its bounds or choices, the
 Train form tab it sits on and when it matters.
 
-`TrainConfig` (cnnkit/config.py) holds the values and their types; validation takes its bounds,
+`TrainConfig` (cnnkit/config/train_config.py) holds the values and their types; validation takes its bounds,
 choices and the labels its messages name from here, and the Train page builds its controls from
 here. Nothing in this module imports Streamlit or Keras.
 """

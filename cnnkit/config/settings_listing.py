@@ -1,4 +1,4 @@
-"""`python -m cnnkit list settings`: every setting `--set KEY=VALUE` accepts, as cnnkit/settings.py
+"""`python -m cnnkit list settings`: every setting `--set KEY=VALUE` accepts, as cnnkit/config/settings.py
 declares it (label, bounds or choices, help) with `TrainConfig`'s default, written as `--set` reads it."""
 
 from __future__ import annotations

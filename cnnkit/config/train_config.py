@@ -272,7 +272,7 @@ def value_text(value: Any) -> str:
 
 def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
     """The problems of correctly typed values: each setting against its declaration
-    (cnnkit/settings.py), then the rules between settings."""
+    (cnnkit/config/settings.py), then the rules between settings."""
     for name, setting in SETTINGS.items():
         detail = setting.problem(values[name])
         if detail:

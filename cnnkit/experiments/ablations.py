@@ -42,7 +42,7 @@ class Factor:
 
 
 def setting_factor(name: str, levels: Sequence[Any]) -> Factor:
-    """A factor that varies one setting (a name from cnnkit/settings.py) over `levels`, given as values
+    """A factor that varies one setting (a name from cnnkit/config/settings.py) over `levels`, given as values
     or as text (form, CLI); InputError naming the setting's label for anything the setting can't take."""
     if name not in SETTINGS or name in NOT_FACTORS:
         known = ", ".join(setting for setting in SETTINGS if setting not in NOT_FACTORS)
