@@ -1,7 +1,7 @@
 """How long the app's pages and their slow controls take to become idle, as a person sees it.
 
 Trains three tiny digits runs through the command line into a temporary store, starts the app on
-it (as tests/test_e2e.py does) and drives Debian's headless Chromium at 1400x1000:
+it (as tests/e2e/test_e2e.py does) and drives Debian's headless Chromium at 1400x1000:
 
 - every page, cold (its first visit in this server process) and warm (the median of three later
   visits through the sidebar), against a target of 2 s warm;

@@ -14,7 +14,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   $apt_get update -qq
   DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq chromium chromium-driver >/dev/null
 fi
-# Team-mode tests (tests/test_team_mode.py) run Debian's PostgreSQL server; its programs live in
+# Team-mode tests (tests/tracking/test_team_mode.py) run Debian's PostgreSQL server; its programs live in
 # /usr/lib/postgresql/<version>/bin, which scripts/team_server.sh finds.
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 # Tests that crash and resume runs of sub-second epochs need every epoch saved; the default (a save
-# at most every 30 s) is tested in tests/test_checkpoint.py. Subprocesses inherit it.
+# at most every 30 s) is tested in tests/training/test_checkpoint.py. Subprocesses inherit it.
 os.environ.setdefault("CNNKIT_CHECKPOINT_SECONDS", "0")
 # Decoded dataset copies (cnnkit/datasets/decoded_cache.py) go to a folder of this test session,
 # not the developer's ~/.cache. Subprocesses (the e2e app, workers) inherit it.

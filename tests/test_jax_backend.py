@@ -16,13 +16,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Files whose tests must also pass on JAX: every page's AppTests, the augmentation geometry and the
 # training speed-ups (mixed precision, weight averaging). Add more here.
-ON_JAX = ["tests/test_pages.py", "tests/test_kernels_page.py", "tests/test_runs_page.py", "tests/test_inspect_page.py",
-          "tests/test_classify_page.py", "tests/test_augment.py", "tests/test_training_speedups.py",
-          "tests/test_model_integrity.py", "tests/test_export.py", "tests/test_epoch_snapshots.py"]
+ON_JAX = ["tests/pages/test_pages.py", "tests/pages/test_kernels_page.py", "tests/pages/test_runs_page.py", "tests/pages/test_inspect_page.py",
+          "tests/pages/test_classify_page.py", "tests/models/test_augment.py", "tests/training/test_training_speedups.py",
+          "tests/tracking/test_model_integrity.py", "tests/experiments/test_export.py", "tests/training/test_epoch_snapshots.py"]
 # test_pages.py on JAX: its fast core (which launches a run and sees it finish) and one Compare test.
 # Its other slow tests check Inspect and Classify, whose own files run here in full, or train runs to
 # check the visitor cap and the LR finder's panel; in full it took 5.5 of CI's 28 minutes.
-SELECTION = {"tests/test_pages.py": ["-m", "not slow or on_jax"]}
+SELECTION = {"tests/pages/test_pages.py": ["-m", "not slow or on_jax"]}
 
 pytestmark = [
     pytest.mark.slow,

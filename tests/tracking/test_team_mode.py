@@ -27,7 +27,7 @@ from test_store_opening import free_port
 from alerts import alert_text
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = TrainConfig(dataset="digits", epochs=1, train_limit=300)
 
 

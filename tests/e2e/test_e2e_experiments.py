@@ -1,7 +1,7 @@
 """End to end, the experiments beyond one run: an Optuna search, an ablation, a fork with the
 epoch sliders. A file of their own (they train many tiny runs), so the test workers share the
 browser tests (scripts/run_tests.sh runs whole files per worker); the app, browser and helpers are
-tests/test_e2e.py's."""
+tests/e2e/test_e2e.py's."""
 
 import re
 

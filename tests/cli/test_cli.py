@@ -10,7 +10,7 @@ from cnnkit.models.architectures import ARCHITECTURES
 from cnnkit.cli import main
 from cnnkit.config.presets import PRESETS, get_preset
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_preset_is_a_valid_config():

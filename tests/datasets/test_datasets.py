@@ -218,7 +218,7 @@ def test_the_library_does_not_import_keras_or_tensorflow():
         "loaded = {m.split('.')[0] for m in sys.modules}\n"
         "assert not loaded & {'keras', 'tensorflow', 'jax', 'torch'}, loaded\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 # --- splits --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from cnnkit.training import train
 from cnnkit.training.logged_training import split_evenly
 from alerts import alert_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Small batches (12 splits among 1, 2 and 3 devices) so that one epoch learns enough (test accuracy well above
 # chance) for equal losses to mean equal training, not two nets that both still sit near ln 10.
 RUN = dict(dataset="digits", epochs=1, batch_size=12, seed=3, train_limit=400, learning_rate=0.003)

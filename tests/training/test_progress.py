@@ -13,7 +13,7 @@ import pytest
 from cnnkit import training
 from cnnkit.training import loop, range_test
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Run first in the child: from then on, importing keras, tensorflow or jax raises, and is remembered.
 REFUSE_BACKENDS = textwrap.dedent("""

@@ -22,7 +22,7 @@ from alerts import alert_text
 from cnnkit.config import TrainConfig
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GARBAGE = bytes(range(256)) * 400  # 100 kB that is no database
 
 

@@ -1,5 +1,5 @@
 """Ablations read back (cnnkit.tracking.ablation_reads): an ablation's runs with their cells and
-seeds, and the ablations in the store. Launching ablations is tested in tests/test_ablations.py."""
+seeds, and the ablations in the store. Launching ablations is tested in tests/experiments/test_ablations.py."""
 
 import json
 

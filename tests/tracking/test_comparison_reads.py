@@ -1,5 +1,5 @@
 """Reading several runs to compare (cnnkit.tracking.comparison_reads): one search for many runs.
-The reads of real trained runs are in tests/test_run_results.py."""
+The reads of real trained runs are in tests/training/test_run_results.py."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """Who may launch runs (cnnkit.tracking.permissions); a server with logins is tested in
-tests/test_team_mode.py."""
+tests/tracking/test_team_mode.py."""
 
 from cnnkit import tracking
 

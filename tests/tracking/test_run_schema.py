@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cnnkit.tracking import run_schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OTHER_VOCABULARIES = {
     "val_loss", "val_accuracy",  # also the names Keras' callbacks monitor (plateau, early stopping)
     "param_count",  # also a key of the architectures listing (cnnkit.models.architectures.list_architectures)

@@ -18,7 +18,7 @@ from cnnkit.jobs.runner import JobSpec
 from cnnkit.config.server_paths import ServerPaths
 from cnnkit.jobs.worker import read_job
 
-from test_jobs import TIMEOUT, FakeTrainer
+from test_manager import TIMEOUT, FakeTrainer
 from test_train_page_paths import served_on  # noqa: F401  (a fixture)
 from alerts import alert_text
 

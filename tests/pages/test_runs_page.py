@@ -2,7 +2,7 @@
 
 A tick is simulated as the browser reports it: the table widget's state holds the ticked row
 positions in the rows the page last drew. Runs are made directly with `start_run`; nothing is
-trained. The click in a real browser is driven by tests/test_e2e.py.
+trained. The click in a real browser is driven by tests/e2e/test_e2e.py.
 """
 
 import json

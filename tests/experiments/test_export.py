@@ -24,7 +24,7 @@ from cnnkit.config import TrainConfig, describe_tricks
 from cnnkit.errors import InputError
 from cnnkit.tracking import RunEvaluation, RunSummary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def section(card: str, title: str) -> str:
