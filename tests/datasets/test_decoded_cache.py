@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnkit.datasets import decoded_cache, load_dataset, official
-from test_datasets import cifar10_files, write_idx, write_mnist, write_tar
+from dataset_files import cifar10_files, write_idx, write_mnist, write_tar
 
 
 @pytest.fixture()

@@ -1,0 +1,145 @@
+"""cnnkit.datasets.splits: deterministic, stratified train/validation/test splits."""
+
+
+import numpy as np
+import pytest
+
+from cnnkit.datasets import load_dataset
+from cnnkit.datasets import stratified_split
+from cnnkit.errors import InputError
+from cnnkit.errors import SettingError
+
+# No test downloads (the offline fixture in tests/datasets/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline")
+
+
+# --- splits --------------------------------------------------------------------------------
+
+
+def test_stratified_split_holds_out_the_fraction_of_every_class():
+    y = np.repeat([0, 1, 2], [100, 50, 10])
+    keep, holdout = stratified_split(y, 0.2, seed=0)
+    assert np.bincount(y[holdout]).tolist() == [20, 10, 2]
+    assert sorted(np.concatenate([keep, holdout]).tolist()) == list(range(len(y)))
+
+
+def test_stratified_split_totals_round_fraction_times_examples():
+    y = np.repeat([0, 1, 2], 3)
+    _, holdout = stratified_split(y, 0.5, seed=0)
+    assert len(holdout) == 4  # round(4.5); one class gives 2, the others 1
+
+
+def test_a_class_with_a_single_example_stays_in_keep():
+    y = np.array([0] * 10 + [1])
+    keep, holdout = stratified_split(y, 0.5, seed=0)
+    assert 10 in keep and 10 not in holdout
+
+
+def test_stratified_split_is_fixed_by_the_seed():
+    y = np.arange(200) % 4
+    first, second = stratified_split(y, 0.3, seed=7), stratified_split(y, 0.3, seed=7)
+    other = stratified_split(y, 0.3, seed=8)
+    assert all((a == b).all() for a, b in zip(first, second))
+    assert set(first[1]) != set(other[1])
+
+
+def test_a_zero_fraction_holds_out_nothing():
+    keep, holdout = stratified_split(np.arange(10) % 2, 0.0, seed=0)
+    assert len(keep) == 10 and len(holdout) == 0
+
+
+def test_digits_split_60_20_20_stratified():
+    data = load_dataset("digits", test_fraction=0.2, val_fraction=0.25, seed=0)
+    counts = data.split_counts()
+    assert counts == {"train": 1078, "validation": 360, "test": 359}
+    assert data.input_shape == (8, 8, 1) and data.num_classes == 10
+    assert data.x_train.dtype == np.uint8 and data.y_train.dtype == np.int64
+    assert data.x_train.max() == 255
+    for y in (data.y_train, data.y_val, data.y_test):
+        shares = np.bincount(y, minlength=10) / len(y)
+        assert np.abs(shares - 0.1).max() < 0.015
+
+
+def test_the_same_arguments_give_the_same_split_and_fingerprint():
+    first, second = load_dataset("digits", seed=3), load_dataset("digits", seed=3)
+    assert (first.x_train == second.x_train).all() and (first.y_test == second.y_test).all()
+    assert first.fingerprint() == second.fingerprint()
+
+
+def test_another_seed_or_limit_gives_another_fingerprint():
+    base = load_dataset("digits", seed=3).fingerprint()
+    assert load_dataset("digits", seed=4).fingerprint() != base
+    assert load_dataset("digits", seed=3, train_limit=500).fingerprint() != base
+
+
+def test_an_official_test_split_is_kept_and_validation_comes_from_training(fake_dataset):
+    x_test = np.zeros((7, 1, 1, 1), dtype=np.uint8)
+    fake_dataset(np.arange(100) % 2, x_test, np.arange(7) % 2)
+    data = load_dataset("fake", val_fraction=0.1, test_fraction=0.5)
+    assert data.split_counts() == {"train": 90, "validation": 10, "test": 7}
+    assert (data.x_test == 0).all()
+
+
+def test_validation_can_be_empty_with_the_right_shape(fake_dataset):
+    fake_dataset(np.arange(20) % 2)
+    data = load_dataset("fake", val_fraction=0)
+    assert data.x_val.shape == (0, 1, 1, 1) and data.y_val.shape == (0,)
+    assert data.split_counts() == {"train": 16, "validation": 0, "test": 4}
+
+
+def test_train_limit_caps_only_the_training_images_with_stratification():
+    full, limited = load_dataset("digits"), load_dataset("digits", train_limit=100)
+    assert limited.split_counts() == {"train": 100, "validation": 144, "test": 359}
+    assert np.bincount(limited.y_train).tolist() == [10] * 10
+    assert np.array_equal(limited.x_val, full.x_val) and np.array_equal(limited.x_test, full.x_test)
+    assert set(map(bytes, limited.x_train)) <= set(map(bytes, full.x_train))
+
+
+def test_splits_are_disjoint(fake_dataset):
+    fake_dataset(np.arange(100) % 3)
+    data = load_dataset("fake", seed=5)
+    indices = [set(x.ravel().tolist()) for x in (data.x_train, data.x_val, data.x_test)]
+    assert sum(map(len, indices)) == len(set.union(*indices)) == 100
+
+
+@pytest.mark.parametrize(
+    "arguments, field",
+    [
+        ({"val_fraction": 1.0}, "val_fraction"),
+        ({"val_fraction": -0.1}, "val_fraction"),
+        ({"test_fraction": 0}, "test_fraction"),
+        ({"train_limit": 0}, "train_limit"),
+    ],
+)
+def test_bad_split_arguments_are_refused_by_name(arguments, field):
+    with pytest.raises(SettingError) as raised:
+        load_dataset("digits", **arguments)
+    assert raised.value.field == field and str(raised.value).startswith("must be ")
+
+
+def test_too_few_examples_for_a_test_split_is_an_input_error(fake_dataset):
+    fake_dataset([0, 1, 0, 1])
+    with pytest.raises(InputError, match=r"^0.1 of 4 images keeps 0 test images for 2 classes") as raised:
+        load_dataset("fake", test_fraction=0.1)
+    assert raised.value.field == "test_fraction"
+
+
+def test_too_few_examples_for_a_validation_split_is_an_input_error(fake_dataset):
+    fake_dataset([0, 1] * 5)
+    with pytest.raises(InputError, match=r"^0.05 of the training images holds out no image") as raised:
+        load_dataset("fake", test_fraction=0.2, val_fraction=0.05)
+    assert raised.value.field == "val_fraction"
+
+
+def test_fewer_training_images_than_classes_is_refused_naming_the_limit():
+    with pytest.raises(InputError, match=r"^5 training images can't cover 10 classes: use at "
+                                         r"least 10") as raised:
+        load_dataset("digits", train_limit=5)
+    assert raised.value.field == "train_limit"
+    assert load_dataset("digits", train_limit=10).split_counts()["train"] == 10
+
+
+def test_fewer_test_images_than_classes_is_refused_naming_the_test_share():
+    with pytest.raises(InputError, match=r"^.* keeps 7 test images for 10 classes") as raised:
+        load_dataset("digits", test_fraction=0.004)
+    assert raised.value.field == "test_fraction"
