@@ -1,4 +1,4 @@
-"""cnnkit.datasets.safe_files: where visitors may point, regular files only, bounded reads, safe zips."""
+"""cnnkit.datasets.safe_files: regular files only, bounded reads, safe zips (where visitors may point: tests/config/test_server_paths.py)."""
 
 import io
 import os
@@ -10,76 +10,9 @@ import pytest
 
 from cnnkit.datasets import safe_files
 from cnnkit.errors import InputError
-from cnnkit.config.server_paths import ServerPaths
 from cnnkit.datasets.safe_files import open_regular, open_zip, read_entry, read_regular, zip_entries
 
 from files import zip_of
-
-
-@pytest.fixture()
-def no_path_settings(monkeypatch):
-    for variable in ("CNNKIT_ALLOW_SERVER_PATHS", "CNNKIT_DATA_ROOTS", "CNNKIT_DATA_DIR"):
-        monkeypatch.delenv(variable, raising=False)
-
-
-# --- Server paths a visitor may name -------------------------------------------------------------
-
-
-def test_off_the_localhost_only_uploads_are_allowed(tmp_path, no_path_settings):
-    uploads = tmp_path / "uploads"
-    paths = ServerPaths.for_app(None, uploads)  # Streamlit's default: every address
-    assert not paths.open_to_visitors
-    assert paths.check(str(uploads / "abc.csv")) == (uploads / "abc.csv").resolve()
-    with pytest.raises(InputError, match=r"^Path on this machine: /etc/shadow is not an upload, and paths on this "
-                                         r"machine are off .*CNNKIT_ALLOW_SERVER_PATHS=1") as raised:
-        paths.check("/etc/shadow")
-    assert raised.value.field == "dataset_path"
-
-
-@pytest.mark.parametrize("address", ["localhost", "127.0.0.1", "::1"])
-def test_on_localhost_paths_under_the_data_folders_are_allowed_and_others_refused(tmp_path, monkeypatch,
-                                                                                  no_path_settings, address):
-    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
-    paths = ServerPaths.for_app(address, tmp_path / "uploads")
-    assert paths.open_to_visitors
-    assert paths.check(str(tmp_path / "data" / "mnist" / "train.csv")).name == "train.csv"
-    for outside in ("/etc", "/root", "/etc/shadow", str(tmp_path / "data" / ".." / "elsewhere.csv")):
-        with pytest.raises(InputError, match=r"^Path on this machine: .* is outside the folders this app reads from: "
-                                             r".*CNNKIT_DATA_ROOTS"):
-            paths.check(outside)
-
-
-def test_the_operator_can_open_paths_on_any_address_and_widen_the_folders(tmp_path, monkeypatch, no_path_settings):
-    monkeypatch.setenv("CNNKIT_ALLOW_SERVER_PATHS", "1")
-    monkeypatch.setenv("CNNKIT_DATA_ROOTS", os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]))
-    paths = ServerPaths.for_app("0.0.0.0", tmp_path / "uploads")
-    assert paths.open_to_visitors
-    assert paths.check(str(tmp_path / "b" / "faces.zip")).name == "faces.zip"
-    with pytest.raises(InputError, match="is outside the folders"):
-        paths.check(str(tmp_path / "c.csv"))
-
-
-def test_a_symlink_inside_a_data_folder_that_points_outside_is_refused(tmp_path, monkeypatch, no_path_settings):
-    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "shadow.csv").symlink_to("/etc/shadow")
-    with pytest.raises(InputError, match="is outside the folders"):
-        ServerPaths.for_app("localhost", tmp_path / "uploads").check(str(tmp_path / "data" / "shadow.csv"))
-
-
-def test_a_symlink_loop_or_a_nul_byte_is_an_input_error_under_every_policy(tmp_path, monkeypatch, no_path_settings):
-    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "a").symlink_to(tmp_path / "data" / "b")
-    (tmp_path / "data" / "b").symlink_to(tmp_path / "data" / "a")
-    for paths in (ServerPaths.for_app("localhost", tmp_path / "uploads"), ServerPaths.anywhere()):
-        for name in ("a", "b", "a/inside.csv"):
-            with pytest.raises(InputError, match=r"^Path on this machine: .* is a loop of symbolic links"):
-                paths.check(str(tmp_path / "data" / name))
-        with pytest.raises(InputError, match=r"^Path on this machine: .* is not a path this machine can read"):
-            paths.check("data\x00.csv")
-    with pytest.raises(InputError, match="is not an upload"):  # outside: refused as such, the loop not told
-        ServerPaths.for_app(None, tmp_path / "uploads").check(str(tmp_path / "data" / "a"))
 
 
 # --- Regular files only, size checked before reading -----------------------------------------------
