@@ -6,24 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit.models.architectures import ARCHITECTURES
 from cnnkit.cli import main
-from cnnkit.config.presets import PRESETS, get_preset
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_every_preset_is_a_valid_config():
-    for preset in PRESETS.values():
-        cfg = preset.config()
-        assert cfg.dataset and cfg.arch in ARCHITECTURES, preset.name
-
-
-def test_seed_presets_carry_the_write_ups_settings():
-    assert get_preset("seed000_cyclic").config().schedule == "cyclic"
-    augmented = get_preset("seed002_augmented").config()
-    assert (augmented.rotation, augmented.zoom, augmented.translate, augmented.schedule) == (10, 0.05, 0.05, "plateau")
-    assert get_preset("seed001_kaggle_mnist").config().val_fraction == 0.08
 
 
 def test_list_architectures_json_has_seed_parameter_counts(capsys):
