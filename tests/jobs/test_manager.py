@@ -201,16 +201,6 @@ def test_slots_the_runner_gains_are_taken_at_a_running_jobs_next_report(make_man
     assert states(manager, a, b) == ["running", "running"]
 
 
-def test_each_running_job_has_its_own_named_daemon_thread(make_manager, fake):
-    manager = make_manager(max_concurrent=2)
-    a, b = manager.submit(CFG, "a"), manager.submit(CFG, "b")
-    fake.started("a"), fake.started("b")
-    threads = {t.name: t for t in threading.enumerate()}
-    for job_id, name in ((a, "a"), (b, "b")):
-        thread = threads[f"cnnkit {job_id}: {name}"]
-        assert thread.daemon and thread.is_alive()
-
-
 # ---- cancelling ------------------------------------------------------------------------
 
 
@@ -407,21 +397,6 @@ def test_an_lr_find_job_shares_the_queue_and_keeps_its_range_test(make_manager, 
         manager.submit_lr_find(CFG, steps=2)
 
 
-def test_a_cancelled_lr_find_job_ends_cancelled(make_manager):
-    started = threading.Event()
-
-    def blocking_range_test(cfg, *, steps, cancel):
-        started.set()
-        assert cancel.wait(TIMEOUT)
-        raise training.Cancelled()  # what lr_range_test does at the next batch
-
-    manager = make_manager(range_tester=blocking_range_test)
-    job = manager.submit_lr_find(CFG)
-    assert started.wait(TIMEOUT)
-    manager.cancel(job)
-    assert manager.wait(job, TIMEOUT).state == "cancelled"
-
-
 # ---- construction ----------------------------------------------------------------------
 
 
@@ -522,18 +497,3 @@ def test_a_queued_job_cancelled_with_a_reason_reports_its_end(make_manager, fake
     assert [snapshot.state for snapshot in ended] == ["cancelled"]  # at once, from the cancel
     fake.started("first").end()
     assert manager.wait(first, TIMEOUT).state == "finished"
-
-
-def test_a_job_refused_for_a_persons_reason_fails_with_that_one_line(make_manager):
-    from cnnkit.tracking import StoreError
-
-    def refused(cfg, **kwargs):
-        raise StoreError("User reader may not launch runs in experiment cnnkit (permission READ): that needs EDIT.")
-
-    manager = JobManager(trainer=refused, recover_stale_runs=False)
-    try:
-        ended = manager.wait(manager.submit(CFG, "refused"), TIMEOUT)
-    finally:
-        manager.shutdown(timeout=TIMEOUT)
-    assert ended.state == "failed"
-    assert ended.error == "User reader may not launch runs in experiment cnnkit (permission READ): that needs EDIT."
