@@ -15,9 +15,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Files whose tests must also pass on JAX: every page's AppTests, the augmentation geometry and the
-# training speed-ups (mixed precision, weight averaging). Add more here.
+# training speed-ups (mixed precision, weight averaging; the run monitor, the rate plan and test-time
+# flip they rely on). Add more here.
 ON_JAX = ["tests/pages/test_pages.py", "tests/pages/test_kernels_page.py", "tests/pages/test_runs_page.py", "tests/pages/test_inspect_page.py",
-          "tests/pages/test_classify_page.py", "tests/models/test_augment.py", "tests/training/test_training_speedups.py",
+          "tests/pages/test_classify_page.py", "tests/models/test_augment.py", "tests/training/test_logged_training.py",
+          "tests/training/test_callbacks_run_monitor.py", "tests/training/test_callbacks_rate_plan.py", "tests/training/test_prediction.py",
           "tests/tracking/test_model_integrity.py", "tests/experiments/test_export.py", "tests/training/test_epoch_snapshots.py"]
 # test_pages.py on JAX: its fast core (which launches a run and sees it finish) and one Compare test.
 # Its other slow tests check Inspect and Classify, whose own files run here in full, or train runs to

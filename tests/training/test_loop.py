@@ -1,18 +1,15 @@
-"""A real (tiny) training run on scikit-learn's digits, logged to a temporary MLflow store."""
+"""train(): a real (tiny) run on scikit-learn's digits, logged to a temporary MLflow store, from its
+params, metrics, artifacts and progress to how it ends (finished, killed, failed) and relaunching it."""
 
 import threading
 
-import keras
 import numpy as np
 import pytest
 
 from cnnkit import tracking
 from cnnkit.tracking.store_opening import make_client
 from cnnkit.config import TrainConfig
-from cnnkit.training import Cancelled, lr_range_test, train
-from cnnkit.training.callbacks import CancelCheck, PassMonitor
-from cnnkit.training.callbacks.batch_loss import BatchLoss
-from cnnkit.training.prediction import predict_test_images
+from cnnkit.training import train
 
 TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=1, batch_size=64, seed=7)
 
@@ -118,29 +115,6 @@ def test_the_validation_pass_and_the_final_evaluation_report_their_own_batches(f
     assert evaluating[-1].pass_fraction == 1.0 and "evaluating on" in evaluating[-1].describe()
 
 
-def test_a_pass_reports_its_start_at_most_one_batch_per_interval_and_its_end():
-    heard = []
-    monitor = PassMonitor(100, heard.append, report_seconds=3600)
-    monitor.on_predict_begin()
-    for batch in range(100):
-        monitor.on_predict_batch_begin(batch)
-    monitor.on_predict_end()
-    assert heard == [0, 100]
-    every = PassMonitor(3, heard.append, report_seconds=0)
-    every.on_test_begin(), every.on_test_batch_begin(1), every.on_test_batch_begin(2), every.on_test_end()
-    assert heard[2:] == [0, 1, 2, 3]
-
-
-def test_an_evaluation_with_test_time_flip_counts_the_batches_of_both_passes():
-    inputs = keras.Input((2, 3, 1))
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs)))
-    heard = []
-    predict_test_images(model, np.zeros((600, 2, 3, 1), "float32"), TrainConfig(test_time_flip=True),
-                        threading.Event(), on_batches=lambda done, total: heard.append((done, total)))
-    assert heard[0] == (0, 6) and heard[-1] == (6, 6) and (3, 6) in heard  # 3 batches of 256 per pass
-    assert heard == sorted(heard)
-
-
 def test_relaunching_from_logged_params_sees_the_same_data_and_reproduces_the_run(finished, store):
     result, _ = finished
     client = make_client(store)
@@ -170,23 +144,6 @@ def test_cancelling_ends_the_run_killed_and_keeps_every_batch_it_logged(store):
     assert cancelled_at[0] <= len(steps) < 90  # stopped in its first epoch of 90 batches, not after 50 epochs
 
 
-def test_the_cancel_check_stops_fit_before_the_next_batch_starts():
-    cancel, begun = threading.Event(), []
-
-    class CancelAtThirdBatch(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            begun.append(batch)
-            if batch == 2:
-                cancel.set()
-
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile("sgd", "categorical_crossentropy")
-    with pytest.raises(Cancelled):
-        model.fit(np.zeros((64, 4)), np.eye(2)[np.zeros(64, int)], batch_size=8, verbose=0,
-                  callbacks=[CancelAtThirdBatch(), CancelCheck(cancel)])
-    assert begun == [0, 1, 2]  # batch 2 never trained: the check raised as it began
-
-
 def test_a_run_that_raises_ends_failed_with_its_message(store, tmp_path):
     missing = tmp_path / "nope.csv"
     result = train(TrainConfig(dataset="csv", dataset_path=str(missing), epochs=1), tracking_uri=store)
@@ -194,16 +151,6 @@ def test_a_run_that_raises_ends_failed_with_its_message(store, tmp_path):
     run = make_client(store).get_run(result.run_id)
     assert run.info.status == "FAILED"
     assert "nope.csv" in run.data.tags["cnnkit.error"]
-
-
-def test_batch_loss_is_recovered_from_the_running_mean():
-    tracker = BatchLoss(n_samples=10, batch_size=4)  # batches of 4, 4, 2
-    losses = [1.0, 3.0, 6.0]
-    running, seen, total = [], 0, 0.0
-    for size, loss in zip([4, 4, 2], losses):
-        seen, total = seen + size, total + size * loss
-        running.append(total / seen)
-    assert [tracker.update(i, m) for i, m in enumerate(running)] == pytest.approx(losses)
 
 
 def test_a_scheduled_learning_rate_is_logged_at_every_step(store):
@@ -216,10 +163,3 @@ def test_a_scheduled_learning_rate_is_logged_at_every_step(store):
     assert rates[0] == pytest.approx(cfg.learning_rate) and rates[-1] == pytest.approx(0.01, rel=0.1)
 
 
-def test_the_lr_range_test_records_rising_rates_and_suggests_a_range():
-    cfg = TrainConfig(**{**TINY, "optimizer": "sgd", "batch_size": 32})
-    test = lr_range_test(cfg, start_lr=1e-5, end_lr=10.0, steps=40)
-    assert 10 < len(test.learning_rates) <= 40
-    assert np.all(np.diff(test.learning_rates) > 0)
-    assert test.suggestion.lower <= test.suggestion.upper
-    assert test.learning_rates[0] <= test.suggestion.steepest <= test.learning_rates[-1]

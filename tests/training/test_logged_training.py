@@ -1,0 +1,59 @@
+"""Training with mixed precision, weight averaging, test-time flip and several steps per execution:
+real tiny digits runs.
+
+Backend-neutral: the suite also runs this file with KERAS_BACKEND=jax (tests/test_jax_backend.py).
+"""
+
+import numpy as np
+import pytest
+
+from cnnkit import tracking
+from cnnkit.tracking.store_opening import make_client
+from cnnkit.config import TrainConfig
+from cnnkit.training import train
+from cnnkit.training.tricks import schedule_preview
+
+TINY = dict(dataset="digits", arch="kaggle_mnist_cnn", epochs=2, batch_size=64, seed=3)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlruns') / 'mlflow.db'}"
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_a_mixed_precision_run_trains_logs_its_precision_and_reloads_with_a_float32_output(store, precision):
+    result = train(TrainConfig(**TINY, precision=precision), tracking_uri=store)
+    assert result.status == "FINISHED", result.error
+    assert result.metrics["test_accuracy"] > 0.3  # learned something in 2 epochs (chance is 0.1)
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
+    run = client.get_run(result.run_id)
+    assert run.data.params["precision"] == precision and run.data.tags["cnnkit.device"]
+    model = run_store.load_model(result.run_id)
+    assert model.get_layer("conv1").dtype_policy.name == precision
+    assert model.predict(np.zeros((1, 8, 8, 1)), verbose=0).dtype == np.float32
+
+
+def test_weight_averaging_finishes_with_the_averaged_weights_and_the_model_saves(store):
+    # 0.5 lets the average follow the weights closely enough to classify after two short epochs.
+    result = train(TrainConfig(**TINY, ema_momentum=0.5, test_time_flip=True), tracking_uri=store)
+    assert result.status == "FINISHED", result.error  # on JAX, saving after EMA once failed ("Array has been deleted")
+    model = tracking.RunStore(store).load_model(result.run_id)
+    assert model.count_params() > 0 and result.metrics["test_accuracy"] > 0.3
+
+
+def test_several_steps_per_execution_log_one_batch_loss_per_execution(store):
+    cfg = TrainConfig(**TINY, steps_per_execution=4, schedule="one_cycle", max_lr=0.01)
+    result = train(cfg, tracking_uri=store)
+    assert result.status == "FINISHED", result.error
+    client = make_client(store)
+    run_store = tracking.RunStore(store)
+    n_train = run_store.load_json_artifact(result.run_id, "dataset/summary.json")["splits"]["train"]
+    steps_per_epoch = -(-n_train // cfg.batch_size)
+    steps = sorted(m.step for m in client.get_metric_history(result.run_id, "batch_loss"))
+    per_epoch = list(range(4, steps_per_epoch, 4)) + [steps_per_epoch]
+    assert steps == per_epoch + [steps_per_epoch + step for step in per_epoch]
+    rates = {m.step: m.value for m in client.get_metric_history(result.run_id, "batch_lr")}
+    table = schedule_preview(cfg, steps_per_epoch)
+    assert all(rates[step] == pytest.approx(table[step - 1]) for step in steps)
