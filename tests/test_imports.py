@@ -190,3 +190,35 @@ def test_code_outside_a_package_uses_only_its_face():
     sources = [*PACKAGE.rglob("*.py"), *(ROOT / "app_pages").glob("*.py"), ROOT / "streamlit_app.py"]
     wrong = [problem for path in sorted(sources) for problem in reaches_past_faces(path, faces)]
     assert not wrong, "\n".join(wrong)
+
+
+# ---- every module has its own test file ----------------------------------------------------
+
+
+def expected_test_file(module: Path) -> Path | None:
+    """Where the tests of `module` live: tests/<package>/test_<module>.py (a subpackage's modules:
+    tests/<package>/test_<subpackage>_<module>.py); None for a package's face (tested here, by the
+    rules above) and for private helpers (tested through the modules that use them)."""
+    parts = module.relative_to(PACKAGE).with_suffix("").parts
+    if parts[-1] in ("__init__", "__main__") or parts[-1].startswith("_"):
+        return None
+    tests = ROOT / "tests"
+    if len(parts) == 1:  # cnnkit/cli.py: tests/cli/ when the CLI has a folder of tests, else tests/test_errors.py
+        folder = tests / parts[0]
+        return (folder if folder.is_dir() else tests) / f"test_{parts[0]}.py"
+    return tests / parts[0] / f"test_{'_'.join(parts[1:])}.py"
+
+
+def test_the_expected_test_file_follows_the_package():
+    assert expected_test_file(PACKAGE / "tracking" / "logger.py") == ROOT / "tests" / "tracking" / "test_logger.py"
+    assert expected_test_file(PACKAGE / "explorer" / "charts" / "compare.py") == \
+        ROOT / "tests" / "explorer" / "test_charts_compare.py"
+    assert expected_test_file(PACKAGE / "errors.py") == ROOT / "tests" / "test_errors.py"
+    assert expected_test_file(PACKAGE / "cli.py") == ROOT / "tests" / "cli" / "test_cli.py"
+    assert expected_test_file(PACKAGE / "jobs" / "__init__.py") is None
+
+
+def test_every_module_has_its_own_test_file():
+    missing = [f"{path.relative_to(ROOT)}: {expected.relative_to(ROOT)}" for path in sorted(PACKAGE.rglob("*.py"))
+               if (expected := expected_test_file(path)) is not None and not expected.exists()]
+    assert not missing, "modules without their test file:\n" + "\n".join(missing)

@@ -6,9 +6,9 @@ The package's concepts, a module each:
 - who may launch runs (`permissions`), patience with a busy store (`patience`) and a run's
   buffered writer (`logger`: `RunLogger`, its own thread for metrics);
 - a run's life (`run_lifecycle`), its files and checked models and snapshots (`artifacts`),
-  uploaded data for workers elsewhere (`uploads`), runs whose worker is gone (`stale_runs`);
+  uploaded data for workers elsewhere (`uploaded_data`), runs whose worker is gone (`stale_runs`);
 - reads for the app: the runs table (`runs_table`), curves (`curves`), people's edits
-  (`editing`), the Model Registry (`registry`), comparisons (`comparison_reads`), ablations
+  (`editing`), the Model Registry (`model_registry`), comparisons (`comparison_reads`), ablations
   (`ablation_reads`);
 - the tags, params, metrics and artifact names every run holds (`run_schema`, a contract with
   the runs already stored), heartbeats (`heartbeat`), forks' lineage (`lineage`) and the
@@ -29,7 +29,7 @@ from cnnkit.tracking.logger import RunLogger
 from cnnkit.tracking.patience import (
     STOP_GRACE_SECONDS, STORE_PATIENCE_SECONDS, Patience, StoreUnavailable, StoreWaitStopped,
 )
-from cnnkit.tracking.registry import RegisteredVersion
+from cnnkit.tracking.model_registry import RegisteredVersion
 from cnnkit.tracking.run_lifecycle import RunState, git_commit
 from cnnkit.tracking.runs_table import RUN_COLUMNS, RunsPage, RunSummary
 from cnnkit.tracking.store import RunStore

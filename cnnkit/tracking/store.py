@@ -9,13 +9,13 @@ from cnnkit.tracking.artifacts import RunArtifacts
 from cnnkit.tracking.comparison_reads import RunComparisons
 from cnnkit.tracking.curves import RunCurves
 from cnnkit.tracking.editing import RunEditing
-from cnnkit.tracking.registry import ModelRegistry
+from cnnkit.tracking.model_registry import ModelRegistry
 from cnnkit.tracking.run_lifecycle import RunLifecycle
 from cnnkit.tracking.runs_table import RunsTable
 from cnnkit.tracking.stale_runs import StaleRuns
 from cnnkit.tracking.store_address import describe_store
 from cnnkit.tracking.ablation_reads import AblationReads
-from cnnkit.tracking.uploads import UploadedData
+from cnnkit.tracking.uploaded_data import UploadedData
 
 
 class RunStore(RunLifecycle, RunArtifacts, UploadedData, StaleRuns, RunsTable, RunCurves, RunEditing, ModelRegistry,

@@ -56,7 +56,7 @@ def test_train_on_digits_prints_one_json_line_with_the_run_and_test_metrics(tmp_
 
 def test_register_a_runs_model_then_list_registered_models(tmp_path, capsys):
     from cnnkit.tracking import RunStore
-    from test_registry import run_with_model
+    from test_model_registry import run_with_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id = run_with_model(RunStore(uri), tmp_path)

@@ -1,4 +1,4 @@
-"""MLflow's Model Registry through the store (cnnkit.tracking.registry)."""
+"""MLflow's Model Registry through the store (cnnkit.tracking.model_registry)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Uploaded data kept with its run (cnnkit.tracking.uploads), for a worker on another machine."""
+"""Uploaded data kept with its run (cnnkit.tracking.uploaded_data), for a worker on another machine."""
 
 from cnnkit.config import TrainConfig
 from cnnkit.datasets.uploads import name_file
