@@ -13,7 +13,7 @@ from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.experiments.ablations import Ablation, AblationLaunch, parse_factor, preset_ablation, setting_factor
+from cnnkit.experiments.ablations import Ablation, AblationLaunch, parse_factor, preset_ablation
 from cnnkit.training import RunResult
 
 TIMEOUT = 30

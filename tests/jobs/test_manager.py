@@ -386,7 +386,8 @@ def fake_range_test(cfg, *, steps, cancel):
 
 def test_an_lr_find_job_shares_the_queue_and_keeps_its_range_test(make_manager, fake):
     manager = make_manager(max_concurrent=1, range_tester=fake_range_test)
-    train_job, find_job = manager.submit(CFG, "a"), manager.submit_lr_find(CFG, steps=30)
+    manager.submit(CFG, "a")
+    find_job = manager.submit_lr_find(CFG, steps=30)
     queued = manager.snapshot(find_job)
     assert (queued.kind, queued.state, queued.queue_position) == ("lr_find", "queued", 1)
     fake.started("a").end()

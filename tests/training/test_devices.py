@@ -9,7 +9,6 @@ here, in this process's backend with its single CPU.
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
