@@ -8,12 +8,22 @@ out, each unit-tested without a browser.
   background.
 """
 
-from cnnkit.explorer import (
-    charts, comparison, job_view, launch, plain_text, run_filter, run_pickers, selection, train_plan,
-)
-from cnnkit.explorer.model_cache import ModelCache
+import importlib
+
+# The face's modules, each imported on first use (PEP 562): a page imports only what it draws, and the
+# app's frame can show its "Starting up" note (it needs only plain_text) before Keras and MLflow load.
+_MODULES = ("charts", "comparison", "job_view", "launch", "plain_text", "run_filter", "run_pickers", "selection",
+            "train_plan")
 
 __all__ = [
     "ModelCache", "charts", "comparison", "job_view", "launch", "plain_text", "run_filter", "run_pickers",
     "selection", "train_plan",
 ]
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "ModelCache":
+        return importlib.import_module(f"{__name__}.model_cache").ModelCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

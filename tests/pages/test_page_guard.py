@@ -1,11 +1,16 @@
 """A page whose code fails shows one line and logs the traceback; Streamlit's own control flow passes."""
 
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from cnnkit.config import data_loading
 from alerts import alert_text
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_an_unexpected_error_shows_one_line_at_the_top_and_logs_the_traceback(app, monkeypatch, caplog):
@@ -84,3 +89,12 @@ def test_st_rerun_st_stop_and_st_switch_page_pass_through_the_guard():
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert at.title[0].value == "second"  # st.switch_page switched
+
+
+def test_the_guard_loads_neither_keras_nor_mlflow_so_the_starting_up_note_shows_first():
+    """streamlit_app.py shows "Starting up" only while Keras is not loaded, and imports the guard
+    before it: a guard that pulled in Keras (as a face importing every module once did) hid the note."""
+    code = ("import sys; from app_pages.guard import guarded\n"
+            "loaded = {m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax', 'mlflow'}\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
