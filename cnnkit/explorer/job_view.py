@@ -4,7 +4,8 @@ a line, its latest epoch, and the live view's figures."""
 import pandas as pd
 
 from cnnkit.config import describe_run
-from cnnkit.explorer import charts, plain_text
+import cnnkit.explorer.charts as charts
+import cnnkit.explorer.plain_text as plain_text
 from cnnkit.tracking import run_schema
 
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/directions_run:",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cnnkit.explorer import run_filter
+import cnnkit.explorer.run_filter as run_filter
 
 PICK_COUNT = 100  # the newest finished runs a picker offers without a search
 FIND_LABEL = "Find a run"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from cnnkit import tracking, training
-from cnnkit.jobs import termination
+import cnnkit.jobs.termination as termination
 from cnnkit.config import ServerPaths, TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs.events import JobEnded, JobEvent, ProgressReported, RunCreated

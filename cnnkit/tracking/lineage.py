@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cnnkit.tracking import run_schema
+import cnnkit.tracking.run_schema as run_schema
 
 
 @dataclass(frozen=True)

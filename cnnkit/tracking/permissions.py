@@ -11,7 +11,7 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2
 
-from cnnkit.tracking import store_opening
+import cnnkit.tracking.store_opening as store_opening
 from cnnkit.tracking._store_client import StoreClient
 from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT, login, shown_uri
 from cnnkit.tracking.store_opening import StoreError, login_refused

@@ -14,7 +14,7 @@ from typing import Any
 from cnnkit import full_disk
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
-from cnnkit.tracking import worker_process
+import cnnkit.tracking.worker_process as worker_process
 from cnnkit.tracking._store_client import as_input_error
 from cnnkit.tracking.heartbeat import beat_tags
 from cnnkit.tracking.logger import RunLogger

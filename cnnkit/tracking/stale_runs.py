@@ -3,7 +3,7 @@ ended KILLED so they don't stay RUNNING for ever."""
 
 from __future__ import annotations
 
-from cnnkit.tracking import worker_process
+import cnnkit.tracking.worker_process as worker_process
 from cnnkit.tracking._store_client import StoreClient, paged
 from cnnkit.tracking.heartbeat import heartbeat_age, stale_after_seconds
 from cnnkit.tracking.logger import RunLogger

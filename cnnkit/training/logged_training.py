@@ -15,7 +15,8 @@ from cnnkit import tracking
 from cnnkit.config import TrainConfig, load_data
 from cnnkit.datasets import Dataset
 from cnnkit.tracking import run_schema
-from cnnkit.training import accelerators, checkpoint
+import cnnkit.training.accelerators as accelerators
+import cnnkit.training.checkpoint as checkpoint
 from cnnkit.training.callbacks import CARRIED_STATE, CancelCheck, RunMonitor, training_callbacks
 from cnnkit.training.epoch_snapshots import EpochSnapshots
 from cnnkit.training.evaluation import evaluate

@@ -19,7 +19,9 @@ from cnnkit import tracking
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError, one_line
 from cnnkit.tracking import Heartbeat, lineage_tags, run_schema, stale_after_seconds
-from cnnkit.training import accelerators, checkpoint, forks
+import cnnkit.training.accelerators as accelerators
+import cnnkit.training.checkpoint as checkpoint
+import cnnkit.training.forks as forks
 from cnnkit.training.failures import LossDiverged, failure_message
 from cnnkit.training.logged_training import train_logged
 from cnnkit.training.progress import USER_CANCEL, Cancelled, Progress, ProgressCallback, RunResult

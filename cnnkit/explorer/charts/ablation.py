@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 
-from cnnkit.explorer import plain_text
+import cnnkit.explorer.plain_text as plain_text
 from cnnkit.explorer.charts._axes import _count_axis
 from cnnkit.explorer.charts._style import (OTHER, RUN_IN_HOVER, SPLIT_COLORS, _legend_below, _metric_label, _mode,
                                            _note, _run_colors, _style)

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnkit.explorer import plain_text
+import cnnkit.explorer.plain_text as plain_text
 from cnnkit.explorer.charts._axes import _count_axis, _log_axis, _spans_decades, _value_range
 from cnnkit.explorer.charts._style import (RUN_COLORS, RUN_IN_HOVER, SPLIT_COLORS, _legend_below, _metric_label,
                                            _mode, _note, _run_colors, _style)

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
-from cnnkit.explorer import plain_text
+import cnnkit.explorer.plain_text as plain_text
 from cnnkit.explorer.charts._style import TEXT_CLASSES, _note, _style
 
 
