@@ -47,16 +47,19 @@ if curves_tab.open:
         chosen_metric = metric.selectbox("Metric", options, key=kept_key(f"compare.metric.{granularity}", options[0]))
         window = smoothing.slider("Smoothing (moving average over points)", 1, 50,
                                   key=kept_key(f"compare.smooth.{granularity}", 1 if granularity == "epoch" else 10))
-        history = store.histories(chosen, batch=granularity == "batch")
+        timed = granularity == "epoch" and charts.X_AXES[per.radio(
+            "x axis", list(charts.X_AXES), horizontal=True, key=kept_key("compare.x_axis", "epochs"))] == "time"
+        keys = (*run_schema.EPOCH_CURVES, run_schema.ELAPSED_SECONDS)  # each run's clock, for the time axis
+        history = store.histories(chosen, keys, batch=granularity == "batch")
         history["run"] = history["run"].map(names).fillna(history["run"])
-        x = "epoch" if granularity == "epoch" else "step"
+        x = run_schema.ELAPSED_SECONDS if timed else "epoch" if granularity == "epoch" else "step"
         lineages, continued = store.lineages(chosen), {}
         if lineages and granularity == "epoch":  # a fork's line continues its parent's, drawn dashed up to the fork
-            parents = store.histories(sorted({lineage.parent_run_id for lineage in lineages.values()}))
+            parents = store.histories(sorted({lineage.parent_run_id for lineage in lineages.values()}), keys)
             history, continued = forks.with_parent_curves(
                 history, {run_id: (names[run_id], lineage) for run_id, lineage in lineages.items()}, parents)
         groups = comparison.seed_groups(store.params_diff(chosen))
-        if len(groups) < len(chosen) and not st.toggle("One line per run", key=kept_key("compare.each_seed", False),
+        if len(groups) < len(chosen) and not timed and not st.toggle("One line per run", key=kept_key("compare.each_seed", False),
                                                        help="Runs that differ only by their seed are drawn as one "
                                                             "mean line with a ± std band; switch on to see each run."):
             in_group = {run: group for group, runs in groups.items() for run in runs}

@@ -79,8 +79,10 @@ def runs_table():
     st.session_state[VIEW], st.session_state[ROWS] = view, rows
     first = (len(tokens) - 1) * run_filter.PAGE_SIZE
     shown_runs = f"runs {first + 1}–{first + len(shown)} of {'more than ' if page.more else ''}{first + len(shown)}"
-    st.caption(f"{shown_runs if len(shown) else 'No run matches the filters'} · newest first · tick a row to open "
-               "it, several to compare · click a header to sort this page")
+    # The store pages the runs newest first; a header click sorts the page in the browser, out of the page's
+    # sight: the caption claims the pages' order, never the rows'.
+    st.caption(f"{shown_runs if len(shown) else 'No run matches the filters'} · pages go from the newest run to "
+               "the oldest · tick a row to open it, several to compare · click a header to sort this page")
     st.dataframe(
         shown.drop(columns=["run_id"]),
         hide_index=True,
@@ -89,10 +91,19 @@ def runs_table():
         selection_mode="multi-row",
         key=TABLE,
         column_config={
+            "name": st.column_config.TextColumn("name", width="medium", help="Click a cell to read a long name whole."),
             run_schema.TEST_ACCURACY: st.column_config.NumberColumn("test acc", format="percent"),
-            run_schema.VAL_ACCURACY: st.column_config.NumberColumn("val acc", format="percent"),
+            run_schema.VAL_ACCURACY: st.column_config.NumberColumn("val acc", format="percent",
+                                                                   help="After the last epoch."),
+            **{key: st.column_config.NumberColumn(
+                f"to {threshold:.0%}".replace("%", " %"), format="%.0f s",
+                help=f"Seconds of training until validation accuracy first reached {threshold:.0%} (empty: never, "
+                     "or trained before cnnkit timed it).") for threshold, key in zip(
+                run_schema.VAL_ACCURACY_THRESHOLDS, run_schema.TIME_TO_METRICS)},
+            "tricks": st.column_config.TextColumn("tricks", width="medium"),
             "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
             "start_time": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
+            "tags": st.column_config.TextColumn("tags", width="small"),
         },
     )
     if len(tokens) > 1 or page.more:
@@ -157,7 +168,8 @@ if run_id:
         if metrics:
             st.dataframe(pd.DataFrame([metrics]), hide_index=True, column_config={  # accuracies in %, as everywhere
                 key: st.column_config.NumberColumn(key, format="percent") for key in metrics if key.endswith("accuracy")})
-        st.plotly_chart(charts.learning_curves(epochs), width="stretch")
+        x_axis = st.radio("x axis", list(charts.X_AXES), horizontal=True, key="runs.x_axis")
+        st.plotly_chart(charts.learning_curves(epochs, x=charts.X_AXES[x_axis]), width="stretch")
         if len(batches):
             left, right = st.columns(2)
             left.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch")

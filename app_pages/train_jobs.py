@@ -96,7 +96,9 @@ def jobs_panel(polling: bool):
         st.progress(job.fraction, text=f"{job.fraction:.0%} · elapsed {job_view.duration(job.elapsed_s)} · "
                                        f"ETA {job_view.duration(job.eta_s)}")
     last_step = job.batch_history[-1][0] if job.batch_history else 0
-    curves_figure, batch_figures = live_charts(watched, len(job.epoch_history), last_step, len(job.batch_history), job)
+    x_axis = charts.X_AXES[st.radio("x axis", list(charts.X_AXES), horizontal=True, key="train.x_axis")]
+    curves_figure, batch_figures = live_charts(watched, len(job.epoch_history), last_step, len(job.batch_history), x_axis,
+                                               job)
     curves, batch_view = st.columns([3, 2])
     curves.plotly_chart(curves_figure, width="stretch", key=f"curves-{watched}")
     for name, figure in batch_figures.items():
@@ -104,7 +106,7 @@ def jobs_panel(polling: bool):
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def live_charts(job_id: str, epochs_seen: int, last_step: int, points: int, _job):
-    """The live view's figures, built once per state of the job's histories (the arguments before
-    `_job` say which), so a view that has not changed is not rebuilt at every poll."""
-    return job_view.live_figures(_job.epoch_history, _job.batch_history)
+def live_charts(job_id: str, epochs_seen: int, last_step: int, points: int, x_axis: str, _job):
+    """The live view's figures, built once per state of the job's histories and x axis (the arguments
+    before `_job` say which), so a view that has not changed is not rebuilt at every poll."""
+    return job_view.live_figures(_job.epoch_history, _job.batch_history, x=x_axis)

@@ -59,14 +59,14 @@ def latest_epoch_line(job) -> str:
     return " · ".join(f"{k} {v:.4g}" for k, v in job.epoch_history[-1].items() if k in run_schema.EPOCH_CURVES)
 
 
-def live_figures(epoch_history, batch_history):
-    """(learning curves, {"batch": batch loss, "lr": learning rate}) of a job's histories so far;
-    no batch figures before its first batch."""
+def live_figures(epoch_history, batch_history, x: str = "epoch"):
+    """(learning curves against `x`, "epoch" or "time", {"batch": batch loss, "lr": learning rate}) of a
+    job's histories so far; no batch figures before its first batch."""
     epochs = pd.DataFrame(list(epoch_history))
     batches = pd.DataFrame(list(batch_history), columns=["step", *run_schema.BATCH_METRICS])
     if not len(batches):
-        return charts.learning_curves(epochs), {}
-    return charts.learning_curves(epochs), {
+        return charts.learning_curves(epochs, x=x), {}
+    return charts.learning_curves(epochs, x=x), {
         "batch": charts.batch_loss(batches, smoothing=10),
         "lr": charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
     }

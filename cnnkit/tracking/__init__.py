@@ -24,6 +24,7 @@ from cnnkit.tracking.heartbeat import Heartbeat, stale_after_seconds
 from cnnkit.tracking.lineage import Lineage, lineage_of, lineage_tags
 from cnnkit.tracking.run_schema import RESULT_METRICS, TEST_ACCURACY, TEST_PREFIX
 from cnnkit.tracking.artifacts import file_sha256, snapshot_name
+from cnnkit.tracking.curves import threshold_times, thresholds_reached, with_elapsed
 from cnnkit.tracking.comparison_reads import RESULT_COLUMNS, RunEvaluation, differing_params
 from cnnkit.tracking.logger import RunLogger
 from cnnkit.tracking.patience import (
@@ -46,5 +47,5 @@ __all__ = [
     "default_tracking_uri", "describe_store", "differing_params", "file_sha256", "git_commit", "heartbeat", "lineage",
     "login", "run_schema", "snapshot_name", "store_folder", "store_place", "worker_process",
     "Heartbeat", "stale_after_seconds", "Lineage", "lineage_of", "lineage_tags", "RESULT_METRICS", "TEST_ACCURACY",
-    "TEST_PREFIX",
+    "TEST_PREFIX", "threshold_times", "thresholds_reached", "with_elapsed",
 ]

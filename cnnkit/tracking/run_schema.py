@@ -9,7 +9,13 @@ VAL_LOSS = "val_loss"  # loss on the validation split after the epoch
 VAL_ACCURACY = "val_accuracy"  # accuracy on the validation split after the epoch
 LR = "lr"  # learning rate of the epoch's last step
 EPOCH_SECONDS = "epoch_seconds"  # wall time of the epoch, validation included
-EPOCH_METRICS = (LOSS, ACCURACY, VAL_LOSS, VAL_ACCURACY, LR, EPOCH_SECONDS)
+# Training time up to the end of the epoch: the sum of the epoch_seconds of the epochs that led to it,
+# so loading data, building the network and the test evaluation are not counted, nor the time a stopped
+# run waited to be resumed (it continues from its checkpoint's clock) nor a fork's start (it continues
+# from its parent's at the fork's epoch). Not logged by runs trained before it was, nor by a run resumed
+# from a checkpoint saved without it; `tracking.curves` then sums their epoch_seconds where it can.
+ELAPSED_SECONDS = "elapsed_s"
+EPOCH_METRICS = (LOSS, ACCURACY, VAL_LOSS, VAL_ACCURACY, LR, EPOCH_SECONDS, ELAPSED_SECONDS)
 EPOCH_CURVES = (LOSS, VAL_LOSS, ACCURACY, VAL_ACCURACY, LR)  # the epoch metrics drawn as curves
 
 # ---- metrics logged every optimizer step (step: the step, 1-based) ---------------------
@@ -23,6 +29,17 @@ FINAL_PREFIX = "final_"  # final_<loss, accuracy, val_loss, val_accuracy>: the l
 FINAL_ACCURACY = FINAL_PREFIX + ACCURACY
 FINAL_VAL_ACCURACY = FINAL_PREFIX + VAL_ACCURACY
 FINAL_METRICS = (LOSS, ACCURACY, VAL_LOSS, VAL_ACCURACY)  # the epoch metrics kept as final_<name>
+VAL_ACCURACY_THRESHOLDS = (0.90, 0.95, 0.98, 0.99)  # the validation accuracies a run's time to reach is logged
+TIME_TO_VAL_ACCURACY_PREFIX = "time_to_val_acc_"  # + the threshold in percent: the run's elapsed_s at the end of
+# the first epoch whose val_accuracy reached it, logged at that epoch's step (a fork: its parent's time, if earlier)
+
+
+def time_to_val_accuracy(threshold: float) -> str:
+    """The metric holding when validation accuracy first reached `threshold` (0.9 → time_to_val_acc_90)."""
+    return f"{TIME_TO_VAL_ACCURACY_PREFIX}{round(threshold * 100)}"
+
+
+TIME_TO_METRICS = tuple(time_to_val_accuracy(threshold) for threshold in VAL_ACCURACY_THRESHOLDS)
 EPOCHS_TRAINED = "epochs_trained"  # fewer than the epochs set after early stopping
 TEST_PREFIX = "test_"  # test_<evaluation metric>: the evaluation on the test split
 TEST_LOSS = TEST_PREFIX + "loss"

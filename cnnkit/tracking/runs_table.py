@@ -15,11 +15,13 @@ from mlflow.exceptions import MlflowException
 from cnnkit.config import describe_tricks
 from cnnkit.errors import InputError, one_line
 from cnnkit.tracking._store_client import StoreClient, duration_s, gc_paused, one_of_ids
-from cnnkit.tracking.run_schema import RESERVED_TAG_PREFIXES, TEST_ACCURACY, VAL_ACCURACY
+from cnnkit.tracking.run_schema import RESERVED_TAG_PREFIXES, TEST_ACCURACY, TIME_TO_METRICS, VAL_ACCURACY
 from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT
 
-RUN_COLUMNS = ("run_id", "name", "status", "dataset", "arch", "tricks", TEST_ACCURACY, VAL_ACCURACY, "epochs",
-               "duration_s", "start_time", "tags")
+# The results right after the name, where a wide table still shows them: the accuracies, then how long
+# training took to reach each validation accuracy of `run_schema.VAL_ACCURACY_THRESHOLDS` (nan: never).
+RUN_COLUMNS = ("run_id", "name", TEST_ACCURACY, VAL_ACCURACY, *TIME_TO_METRICS, "status", "dataset", "arch", "tricks",
+               "epochs", "duration_s", "start_time", "tags")
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,10 @@ def _frame_of_runs(runs: list[Run]) -> pd.DataFrame:
     for run in runs:
         info, params, metrics = run.info, run.data.params, run.data.metrics
         rows.append((
-            info.run_id, info.run_name, info.status, params.get("dataset", ""), params.get("arch", ""),
-            describe_tricks(params), metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
-            params.get("epochs"), duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags),
+            info.run_id, info.run_name, metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
+            *(metrics.get(key, math.nan) for key in TIME_TO_METRICS), info.status, params.get("dataset", ""),
+            params.get("arch", ""), describe_tricks(params), params.get("epochs"), duration_s(info, now_ms),
+            info.start_time, _user_tags(run.data.tags),
         ))
     frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")

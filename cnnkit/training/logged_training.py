@@ -66,11 +66,14 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
         _say_missing_epochs(logger, saved.epoch)
     if not logged_steps:  # a new run, a fork too (its saved state is its parent's snapshot)
         logger.log_metrics({run_schema.PARAM_COUNT: model.count_params()}, step=0)
+        inherited = saved.callbacks.get("monitor", {}).get("reached") if fork else None
+        if inherited:  # the thresholds a fork's parent had reached before the fork's first epoch
+            logger.log_metrics(inherited, step=saved.epoch)
 
     monitor = RunMonitor(logger, cfg, len(data.x_train), steps_per_epoch, report, initial_epoch=initial_epoch,
                          logged_epochs=logged_epochs, logged_steps=logged_steps)
     carried = training_callbacks(cfg)
-    stateful = {"monitor": (monitor, ("latest",)), **{type(callback).__name__: (callback, CARRIED_STATE[type(callback)])
+    stateful = {"monitor": (monitor, ("latest", "reached")), **{type(callback).__name__: (callback, CARRIED_STATE[type(callback)])
                                                         for callback in carried}}
     saver = checkpoint.EpochCheckpoint(run_folder, stateful, resume_from=saved,
                                       every_seconds=checkpoint.seconds_between_saves(),

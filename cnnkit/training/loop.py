@@ -86,15 +86,28 @@ def fork(
     when the fork can't be made (see `forkable`)."""
     store = tracking.RunStore(tracking_uri)
     cfg = forkable(parent_run_id, epoch, changes or {}, tracking_uri)
+    clock = _parent_clock(store, parent_run_id, epoch)
     with tempfile.TemporaryDirectory() as tmp:
         snapshot = store.download_snapshot(parent_run_id, epoch, Path(tmp))
         logger = store.start_run(cfg, experiment, run_name, lineage_tags(parent_run_id, epoch))
         run_folder = checkpoint.folder(tracking_uri, logger.run_id)
         run_folder.mkdir(parents=True, exist_ok=True)
         start = shutil.move(snapshot, run_folder / f"parent-{snapshot.name}")  # removed with the run's checkpoint
-    saved = checkpoint.Saved(epoch, training_done=False, weights=Path(start),
+    saved = checkpoint.Saved(epoch, training_done=False, weights=Path(start), callbacks=clock,
                              name=tracking.snapshot_name(parent_run_id, epoch))
     return _run_to_the_end(cfg, logger, run_folder, saved, cancel, on_progress, on_run_created, fork=True)
+
+
+def _parent_clock(store: tracking.RunStore, parent_run_id: str, epoch: int) -> dict:
+    """The monitor's state a fork starts from: its parent's clock after `epoch` and the thresholds the parent
+    had reached by then, whose times the fork logs as its own (its curve continues the parent's); {} for a
+    parent without a clock."""
+    epochs = store.epoch_history(parent_run_id)
+    before = epochs[epochs["epoch"] <= epoch]
+    if run_schema.ELAPSED_SECONDS not in before or before[run_schema.ELAPSED_SECONDS].isna().any() or before.empty:
+        return {}
+    return {"monitor": {"latest": {run_schema.ELAPSED_SECONDS: float(before[run_schema.ELAPSED_SECONDS].iloc[-1])},
+                        "reached": tracking.threshold_times(before)}}
 
 
 def forkable(parent_run_id: str, epoch: int, changes: dict[str, object], tracking_uri: str | None = None) -> TrainConfig:

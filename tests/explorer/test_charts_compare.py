@@ -143,3 +143,12 @@ def test_per_class_scores_has_precision_above_recall_with_bars_per_run():
     assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("Precision", "Recall")
     assert fig.layout.barmode == "group"
     assert note_text(charts.per_class_scores(pd.DataFrame())) == ["no per-class scores yet"]
+
+
+def test_compare_curves_against_wall_time_put_each_run_at_its_own_times():
+    history = two_run_history().assign(elapsed_s=[90.0, 30.0, 60.0, 100.0, 200.0, 300.0, np.nan])
+    fig = charts.compare_curves(history, "val_loss", x="elapsed_s")
+    assert list(fig.data[0].x) == [0.5, 1.0, 1.5] and list(fig.data[1].x) == [100 / 60, 200 / 60]  # minutes
+    assert list(fig.data[1].customdata) == ["1:40", "3:20"] and "wall time %{customdata}" in fig.data[1].hovertemplate
+    assert fig.layout.xaxis.title.text == "Wall time of training (min)" and fig.layout.xaxis.rangemode == "tozero"
+    assert fig.layout.title.text.startswith("Validation loss over wall time")

@@ -28,6 +28,28 @@ def test_learning_curves_draws_train_and_validation_loss_left_and_accuracy_right
     assert has_shared_look(fig)
 
 
+def test_learning_curves_against_wall_time_read_seconds_minutes_or_hours_with_the_clock_in_the_hover():
+    epochs = pd.DataFrame({"epoch": [2, 1, 3], "loss": [0.5, 0.9, 0.3], "val_accuracy": [0.7, 0.5, 0.8],
+                           "elapsed_s": [150.0, 75.0, 225.0]})
+    fig = charts.learning_curves(epochs, x="time")
+    assert list(fig.data[0].x) == [1.25, 2.5, 3.75]  # minutes: the longest time is past two minutes
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "Wall time of training (min)"
+    assert list(fig.data[0].customdata) == ["1:15", "2:30", "3:45"] and list(fig.data[1].text) == ["1", "2", "3"]
+    assert "%{customdata} of training, epoch %{text}" in fig.data[1].hovertemplate
+    short = charts.learning_curves(epochs.assign(elapsed_s=[20.0, 10.0, 30.0]), x="time")
+    assert list(short.data[0].x) == [10.0, 20.0, 30.0] and short.layout.xaxis.title.text == "Wall time of training (s)"
+    hours = charts.learning_curves(epochs.assign(elapsed_s=[7200.0, 3725.0, 10800.0]), x="time")
+    assert hours.layout.xaxis.title.text == "Wall time of training (h)" and hours.data[0].customdata[0] == "1:02:05"
+
+
+def test_learning_curves_against_wall_time_of_a_run_without_times_say_so():
+    fig = charts.learning_curves(pd.DataFrame({"epoch": [1, 2], "loss": [0.9, 0.5]}), x="time")
+    assert note_text(fig) == ["no training times logged for this run: its curves are drawn per epoch only"]
+    partly = charts.learning_curves(pd.DataFrame({"epoch": [1, 2], "loss": [0.9, 0.5], "elapsed_s": [None, 4.0]}),
+                                    x="time")
+    assert list(partly.data[0].x) == [4.0]
+
+
 def test_learning_curves_skips_missing_columns_and_draws_lines_only_for_many_epochs():
     fig = charts.learning_curves(pd.DataFrame({"epoch": range(1, 101), "loss": np.linspace(2, 0.1, 100)}))
     assert [t.name for t in fig.data] == ["train"] and fig.data[0].mode == "lines"

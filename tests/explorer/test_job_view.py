@@ -59,3 +59,9 @@ def test_live_figures_add_the_batch_views_after_the_first_batch():
     _, batch_figures = job_view.live_figures([], [(1, 2.0, 0.1), (2, 1.5, 0.1)])
     assert list(batch_figures) == ["batch", "lr"]
     assert list(batch_figures["lr"].data[0].y) == pytest.approx([0.1, 0.1])
+
+
+def test_live_learning_curves_follow_the_chosen_x_axis():
+    history = [{"epoch": 1, "loss": 1.0, "elapsed_s": 12.0}, {"epoch": 2, "loss": 0.5, "elapsed_s": 30.0}]
+    curves, _ = job_view.live_figures(history, [], x="time")
+    assert list(curves.data[0].x) == [12.0, 30.0] and curves.layout.xaxis.title.text == "Wall time of training (s)"

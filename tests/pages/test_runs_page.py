@@ -109,7 +109,7 @@ def test_runs_come_a_page_at_a_time_and_a_tick_on_another_page_stays(app, runs, 
     newest, fashion, oldest = runs
     monkeypatch.setattr(run_filter, "PAGE_SIZE", 2)
     at = app.switch_page("app_pages/runs.py").run()
-    assert caption_of_table(at).startswith("runs 1–2 of more than 2 · newest first")
+    assert caption_of_table(at).startswith("runs 1–2 of more than 2 · pages go from the newest run to the oldest")
     assert at.dataframe[0].value["name"].tolist() == ["newest digits", "fashion"]
     assert at.button(key="runs.previous").disabled
     tick(at, 0)
@@ -140,3 +140,15 @@ def test_a_search_mlflow_cannot_run_is_said_on_the_page_and_the_selection_kept(a
     assert at.session_state["runs.selected"] == [fashion] and at.session_state["open_run"] == fashion
     at.text_input(key="runs.search").set_value("owner=").run()
     assert not at.error and caption_of_table(at).startswith("No run matches the filters")
+
+
+def test_the_table_shows_the_results_beside_a_bounded_name_and_claims_no_order_a_header_click_could_change(app, runs):
+    at = app.switch_page("app_pages/runs.py").run()
+    table = at.dataframe[0]
+    assert list(table.value.columns[:7]) == ["name", "test_accuracy", "val_accuracy", "time_to_val_acc_90",
+                                             "time_to_val_acc_95", "time_to_val_acc_98", "time_to_val_acc_99"]
+    columns = json.loads(table.proto.columns)
+    assert columns["name"]["width"] == "medium"  # a long ablation name can't push the results off screen
+    assert (columns["time_to_val_acc_90"]["label"], columns["time_to_val_acc_90"]["type_config"]["format"]) == (
+        "to 90 %", "%.0f s")
+    assert "newest first" not in caption_of_table(at)  # the browser may have sorted the rows by any column

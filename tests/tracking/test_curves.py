@@ -1,6 +1,9 @@
 """Runs' curves (cnnkit.tracking.curves): a run's epochs and batches."""
 
+import pandas as pd
+
 from cnnkit.config import TrainConfig
+from cnnkit.tracking import threshold_times, thresholds_reached, with_elapsed
 
 
 def test_run_history_has_epoch_metrics_and_batches_with_the_rate_carried_forward(run_store):
@@ -23,3 +26,32 @@ def test_run_history_of_a_run_without_metrics_is_empty(run_store):
     epochs, batches = run_store.run_history(run_store.start_run(TrainConfig()).run_id)
     assert epochs.empty and list(epochs.columns) == ["epoch"]
     assert batches.empty and list(batches.columns) == ["step", "batch_loss", "batch_lr"]
+
+
+def test_a_run_logged_before_elapsed_s_gets_the_running_sum_of_its_epoch_seconds(run_store):
+    logger = run_store.start_run(TrainConfig())
+    for epoch, seconds in enumerate([3.0, 2.0, 4.0], start=1):
+        logger.log_metrics({"loss": 1 / epoch, "epoch_seconds": seconds}, step=epoch)
+    logger.finish("FINISHED")
+
+    assert run_store.epoch_history(logger.run_id)["elapsed_s"].tolist() == [3.0, 5.0, 9.0]
+    long = run_store.histories([logger.run_id], keys=("loss", "elapsed_s"))
+    assert list(long.columns) == ["run_id", "run", "epoch", "loss", "elapsed_s"]
+    assert long["elapsed_s"].tolist() == [3.0, 5.0, 9.0]
+
+
+def test_a_logged_clock_is_kept_and_a_fork_without_one_gets_none():
+    logged = pd.DataFrame({"epoch": [1, 2], "epoch_seconds": [3.0, 2.0], "elapsed_s": [10.0, 12.0]})
+    assert with_elapsed(logged)["elapsed_s"].tolist() == [10.0, 12.0]  # e.g. a fork continuing its parent's clock
+    fork = pd.DataFrame({"epoch": [3, 4], "epoch_seconds": [3.0, 2.0]})
+    assert "elapsed_s" not in with_elapsed(fork)
+    gap = pd.DataFrame({"epoch": [1, 2], "epoch_seconds": [3.0, None]})
+    assert "elapsed_s" not in with_elapsed(gap)
+
+
+def test_threshold_times_are_the_clock_at_the_first_epoch_reaching_each_threshold():
+    epochs = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_accuracy": [0.5, 0.8999999761581421, 0.97, 0.93],
+                           "elapsed_s": [10.0, 20.0, 30.0, 40.0]})
+    assert threshold_times(epochs) == {"time_to_val_acc_90": 20.0, "time_to_val_acc_95": 30.0}
+    assert threshold_times(epochs.drop(columns=["elapsed_s"])) == {}
+    assert thresholds_reached(0.98) == ("time_to_val_acc_90", "time_to_val_acc_95", "time_to_val_acc_98")

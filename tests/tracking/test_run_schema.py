@@ -18,7 +18,9 @@ def test_runs_logged_before_keep_their_names():
     assert (run_schema.DATA_FINGERPRINT_TAG, run_schema.TEST_FINGERPRINT_TAG, run_schema.DEVICE_TAG, run_schema.ERROR_TAG,
             run_schema.HOST_TAG, run_schema.PID_TAG) == (
         "cnnkit.data_fingerprint", "cnnkit.test_fingerprint", "cnnkit.device", "cnnkit.error", "cnnkit.host", "cnnkit.pid")
-    assert run_schema.EPOCH_METRICS == ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
+    assert run_schema.EPOCH_METRICS == ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds", "elapsed_s")
+    assert run_schema.TIME_TO_METRICS == ("time_to_val_acc_90", "time_to_val_acc_95", "time_to_val_acc_98",
+                                          "time_to_val_acc_99")
     assert run_schema.BATCH_METRICS == ("batch_loss", "batch_lr")
     assert run_schema.RESULT_METRICS == ("final_accuracy", "final_val_accuracy", "test_accuracy", "test_top3_accuracy",
                                          "test_top5_accuracy", "test_loss")

@@ -46,6 +46,18 @@ def test_runs_frame_durations_run_to_the_end_or_to_now(run_store, client):
     assert 0 <= frame.loc[running, "duration_s"] <= now - client.get_run(running).info.start_time / 1000
 
 
+def test_runs_frame_puts_the_results_and_the_times_to_each_accuracy_right_after_the_name(run_store):
+    reached = run_store.start_run(TrainConfig())
+    reached.log_metrics({"val_accuracy": 0.96, "time_to_val_acc_90": 12.5, "time_to_val_acc_95": 40.0}, step=2)
+    reached.finish("FINISHED")
+    frame = run_store.runs_frame()
+    assert list(frame.columns[1:9]) == ["name", "test_accuracy", "val_accuracy", "time_to_val_acc_90",
+                                        "time_to_val_acc_95", "time_to_val_acc_98", "time_to_val_acc_99", "status"]
+    row = frame.iloc[0]
+    assert (row["time_to_val_acc_90"], row["time_to_val_acc_95"]) == (12.5, 40.0)
+    assert math.isnan(row["time_to_val_acc_98"]) and math.isnan(row["time_to_val_acc_99"])  # never reached
+
+
 def test_runs_frame_shows_only_peoples_tags(run_store):
     run_id = finished_run(run_store)
     run_store.set_run_tag(run_id, "baseline")

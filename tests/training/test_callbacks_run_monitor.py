@@ -80,3 +80,54 @@ def test_batches_arriving_after_the_monitor_closed_are_ignored():
     monitor.close()
     monitor.on_train_batch_end(1, {"loss": 1.0})  # a callback thread finishing after fit was cancelled
     assert [step for step, _ in logger.metrics] == [1]
+
+
+def run_epochs(monitor, val_accuracies, first_epoch=0):
+    """Epochs without batches, each ending with `val_accuracies`' next value."""
+    monitor.on_train_begin()
+    for epoch, accuracy in enumerate(val_accuracies, start=first_epoch):
+        monitor.on_epoch_begin(epoch)
+        monitor.on_epoch_end(epoch, {"loss": 1.0, "val_accuracy": accuracy})
+
+
+def epoch_logs(logger):
+    return {step: values for step, values in logger.metrics if "epoch_seconds" in values}
+
+
+def test_the_clock_sums_the_epochs_and_each_threshold_is_timed_once_when_first_reached():
+    cfg = TrainConfig(**{**TINY, "epochs": 3, "batch_size": 4})
+    logger = RecordingLogger()
+    monitor = RunMonitor(logger, cfg, n_train=12, steps_per_epoch=3, on_progress=lambda p: None)
+    monitor.set_model(tiny_model())
+    float32_090 = 0.8999999761581421  # how Keras reports 90 right of 100
+    run_epochs(monitor, [0.5, float32_090, 0.99])
+    logs = epoch_logs(logger)
+    seconds = [logs[epoch]["epoch_seconds"] for epoch in (1, 2, 3)]
+    assert [logs[epoch]["elapsed_s"] for epoch in (1, 2, 3)] == pytest.approx(
+        [seconds[0], seconds[0] + seconds[1], sum(seconds)])
+    timed = {epoch: {key: value for key, value in logs[epoch].items() if key.startswith("time_to_")} for epoch in logs}
+    assert timed == {1: {}, 2: {"time_to_val_acc_90": logs[2]["elapsed_s"]},
+                     3: {key: logs[3]["elapsed_s"] for key in ("time_to_val_acc_95", "time_to_val_acc_98",
+                                                               "time_to_val_acc_99")}}
+
+
+def test_a_resumed_run_continues_its_checkpoints_clock_and_times_no_threshold_twice():
+    cfg = TrainConfig(**{**TINY, "epochs": 3, "batch_size": 4})
+    logger = RecordingLogger()
+    monitor = RunMonitor(logger, cfg, n_train=12, steps_per_epoch=3, on_progress=lambda p: None, initial_epoch=2)
+    monitor.set_model(tiny_model())
+    monitor.latest, monitor.reached = {"loss": 1.0, "elapsed_s": 100.0}, {"time_to_val_acc_90": 60.0}  # as restored
+    run_epochs(monitor, [0.96], first_epoch=2)
+    logged = epoch_logs(logger)[3]
+    assert logged["elapsed_s"] == pytest.approx(100.0 + logged["epoch_seconds"])
+    assert {key for key in logged if key.startswith("time_to_")} == {"time_to_val_acc_95"}
+
+
+def test_a_run_resumed_from_a_checkpoint_without_a_clock_logs_no_times():
+    cfg = TrainConfig(**{**TINY, "epochs": 3, "batch_size": 4})
+    logger = RecordingLogger()
+    monitor = RunMonitor(logger, cfg, n_train=12, steps_per_epoch=3, on_progress=lambda p: None, initial_epoch=2)
+    monitor.set_model(tiny_model())
+    monitor.latest = {"loss": 1.0, "epoch_seconds": 2.0}  # saved before elapsed_s was logged
+    run_epochs(monitor, [0.99], first_epoch=2)
+    assert not {key for key in epoch_logs(logger)[3] if key.startswith(("elapsed", "time_to_"))}

@@ -12,6 +12,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.tracking.lineage import Lineage, lineage_of, lineage_tags
 from cnnkit.training import fork, train
+import cnnkit.training.loop as loop
 
 TINY = TrainConfig(dataset="digits", arch="kaggle_mnist_cnn", epochs=2, batch_size=32, train_limit=300, snapshot_every=1,
                    seed=3)
@@ -59,6 +60,24 @@ def test_a_fork_from_epoch_1_continues_its_parent(parent):
     # Trained on from the parent's state, its epoch is like the parent's second, far below a first epoch's loss.
     assert abs(fork_epochs[run_schema.LOSS].iloc[0] - first_loss[2]) < 0.5 * (first_loss[1] - first_loss[2])
     assert runs.snapshot_epochs(result.run_id) == [2]
+    parent_clock = parent_epochs.set_index("epoch")[run_schema.ELAPSED_SECONDS][1]  # its clock goes on from the parent's
+    assert fork_epochs[run_schema.ELAPSED_SECONDS].iloc[0] == pytest.approx(
+        parent_clock + fork_epochs[run_schema.EPOCH_SECONDS].iloc[0])
+
+
+def test_a_fork_starts_from_its_parents_clock_and_the_thresholds_it_had_reached(tmp_path):
+    runs = tracking.RunStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    logger = runs.start_run(TINY)
+    for epoch, (accuracy, elapsed) in enumerate([(0.5, 10.0), (0.91, 25.0), (0.96, 40.0), (0.99, 55.0)], start=1):
+        logger.log_metrics({run_schema.VAL_ACCURACY: accuracy, run_schema.ELAPSED_SECONDS: elapsed}, step=epoch)
+    logger.finish("FINISHED")
+    assert loop._parent_clock(runs, logger.run_id, 3) == {"monitor": {
+        "latest": {run_schema.ELAPSED_SECONDS: 40.0},
+        "reached": {"time_to_val_acc_90": 25.0, "time_to_val_acc_95": 40.0}}}
+    old = runs.start_run(TINY)  # logged before elapsed_s: no clock to go on from
+    old.log_metrics({run_schema.VAL_ACCURACY: 0.99}, step=1)
+    old.finish("FINISHED")
+    assert loop._parent_clock(runs, old.run_id, 1) == {}
 
 
 def test_a_fork_that_does_not_fit_the_weights_is_refused_naming_the_label():

@@ -248,6 +248,8 @@ def test_a_resumed_run_says_which_epochs_its_store_lacks(tmp_path):
     resumed = resume(result.run_id, tracking_uri=store)
     assert resumed.status == "FINISHED", resumed.error
     assert logged_epochs(store, result.run_id) == [1, 3]
+    clock = tracking.RunStore(store).epoch_history(result.run_id).set_index("epoch")  # elapsed_s of 2 was kept
+    assert clock.loc[3, "elapsed_s"] == pytest.approx(clock.loc[2, "elapsed_s"] + clock.loc[3, "epoch_seconds"])
     assert make_client(store).get_run(result.run_id).data.tags["cnnkit.missing_epochs"] == (
         "epoch 2 was trained but never logged: the store lacks its metrics (the process ended before it wrote them); "
         "the run went on from its checkpoint after epoch 2")

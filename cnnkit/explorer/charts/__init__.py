@@ -16,7 +16,7 @@ from cnnkit.explorer.charts.images import image_grid, png
 from cnnkit.explorer.charts.network import (GRAD_CAM_CAPTION, HEAT_SHOWN_FROM, feature_map_grid, grad_cam,
                                             grad_cam_overlay)
 from cnnkit.explorer.charts.smoothing import ema, moving_average
-from cnnkit.explorer.charts.training import batch_loss, learning_curves, learning_rate, lr_finder
+from cnnkit.explorer.charts.training import X_AXES, batch_loss, learning_curves, learning_rate, lr_finder
 
 _CHARTS = (band_curves, batch_loss, class_distribution, compare_curves, computer_vs_human, confusion_difference,
            confusion_matrix, effects_chart, ema, feature_map_grid, gallery, grad_cam, grad_cam_overlay, image_grid,
@@ -24,5 +24,5 @@ _CHARTS = (band_curves, batch_loss, class_distribution, compare_curves, computer
            results_bars, samples_by_class)
 # Named from the functions themselves: a chart's name can be a metric's (batch_loss), which only
 # run_schema spells out.
-__all__ = ["GRAD_CAM_CAPTION", "HEAT_SHOWN_FROM", "OTHER", "RESULT_METRICS", "RIGHT", "WRONG",
+__all__ = ["GRAD_CAM_CAPTION", "HEAT_SHOWN_FROM", "OTHER", "RESULT_METRICS", "RIGHT", "WRONG", "X_AXES",
            *(chart.__name__ for chart in _CHARTS)]

@@ -15,6 +15,7 @@ import cnnkit.explorer.plain_text as plain_text
 from cnnkit.explorer.charts._axes import _count_axis, _log_axis, _spans_decades, _value_range
 from cnnkit.explorer.charts._style import (RUN_COLORS, RUN_IN_HOVER, SPLIT_COLORS, _legend_below, _metric_label,
                                            _mode, _note, _run_colors, _style)
+from cnnkit.explorer.charts._time import clocks, time_scale
 from cnnkit.explorer.charts.smoothing import moving_average
 from cnnkit.tracking import run_schema
 
@@ -38,11 +39,13 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
     dropped, then each run's values (sorted by `x`) are smoothed with the trailing `moving_average`
     over `smoothing` points. Runs get colours in order of first appearance. With `log_x` (as seed
     002 plots batch loss) x values <= 0 are left out. Accuracies are shown as percent; a learning
-    rate spanning more than two decades gets a log y axis. `continued` maps a run (a fork's parent up
+    rate spanning more than two decades gets a log y axis. With `x` `elapsed_s` (the training clock)
+    times read in s, min or h, m:ss in the hover. `continued` maps a run (a fork's parent up
     to the fork's epoch) to the run that continues it (the fork): it is drawn dashed in that run's colour.
     """
     label = _metric_label(metric)
-    title = f"{label[:1].upper()}{label[1:]} per {x}" + (f", average of the last {smoothing} points" if smoothing > 1 else "")
+    time = x == run_schema.ELAPSED_SECONDS
+    title = f"{label[:1].upper()}{label[1:]} {'over wall time' if time else f'per {x}'}" + (f", average of the last {smoothing} points" if smoothing > 1 else "")
     if history.empty or not {"run", x, metric} <= set(history.columns):
         return _note(title, f"no {label} recorded for these runs")
     rows = history[["run", x, metric]].copy()
@@ -55,6 +58,8 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
         return _note(title, f"no {label} recorded for these runs")
     percent = "accuracy" in metric
     value_format = ":.2%" if percent else ":.3g" if label == "learning rate" else ":.4f"
+    scale, time_title = time_scale(rows[x]) if time else (1.0, "")
+    hover_x = "wall time %{customdata}" if time else f"{x} %{{x}}"
     groups = dict(tuple(rows.groupby("run", sort=False)))
     fig = go.Figure()
     drawn = []
@@ -66,12 +71,14 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
         xs = part[x].to_numpy(dtype=float)
         ys = moving_average(part[metric], smoothing)
         drawn.append(ys)
-        fig.add_scatter(x=xs, y=ys, name=plain_text.plotly(run), mode=_mode(len(xs)),
+        fig.add_scatter(x=xs / scale, y=ys, name=plain_text.plotly(run), mode=_mode(len(xs)),
                         line_dash="dash" if run in continued else None, line_color=color,
-                        hovertemplate=f"{RUN_IN_HOVER}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}}<extra></extra>")
-    x_title = {"epoch": "Epoch", "step": "Optimizer step (batch)"}.get(x, x)
+                        customdata=clocks(xs) if time else None,
+                        hovertemplate=f"{RUN_IN_HOVER}<br>{hover_x}<br>{label}: %{{y{value_format}}}<extra></extra>")
+    x_title = {"epoch": "Epoch", "step": "Optimizer step (batch)", run_schema.ELAPSED_SECONDS: time_title}.get(x, x)
+    x_axis = dict(rangemode="tozero") if time else _count_axis(rows[x])
     fig.update_xaxes(title=x_title + (", log scale" if log_x else ""),
-                     **(_log_axis(rows[x]) if log_x else dict(type="linear", **_count_axis(rows[x]))))
+                     **(_log_axis(rows[x]) if log_x else dict(type="linear", **x_axis)))
     log_y = label == "learning rate" and _spans_decades(rows[metric])
     drawn = np.concatenate(drawn)
     if log_y:

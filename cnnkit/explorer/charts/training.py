@@ -11,15 +11,21 @@ from plotly.subplots import make_subplots
 
 from cnnkit.explorer.charts._axes import _count_axis, _log_axis, _spans_decades, _value_range
 from cnnkit.explorer.charts._style import HIGHLIGHT, SPLIT_COLORS, _floats, _mode, _note, _style
+from cnnkit.explorer.charts._time import clocks, time_scale
 from cnnkit.explorer.charts.smoothing import ema, moving_average
 from cnnkit.tracking import run_schema
 
 
-def learning_curves(epochs: pd.DataFrame) -> go.Figure:
-    """Loss (left) and accuracy (right) per epoch, train and validation.
+X_AXES = {"epochs": "epoch", "wall time": "time"}  # the pages' x-axis choice -> learning_curves' `x`
+
+
+def learning_curves(epochs: pd.DataFrame, x: str = "epoch") -> go.Figure:
+    """Loss (left) and accuracy (right) per epoch, train and validation, against the epoch or,
+    with `x` "time", the run's training clock (`elapsed_s`, in s, min or h; m:ss in the hover).
 
     `epochs` has a column `epoch` and any of `loss`, `val_loss`, `accuracy`, `val_accuracy`
-    (accuracy as a fraction 0-1); missing columns are skipped, NaNs leave gaps.
+    (accuracy as a fraction 0-1), and `elapsed_s` for the time axis; missing columns are skipped,
+    NaNs leave gaps. On the time axis, epochs without a time are left out.
     """
     title = "Learning curves"
     metrics = [m for m in (run_schema.LOSS, run_schema.VAL_LOSS, run_schema.ACCURACY, run_schema.VAL_ACCURACY)
@@ -27,7 +33,16 @@ def learning_curves(epochs: pd.DataFrame) -> go.Figure:
     if epochs.empty or "epoch" not in epochs or not metrics:
         return _note(title, "no epochs yet")
     epochs = epochs.sort_values("epoch")
-    x = epochs["epoch"].to_numpy()
+    if x == "time":
+        if run_schema.ELAPSED_SECONDS not in epochs or epochs[run_schema.ELAPSED_SECONDS].isna().all():
+            return _note(title, "no training times logged for this run: its curves are drawn per epoch only")
+        epochs = epochs.dropna(subset=[run_schema.ELAPSED_SECONDS])
+        seconds = epochs[run_schema.ELAPSED_SECONDS].to_numpy(dtype=float)
+        scale, x_title = time_scale(seconds)
+        xs, hover_x, axis = seconds / scale, "%{customdata} of training, epoch %{text}", dict(rangemode="tozero")
+    else:
+        xs = epochs["epoch"].to_numpy()
+        x_title, hover_x, axis = "Epoch", "epoch %{x}", _count_axis(xs)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
     in_legend = set()
     for metric in metrics:
@@ -35,13 +50,15 @@ def learning_curves(epochs: pd.DataFrame) -> go.Figure:
         quantity = metric.removeprefix("val_")
         value_format = ":.2%" if quantity == "accuracy" else ":.4f"
         fig.add_scatter(
-            x=x, y=epochs[metric].to_numpy(dtype=float), name=split, mode=_mode(len(x)),
+            x=xs, y=epochs[metric].to_numpy(dtype=float), name=split, mode=_mode(len(xs)),
             line_color=SPLIT_COLORS[split], legendgroup=split, showlegend=split not in in_legend,
-            hovertemplate=f"epoch %{{x}}<br>{split} {quantity}: %{{y{value_format}}}<extra></extra>",
+            customdata=clocks(epochs[run_schema.ELAPSED_SECONDS]) if x == "time" else None,
+            text=epochs["epoch"].astype(int).astype(str).to_numpy() if x == "time" else None,
+            hovertemplate=f"{hover_x}<br>{split} {quantity}: %{{y{value_format}}}<extra></extra>",
             row=1, col=1 if quantity == "loss" else 2,
         )
         in_legend.add(split)
-    fig.update_xaxes(title="Epoch", **_count_axis(x))
+    fig.update_xaxes(title=x_title, **axis)
     losses = epochs[[m for m in metrics if m.endswith("loss")]].to_numpy(dtype=float)
     accuracies = epochs[[m for m in metrics if m.endswith("accuracy")]].to_numpy(dtype=float)
     fig.update_yaxes(title_text="Loss", range=_value_range(losses, low=0), row=1, col=1)

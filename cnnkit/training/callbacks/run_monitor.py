@@ -29,6 +29,11 @@ class RunMonitor(keras.callbacks.Callback):
     thread, Keras raises it in the training loop at its next batch. A resumed run starts at
     `initial_epoch` and does not log again the epochs and steps its store already holds
     (`logged_epochs`, `logged_steps`: what the interrupted process logged after its checkpoint).
+
+    Each epoch's `elapsed_s` continues the clock of the epoch before (`latest`, which a checkpoint
+    carries, as a fork's start carries its parent's); a run resumed from a checkpoint without one logs
+    none. The first epoch whose validation accuracy reaches each of `VAL_ACCURACY_THRESHOLDS` logs its
+    elapsed_s as that threshold's `time_to_val_acc_*`, once (`reached`, also carried).
     """
 
     async_safe = True
@@ -42,6 +47,7 @@ class RunMonitor(keras.callbacks.Callback):
         self.batch_loss = BatchLoss(n_train, cfg.batch_size)
         self.rates = RatePlan(cfg, steps_per_epoch)
         self.epoch, self.batch, self.logged_lr, self.latest = initial_epoch, 0, None, {}
+        self.reached: dict[str, float] = {}  # time_to_val_acc_* -> elapsed_s, for the thresholds reached
         self.step = self.first_step = initial_epoch * steps_per_epoch
         self.logged_epochs, self.logged_steps = logged_epochs, logged_steps
         self.diverged: LossDiverged | None = None
@@ -81,11 +87,24 @@ class RunMonitor(keras.callbacks.Callback):
             raise LossDiverged(epoch + 1, self.steps_per_epoch, values[run_schema.LOSS])
         values[run_schema.LR] = self.rates.at(self.step - 1)
         values[run_schema.EPOCH_SECONDS] = time.monotonic() - self.epoch_started
+        before = self.latest.get(run_schema.ELAPSED_SECONDS, 0.0 if epoch == 0 else None)
+        if before is not None:
+            values[run_schema.ELAPSED_SECONDS] = before + values[run_schema.EPOCH_SECONDS]
+        reached = self._newly_reached(values)
         self.latest = values
         if epoch + 1 > self.logged_epochs:
-            self.logger.log_metrics(values, step=epoch + 1)
+            self.logger.log_metrics({**values, **reached}, step=epoch + 1)
         self.logger.flush()
         self._report("epoch", self.steps_per_epoch, values)
+
+    def _newly_reached(self, values: dict[str, float]) -> dict[str, float]:
+        """The thresholds this epoch's validation accuracy reaches for the first time, as time_to metrics."""
+        elapsed, accuracy = values.get(run_schema.ELAPSED_SECONDS), values.get(run_schema.VAL_ACCURACY)
+        if elapsed is None or accuracy is None:
+            return {}
+        reached = {key: elapsed for key in tracking.thresholds_reached(accuracy) if key not in self.reached}
+        self.reached.update(reached)
+        return reached
 
     def _raise_if_diverged(self) -> None:
         if self.diverged is not None:
