@@ -216,15 +216,20 @@ def kept_key(key: str, default) -> str:
 FINAL = "final"  # the epoch sliders' last stop: the finished run's own model and evaluation
 
 
-def epoch_slider(snapshots: list[int], key: str, whose: str = "this run", where=st) -> int | None:
+def epoch_slider(snapshots: list[int], key: str, whose: str = "this run", where=st,
+                 last_epoch: int | None = None) -> int | None:
     """An epoch slider over snapshot epochs (its value: an epoch, or None for the finished runs), or a
-    one-line caption saying why there is none."""
-    if not snapshots:
-        where.caption(f":material/history: No epoch slider: {whose} kept no snapshots (train with "
+    one-line caption saying why there is none. With `last_epoch` (the epochs the run trained) the
+    snapshot after it and the finished run are one stop, "N (final)": one model, one label."""
+    stops = [epoch for epoch in snapshots if epoch != last_epoch]
+    if not stops:
+        why = "kept no snapshots" if not snapshots else "kept a snapshot of its last epoch only"
+        where.caption(f":material/history: No epoch slider: {whose} {why} (train with "
                       f"“{SETTINGS['snapshot_every'].label}” on to rewind a run).")
         return None
-    picked = where.select_slider("Epoch", [*snapshots, FINAL], value=FINAL, key=key,
-                                 format_func=lambda epoch: epoch if epoch == FINAL else f"{epoch}",
+    final = FINAL if last_epoch is None else f"{last_epoch} ({FINAL})"
+    picked = where.select_slider("Epoch", [*stops, FINAL], value=FINAL, key=key,
+                                 format_func=lambda epoch: final if epoch == FINAL else f"{epoch}",
                                  help="Rewind to the model and test predictions kept after that epoch; "
-                                      f"“{FINAL}” is the finished run.")
+                                      f"“{final}” is the finished run.")
     return None if picked == FINAL else int(picked)

@@ -4,50 +4,80 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.experiments import ablation_analysis, time_travel
-from cnnkit.explorer import charts, comparison, plain_text
+from cnnkit.explorer import charts, comparison, plain_text, run_pickers, view_address
 from cnnkit.tracking import run_schema
 from cnnkit.training import forks
 from cnnkit.errors import InputError
+from app_pages import address_bar
 from app_pages.common import (
-    cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider, kept_key,
-    picker_runs, run_store,
+    FINAL, cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider,
+    kept_key, picker_runs, run_store,
 )
+from app_pages.compare_confusion import confusion_view
 
 store = run_store()
 st.title("Compare runs")
 PAGE_WIDTH_PX = 1000  # about what the wide layout gives the main column; galleries share it
+TABS = ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken"]
+CURVES = {"epoch": run_schema.EPOCH_CURVES, "batch": run_schema.BATCH_METRICS}
+SMOOTHING = {"epoch": 1, "batch": 10}  # the default window per granularity
+view = address_bar.linked_view("compare", {  # a reload's or a shared link's view
+    "runs": view_address.run_ids, "tab": view_address.one_of(TABS), "per": view_address.one_of(CURVES),
+    "metric": view_address.name, "smooth": view_address.whole_number(1, 50), "epoch": view_address.epoch,
+    "x": view_address.one_of(charts.X_AXES)})
+per = view.get("per", st.session_state.get("compare.per.kept", "epoch"))
+if view.get("metric") not in CURVES[per]:
+    view.pop("metric", None)
+for name, key in (("per", "compare.per"), ("metric", f"compare.metric.{per}"), ("smooth", f"compare.smooth.{per}"),
+                  ("x", "compare.x_axis")):
+    if name in view:
+        address_bar.restore(key, view[name])
+if "tab" in view:
+    st.session_state["compare.tab"] = view["tab"]
 
 linked = st.session_state.get("compare_runs", [])  # runs selected on the Runs page
-offered = picker_runs("compare.runs", [*st.session_state.get("compare.runs", []), *linked], at_least=2,
+asked = view.get("runs", [])
+offered = picker_runs("compare.runs", [*st.session_state.get("compare.runs", []), *linked, *asked], at_least=2,
                       none_yet="Compare needs at least two finished runs. Launch some on the Train page.")
 labels = offered.labels
+if asked:
+    if found := [run_id for run_id in asked if run_id in labels]:
+        st.session_state["compare.runs"] = found
+    if note := view_address.gone_note(asked, labels):
+        st.caption(plain_text.markdown(note))
 preselected = [run_id for run_id in linked if run_id in labels]
 chosen = st.multiselect("Runs to compare", list(labels), default=preselected or comparison.default_runs(offered.runs),
-                        format_func=labels.get, key="compare.runs",
+                        format_func=labels.get, key="compare.runs", filter_mode=run_pickers.FILTER_MODE,
+                        select_all=run_pickers.SELECT_ALL_UP_TO,
                         help="Pick two or more finished runs, or select rows on the Runs page and press Compare.")
 if len(chosen) < 2:
+    address_bar.show_view("compare", {"runs": chosen}, {})
     st.info("Pick at least two runs.")
     st.stop()
 
 results = store.results_table(chosen)
 names = dict(zip(results["run_id"], results["run"]))
 snapshots = {run_id: cached_snapshot_epochs(run_id) for run_id in chosen}
-epoch = epoch_slider(sorted(set().union(*snapshots.values())), "compare.epoch", whose="these runs")
+all_snapshots = sorted(set().union(*snapshots.values()))
+if "epoch" in view and (view["epoch"] is None or view["epoch"] in all_snapshots):
+    st.session_state["compare.epoch"] = FINAL if view["epoch"] is None else view["epoch"]
+epoch = epoch_slider(all_snapshots, "compare.epoch", whose="these runs")
+if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
+    st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {plain_text.markdown(', '.join(finals))}.")
 # Only the open tab is drawn (a stateful tab set reruns the page when another opens): adding a run then
 # reads and draws one tab's data, not all seven tabs'. A tab's picks outlive its closing (`kept_key`).
 curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab, epochs_tab = st.tabs(
-    ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken"], key="compare.tab",
-    on_change="rerun")
+    TABS, key="compare.tab", on_change="rerun")
 
 if curves_tab.open:
     with curves_tab:
-        per, metric, smoothing = st.columns([1, 1, 2])
-        granularity = per.radio("Per", ["epoch", "batch"], horizontal=True, key=kept_key("compare.per", "epoch"))
-        options = run_schema.EPOCH_CURVES if granularity == "epoch" else run_schema.BATCH_METRICS
+        per_column, metric, smoothing = st.columns([1, 1, 2])
+        granularity = per_column.radio("Per", list(CURVES), horizontal=True, key=kept_key("compare.per", "epoch"))
+        options = CURVES[granularity]
         chosen_metric = metric.selectbox("Metric", options, key=kept_key(f"compare.metric.{granularity}", options[0]))
         window = smoothing.slider("Smoothing (moving average over points)", 1, 50,
-                                  key=kept_key(f"compare.smooth.{granularity}", 1 if granularity == "epoch" else 10))
-        timed = granularity == "epoch" and charts.X_AXES[per.radio(
+                                  key=kept_key(f"compare.smooth.{granularity}", SMOOTHING[granularity]))
+        timed = granularity == "epoch" and charts.X_AXES[per_column.radio(
             "x axis", list(charts.X_AXES), horizontal=True, key=kept_key("compare.x_axis", "epochs"))] == "time"
         keys = (*run_schema.EPOCH_CURVES, run_schema.ELAPSED_SECONDS)  # each run's clock, for the time axis
         history = store.histories(chosen, keys, batch=granularity == "batch")
@@ -97,72 +127,10 @@ if any(tab.open for tab, _ in evaluation_tabs):  # only their tabs read the runs
             evaluations[run_id] = cached_evaluation(run_id, epoch if epoch in snapshots[run_id] else None)
         except InputError as error:
             st.warning(f"{plain_text.markdown(names[run_id])}: {plain_text.markdown(error)}")
-    if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
-        st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {plain_text.markdown(', '.join(finals))}.")
     fingerprints = store.test_fingerprints(list(evaluations))
     comparable = comparison.comparability({plain_text.markdown(names[run_id]): evaluation for run_id, evaluation in evaluations.items()},
                                           test_sets={plain_text.markdown(names[run_id]): fingerprint
                                                      for run_id, fingerprint in fingerprints.items()})
-
-
-def confusion_view():
-    normalize = st.toggle("Row-normalised (share of each true class)", key=kept_key("compare.normalize", True))
-    columns = st.columns(min(2, len(evaluations)))  # 10 classes stay readable at half width
-    clicked = {}
-    for i, (run_id, evaluation) in enumerate(evaluations.items()):
-        with columns[i % len(columns)]:
-            event = st.plotly_chart(
-                charts.confusion_matrix(evaluation.confusion, evaluation.class_names, normalize=normalize, title=names[run_id],
-                                        clickable=True),
-                width="stretch", on_select="rerun", selection_mode="points", key=f"confusion-{run_id}")
-            points = event.selection.points if event and event.selection else []
-            if points:
-                clicked = {"run": run_id, "true": points[0]["y"], "predicted": points[0]["x"]}
-    difference_view()
-    if clicked:
-        cell_images(**clicked)
-    else:
-        st.caption("Click a cell to see the test images behind it.")
-
-
-def difference_view():
-    if len(evaluations) < 2:
-        return
-    first, second = st.columns(2)
-    index_a, index_b = comparable.difference_pair()
-    runs = ",".join(evaluations)  # in the keys: another set of runs starts again from its own best pair
-    a = first.selectbox("Difference: A", list(evaluations), format_func=names.get,
-                        key=kept_key(f"compare.diff.a.{runs}", list(evaluations)[index_a]))
-    b = second.selectbox("B", list(evaluations), format_func=names.get,
-                         key=kept_key(f"compare.diff.b.{runs}", list(evaluations)[index_b]))
-    if reason := comparable.why_not("difference", runs=(plain_text.markdown(names[a]), plain_text.markdown(names[b]))):
-        st.info(reason)
-        return
-    st.plotly_chart(charts.confusion_difference(evaluations[a].confusion, evaluations[b].confusion,
-                                                evaluations[a].class_names, names=(names[a], names[b])), width="stretch")
-    st.caption("Each cell: how many more (+) or fewer (−) test images B puts there than A; blank where they agree. "
-               "Blue where B does better, red where A does: on the diagonal more images is better, off it fewer, "
-               "so a blue cell off the diagonal has a negative number.")
-
-
-def cell_images(run: str, true: str, predicted: str):
-    """The test images behind one clicked confusion cell of one run, captioned in its own class names."""
-    evaluation = evaluations[run]
-    true_index, predicted_index = evaluation.class_names.index(str(true)), evaluation.class_names.index(str(predicted))
-    mistakes = evaluation.mistakes
-    cell = mistakes[(mistakes["true"] == true_index) & (mistakes["predicted"] == predicted_index)]
-    st.markdown(f"**{plain_text.markdown(names[run])}**: true *{plain_text.markdown(true)}*, predicted *{plain_text.markdown(predicted)}*")
-    if true_index == predicted_index:
-        st.caption(f"{int(evaluation.confusion[true_index, true_index])} test images classified correctly.")
-    elif cell.empty:
-        st.caption("No test images in this cell.")
-    else:
-        try:
-            images = cached_test_split(run).x_test[cell["index"].to_numpy()[:50]]
-            st.plotly_chart(charts.gallery(images, [f"#{i} {c:.0%}" for i, c in zip(cell["index"], cell["confidence"])],
-                                           columns=10), width="stretch")
-        except InputError as error:
-            st.warning(plain_text.markdown(error))
 
 
 def mistakes_view():
@@ -230,12 +198,13 @@ def per_class_view():
     st.plotly_chart(charts.per_class_scores(scores), width="stretch")
 
 
-for (tab, view), render in zip(evaluation_tabs, (confusion_view, per_class_view, mistakes_view)):
+for (tab, tab_view), render in zip(evaluation_tabs, (lambda: confusion_view(evaluations, names, comparable),
+                                                     per_class_view, mistakes_view)):
     if tab.open:
         with tab:
             if not evaluations:
                 st.info("None of these runs has an evaluation to show (see the warnings above).")
-            elif reason := comparable.why_not(view):
+            elif reason := comparable.why_not(tab_view):
                 st.info(reason)
             else:
                 render()
@@ -243,3 +212,10 @@ for (tab, view), render in zip(evaluation_tabs, (confusion_view, per_class_view,
 if epochs_tab.open:
     with epochs_tab:
         fixed_and_broken_view()
+
+per = st.session_state.get("compare.per.kept", "epoch")
+address_bar.show_view("compare", {
+    "runs": chosen, "tab": st.session_state.get("compare.tab"), "per": per, "epoch": epoch,
+    "metric": st.session_state.get(f"compare.metric.{per}.kept"), "smooth": st.session_state.get(f"compare.smooth.{per}.kept"),
+    "x": st.session_state.get("compare.x_axis.kept"),
+}, {"tab": TABS[0], "per": "epoch", "metric": CURVES[per][0], "smooth": SMOOTHING[per], "x": "epochs"})

@@ -3,19 +3,33 @@
 import numpy as np
 import streamlit as st
 
-from cnnkit.explorer import charts, plain_text
+from cnnkit.explorer import charts, plain_text, view_address
 from cnnkit.models import inspection
+from cnnkit.tracking import run_schema
 from cnnkit.errors import InputError
+from app_pages import address_bar
 from app_pages.common import (
-    cached_snapshot_epochs, cached_test_split, epoch_slider, kept_key, model_cache, model_key, picker_runs,
+    FINAL, cached_snapshot_epochs, cached_test_split, epoch_slider, kept_key, model_cache, model_key, picker_runs,
     run_evaluation, run_model, run_store,
 )
 
 store = run_store()
 st.title("Inspect a run")
+TABS = ["Dashboard", "Feature maps", "Filters", "Probabilities", "Grad-CAM"]
+SOURCES = ("misclassified", "test set")
+view = address_bar.linked_view("inspect", {  # a reload's or a shared link's view
+    "run": view_address.run_id, "epoch": view_address.epoch, "tab": view_address.one_of(TABS),
+    "from": view_address.one_of(SOURCES), "image": view_address.whole_number(0, 10**7), "layer": view_address.name})
+if "tab" in view:
+    st.session_state["inspect.tab"] = view["tab"]
 
 preselected = st.session_state.get("inspect_run")  # a run opened from the Runs page
-labels = picker_runs("inspect.run", [st.session_state.get("inspect.run"), preselected]).labels
+labels = picker_runs("inspect.run", [st.session_state.get("inspect.run"), preselected, view.get("run")]).labels
+if "run" in view:
+    if view["run"] in labels:
+        st.session_state["inspect.run"] = view["run"]
+    else:
+        st.caption(plain_text.markdown(view_address.gone_note([view["run"]], labels)))
 run_id = st.selectbox("Run", list(labels), index=list(labels).index(preselected) if preselected in labels else 0,
                       format_func=labels.get, key="inspect.run")
 
@@ -31,7 +45,11 @@ def tab_key(name: str, default) -> str:
     return kept_key(run_key(name), default)
 
 
-epoch = epoch_slider(cached_snapshot_epochs(run_id), run_key("epoch"))  # None: the finished run
+snapshots, last_epoch = cached_snapshot_epochs(run_id), store.run(run_id).metrics.get(run_schema.EPOCHS_TRAINED)
+last_epoch = None if last_epoch is None else int(last_epoch)
+if "epoch" in view and (view["epoch"] in snapshots or view["epoch"] is None) and view["epoch"] != last_epoch:
+    st.session_state[run_key("epoch")] = FINAL if view["epoch"] is None else view["epoch"]
+epoch = epoch_slider(snapshots, run_key("epoch"), last_epoch=last_epoch)  # None: the finished run
 evaluation = run_evaluation(run_id, epoch)
 names = evaluation.class_names
 try:
@@ -57,8 +75,14 @@ def test_probabilities(run: str, at_epoch: int | None, indices: tuple[int, ...],
 
 # Only the open tab is drawn (a stateful tab set reruns the page when another opens): switching the
 # run then rebuilds one tab's figures, not all 24. A tab's picks start from their defaults when it opens.
-dashboard_tab, maps_tab, filters_tab, probabilities_tab, cam_tab = st.tabs(
-    ["Dashboard", "Feature maps", "Filters", "Probabilities", "Grad-CAM"], key="inspect.tab", on_change="rerun")
+dashboard_tab, maps_tab, filters_tab, probabilities_tab, cam_tab = st.tabs(TABS, key="inspect.tab", on_change="rerun")
+
+
+def linked_layer(name: str, layers) -> str:
+    """`tab_key` of the layer picker `name`, given the layer a link names when this run has it."""
+    if view.get("layer") in layers:
+        address_bar.restore(run_key(name), view["layer"])
+    return tab_key(name, layers[0] if name == "filter_layer" else layers[-1])
 
 if dashboard_tab.open:
     with dashboard_tab:
@@ -84,11 +108,15 @@ if dashboard_tab.open:
 with st.sidebar:
     st.subheader("Image to inspect")
     mistakes = [i for i in evaluation.mistakes["index"].tolist() if i in evaluation.mistake_images]
-    sources = (["misclassified"] if mistakes else []) + (["test set"] if test_count else [])
-    image, index = None, None
+    sources = ([SOURCES[0]] if mistakes else []) + ([SOURCES[1]] if test_count else [])
+    image, index, source = None, None, None
+    if view.get("from") in sources:
+        st.session_state[run_key("source")] = view["from"]
+        if view.get("image") in (mistakes if view["from"] == SOURCES[0] else range(test_count)):
+            st.session_state[run_key("mistake" if view["from"] == SOURCES[0] else "index")] = view["image"]
     if not sources:
         st.info("This run has no test images to pick from.")
-    elif st.radio("Pick from", sources, key=run_key("source"), horizontal=True) == "misclassified":
+    elif (source := st.radio("Pick from", sources, key=run_key("source"), horizontal=True)) == SOURCES[0]:
         true_class = evaluation.mistakes.set_index("index")["true"]
         index = st.selectbox("Test image #", mistakes, key=run_key("mistake"),
                              format_func=lambda i: f"#{i}: {names[int(true_class[i])]}")
@@ -118,7 +146,7 @@ if filters_tab.open:
         if not conv_layers:
             st.info("This model has no conv layers, so no filters to show.")
         else:
-            layer = st.selectbox("Conv layer", conv_layers, key=tab_key("filter_layer", conv_layers[0]))
+            layer = st.selectbox("Conv layer", conv_layers, key=linked_layer("filter_layer", conv_layers))
             kernels = inspection.filters(model, layer)
             st.plotly_chart(charts.image_grid(kernels, columns=16, title=f"{layer}: {len(kernels)} filters"),
                             width="stretch")
@@ -172,13 +200,19 @@ if cam_tab.open:
                                        # per image: its prediction comes first
                                        key=tab_key(f"cam_class.{index}", int(probabilities.argmax())))
             layer = at_layer.selectbox("At the layer", list(layers), format_func=layers.get,
-                                       key=tab_key("cam_layer", list(layers)[-1]),
+                                       key=linked_layer("cam_layer", list(layers)),
                                        help="Every conv layer Grad-CAM can explain; the last by default.")
             heat = inspection.grad_cam(model, image, class_index=target, layer=layer)
             title = f"Where the network looked for '{names[target]}' · {layer}"
             st.plotly_chart(charts.grad_cam(image, heat, title=title),
                             width="content")
             st.caption(charts.GRAD_CAM_CAPTION)
+
+shown_layer = {"Filters": "filter_layer", "Grad-CAM": "cam_layer"}.get(st.session_state.get("inspect.tab"))
+address_bar.show_view("inspect", {
+    "run": run_id, "epoch": epoch, "tab": st.session_state.get("inspect.tab"), "from": source, "image": index,
+    "layer": shown_layer and st.session_state.get(f"{run_key(shown_layer)}.kept")},
+    {"tab": TABS[0], "from": sources[0] if sources else None, "image": mistakes[0] if source == SOURCES[0] else 0})
 
 # The model tabs' model loads in the background once the open tab is drawn (a model tab has loaded it
 # already): loading it beside the dashboard's own reads doubled the time a run switch took on 2 cores.

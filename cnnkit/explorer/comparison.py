@@ -184,3 +184,43 @@ def gallery(evaluation, indices: np.ndarray, y_test: np.ndarray) -> Gallery:
         captions=[f"true: {names[t]}\npred: {names[p]}" for t, p in zip(truths, predictions)],
         correct=[t == p for t, p in zip(truths, predictions)],
     )
+
+
+# ---- a clicked confusion cell ---------------------------------------------------------------
+
+
+def clicked_cell(points) -> tuple[str, str] | None:
+    """(true, predicted) class names of the cell a click on a clickable confusion chart selected
+    (`points`: the selection's points, each with the cell's `x` predicted and `y` true class), or
+    None when nothing is selected."""
+    if not points:
+        return None
+    return str(points[0]["y"]), str(points[0]["x"])
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """The test images behind one cell of a difference matrix: those only A puts there, those only
+    B does, and those both do (test indices, in order)."""
+
+    only_a: np.ndarray
+    only_b: np.ndarray
+    both: np.ndarray
+
+
+def predictions(evaluation, y_test: np.ndarray) -> np.ndarray:
+    """The class a run predicted for each test image: the true one, but for its mistakes."""
+    predicted = np.asarray(y_test, dtype=np.int64).copy()
+    predicted[evaluation.mistakes["index"].to_numpy(dtype=np.int64)] = evaluation.mistakes["predicted"].to_numpy()
+    return predicted
+
+
+def cell_change(a, b, y_test: np.ndarray, true_class: str, predicted_class: str) -> CellChange:
+    """Which test images runs A and B (evaluations on the same test images `y_test`, one list of
+    class names) put in the cell true `true_class`, predicted `predicted_class`."""
+    names = [str(c) for c in a.class_names]
+    true_index, predicted_index = names.index(true_class), names.index(predicted_class)
+    y_test = np.asarray(y_test)
+    in_a, in_b = ((y_test == true_index) & (predictions(run, y_test) == predicted_index) for run in (a, b))
+    return CellChange(only_a=np.flatnonzero(in_a & ~in_b), only_b=np.flatnonzero(in_b & ~in_a),
+                      both=np.flatnonzero(in_a & in_b))

@@ -20,6 +20,10 @@ FIND_LABEL = "Find a run"
 FIND_HELP = (f"Part of a run's name, or the start of its id (6 or more characters), to pick from older runs: "
              f"the pickers offer the newest {PICK_COUNT} finished runs, and the runs chosen.")
 FINISHED = "FINISHED"
+# How a multi-run picker filters what is typed into it: as one piece of the label, any case. Streamlit's
+# default fuzzy filter matches the letters in order anywhere, so "trial 2" also matched "trial 1 · 2c9e41".
+FILTER_MODE = "contains"
+SELECT_ALL_UP_TO = 8  # a picker's "Select all" / "Select N matches" shows only while this few would be added
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """cnnkit.explorer.charts.confusion: confusion_matrix and confusion_difference."""
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -55,7 +57,7 @@ def test_confusion_difference_writes_b_minus_a_in_images_and_leaves_cells_where_
     b = np.array([[9, 1, 0], [1, 9, 0], [0, 1, 9]])
     fig = charts.confusion_difference(a, b, ["cat", "dog", "owl"], names=("old", "new"))
     assert np.array_equal(fig.data[0].text, [["+1", "−1", ""], ["−4", "+4", ""], ["", "", ""]])  # no "+0.00"
-    assert "A: old · B: new" in fig.layout.title.text
+    assert ["A: old", "B: new"] == title_lines(fig)[1:3]
     assert "B − A: %{hovertext}" in fig.data[0].hovertemplate
     assert fig.data[0].hovertext[1][0] == "−4 images<br>B (new) is better here"
 
@@ -71,7 +73,7 @@ def test_confusion_difference_colours_every_cell_where_b_does_better_the_same_wa
     assert list(heatmap.colorbar.ticktext) == ["A better", "same", "B better"]
     assert list(heatmap.colorbar.tickvals) == [-4, 0, 4]
     assert heatmap.colorscale[-1][1] == "rgb(5,48,97)"  # RdBu's dark blue at the "B better" end
-    assert "blue where B is better" in charts.confusion_difference(a, b, ["cat", "dog"]).layout.title.text
+    assert "blue: B is better here" in charts.confusion_difference(a, b, ["cat", "dog"]).layout.title.text
     assert charts.confusion_difference(a, a + np.eye(2, dtype=int), ["cat", "dog"]).data[0].zmax == 1
     same = charts.confusion_difference(a, a, ["cat", "dog"])
     assert same.data == () and note_text(same) == ["A and B put every test image in the same cell: no difference"]
@@ -91,3 +93,39 @@ def test_a_clickable_confusion_matrix_has_one_invisible_point_per_cell_carrying_
     assert list(cells.customdata) == matrix.ravel().tolist()  # row by row: true class, then predicted
     assert "%{customdata:,d}" in cells.hovertemplate
     assert len(charts.confusion_matrix(matrix, ["cat", "dog", "owl"]).data) == 1
+
+
+def test_a_clickable_difference_matrix_carries_each_cells_classes_and_verdict_on_its_points():
+    a, b = np.array([[8, 2], [5, 5]]), np.array([[9, 1], [1, 9]])
+    fig = charts.confusion_difference(a, b, ["cat", "dog"], names=("old", "new"), clickable=True)
+    heatmap, cells = fig.data
+    assert list(zip(cells.y, cells.x)) == [("cat", "cat"), ("cat", "dog"), ("dog", "cat"), ("dog", "dog")]
+    assert list(cells.hovertext) == np.asarray(heatmap.hovertext).ravel().tolist()
+    assert "%{hovertext}" in cells.hovertemplate and heatmap.hoverinfo == "skip"
+
+
+def title_lines(fig) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", line) for line in fig.layout.title.text.split("<br>")]
+
+
+def test_the_difference_title_comes_in_short_lines_that_its_top_margin_holds_even_for_long_run_names():
+    a, b = np.array([[8, 2], [5, 5]]), np.array([[9, 1], [1, 9]])
+    long_name = "resnet20 on fashion_mnist with cutout and label smoothing, seed 3"
+    fig = charts.confusion_difference(a, b, ["cat", "dog"], names=("short", long_name))
+    lines = title_lines(fig)
+    assert lines[0] == "B − A: test images per cell" and lines[1] == "A: short"
+    assert "".join(lines[2:4]).replace(" ", "") == f"B: {long_name}".replace(" ", "")  # wrapped, nothing lost
+    assert lines[-1] == "blue: B is better here, red: A is"
+    assert all(len(line) <= 60 for line in lines)
+    assert fig.layout.margin.t >= 24 * len(lines)  # about a line's height each
+
+
+def test_long_class_names_slant_under_the_matrix_and_widen_its_margins():
+    fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    digits = [str(d) for d in range(10)]
+    clothes, numbers = (charts.confusion_matrix(np.eye(10, dtype=int), names, normalize=True)
+                        for names in (fashion, digits))
+    assert clothes.layout.xaxis.tickangle == -45 and numbers.layout.xaxis.tickangle == 0
+    assert clothes.layout.margin.l >= 7 * len("T-shirt/top") > numbers.layout.margin.l - 40
+    assert clothes.layout.margin.b > numbers.layout.margin.b
+    assert clothes.layout.height - numbers.layout.height == clothes.layout.margin.b - numbers.layout.margin.b

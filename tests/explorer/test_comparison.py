@@ -108,3 +108,22 @@ def test_gallery_captions_use_the_runs_own_class_names_and_mark_right_answers():
     tiles = comparison.gallery(run, np.array([1, 2]), y_test=np.array([2, 0, 2]))
     assert tiles.captions == ["true: Coat\npred: Shirt", "true: Bag\npred: Bag"]
     assert tiles.correct == [False, True] and list(tiles.indices) == [1, 2]
+
+
+def test_a_click_on_a_confusion_chart_names_its_cell_by_true_then_predicted_class():
+    assert comparison.clicked_cell([{"x": "Coat", "y": "Shirt", "curve_number": 1}]) == ("Shirt", "Coat")
+    assert comparison.clicked_cell([{"x": 3, "y": 8}]) == ("8", "3")  # digits' names arrive as numbers
+    assert comparison.clicked_cell([]) is None and comparison.clicked_cell(None) is None
+
+
+def test_a_difference_cell_lists_the_images_only_a_only_b_and_both_put_there():
+    y_test = np.array([0, 0, 1, 1, 2, 2, 1])
+    # A: 2 and 3 (true 1) said 0, 6 (true 1) said 2; B: 2 said 0, 3 right, 0 (true 0) said 1, 6 said 0.
+    a = evaluation(("x", "y", "z"), mistakes=[(2, 1, 0), (3, 1, 0), (6, 1, 2)])
+    b = evaluation(("x", "y", "z"), mistakes=[(2, 1, 0), (0, 0, 1), (6, 1, 0)])
+    change = comparison.cell_change(a, b, y_test, "y", "x")  # true y, predicted x
+    assert change.only_a.tolist() == [3] and change.only_b.tolist() == [6] and change.both.tolist() == [2]
+    right = comparison.cell_change(a, b, y_test, "y", "y")  # the diagonal: right in one, both or neither
+    assert right.only_a.tolist() == [] and right.only_b.tolist() == [3] and right.both.tolist() == []
+    first = comparison.cell_change(a, b, y_test, "x", "x")
+    assert first.only_a.tolist() == [0] and first.only_b.tolist() == [] and first.both.tolist() == [1]

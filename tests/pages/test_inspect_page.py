@@ -195,3 +195,40 @@ def test_a_tab_keeps_its_picks_while_another_tab_is_open(inspect_app, tiny_run):
     assert opened(at, "Feature maps").multiselect(key=of(run, "layers")).value == ["conv2"]  # ...the page did not
     assert opened(at, "Grad-CAM").selectbox(key=of(run, "cam_layer")).value == "conv1"
     assert not at.exception and not at.warning
+
+
+def test_the_view_goes_into_the_address_and_a_reload_or_a_shared_link_opens_it_again(inspect_app, tiny_run):
+    from streamlit.testing.v1 import AppTest
+    from conftest import APP
+
+    _, run_id = tiny_run
+    at = inspect_app.switch_page("app_pages/inspect.py")
+    at.session_state["inspect_run"] = run_id  # other tests here add newer runs
+    at.run()
+    at.radio(key=of(run_id, "source")).set_value("test set").run()
+    at.number_input(key=of(run_id, "index")).set_value(5).run()
+    at = opened(at, "Filters")
+    layers = at.selectbox(key=of(run_id, "filter_layer")).options
+    at.selectbox(key=of(run_id, "filter_layer")).set_value(layers[-1]).run()
+    assert not at.exception
+    assert at.query_params == {"run": run_id, "tab": "Filters", "from": "test set", "image": "5", "layer": layers[-1]}
+    reloaded = AppTest.from_file(APP, default_timeout=120)  # a new browser session on the same address
+    reloaded.query_params = dict(at.query_params)
+    reloaded.switch_page("app_pages/inspect.py").run()
+    assert not reloaded.exception
+    assert reloaded.selectbox(key="inspect.run").value == run_id and reloaded.session_state["inspect.tab"] == "Filters"
+    assert reloaded.number_input(key=of(run_id, "index")).value == 5
+    assert reloaded.selectbox(key=of(run_id, "filter_layer")).value == layers[-1]
+
+
+def test_a_link_naming_a_gone_run_gives_a_note_and_opens_the_newest(inspect_app, tiny_run):
+    from streamlit.testing.v1 import AppTest
+    from conftest import APP
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params = {"run": "0" * 32, "tab": "Probabilities", "image": "-3"}
+    at.switch_page("app_pages/inspect.py").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="inspect.run").index == 0  # the newest
+    assert "The link names a run no longer among the finished runs in this store (000000); it is left out." in [
+        caption.value for caption in at.caption]

@@ -159,3 +159,14 @@ def test_a_store_whose_runs_the_picker_all_offers_shows_no_search_box(picker_app
     at = picker_app.switch_page("app_pages/inspect.py").run()
     assert len(at.selectbox(key="inspect.run").options) == 4 and not at.exception
     assert not [box for box in at.text_input if box.label == run_pickers.FIND_LABEL]
+
+
+def test_compares_picker_matches_what_is_typed_as_one_piece_and_selects_all_only_among_a_few(picker_app):
+    """Streamlit's default fuzzy filter matched "trial 2" in "trial 1 · 2c9e41" (its letters in order), and its
+    "Select all" added up to 1000 runs at once."""
+    from streamlit.proto.SelectWidgetFilterMode_pb2 import SelectWidgetFilterMode
+
+    at = picker_app.switch_page("app_pages/compare.py").run()
+    picker = at.multiselect(key="compare.runs").proto
+    assert picker.filter_mode == SelectWidgetFilterMode.FILTER_MODE_CONTAINS
+    assert picker.select_all == run_pickers.SELECT_ALL_UP_TO <= 10

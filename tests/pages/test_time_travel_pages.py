@@ -55,7 +55,7 @@ def test_the_epoch_slider_rewinds_inspect(store_app, lineage):
     store_app.session_state["inspect_run"] = parent
     at = store_app.switch_page("app_pages/inspect.py").run()
     slider = at.select_slider(key=f"inspect.epoch.{parent}")
-    assert slider.options == ["1", "2", "final"] and slider.value == "final"
+    assert slider.options == ["1", "2 (final)"] and slider.value == "final"  # one stop for one model
     slider.set_value(1).run()
     assert not at.exception
     store = tracking.RunStore(uri)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
 import cnnkit.explorer.plain_text as plain_text
-from cnnkit.explorer.charts._style import TEXT_CLASSES, _note, _style
+from cnnkit.explorer.charts._style import MARGIN, TEXT_CLASSES, _note, _style
+
+TITLE_LINE = 60  # characters per line of a title: a half-width chart shows them whole
+LABEL_PX = 7  # about the width of one character of a tick label
+UPRIGHT_LABELS = 3  # class names up to this long stand upright under the matrix; longer ones slant
 
 
 def _row_normalised(matrix: np.ndarray) -> np.ndarray:
@@ -25,17 +31,28 @@ def _square(matrix, class_names) -> np.ndarray:
     return matrix
 
 
+def _label_margins(names: list[str], title_lines: int) -> dict:
+    """Margins that fit the class names beside (left) and under (bottom, slanted when long) the
+    matrix, and `title_lines` lines of title above it."""
+    longest = max(map(len, names))
+    slanted = longest > UPRIGHT_LABELS
+    return dict(l=max(MARGIN["l"], 40 + LABEL_PX * longest), t=max(MARGIN["t"], 30 + 24 * title_lines),
+                b=MARGIN["b"] + (int(0.7 * LABEL_PX * longest) if slanted else 0))
+
+
 def _class_heatmap(z: np.ndarray, class_names, title: str, *, cell_text: np.ndarray, value_hover: str,
                    colorbar: dict, clickable: bool = False, **heatmap) -> go.Figure:
     """True class (rows, top to bottom in class order) against predicted class (columns), with
     `cell_text` (one string per cell, "" for none) written in the cells up to TEXT_CLASSES classes.
+    Long class names slant under the matrix, and the margins grow to hold them and the title.
 
     `clickable` lays an invisible marker on every cell centre: Streamlit's plotly selection ignores
     heatmaps (streamlit#8760), so a click selects the marker, whose x and y are the cell's classes.
     """
     names = [str(c) for c in class_names]
     n = len(names)
-    height = int(np.clip(250 + 30 * n, 480, 900))
+    margin = _label_margins(names, title.count("<br>") + 1)
+    height = int(np.clip(250 + 30 * n, 480, 900)) + margin["b"] - MARGIN["b"] + margin["t"] - MARGIN["t"]
     hover = f"true: %{{y}}<br>predicted: %{{x}}<br>{value_hover}<extra></extra>"
     written = n <= TEXT_CLASSES
     fig = go.Figure(go.Heatmap(
@@ -46,14 +63,15 @@ def _class_heatmap(z: np.ndarray, class_names, title: str, *, cell_text: np.ndar
         rows, columns = np.divmod(np.arange(n * n), n)
         fig.add_trace(go.Scatter(
             x=[names[c] for c in columns], y=[names[r] for r in rows], customdata=np.asarray(z).ravel(),
+            hovertext=None if "hovertext" not in heatmap else np.asarray(heatmap["hovertext"]).ravel(),
             mode="markers", marker=dict(symbol="square", size=max(4, (height - 160) / n), opacity=0),
             hovertemplate=hover.replace("%{z", "%{customdata"), showlegend=False, name="cells",
         ))
     fig.update_xaxes(title="Predicted label", type="category", range=[-0.5, n - 0.5], constrain="domain",
-                     showgrid=False)
+                     showgrid=False, tickangle=-45 if max(map(len, names)) > UPRIGHT_LABELS else 0)
     fig.update_yaxes(title="True label", type="category", range=[n - 0.5, -0.5], scaleanchor="x",
                      constrain="domain", showgrid=False)  # first class on top
-    return _style(fig, title, height=height)
+    return _style(fig, title, height=height).update_layout(margin=margin)
 
 
 def _colorbar_title(text: str) -> dict:
@@ -89,22 +107,24 @@ def confusion_matrix(matrix: np.ndarray, class_names: list[str], normalize: bool
                           colorscale="Blues", zmin=0)
 
 
-def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", "B")) -> go.Figure:
+def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", "B"),
+                         clickable: bool = False) -> go.Figure:
     """How run B's confusion matrix differs from run A's, for two runs tested on the same images.
 
     The cells say how many more (+) or fewer (−) test images B puts there than A, blank where the
     runs agree. The colour says which run does better in the cell, on one diverging scale: blue
     where B does (more images right on the diagonal; fewer images in a mistake off it, so a blue
     cell off the diagonal has a negative number), red where A does, white where they agree; the
-    colour bar and the title say so. Equal matrices give a note saying so. Raises ValueError when
-    the shapes differ or don't match `class_names`.
+    colour bar and the title say so, the title in short lines (long run names wrap). Equal matrices
+    give a note saying so. Raises ValueError when the shapes differ or don't match `class_names`.
+    `clickable`: a click on a cell selects it (see _class_heatmap).
     """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"confusion matrices differ in shape: {a.shape} and {b.shape}")
     name_a, name_b = (plain_text.plotly(name) for name in names)
-    title = (f"B − A: test images per cell<br><sup>A: {name_a} · B: {name_b}</sup><br><sup>blue where B is better "
-             "(more right on the diagonal, fewer mistakes off it), red where A is</sup>")
+    subtitle = [*_wrapped(f"A: {names[0]}"), *_wrapped(f"B: {names[1]}"), "blue: B is better here, red: A is"]
+    title = "<br>".join(["B − A: test images per cell", *(f"<sup>{line}</sup>" for line in subtitle)])
     if len(class_names) == 0:
         return _note(title, "no classes")
     a, b = _square(a, class_names).astype(np.int64), _square(b, class_names).astype(np.int64)
@@ -122,5 +142,10 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, class_names, names=("A", 
         value_hover="B − A: %{hovertext}",
         colorbar=dict(title=dict(text="which run is better in the cell", side="right"), tickmode="array",
                       tickvals=[-limit, 0, limit], ticktext=["A better", "same", "B better"]),
-        colorscale=plotly.colors.diverging.RdBu, zmid=0, zmin=-limit, zmax=limit,
-    ).update_layout(margin_t=100)  # three title lines
+        colorscale=plotly.colors.diverging.RdBu, zmid=0, zmin=-limit, zmax=limit, clickable=clickable,
+    )
+
+
+def _wrapped(text: str) -> list[str]:
+    """`text` (typed by a person) in lines of at most TITLE_LINE characters, shown as plain text."""
+    return [plain_text.plotly(line) for line in textwrap.wrap(text, TITLE_LINE, break_long_words=True)]
