@@ -38,6 +38,10 @@ def test_reference(run: str) -> predict.TestReference | None:
     return predict.test_reference(cached_model(run), split.x_test)
 
 
+OOD_HELP = ("Ticked where the image looks unlike the run's test images (as the one-image tab warns): the network "
+            "is less sure of it, or it lies farther from them, than of or between almost all of them. Empty where the "
+            "test images can't be reloaded.")
+
 single_tab, batch_tab, kaggle_tab = st.tabs(["One image", "Batch", "Kaggle test CSV"])
 
 with single_tab:
@@ -69,14 +73,16 @@ with single_tab:
         for note in (*notes, *prepared.notes):
             seen.caption(note)
         reference = test_reference(run_id)
-        if reference is None:
-            result.caption("The run's test images can't be reloaded, so this image can't be compared with them.")
-        else:
-            known = predict.familiarity(model, prepared.model_input, reference)
-            (result.warning if known.unfamiliar else result.caption)(known.message())
+        known = None if reference is None else predict.familiarity(model, prepared.model_input, reference)
+        if known is not None and known.unfamiliar:  # a warning goes above the prediction it casts doubt on
+            result.warning(known.message())
         result.plotly_chart(charts.probability_bars(probabilities, names, top=min(5, len(names))), width="stretch")
         result.dataframe(predict.top_k(probabilities, names), hide_index=True,
                          column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+        if known is None:
+            result.caption("The run's test images can't be reloaded, so this image can't be compared with them.")
+        elif not known.unfamiliar:  # under the prediction: about the image, not the prediction's confidence
+            result.caption(known.message())
         maps = inspection.feature_maps(model, prepared.model_input)
         layer = st.selectbox("Feature maps of layer", list(maps), key="classify.layer")
         st.plotly_chart(charts.feature_map_grid(maps[layer], layer), width="stretch")
@@ -105,7 +111,7 @@ with batch_tab:
             else:
                 batch.append((file.name, file.getvalue()))
         if batch:
-            table = predict.predict_files(model, batch, names, light_on_dark)
+            table = predict.predict_files(model, batch, names, light_on_dark, reference=test_reference(run_id))
             failed = table[table["error"] != ""]
             st.caption(f"{len(table) - len(failed)} of {len(table)} images classified.")
             for row in failed.itertuples():
@@ -114,7 +120,9 @@ with batch_tab:
             st.dataframe(table[table["error"] == ""].drop(columns="error"), hide_index=True, width="stretch",
                          column_config={"file": st.column_config.TextColumn("file", width="medium"),
                                         "confidence": st.column_config.NumberColumn("confidence", format="percent"),
-                                        "top5": st.column_config.TextColumn("top 5", width="large")})
+                                        "top5": st.column_config.TextColumn("top 5", width="large"),
+                                        "out_of_distribution": st.column_config.CheckboxColumn(
+                                            "unlike the training data", help=OOD_HELP)})
             st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(), "predictions.csv",
                                mime="text/csv")
 

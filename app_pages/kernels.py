@@ -13,6 +13,7 @@ from cnnkit.models import PREFILTER_DESCRIPTIONS, SHARPEN, canny_edges, filter_i
 
 MAX_SIDE = 1024  # uploads are filtered at most this many pixels wide and high
 PER_ROW = 2  # results side by side: each about half the page wide, so a filter's effect shows
+UPLOAD = "your upload"  # the picture choice that filters the uploaded file
 
 st.title("Image kernels")
 st.caption("The filters the Train page offers as a pre-filter, with the same code, applied to one picture; "
@@ -41,12 +42,23 @@ def canny_png(picture_key: str, _image: np.ndarray, sigma: float, low: float, hi
     return charts.png(canny_edges(_image, sigma, low, high))
 
 
+def show_upload() -> None:
+    """A picture just uploaded is the one shown, until a sample is picked again."""
+    if st.session_state["kernels.upload"] is not None:
+        st.session_state["kernels.sample"] = UPLOAD
+
+
 source, upload = st.columns([1, 2])
-choice = source.radio("Picture", list(samples()), horizontal=True, key="kernels.sample")
-uploaded = upload.file_uploader("…or upload your own", type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
-                                key="kernels.upload")
-image = samples()[choice]
-if uploaded is not None:
+choice = source.radio("Picture", [*samples(), UPLOAD], horizontal=True, key="kernels.sample",
+                      help="A sample, or your upload on the right: the one picked here is filtered.")
+uploaded = upload.file_uploader("Your own picture", type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+                                key="kernels.upload", on_change=show_upload)
+if choice == UPLOAD and uploaded is None:
+    st.info("Upload a picture on the right, or pick a sample.")
+    st.stop()
+if choice != UPLOAD:
+    image = samples()[choice]
+else:
     try:
         picture = decode_image(uploaded.getvalue(), uploaded.name)
         full_size = picture.size
@@ -56,6 +68,7 @@ if uploaded is not None:
             upload.caption(f"Filtered at {picture.width}×{picture.height}, scaled down from {full_size[0]}×{full_size[1]}.")
     except InputError as error:
         st.error(plain_text.markdown(error))
+        st.stop()
 
 kinds = [kind for kind in PREFILTER_DESCRIPTIONS if kind not in ("none", "edges")]
 picked = st.multiselect("Filters", kinds, default=kinds, key="kernels.filters",

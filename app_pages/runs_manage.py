@@ -71,16 +71,18 @@ def manage_panel(store, run_id: str, run) -> None:
         "Register this run's model as", key=f"register-{run_id}", value=f"{run.params.get('dataset', 'model')}-classifier",
         help="Adds a version to MLflow's Model Registry; the Classify page lists registered models first.")
     finished = run.status == "FINISHED"
+    registered_now = False
     if register.button("Register model", width="stretch", disabled=not finished,
                        help=None if finished else "Only a finished run has a model to register."):
         try:
-            version = store.register_model(run_id, model_name)
-            st.success(f"Registered as {plain_text.markdown(version.name)} version {version.version}.")
+            store.register_model(run_id, model_name)
+            registered_now = True
         except InputError as error:
             st.error(plain_text.markdown(error))
     versions = store.registered_models(run_id=run_id)
-    if versions:
-        st.caption("Registered as " + ", ".join(f"{plain_text.markdown(v.name)} v{v.version}" for v in versions) + ".")
+    if versions:  # one line, the versions so far: a success right after a registration, else a caption
+        (st.success if registered_now else st.caption)(
+            "Registered as " + ", ".join(f"{plain_text.markdown(v.name)} v{v.version}" for v in versions) + ".")
     if st.button("Export", disabled=not finished,
                  help="The .keras model, an ONNX copy checked with onnxruntime and a model card, in one zip."
                  if finished else "Only a finished run has a model to export."):

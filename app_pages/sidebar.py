@@ -27,7 +27,10 @@ def devices_panel() -> None:
 
 def sidebar() -> None:
     """What every page's sidebar shows; it refreshes itself while jobs are queued or running.
-    When the tracking store can't be opened it says so, and pages that don't need it still work."""
+    When the tracking store can't be opened it says so, and pages that don't need it still work.
+    It also carries the layout every page shares at narrow widths (`common.NARROW_STYLE`)."""
+    st.html(common.NARROW_STYLE)
+    st.sidebar.html(common.CLOSE_SIDEBAR_WHEN_NARROW, unsafe_allow_javascript=True)
     st.sidebar.caption(f":material/database: Runs in {tracking.describe_store()}")  # the login's user, no password
     try:
         active = any(job.is_active for job in common.job_manager().snapshots())

@@ -27,8 +27,13 @@ CHOICE_LABELS = {
 # The launch bar stays in view while the form scrolls. A tab's problems are marked after its label
 # by CSS: a label that changes sends the reader back to the first tab, and stateful tabs (which could
 # keep it open) would rerun the whole page on every switch.
+# Its background is the theme's own (Canvas follows the app's light or dark colour scheme); when narrow,
+# its parts wrap onto a second line rather than cut the buttons' labels to "La…".
 BAR_STYLE = """div[data-testid="stLayoutWrapper"]:has(> div.st-key-launch_bar) {position: sticky; top: 3.75rem;
-  z-index: 990; background: #fff; border-bottom: 1px solid rgba(49, 51, 63, 0.2); padding-bottom: 0.5rem;}"""
+  z-index: 990; background: Canvas; border-bottom: 1px solid rgba(128, 128, 128, 0.3); padding-bottom: 0.5rem;}
+.st-key-launch_bar [data-testid="stHorizontalBlock"] {flex-wrap: wrap;}
+.st-key-launch_bar [data-testid="stColumn"] {min-width: 12rem;}
+.st-key-launch_bar [data-testid="stColumn"]:has(button) {min-width: max-content;}"""
 TAB_MARK_STYLE = """.st-key-train_tabs [data-testid="stTab"][data-key="{index}"] p::after {{content: " ({text})";
   color: #d33; font-weight: 600;}}"""
 

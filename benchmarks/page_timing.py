@@ -7,7 +7,8 @@ it (as tests/e2e/test_e2e.py does) and drives Debian's headless Chromium at 1400
   visits through the sidebar), against a target of 2 s warm;
 - every slow control (Train: dataset, architecture, an augmentation slider; Kernels: a Canny
   slider, an upload; Compare and Inspect: switching a run, opening a tab (only the open tab is
-  drawn); Classify: an upload; Runs: the search filter), against a target of 1 s;
+  drawn); Classify: an upload; Runs: the search filter; the menu's Dark and Light themes on Inspect's
+  charts, redrawn in the browser with no rerun), against a target of 1 s;
 - the CPU seconds the server process spends in 30 s while an idle Train page is open (no job
   queued or running; one launched from the page has finished), with the Runs page's figure beside it.
 
@@ -113,14 +114,15 @@ class Browser:
             slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
             self.page.screenshot(path=str(self.shots / f"{self.taken:02d}-{slug}.png"), full_page=True)
 
-    def timed(self, action, title: str, run: int = FULL_RUN, timeout: float = 240) -> Timing:
+    def timed(self, action, title: str, run: int | None = FULL_RUN, timeout: float = 240) -> Timing:
         """How long from `action()` to idle (see the module docstring) under `title`; `run`: the
-        ScriptFinished status the action's rerun ends with (a fragment's, for a control inside one)."""
-        before, script_done = self.runs.count(run), None
+        ScriptFinished status the action's rerun ends with (a fragment's, for a control inside one),
+        None for an action the browser answers alone (its "script done" is then 0)."""
+        before, script_done = self.runs.count(run), None if run is not None else 0.0
         start = time.monotonic()
         action()
         while time.monotonic() - start < timeout:
-            if self.runs.count(run) > before:
+            if run is None or self.runs.count(run) > before:
                 script_done = script_done or time.monotonic() - start
                 if self.page.evaluate(IDLE_JS, title):
                     return Timing(time.monotonic() - start, script_done)
@@ -135,6 +137,20 @@ class Browser:
         def action():
             self.page.get_by_role("option", name=option).first.click()
         self.page.get_by_role("combobox", name=label).click()
+        return action
+
+    def theme(self, name: str) -> callable:
+        """An action picking the theme `name` ("Dark", "Light") in the app's menu, which opens first,
+        untimed; done when the app has its colour scheme (its charts are redrawn in the browser)."""
+        self.page.get_by_test_id("stMainMenu").click()
+        item = self.page.get_by_test_id(f"stMainMenuItem-theme-{name}")
+
+        def action():
+            item.click()
+            self.page.wait_for_function(
+                "scheme => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).colorScheme === scheme",
+                arg=name.lower(), polling=int(POLL_S * 1000))
+            self.page.keyboard.press("Escape")  # the menu closes
         return action
 
     def slider_step(self, label: str) -> callable:
@@ -284,6 +300,9 @@ def steps(tab: Browser, record, photo: Path, digit: Path, pid: int, cpu_window: 
     record("Inspect: switch back", tab.timed(tab.choose("Run", re.compile("^timing 2")), "Inspect a run"))
     record("Inspect: open the Feature maps tab",
            tab.timed(lambda: page.get_by_role("tab", name="Feature maps").click(), "Inspect a run"))
+
+    for theme in ("Dark", "Light"):  # Streamlit restyles the page and its charts in the browser: no rerun
+        record(f"Inspect: switch to the {theme.lower()} theme", tab.timed(tab.theme(theme), "Inspect a run", run=None))
 
     tab.visit("Classify", "Classify images")
     record("Classify: upload an image",

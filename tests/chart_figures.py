@@ -19,4 +19,8 @@ def pixels(fig, trace: int = 0) -> np.ndarray:
 
 
 def has_shared_look(fig):
-    return fig.layout.template.layout.paper_bgcolor == "white" and fig.layout.legend.orientation == "h"
+    """The white template, and the legend in rows under the plot, where a legend wrapping on a narrow
+    page cannot grow into the title."""
+    legend = fig.layout.legend
+    return (fig.layout.template.layout.paper_bgcolor == "white" and legend.orientation == "h"
+            and (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom"))

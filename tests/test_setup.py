@@ -158,3 +158,13 @@ def test_the_app_listens_on_this_machine_only_with_xsrf_protection_however_it_is
 
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
     assert server["address"] == "127.0.0.1" and server["enableXsrfProtection"] is True
+
+
+def test_the_menu_offers_light_and_dark_themes_without_the_developer_entries():
+    """Streamlit's menu shows its System / Light / Dark picker only when no single theme is fixed:
+    `[theme] base = "light"` left viewers with Print and Record screen."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert "base" not in config.get("theme", {})
+    assert config["client"]["toolbarMode"] == "viewer"

@@ -207,8 +207,9 @@ class Familiarity:
                     "of them lie from each other. This may not look like the training data.")
         if self.less_sure_than >= UNFAMILIAR_SHARE:
             return f"Less confident than {self.less_sure_than:.0%} of the run's {images}: this may not look like the training data."
-        return (f"Less confident than {self.less_sure_than:.0%} of the run's {images}, and nearer to them than "
-                f"{1 - self.farther_than:.0%} of them are to each other.")
+        return (f"Looks like the training data. Of the run's {images}, the network was surer of only "
+                f"{self.less_sure_than:.0%}, and this image lies nearer to them than {1 - self.farther_than:.0%} "
+                "of them lie to each other.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,7 +266,7 @@ def familiarity(model: keras.Model, image: np.ndarray, reference: TestReference)
     return reference.rank(probabilities[0], features[0])
 
 
-_RESULT_COLUMNS = ["file", "predicted", "confidence", "top5", "error"]
+_RESULT_COLUMNS = ["file", "predicted", "confidence", "top5", "out_of_distribution", "error"]
 MAX_BATCH_ZIP_BYTES = 256 * 2**20  # a batch zip's images are all held in memory at once
 
 
@@ -275,11 +276,14 @@ def predict_files(
     class_names: Sequence[str],
     light_on_dark: bool,
     batch_size: int = 256,
+    reference: TestReference | None = None,
 ) -> pd.DataFrame:
-    """One row per (name, bytes) file: file, predicted, confidence, top5, error.
+    """One row per (name, bytes) file: file, predicted, confidence, top5, out_of_distribution, error.
 
     A file that cannot be decoded gets its error message and no prediction; the others are
-    predicted together, one model call per `batch_size` images.
+    predicted together, one model call per `batch_size` images. `out_of_distribution`: whether the
+    image looks unlike the run's test images in `reference` (`Familiarity.unfamiliar`, as for one
+    image); empty without a reference.
     """
     if not files:  # no values to infer column types from: object columns, as a frame of no rows has
         return pd.DataFrame([], columns=_RESULT_COLUMNS)
@@ -291,11 +295,15 @@ def predict_files(
             good.append(position)
         except InputError as err:
             errors[position] = str(err)
-    probabilities = (
-        predict_probabilities(model, np.stack(inputs), batch_size)
-        if inputs
-        else np.empty((0, len(class_names)), dtype=np.float32)
-    )
+    unfamiliar: list[bool | None] = [None] * len(files)
+    if not inputs:
+        probabilities = np.empty((0, len(class_names)), dtype=np.float32)
+    elif reference is None:
+        probabilities = predict_probabilities(model, np.stack(inputs), batch_size)
+    else:
+        features, probabilities = classifier_inputs(model, np.stack(inputs), batch_size)
+        for position, image_probabilities, image_features in zip(good, probabilities, features):
+            unfamiliar[position] = reference.rank(image_probabilities, image_features).unfamiliar
     best = _ranked(probabilities, class_names, 5)
     predicted: list[str | None] = [None] * len(files)
     confidence = np.full(len(files), np.nan)
@@ -305,7 +313,7 @@ def predict_files(
         predicted[position] = class_names[ranked[0]]
         confidence[position] = probs[0]
         top5[position] = ", ".join(f"{class_names[i]} {p:.1%}" for i, p in zip(ranked, probs))
-    columns = [[name for name, _ in files], predicted, confidence, top5, errors]
+    columns = [[name for name, _ in files], predicted, confidence, top5, unfamiliar, errors]
     return pd.DataFrame(dict(zip(_RESULT_COLUMNS, columns)))
 
 

@@ -414,7 +414,7 @@ def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url
     name.fill("digits-e2e")
     name.press("Enter")
     page.get_by_role("button", name="Register model").click()
-    page.get_by_text("Registered as digits-e2e version 1.").wait_for()
+    page.get_by_text("Registered as digits-e2e v1.").wait_for()
     shot(page, "17-runs-register-model")
 
     go_to(page, "Classify", "Classify images")

@@ -1,5 +1,6 @@
 """cnnkit.explorer.charts.images: png and image_grid."""
 
+import base64
 import io
 
 import numpy as np
@@ -58,6 +59,15 @@ def test_a_grid_for_a_narrower_column_is_proportionally_shorter():
     full, half = (charts.gallery(images, ["cat"] * 20, columns=5, width=width) for width in (720, 360))
     margins = full.layout.margin.t + full.layout.margin.b
     assert (half.layout.height - margins) == pytest.approx((full.layout.height - margins) / 2, abs=1)
+
+
+def test_gaps_and_title_bands_are_transparent_so_titles_read_on_a_dark_page_too():
+    fig = charts.image_grid(np.zeros((2, 6, 6, 1), dtype=np.uint8), titles=["a", "b"], columns=2, gap=1)
+    rgba = np.asarray(Image.open(io.BytesIO(base64.b64decode(fig.data[0].source.split(",", 1)[1]))))
+    band = rgba.shape[0] - 6
+    assert rgba.shape == (band + 6, 13, 4)
+    assert (rgba[:band, :, 3] == 0).all() and (rgba[band:, 6, 3] == 0).all()  # the title band, the gap
+    assert (rgba[band:, :6, 3] == 255).all() and (rgba[band:, 7:, 3] == 255).all()  # the tiles
 
 
 def test_a_gray_tile_appears_unchanged_in_every_channel_with_white_gaps():

@@ -167,7 +167,8 @@ def test_predict_files_keeps_going_past_bad_files_and_batches_model_calls(model,
     good = encode(digit(0, 255))
     files = [("a.png", good), ("bad.png", b"no"), ("b.png", good), ("c.png", good), ("e.png", b"")]
     frame = predict_files(model, files, DIGITS, light_on_dark=True, batch_size=2)
-    assert list(frame.columns) == ["file", "predicted", "confidence", "top5", "error"]
+    assert list(frame.columns) == ["file", "predicted", "confidence", "top5", "out_of_distribution", "error"]
+    assert frame["out_of_distribution"].isna().all()  # no reference to compare with
     assert list(frame["file"]) == [name for name, _ in files]
     assert calls == [2, 1]
     errors = frame.set_index("file")["error"]
@@ -177,6 +178,21 @@ def test_predict_files_keeps_going_past_bad_files_and_batches_model_calls(model,
     assert ok["confidence"].between(0, 1).all()
     assert ok["top5"].str.count(",").eq(4).all()
     assert frame.loc[frame["error"] != "", "predicted"].isna().all()
+
+
+def test_predict_files_flags_each_image_as_the_one_image_hint_does(model):
+    """The batch's out-of-distribution column is `familiarity(...).unfamiliar` of each image."""
+    rng = np.random.default_rng(3)
+    tests = predict.test_reference(model, rng.integers(0, 256, (60, *SHAPE), dtype=np.uint8))
+    pictures = [digit(0, 255), digit(250, 10), Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8))]
+    files = [(f"{i}.png", encode(picture)) for i, picture in enumerate(pictures)] + [("bad.png", b"no")]
+    frame = predict_files(model, files, DIGITS, light_on_dark=True, reference=tests)
+    expected = [predict.familiarity(model, prepare(data, name, SHAPE, True).model_input, tests).unfamiliar
+                for name, data in files[:3]]
+    assert frame["out_of_distribution"].tolist() == [*expected, None]
+    surer = predict.TestReference(np.ones(60), tests.features, tests.neighbour_similarity)  # sure of every test image
+    flagged = predict_files(model, files, DIGITS, light_on_dark=True, reference=surer)["out_of_distribution"]
+    assert flagged.tolist() == [True, True, True, None]
 
 
 def test_predict_files_with_only_bad_files_makes_no_model_call(model, monkeypatch):
@@ -393,7 +409,9 @@ def test_familiarity_ranks_an_images_top_probability_among_the_test_images():
                                 "the training data.")
     sure = tests.rank(np.array([0.1, 0.9]), alike)
     assert sure.less_sure_than == pytest.approx(0.2) and not sure.unfamiliar
-    assert sure.message().startswith("Less confident than 20% of the run's 100 test images, and nearer to them than ")
+    # said as what it means: a confident prediction does not sit next to "less confident than 20 %"
+    assert sure.message().startswith("Looks like the training data. Of the run's 100 test images, the network was "
+                                     "surer of only 20%, and this image lies nearer to them than ")
     assert not tests.rank(np.array([0.53, 0.47]), alike).unfamiliar  # 94 of 100 were surer
     assert tests.rank(np.array([0.52, 0.48]), alike).unfamiliar  # 96 of 100: past the 95 % line
 

@@ -79,3 +79,6 @@ def test_batch_results_show_percentages_and_say_in_full_what_is_wrong_with_a_tif
     assert json.loads(table.proto.columns)["confidence"]["type_config"]["format"] == "percent"
     assert list(table.value["file"]) == ["digit.png"]  # the TIFF is listed above, its message in full
     assert "error" not in table.value.columns
+    # each image flagged as the one-image tab would flag it; a plain gray square is nothing like a digit
+    assert table.value["out_of_distribution"].tolist() == [True]
+    assert json.loads(table.proto.columns)["out_of_distribution"]["label"] == "unlike the training data"

@@ -68,3 +68,25 @@ def test_leaving_out_canny_hides_its_sliders_and_its_picture(kernels):
     assert not kernels.exception
     assert "canny" not in grid_titles(kernels) and "edges" in grid_titles(kernels)
     assert not any(slider.key.startswith("kernels.canny") for slider in kernels.slider)
+
+
+def test_the_picture_shown_is_the_last_one_chosen_a_sample_after_an_upload_included(kernels):
+    from PIL import Image
+
+    photo = io.BytesIO()
+    Image.new("RGB", (3000, 1500), (90, 120, 200)).save(photo, format="PNG")
+    kernels.file_uploader(key="kernels.upload").upload("big.png", photo.getvalue(), "image/png").run()
+    assert kernels.radio(key="kernels.sample").value == "your upload"  # an upload picks itself
+    assert any(caption.value.startswith("Filtered at 1024×512") for caption in kernels.caption)
+    kernels.radio(key="kernels.sample").set_value("flower").run()  # did nothing while the upload was there
+    assert not kernels.exception
+    assert not any(caption.value.startswith("Filtered at") for caption in kernels.caption)
+    assert kernels.file_uploader(key="kernels.upload").value is not None  # kept, to pick again
+    kernels.radio(key="kernels.sample").set_value("your upload").run()
+    assert any(caption.value.startswith("Filtered at 1024×512") for caption in kernels.caption)
+
+
+def test_choosing_your_upload_without_one_asks_for_it(kernels):
+    kernels.radio(key="kernels.sample").set_value("your upload").run()
+    assert not kernels.exception and not kernels.image
+    assert [alert_text(info) for info in kernels.info] == ["Upload a picture on the right, or pick a sample."]

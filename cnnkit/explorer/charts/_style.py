@@ -28,20 +28,16 @@ RUN_IN_HOVER = "%{fullData.name}"  # a trace's (escaped) name in its hover: neve
 
 
 def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
-    """The one look: white template (the default), title top left, legend in a row above the plot on the right."""
+    """The one look: white template (the default; Streamlit's theme recolours it, dark included), title
+    top left, legend in rows under the plot at the figure's bottom edge (Plotly makes room for it):
+    above the plot, a legend that wraps on a narrow page grows into the title."""
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left"),
         margin=MARGIN,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left"),
         height=height,
     )
     return fig
-
-
-def _legend_below(fig: go.Figure) -> go.Figure:
-    """The legend in rows under the plot, at the figure's bottom edge (Plotly makes room for it):
-    for legends of runs, whose long names would wrap above the plot into the title."""
-    return fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom", x=0, xanchor="left"))
 
 
 def _note(title: str, message: str) -> go.Figure:

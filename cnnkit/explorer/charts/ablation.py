@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 import cnnkit.explorer.plain_text as plain_text
 from cnnkit.explorer.charts._axes import _count_axis
-from cnnkit.explorer.charts._style import (OTHER, RUN_IN_HOVER, SPLIT_COLORS, _legend_below, _metric_label, _mode,
+from cnnkit.explorer.charts._style import (OTHER, RUN_IN_HOVER, SPLIT_COLORS, _metric_label, _mode,
                                            _note, _run_colors, _style)
 
 
@@ -41,7 +41,7 @@ def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure
                                       f"%{{customdata[0]{value_format}}} (%{{customdata[1]}} runs)<extra></extra>")
     fig.update_xaxes(title={"epoch": "Epoch"}.get(x, x), **_count_axis(bands[x]))
     fig.update_yaxes(title=label[:1].upper() + label[1:], tickformat=".0%" if percent else None)
-    return _legend_below(_style(fig, title))
+    return _style(fig, title)
 
 
 def effects_chart(effects: pd.DataFrame, metric: str) -> go.Figure:

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 import cnnkit.explorer.plain_text as plain_text
 from cnnkit.explorer.charts._axes import _count_axis, _log_axis, _spans_decades, _value_range
-from cnnkit.explorer.charts._style import (RUN_COLORS, RUN_IN_HOVER, SPLIT_COLORS, _legend_below, _metric_label,
+from cnnkit.explorer.charts._style import (RUN_COLORS, RUN_IN_HOVER, SPLIT_COLORS, _metric_label,
                                            _mode, _note, _run_colors, _style)
 from cnnkit.explorer.charts._time import clocks, time_scale
 from cnnkit.explorer.charts.smoothing import moving_average
@@ -87,7 +87,7 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
         y_axis = dict(type="linear", range=_value_range(drawn, 0, 1, min_span=0.1) if percent else _value_range(drawn, low=0))
     fig.update_yaxes(title=label[:1].upper() + label[1:] + (" (log scale)" if log_y else ""),
                      tickformat=".0%" if percent else None, **y_axis)
-    return _legend_below(_style(fig, title))
+    return _style(fig, title)
 
 
 def results_bars(results: pd.DataFrame) -> go.Figure:
@@ -122,7 +122,7 @@ def results_bars(results: pd.DataFrame) -> go.Figure:
     headroom = (0.1 if across else 0.2) * (100 - bottom)  # for the values over the bars at 100 %
     fig.update_yaxes(title=f"Accuracy (axis starts at {bottom} %)", range=[bottom, 100 + headroom],
                      tickmode="array", tickvals=ticks, ticktext=[f"{tick:g} %" for tick in ticks])
-    return _legend_below(_style(fig, title))
+    return _style(fig, title)
 
 
 def per_class_scores(scores: pd.DataFrame) -> go.Figure:
@@ -150,4 +150,4 @@ def per_class_scores(scores: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     for row, quantity in enumerate(quantities, start=1):
         fig.update_yaxes(title_text=quantity.capitalize(), row=row, col=1)
-    return _legend_below(_style(fig, title, height=150 + 260 * len(quantities)))
+    return _style(fig, title, height=150 + 260 * len(quantities))

@@ -38,8 +38,10 @@ def png(image: np.ndarray) -> bytes:
 
 
 def _png_source(image: np.ndarray) -> str:
-    """`image` as a PNG data URL, for `go.Image(source=...)`."""
-    return "data:image/png;base64," + base64.b64encode(png(image)).decode("ascii")
+    """An (H, W, 3) RGB or (H, W, 4) RGBA uint8 image as a PNG data URL, for `go.Image(source=...)`."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def image_grid(
@@ -57,9 +59,9 @@ def image_grid(
 
     `images`: (N, H, W, C) with C 1 (gray, shown gray) or 3, values 0-255 (uint8; floats are rounded
     and clipped). `titles`: up to N strings, "" for none, "\n" for a line break; a row with any title
-    gets a white band above it, one line high per line of its longest title. `title_colors`: up to N
+    gets a transparent band above it, one line high per line of its longest title. `title_colors`: up to N
     CSS colours for the titles, None for the default. Titles shrink (down to 8 px) to fit their
-    tile's width. `row_labels`: one string per row, written left of the row. Tiles are `gap` white
+    tile's width. `row_labels`: one string per row, written left of the row. Tiles are `gap` transparent
     pixels apart; `columns` is capped at N. `width`: the screen pixels the figure will get (a
     half-width column gets less), from which its height follows, so no white band is left above.
     """
@@ -67,7 +69,7 @@ def image_grid(
         return _note(title or "Images", "no images to show")
     tiles = _as_uint8(images)
     gray = tiles.shape[-1] == 1
-    n, h, w, channels = tiles.shape
+    n, h, w, _ = tiles.shape
     cols = max(1, min(columns, n))
     rows = math.ceil(n / cols)
     titles = [str(t).replace("\n", "<br>") for t in (titles or [])][:n]
@@ -78,7 +80,10 @@ def image_grid(
     line = max(3, math.ceil(0.3 * h))  # image pixels per line of title
     bands = [line * max(lines[r * cols : (r + 1) * cols]) for r in range(rows)]
     tops = np.cumsum([b + (h + gap if r else 0) for r, b in enumerate(bands)])  # first pixel row of each row
-    montage = np.full((tops[-1] + h, cols * (w + gap) - gap, channels), 255, dtype=np.uint8)
+    # Transparent white between tiles and under titles: the page shows through, light or dark, and
+    # the titles (in the theme's text colour) stay readable on it.
+    montage = np.zeros((tops[-1] + h, cols * (w + gap) - gap, 4), dtype=np.uint8)
+    montage[..., :3] = 255
     scale = min(width / montage.shape[1], MAX_TILE_PX / max(h, w))  # screen pixels per image pixel
     longest = max((len(part) for t in titles for part in t.split("<br>")), default=0)
     size = int(np.clip(w * scale / (0.6 * max(longest, 1)), 8, 11))  # ~0.6 em per character
@@ -86,7 +91,8 @@ def image_grid(
     for i in range(n):
         r, c = divmod(i, cols)
         top, left = tops[r], c * (w + gap)
-        montage[top : top + h, left : left + w] = tiles[i]
+        montage[top : top + h, left : left + w] = np.concatenate([np.broadcast_to(tiles[i], (h, w, 3)),
+                                                                  np.full((h, w, 1), 255, np.uint8)], axis=-1)
         if titles[i]:
             annotations.append(dict(x=left + (w - 1) / 2, y=float(top - bands[r] / 2 - 0.5), text=titles[i],
                                     showarrow=False, font=dict(size=size, color=colors[i])))

@@ -64,7 +64,7 @@ def learning_curves(epochs: pd.DataFrame, x: str = "epoch") -> go.Figure:
     fig.update_yaxes(title_text="Loss", range=_value_range(losses, low=0), row=1, col=1)
     fig.update_yaxes(title_text="Accuracy", tickformat=".0%", range=_value_range(accuracies, 0, 1, min_span=0.1),
                      row=1, col=2)
-    return _style(fig, title).update_layout(legend_y=1.08)  # clear of the subplot titles
+    return _style(fig, title)
 
 
 def batch_loss(batches: pd.DataFrame, log_x: bool = True, smoothing: int = 1) -> go.Figure:
