@@ -4,7 +4,7 @@ device of every queued or running job, refreshed while jobs are active."""
 import keras
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, narrow_layout
 from cnnkit import tracking
 from cnnkit.errors import InputError
 from cnnkit.explorer import plain_text
@@ -28,9 +28,9 @@ def devices_panel() -> None:
 def sidebar() -> None:
     """What every page's sidebar shows; it refreshes itself while jobs are queued or running.
     When the tracking store can't be opened it says so, and pages that don't need it still work.
-    It also carries the layout every page shares at narrow widths (`common.NARROW_STYLE`)."""
-    st.html(common.NARROW_STYLE)
-    st.sidebar.html(common.CLOSE_SIDEBAR_WHEN_NARROW, unsafe_allow_javascript=True)
+    It also carries the layout every page shares at narrow widths (`narrow_layout.NARROW_STYLE`)."""
+    st.html(narrow_layout.NARROW_STYLE)
+    st.sidebar.html(narrow_layout.CLOSE_SIDEBAR_WHEN_NARROW, unsafe_allow_javascript=True)
     st.sidebar.caption(f":material/database: Runs in {tracking.describe_store()}")  # the login's user, no password
     try:
         active = any(job.is_active for job in common.job_manager().snapshots())
