@@ -83,7 +83,7 @@ def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_
         page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
         parent = re.search(r"[0-9a-f]{32}", page.get_by_text(re.compile(r"^run [0-9a-f]{32} ")).inner_text()).group()
         page.get_by_role("tab", name="Manage & relaunch").click()
-        changes = page.get_by_role("textbox", name="Changed settings (key=value, separated by spaces)")
+        changes = page.get_by_role("textbox", name="Changed settings (key=value, separated by commas or spaces)")
         changes.fill("rotation=10")
         changes.press("Enter")
         page.wait_for_timeout(1000)
