@@ -184,6 +184,18 @@ def ablation_of_form(name: str, base: TrainConfig, levels: Mapping[str, Sequence
     return Ablation(name.strip() or " × ".join(label(setting) for setting in levels), base, factors, seeds)
 
 
+def missing_choice(levels: Mapping[str, Sequence[Any] | str]) -> str | None:
+    """What a form (`levels` as `ablation_of_form` takes them) still lacks before it is an ablation, in
+    neutral words, or None: said before anything is wrong, so nothing is red before a person typed."""
+    if not levels:
+        return "Choose the factors to vary: every level of each is combined with every level of the others."
+    empty = [label(setting) for setting, chosen in levels.items()
+             if not (split_list(chosen) if isinstance(chosen, str) else chosen)]
+    if empty:
+        return f"Give the levels of {', '.join(empty)}: two or more, separated by commas or spaces."
+    return None
+
+
 def base_config(values: Mapping[str, Any], changes: str = "") -> TrainConfig:
     """The base of an ablation: `values` (a form's settings, a preset's, a run's config) with `changes`
     (`key=value` text, see `config.assignments_from_text`) applied; InputError naming the label of a

@@ -4,6 +4,7 @@ out, each unit-tested without a browser.
 - `charts`: every chart, a module per view; `plain_text`: typed text shown as itself;
 - `train_plan`, `launch`, `job_view`: the Train page's previews, launches and live view;
 - `run_filter` and `run_pickers`: finding runs; `selection`: ticked rows kept across pages;
+- `ablation_address`: the Ablation page's choices in the address bar;
 - `comparison`: which comparisons fit the chosen runs; `model_cache`: models loaded once, in the
   background.
 """
@@ -12,12 +13,12 @@ import importlib
 
 # The face's modules, each imported on first use (PEP 562): a page imports only what it draws, and the
 # app's frame can show its "Starting up" note (it needs only plain_text) before Keras and MLflow load.
-_MODULES = ("charts", "comparison", "job_view", "launch", "plain_text", "run_filter", "run_pickers", "selection",
-            "train_plan")
+_MODULES = ("ablation_address", "charts", "comparison", "job_view", "launch", "plain_text", "run_filter",
+            "run_pickers", "selection", "train_plan")
 
 __all__ = [
-    "ModelCache", "charts", "comparison", "job_view", "launch", "plain_text", "run_filter", "run_pickers",
-    "selection", "train_plan",
+    "ModelCache", "ablation_address", "charts", "comparison", "job_view", "launch", "plain_text", "run_filter",
+    "run_pickers", "selection", "train_plan",
 ]
 
 

@@ -42,7 +42,7 @@ def test_a_four_trial_optuna_search_then_its_best_trial_fills_the_form(app_url, 
 def test_a_tiny_digits_ablation_of_two_factors_and_two_seeds_runs_from_the_ablation_page(app_url, page):
     open_app(page, app_url)
     go_to(page, "Ablation", "Ablation")
-    changes = page.get_by_label("Change in the base (key=value, comma-separated)")
+    changes = page.get_by_label("Change in the base (key=value, separated by commas or spaces)")
     changes.fill("epochs=1, train_limit=100")
     changes.press("Enter")
     for factor in ("Random flips", "Batch normalisation"):
