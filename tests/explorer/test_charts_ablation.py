@@ -49,12 +49,18 @@ def test_an_effect_with_too_few_seeds_is_a_hollow_dot_without_a_bar_and_the_char
     assert list(dots.customdata)[0].startswith("too few seeds")
 
 
-def test_a_one_epoch_curve_is_points_in_their_legend_colour_with_the_spread_as_a_bar_cut_at_100_percent():
+def test_a_one_epoch_curve_is_points_side_by_side_in_their_legend_colour_with_the_spread_as_a_bar_cut_at_100_percent():
     bands = pd.DataFrame({"group": ["a", "b"], "epoch": [1, 1], "mean": [0.95, 0.5], "std": [0.1, 0.1], "runs": [2, 2]})
     fig = charts.band_curves(bands, "val_accuracy")
-    lines = [trace for trace in fig.data if trace.showlegend is not False]
-    assert [trace.mode for trace in lines] == ["lines+markers"] * 2
-    assert all(trace.marker.color == trace.line.color for trace in lines)
-    assert lines[0].line.color != lines[1].line.color
-    assert list(lines[0].error_y.array) == pytest.approx([0.05]) and list(lines[0].error_y.arrayminus) == pytest.approx([0.1])
-    assert max(fig.data[0].y) == pytest.approx(1.0)  # a's band stops at 100 %
+    assert [trace.showlegend for trace in fig.data] == [None, None]  # no bands of no width, only the points
+    assert [trace.mode for trace in fig.data] == ["lines+markers"] * 2 and fig.layout.scattermode == "group"
+    assert all(trace.marker.color == trace.line.color == trace.error_y.color for trace in fig.data)
+    assert fig.data[0].line.color != fig.data[1].line.color
+    assert list(fig.data[0].error_y.array) == pytest.approx([0.05])  # 95 % + 10 % stops at 100 %
+    assert list(fig.data[0].error_y.arrayminus) == pytest.approx([0.1])
+
+
+def test_a_loss_band_stops_at_zero():
+    bands = pd.DataFrame({"group": ["a", "a"], "epoch": [1, 2], "mean": [0.3, 0.1], "std": [0.1, 0.2], "runs": [3, 3]})
+    band, line = charts.band_curves(bands, "val_loss").data
+    assert list(band.y) == pytest.approx([0.4, 0.3, 0.0, 0.2]) and line.error_y.array is None

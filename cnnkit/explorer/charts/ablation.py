@@ -22,8 +22,9 @@ def _translucent(color: str, alpha: float = 0.2) -> str:
 def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure:
     """One mean line per group with a ± std band around it, cut to the values `metric` can take:
     `bands` has columns group, `x`, mean, std and runs (`ablation_analysis.curve_bands`). Groups get
-    colours in order of appearance, their points too: a one-epoch curve is its points, and a point
-    alone shows its ± std as a bar, as a band of no width can't be seen."""
+    colours in order of appearance, their points too. A curve of one point shows its ± std as a bar,
+    as a band of no width can't be seen; when every curve is one point (one epoch) the points stand
+    side by side, not on top of one another."""
     label = _metric_label(metric)
     title = f"{label[:1].upper()}{label[1:]} per {x}, mean ± std over seeds"
     if bands.empty:
@@ -37,17 +38,20 @@ def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure
         part = groups[group].sort_values(x)
         xs, mean, std = part[x].to_numpy(float), part["mean"].to_numpy(float), part["std"].to_numpy(float)
         upper, lower = np.minimum(mean + std, high_value), np.maximum(mean - std, low_value)
-        fig.add_scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([upper, lower[::-1]]),
-                        fill="toself", fillcolor=_translucent(color), line_width=0, hoverinfo="skip",
-                        showlegend=False, legendgroup=str(group))
-        alone = dict(type="data", symmetric=False, array=upper - mean, arrayminus=mean - lower, color=color)
+        bar = dict(type="data", symmetric=False, array=upper - mean, arrayminus=mean - lower, color=color)
+        if len(xs) > 1:
+            fig.add_scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([upper, lower[::-1]]),
+                            fill="toself", fillcolor=_translucent(color), line_width=0, hoverinfo="skip",
+                            showlegend=False, legendgroup=str(group))
         fig.add_scatter(x=xs, y=mean, name=plain_text.plotly(group), mode=_mode(len(xs)), line_color=color,
-                        marker_color=color, error_y=alone if len(xs) == 1 else None,
+                        marker=dict(color=color, size=10 if len(xs) == 1 else 6), error_y=bar if len(xs) == 1 else None,
                         legendgroup=str(group), customdata=np.stack([std, part["runs"].to_numpy(float)], axis=1),
                         hovertemplate=f"{RUN_IN_HOVER}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}} ± "
                                       f"%{{customdata[0]{value_format}}} (%{{customdata[1]}} runs)<extra></extra>")
     fig.update_xaxes(title={"epoch": "Epoch"}.get(x, x), **_count_axis(bands[x]))
     fig.update_yaxes(title=label[:1].upper() + label[1:], tickformat=".0%" if percent else None)
+    if all(len(part) == 1 for part in groups.values()):
+        fig.update_layout(scattermode="group", scattergap=0.5)
     return _legend_below(_style(fig, title))
 
 
