@@ -6,7 +6,8 @@ The choices are plain values: `preset` (an ablation preset's name; "" for the vi
 factor: the chosen values of a setting with choices, or the text typed for one without), `name`, and
 `shown` (the id of the ablation analysed). `to_query` writes what differs from `EMPTY`; `from_query`
 reads back what still makes sense (a factor that is not a setting, a level that is no choice, a
-preset that is gone are left out), as the first state of the page's controls.
+preset that is gone are left out; a factor without levels gets none), as the first state of the page's
+controls.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def from_query(query: Mapping[str, str]) -> dict[str, Any]:
         choices["factors"].append(factor)
         text = query.get(LEVELS_PREFIX + factor, "")
         allowed = SETTINGS[factor].allowed()
-        choices["levels"][factor] = _choices_among(factor, text, allowed) if allowed else text
+        levels = _choices_among(factor, text, allowed) if allowed else text
+        if levels:  # else the page's first levels
+            choices["levels"][factor] = levels
     return choices
 
 

@@ -35,5 +35,5 @@ def test_what_no_longer_makes_sense_is_left_out_of_a_link():
                           "levels.flip": "none, sideways horizontal", "levels.colour": "red,blue"})
     assert (choices["preset"], choices["base"], choices["seeds"]) == ("", ablation_address.TRAIN_BASE, None)
     assert choices["factors"] == ["flip", "epochs"]
-    assert choices["levels"] == {"flip": ["none", "horizontal"], "epochs": ""}
+    assert choices["levels"] == {"flip": ["none", "horizontal"]}  # none named for epochs: the page's first ones
     assert from_query({"seeds": "two"})["seeds"] is None and from_query({"seeds": "0"})["seeds"] is None

@@ -179,3 +179,18 @@ def test_cancelling_an_ablation_cancels_every_run_it_queued_or_started(app):
     assert [alert_text(warning) for warning in at.warning] == ["The ablation was cancelled: the runs it had not finished were stopped."]
     statuses = set(tracking.RunStore().ablation_runs(at.session_state["ablation.launched"])["status"])
     assert statuses <= {"KILLED"}
+
+
+def test_a_link_names_the_base_a_run_or_a_preset_and_the_ablation_shown(app):
+    import os
+
+    from cheap_runs import finished_runs
+
+    run_id, = finished_runs(os.environ["MLFLOW_TRACKING_URI"], ["the base"])
+    app.query_params.update({"base": f"run:{run_id}", "factors": "flip", "shown": "0123456789ab"})
+    at = ablation_page(app)
+    assert at.selectbox(key="ablation.base").value.startswith("Run: the base")
+    assert at.session_state["ablation.shown"] == "0123456789ab"
+    assert dict(at.query_params) == {"base": f"run:{run_id}", "factors": "flip", "levels.flip": "none,horizontal"}
+    at.selectbox(key="ablation.base").set_value("Preset: seed002_baseline").run()
+    assert at.query_params["base"] == "preset:seed002_baseline"
