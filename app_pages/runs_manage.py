@@ -4,7 +4,7 @@ edits, inspect, delete, register, export, or fork it from one of its snapshots."
 import streamlit as st
 
 from app_pages import common
-from cnnkit.config import SETTINGS, parse_assignments
+from cnnkit.config import SETTINGS, assignments_from_text
 from cnnkit.errors import InputError
 from cnnkit.experiments import export
 from cnnkit.explorer import plain_text
@@ -22,13 +22,13 @@ def fork_from_epoch(store, run_id: str) -> None:
         return
     epoch_column, changes_column, button_column = st.columns([1, 3, 1], vertical_alignment="bottom")
     epoch = epoch_column.selectbox("Fork from epoch", snapshots, key=f"fork-epoch-{run_id}")
-    text = changes_column.text_input("Changed settings (key=value, separated by spaces)", key=f"fork-changes-{run_id}",
+    text = changes_column.text_input("Changed settings (key=value, separated by commas or spaces)", key=f"fork-changes-{run_id}",
                                      placeholder="e.g. learning_rate=0.0003 rotation=10 epochs=20",
                                      help="The fork starts from the snapshot's weights and optimizer state; its "
                                           "epochs continue from the snapshot's.")
     if button_column.button("Fork", width="stretch", key=f"fork-{run_id}"):
         try:
-            common.job_manager().fork(run_id, epoch, parse_assignments(text.split()), visitor=common.visitor())
+            common.job_manager().fork(run_id, epoch, assignments_from_text(text), visitor=common.visitor())
             st.success("Forking in a job: follow it on the Train page.")
         except InputError as error:
             st.error(plain_text.markdown(error))

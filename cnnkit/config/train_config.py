@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
@@ -124,6 +125,22 @@ def parse_assignments(assignments: list[str]) -> dict[str, str]:
             raise InputError(f"'{assignment}' is not key=value.")
         changes[key.strip()] = value.strip()
     return changes
+
+
+_SEPARATORS = re.compile(r"[,\s]+")
+_NEXT_ASSIGNMENT = re.compile(r"[,\s]+(?=[A-Za-z_]\w*\s*=)")  # the separator before the next `key=`
+
+
+def split_list(text: str) -> list[str]:
+    """A list a person typed: items separated by commas, spaces or both ("a, b", "a b", "a,b")."""
+    return [item for item in _SEPARATORS.split(text) if item]
+
+
+def assignments_from_text(text: str) -> dict[str, str]:
+    """`key=value` settings a person typed, separated by commas, spaces or both ("epochs=1, flip=none",
+    "epochs=1 flip=none"), as {key: value text}. A value runs to the next `key=`, so a path's spaces stay."""
+    pieces = _NEXT_ASSIGNMENT.split(text.strip(", \t\n"))
+    return parse_assignments([piece.strip(", \t\n") for piece in pieces if piece.strip(", \t\n")])
 
 
 def field_names() -> tuple[str, ...]:

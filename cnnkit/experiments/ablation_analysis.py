@@ -7,8 +7,9 @@ level label, `seed`, metric columns) and `RunStore.histories` frames; no MLflow 
 A factor's main effect of level L is measured against its first level, the baseline, seed by seed:
 for each seed, the mean of its runs at L (over every level of the other factors) minus the mean of
 its runs at the baseline. The effect is the mean of those per-seed differences, and its interval
-the t-interval mean ± t(0.975, n - 1) · sd / √n over the n seeds that have both; one seed gives
-no interval.
+the t-interval mean ± t(0.975, n - 1) · sd / √n over the n seeds that have both, cut to what the
+metric allows (an accuracy difference lies in [-1, 1]). Under `MIN_SEEDS` seeds there is no interval:
+with 2 seeds t(0.975, 1) = 12.7 and the interval spans nearly everything, which says nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,21 @@ from cnnkit.tracking import RESULT_METRICS
 
 EFFECT_COLUMNS = ("factor", "level", "baseline", "effect", "low", "high", "seeds")
 CONFIDENCE = 0.95
+MIN_SEEDS = 3  # the fewest seeds an interval is given for
+USEFUL_SEEDS = 5  # t(0.975, 4) = 2.8: from here on the interval's width starts to tell something
+INTERVAL_COLUMN = "95 % interval"
+
+
+def bounds(metric: str) -> tuple[float, float]:
+    """The values `metric` can take: an accuracy lies in [0, 1], a loss in [0, ∞)."""
+    return (0.0, 1.0) if "accuracy" in metric else (0.0, np.inf)
+
+
+def interval_note(seeds: int) -> str:
+    """Why an effect resting on `seeds` seeds has no interval; empty when it has one."""
+    if seeds >= MIN_SEEDS:
+        return ""
+    return f"too few seeds for an interval: n={seeds}, run ≥{MIN_SEEDS} ({USEFUL_SEEDS} for a useful width)"
 
 
 def factors_of(runs: pd.DataFrame) -> list[str]:
@@ -55,8 +71,10 @@ def cell_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
 def main_effects(runs: pd.DataFrame, metric: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Each factor's main effect on `metric`, one row per non-baseline level, with the columns in
     `EFFECT_COLUMNS`: `effect` the mean per-seed difference from the baseline, `low`/`high` its
-    t-interval at `confidence` (nan with fewer than two seeds), `seeds` how many seeds it rests on."""
+    t-interval at `confidence` cut to the differences `metric` allows (nan under `MIN_SEEDS` seeds),
+    `seeds` how many seeds it rests on."""
     table = by_factor(runs).dropna(subset=[metric])
+    low_value, high_value = bounds(metric)
     rows = []
     for factor in factors_of(runs):
         levels = _levels(table, factor)
@@ -65,19 +83,45 @@ def main_effects(runs: pd.DataFrame, metric: str, confidence: float = CONFIDENCE
         per_seed = table.groupby(["seed", factor], sort=False)[metric].mean().unstack(factor)
         for level in levels[1:]:
             differences = (per_seed[level] - per_seed[levels[0]]).dropna().to_numpy()
-            rows.append((factor, level, levels[0], *_interval(differences, confidence), len(differences)))
+            effect, low, high = _interval(differences, confidence)
+            low, high = np.clip([low, high], low_value - high_value, high_value - low_value)  # nan stays nan
+            rows.append((factor, level, levels[0], effect, low, high, len(differences)))
     return pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """Mean and the t-interval around it; nan bounds for fewer than two values."""
+    """Mean and the t-interval around it; nan bounds under `MIN_SEEDS` values."""
     if len(values) == 0:
         return np.nan, np.nan, np.nan
     mean = float(values.mean())
-    if len(values) < 2:
+    if len(values) < MIN_SEEDS:
         return mean, np.nan, np.nan
     half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
     return mean, mean - half, mean + half
+
+
+def _number(metric: str, signed: bool = False):
+    """A value of `metric` as text: accuracies in percent, losses with four decimals; "–" for none."""
+    sign = "+" if signed else ""
+    form = f"{{:{sign}.2f}} %" if "accuracy" in metric else f"{{:{sign}.4f}}"
+    scale = 100 if "accuracy" in metric else 1
+    return lambda value: "–" if value != value else form.format(value * scale)
+
+
+def effects_table(effects: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """`main_effects` for a person: the effect and its interval as text, or why there is no interval."""
+    signed = _number(metric, signed=True)
+    intervals = [f"[{signed(low)}, {signed(high)}]" if low == low else interval_note(seeds) or "–"
+                 for low, high, seeds in zip(effects["low"], effects["high"], effects["seeds"])]
+    return effects.assign(effect=effects["effect"].map(signed), **{INTERVAL_COLUMN: intervals})[
+        ["factor", "level", "baseline", "effect", INTERVAL_COLUMN, "seeds"]]
+
+
+def cells_table(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """`cell_summary` for a person: mean and std as text; a cell of one run has no std ("n/a (1 seed)")."""
+    number = _number(metric)
+    spread = ["n/a (1 seed)" if runs == 1 else number(std) for runs, std in zip(cells["runs"], cells["std"])]
+    return cells.assign(mean=cells["mean"].map(number), std=spread)
 
 
 def curve_bands(history: pd.DataFrame, groups: dict[str, str], metric: str, x: str = "epoch",
@@ -97,24 +141,16 @@ def curve_bands(history: pd.DataFrame, groups: dict[str, str], metric: str, x: s
                              kind="stable").reset_index(drop=True)[columns]
 
 
-
 def report(runs: pd.DataFrame, metric: str) -> str:
     """The ablation's cells and effects as plain-text tables, for the command line."""
     if runs.empty:
         return "No runs of this ablation in the store."
     if metric not in RESULT_METRICS:
         raise InputError(f"Metric: '{metric}' is not one of {', '.join(RESULT_METRICS)}.")
-    cells = cell_summary(runs, metric)
-    cells["mean ± std"] = [f"{mean:.4f} ± {std:.4f}" if std == std else f"{mean:.4f}"
-                           for mean, std in zip(cells["mean"], cells["std"])]
-    effects = main_effects(runs, metric)
-    effects["95 % interval"] = [f"[{low:+.4f}, {high:+.4f}]" if low == low else "(one seed: none)"
-                                for low, high in zip(effects["low"], effects["high"])]
-    effects["effect"] = effects["effect"].map("{:+.4f}".format)
     return "\n".join([
-        f"{metric} per cell (mean ± std over seeds):",
-        cells.drop(columns=["mean", "std"]).to_string(index=False),
+        f"{metric} per cell (mean and std over seeds):",
+        cells_table(cell_summary(runs, metric), metric).to_string(index=False),
         "",
         f"Main effects on {metric} (mean difference from each factor's first level, across seeds):",
-        effects[["factor", "level", "baseline", "effect", "95 % interval", "seeds"]].to_string(index=False),
+        effects_table(main_effects(runs, metric), metric).to_string(index=False),
     ])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnkit.tracking import run_schema
-from cnnkit.config import SETTINGS, TrainConfig, label, parse_assignments, settings_from_text
+from cnnkit.config import SETTINGS, TrainConfig, assignments_from_text, label, settings_from_text, split_list
 from cnnkit.errors import InputError
 
 MAX_RUNS = 500  # an ablation this big is a typo, not an experiment
@@ -69,7 +69,7 @@ def parse_factor(text: str) -> Factor:
     name, sep, levels = text.partition("=")
     if not sep:
         raise InputError(f"--factor '{text}' is not setting=level,level (e.g. flip=none,horizontal).")
-    return setting_factor(name.strip(), [level.strip() for level in levels.split(",") if level.strip()])
+    return setting_factor(name.strip(), split_list(levels))
 
 
 @dataclass(frozen=True)
@@ -177,25 +177,30 @@ def preset_ablation(name: str, seeds: int | None = None, **base_changes: Any) ->
 
 
 def ablation_of_form(name: str, base: TrainConfig, levels: Mapping[str, Sequence[Any]], seeds: int) -> Ablation:
-    """An ablation from a form: `levels` maps each chosen setting to its levels, values or text (text may
-    be one comma-separated string)."""
-    factors = tuple(setting_factor(setting, _split(chosen)) for setting, chosen in levels.items())
+    """An ablation from a form: `levels` maps each chosen setting to its levels, values or text (text is
+    one string, its levels separated by commas or spaces)."""
+    factors = tuple(setting_factor(setting, split_list(chosen) if isinstance(chosen, str) else list(chosen))
+                    for setting, chosen in levels.items())
     return Ablation(name.strip() or " × ".join(label(setting) for setting in levels), base, factors, seeds)
 
 
-def _split(levels: Sequence[Any] | str) -> list[Any]:
-    return [level.strip() for level in levels.split(",") if level.strip()] if isinstance(levels, str) else list(levels)
-
-
-def parse_changes(text: str) -> dict[str, str]:
-    """Comma-separated `key=value` text (a form's "change in the base") as {key: value text}."""
-    return parse_assignments(_split(text))
+def missing_choice(levels: Mapping[str, Sequence[Any] | str]) -> str | None:
+    """What a form (`levels` as `ablation_of_form` takes them) still lacks before it is an ablation, in
+    neutral words, or None: said before anything is wrong, so nothing is red before a person typed."""
+    if not levels:
+        return "Choose the factors to vary: every level of each is combined with every level of the others."
+    empty = [label(setting) for setting, chosen in levels.items()
+             if not (split_list(chosen) if isinstance(chosen, str) else chosen)]
+    if empty:
+        return f"Give the levels of {', '.join(empty)}: two or more, separated by commas or spaces."
+    return None
 
 
 def base_config(values: Mapping[str, Any], changes: str = "") -> TrainConfig:
     """The base of an ablation: `values` (a form's settings, a preset's, a run's config) with `changes`
-    (see `parse_changes`) applied; InputError naming the label of a setting at fault."""
-    return TrainConfig.from_dict({**values, **parse_changes(changes)})
+    (`key=value` text, see `config.assignments_from_text`) applied; InputError naming the label of a
+    setting at fault."""
+    return TrainConfig.from_dict({**values, **assignments_from_text(changes)})
 
 
 # ---- launching through the job manager ------------------------------------------------------

@@ -4,7 +4,8 @@ import pytest
 
 from cnnkit import InputError
 from cnnkit.config import (
-    TrainConfig, changed_settings, describe_run, field_names, find_problems, settings_from_text,
+    TrainConfig, assignments_from_text, changed_settings, describe_run, field_names, find_problems, settings_from_text,
+    split_list,
 )
 from cnnkit.config.settings import label
 
@@ -134,3 +135,21 @@ def test_describe_run_tells_runs_apart_in_one_line():
     assert describe_run(cfg.to_dict()) == ("mnist_cnn on digits · 300 training images · 1 epoch · sgd 0.001 momentum 0.5"
                                            " · cyclic · rot 10°")
     assert "momentum" not in describe_run(TrainConfig(optimizer="rmsprop", momentum=0.5).to_params())  # rmsprop ignores it
+
+
+@pytest.mark.parametrize("text", ["a, b", "a b", "a,b", " a ,b ,", "a,\tb"])
+def test_a_typed_list_may_separate_its_items_by_commas_spaces_or_both(text):
+    assert split_list(text) == ["a", "b"]
+
+
+@pytest.mark.parametrize("text", ["epochs=1, flip=none", "epochs=1 flip=none", "epochs=1,flip=none",
+                                  "epochs = 1 , flip= none,"])
+def test_typed_settings_may_be_separated_by_commas_spaces_or_both(text):
+    assert assignments_from_text(text) == {"epochs": "1", "flip": "none"}
+
+
+def test_a_typed_value_runs_to_the_next_setting_so_a_path_keeps_its_spaces_and_a_bare_word_is_refused():
+    assert assignments_from_text("dataset_path=/my data/a.csv, epochs=2") == {"dataset_path": "/my data/a.csv", "epochs": "2"}
+    assert assignments_from_text("  ") == {}
+    with pytest.raises(InputError, match="'epochs 2' is not key=value"):
+        assignments_from_text("epochs 2")

@@ -42,7 +42,7 @@ def test_a_four_trial_optuna_search_then_its_best_trial_fills_the_form(app_url, 
 def test_a_tiny_digits_ablation_of_two_factors_and_two_seeds_runs_from_the_ablation_page(app_url, page):
     open_app(page, app_url)
     go_to(page, "Ablation", "Ablation")
-    changes = page.get_by_label("Change in the base (key=value, comma-separated)")
+    changes = page.get_by_label("Change in the base (key=value, separated by commas or spaces)")
     changes.fill("epochs=1, train_limit=100")
     changes.press("Enter")
     for factor in ("Random flips", "Batch normalisation"):
@@ -83,7 +83,7 @@ def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_
         page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
         parent = re.search(r"[0-9a-f]{32}", page.get_by_text(re.compile(r"^run [0-9a-f]{32} ")).inner_text()).group()
         page.get_by_role("tab", name="Manage & relaunch").click()
-        changes = page.get_by_role("textbox", name="Changed settings (key=value, separated by spaces)")
+        changes = page.get_by_role("textbox", name="Changed settings (key=value, separated by commas or spaces)")
         changes.fill("rotation=10")
         changes.press("Enter")
         page.wait_for_timeout(1000)

@@ -6,9 +6,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cnnkit.explorer import charts, comparison
-from cnnkit.experiments.ablation_analysis import cell_summary, curve_bands, main_effects
+from cnnkit.experiments.ablation_analysis import (
+    cell_summary, cells_table, curve_bands, effects_table, main_effects, report,
+)
 
 # accuracy = 0.80 + 0.10 (flip on) + 0.02 (batch norm off) + a seed's own offset, plus noise on flip's runs
 NOISE = {0: 0.00, 1: 0.03, 2: -0.01}  # added to the flip=on runs only: per-seed flip effects 0.10, 0.13, 0.09
@@ -47,12 +50,58 @@ def test_a_known_effect_gets_its_mean_difference_and_its_t_interval_across_seeds
         "off", pytest.approx(0.02), pytest.approx(0.02), pytest.approx(0.02))
 
 
+def test_the_interval_is_scipys_t_interval_and_the_hand_worked_one():
+    flip = main_effects(runs(), "test_accuracy").set_index("factor").loc["flip"]
+    differences = [0.10, 0.13, 0.09]
+    scipy_interval = stats.ttest_1samp(differences, 0.0).confidence_interval(0.95)
+    assert (flip["low"], flip["high"]) == (pytest.approx(scipy_interval.low), pytest.approx(scipy_interval.high))
+    assert stats.t.interval(0.95, 2, loc=np.mean(differences), scale=stats.sem(differences)) == (
+        pytest.approx(flip["low"]), pytest.approx(flip["high"]))
+    # by hand: mean 0.10667, sd 0.020817, se 0.012019, t(0.975, 2) 4.3027, half-width 0.051713
+    assert (flip["low"], flip["high"]) == (pytest.approx(0.05495, abs=1e-5), pytest.approx(0.15838, abs=1e-5))
+
+
+def test_an_accuracy_differences_interval_is_cut_to_what_is_possible():
+    rows = [{"run_id": f"{flip}{seed}", "cell": {"flip": flip}, "seed": seed, "test_accuracy": accuracy}
+            for seed, (off, on) in enumerate([(0.05, 0.95), (0.50, 0.60), (0.02, 0.99)])
+            for flip, accuracy in (("off", off), ("on", on))]
+    flip = main_effects(pd.DataFrame(rows), "test_accuracy").iloc[0]
+    differences = [0.90, 0.10, 0.97]
+    uncut = stats.ttest_1samp(differences, 0.0).confidence_interval(0.95)
+    assert uncut.high > 1 and (flip["low"], flip["high"]) == (pytest.approx(uncut.low), 1.0)
+    assert effects_table(main_effects(pd.DataFrame(rows), "test_accuracy"), "test_accuracy")[
+        "95 % interval"].tolist() == [f"[{uncut.low * 100:+.2f} %, +100.00 %]"]
+
+
+def test_under_three_seeds_an_effect_has_no_interval_and_the_table_says_why():
+    frame = runs()
+    two_seeds = main_effects(frame[frame["seed"] < 2], "test_accuracy")
+    assert two_seeds["low"].isna().all() and two_seeds["high"].isna().all() and two_seeds["seeds"].tolist() == [2, 2]
+    assert two_seeds.set_index("factor").loc["flip", "effect"] == pytest.approx((0.10 + 0.13) / 2)
+    shown = effects_table(two_seeds, "test_accuracy")
+    assert shown["95 % interval"].tolist() == [
+        "too few seeds for an interval: n=2, run ≥3 (5 for a useful width)"] * 2
+    assert shown["effect"].tolist() == ["+11.50 %", "+2.00 %"]
+
+
 def test_one_seed_gives_an_effect_without_an_interval_and_missing_runs_are_left_out():
     frame = runs()
     one_seed = main_effects(frame[frame["seed"] == 1], "test_accuracy").set_index("factor")
     assert one_seed.loc["flip", "effect"] == pytest.approx(0.13) and math.isnan(one_seed.loc["flip", "low"])
     frame.loc[frame["seed"] == 2, "test_accuracy"] = np.nan  # seed 2's runs failed
     assert main_effects(frame, "test_accuracy").set_index("factor").loc["flip", "seeds"] == 2
+
+
+def test_one_seed_cells_show_no_std_in_words_never_none():
+    frame = runs()
+    shown = cells_table(cell_summary(frame[frame["seed"] == 1], "test_accuracy"), "test_accuracy")
+    assert shown["std"].tolist() == ["n/a (1 seed)"] * 4 and shown["mean"].tolist()[0] == "81.00 %"
+    text = report(frame[frame["seed"] == 1], "test_accuracy")
+    assert "None" not in text and "nan" not in text and "n/a (1 seed)" in text and "n=1, run ≥3" in text
+    three = cells_table(cell_summary(frame, "test_accuracy"), "test_accuracy")
+    assert three["std"].tolist()[0] == f"{np.std([0.80, 0.81, 0.78], ddof=1) * 100:.2f} %"
+    losses = cells_table(cell_summary(frame.rename(columns={"test_accuracy": "test_loss"}), "test_loss"), "test_loss")
+    assert losses["mean"].tolist()[0] == f"{np.mean([0.80, 0.81, 0.78]):.4f}"
 
 
 def test_curve_bands_are_the_mean_and_std_per_group_and_epoch():

@@ -13,7 +13,9 @@ from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager
-from cnnkit.experiments.ablations import Ablation, AblationLaunch, parse_factor, preset_ablation
+from cnnkit.experiments.ablations import (
+    Ablation, AblationLaunch, ablation_of_form, base_config, parse_factor, preset_ablation,
+)
 from cnnkit.training import RunResult
 
 TIMEOUT = 30
@@ -24,6 +26,15 @@ def test_a_factor_takes_levels_as_text_in_the_settings_types():
     factor = parse_factor("batch_norm=true,false")
     assert [level.settings for level in factor.levels] == [{"batch_norm": True}, {"batch_norm": False}]
     assert [level.label for level in parse_factor("learning_rate=0.001, 0.01").levels] == ["0.001", "0.01"]
+
+
+@pytest.mark.parametrize("levels, changes", [("0.001, 0.01", "epochs=2, train_limit=50"),
+                                             ("0.001 0.01", "epochs=2 train_limit=50"),
+                                             ("0.001,0.01", "epochs=2,train_limit=50")])
+def test_a_forms_levels_and_base_changes_may_be_separated_by_commas_spaces_or_both(levels, changes):
+    ablation = ablation_of_form("", base_config(BASE.to_dict(), changes), {"learning_rate": levels}, seeds=1)
+    assert [level.settings for level in ablation.factors[0].levels] == [{"learning_rate": 0.001}, {"learning_rate": 0.01}]
+    assert (ablation.base.epochs, ablation.base.train_limit, ablation.name) == (2, 50, "Learning rate")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -236,7 +247,7 @@ def test_the_command_line_trains_an_ablation_and_reports_its_cells_and_effects(t
     assert last["study_id"] == ablation_id  # the old key, for scripts of the old `study` command
     runs = RunStore(uri).ablation_runs(ablation_id)
     assert sorted(cell["flip"] for cell in runs["cell"]) == ["horizontal", "none"] and set(runs["status"]) == {"FINISHED"}
-    assert "flip horizontal     none" in out and "(one seed: none)" in out
+    assert "flip horizontal     none" in out and "too few seeds for an interval: n=1" in out and "None" not in out
     listed = RunStore(uri).ablations()
     assert listed[["ablation_id", "ablation", "size", "runs"]].values.tolist() == [[ablation_id, "flip", 2, 2]]
     assert main(["ablation-report", ablation_id, "--metric", "final_val_accuracy", "--tracking-uri", uri]) == 0

@@ -46,6 +46,72 @@ def wait_for_ablation_jobs(count: int, timeout: float = 400) -> list:
     raise AssertionError(f"the ablation's {count} jobs did not all end in time")
 
 
+def test_a_first_load_says_what_to_do_in_neutral_words_and_nothing_in_red(app):
+    at = ablation_page(app)
+    assert not at.error and launch_button(at).disabled
+    assert [info.value for info in at.info] == [
+        "Choose the factors to vary: every level of each is combined with every level of the others."]
+    at.multiselect(key="ablation.factors").set_value(["learning_rate"]).run()
+    assert not at.error and launch_button(at).disabled
+    assert [info.value for info in at.info] == ["Give the levels of Learning rate: two or more, separated by commas or spaces."]
+    at.text_input(key="ablation.levels.learning_rate").set_value("0.001").run()  # now something is wrong
+    assert [alert_text(error) for error in at.error] == ["Learning rate: a factor needs at least two levels, got 1."]
+
+
+def test_the_choices_go_into_the_address_bar_and_a_reload_brings_them_back(app):
+    at = tiny_ablation(ablation_page(app))
+    at.multiselect(key="ablation.factors").set_value(["flip", "batch_norm", "learning_rate"]).run()
+    at.text_input(key="ablation.levels.learning_rate").set_value("0.001 0.01").run()
+    at.multiselect(key="ablation.levels.flip").set_value(["none", "vertical"]).run()
+    at.number_input(key="ablation.seeds.Your own factors").set_value(3).run()
+    at.text_input(key="ablation.name").set_value("flips").run()
+    query = dict(at.query_params)
+    assert query == {"changes": "epochs=1, train_limit=100", "seeds": "3", "factors": "flip,batch_norm,learning_rate",
+                     "levels.flip": "none,vertical", "levels.batch_norm": "true,false",
+                     "levels.learning_rate": "0.001 0.01", "name": "flips"}
+    assert any(caption.value == "24 runs: 8 cells × 3 seeds." for caption in at.caption)
+
+    from streamlit.testing.v1 import AppTest  # a reload: a new session with only the address
+
+    reloaded = AppTest.from_file(app._script_path, default_timeout=120)
+    reloaded.query_params.update(query)
+    reloaded = ablation_page(reloaded)
+    assert reloaded.multiselect(key="ablation.factors").value == ["flip", "batch_norm", "learning_rate"]
+    assert reloaded.multiselect(key="ablation.levels.flip").value == ["none", "vertical"]
+    assert reloaded.multiselect(key="ablation.levels.batch_norm").value == [True, False]
+    assert reloaded.text_input(key="ablation.levels.learning_rate").value == "0.001 0.01"
+    assert reloaded.number_input(key="ablation.seeds.Your own factors").value == 3
+    assert reloaded.text_input(key="ablation.name").value == "flips"
+    assert any(caption.value == "24 runs: 8 cells × 3 seeds." for caption in reloaded.caption)
+    assert not reloaded.warning and not reloaded.error and dict(reloaded.query_params) == query
+
+
+def test_a_launched_form_cannot_be_launched_twice_until_it_changes(app, monkeypatch):
+    from cnnkit.experiments import ablations
+
+    launched = []
+
+    class Launch:  # as AblationLaunch, its runs all finished at once
+        def __init__(self, ablation, manager, visitor=None):
+            self.ablation, self.cancelled, self.error = ablation, False, None
+            launched.append(ablation)
+
+        def progress(self):
+            return ablations.AblationProgress(self.ablation.size, finished=self.ablation.size)
+
+    monkeypatch.setattr(ablations, "AblationLaunch", Launch)
+    at = tiny_ablation(ablation_page(app))
+    launch_button(at).click().run()
+    assert len(launched) == 1 and launch_button(at).disabled
+    assert any(caption.value.startswith("Launched: its progress and results are below.") for caption in at.caption)
+    at.run()
+    assert launch_button(at).disabled and len(launched) == 1
+    at.number_input(key="ablation.seeds.Your own factors").set_value(3).run()
+    assert not launch_button(at).disabled
+    launch_button(at).click().run()
+    assert [ablation.seeds for ablation in launched] == [2, 3] and launch_button(at).disabled
+
+
 def test_an_ablation_shows_its_size_and_a_bad_level_is_named_by_its_label(app):
     at = tiny_ablation(ablation_page(app))
     assert any(caption.value == "8 runs: 4 cells × 2 seeds." for caption in at.caption)
@@ -80,9 +146,10 @@ def test_a_tiny_digits_ablation_runs_every_cell_and_seed_and_shows_its_effects_c
     effects = frames["factor", "level"]
     assert effects[["factor", "level", "baseline", "seeds"]].values.tolist() == [
         ["Random flips", "horizontal", "none", 2], ["Batch normalisation", "False", "True", 2]]
-    assert (effects["low"] <= effects["effect"]).all() and (effects["effect"] <= effects["high"]).all()
+    assert effects["95 % interval"].tolist() == ["too few seeds for an interval: n=2, run ≥3 (5 for a useful width)"] * 2
+    assert effects["effect"].str.fullmatch(r"[+-]\d+\.\d\d %").all()
     cells = frames["Random flips", "Batch normalisation"]
-    assert len(cells) == 4 and cells["runs"].tolist() == [2, 2, 2, 2]
+    assert len(cells) == 4 and cells["runs"].tolist() == [2, 2, 2, 2] and cells["std"].str.endswith(" %").all()
     titles = chart_titles(at)
     assert any("mean ± std over seeds" in title for title in titles) and any("95 % interval" in title for title in titles)
 
@@ -112,3 +179,18 @@ def test_cancelling_an_ablation_cancels_every_run_it_queued_or_started(app):
     assert [alert_text(warning) for warning in at.warning] == ["The ablation was cancelled: the runs it had not finished were stopped."]
     statuses = set(tracking.RunStore().ablation_runs(at.session_state["ablation.launched"])["status"])
     assert statuses <= {"KILLED"}
+
+
+def test_a_link_names_the_base_a_run_or_a_preset_and_the_ablation_shown(app):
+    import os
+
+    from cheap_runs import finished_runs
+
+    run_id, = finished_runs(os.environ["MLFLOW_TRACKING_URI"], ["the base"])
+    app.query_params.update({"base": f"run:{run_id}", "factors": "flip", "shown": "0123456789ab"})
+    at = ablation_page(app)
+    assert at.selectbox(key="ablation.base").value.startswith("Run: the base")
+    assert at.session_state["ablation.shown"] == "0123456789ab"
+    assert dict(at.query_params) == {"base": f"run:{run_id}", "factors": "flip", "levels.flip": "none,horizontal"}
+    at.selectbox(key="ablation.base").set_value("Preset: seed002_baseline").run()
+    assert at.query_params["base"] == "preset:seed002_baseline"

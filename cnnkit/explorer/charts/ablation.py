@@ -8,6 +8,7 @@ import plotly.colors
 import plotly.graph_objects as go
 
 import cnnkit.explorer.plain_text as plain_text
+from cnnkit.experiments import ablation_analysis
 from cnnkit.explorer.charts._axes import _count_axis
 from cnnkit.explorer.charts._style import (OTHER, RUN_IN_HOVER, SPLIT_COLORS, _metric_label, _mode,
                                            _note, _run_colors, _style)
@@ -19,46 +20,65 @@ def _translucent(color: str, alpha: float = 0.2) -> str:
 
 
 def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure:
-    """One mean line per group with a ± std band around it: `bands` has columns group, `x`, mean,
-    std and runs (`ablation_analysis.curve_bands`). Groups get colours in order of appearance."""
+    """One mean line per group with a ± std band around it, cut to the values `metric` can take:
+    `bands` has columns group, `x`, mean, std and runs (`ablation_analysis.curve_bands`). Groups get
+    colours in order of appearance, their points too. A curve of one point shows its ± std as a bar,
+    as a band of no width can't be seen; when every curve is one point (one epoch) the points stand
+    side by side, not on top of one another."""
     label = _metric_label(metric)
     title = f"{label[:1].upper()}{label[1:]} per {x}, mean ± std over seeds"
     if bands.empty:
         return _note(title, f"no {label} recorded for these runs yet")
     percent = "accuracy" in metric
     value_format = ":.2%" if percent else ":.4f"
+    low_value, high_value = ablation_analysis.bounds(metric)
     groups = dict(tuple(bands.groupby("group", sort=False)))
     fig = go.Figure()
     for group, color in _run_colors(groups).items():
         part = groups[group].sort_values(x)
         xs, mean, std = part[x].to_numpy(float), part["mean"].to_numpy(float), part["std"].to_numpy(float)
-        fig.add_scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
-                        fill="toself", fillcolor=_translucent(color), line_width=0, hoverinfo="skip",
-                        showlegend=False, legendgroup=str(group))
+        upper, lower = np.minimum(mean + std, high_value), np.maximum(mean - std, low_value)
+        bar = dict(type="data", symmetric=False, array=upper - mean, arrayminus=mean - lower, color=color)
+        if len(xs) > 1:
+            fig.add_scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([upper, lower[::-1]]),
+                            fill="toself", fillcolor=_translucent(color), line_width=0, hoverinfo="skip",
+                            showlegend=False, legendgroup=str(group))
         fig.add_scatter(x=xs, y=mean, name=plain_text.plotly(group), mode=_mode(len(xs)), line_color=color,
+                        marker=dict(color=color, size=10 if len(xs) == 1 else 6), error_y=bar if len(xs) == 1 else None,
                         legendgroup=str(group), customdata=np.stack([std, part["runs"].to_numpy(float)], axis=1),
                         hovertemplate=f"{RUN_IN_HOVER}<br>{x} %{{x}}<br>{label}: %{{y{value_format}}} ± "
                                       f"%{{customdata[0]{value_format}}} (%{{customdata[1]}} runs)<extra></extra>")
     fig.update_xaxes(title={"epoch": "Epoch"}.get(x, x), **_count_axis(bands[x]))
     fig.update_yaxes(title=label[:1].upper() + label[1:], tickformat=".0%" if percent else None)
+    if all(len(part) == 1 for part in groups.values()):
+        fig.update_layout(scattermode="group", scattergap=0.5)
     return _style(fig, title)
 
 
 def effects_chart(effects: pd.DataFrame, metric: str) -> go.Figure:
     """Each factor level's effect on `metric` against its baseline as a dot with its 95 % interval
-    (`ablation_analysis.main_effects`); a line at 0, no effect."""
+    (`ablation_analysis.main_effects`); a line at 0, no effect. An effect without an interval (too
+    few seeds) is a hollow dot without a bar, and the chart says why."""
     label = _metric_label(metric)
     title = f"Effect on {label} against each factor's first level, 95 % interval across seeds"
     if effects.empty:
         return _note(title, "no finished runs to measure effects on yet")
     names = [f"{row.factor}: {row.level} vs {row.baseline}" for row in effects.itertuples()]
-    effect = effects["effect"].to_numpy(float)
+    effect, low, high = (effects[column].to_numpy(float) for column in ("effect", "low", "high"))
+    has_interval = ~np.isnan(low)
+    value_format = ":+.2%" if "accuracy" in metric else ":+.4f"
+    notes = [ablation_analysis.interval_note(seeds) or "95 % interval" for seeds in effects["seeds"]]
     fig = go.Figure(go.Scatter(
-        x=effect, y=names, mode="markers", marker=dict(size=10, color=SPLIT_COLORS["test"]),
-        error_x=dict(type="data", symmetric=False, array=effects["high"].to_numpy(float) - effect,
-                     arrayminus=effect - effects["low"].to_numpy(float)),
-        hovertemplate="%{y}<br>effect %{x:.4g}<extra></extra>"))
+        x=effect, y=names, mode="markers", customdata=notes,
+        marker=dict(size=10, color=SPLIT_COLORS["test"], symbol=np.where(has_interval, "circle", "circle-open"),
+                    line=dict(width=2, color=SPLIT_COLORS["test"])),
+        error_x=dict(type="data", symmetric=False, array=high - effect, arrayminus=effect - low),  # nan: no bar
+        hovertemplate=f"%{{y}}<br>effect %{{x{value_format}}}<br>%{{customdata}}<extra></extra>"))
     fig.add_vline(x=0, line_color=OTHER, line_dash="dash")
+    if not has_interval.all():
+        fewest = int(effects["seeds"][~has_interval].min())
+        fig.add_annotation(text=f"No bar: {ablation_analysis.interval_note(fewest)}", xref="paper", yref="paper",
+                           x=0, y=1, yanchor="bottom", xanchor="left", showarrow=False, font=dict(color=OTHER))
     fig.update_xaxes(title=f"Difference in {label}", tickformat=".1%" if "accuracy" in metric else None)
     fig.update_yaxes(autorange="reversed")
     return _style(fig, title, height=120 + 40 * len(names))
