@@ -85,8 +85,8 @@ def sync_address_bar(values: dict) -> None:
 
 def watch(job_id: str) -> None:
     """Watch this job in the live view, now and after a reload (a job launched or chosen with Watch):
-    the page's full run that follows writes it into the address bar (`sync_address_bar`)."""
-    st.session_state["watched_job"] = st.session_state["chosen_job"] = job_id
+    it goes into the address bar at once, so a Watch button reruns only its panel."""
+    st.session_state["watched_job"] = st.session_state["chosen_job"] = st.query_params[JOB_PARAM] = job_id
 
 
 class Form:

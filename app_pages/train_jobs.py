@@ -66,10 +66,9 @@ def job_card(job, manager, watched: str | None) -> None:
         if job.job_id == watched:
             watch_column.button("Watching", key=f"watch-{job.job_id}", disabled=True, width="stretch",
                                 help="This job is in the live view.")
-        elif watch_column.button("Watch", key=f"watch-{job.job_id}", width="stretch",
-                                 help="Follow this job in the live view, also after a reload."):
-            watch(job.job_id)
-            st.rerun()  # the whole page: its address-bar sync then names the job, as for any other choice
+        else:  # only this panel reruns: the live view is drawn after the cards
+            watch_column.button("Watch", key=f"watch-{job.job_id}", on_click=watch, args=(job.job_id,), width="stretch",
+                                help="Follow this job in the live view, also after a reload.")
         if job.is_active:
             own = job.may_be_cancelled_by(common.canceller())
             cancel_column.button("Cancelling…" if job.cancel_requested else "Cancel", key=f"cancel-{job.job_id}",
