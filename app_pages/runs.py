@@ -149,8 +149,8 @@ if run_id:
     st.divider()
     st.subheader(f"{plain_text.markdown(run.name)} · {run.status}")
     st.caption(f"run `{run_id}` · fingerprint of its data `{run.tags.get(run_schema.DATA_FINGERPRINT_TAG, '–')[:16]}`")
-    if run.tags.get(run_schema.ERROR_TAG):
-        st.error(plain_text.markdown(run.tags[run_schema.ERROR_TAG]))
+    if run.tags.get(run_schema.ERROR_TAG):  # a cancelled (KILLED) run's note is no error
+        (st.error if run.status == "FAILED" else st.warning)(plain_text.markdown(run.tags[run_schema.ERROR_TAG]))
     if lineage := lineage_of(run.tags):
         st.caption(f":material/fork_right: Forked from run `{lineage.parent_run_id}` after its epoch {lineage.epoch}.")
     if run.status in ("KILLED", "FAILED") and checkpoint.exists(job_manager().tracking_uri, run_id):

@@ -11,7 +11,7 @@ import streamlit as st
 from app_pages.action_button import action_button
 from app_pages.common import job_manager, run_store, visitor
 from app_pages.search_panel import search_section
-from app_pages.train_form import Form, form_values, load_form, restore_form, sync_address_bar
+from app_pages.train_form import Form, form_values, load_form, restore_form, sync_address_bar, watch
 from app_pages.train_jobs import jobs_panel, lr_finder_panel, polled
 from app_pages.train_tabs import cached_data, data_tab, model_tab, optimiser_tab, tricks_tab
 from cnnkit.config import PRESETS, TABS, TrainConfig, describe_run
@@ -26,11 +26,11 @@ def launch_training() -> None:
     values = form_values()
     name = st.session_state.get("run_name", "").strip()
     try:
-        st.session_state["watched_job"] = launch.launch_training(manager, run_store(), values, name, visitor())
+        launched = launch.launch_training(manager, run_store(), values, name, visitor())
     except InputError as error:
         st.toast(f"Not launched: {plain_text.markdown(error)}")
         return
-    st.session_state.pop("chosen_job", None)  # a reload then follows the newest running job
+    watch(launched)  # followed live, and named in the address bar so that a reload keeps it
     st.session_state["run_name"] = ""
     st.toast(f"Queued {plain_text.markdown(launch.run_title(values, name))}.")
 

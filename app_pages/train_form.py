@@ -14,7 +14,7 @@ DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own
 DEFAULT_LABEL = "architecture default"  # what the architecture's defaults are, the caption under its picker says
 WIDGETS = {"select": st.selectbox, "radio": st.radio, "slider": st.slider, "number": st.number_input,
            "checkbox": st.checkbox, "text": st.text_input}
-JOB_PARAM = "job"  # query parameter: the job chosen with its Watch button, watched after a reload too
+JOB_PARAM = "job"  # query parameter: the job launched or chosen with its Watch button, watched after a reload too
 CHOICE_LABELS = {
     "dataset": lambda name: f"{name} — {DATASETS[name].description}",
     "arch": lambda name: f"{name} (seed {get_architecture(name).seed})",
@@ -89,9 +89,9 @@ def sync_address_bar(values: dict) -> None:
 
 
 def watch(job_id: str) -> None:
-    """Watch this job in the live view, now and after a reload (a job chosen with its Watch button):
-    the page's full run that follows writes it into the address bar (`sync_address_bar`)."""
-    st.session_state["watched_job"] = st.session_state["chosen_job"] = job_id
+    """Watch this job in the live view, now and after a reload (a job launched or chosen with Watch):
+    it goes into the address bar at once, so a Watch button reruns only its panel."""
+    st.session_state["watched_job"] = st.session_state["chosen_job"] = st.query_params[JOB_PARAM] = job_id
 
 
 class Form:

@@ -48,10 +48,11 @@ def lr_finder_panel(polling: bool) -> None:
         st.error(f"Range test failed: {plain_text.markdown(job.error)}")
 
 
-def job_card(job, manager) -> None:
-    """One job: what it runs, its state or progress, Cancel (while active) or Watch, its latest epoch."""
+def job_card(job, manager, watched: str | None) -> None:
+    """One job: what it runs, its state or progress, Watch (or Watching) and, while it is active,
+    Cancel (Cancelling… from the click on), its latest epoch."""
     with st.container(border=True):
-        title, state, action = st.columns([3, 4, 1], vertical_alignment="center")
+        title, state, watch_column, cancel_column = st.columns([3, 4, 1, 1], vertical_alignment="center")
         title.markdown(job_view.job_title(job))
         if job.state == "queued":
             state.markdown(f"{job_view.STATE_ICONS[job.state]} queued (position {job.queue_position})")
@@ -60,16 +61,20 @@ def job_card(job, manager) -> None:
             state.progress(fraction, text=text)
         else:
             state.markdown(job_view.ended_line(job))
-            if job.error:
-                state.error(plain_text.markdown(job.error))
+            if note := job_view.end_note(job):  # a cancelled job's reason is a note, not an error
+                (state.error if job.state == "failed" else state.caption)(plain_text.markdown(note))
+        if job.job_id == watched:
+            watch_column.button("Watching", key=f"watch-{job.job_id}", disabled=True, width="stretch",
+                                help="This job is in the live view.")
+        else:  # only this panel reruns: the live view is drawn after the cards
+            watch_column.button("Watch", key=f"watch-{job.job_id}", on_click=watch, args=(job.job_id,), width="stretch",
+                                help="Follow this job in the live view, also after a reload.")
         if job.is_active:
             own = job.may_be_cancelled_by(common.canceller())
-            action.button("Cancel", key=f"cancel-{job.job_id}", on_click=manager.cancel, args=(job.job_id,),
-                          kwargs={"visitor": common.canceller()}, disabled=not own,
-                          help=None if own else "Launched by another visitor: only they can cancel it.")
-        elif action.button("Watch", key=f"watch-{job.job_id}"):
-            watch(job.job_id)
-            st.rerun()  # the whole page: its address-bar sync then names the job, as for any other choice
+            cancel_column.button("Cancelling…" if job.cancel_requested else "Cancel", key=f"cancel-{job.job_id}",
+                                 on_click=manager.cancel, args=(job.job_id,), kwargs={"visitor": common.canceller()},
+                                 disabled=job.cancel_requested or not own, width="stretch",
+                                 help=None if own else "Launched by another visitor: only they can cancel it.")
         if job.epoch_history:
             st.caption(job_view.latest_epoch_line(job))
 
@@ -83,26 +88,44 @@ def jobs_panel(polling: bool):
     if not jobs:
         st.caption("No runs launched in this server yet. Past runs are on the Runs page.")
         return
-    for job in jobs:
-        job_card(job, manager)
-    # A job picked while active is followed from then on: the live view stays on it when it ends or
-    # is cancelled instead of jumping to another run.
-    job = job_view.job_to_watch(jobs, st.session_state.get("watched_job"))
-    if job.is_active:
+    # A job followed while active stays followed: the live view stays on it when it ends or is
+    # cancelled instead of jumping to another run.
+    job = job_view.job_to_watch(jobs, st.session_state.get("watched_job"), common.visitor())
+    if job is not None and job.is_active:
         st.session_state["watched_job"] = job.job_id
-    watched = job.job_id
-    st.subheader(f"Live view · {plain_text.markdown(job.name)} ({job.state})")
+    watched = job.job_id if job is not None else None
+    active, ended = [job for job in jobs if job.is_active], [job for job in jobs if not job.is_active]
+    for each in active:
+        job_card(each, manager, watched)
+    if not active:
+        st.caption("No job queued or running.")
+    if job is None:
+        st.caption("Press **Watch** on a job to follow it here.")
+    else:
+        live_view(job)
+    if ended:
+        # Folded, so the active jobs, the live view and what follows stay near the top; the key keeps
+        # it open while the count in its label changes.
+        with st.expander(f"{len(ended)} ended job{'s' * (len(ended) > 1)}", key="ended_jobs", icon=":material/history:"):
+            for each in ended:
+                job_card(each, manager, watched)
+
+
+def live_view(job) -> None:
+    """The watched job's bar (or how it ended) and its curves, batch loss and learning rate so far."""
+    st.subheader(f"Live view · {plain_text.markdown(job.name)} ({job_view.state_word(job)})")
     if job.state == "running" and job.progress is not None:
-        st.progress(job.fraction, text=f"{job.fraction:.0%} · elapsed {job_view.duration(job.elapsed_s)} · "
-                                       f"ETA {job_view.duration(job.eta_s)}")
+        st.progress(job.fraction, text=job_view.live_bar_text(job))
+    elif not job.is_active:
+        st.caption(job_view.ended_line(job))
     last_step = job.batch_history[-1][0] if job.batch_history else 0
     x_axis = charts.X_AXES[st.radio("x axis", list(charts.X_AXES), horizontal=True, key="train.x_axis")]
-    curves_figure, batch_figures = live_charts(watched, len(job.epoch_history), last_step, len(job.batch_history), x_axis,
-                                               job)
+    curves_figure, batch_figures = live_charts(job.job_id, len(job.epoch_history), last_step, len(job.batch_history),
+                                               x_axis, job)
     curves, batch_view = st.columns([3, 2])
-    curves.plotly_chart(curves_figure, width="stretch", key=f"curves-{watched}")
+    curves.plotly_chart(curves_figure, width="stretch", key=f"curves-{job.job_id}")
     for name, figure in batch_figures.items():
-        batch_view.plotly_chart(figure, width="stretch", key=f"{name}-{watched}")
+        batch_view.plotly_chart(figure, width="stretch", key=f"{name}-{job.job_id}")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

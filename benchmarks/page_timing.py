@@ -7,8 +7,9 @@ it (as tests/e2e/test_e2e.py does) and drives Debian's headless Chromium at 1400
   visits through the sidebar), against a target of 2 s warm;
 - every slow control (Train: dataset, architecture, an augmentation slider; Kernels: a Canny
   slider, an upload; Compare and Inspect: switching a run, opening a tab (only the open tab is
-  drawn); Classify: an upload; Runs: the search filter; the menu's Dark and Light themes on Inspect's
-  charts, redrawn in the browser with no rerun), against a target of 1 s;
+  drawn); Classify: an upload; Runs: the search filter; Train's jobs: Watch on a running job, showing
+  and folding the ended jobs; the menu's Dark and Light themes on Inspect's charts, redrawn in the
+  browser with no rerun), against a target of 1 s;
 - the CPU seconds the server process spends in 30 s while an idle Train page is open (no job
   queued or running; one launched from the page has finished), with the Runs page's figure beside it.
 
@@ -42,13 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.test_e2e: how the app is started and Chromium launched
+sys.path.insert(0, str(ROOT))  # tests.e2e.test_e2e: how the app is started and Chromium launched
 
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
-from tests.test_e2e import CHROMIUM_FLAGS, ScriptRuns, served  # noqa: E402
+from tests.e2e.test_e2e import CHROMIUM_FLAGS, ScriptRuns, served  # noqa: E402
 
 PAGE_TARGET_S, CONTROL_TARGET_S = 2.0, 1.0
 IDLE_CPU_TARGET = 1.0  # CPU seconds per 30 s: an open page with nothing to do should cost next to nothing
@@ -153,6 +154,14 @@ class Browser:
             self.page.keyboard.press("Escape")  # the menu closes
         return action
 
+    def until_visible(self, action, target, state: str = "visible", timeout: float = 240) -> Timing:
+        """How long from `action()` until `target` (a locator) is in `state`, for what the browser does
+        without a rerun (opening or folding an expander): its script_s is 0."""
+        start = time.monotonic()
+        action()
+        target.wait_for(state=state, timeout=timeout * 1000)
+        return Timing(time.monotonic() - start, 0.0)
+
     def slider_step(self, label: str) -> callable:
         thumb = self.page.get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
         thumb.focus()
@@ -193,6 +202,31 @@ def launch_from_the_train_page(tab: Browser) -> None:
     tab.visit("Train", "Train")
     tab.page.get_by_role("button", name="Launch training").click()
     tab.page.get_by_text("finished after").first.wait_for(timeout=600_000)
+
+
+def watch_and_fold(tab: Browser, record) -> None:
+    """Two runs launched from the Train page: Watch on the older while both run, then both cancelled,
+    and the folded list of ended jobs shown and folded again."""
+    page = tab.page
+    tab.visit("Train", "Train")
+    ended = page.get_by_text(re.compile(r"^\d+ ended jobs?$"))
+    for name in ("timing watch 1", "timing watch 2"):
+        page.get_by_role("textbox", name="Run name (optional)").fill(name)
+        page.get_by_role("textbox", name="Run name (optional)").press("Enter")
+        page.get_by_role("button", name="Launch training").click()
+        page.get_by_text(f"Live view · {name}").wait_for()
+    record("Train: Watch a running job", tab.timed(
+        lambda: page.get_by_role("button", name="Watch", exact=True).first.click(), "Train", run=FRAGMENT_RUN))
+    page.get_by_text("Live view · timing watch 1").wait_for()
+    while page.get_by_role("button", name="Cancel", exact=True).count():
+        page.get_by_role("button", name="Cancel", exact=True).first.click()
+        page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Cancel").first.wait_for(state="detached")  # "Cancelling…" too
+    first_card_watch = page.get_by_role("button", name="Watch", exact=True).first
+    record("Train: show the ended jobs (no rerun: until the first card is shown)",
+           tab.until_visible(lambda: ended.click(), first_card_watch))
+    record("Train: fold the ended jobs (no rerun: until hidden)",
+           tab.until_visible(lambda: ended.click(), page.get_by_text("timing watch 1", exact=True).first, "hidden"))
 
 
 def available(name: str) -> bool:
@@ -315,6 +349,7 @@ def steps(tab: Browser, record, photo: Path, digit: Path, pid: int, cpu_window: 
     record("Runs: clear the filter", tab.timed(lambda: (search.fill(""), search.press("Enter")), "Runs",
                                                 run=FRAGMENT_RUN))
 
+    watch_and_fold(tab, record)
     launch_from_the_train_page(tab)
     runs_cpu = idle_cpu(tab, pid, "Runs", "Runs", cpu_window)
     train_cpu = idle_cpu(tab, pid, "Train", "Train", cpu_window)

@@ -1,5 +1,5 @@
 """How the Train page tells training jobs: which one the live view follows, each job's state in
-a line, its latest epoch, and the live view's figures."""
+a line, why it ended early, its latest epoch, and the live view's figures."""
 
 import pandas as pd
 
@@ -20,12 +20,19 @@ def duration(seconds) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def job_to_watch(jobs: list, watched: str | None):
-    """The job with id `watched` (launched, chosen or followed), else the newest running one, else the
-    newest queued, else the newest (`jobs` newest first, not empty)."""
-    return (next((job for job in jobs if job.job_id == watched), None)
-            or next((job for job in jobs if job.state == "running"), None)
-            or next((job for job in jobs if job.is_active), jobs[0]))
+def job_to_watch(jobs: list, chosen: str | None, visitor: str):
+    """The job the live view follows: `chosen` (watched with its Watch button, launched, or followed
+    before) while it exists, else `visitor`'s own newest active job, else their newest job; None when
+    they have none: another visitor's job is watched only when chosen. `jobs`: newest first."""
+    own = [job for job in jobs if job.visitor == visitor]
+    return (next((job for job in jobs if job.job_id == chosen), None)
+            or next((job for job in own if job.is_active), None)
+            or next(iter(own), None))
+
+
+def state_word(job) -> str:
+    """The job's state, "cancelling" from the moment a cancel of an active job was asked for."""
+    return "cancelling" if job.is_active and job.cancel_requested else job.state
 
 
 def job_title(job) -> str:
@@ -43,13 +50,31 @@ def ended_line(job) -> str:
     return line
 
 
+def end_note(job) -> str | None:
+    """Why an ended job stopped early: a failed job's error, a cancelled one's reason (its run's note)."""
+    if job.state == "failed":
+        return job.error
+    if job.state == "cancelled":
+        return job.error or getattr(job.result, "error", None)
+    return None
+
+
 def progress_bar(job) -> tuple[float, str]:
-    """(fraction, text) of a running job's bar: a validation or test pass's own, else the run's with its ETA."""
+    """(fraction, text) of a running job's bar: "cancelling…" once a cancel was asked for, else a
+    validation or test pass's own, else the run's with its ETA."""
     progress = job.progress
+    if job.cancel_requested:
+        return job.fraction, "cancelling… it stops before its next batch"
     if progress is not None and progress.pass_batches:
         return progress.pass_fraction, progress.describe()
     detail = progress.describe() if progress else "starting"
     return job.fraction, f"{detail} · ETA {duration(job.eta_s)}"
+
+
+def live_bar_text(job) -> str:
+    """The live view's bar: how far, how long, and the ETA (none once a cancel was asked for)."""
+    text = f"{job.fraction:.0%} · elapsed {duration(job.elapsed_s)}"
+    return f"{text} · cancelling…" if job.cancel_requested else f"{text} · ETA {duration(job.eta_s)}"
 
 
 def latest_epoch_line(job) -> str:

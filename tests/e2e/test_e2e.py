@@ -187,13 +187,14 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
     page.get_by_role("button", name="Launch training").click()
     page.get_by_text("Live view").scroll_into_view_if_needed()
     shot(page, "4-run-training-live-view", settle_ms=3000)
-    page.get_by_text("finished after").wait_for(timeout=120_000)  # seconds of work; minutes means threads are starved
+    page.get_by_text("finished after").first.wait_for(timeout=120_000)  # the live view's; minutes means threads are starved
     page.get_by_text("Live view").scroll_into_view_if_needed()
     shot(page, "5-run-finished", settle_ms=1500)
     assert page.get_by_text("test accuracy").count() >= 1
 
     second_tab = page.context.browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
-    second_tab.goto(app_url)  # another browser session sees the same jobs
+    second_tab.goto(app_url)  # another browser session sees the same jobs, folded as ended
+    wait_for_ended(second_tab, 1).click()
     second_tab.get_by_text("finished after").wait_for(timeout=120_000)
     second_tab.context.close()
 
@@ -219,7 +220,7 @@ def test_an_invalid_setting_is_explained_next_to_its_control_and_counted_on_its_
     shot(page, "7b-invalid-setting-on-a-closed-tab")
 
 
-def test_a_reload_keeps_the_form_and_the_live_view_follows_the_running_job(app_url, page):
+def test_a_reload_keeps_the_form_and_the_job_watched_and_any_job_can_be_watched(app_url, page):
     open_app(page, app_url)
     page.get_by_role("tab", name="4 · Optimiser").click()
     type_number(page, "Epochs", 500)  # runs until cancelled below
@@ -230,23 +231,25 @@ def test_a_reload_keeps_the_form_and_the_live_view_follows_the_running_job(app_u
         page.get_by_role("button", name="Launch training").click()
         page.get_by_text(run_name, exact=True).first.wait_for()  # its job card
         playwright_api.expect(name).to_have_value("")  # cleared for the next run
-    page.get_by_text("Live view · short-lived").wait_for()
+    page.get_by_text("Live view · short-lived").wait_for()  # the job launched last
     try:
+        page.get_by_role("button", name="Watch", exact=True).first.click()  # the long run's, while both run
+        page.get_by_text("Live view · long run (running)").wait_for()
         page.get_by_role("button", name="Cancel").first.click()  # the newest job's card comes first
-        page.get_by_text("Live view · short-lived (cancelled)").wait_for()
+        page.get_by_text("short-lived", exact=True).first.wait_for(state="hidden")  # folded away with the ended jobs
 
-        page.reload()  # the newest job is cancelled: the live view follows the one still running
+        page.reload()  # the job chosen is kept, with the form
         page.get_by_text("Live view · long run (running)").wait_for(timeout=180_000)
         playwright_api.expect(page.get_by_label("Epochs", exact=True)).to_have_value("500")
-        assert page.url.endswith("/?epochs=500")  # nothing else changed, no job chosen yet
-        shot(page, "19-reload-follows-the-running-job", settle_ms=1500)
+        assert re.search(r"/\?epochs=500&job=job-\d+$", page.url), page.url
+        shot(page, "19-reload-keeps-the-watched-job", settle_ms=1500)
 
-        page.get_by_role("button", name="Watch").first.click()  # chosen explicitly: kept across reloads
+        wait_for_ended(page, ended_jobs(page)).click()
+        page.get_by_role("button", name="Watch", exact=True).first.click()  # the newest ended job: short-lived
         page.get_by_text("Live view · short-lived (cancelled)").wait_for()
-        page.wait_for_function("() => location.search.includes('job=')")
         page.reload()
         page.get_by_text("Live view · short-lived (cancelled)").wait_for(timeout=180_000)
-        shot(page, "20-reload-keeps-the-chosen-job", settle_ms=1500)
+        shot(page, "20-reload-keeps-the-chosen-ended-job", settle_ms=1500)
     finally:
         page.get_by_role("button", name="Cancel").first.click()  # the long run
         page.get_by_text("long run").first.wait_for()
@@ -291,6 +294,19 @@ def launch_tiny_run(page, seed: int) -> None:
     page.get_by_role("button", name="Launch training").click()
 
 
+def ended_jobs(page) -> int:
+    """How many ended jobs the Train page's folded list counts (0: none, no list)."""
+    label = page.get_by_text(re.compile(r"^\d+ ended jobs?$"))
+    return int(label.inner_text().split()[0]) if label.count() else 0
+
+
+def wait_for_ended(page, count: int):
+    """Wait until the Train page counts `count` ended jobs; returns the folded list's label (a click opens it)."""
+    label = page.get_by_text(re.compile(rf"^{count} ended jobs?$"))
+    label.wait_for(timeout=180_000)
+    return label
+
+
 def ensure_a_finished_run(page) -> None:
     if page.get_by_text("finished after").count() == 0:
         launch_tiny_run(page, seed=0)
@@ -300,11 +316,11 @@ def ensure_a_finished_run(page) -> None:
 def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     open_app(page, app_url)
     page.wait_for_timeout(2000)
-    finished_before = page.get_by_text("finished after").count()  # runs of earlier tests in this server
+    ended_before = ended_jobs(page)  # runs of earlier tests in this server
     launch_tiny_run(page, seed=1)
     page.wait_for_timeout(1000)
     launch_tiny_run(page, seed=1)  # same data split as the first: the galleries line up
-    page.get_by_text("finished after").nth(finished_before + 1).wait_for(timeout=180_000)
+    wait_for_ended(page, ended_before + 2)
 
     go_to(page, "Compare", "Compare runs")
     page.get_by_text("Loss per epoch").or_(page.get_by_text("loss")).first.wait_for()
@@ -338,9 +354,9 @@ def test_an_idle_train_page_stops_redrawing_once_its_job_has_finished(app_url, p
     runs = ScriptRuns(page)
     open_app(page, app_url)
     page.wait_for_timeout(2000)
-    finished_before = page.get_by_text("finished after").count()
+    ended_before = ended_jobs(page)
     launch_tiny_run(page, seed=2)
-    page.get_by_text("finished after").nth(finished_before).wait_for(timeout=180_000)
+    wait_for_ended(page, ended_before + 1)
     # The rerun that turns polling off comes after the job's end (later on a loaded machine): wait for
     # 4 quiet seconds, for at most 90 s; a page that goes on polling every second or two never gets them.
     fragment_runs, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 90
@@ -439,10 +455,11 @@ def test_register_a_runs_model_then_classify_a_digit_drawn_on_the_canvas(app_url
 def test_a_ticked_run_stays_open_while_a_filter_hides_it_and_comes_back_ticked(app_url, page):
     open_app(page, app_url)
     page.wait_for_timeout(2000)
-    for _ in range(2 - page.get_by_text("finished after").count()):  # two runs at least: the second row is ticked
+    ended_before = ended_jobs(page)
+    for _ in range(2 - ended_before):  # two runs at least: the second row is ticked
         launch_tiny_run(page, seed=2)
         page.wait_for_timeout(1000)
-    page.get_by_text("finished after").nth(1).wait_for(timeout=180_000)
+    wait_for_ended(page, max(2, ended_before))
     go_to(page, "Runs", "Runs")
     grid = page.get_by_test_id("stDataFrame").first
     grid.locator("td[role=gridcell]").first.wait_for(state="attached")

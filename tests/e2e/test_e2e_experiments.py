@@ -8,7 +8,7 @@ import re
 import pytest
 
 from test_e2e import app_url, browser, page  # noqa: F401  (fixtures)
-from test_e2e import choose, go_to, open_app, playwright_api, served, shot, type_number
+from test_e2e import choose, go_to, open_app, playwright_api, served, shot, type_number, wait_for_ended
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -92,7 +92,7 @@ def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_
         shot(page, "31-runs-forked", settle_ms=500)
 
         go_to(page, "Train", "Train")
-        page.get_by_text("finished after").nth(1).wait_for(timeout=180_000)
+        wait_for_ended(page, 2)  # the run and its fork
 
         go_to(page, "Inspect", "Inspect a run")
         choose(page, "Run", f"kaggle_mnist_cnn on digits · {parent[:6]}")

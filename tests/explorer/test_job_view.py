@@ -11,6 +11,7 @@ from cnnkit.training import Progress, RunResult
 
 def job(job_id="j1", state="running", **fields):
     defaults = dict(job_id=job_id, state=state, is_active=state in ("queued", "running"), name=f"run {job_id}",
+                    visitor="me", cancel_requested=False, error=None,
                     config=TrainConfig(dataset="digits"), run_id=None, device=None, progress=None, fraction=0.25,
                     eta_s=75, elapsed_s=9, result=None, epoch_history=[], batch_history=[])
     return SimpleNamespace(**{**defaults, **fields})
@@ -20,12 +21,25 @@ def test_durations_read_at_a_glance():
     assert [job_view.duration(s) for s in (None, 9, 75, 600.7)] == ["–", "9s", "1m 15s", "10m 00s"]
 
 
-def test_the_view_follows_the_watched_job_else_the_newest_running_else_queued_else_newest():
-    done, queued, running = job("a", "finished"), job("b", "queued"), job("c", "running")
-    assert job_view.job_to_watch([done, queued, running], "a") is done
-    assert job_view.job_to_watch([done, queued, running], "gone") is running
-    assert job_view.job_to_watch([done, queued], None) is queued
-    assert job_view.job_to_watch([done, job("d", "failed")], None) is done
+def test_the_view_follows_the_chosen_job_else_the_visitors_newest_active_else_their_newest():
+    theirs, done, running, old = (job("t", "running", visitor="them"), job("a", "finished"), job("c", "running"),
+                                  job("o", "cancelled"))
+    jobs = [theirs, done, running, old]  # newest first
+    assert job_view.job_to_watch(jobs, "t", "me") is theirs  # anyone's job, once chosen
+    assert job_view.job_to_watch(jobs, "gone", "me") is running  # not the newer finished one, nor theirs
+    assert job_view.job_to_watch([theirs, done, old], None, "me") is done
+    assert job_view.job_to_watch([theirs, old], None, "newcomer") is None  # never a stranger's job unasked
+
+
+def test_a_cancel_asked_for_shows_at_once_and_a_cancelled_jobs_reason_is_its_note():
+    stopping = job(cancel_requested=True, eta_s=75)
+    assert job_view.state_word(stopping) == "cancelling" and job_view.state_word(job()) == "running"
+    assert job_view.progress_bar(stopping)[1].startswith("cancelling…")
+    assert "ETA" not in job_view.live_bar_text(stopping) and "ETA 1m 15s" in job_view.live_bar_text(job())
+    killed = RunResult("r", "KILLED", {}, error="Pruned by the search.")
+    assert job_view.end_note(job(state="cancelled", cancel_requested=True, result=killed)) == "Pruned by the search."
+    assert job_view.end_note(job(state="failed", error="Loss diverged.")) == "Loss diverged."
+    assert job_view.end_note(job(state="finished", result=RunResult("r", "FINISHED", {}))) is None
 
 
 def test_a_jobs_title_names_it_its_run_and_device_as_plain_text():

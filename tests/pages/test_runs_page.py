@@ -101,6 +101,17 @@ def test_an_open_runs_test_accuracy_is_shown_in_percent(app, runs):
     assert "test_loss" not in columns  # a loss is no share
 
 
+def test_a_cancelled_runs_note_is_a_warning_and_a_failed_runs_an_error(app):
+    run_store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
+    for status, note in (("FAILED", "Loss diverged."), ("KILLED", "Cancelled by the user.")):
+        run_store.start_run(TrainConfig(), run_name=status).finish(status, error=note)
+    at = app.switch_page("app_pages/runs.py").run()
+    tick(at, 0)  # the newest: the cancelled run
+    assert [warning.value for warning in at.warning] == ["Cancelled by the user."] and not at.error
+    tick(at, 1)
+    assert [error.value for error in at.error] == ["Loss diverged."]
+
+
 def caption_of_table(at) -> str:
     return next(caption.value for caption in at.caption if "tick a row" in caption.value)
 

@@ -2,12 +2,15 @@
 a run is in (validating, evaluating) with that phase's own progress."""
 
 import threading
+from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 import app_pages.common
 from cnnkit.config import TrainConfig
+from cnnkit.explorer import plain_text
 from cnnkit.jobs import JobManager
 from cnnkit.training import Progress, RunResult
 
@@ -103,3 +106,136 @@ def test_another_machines_visitor_cannot_cancel_a_job_it_did_not_launch(app, man
     cancel.click().run()
     assert manager.snapshot(theirs).cancel_requested
     trainer.release.set()
+
+
+RUNNING = Progress("training", 1, 5, 1, 10, event="batch", step=1)
+APP = str(Path(__file__).resolve().parents[1].parent / "streamlit_app.py")
+
+
+class StoppableTrainer(BlockedTrainer):
+    """Like BlockedTrainer, but a cancel ends the run KILLED, as training.train ends a cancelled run."""
+
+    def __call__(self, cfg, *, on_progress, on_run_created, cancel, **kwargs):
+        on_run_created(f"run-{cfg.seed}")
+        on_progress(self.progress)
+        self.reported.set()
+        while not (self.release.wait(0.05) or cancel.is_set()):
+            pass
+        if cancel.is_set():
+            return RunResult(f"run-{cfg.seed}", "KILLED", {}, error=cancel.reason)
+        return RunResult(f"run-{cfg.seed}", "FINISHED", {"test_accuracy": 0.5})
+
+
+def as_visitor(monkeypatch, who: str) -> None:
+    monkeypatch.setattr(app_pages.common, "visitor", lambda: who)
+
+
+def live_view_heading(at) -> str | None:
+    return next((header.value for header in at.subheader if header.value.startswith("Live view · ")), None)
+
+
+def buttons(at, label: str) -> list:
+    return [button for button in at.button if button.label == label]
+
+
+def running_jobs(manager, trainer, names, visitor) -> dict[str, str]:
+    """Submit one job per name for `visitor` (oldest first) and wait until each reports running."""
+    jobs = {}
+    for seed, name in enumerate(names):
+        trainer.reported.clear()
+        jobs[name] = manager.submit(TrainConfig(seed=seed), name=name, visitor=visitor)
+        assert trainer.reported.wait(TIMEOUT)
+    return jobs
+
+
+def test_a_running_job_can_be_watched_and_a_reload_keeps_watching_it(app, manager_on, monkeypatch):
+    trainer = StoppableTrainer(RUNNING)
+    manager = manager_on(trainer)
+    jobs = running_jobs(manager, trainer, ["run B", "run C"], "address 10.0.0.7")
+    as_visitor(monkeypatch, "address 10.0.0.7")
+    at = app.run()
+    assert live_view_heading(at) == "Live view · run C (running)"  # their newest active job
+    [watch_b] = [button for button in buttons(at, "Watch") if button.key == f"watch-{jobs['run B']}"]
+    watch_b.click().run()
+    assert not at.exception
+    assert live_view_heading(at) == "Live view · run B (running)"
+    assert at.query_params["job"] == jobs["run B"]
+    assert [button.key for button in buttons(at, "Watching")] == [f"watch-{jobs['run B']}"]
+
+    as_visitor(monkeypatch, "session reloaded")  # a reload on this machine is a new session
+    reloaded = AppTest.from_file(APP, default_timeout=120)
+    reloaded.query_params["job"] = jobs["run B"]
+    reloaded.run()
+    assert live_view_heading(reloaded) == "Live view · run B (running)"
+    trainer.release.set()
+
+
+def test_a_launched_job_is_named_in_the_address_so_a_reload_keeps_watching_it(app, manager_on, monkeypatch):
+    trainer = StoppableTrainer(RUNNING)
+    manager = manager_on(trainer)
+    as_visitor(monkeypatch, "session first")
+    at = app.run()
+    buttons(at, "Launch training")[0].click().run()
+    [launched] = manager.snapshots()
+    assert at.query_params["job"] == launched.job_id
+    assert live_view_heading(at) == f"Live view · {plain_text.markdown(launched.name)} (running)"
+    trainer.release.set()
+
+
+def test_a_new_visitor_is_not_shown_another_visitors_job_unless_they_choose_it(app, manager_on, monkeypatch):
+    trainer = StoppableTrainer(RUNNING)
+    manager = manager_on(trainer)
+    running_jobs(manager, trainer, ["their run"], "address 10.0.0.9")
+    manager.cancel(manager.submit(TrainConfig(), name="their cancelled run", visitor="address 10.0.0.9"))
+    as_visitor(monkeypatch, "address 10.0.0.7")
+    at = app.run()
+    assert live_view_heading(at) is None
+    assert any("Watch" in caption.value for caption in at.caption)  # how to follow one
+    buttons(at, "Watch")[0].click().run()
+    assert live_view_heading(at) == "Live view · their run (running)"
+    trainer.release.set()
+
+
+def test_ended_jobs_fold_away_below_the_active_ones_and_the_live_view(app, manager_on, monkeypatch):
+    trainer = StoppableTrainer(RUNNING)
+    manager = manager_on(trainer)
+    for seed in range(3):
+        manager.cancel(manager.submit(TrainConfig(seed=seed), name=f"old run {seed}", visitor="address 10.0.0.7"))
+    running_jobs(manager, trainer, ["active run"], "address 10.0.0.7")
+    as_visitor(monkeypatch, "address 10.0.0.7")
+    at = app.run()
+    [folded] = at.expander
+    assert folded.label == "3 ended jobs"
+    assert [button.key for button in folded.button] == [f"watch-{job.job_id}" for job in manager.snapshots()[1:]]
+    cards_outside = [button for button in at.button if button.label == "Cancel"]
+    assert len(cards_outside) == 1  # the active job's card, outside the fold
+    trainer.release.set()
+
+
+def test_cancel_shows_cancelling_at_once_and_a_cancelled_job_is_no_error(app, manager_on, monkeypatch):
+    trainer = BlockedTrainer(RUNNING)  # it takes no notice of the cancel: the job keeps running
+    manager = manager_on(trainer)
+    job_id = manager.submit(TrainConfig(), name="slow to stop", visitor="address 10.0.0.7")
+    assert trainer.reported.wait(TIMEOUT)
+    as_visitor(monkeypatch, "address 10.0.0.7")
+    monkeypatch.setattr(app_pages.common, "canceller", lambda: None)
+    at = app.run()
+    buttons(at, "Cancel")[0].click().run()
+    assert manager.snapshot(job_id).state == "running"  # still stopping
+    [cancelling] = buttons(at, "Cancelling…")
+    assert cancelling.disabled
+    assert any(bar.proto.text.startswith("cancelling") for bar in at.get("progress"))
+    assert not any("ETA" in bar.proto.text for bar in at.get("progress"))
+    trainer.release.set()
+
+
+def test_a_cancelled_jobs_note_is_not_shown_as_an_error(app, manager_on, monkeypatch):
+    trainer = StoppableTrainer(RUNNING)
+    manager = manager_on(trainer)
+    [job_id] = running_jobs(manager, trainer, ["stopped run"], "address 10.0.0.7").values()
+    manager.cancel(job_id, reason="Pruned by the search.")
+    assert manager.wait(job_id, TIMEOUT).state == "cancelled"
+    as_visitor(monkeypatch, "address 10.0.0.7")
+    at = app.run()
+    assert not [error for error in at.error if "Pruned" in error.value]
+    assert any("Pruned by the search." in caption.value for caption in at.caption)

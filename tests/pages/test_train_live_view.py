@@ -9,11 +9,12 @@ def live_view_heading(at) -> str:
     return next(header.value for header in at.subheader if header.value.startswith("Live view · "))
 
 
-def test_the_live_view_stays_on_the_job_it_follows_when_that_job_is_cancelled(app):
-    from app_pages.common import job_manager
+def test_the_live_view_stays_on_the_job_it_follows_when_that_job_is_cancelled(app, monkeypatch):
+    import app_pages.common
 
-    manager = job_manager()
-    jobs = {name: manager.submit(LONG, name=name) for name in ("older run", "newer run")}  # another visitor's
+    monkeypatch.setattr(app_pages.common, "visitor", lambda: "address 10.0.0.7")
+    manager = app_pages.common.job_manager()
+    jobs = {name: manager.submit(LONG, name=name, visitor="address 10.0.0.7") for name in ("older run", "newer run")}
     try:
         at = app.run()
         followed = live_view_heading(at).removeprefix("Live view · ").split(" (")[0]
