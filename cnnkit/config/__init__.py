@@ -21,13 +21,13 @@ from cnnkit.config.settings import (
 from cnnkit.config.settings_listing import setting_rows
 from cnnkit.config.train_config import (
     TrainConfig, changed_settings, describe_run, describe_tricks, field_names, find_problems, is_optional,
-    parse_assignments, settings_from_text, value_text,
+    parse_assignments, settings_from_text, significant, value_text,
 )
 
 __all__ = [
     "FLIPS", "OPTIMIZERS", "PREFILTERS", "PRESETS", "SCHEDULES", "SETTINGS", "TABS", "ServerPaths", "TrainConfig",
     "changed_settings", "command_line_message", "data_loading", "describe_run", "describe_tricks", "field_names",
     "find_problems", "get_preset", "is_optional", "label", "list_presets", "load_data", "parse_assignments",
-    "problem_counts", "setting_error", "setting_rows", "settings_from_text", "settings_on", "split_warnings",
+    "problem_counts", "setting_error", "setting_rows", "settings_from_text", "settings_on", "significant", "split_warnings",
     "value_text",
 ]

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnkit import tracking
 from alerts import alert_text
+from test_train_jobs_panel import manager_on  # noqa: F401  (fixture)
 
 
 def opened(app, page: str, title: str):
@@ -272,6 +273,35 @@ def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app, 
     at.run()
     assert not any("Steepest descent" in caption.value or "range test" in caption.value for caption in at.caption)
     assert "lr_job" not in at.session_state
+
+
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
+def test_use_this_range_puts_the_suggested_rates_in_the_form_and_the_address(app, manager_on, monkeypatch, schedule):
+    """The rates land in the form and the address bar, to the digits the caption shows. (In a browser
+    the old on_click callback, run with the fragment alone, was overwritten by the form's old values at
+    the next full run; AppTest always reruns the whole page, so the browser test
+    test_the_range_tests_suggestion_fills_the_form_and_the_address is the one that saw that.)"""
+    import numpy as np
+
+    import cnnkit.training
+    from cnnkit.models import LRSuggestion
+
+    suggestion = LRSuggestion(steepest=0.0031, lower=0.0012345, upper=0.04567)
+    monkeypatch.setattr(cnnkit.training, "lr_range_test", lambda cfg, **kwargs: cnnkit.training.RangeTest(
+        np.geomspace(1e-6, 1, 5), np.linspace(2, 1, 5), suggestion))  # the manager's runner takes it when made
+    manager = manager_on(None)
+    at = app.run()
+    at.selectbox(key="cfg.schedule").set_value(schedule).run()
+    next(button for button in at.button if button.label == "Find learning rate").click().run()
+    assert manager.wait(at.session_state["lr_job"], 60).state == "finished"
+    at.run()
+    next(button for button in at.button if button.label.startswith("Use this range")).click().run()
+    assert not at.exception
+    assert at.number_input(key="cfg.learning_rate").value == 0.0012
+    assert at.session_state["cfg.max_lr"] == 0.046
+    if schedule == "one_cycle":  # a constant schedule hides the peak rate; the form keeps it all the same
+        assert at.number_input(key="cfg.max_lr").value == 0.046
+    assert at.query_params["learning_rate"] == "0.0012" and at.query_params["max_lr"] == "0.046"
 
 
 @pytest.fixture()
