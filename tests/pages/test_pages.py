@@ -99,9 +99,7 @@ def test_the_limit_applies_to_training_images_only(app):
 
 def test_launch_is_disabled_with_the_reason_and_no_plan_is_made_up_when_the_data_cannot_load(app, offline_data):
     at = app.run()
-    at.sidebar.selectbox[0].set_value("seed000_baseline")
-    next(b for b in at.sidebar.button if b.label == "Load preset").click()
-    at.run()
+    at.selectbox(key="cfg.dataset").set_value("cifar10").run()
     assert launch_button(at).disabled
     assert any("Dataset 'cifar10' is not in CNNKIT_DATA_DIR and could not be downloaded" in alert_text(error) for error in at.error)
     assert any("**Dataset** (1 · Data)" in text.value for text in at.markdown)
@@ -167,18 +165,47 @@ def test_the_form_comes_back_from_the_address_after_a_reload(app):
     assert reloaded.query_params == at.query_params
 
 
-def test_a_preset_loads_into_the_form(app):
+@pytest.fixture()
+def downloaded_before(offline_data, monkeypatch, tmp_path):
+    """MNIST and CIFAR-10 look downloaded before (Keras' cache holds their files' names), so their
+    presets may be loaded; nothing is downloaded, and loading them fails as offline."""
+    cache = tmp_path / "keras" / "datasets"
+    (cache / "cifar-10-batches-py-target").mkdir(parents=True)
+    (cache / "mnist.npz").write_bytes(b"")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+
+def test_presets_whose_data_is_not_here_say_why_and_cannot_be_loaded(app, offline_data, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     at = app.run()
-    at.sidebar.selectbox[0].set_value("seed002_augmented")
+    picker, [load] = at.sidebar.selectbox(key="preset"), [b for b in at.sidebar.button if b.label == "Load preset"]
+    assert picker.value == "mnist_quick" and all(option.endswith(" — data not available here") for option in picker.options)
+    assert load.disabled and load.help.startswith("mnist would have to be downloaded: its files are neither in ")
+    assert any("Its data is not available here: mnist would have to be downloaded" in caption.value
+               for caption in at.sidebar.caption)
+    data = tmp_path / "no-data-here" / "mnist"  # offline_data's CNNKIT_DATA_DIR
+    data.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (data / f"{stem}.gz").write_bytes(b"")
+    at.run()
+    picker, [load] = at.sidebar.selectbox(key="preset"), [b for b in at.sidebar.button if b.label == "Load preset"]
+    assert "mnist_quick" in picker.options and "seed000_baseline — data not available here" in picker.options
+    assert not load.disabled and not any("not available" in caption.value for caption in at.sidebar.caption)
+    assert any("99.06 % test accuracy" in caption.value for caption in at.sidebar.caption)
+
+
+def test_a_preset_loads_into_the_form(app, downloaded_before):
+    at = app.run()
+    at.sidebar.selectbox(key="preset").set_value("seed002_augmented")
     next(b for b in at.sidebar.button if b.label == "Load preset").click()
     at.run()
     assert at.selectbox(key="cfg.arch").value == "mnist_cnn"
     assert at.slider(key="cfg.rotation").value == 10.0
 
 
-def test_a_strong_preset_fills_the_speed_and_averaging_settings(app):
+def test_a_strong_preset_fills_the_speed_and_averaging_settings(app, downloaded_before):
     at = app.run()
-    at.sidebar.selectbox[0].set_value("cifar10_fast")
+    at.sidebar.selectbox(key="preset").set_value("cifar10_fast")
     next(b for b in at.sidebar.button if b.label == "Load preset").click()
     at.run()
     assert at.selectbox(key="cfg.arch").value == "airbench_cnn"
@@ -268,9 +295,7 @@ def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app, 
     low, high = at.session_state["cfg.learning_rate"], at.session_state["cfg.max_lr"]
     assert 0 < low <= high
 
-    at.sidebar.selectbox[0].set_value("seed002_baseline")  # MNIST and another network: the result no longer applies
-    next(b for b in at.sidebar.button if b.label == "Load preset").click()
-    at.run()
+    at.selectbox(key="cfg.arch").set_value("mnist_cnn").run()  # another network: the result no longer applies
     assert not any("Steepest descent" in caption.value or "range test" in caption.value for caption in at.caption)
     assert "lr_job" not in at.session_state
 
