@@ -14,6 +14,7 @@ from cnnkit.errors import InputError
 from cnnkit.config import SETTINGS, label
 
 POLL_SECONDS = 1.0
+NO_SETTINGS_YET = "Pick one or more settings to vary; each then gets its range of values to try."
 FIGURES = {"history": "Optimisation history", "importances": "Parameter importances", "parallel": "Parallel coordinates"}
 
 
@@ -107,6 +108,8 @@ def search_section(base, values: dict) -> None:
     st.caption("Let Optuna try ranges of settings over the form above: each trial is a run, trials that lag "
                "behind after an epoch are pruned, and the best one can be loaded into the form.")
     names = st.multiselect(search.RANGES_LABEL, search.searchable_settings(), format_func=label, key="search.settings")
+    if not names:  # where every visit starts: what to do, not a mistake
+        st.caption(f":material/info: {NO_SETTINGS_YET}")
     ranges, problem = [], None
     for name in names:
         try:
@@ -121,7 +124,7 @@ def search_section(base, values: dict) -> None:
     metric = metric_column.selectbox(search.METRIC_LABEL, list(search.METRICS), key="search.metric",
                                      format_func=search.METRIC_LABELS.get)
     spec = None
-    if base is not None and problem is None:
+    if names and base is not None and problem is None:
         try:
             spec = search.SearchSpec(base(), tuple(ranges), int(trials), metric, int(parallel), values["seed"])
             spec.check(jobs.slots())
@@ -130,7 +133,7 @@ def search_section(base, values: dict) -> None:
             spec = None
     action_button(launch_column, "Launch search", "search.launch", on_click=lambda: launch(spec), type="primary",
                   disabled=spec is None, width="stretch",
-                  help=None if base is not None else "Fix the form's problems first.")
+                  help="Fix the form's problems first." if base is None else None if names else NO_SETTINGS_YET)
     if spec is not None:
         st.caption(f"Launch trains {spec.describe()}.")
     known = searches().names()

@@ -4,7 +4,7 @@ control as cnnkit/config/settings.py declares it, with its problem right under i
 import streamlit as st
 
 from cnnkit.config import TrainConfig, changed_settings, field_names, is_optional, settings_from_text
-from cnnkit.config import SETTINGS, problem_counts
+from cnnkit.config import SETTINGS, problem_counts, significant
 from cnnkit.datasets import DATASETS
 from cnnkit.explorer import plain_text
 from cnnkit.models import PREFILTER_DESCRIPTIONS, get_architecture
@@ -54,6 +54,17 @@ def load_form(values: dict) -> None:
     """Put a config's values into the form (a preset, a run to relaunch, the address bar's settings)."""
     for field in field_names():
         st.session_state[key(field)] = to_widget(field, values.get(field, DEFAULTS[field]))
+
+
+def use_range(lower: float, upper: float) -> None:
+    """The range test's suggestion into the form and the address bar: learning rate → `lower`, peak
+    rate → `upper`, to the 2 significant digits its caption shows. Its button is in a fragment, whose
+    run draws none of the form's controls: a value set on their keys there would be overwritten by the
+    browser's own at the next full run. So the form takes the rates in as it does a relaunched run's
+    config, at the start of the full run asked for here."""
+    st.session_state["relaunch_config"] = {**form_values(), "learning_rate": significant(lower, 2),
+                                           "max_lr": significant(upper, 2)}
+    st.rerun()
 
 
 def form_values() -> dict:

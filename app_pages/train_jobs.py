@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_pages import common
 from app_pages.guard import guarded
-from app_pages.train_form import key, watch
+from app_pages.train_form import use_range, watch
 from cnnkit.explorer import charts, job_view, plain_text
 
 POLL_SECONDS = 1.0  # how often the jobs and range-test panels redraw while a job is queued or running
@@ -17,10 +17,6 @@ def polled(panel, active: bool) -> None:
     `polling` and, once nothing it watches is active, calls for one full rerun, which turns it off."""
     st.fragment(guarded(f"the Train page's {panel.__name__}")(panel), run_every=POLL_SECONDS if active else None)(
         polling=active)
-
-
-def use_suggestion(lower: float, upper: float) -> None:
-    st.session_state[key("learning_rate")], st.session_state[key("max_lr")] = lower, upper
 
 
 def lr_finder_panel(polling: bool) -> None:
@@ -40,8 +36,8 @@ def lr_finder_panel(polling: bool) -> None:
         st.plotly_chart(charts.lr_finder(test.learning_rates, test.losses, s.steepest, s.lower, s.upper),
                         width="stretch")
         st.caption(f"Steepest descent at {s.steepest:.2g}; suggested range {s.lower:.2g} – {s.upper:.2g}.")
-        st.button("Use this range (learning rate → low end, peak → high end)", on_click=use_suggestion,
-                  args=(s.lower, s.upper))
+        if st.button("Use this range (learning rate → low end, peak → high end)"):
+            use_range(s.lower, s.upper)
     elif job.state == "cancelled":
         st.warning("Range test cancelled.")
     else:

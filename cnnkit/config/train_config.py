@@ -287,6 +287,13 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def significant(value: float, digits: int, scale: float | None = None) -> float:
+    """`value` rounded to `digits` significant digits of `scale` (of the value itself when None):
+    significant(0.00075019, 3) == 0.00075; significant(0.123456, 3, scale=0.04) == 0.1235."""
+    scale = abs(value) if scale is None else abs(scale)
+    return round(value, digits - 1 - math.floor(math.log10(scale))) if scale else value
+
+
 def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
     """The problems of correctly typed values: each setting against its declaration
     (cnnkit/config/settings.py), then the rules between settings."""

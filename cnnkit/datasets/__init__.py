@@ -23,7 +23,8 @@ from cnnkit.datasets.safe_files import open_zip, read_entry, zip_path
 from cnnkit.datasets.registry import DATASETS, DatasetInfo, Loader, RawData, list_datasets, register_dataset
 from cnnkit.datasets.splits import Dataset, count_images, load_dataset, stratified_split
 from cnnkit.datasets.official import (
-    CIFAR10_CLASSES, CIFAR100_CLASSES, DATA_DIR_VARIABLE, DIGIT_CLASSES, FASHION_CLASSES, data_dir, sample_images,
+    CIFAR10_CLASSES, CIFAR100_CLASSES, DATA_DIR_VARIABLE, DIGIT_CLASSES, FASHION_CLASSES, data_dir, download_needed,
+    sample_images,
 )
 from cnnkit.datasets.digit_csv import MAX_CSV_LABEL, read_digit_csv
 from cnnkit.datasets.folders import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, is_visible, read_image_folder
@@ -36,5 +37,5 @@ __all__ = [
     "register_dataset", "sample_images", "save_upload", "stratified_split", "count_images",
     "images", "safe_files", "ALLOWED_FORMATS", "IMAGE_EXTENSIONS", "decode_data_url", "decode_image", "image_channels",
     "resize_with_pad", "to_array", "transparency_backdrop", "open_zip", "read_entry", "zip_path", "DATA_DIR_VARIABLE",
-    "name_file",
+    "name_file", "download_needed",
 ]

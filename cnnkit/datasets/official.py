@@ -128,12 +128,15 @@ _IDX_FILES = (
 )
 
 
+def _idx_paths(folder: Path) -> list[Path] | None:
+    """The four IDX files in `folder`, each gzipped or not; None when one is missing."""
+    paths = [next((p for p in (folder / stem, folder / f"{stem}.gz") if p.is_file()), None) for stem in _IDX_FILES]
+    return None if None in paths else paths
+
+
 def _read_idx_folder(folder: Path, class_names: tuple[str, ...]) -> RawData | None:
-    paths = [
-        next((p for p in (folder / stem, folder / f"{stem}.gz") if p.is_file()), None)
-        for stem in _IDX_FILES
-    ]
-    if None in paths:
+    paths = _idx_paths(folder)
+    if paths is None:
         return None
     x, y = _read_idx_pair(paths[0], paths[1])
     x_test, y_test = _read_idx_pair(paths[2], paths[3])
@@ -242,10 +245,14 @@ _CIFAR100 = _CifarLayout(
 )
 
 
+def _has_cifar_batches(folder: Path, layout: _CifarLayout) -> bool:
+    return all((folder / layout.folder / name).is_file() for name in layout.files)
+
+
 def _read_cifar_folder(folder: Path, layout: _CifarLayout) -> RawData | None:
     batches = folder / layout.folder
     tarball = folder / layout.tarball
-    if all((batches / name).is_file() for name in layout.files):
+    if _has_cifar_batches(folder, layout):
         sources = [batches / name for name in layout.files]
         arrays = cached_arrays(sources, lambda: _decode_cifar(
             {name: (batches / name).read_bytes() for name in layout.files}, layout, str(batches)))
@@ -363,6 +370,36 @@ def load_cifar10(path: str | None, image_size: int | None) -> RawData:
 def load_cifar100(path: str | None, image_size: int | None) -> RawData:
     read = partial(_read_cifar_folder, layout=_CIFAR100)
     return _load_official("cifar100", path, read, _CIFAR100.looked_for, CIFAR100_CLASSES)
+
+
+# --- Whether a downloadable dataset is on this machine already -------------------------------
+
+# Where each one's files may be, checked without reading them: a CNNKIT_DATA_DIR copy, or what a Keras
+# download left in its cache ($KERAS_HOME/datasets, else ~/.keras/datasets), which its next load reuses.
+_FOUND_IN = {
+    "mnist": lambda folder: _idx_paths(folder) is not None,
+    "fashion_mnist": lambda folder: _idx_paths(folder) is not None,
+    "cifar10": lambda folder: _has_cifar_batches(folder, _CIFAR10) or (folder / _CIFAR10.tarball).is_file(),
+    "cifar100": lambda folder: _has_cifar_batches(folder, _CIFAR100) or (folder / _CIFAR100.tarball).is_file(),
+}
+_KERAS_CACHED = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+                 "cifar10": "cifar-10-batches-py-target", "cifar100": "cifar-100-python-target"}
+
+
+def keras_cache() -> Path:
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "datasets"
+
+
+def download_needed(name: str) -> str | None:
+    """Why loading dataset `name` would have to download it, in one line: none of its files is on this
+    machine. None when they are, and for the datasets that are never downloaded (digits, CSVs, folders)."""
+    if name not in _FOUND_IN or (keras_cache() / _KERAS_CACHED[name]).exists():
+        return None
+    dirs = _search_dirs(name, None)
+    if any(_FOUND_IN[name](folder) for folder in dirs):
+        return None
+    where = f"in {', '.join(map(str, dirs))}" if dirs else f"in {DATA_DIR_VARIABLE} (not set)"
+    return f"{name} would have to be downloaded: its files are neither {where} nor in Keras' cache ({keras_cache()})."
 
 
 # --- Not a dataset: photos for the Kernels page, bundled like digits ------------------------

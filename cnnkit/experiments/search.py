@@ -33,7 +33,7 @@ import optuna
 from cnnkit import tracking
 from cnnkit.tracking import run_schema, worker_process
 from cnnkit.training import Progress, checkpoint
-from cnnkit.config import SETTINGS, TrainConfig, label, settings_from_text
+from cnnkit.config import SETTINGS, TrainConfig, label, settings_from_text, significant
 from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, JobSnapshot
 
@@ -89,6 +89,12 @@ class SearchRange:
         if isinstance(self.low, int):
             return optuna.distributions.IntDistribution(self.low, self.high, log=self.log)
         return optuna.distributions.FloatDistribution(self.low, self.high, log=self.log)
+
+    def rounded(self, value: Any) -> Any:
+        """A float to 3 significant digits (of a linear range's width), kept in the range: 0.00075, not 0.0007501954…"""
+        if self.choices or isinstance(self.low, int):
+            return value
+        return min(max(significant(value, 3, None if self.log else self.high - self.low), self.low), self.high)
 
     def describe(self) -> str:
         if self.choices:
@@ -180,7 +186,7 @@ class SearchSpec:
                 self.base.replace(**{each.setting: end})
 
     def config(self, params: dict[str, Any]) -> TrainConfig:
-        return self.base.replace(**params)
+        return self.base.replace(**{each.setting: each.rounded(params[each.setting]) for each in self.ranges})
 
     def describe(self) -> str:
         """What a launch trains, in one line: "4 trials, 2 at once, maximising validation accuracy over
@@ -197,10 +203,8 @@ class SearchSpec:
     @classmethod
     def from_json(cls, text: str) -> SearchSpec:
         values = json.loads(text)
-        ranges = tuple(SearchRange(r["setting"], r["low"], r["high"], r["log"], tuple(r["choices"]))
-                       for r in values["ranges"])
-        return cls(TrainConfig.from_dict(values["base"]), ranges, values["trials"], values["metric"],
-                   values["parallel"], values["seed"])
+        ranges = tuple(SearchRange(**{**r, "choices": tuple(r["choices"])}) for r in values["ranges"])
+        return cls(**{**values, "base": TrainConfig.from_dict(values["base"]), "ranges": ranges})
 
 
 @dataclass(frozen=True)

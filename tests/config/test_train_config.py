@@ -5,7 +5,7 @@ import pytest
 from cnnkit import InputError
 from cnnkit.config import (
     TrainConfig, assignments_from_text, changed_settings, describe_run, field_names, find_problems, settings_from_text,
-    split_list,
+    significant, split_list,
 )
 from cnnkit.config.settings import label
 
@@ -13,6 +13,14 @@ from cnnkit.config.settings import label
 def test_defaults_are_valid_and_train_offline_on_digits():
     cfg = TrainConfig()
     assert cfg.dataset == "digits"
+
+
+@pytest.mark.parametrize("value, digits, scale, rounded", [
+    (0.0007501954443620128, 3, None, 0.00075), (0.0012345, 2, None, 0.0012), (123456.0, 3, None, 123000.0),
+    (0.123456, 3, 0.04, 0.1235), (0.0, 3, None, 0.0), (-0.0456, 2, None, -0.046),
+])
+def test_significant_keeps_the_digits_asked_for(value, digits, scale, rounded):
+    assert significant(value, digits, scale) == rounded
 
 
 def test_config_is_frozen():

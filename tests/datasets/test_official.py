@@ -105,6 +105,64 @@ def test_without_a_data_dir_the_message_says_it_is_not_set(monkeypatch):
         load_dataset("cifar10")
 
 
+# --- Whether a load would download ------------------------------------------------------------
+
+
+@pytest.fixture
+def keras_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    return tmp_path / "keras" / "datasets"
+
+
+def test_a_dataset_without_files_here_would_be_downloaded_and_the_line_says_where_it_looked(tmp_path, keras_home):
+    assert official.download_needed("cifar10") == (
+        f"cifar10 would have to be downloaded: its files are neither in {data_root(tmp_path) / 'cifar10'}, "
+        f"{data_root(tmp_path)} nor in Keras' cache ({keras_home}).")
+
+
+def test_without_a_data_dir_the_line_says_it_is_not_set(monkeypatch, keras_home):
+    monkeypatch.delenv("CNNKIT_DATA_DIR")
+    assert "neither in CNNKIT_DATA_DIR (not set) nor" in official.download_needed("mnist")
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_files_in_the_data_dir_need_no_download(tmp_path, keras_home, gz):
+    write_mnist(data_root(tmp_path) / "fashion-mnist", gz=gz)
+    assert official.download_needed("fashion_mnist") is None
+    assert official.download_needed("mnist") is not None  # another dataset's files are not its own
+
+
+def test_three_of_four_idx_files_are_not_a_copy(tmp_path, keras_home):
+    folder = data_root(tmp_path) / "mnist"
+    write_mnist(folder)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert official.download_needed("mnist") is not None
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_cifar_batches_or_their_tarball_need_no_download(tmp_path, keras_home, packed):
+    files = {f"cifar-10-batches-py/{name}": data for name, data in cifar10_files().items()}
+    if packed:
+        write_tar(data_root(tmp_path) / "cifar-10-python.tar.gz", files)
+    else:
+        write_files(data_root(tmp_path) / "cifar10", files)
+    assert official.download_needed("cifar10") is None
+    assert official.download_needed("cifar100") is not None
+
+
+@pytest.mark.parametrize("name, cached", [("mnist", "mnist.npz"), ("fashion_mnist", "fashion-mnist/t10k-labels-idx1-ubyte.gz"),
+                                          ("cifar10", "cifar-10-batches-py-target/cifar-10-batches-py")])
+def test_an_earlier_keras_download_needs_no_other(keras_home, name, cached):
+    (keras_home / cached).parent.mkdir(parents=True, exist_ok=True)
+    (keras_home / cached).write_bytes(b"")
+    assert official.download_needed(name) is None
+
+
+@pytest.mark.parametrize("name", ["digits", "csv", "folder"])
+def test_datasets_that_are_never_downloaded_need_no_download(name, keras_home):
+    assert official.download_needed(name) is None
+
+
 def test_a_keras_download_is_used_when_there_is_no_local_copy(monkeypatch):
     def fake_keras(name):
         assert name == "cifar10"

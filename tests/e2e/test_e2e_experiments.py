@@ -113,3 +113,18 @@ def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_
         page.get_by_text(re.compile(r"From epoch 1 to 2: \d+ fixed")).wait_for()
         shot(page, "34-compare-fixed-and-broken", settle_ms=1500)
         assert page.get_by_test_id("stException").count() == 0
+
+
+def test_the_range_tests_suggestion_fills_the_form_and_the_address(app_url, page):
+    """"Use this range" sits in the range test's fragment: its rates must reach the form's controls and
+    the address bar, which a fragment's run does not redraw (they kept their old values)."""
+    open_app(page, f"{app_url}/?schedule=one_cycle&train_limit=300")
+    page.get_by_role("button", name="Find learning rate").click()
+    use = page.get_by_role("button", name=re.compile(r"^Use this range"))
+    use.wait_for(timeout=300_000)
+    use.click()
+    page.wait_for_function("() => location.search.includes('max_lr=')")
+    page.get_by_role("tab", name="4 · Optimiser").click()
+    rate = page.get_by_label("Learning rate", exact=True).input_value()
+    assert f"learning_rate={rate}" in page.evaluate("location.search") and rate != "0.001"
+    shot(page, "range-test-used", settle_ms=1000)

@@ -73,6 +73,24 @@ def test_a_spec_says_in_one_line_what_a_launch_trains():
                                "(log); Optimizer ∈ {adam, sgd}")
 
 
+@pytest.mark.parametrize("text, value, rounded", [
+    ("learning_rate=1e-4:1e-1:log", 0.0007501954443620128, 0.00075),  # 3 significant digits on a log scale
+    ("dropout_scale=0:2", 1.23456789, 1.23),  # of the width (2) on a linear one
+    ("learning_rate=0.001:0.05", 0.0123456, 0.0123),  # width 0.049: to 0.0001
+    ("learning_rate=0.0001:1", 0.00031, 0.0001),  # 0.000 is outside the range: its low end
+    ("batch_size=16:64", 37, 37),
+    ("optimizer=adam,sgd", "sgd", "sgd"),
+])
+def test_a_trials_value_is_rounded_to_the_digits_its_range_tells_apart(text, value, rounded):
+    assert parse_range(text).rounded(value) == rounded
+
+
+def test_a_trials_config_holds_its_rounded_values():
+    spec = SearchSpec(BASE, (RATE, parse_range("optimizer=adam,sgd")))
+    assert spec.config({"learning_rate": 0.0007501954443620128, "optimizer": "sgd"}) == BASE.replace(
+        learning_rate=0.00075, optimizer="sgd")
+
+
 def test_a_spec_survives_json():
     spec = SearchSpec(BASE, (RATE, parse_range("optimizer=adam,sgd")), trials=5, parallel=2, seed=3)
     assert SearchSpec.from_json(spec.to_json()) == spec
@@ -148,7 +166,8 @@ def test_each_trial_is_a_tagged_run_and_the_best_one_is_found(searches, fake):
     assert [trial.run_id for trial in trials] == ["run-0", "run-1", "run-2", "run-3"]
     best = max(trials, key=lambda trial: trial.value)
     assert progress.best_trial == best.number and progress.best_value == best.value
-    assert searches.best_config(name) == BASE.replace(**best.params)
+    assert searches.best_config(name) == BASE.replace(learning_rate=float(f"{best.params['learning_rate']:.3g}"),
+                                                      optimizer=best.params["optimizer"])
     assert name in searches.names()
     # A new process (a restarted app) reads the same search from the storage.
     reread = search.Searches(searches.jobs, searches.storage.url)
@@ -207,7 +226,8 @@ def test_a_trial_whose_settings_clash_fails_and_the_search_goes_on(searches, fak
     assert searches.wait(name, TIMEOUT).ended == 4
     failed = [trial for trial in searches.trials(name) if trial.state == "FAIL"]
     assert failed and all(trial.note.startswith("Peak rate: the cyclic schedule climbs") for trial in failed)
-    assert all(params["max_lr"] <= params["learning_rate"] for params in (trial.params for trial in failed))
+    assert all(ranges[1].rounded(params["max_lr"]) <= ranges[0].rounded(params["learning_rate"])
+               for params in (trial.params for trial in failed))  # as rounded for the trial's config
     assert len(fake.calls) == 4 - len(failed)
 
 

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnkit import tracking
 from alerts import alert_text
+from test_train_jobs_panel import manager_on  # noqa: F401  (fixture)
 
 
 def opened(app, page: str, title: str):
@@ -98,9 +99,7 @@ def test_the_limit_applies_to_training_images_only(app):
 
 def test_launch_is_disabled_with_the_reason_and_no_plan_is_made_up_when_the_data_cannot_load(app, offline_data):
     at = app.run()
-    at.sidebar.selectbox[0].set_value("seed000_baseline")
-    next(b for b in at.sidebar.button if b.label == "Load preset").click()
-    at.run()
+    at.selectbox(key="cfg.dataset").set_value("cifar10").run()
     assert launch_button(at).disabled
     assert any("Dataset 'cifar10' is not in CNNKIT_DATA_DIR and could not be downloaded" in alert_text(error) for error in at.error)
     assert any("**Dataset** (1 · Data)" in text.value for text in at.markdown)
@@ -166,18 +165,47 @@ def test_the_form_comes_back_from_the_address_after_a_reload(app):
     assert reloaded.query_params == at.query_params
 
 
-def test_a_preset_loads_into_the_form(app):
+@pytest.fixture()
+def downloaded_before(offline_data, monkeypatch, tmp_path):
+    """MNIST and CIFAR-10 look downloaded before (Keras' cache holds their files' names), so their
+    presets may be loaded; nothing is downloaded, and loading them fails as offline."""
+    cache = tmp_path / "keras" / "datasets"
+    (cache / "cifar-10-batches-py-target").mkdir(parents=True)
+    (cache / "mnist.npz").write_bytes(b"")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+
+def test_presets_whose_data_is_not_here_say_why_and_cannot_be_loaded(app, offline_data, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     at = app.run()
-    at.sidebar.selectbox[0].set_value("seed002_augmented")
+    picker, [load] = at.sidebar.selectbox(key="preset"), [b for b in at.sidebar.button if b.label == "Load preset"]
+    assert picker.value == "mnist_quick" and all(option.endswith(" — data not available here") for option in picker.options)
+    assert load.disabled and load.help.startswith("mnist would have to be downloaded: its files are neither in ")
+    assert any("Its data is not available here: mnist would have to be downloaded" in caption.value
+               for caption in at.sidebar.caption)
+    data = tmp_path / "no-data-here" / "mnist"  # offline_data's CNNKIT_DATA_DIR
+    data.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (data / f"{stem}.gz").write_bytes(b"")
+    at.run()
+    picker, [load] = at.sidebar.selectbox(key="preset"), [b for b in at.sidebar.button if b.label == "Load preset"]
+    assert "mnist_quick" in picker.options and "seed000_baseline — data not available here" in picker.options
+    assert not load.disabled and not any("not available" in caption.value for caption in at.sidebar.caption)
+    assert any("99.06 % test accuracy" in caption.value for caption in at.sidebar.caption)
+
+
+def test_a_preset_loads_into_the_form(app, downloaded_before):
+    at = app.run()
+    at.sidebar.selectbox(key="preset").set_value("seed002_augmented")
     next(b for b in at.sidebar.button if b.label == "Load preset").click()
     at.run()
     assert at.selectbox(key="cfg.arch").value == "mnist_cnn"
     assert at.slider(key="cfg.rotation").value == 10.0
 
 
-def test_a_strong_preset_fills_the_speed_and_averaging_settings(app):
+def test_a_strong_preset_fills_the_speed_and_averaging_settings(app, downloaded_before):
     at = app.run()
-    at.sidebar.selectbox[0].set_value("cifar10_fast")
+    at.sidebar.selectbox(key="preset").set_value("cifar10_fast")
     next(b for b in at.sidebar.button if b.label == "Load preset").click()
     at.run()
     assert at.selectbox(key="cfg.arch").value == "airbench_cnn"
@@ -267,11 +295,38 @@ def test_the_lr_finder_runs_in_the_background_and_its_range_can_be_applied(app, 
     low, high = at.session_state["cfg.learning_rate"], at.session_state["cfg.max_lr"]
     assert 0 < low <= high
 
-    at.sidebar.selectbox[0].set_value("seed002_baseline")  # MNIST and another network: the result no longer applies
-    next(b for b in at.sidebar.button if b.label == "Load preset").click()
-    at.run()
+    at.selectbox(key="cfg.arch").set_value("mnist_cnn").run()  # another network: the result no longer applies
     assert not any("Steepest descent" in caption.value or "range test" in caption.value for caption in at.caption)
     assert "lr_job" not in at.session_state
+
+
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
+def test_use_this_range_puts_the_suggested_rates_in_the_form_and_the_address(app, manager_on, monkeypatch, schedule):
+    """The rates land in the form and the address bar, to the digits the caption shows. (In a browser
+    the old on_click callback, run with the fragment alone, was overwritten by the form's old values at
+    the next full run; AppTest always reruns the whole page, so the browser test
+    test_the_range_tests_suggestion_fills_the_form_and_the_address is the one that saw that.)"""
+    import numpy as np
+
+    import cnnkit.training
+    from cnnkit.models import LRSuggestion
+
+    suggestion = LRSuggestion(steepest=0.0031, lower=0.0012345, upper=0.04567)
+    monkeypatch.setattr(cnnkit.training, "lr_range_test", lambda cfg, **kwargs: cnnkit.training.RangeTest(
+        np.geomspace(1e-6, 1, 5), np.linspace(2, 1, 5), suggestion))  # the manager's runner takes it when made
+    manager = manager_on(None)
+    at = app.run()
+    at.selectbox(key="cfg.schedule").set_value(schedule).run()
+    next(button for button in at.button if button.label == "Find learning rate").click().run()
+    assert manager.wait(at.session_state["lr_job"], 60).state == "finished"
+    at.run()
+    next(button for button in at.button if button.label.startswith("Use this range")).click().run()
+    assert not at.exception
+    assert at.number_input(key="cfg.learning_rate").value == 0.0012
+    assert at.session_state["cfg.max_lr"] == 0.046
+    if schedule == "one_cycle":  # a constant schedule hides the peak rate; the form keeps it all the same
+        assert at.number_input(key="cfg.max_lr").value == 0.046
+    assert at.query_params["learning_rate"] == "0.0012" and at.query_params["max_lr"] == "0.046"
 
 
 @pytest.fixture()

@@ -13,6 +13,18 @@ from alerts import alert_text
 TIMEOUT = 300  # seconds; four tiny runs on a busy machine
 
 
+def test_before_any_setting_is_picked_the_search_says_what_to_do_without_an_error(app):
+    at = app.run()
+    assert not at.exception
+    assert not [error for error in at.error if "Settings to search" in alert_text(error)]
+    assert any("Pick one or more settings to vary" in caption.value for caption in at.caption)
+    [launch] = [button for button in at.button if button.label == "Launch search"]
+    assert launch.disabled and launch.help.startswith("Pick one or more settings to vary")
+    at.multiselect(key="search.settings").set_value(["learning_rate"]).run()
+    assert not any("Pick one or more settings to vary" in caption.value for caption in at.caption)
+    assert [button.disabled for button in at.button if button.label == "Launch search"] == [False]
+
+
 @pytest.mark.slow
 def test_a_four_trial_search_runs_and_its_best_trial_fills_the_form(app):
     at = app.run()
