@@ -1,5 +1,5 @@
 """The Train page's Search section: ranges over the form's settings, an Optuna search launched on
-the job manager, its progress, trials and Optuna's figures, and the best trial back into the form.
+the job manager, its progress, trials and figures, and the best trial back into the form.
 All of it is `cnnkit.experiments.search`; this module only lays it out."""
 
 import pandas as pd
@@ -8,8 +8,8 @@ import streamlit as st
 from app_pages import common
 from app_pages.action_button import action_button
 from app_pages.guard import guarded
-from cnnkit.experiments import search
-from cnnkit.explorer import plain_text
+from cnnkit.experiments import search, search_figures
+from cnnkit.explorer import charts, plain_text
 from cnnkit.errors import InputError
 from cnnkit.config import SETTINGS, label
 
@@ -69,9 +69,9 @@ def launch(spec: search.SearchSpec) -> None:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def cached_figures(name: str, ended: int) -> search.SearchFigures:
+def cached_figures(name: str, ended: int) -> search_figures.SearchFigures:
     """The figures after `ended` trials (importances fit a forest: not redrawn every poll)."""
-    return search.figures(searches().study(name))
+    return search_figures.figures(searches().study(name))
 
 
 def progress_panel(polling: bool) -> None:
@@ -93,7 +93,12 @@ def progress_panel(polling: bool) -> None:
             st.session_state["relaunch_config"] = searches().best_config(name).to_dict()
             st.rerun()  # the whole page: the Train form reads the config as it does a relaunched run
     figures = cached_figures(name, progress.ended)
-    for tab, (key, title) in zip(st.tabs(list(FIGURES.values())), FIGURES.items()):
+    history, importances, parallel = st.tabs(list(FIGURES.values()))
+    spec = searches().spec(name)
+    parallel.plotly_chart(charts.search_parallel_coordinates(
+        trials, {each.setting for each in spec.ranges if each.log}, search.METRIC_LABELS[spec.metric]),
+        width="stretch", key="search.figure.parallel")
+    for tab, key in ((history, "history"), (importances, "importances")):
         with tab:
             if getattr(figures, key) is None:
                 st.info(figures.notes[key])

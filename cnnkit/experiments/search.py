@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import optuna
@@ -340,7 +340,7 @@ class _Search:
 
     def report(self, number: int) -> None:
         if self.on_trial_end:
-            self.on_trial_end(_summary(self.study.trials[number]))
+            self.on_trial_end(_summary(self.study.trials[number], self.spec))
 
     def cancel(self) -> None:
         with self.lock:
@@ -355,9 +355,12 @@ class _Search:
             self.jobs.cancel(job_id, reason=CANCEL_NOTE)
 
 
-def _summary(trial: optuna.trial.FrozenTrial) -> TrialSummary:
+def _summary(trial: optuna.trial.FrozenTrial, spec: SearchSpec) -> TrialSummary:
+    """A trial as its run trained it: its values rounded as `SearchSpec.config` rounds them."""
+    ranges = {each.setting: each for each in spec.ranges}
+    params = {name: ranges[name].rounded(value) if name in ranges else value for name, value in trial.params.items()}
     return TrialSummary(trial.number, trial.state.name, trial.value if trial.state.name == "COMPLETE" else None,
-                        dict(trial.params), trial.user_attrs.get("run_id"), trial.user_attrs.get("note"))
+                        params, trial.user_attrs.get("run_id"), trial.user_attrs.get("note"))
 
 
 class Searches:
@@ -460,7 +463,8 @@ class Searches:
                               best.value if best else None, best.number if best else None)
 
     def trials(self, name: str) -> list[TrialSummary]:
-        return [_summary(trial) for trial in self.study(name).trials]
+        spec = self.spec(name)
+        return [_summary(trial, spec) for trial in self.study(name).trials]
 
     def best_config(self, name: str) -> TrainConfig:
         """The best finished trial's settings over the search's base config."""
@@ -468,33 +472,3 @@ class Searches:
         if progress.best_trial is None:
             raise InputError(f"No trial of {name} has finished yet.")
         return self.spec(name).config(self.study(name).trials[progress.best_trial].params)
-
-
-@dataclass(frozen=True)
-class SearchFigures:
-    """Optuna's own figures of a search, each a plotly figure or a line on why there is none yet."""
-
-    history: Any
-    importances: Any
-    parallel: Any
-    notes: dict[str, str] = field(default_factory=dict)
-
-
-def figures(study: optuna.Study) -> SearchFigures:
-    """Optimisation history, parameter importances and parallel coordinates (Optuna's plotly figures)."""
-    from optuna import visualization
-
-    complete = [trial for trial in study.trials if trial.state.name == "COMPLETE"]
-    notes: dict[str, str] = {}
-    if not complete:
-        message = "The figures appear once a trial has finished."
-        return SearchFigures(None, None, None, {"history": message, "importances": message, "parallel": message})
-    history = visualization.plot_optimization_history(study)
-    varied = {name for trial in complete for name in trial.params}
-    if len(varied) < 2 or len(complete) < 2:
-        importances = None
-        notes["importances"] = ("Parameter importances need at least two searched settings and two finished "
-                                f"trials (this search has {len(varied)} and {len(complete)}).")
-    else:
-        importances = visualization.plot_param_importances(study)
-    return SearchFigures(history, importances, visualization.plot_parallel_coordinate(study), notes)

@@ -231,35 +231,6 @@ def test_a_trial_whose_settings_clash_fails_and_the_search_goes_on(searches, fak
     assert len(fake.calls) == 4 - len(failed)
 
 
-# ---- figures -------------------------------------------------------------------------
-
-def study_with(trials: list[dict]) -> optuna.Study:
-    study = optuna.create_study(direction="maximize")
-    distributions = {"learning_rate": RATE.distribution(), "batch_size": parse_range("batch_size=16:64").distribution()}
-    for value, params in trials:
-        study.add_trial(optuna.trial.create_trial(params=params, value=value,
-                                                  distributions={k: distributions[k] for k in params}))
-    return study
-
-
-def test_figures_are_optunas_own():
-    study = study_with([(0.5, {"learning_rate": 0.001, "batch_size": 16}), (0.7, {"learning_rate": 0.01, "batch_size": 32}),
-                        (0.6, {"learning_rate": 0.003, "batch_size": 64})])
-    figures = search.figures(study)
-    assert figures.notes == {}
-    assert figures.history.layout.title.text == "Optimization History Plot"
-    assert figures.importances.layout.title.text == "Hyperparameter Importances"
-    assert figures.parallel.layout.title.text == "Parallel Coordinate Plot"
-
-
-def test_importances_need_two_settings_and_two_finished_trials():
-    one_setting = search.figures(study_with([(0.5, {"learning_rate": 0.001}), (0.7, {"learning_rate": 0.01})]))
-    assert one_setting.importances is None and "at least two searched settings" in one_setting.notes["importances"]
-    assert one_setting.history is not None and one_setting.parallel is not None
-    empty = search.figures(study_with([]))
-    assert empty.history is None and "once a trial has finished" in empty.notes["history"]
-
-
 # ---- a real run ----------------------------------------------------------------------
 
 @pytest.mark.slow
