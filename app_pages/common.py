@@ -14,6 +14,7 @@ from cnnkit.errors import InputError
 from cnnkit.jobs import JobManager, make_remote_runner, runner_setting, visitor_cap_from_environment
 from cnnkit.config import SETTINGS, ServerPaths
 
+
 @st.cache_resource
 def job_manager() -> JobManager:
     """One manager per server process: jobs outlive reruns, refreshes, page changes and tabs. Its
@@ -25,6 +26,7 @@ def job_manager() -> JobManager:
                       runner=make_remote_runner(runner_setting(), uri),
                       server_paths=ServerPaths.for_app(st.get_option("server.address"), uploads_dir()))
 
+
 def visitor() -> str:
     """Who launches a job, for the per-visitor cap: the browser's address, or, where that is this
     machine (one person's own app) or unknown, the browser tab's session."""
@@ -33,33 +35,41 @@ def visitor() -> str:
         return f"address {address}"
     return f"session {get_script_run_ctx().session_id}"
 
+
 def canceller() -> str | None:
     """Who cancels: another machine's browser may cancel only its own jobs; on this machine (the
     operator's own) any job, from any tab."""
     me = visitor()
     return me if me.startswith("address ") else None
 
+
 def run_store() -> tracking.RunStore:
     """Every read and write of runs a page makes goes through this store object; pages never see MLflow."""
     return tracking.RunStore(job_manager().tracking_uri)
 
+
 def uploads_dir():
     return tracking.default_store_dir() / "uploads"
+
 
 def run_label(row) -> str:
     """How a run is named in pickers: its name plus the start of its id (names repeat)."""
     return run_pickers.run_label(row.name, row.run_id)
 
+
 PICKER_TTL_S = 5  # a picker's runs are read again after this: a run that finishes shows up within it
+
 
 @st.cache_data(ttl=PICKER_TTL_S, max_entries=32, show_spinner=False)
 def _offered_runs(tracking_uri: str, text: str) -> run_pickers.PickerRuns:
     """`run_pickers.offered_runs`; `tracking_uri` keys the cache by store."""
     return run_pickers.offered_runs(run_store(), text)
 
+
 @st.cache_data(ttl=PICKER_TTL_S, max_entries=32, show_spinner=False)
 def _finished_by_id(tracking_uri: str, run_ids: tuple[str, ...]):
     return run_pickers.finished_by_id(run_store(), run_ids)
+
 
 def picker_runs(key: str, chosen: Iterable[str | None] = (), at_least: int = 1,
                 none_yet: str = "No finished runs yet. Launch one on the Train page.") -> run_pickers.PickerRuns:
@@ -86,15 +96,18 @@ def picker_runs(key: str, chosen: Iterable[str | None] = (), at_least: int = 1,
             offered = newest
     return run_pickers.with_chosen(offered, chosen, lambda run_ids: _finished_by_id(uri, run_ids))
 
+
 def picked_run(key: str) -> str | None:
     """The run behind the current label of picker `key`, whose options are labels, not run ids (so
     it can mix runs with other choices): read from the choices `remember_choices` kept last run."""
     return st.session_state.get(f"{key}.choices", {}).get(st.session_state.get(key))
 
+
 def remember_choices(key: str, choices: dict[str, str]) -> dict[str, str]:
     """Picker `key`'s choices (label -> run id), kept for `picked_run`; returned as they are."""
     st.session_state[f"{key}.choices"] = choices
     return choices
+
 
 def model_choices(key: str) -> dict[str, str]:
     """picker label -> run id for the model picker `key`: registered model versions first, then the
@@ -108,14 +121,17 @@ def model_choices(key: str) -> dict[str, str]:
                   for version in versions if version.run_id in runs}
     return remember_choices(key, registered | {label: run_id for run_id, label in runs.items()})
 
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_snapshot_epochs(run_id: str) -> list[int]:
     """The epochs a finished run kept snapshots after (a finished run's never change)."""
     return run_store().snapshot_epochs(run_id)
 
+
 @st.cache_data(max_entries=16, show_spinner="Loading the snapshot's test predictions…")
 def cached_snapshot_probabilities(run_id: str, epoch: int):
     return run_store().snapshot_probabilities(run_id, epoch)
+
 
 @st.cache_data(max_entries=32, show_spinner="Loading the run's evaluation…")
 def cached_evaluation(run_id: str, epoch: int | None = None):
@@ -126,14 +142,17 @@ def cached_evaluation(run_id: str, epoch: int | None = None):
     return time_travel.evaluation_at_epoch(cached_snapshot_probabilities(run_id, epoch), split.y_test,
                                            split.x_test, cached_evaluation(run_id).class_names)
 
+
 @st.cache_resource(max_entries=4, show_spinner="Reloading the run's test images…")
 def _test_split(fingerprint: str, _run_id: str):
     return run_store().test_split_of_run(_run_id)
+
 
 def cached_test_split(run_id: str):
     """The run's exact data split; runs that saw the same data share one cached copy."""
     fingerprint = run_store().run(run_id).tags.get(run_schema.DATA_FINGERPRINT_TAG, run_id)
     return _test_split(fingerprint, run_id)
+
 
 @st.cache_resource
 def model_cache() -> ModelCache:
@@ -146,12 +165,15 @@ def model_cache() -> ModelCache:
         return model
     return ModelCache(load_and_warm_up, max_entries=4)
 
+
 def model_key(run_id: str, epoch: int | None = None):
     """The model cache's key of a run's model: its id, or (id, epoch) for its snapshot after that epoch."""
     return run_id if epoch is None else (run_id, epoch)
 
+
 def cached_model(run_id: str, epoch: int | None = None):
     return model_cache().get(model_key(run_id, epoch))
+
 
 def run_model(run_id: str, epoch: int | None = None):
     """The run's model (its snapshot after `epoch`), or an error message and a stopped page."""
@@ -162,6 +184,7 @@ def run_model(run_id: str, epoch: int | None = None):
         st.error(plain_text.markdown(error))
         st.stop()
 
+
 def run_evaluation(run_id: str, epoch: int | None = None):
     """The run's evaluation (at a snapshot's `epoch`), or an error message and a stopped page."""
     try:
@@ -170,11 +193,13 @@ def run_evaluation(run_id: str, epoch: int | None = None):
         st.error(plain_text.markdown(error))
         st.stop()
 
+
 def run_model_and_evaluation(run_id: str):
     """The run's model and evaluation, or an error message and a stopped page."""
     model_cache().prefetch(run_id)  # loads while the evaluation is read
     evaluation = run_evaluation(run_id)
     return run_model(run_id), evaluation
+
 
 def kept_key(key: str, default) -> str:
     """`key` for a widget on a tab drawn only while it is open (`st.tabs(..., on_change="rerun")`),
@@ -187,7 +212,9 @@ def kept_key(key: str, default) -> str:
     st.session_state[kept] = st.session_state[key]
     return key
 
+
 FINAL = "final"  # the epoch sliders' last stop: the finished run's own model and evaluation
+
 
 def epoch_slider(snapshots: list[int], key: str, whose: str = "this run", where=st,
                  last_epoch: int | None = None) -> int | None:

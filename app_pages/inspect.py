@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
+from cnnkit.experiments import time_travel
 from cnnkit.explorer import charts, plain_text, view_address
 from cnnkit.models import inspection
-from cnnkit.tracking import run_schema
 from cnnkit.errors import InputError
 from app_pages import address_bar
 from app_pages.common import (
@@ -45,8 +45,8 @@ def tab_key(name: str, default) -> str:
     return kept_key(run_key(name), default)
 
 
-snapshots, last_epoch = cached_snapshot_epochs(run_id), store.run(run_id).metrics.get(run_schema.EPOCHS_TRAINED)
-last_epoch = None if last_epoch is None else int(last_epoch)
+run = store.run(run_id)
+snapshots, last_epoch = cached_snapshot_epochs(run_id), time_travel.final_snapshot_epoch(run.params, run.metrics)
 if "epoch" in view and (view["epoch"] in snapshots or view["epoch"] is None) and view["epoch"] != last_epoch:
     st.session_state[run_key("epoch")] = FINAL if view["epoch"] is None else view["epoch"]
 epoch = epoch_slider(snapshots, run_key("epoch"), last_epoch=last_epoch)  # None: the finished run

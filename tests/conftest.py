@@ -4,14 +4,13 @@ import atexit
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
 import ray_cluster
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+from app_script import APP
 # Tests that crash and resume runs of sub-second epochs need every epoch saved; the default (a save
 # at most every 30 s) is tested in tests/training/test_checkpoint.py. Subprocesses inherit it.
 os.environ.setdefault("CNNKIT_CHECKPOINT_SECONDS", "0")

@@ -121,10 +121,13 @@ def test_a_hostile_search_in_a_run_picker_is_shown_as_text(hostile_app, page, ke
     assert_shown_as_text(at, SEARCHED)  # "No finished run is named like …"
 
 
-def test_the_train_pages_jobs_panel_and_sidebar_show_a_hostile_job_name_as_text(app, manager_on):  # noqa: F811
+def test_the_train_pages_jobs_panel_and_sidebar_show_a_hostile_job_name_as_text(app, manager_on, monkeypatch):  # noqa: F811
+    import app_pages.common
+
     trainer = BlockedTrainer(Progress("training", 1, 5, 2, 10))
     manager = manager_on(trainer)
-    job_id = manager.submit(TrainConfig(), name=HOSTILE)
+    monkeypatch.setattr(app_pages.common, "visitor", lambda: "address 10.0.0.7")  # the live view follows one's own job
+    job_id = manager.submit(TrainConfig(), name=HOSTILE, visitor="address 10.0.0.7")
     try:
         assert trainer.reported.wait(60)
         at = app.run()

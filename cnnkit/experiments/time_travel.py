@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnkit.training import MISTAKE_IMAGES, evaluate
-from cnnkit.tracking import RunEvaluation
+from cnnkit.tracking import RunEvaluation, run_schema
 
 
 def evaluation_at_epoch(probabilities: np.ndarray, y_test: np.ndarray, x_test: np.ndarray,
@@ -42,3 +42,13 @@ def fixed_and_broken(y_test: np.ndarray, earlier: np.ndarray, later: np.ndarray)
     fixed, broken = np.flatnonzero(~before & after), np.flatnonzero(before & ~after)
     return Changes(fixed[np.argsort(-confidence[fixed], kind="stable")],
                    broken[np.argsort(-confidence[broken], kind="stable")], int(before.sum()), int(after.sum()))
+
+
+def final_snapshot_epoch(params: dict, metrics: dict) -> int | None:
+    """The epoch whose snapshot holds the finished run's own weights: the last epoch it trained,
+    unless early stopping put the best epoch's weights back at the end (then we can't tell: None).
+    `params`, `metrics`: the run's, as logged."""
+    trained = metrics.get(run_schema.EPOCHS_TRAINED)
+    if trained is None or float(params.get("early_stopping") or 0):
+        return None
+    return int(trained)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.experiments.time_travel import evaluation_at_epoch, fixed_and_broken
+from cnnkit.experiments.time_travel import evaluation_at_epoch, final_snapshot_epoch, fixed_and_broken
 
 Y = np.array([0, 1, 2, 1])
 
@@ -31,3 +31,11 @@ def test_the_evaluation_at_an_epoch_has_the_shape_of_a_finished_runs():
     assert sorted(evaluation.mistake_images) == [1, 3]
     np.testing.assert_array_equal(evaluation.mistake_images[3], images[3])
     assert evaluation.per_class["class"].tolist() == ["a", "b", "c"]
+
+
+def test_the_last_snapshot_is_the_finished_run_unless_early_stopping_put_the_best_weights_back():
+    assert final_snapshot_epoch({"early_stopping": "0"}, {"epochs_trained": 2.0}) == 2
+    assert final_snapshot_epoch({}, {"epochs_trained": 3.0}) == 3  # a run from before the setting
+    # restore_best_weights: the finished model may be an earlier epoch's, so the last snapshot stays a stop of its own
+    assert final_snapshot_epoch({"early_stopping": "2"}, {"epochs_trained": 5.0}) is None
+    assert final_snapshot_epoch({"early_stopping": "0"}, {}) is None  # a run still training, or one that failed

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from test_time_travel_pages import lineage, store_app  # noqa: F401  (fixtures)
 
 from cnnkit import tracking
-from conftest import APP
+from app_script import APP
 
 pytestmark = pytest.mark.slow
 GONE = "0" * 32  # a run id no store holds

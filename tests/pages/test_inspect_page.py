@@ -199,7 +199,7 @@ def test_a_tab_keeps_its_picks_while_another_tab_is_open(inspect_app, tiny_run):
 
 def test_the_view_goes_into_the_address_and_a_reload_or_a_shared_link_opens_it_again(inspect_app, tiny_run):
     from streamlit.testing.v1 import AppTest
-    from conftest import APP
+    from app_script import APP
 
     _, run_id = tiny_run
     at = inspect_app.switch_page("app_pages/inspect.py")
@@ -223,7 +223,7 @@ def test_the_view_goes_into_the_address_and_a_reload_or_a_shared_link_opens_it_a
 
 def test_a_link_naming_a_gone_run_gives_a_note_and_opens_the_newest(inspect_app, tiny_run):
     from streamlit.testing.v1 import AppTest
-    from conftest import APP
+    from app_script import APP
 
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params = {"run": "0" * 32, "tab": "Probabilities", "image": "-3"}

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import APP
+from app_script import APP
 from streamlit.testing.v1 import AppTest
 
 from cnnkit import tracking

@@ -2,7 +2,6 @@
 a run is in (validating, evaluating) with that phase's own progress."""
 
 import threading
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -13,6 +12,7 @@ from cnnkit.config import TrainConfig
 from cnnkit.explorer import plain_text
 from cnnkit.jobs import JobManager
 from cnnkit.training import Progress, RunResult
+from app_script import APP
 
 TIMEOUT = 60
 
@@ -109,7 +109,6 @@ def test_another_machines_visitor_cannot_cancel_a_job_it_did_not_launch(app, man
 
 
 RUNNING = Progress("training", 1, 5, 1, 10, event="batch", step=1)
-APP = str(Path(__file__).resolve().parents[1].parent / "streamlit_app.py")
 
 
 class StoppableTrainer(BlockedTrainer):

@@ -39,11 +39,10 @@ def artifact(store: str, run_id: str, artifact_file: str) -> Path:
     return Path(unquote(urlparse(uri).path)) / artifact_file
 
 
-@pytest.fixture()
-def tampered(snapshotted):
-    """Epoch 2's snapshot (model and probabilities) overwritten with epoch 1's, valid files both; put back after."""
+def overwritten(snapshotted, epoch: int, with_epoch: int):
+    """`epoch`'s snapshot (model and probabilities) overwritten with `with_epoch`'s, valid files both; put back after."""
     store, run_id = snapshotted
-    files = [(artifact(store, run_id, name(1)), artifact(store, run_id, name(2)))
+    files = [(artifact(store, run_id, name(with_epoch)), artifact(store, run_id, name(epoch)))
              for name in (run_schema.snapshot_model, run_schema.snapshot_probabilities)]
     originals = [(target, target.read_bytes()) for _, target in files]
     for source, target in files:
@@ -51,6 +50,19 @@ def tampered(snapshotted):
     yield store, run_id
     for target, data in originals:
         target.write_bytes(data)
+
+
+@pytest.fixture()
+def tampered(snapshotted):
+    """Epoch 2's snapshot overwritten with epoch 1's."""
+    yield from overwritten(snapshotted, 2, with_epoch=1)
+
+
+@pytest.fixture()
+def tampered_first(snapshotted):
+    """Epoch 1's snapshot overwritten with epoch 2's: Inspect's slider has a stop of its own for epoch 1
+    (epoch 2's snapshot is the finished run, one stop with it)."""
+    yield from overwritten(snapshotted, 1, with_epoch=2)
 
 
 CHANGED = "The snapshot of run {run_id} at epoch 2 does not match the checksum recorded when it was saved: it was " \
@@ -139,12 +151,12 @@ def test_snapshots_of_runs_logged_before_checksums_load_unchecked(snapshotted):
             client.set_tag(run_id, tag, digest)
 
 
-def test_the_inspect_pages_epoch_slider_shows_a_changed_snapshot_in_one_line(app, tampered, monkeypatch):
-    store, run_id = tampered
+def test_the_inspect_pages_epoch_slider_shows_a_changed_snapshot_in_one_line(app, tampered_first, monkeypatch):
+    store, run_id = tampered_first
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     st.cache_data.clear()
     app.session_state["inspect_run"] = run_id
     at = app.switch_page("app_pages/inspect.py").run()
-    at.select_slider(key=f"inspect.epoch.{run_id}").set_value(2).run()
+    at.select_slider(key=f"inspect.epoch.{run_id}").set_value(1).run()
     assert not at.exception
-    assert [alert_text(error) for error in at.error] == [CHANGED.format(run_id=run_id)]
+    assert [alert_text(error) for error in at.error] == [CHANGED.format(run_id=run_id).replace("epoch 2", "epoch 1")]
