@@ -86,7 +86,7 @@ def jobs_panel(polling: bool):
         return
     # A job followed while active stays followed: the live view stays on it when it ends or is
     # cancelled instead of jumping to another run.
-    job = job_view.job_to_watch(jobs, st.session_state.get("watched_job"), common.visitor())
+    job = job_view.job_to_watch(jobs, st.session_state.get("watched_job"), common.canceller())
     if job is not None and job.is_active:
         st.session_state["watched_job"] = job.job_id
     watched = job.job_id if job is not None else None

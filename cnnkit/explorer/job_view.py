@@ -20,11 +20,13 @@ def duration(seconds) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def job_to_watch(jobs: list, chosen: str | None, visitor: str):
+def job_to_watch(jobs: list, chosen: str | None, visitor: str | None):
     """The job the live view follows: `chosen` (watched with its Watch button, launched, or followed
     before) while it exists, else `visitor`'s own newest active job, else their newest job; None when
-    they have none: another visitor's job is watched only when chosen. `jobs`: newest first."""
-    own = [job for job in jobs if job.visitor == visitor]
+    they have none: another visitor's job is watched only when chosen. `visitor` None is the operator
+    (a tab on the server's own machine, as `JobSnapshot.may_be_cancelled_by` has it), whose jobs are
+    all: a tab closed and opened again still follows the run it launched. `jobs`: newest first."""
+    own = [job for job in jobs if visitor is None or job.visitor == visitor]
     return (next((job for job in jobs if job.job_id == chosen), None)
             or next((job for job in own if job.is_active), None)
             or next(iter(own), None))

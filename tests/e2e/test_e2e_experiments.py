@@ -98,9 +98,10 @@ def test_fork_a_run_from_epoch_1_then_rewind_inspect_and_compare_with_the_epoch_
         choose(page, "Run", f"kaggle_mnist_cnn on digits · {parent[:6]}")
         slider = page.get_by_role("slider").first
         ticks = page.get_by_test_id("stSliderTickBar").first  # the parent's slider runs from epoch 1 (the fork's from 2)
-        playwright_api.expect(ticks).to_have_text(re.compile(r"^\s*1\s*final\s*$"), timeout=60_000)
+        # its last snapshot is the finished run: one stop, "2 (final)"
+        playwright_api.expect(ticks).to_have_text(re.compile(r"^\s*1\s*2 \(final\)\s*$"), timeout=60_000)
         slider.focus()
-        slider.press("Home")  # from "final" back to epoch 1
+        slider.press("Home")  # from "2 (final)" back to epoch 1
         playwright_api.expect(slider).to_have_attribute("aria-valuetext", "1", timeout=60_000)
         page.get_by_text("Most confident mistakes").or_(page.get_by_text("No misclassified test images.")).first.wait_for()
         shot(page, "32-inspect-epoch-1", settle_ms=1500)

@@ -29,6 +29,9 @@ def test_the_view_follows_the_chosen_job_else_the_visitors_newest_active_else_th
     assert job_view.job_to_watch(jobs, "gone", "me") is running  # not the newer finished one, nor theirs
     assert job_view.job_to_watch([theirs, done, old], None, "me") is done
     assert job_view.job_to_watch([theirs, old], None, "newcomer") is None  # never a stranger's job unasked
+    # the operator (a tab on the server's machine, visitor None): every job is theirs, so a tab opened
+    # again follows the running job it launched from another tab
+    assert job_view.job_to_watch([done, running, old], None, None) is running
 
 
 def test_a_cancel_asked_for_shows_at_once_and_a_cancelled_jobs_reason_is_its_note():
