@@ -97,8 +97,8 @@ def runs_table():
                                                                    help="After the last epoch."),
             **{key: st.column_config.NumberColumn(
                 f"to {threshold:.0%}".replace("%", " %"), format="%.0f s",
-                help=f"Seconds of training until validation accuracy first reached {threshold:.0%} (empty: never, "
-                     "or trained before cnnkit timed it).") for threshold, key in zip(
+                help=f"Seconds of training until validation accuracy first reached {threshold:.0%} (None: never, "
+                     "or trained before cnnkit timed it; Streamlit writes a missing number so).") for threshold, key in zip(
                 run_schema.VAL_ACCURACY_THRESHOLDS, run_schema.TIME_TO_METRICS)},
             "tricks": st.column_config.TextColumn("tricks", width="medium"),
             "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
