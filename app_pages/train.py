@@ -14,7 +14,7 @@ from app_pages.search_panel import search_section
 from app_pages.train_form import Form, form_values, load_form, restore_form, sync_address_bar, watch
 from app_pages.train_jobs import jobs_panel, lr_finder_panel, polled
 from app_pages.train_tabs import cached_data, data_tab, model_tab, optimiser_tab, tricks_tab
-from cnnkit.config import PRESETS, TABS, TrainConfig, describe_run, unavailable_data
+from cnnkit.config import PRESETS, TABS, TrainConfig, describe_run, fetched_when_trained, unavailable_data
 from cnnkit.errors import InputError
 from cnnkit.explorer import launch, plain_text, train_plan
 from cnnkit.jobs import slots_set_by
@@ -42,18 +42,28 @@ def find_learning_rate() -> None:
         st.toast(f"Not started: {plain_text.markdown(error)}")
 
 
+def preset_label(name: str, missing: dict) -> str:
+    if missing[name] is None:
+        return name
+    return f"{name} — {'downloads its data first' if fetched_when_trained(PRESETS[name]) else 'data not available here'}"
+
+
 def sidebar() -> None:
     st.subheader("Presets")
-    missing = {name: unavailable_data(preset, server_paths) for name, preset in PRESETS.items()}
+    missing = {name: unavailable_data(preset, server_paths) for name, preset in PRESETS.items()}  # files looked for, none read
     preset = st.selectbox("Seed experiment", list(PRESETS), key="preset",
                           index=next((i for i, name in enumerate(PRESETS) if missing[name] is None), 0),
-                          format_func=lambda name: f"{name} — data not available here" if missing[name] else name,
+                          format_func=lambda name: preset_label(name, missing),
                           help="Load one of the write-ups' experiments into the form; you can still edit everything.")
     st.caption(PRESETS[preset].description)
-    if missing[preset]:
+    blocked = missing[preset] is not None and not fetched_when_trained(PRESETS[preset])
+    if blocked:
         st.caption(f":material/block: Its data is not available here: {plain_text.markdown(missing[preset])}")
+    elif missing[preset]:
+        st.caption(f":material/cloud_download: Not on this machine yet: {plain_text.markdown(missing[preset])}. "
+                   "Training downloads it first, which needs the internet.")
     st.button("Load preset", on_click=lambda: load_form(PRESETS[st.session_state["preset"]].config().to_dict()),
-              width="stretch", disabled=missing[preset] is not None, help=missing[preset])
+              width="stretch", disabled=blocked, help=missing[preset] if blocked else None)
     st.subheader("Jobs")
     slots, decided_by = manager.slots(), slots_set_by(manager)
     cap = st.number_input("Runs training at once", 1, max(8, slots), slots, disabled=decided_by is not None,

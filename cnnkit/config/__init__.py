@@ -12,7 +12,7 @@
 
 from cnnkit.config import data_loading
 from cnnkit.config.data_loading import load_data, split_warnings
-from cnnkit.config.presets import PRESETS, get_preset, list_presets, unavailable_data
+from cnnkit.config.presets import PRESETS, fetched_when_trained, get_preset, list_presets, unavailable_data
 from cnnkit.config.server_paths import ServerPaths
 from cnnkit.config.settings import (
     FLIPS, OPTIMIZERS, PREFILTERS, SCHEDULES, SETTINGS, TABS, command_line_message, label, problem_counts,
@@ -27,7 +27,7 @@ from cnnkit.config.train_config import (
 __all__ = [
     "FLIPS", "OPTIMIZERS", "PREFILTERS", "PRESETS", "SCHEDULES", "SETTINGS", "TABS", "ServerPaths", "TrainConfig",
     "assignments_from_text", "changed_settings", "command_line_message", "data_loading", "describe_run",
-    "describe_tricks", "field_names", "find_problems", "get_preset", "is_optional", "label", "list_presets",
+    "describe_tricks", "fetched_when_trained", "field_names", "find_problems", "get_preset", "is_optional", "label", "list_presets",
     "load_data", "parse_assignments", "problem_counts", "setting_error", "setting_rows", "settings_from_text",
     "settings_on", "significant", "split_list", "split_warnings", "unavailable_data", "value_text",
 ]

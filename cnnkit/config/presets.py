@@ -55,6 +55,12 @@ def unavailable_data(preset: Preset, server_paths: ServerPaths) -> str | None:
     return None if found.exists() else f"{label('dataset_path')}: {cfg.dataset_path} is not on this machine."
 
 
+def fetched_when_trained(preset: Preset) -> bool:
+    """Whether training fetches `preset`'s data itself (an official dataset, which Keras downloads), so
+    the preset may be loaded where its data is not here yet; a file or folder it names cannot be fetched."""
+    return not DATASETS[preset.config().dataset].needs_path
+
+
 def list_presets() -> list[dict[str, Any]]:
     return [{"name": p.name, "description": p.description, "seed": p.seed, "settings": p.settings} for p in PRESETS.values()]
 

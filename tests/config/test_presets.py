@@ -84,3 +84,9 @@ def test_a_folder_preset_needs_its_folder_inside_the_allowed_ones(empty_machine,
     assert unavailable_data(inside, app_paths(tmp_path, empty_machine)) is None
     (tmp_path / "elsewhere" / "data" / "faces").mkdir(parents=True)
     assert unavailable_data(faces, ServerPaths.anywhere()) is None  # the command line: any path that is there
+
+
+def test_training_fetches_an_official_dataset_but_not_a_folder():
+    from cnnkit.config.presets import fetched_when_trained
+    assert fetched_when_trained(get_preset("seed000_baseline")) and fetched_when_trained(get_preset("mnist_quick"))
+    assert not fetched_when_trained(get_preset("seed003_faces"))

@@ -175,23 +175,28 @@ def downloaded_before(offline_data, monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
 
 
-def test_presets_whose_data_is_not_here_say_why_and_cannot_be_loaded(app, offline_data, monkeypatch, tmp_path):
+def test_presets_whose_data_is_not_here_say_why_and_only_a_folder_out_of_reach_cannot_be_loaded(
+        app, offline_data, monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     at = app.run()
     picker, [load] = at.sidebar.selectbox(key="preset"), [b for b in at.sidebar.button if b.label == "Load preset"]
-    assert picker.value == "mnist_quick" and all(option.endswith(" — data not available here") for option in picker.options)
-    assert load.disabled and load.help.startswith("mnist would have to be downloaded: its files are neither in ")
-    assert any("Its data is not available here: mnist would have to be downloaded" in caption.value
-               for caption in at.sidebar.caption)
+    assert picker.value == "mnist_quick" and "seed003_faces — data not available here" in picker.options
+    assert "mnist_quick — downloads its data first" in picker.options  # training fetches it where the internet is
+    assert not load.disabled and any("Not on this machine yet: mnist would have to be downloaded" in caption.value
+                                     and "needs the internet" in caption.value for caption in at.sidebar.caption)
+    picker.set_value("seed003_faces").run()
+    [load] = [b for b in at.sidebar.button if b.label == "Load preset"]
+    assert load.disabled and load.help.startswith("Path on this machine: data/faces")  # not an allowed folder here
+    assert any("Its data is not available here" in caption.value for caption in at.sidebar.caption)
     data = tmp_path / "no-data-here" / "mnist"  # offline_data's CNNKIT_DATA_DIR
     data.mkdir(parents=True)
     for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         (data / f"{stem}.gz").write_bytes(b"")
-    at.run()
+    at.sidebar.selectbox(key="preset").set_value("mnist_quick").run()
     picker, [load] = at.sidebar.selectbox(key="preset"), [b for b in at.sidebar.button if b.label == "Load preset"]
-    assert "mnist_quick" in picker.options and "seed000_baseline — data not available here" in picker.options
-    assert not load.disabled and not any("not available" in caption.value for caption in at.sidebar.caption)
-    assert any("99.06 % test accuracy" in caption.value for caption in at.sidebar.caption)
+    assert "mnist_quick" in picker.options and "seed000_baseline — downloads its data first" in picker.options
+    assert not load.disabled and not any("Not on this machine" in caption.value for caption in at.sidebar.caption)
+    assert any("99.2 % test accuracy" in caption.value for caption in at.sidebar.caption)
 
 
 def test_a_preset_loads_into_the_form(app, downloaded_before):
