@@ -46,9 +46,9 @@ def fixed_and_broken(y_test: np.ndarray, earlier: np.ndarray, later: np.ndarray)
 
 def final_snapshot_epoch(params: dict, metrics: dict) -> int | None:
     """The epoch whose snapshot holds the finished run's own weights: the last epoch it trained,
-    unless early stopping put the best epoch's weights back at the end (then we can't tell: None).
-    `params`, `metrics`: the run's, as logged."""
+    unless fit swapped other weights in at its end (early stopping's best epoch, the weights' moving
+    average): then None, and the two stay apart. `params`, `metrics`: the run's, as logged."""
     trained = metrics.get(run_schema.EPOCHS_TRAINED)
-    if trained is None or float(params.get("early_stopping") or 0):
+    if trained is None or any(float(params.get(setting) or 0) for setting in ("early_stopping", "ema_momentum")):
         return None
     return int(trained)

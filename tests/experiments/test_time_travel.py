@@ -38,4 +38,6 @@ def test_the_last_snapshot_is_the_finished_run_unless_early_stopping_put_the_bes
     assert final_snapshot_epoch({}, {"epochs_trained": 3.0}) == 3  # a run from before the setting
     # restore_best_weights: the finished model may be an earlier epoch's, so the last snapshot stays a stop of its own
     assert final_snapshot_epoch({"early_stopping": "2"}, {"epochs_trained": 5.0}) is None
+    # EMA: a snapshot holds the weights trained, the finished model their average (swapped in at fit's end)
+    assert final_snapshot_epoch({"early_stopping": "0", "ema_momentum": "0.99"}, {"epochs_trained": 5.0}) is None
     assert final_snapshot_epoch({"early_stopping": "0"}, {}) is None  # a run still training, or one that failed
