@@ -45,10 +45,16 @@ def tab_key(name: str, default) -> str:
     return kept_key(run_key(name), default)
 
 
-run = store.run(run_id)
-snapshots, last_epoch = cached_snapshot_epochs(run_id), time_travel.final_snapshot_epoch(run.params, run.metrics)
-if "epoch" in view and (view["epoch"] in snapshots or view["epoch"] is None) and view["epoch"] != last_epoch:
-    st.session_state[run_key("epoch")] = FINAL if view["epoch"] is None else view["epoch"]
+@st.cache_data(max_entries=64, show_spinner=False)
+def final_snapshot_epoch(run_id: str) -> int | None:
+    """Read once per finished run (the pickers offer only those), not at every interaction."""
+    run = store.run(run_id)
+    return time_travel.final_snapshot_epoch(run.params, run.metrics)
+
+
+snapshots, last_epoch = cached_snapshot_epochs(run_id), final_snapshot_epoch(run_id)
+if "epoch" in view and (view["epoch"] in snapshots or view["epoch"] is None):  # a link's last epoch is "final"
+    st.session_state[run_key("epoch")] = FINAL if view["epoch"] in (None, last_epoch) else view["epoch"]
 epoch = epoch_slider(snapshots, run_key("epoch"), last_epoch=last_epoch)  # None: the finished run
 evaluation = run_evaluation(run_id, epoch)
 names = evaluation.class_names

@@ -69,9 +69,13 @@ def launch(spec: search.SearchSpec) -> None:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def cached_figures(name: str, ended: int) -> search_figures.SearchFigures:
-    """The figures after `ended` trials (importances fit a forest: not redrawn every poll)."""
-    return search_figures.figures(searches().study(name))
+def cached_figures(name: str, ended: int):
+    """Optuna's figures and the parallel coordinates after `ended` trials, built once per trial ended,
+    not at every poll (importances fit a forest)."""
+    spec = searches().spec(name)
+    parallel = charts.search_parallel_coordinates(
+        searches().trials(name), {each.setting for each in spec.ranges if each.log}, search.METRIC_LABELS[spec.metric])
+    return search_figures.figures(searches().study(name)), parallel
 
 
 def progress_panel(polling: bool) -> None:
@@ -92,12 +96,9 @@ def progress_panel(polling: bool) -> None:
         if st.button("Load best trial into the form", key="search.load_best"):
             st.session_state["relaunch_config"] = searches().best_config(name).to_dict()
             st.rerun()  # the whole page: the Train form reads the config as it does a relaunched run
-    figures = cached_figures(name, progress.ended)
+    figures, parallel_figure = cached_figures(name, progress.ended)
     history, importances, parallel = st.tabs(list(FIGURES.values()))
-    spec = searches().spec(name)
-    parallel.plotly_chart(charts.search_parallel_coordinates(
-        trials, {each.setting for each in spec.ranges if each.log}, search.METRIC_LABELS[spec.metric]),
-        width="stretch", key="search.figure.parallel")
+    parallel.plotly_chart(parallel_figure, width="stretch", key="search.figure.parallel")
     for tab, key in ((history, "history"), (importances, "importances")):
         with tab:
             if getattr(figures, key) is None:

@@ -9,6 +9,7 @@ from app_pages.train_form import use_range, watch
 from cnnkit.explorer import charts, job_view, plain_text
 
 POLL_SECONDS = 1.0  # how often the jobs and range-test panels redraw while a job is queued or running
+ENDED_SHOWN = 20  # ended jobs drawn in the folded list, newest first: a search of hundreds isn't redrawn every poll
 
 
 def polled(panel, active: bool) -> None:
@@ -103,8 +104,10 @@ def jobs_panel(polling: bool):
         # Folded, so the active jobs, the live view and what follows stay near the top; the key keeps
         # it open while the count in its label changes.
         with st.expander(f"{len(ended)} ended job{'s' * (len(ended) > 1)}", key="ended_jobs", icon=":material/history:"):
-            for each in ended:
+            for each in ended[:ENDED_SHOWN]:
                 job_card(each, manager, watched)
+            if len(ended) > ENDED_SHOWN:
+                st.caption(f"… and {len(ended) - ENDED_SHOWN} older, on the Runs page.")
 
 
 def live_view(job) -> None:

@@ -211,6 +211,21 @@ def test_ended_jobs_fold_away_below_the_active_ones_and_the_live_view(app, manag
     trainer.release.set()
 
 
+def test_the_folded_list_draws_only_the_newest_ended_jobs(app, manager_on, monkeypatch):
+    import app_pages.train_jobs
+
+    monkeypatch.setattr(app_pages.train_jobs, "ENDED_SHOWN", 2)
+    manager = manager_on(StoppableTrainer(RUNNING))
+    for seed in range(3):
+        manager.cancel(manager.submit(TrainConfig(seed=seed), name=f"old run {seed}", visitor="address 10.0.0.7"))
+    as_visitor(monkeypatch, "address 10.0.0.7")
+    at = app.run()
+    [folded] = at.expander
+    assert folded.label == "3 ended jobs"  # the count is every ended job's
+    assert [button.key for button in folded.button] == [f"watch-{job.job_id}" for job in manager.snapshots()[:2]]
+    assert any(caption.value == "… and 1 older, on the Runs page." for caption in folded.caption)
+
+
 def test_cancel_shows_cancelling_at_once_and_a_cancelled_job_is_no_error(app, manager_on, monkeypatch):
     trainer = BlockedTrainer(RUNNING)  # it takes no notice of the cancel: the job keeps running
     manager = manager_on(trainer)
