@@ -3,6 +3,7 @@
 import math
 
 import plotly.colors
+import pytest
 
 from chart_figures import has_shared_look, note_text
 from cnnkit.experiments.search import TrialSummary
@@ -40,6 +41,14 @@ def test_a_log_scaled_rate_is_drawn_in_log10_with_its_values_as_ticks_and_choice
     assert list(optimiser.values) == [0, 1, 0]
     batch = next(dimension for label, dimension in by_label.items() if "batch" in label.lower())
     assert list(batch.values) == [32, 64, 16] and batch.tickvals is None  # a linear range keeps its own axis
+
+
+def test_a_log_axis_with_many_values_is_labelled_by_its_decades():
+    many = [trial(n, "COMPLETE", 0.5 + n / 100, learning_rate=rate) for n, rate in enumerate(
+        [0.00013, 0.0004, 0.0009, 0.002, 0.0051, 0.011, 0.03, 0.07])]
+    (rate,) = charts.search_parallel_coordinates(many, {"learning_rate"}, "Validation accuracy").data[0].dimensions[:1]
+    assert list(rate.ticktext) == ["0.0001", "0.001", "0.01", "0.1"]
+    assert list(rate.tickvals) == pytest.approx([-4, -3, -2, -1])
 
 
 def test_every_score_colour_reads_on_white_and_on_a_dark_page():

@@ -12,6 +12,7 @@ from cnnkit.explorer.charts._style import _note, _style
 # Blue (low) through violet to orange-red (high), every stop of middling lightness, so each line
 # contrasts at least 3:1 (WCAG's figure for graphics) with a white page and with Streamlit's dark one.
 SCORE_COLORS = ["#3a78c9", "#7b6fd0", "#b07aa1", "#d9480f"]
+MAX_TICKS = 6  # a log axis labels its trials' values up to this many, else its decades
 
 
 def _axis(setting: str, values: list, log: bool) -> dict:
@@ -24,6 +25,8 @@ def _axis(setting: str, values: list, log: bool) -> dict:
                     tickvals=list(range(len(choices))), ticktext=choices)
     if log and all(value > 0 for value in values):
         ticks = sorted(set(values))
+        if len(ticks) > MAX_TICKS:  # labels would overlap: decades instead
+            ticks = [10.0 ** power for power in range(math.floor(math.log10(ticks[0])), math.ceil(math.log10(ticks[-1])) + 1)]
         return dict(label=name, values=[math.log10(value) for value in values],
                     tickvals=[math.log10(value) for value in ticks], ticktext=[f"{value:.3g}" for value in ticks])
     return dict(label=name, values=list(values))
