@@ -152,3 +152,13 @@ def test_compare_curves_against_wall_time_put_each_run_at_its_own_times():
     assert list(fig.data[1].customdata) == ["1:40", "3:20"] and "wall time %{customdata}" in fig.data[1].hovertemplate
     assert fig.layout.xaxis.title.text == "Wall time of training (min)" and fig.layout.xaxis.rangemode == "tozero"
     assert fig.layout.title.text.startswith("Validation loss over wall time")
+
+
+def test_on_the_wall_time_axis_a_run_without_training_times_is_named_as_left_out():
+    history = two_run_history()
+    history["elapsed_s"] = np.where(history["run"] == history["run"].iloc[0], 10.0 * history["epoch"], np.nan)
+    fig = charts.compare_curves(history, "val_loss", x="elapsed_s")
+    (untimed,) = set(history["run"]) - {history["run"].iloc[0]}
+    assert [trace.name for trace in fig.data] == [history["run"].iloc[0]]
+    assert f"left out, no training times logged: {untimed}" in fig.layout.title.text
+    assert "left out" not in charts.compare_curves(history, "val_loss").layout.title.text  # per epoch: all drawn

@@ -51,7 +51,10 @@ def compare_curves(history: pd.DataFrame, metric: str, x: str = "epoch", smoothi
     rows = history[["run", x, metric]].copy()
     rows[x] = pd.to_numeric(rows[x], errors="coerce")
     rows[metric] = pd.to_numeric(rows[metric], errors="coerce")
-    rows = rows.dropna(subset=[x, metric])
+    measured = rows.dropna(subset=[metric])
+    rows = measured.dropna(subset=[x])
+    if untimed := [run for run in measured["run"].unique() if run not in set(rows["run"])] if time else []:
+        title += f"<br><sup>left out, no training times logged: {plain_text.plotly(', '.join(map(str, untimed)))}</sup>"
     if log_x:
         rows = rows[rows[x] > 0]
     if rows.empty:
