@@ -37,7 +37,10 @@ def restore_choices() -> None:
         st.session_state[f"ablation.seeds.{preset}"] = choices["seeds"]
     if choices["base"].startswith("preset:"):
         st.session_state["ablation.base"] = f"Preset: {choices['base'].removeprefix('preset:')}"
-    st.session_state["ablation.base_run"] = choices["base"].removeprefix("run:")  # found among the runs below
+    if choices["base"].startswith("run:"):
+        st.session_state["ablation.base_run"] = choices["base"].removeprefix("run:")  # found among the runs below
+    else:
+        st.session_state.pop("ablation.base_run", None)  # an earlier link's run must not come back later
     if choices["shown"]:
         st.session_state["ablation.shown"] = choices["shown"]
 

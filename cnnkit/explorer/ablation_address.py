@@ -55,7 +55,7 @@ def from_query(query: Mapping[str, str]) -> dict[str, Any]:
     if query.get("preset") in ABLATION_PRESETS:
         choices["preset"] = query["preset"]
     base = query.get("base", TRAIN_BASE)
-    if base.startswith("run:") or base.removeprefix("preset:") in PRESETS:
+    if base.startswith("run:") or (base.startswith("preset:") and base.removeprefix("preset:") in PRESETS):
         choices["base"] = base
     if query.get("seeds", "").isdigit() and 1 <= int(query["seeds"]) <= MAX_SEEDS:
         choices["seeds"] = int(query["seeds"])

@@ -37,3 +37,5 @@ def test_what_no_longer_makes_sense_is_left_out_of_a_link():
     assert choices["factors"] == ["flip", "epochs"]
     assert choices["levels"] == {"flip": ["none", "horizontal"]}  # none named for epochs: the page's first ones
     assert from_query({"seeds": "two"})["seeds"] is None and from_query({"seeds": "0"})["seeds"] is None
+    # a base is "train", "run:ID" or "preset:NAME": a bare preset name is no base
+    assert from_query({"base": "seed002_baseline"})["base"] == ablation_address.TRAIN_BASE
