@@ -195,7 +195,7 @@ def test_launch_a_digits_run_watch_it_finish_and_find_it_on_the_runs_page(app_ur
     second_tab = page.context.browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
     second_tab.goto(app_url)  # another browser session sees the same jobs, folded as ended
     wait_for_ended(second_tab, 1).click()
-    second_tab.get_by_text("finished after").wait_for(timeout=120_000)
+    second_tab.get_by_text("finished after").first.wait_for(timeout=120_000)  # its card; the live view too (this machine owns every job)
     second_tab.context.close()
 
     go_to(page, "Runs", "Runs")
@@ -326,7 +326,7 @@ def test_compare_two_runs_then_inspect_feature_maps_and_grad_cam(app_url, page):
     page.get_by_text("Loss per epoch").or_(page.get_by_text("loss")).first.wait_for()
     shot(page, "9-compare-curves", settle_ms=2000)
     page.get_by_role("tab", name="Confusion").click()
-    page.get_by_text("Click a cell").wait_for()
+    page.get_by_text("Click a cell").first.wait_for()  # under each run's matrix and the difference
     shot(page, "10-compare-confusion", settle_ms=2000)
     plot_area = page.get_by_role("tabpanel", name="Confusion").locator(".js-plotly-plot").first.locator(".nsewdrag").first
     box = plot_area.bounding_box()
