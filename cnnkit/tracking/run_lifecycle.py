@@ -14,6 +14,7 @@ from typing import Any
 from cnnkit import full_disk
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
+import cnnkit.tracking.provenance as provenance
 import cnnkit.tracking.worker_process as worker_process
 from cnnkit.tracking._store_client import as_input_error
 from cnnkit.tracking.heartbeat import beat_tags
@@ -51,6 +52,7 @@ class RunLifecycle(LaunchPermissions):
                 tags={
                     VERSION_TAG: __version__,
                     GIT_COMMIT_TAG: git_commit(),
+                    **provenance.mlflow_tags(git_commit()),
                     KERAS_BACKEND_TAG: keras.backend.backend(),
                     KERAS_VERSION_TAG: keras.__version__,
                     **_worker_tags(),
