@@ -7,7 +7,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnkit import tracking
 from cnnkit.experiments import time_travel
-from cnnkit.explorer import ModelCache, plain_text, run_pickers
+from cnnkit.explorer import ModelCache, plain_text, run_pickers, view_address
 from cnnkit.models import inspection
 from cnnkit.tracking import run_schema
 from cnnkit.errors import InputError
@@ -213,7 +213,7 @@ def kept_key(key: str, default) -> str:
     return key
 
 
-FINAL = "final"  # the epoch sliders' last stop: the finished run's own model and evaluation
+FINAL = view_address.FINAL  # the epoch sliders' last stop, spelled as in the address bar: the finished run
 
 
 def epoch_slider(snapshots: list[int], key: str, whose: str = "this run", where=st,
