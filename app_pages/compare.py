@@ -14,6 +14,7 @@ from app_pages.common import (
     kept_key, picker_runs, run_store,
 )
 from app_pages.compare_confusion import confusion_view
+from app_pages.compare_verdict import verdict_view
 
 store = run_store()
 st.title("Compare runs")
@@ -118,6 +119,7 @@ if results_tab.open:
             run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
             "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
         st.plotly_chart(charts.results_bars(results), width="stretch")
+        verdict_view(chosen, names)
 
 evaluation_tabs = ((confusion_tab, "confusion"), (classes_tab, "per_class"), (mistakes_tab, "mistakes"))
 evaluations, comparable = {}, None

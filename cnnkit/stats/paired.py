@@ -89,6 +89,13 @@ class PairedTest:
     def significant(self) -> bool:
         return self.p_value < ALPHA
 
+    def counts(self) -> pd.DataFrame:
+        """The 2 × 2 table of images: A right or wrong (rows) by B right or wrong (columns); the
+        off-diagonal cells are the discordant pairs."""
+        both_right, both_wrong = self.a_right - self.only_a, self.total - self.a_right - self.only_b
+        return pd.DataFrame([[both_right, self.only_a], [self.only_b, both_wrong]],
+                            index=[f"{self.a} right", f"{self.a} wrong"], columns=[f"{self.b} right", f"{self.b} wrong"])
+
     def sentence(self) -> str:
         """The verdict in one plain sentence, the better run named first."""
         if self.a_right == self.b_right:

@@ -58,6 +58,10 @@ def test_a_clear_difference_names_the_better_run_first_with_its_interval_and_cha
         f"big net is better than small net by 0.42 points (95 % interval {100 * test.low:.2f} to {100 * test.high:.2f}); "
         f"a difference this large would arise by chance {paired.chance(p)}.")
     assert 0 < test.low < 0.0042 < test.high
+    counts = test.counts()
+    assert counts.to_numpy().tolist() == [[9_800, 20], [62, 118]]  # built as 9,800 both right, 20 and 62 alone
+    assert (counts.index.tolist(), counts.columns.tolist()) == (["small net right", "small net wrong"],
+                                                                ["big net right", "big net wrong"])
     swapped = paired.paired_test(b, a, "big net", "small net")
     assert swapped.sentence() == test.sentence()  # the interval turned round with the runs
 
