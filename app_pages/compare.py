@@ -118,8 +118,8 @@ if results_tab.open:
                for column, (label, _) in charts.RESULT_METRICS.items()},
             run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
             "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
-        st.plotly_chart(charts.results_bars(results), width="stretch")
         verdict_view(chosen, names)
+        st.plotly_chart(charts.results_bars(results), width="stretch")
 
 evaluation_tabs = ((confusion_tab, "confusion"), (classes_tab, "per_class"), (mistakes_tab, "mistakes"))
 evaluations, comparable = {}, None

@@ -1,4 +1,4 @@
-"""Compare's verdict under the results: is one run really better, or within what chance gives? Each
+"""Compare's verdict under the results table: is one run really better, or within what chance gives? Each
 run's accuracy with its 95 % interval, and for runs tested on the same images the paired test."""
 
 import streamlit as st
@@ -11,7 +11,7 @@ from app_pages.common import cached_evaluation, run_store
 
 def verdict_view(chosen: list[str], names: dict) -> None:
     """The verdict on the finished models of runs `chosen` (ids), named `names` (id -> display name)."""
-    st.subheader("Is the difference real?")
+    st.markdown("##### Is the difference real?")
     evaluations = {}
     for run_id in chosen:
         try:
@@ -33,11 +33,9 @@ def verdict_view(chosen: list[str], names: dict) -> None:
                    f"of the {found.pair.total:,} test images ({paired.RESAMPLES:,} resamples).")
     if found.table is not None:
         st.dataframe(found.table, hide_index=True, width="stretch", column_config={
-            "A accuracy": st.column_config.NumberColumn(format="percent"),
-            "B accuracy": st.column_config.NumberColumn(format="percent"),
             "B − A (points)": st.column_config.NumberColumn(format="%.2f"),
-            "p": st.column_config.NumberColumn(format="%.4f"),
-            "p (Holm)": st.column_config.NumberColumn(format="%.4f")})
+            "p": st.column_config.NumberColumn(format="%.2g"),
+            "p (Holm)": st.column_config.NumberColumn(format="%.2g")})
         st.caption("Pairs of runs tested on the same images. With many pairs some look better by chance alone: "
                    "Holm's correction raises each p-value so that all the verdicts together are wrong at most "
                    "5 % of the time.")

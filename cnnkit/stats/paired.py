@@ -137,17 +137,16 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
-PAIRWISE_COLUMNS = ("A", "B", "A accuracy", "B accuracy", "B − A (points)", "95 % interval", "only A right",
-                    "only B right", "p", "p (Holm)", "verdict")
+PAIRWISE_COLUMNS = ("A", "B", "B − A (points)", "95 % interval", "only A right", "only B right", "p", "p (Holm)",
+                    "verdict")
 
 
 def pairwise_table(tests: Sequence[PairedTest]) -> pd.DataFrame:
     """One row per pair (columns `PAIRWISE_COLUMNS`), with Holm-adjusted p-values over all the pairs and
     a verdict at 5 % after that adjustment."""
     adjusted = holm([test.p_value for test in tests])
-    rows = [(test.a, test.b, test.a_right / test.total, test.b_right / test.total, 100 * test.difference,
-             f"{100 * test.low:.2f} to {100 * test.high:.2f}", test.only_a, test.only_b, test.p_value, p,
-             _verdict(test, p)) for test, p in zip(tests, adjusted)]
+    rows = [(test.a, test.b, 100 * test.difference, f"{100 * test.low:.2f} to {100 * test.high:.2f}", test.only_a,
+             test.only_b, test.p_value, p, _verdict(test, p)) for test, p in zip(tests, adjusted)]
     return pd.DataFrame(rows, columns=list(PAIRWISE_COLUMNS))
 
 
