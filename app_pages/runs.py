@@ -10,6 +10,7 @@ from cnnkit.errors import InputError
 from app_pages.action_button import action_button
 from app_pages.common import job_manager, run_label, run_store, visitor
 from app_pages.runs_manage import manage_panel
+from app_pages.system_panel import system_section
 
 store = run_store()
 st.title("Runs")
@@ -175,6 +176,7 @@ if run_id:
             left.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch")
             right.plotly_chart(charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
                                width="stretch")
+        system_section(store, {run_id: run.name})
     with config_tab:
         params = pd.DataFrame(sorted(run.params.items()), columns=["setting", "value"])
         st.dataframe(params, hide_index=True, width="stretch", height=400)

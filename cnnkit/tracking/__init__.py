@@ -12,8 +12,8 @@ The package's concepts, a module each:
   (`editing`), the Model Registry (`model_registry`), comparisons (`comparison_reads`), ablations
   (`ablation_reads`);
 - the tags, params, metrics and artifact names every run holds (`run_schema`, a contract with
-  the runs already stored), heartbeats (`heartbeat`), forks' lineage (`lineage`) and the
-  processes that train runs (`worker_process`).
+  the runs already stored), heartbeats (`heartbeat`), the machine's use while a run trains
+  (`system_metrics`), forks' lineage (`lineage`) and the processes that train runs (`worker_process`).
 
 Only this package talks to MLflow, and only through `MlflowClient` (no global active run), so
 several training threads can log at once; the client stays inside it: the rest of cnnkit, the
@@ -39,6 +39,7 @@ from cnnkit.tracking.store_address import (
     DEFAULT_EXPERIMENT, default_store_dir, default_tracking_uri, describe_store, login, store_folder, store_place,
 )
 from cnnkit.tracking.store_opening import StoreError
+from cnnkit.tracking.system_metrics import SystemMetrics
 from cnnkit.tracking.ablation_reads import ABLATION_COLUMNS, ABLATION_RUN_COLUMNS
 
 __all__ = [
@@ -48,5 +49,5 @@ __all__ = [
     "default_tracking_uri", "describe_store", "differing_params", "file_sha256", "git_commit", "heartbeat", "lineage",
     "login", "run_schema", "snapshot_name", "store_folder", "store_place", "worker_process",
     "Heartbeat", "stale_after_seconds", "Lineage", "lineage_of", "lineage_tags", "RESULT_METRICS", "TEST_ACCURACY",
-    "TEST_PREFIX", "threshold_times", "thresholds_reached", "with_elapsed",
+    "TEST_PREFIX", "threshold_times", "thresholds_reached", "with_elapsed", "SystemMetrics",
 ]
