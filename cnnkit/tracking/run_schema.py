@@ -125,3 +125,14 @@ def sha256_tag(artifact_file: str) -> str:
 # ---- liveness and uploaded data --------------------------------------------------------
 PROGRESS = "progress"  # how far training got, 0..1, logged with the heartbeat (step: the optimizer step)
 UPLOADED_DATASET_FOLDER = "dataset/upload"  # an uploaded CSV or zip, for a worker on another machine
+
+
+# ---- MLflow dataset inputs (tracking.dataset_inputs) -----------------------------------
+DATASET_CONTEXT_TAG = "mlflow.data.context"  # MLflow's input tag naming a dataset input's role in the run
+DATASET_CONTEXTS = {"train": "training", "validation": "validation", "test": "testing"}  # a split -> its context
+DATASET_DIGEST_CHARS = 16  # an input's digest: the first hex digits of a fingerprint (MLflow allows at most 36)
+
+
+def dataset_input_name(dataset: str, split: str) -> str:
+    """The name of a run's dataset input, e.g. "mnist/train" (`split`: a key of DATASET_CONTEXTS)."""
+    return f"{dataset}/{split}"
