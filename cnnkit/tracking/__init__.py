@@ -6,8 +6,8 @@ The package's concepts, a module each:
 - who may launch runs (`permissions`), patience with a busy store (`patience`) and a run's
   buffered writer (`logger`: `RunLogger`, its own thread for metrics);
 - a run's life (`run_lifecycle`) and MLflow's own provenance tags on it (`provenance`: user,
-  source, commit), its files and checked models and snapshots (`artifacts`),
-  uploaded data for workers elsewhere (`uploaded_data`), runs whose worker is gone (`stale_runs`);
+  source, commit), its data as MLflow dataset inputs (`dataset_inputs`), its files and checked
+  models and snapshots (`artifacts`), uploaded data for workers elsewhere (`uploaded_data`), runs whose worker is gone (`stale_runs`);
 - reads for the app: the runs table (`runs_table`), curves (`curves`), people's edits
   (`editing`), the Model Registry (`model_registry`), comparisons (`comparison_reads`), ablations
   (`ablation_reads`);

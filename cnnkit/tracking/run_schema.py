@@ -137,3 +137,14 @@ SYSTEM_MEMORY = SYSTEM_PREFIX + "system_memory_usage_megabytes"  # the machine's
 def system_gpu_utilization(gpu: int) -> str:
     """The use of NVIDIA GPU number `gpu` (0-based): % of the interval in which a kernel ran (NVML)."""
     return f"{SYSTEM_PREFIX}gpu_{gpu}_utilization_percentage"
+
+
+# ---- MLflow dataset inputs (tracking.dataset_inputs) -----------------------------------
+DATASET_CONTEXT_TAG = "mlflow.data.context"  # MLflow's input tag naming a dataset input's role in the run
+DATASET_CONTEXTS = {"train": "training", "validation": "validation", "test": "testing"}  # a split -> its context
+DATASET_DIGEST_CHARS = 16  # an input's digest: the first hex digits of a fingerprint (MLflow allows at most 36)
+
+
+def dataset_input_name(dataset: str, split: str) -> str:
+    """The name of a run's dataset input, e.g. "mnist/train" (`split`: a key of DATASET_CONTEXTS)."""
+    return f"{dataset}/{split}"
