@@ -15,6 +15,7 @@ from app_pages.common import (
 )
 from app_pages.compare_confusion import confusion_view
 from app_pages.compare_verdict import verdict_view
+from app_pages.system_panel import system_section
 
 store = run_store()
 st.title("Compare runs")
@@ -99,6 +100,7 @@ if curves_tab.open:
         else:
             st.plotly_chart(charts.compare_curves(history, chosen_metric, x=x, smoothing=window,
                                                   log_x=granularity == "batch", continued=continued), width="stretch")
+        system_section(store, names)
 
 if settings_tab.open:
     with settings_tab:

@@ -10,6 +10,7 @@ from cnnkit.errors import InputError
 from app_pages.action_button import action_button
 from app_pages.common import job_manager, run_label, run_store, visitor
 from app_pages.runs_manage import manage_panel
+from app_pages.system_panel import system_section
 
 store = run_store()
 st.title("Runs")
@@ -21,6 +22,7 @@ SELECTED, TABLE, VIEW, ROWS = "runs.selected", "runs.table", "runs.view", "runs.
 # The store filters and pages the runs: PAGES holds the filter string and the page tokens up to the
 # page shown ([None] for the first page), so Previous and Next walk them without loading every run.
 PAGES = "runs.pages"
+DIGEST = "runs.digest"  # the dataset digest filter, which an open run's "Runs trained on the same data" sets
 
 
 def ticked_selection() -> list[str]:
@@ -49,15 +51,20 @@ def page_tokens(wanted: str) -> list[str | None]:
 
 @st.fragment(run_every=5.0)
 def runs_table():
-    search, status, dataset, arch = st.columns([2, 1, 1, 1])
+    search, status, dataset, arch, digest = st.columns([2, 1, 1, 1, 1])
     text = search.text_input(run_filter.SEARCH_LABEL, key="runs.search",
                              help="Part of a run's name; the first 6 or more characters of its id; or a tag as "
                                   "name=value (name= for any value).")
     statuses = status.multiselect("Status", run_filter.STATUSES, key="runs.status")
     datasets = dataset.multiselect("Dataset", run_filter.dataset_choices(), key="runs.dataset")
     arches = arch.multiselect("Architecture", run_filter.arch_choices(), key="runs.arch")
+    data = digest.text_input(run_filter.DIGEST_LABEL, key=DIGEST,
+                             help="The digest MLflow shows for a run's data: runs trained on the same data, split the "
+                                  "same way, share their training digest. An open run's 'Runs trained on the same "
+                                  "data' fills it in.")
     try:
-        wanted = run_filter.filter_string(run_filter.RunFilter(text, tuple(statuses), tuple(datasets), tuple(arches)))
+        wanted = run_filter.filter_string(run_filter.RunFilter(text, tuple(statuses), tuple(datasets), tuple(arches),
+                                                               data))
         tokens = page_tokens(wanted)
         page = store.runs_page(wanted, run_filter.PAGE_SIZE, tokens[-1])
     except InputError as error:
@@ -149,6 +156,9 @@ if run_id:
     st.divider()
     st.subheader(f"{plain_text.markdown(run.name)} · {run.status}")
     st.caption(f"run `{run_id}` · fingerprint of its data `{run.tags.get(run_schema.DATA_FINGERPRINT_TAG, '–')[:16]}`")
+    if run.data_digest:
+        st.button("Runs trained on the same data", key="runs.same_data", on_click=st.session_state.__setitem__,
+                  args=(DIGEST, run.data_digest), help=f"List the runs whose training data digest is {run.data_digest}.")
     if run.tags.get(run_schema.ERROR_TAG):  # a cancelled (KILLED) run's note is no error
         (st.error if run.status == "FAILED" else st.warning)(plain_text.markdown(run.tags[run_schema.ERROR_TAG]))
     if lineage := lineage_of(run.tags):
@@ -175,6 +185,7 @@ if run_id:
             left.plotly_chart(charts.batch_loss(batches, smoothing=10), width="stretch")
             right.plotly_chart(charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
                                width="stretch")
+        system_section(store, {run_id: run.name})
     with config_tab:
         params = pd.DataFrame(sorted(run.params.items()), columns=["setting", "value"])
         st.dataframe(params, hide_index=True, width="stretch", height=400)

@@ -24,3 +24,15 @@ def finished_run(run_store: tracking.RunStore, cfg: TrainConfig = TrainConfig(),
     logger.log_metrics({"test_accuracy": test_accuracy}, step=len(val_accuracies))
     logger.finish("FINISHED")
     return logger.run_id
+
+
+def run_on_data(run_store: tracking.RunStore, name: str, val_fraction: float = 0.1, path: str = "") -> str:
+    """A FINISHED run with digits split with `val_fraction` logged as its dataset inputs, as `train`
+    logs them (the fingerprints computed here; `train` reuses its own); its id."""
+    from cnnkit.datasets import load_dataset
+
+    data = load_dataset("digits", val_fraction=val_fraction)
+    logger = run_store.start_run(TrainConfig(dataset="digits", val_fraction=val_fraction), run_name=name)
+    logger.log_datasets(data, path, data.fingerprint(), data.test_fingerprint())
+    logger.finish("FINISHED")
+    return logger.run_id

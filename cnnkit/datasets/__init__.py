@@ -28,7 +28,7 @@ from cnnkit.datasets.official import (
 )
 from cnnkit.datasets.digit_csv import MAX_CSV_LABEL, read_digit_csv
 from cnnkit.datasets.folders import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, is_visible, read_image_folder
-from cnnkit.datasets.uploads import MAX_UPLOAD_BYTES, UPLOAD_KINDS, name_file, save_upload
+from cnnkit.datasets.uploads import MAX_UPLOAD_BYTES, UPLOAD_KINDS, name_file, save_upload, shown_name
 
 __all__ = [
     "CIFAR10_CLASSES", "CIFAR100_CLASSES", "DATASETS", "DEFAULT_IMAGE_SIZE", "DIGIT_CLASSES", "FASHION_CLASSES",
@@ -37,5 +37,5 @@ __all__ = [
     "register_dataset", "sample_images", "save_upload", "stratified_split", "count_images",
     "images", "safe_files", "ALLOWED_FORMATS", "IMAGE_EXTENSIONS", "decode_data_url", "decode_image", "image_channels",
     "resize_with_pad", "to_array", "transparency_backdrop", "open_zip", "read_entry", "zip_path", "DATA_DIR_VARIABLE",
-    "name_file", "download_needed",
+    "name_file", "download_needed", "shown_name",
 ]

@@ -5,7 +5,9 @@ MLflow's filter grammar joins conditions with AND only, and only `run_id` may be
 list. So the search box is read by its shape (a tag as `key=value` or `key=`, the start of a run
 id, else part of a name), and "one of several" statuses, datasets or architectures is written as
 "none of the others" over the known values. Text comparisons use (I)LIKE patterns in which a
-quote, `%` or `_` typed by the person matches any one character: MLflow has no escape for them.
+quote, `%` or `_` typed by the person matches any one character: MLflow has no escape for them. A
+dataset digest keeps the runs that logged a dataset input with it (`tracking.dataset_inputs`):
+those trained, or tested, on the same data.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from cnnkit.datasets import DATASETS
 from cnnkit.errors import InputError
 
 SEARCH_LABEL = "Search name, run id or tag"
+DIGEST_LABEL = "Dataset digest"
 PAGE_SIZE = 50  # runs the Runs page shows at a time
 STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")  # every status MLflow gives a run
 _RUN_ID_START = re.compile(r"[0-9a-f]{6,32}")  # at least as much of an id as the pickers show
 _TAG_KEY = re.compile(r"[\w .\-/:]+")  # the characters MLflow allows in a tag's name
+_DIGEST = re.compile(r"[0-9A-Za-z]{1,36}")  # a digest as MLflow keeps them (cnnkit's: 16 hex digits)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class RunFilter:
     statuses: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
     arches: tuple[str, ...] = ()
+    digest: str = ""  # a dataset input's digest
 
 
 def dataset_choices() -> list[str]:
@@ -52,6 +57,7 @@ def filter_string(chosen: RunFilter) -> str:
         *one_of("attributes.status", chosen.statuses, STATUSES),
         *one_of("params.dataset", chosen.datasets, dataset_choices()),
         *one_of("params.arch", chosen.arches, arch_choices()),
+        *digest_clauses(chosen.digest),
     ])
 
 
@@ -72,6 +78,16 @@ def search_clauses(text: str, label: str = SEARCH_LABEL) -> list[str]:
     if _RUN_ID_START.fullmatch(text.lower()):
         return [f"attributes.run_id LIKE '{text.lower()}%'"]
     return [f"attributes.run_name ILIKE {contains(text)}"]
+
+
+def digest_clauses(digest: str) -> list[str]:
+    """Keep the runs with a dataset input of `digest` (MLflow's own search joins them in the store)."""
+    digest = digest.strip()
+    if not digest:
+        return []
+    if not _DIGEST.fullmatch(digest):
+        raise InputError(f"{DIGEST_LABEL}: a digest is letters and digits only, at most 36 of them, as MLflow shows it.")
+    return [f"dataset.digest = '{digest}'"]
 
 
 def one_of(identifier: str, chosen: Iterable[str], known: Collection[str]) -> list[str]:

@@ -40,7 +40,8 @@ JOB_PREFIX = "cnnkit-"  # of every cnnkit job's submission id: cnnkit-RUNID-N-TI
 SLOT_RESOURCE = "cnnkit_slot"  # one per running job; the cluster's count is the cap
 WORKER_PYTHON_VARIABLE = "CNNKIT_WORKER_PYTHON"  # the worker's interpreter on the cluster, default "python"
 STOP_WAIT_SECONDS = 60  # RAY_JOB_STOP_WAIT_TIME_S: how long a stopped worker has to end its run KILLED
-FORWARDED_VARIABLES = ("KERAS_BACKEND", "CNNKIT_HEARTBEAT_SECONDS", DATA_DIR_VARIABLE, "CNNKIT_CHECKPOINT_SECONDS")
+FORWARDED_VARIABLES = ("KERAS_BACKEND", "CNNKIT_HEARTBEAT_SECONDS", DATA_DIR_VARIABLE, "CNNKIT_CHECKPOINT_SECONDS",
+                       "CNNKIT_SYSTEM_METRICS_SECONDS")
 _RAY_STATES = {"PENDING": "pending", "RUNNING": "running"}  # every other Ray status has ended
 WAITING_FOR_A_SLOT = "waiting for a slot on the cluster"  # the phase of a job Ray holds PENDING
 _LOST_AFTER = 30  # polls in a row the cluster may not answer before the job counts as lost

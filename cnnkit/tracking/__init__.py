@@ -6,14 +6,14 @@ The package's concepts, a module each:
 - who may launch runs (`permissions`), patience with a busy store (`patience`) and a run's
   buffered writer (`logger`: `RunLogger`, its own thread for metrics);
 - a run's life (`run_lifecycle`) and MLflow's own provenance tags on it (`provenance`: user,
-  source, commit), its files and checked models and snapshots (`artifacts`),
-  uploaded data for workers elsewhere (`uploaded_data`), runs whose worker is gone (`stale_runs`);
+  source, commit), its data as MLflow dataset inputs (`dataset_inputs`), its files and checked
+  models and snapshots (`artifacts`), uploaded data for workers elsewhere (`uploaded_data`), runs whose worker is gone (`stale_runs`);
 - reads for the app: the runs table (`runs_table`), curves (`curves`), people's edits
   (`editing`), the Model Registry (`model_registry`), comparisons (`comparison_reads`), ablations
   (`ablation_reads`);
 - the tags, params, metrics and artifact names every run holds (`run_schema`, a contract with
-  the runs already stored), heartbeats (`heartbeat`), forks' lineage (`lineage`) and the
-  processes that train runs (`worker_process`).
+  the runs already stored), heartbeats (`heartbeat`), the machine's use while a run trains
+  (`system_metrics`), forks' lineage (`lineage`) and the processes that train runs (`worker_process`).
 
 Only this package talks to MLflow, and only through `MlflowClient` (no global active run), so
 several training threads can log at once; the client stays inside it: the rest of cnnkit, the
@@ -39,6 +39,7 @@ from cnnkit.tracking.store_address import (
     DEFAULT_EXPERIMENT, default_store_dir, default_tracking_uri, describe_store, login, store_folder, store_place,
 )
 from cnnkit.tracking.store_opening import StoreError
+from cnnkit.tracking.system_metrics import SystemMetrics
 from cnnkit.tracking.ablation_reads import ABLATION_COLUMNS, ABLATION_RUN_COLUMNS
 
 __all__ = [
@@ -48,5 +49,5 @@ __all__ = [
     "default_tracking_uri", "describe_store", "differing_params", "file_sha256", "git_commit", "heartbeat", "lineage",
     "login", "run_schema", "snapshot_name", "store_folder", "store_place", "worker_process",
     "Heartbeat", "stale_after_seconds", "Lineage", "lineage_of", "lineage_tags", "RESULT_METRICS", "TEST_ACCURACY",
-    "TEST_PREFIX", "threshold_times", "thresholds_reached", "with_elapsed",
+    "TEST_PREFIX", "threshold_times", "thresholds_reached", "with_elapsed", "SystemMetrics",
 ]

@@ -1,14 +1,16 @@
 """Runs' curves: one run's per-epoch metrics and per-batch loss and rate, and several runs' curves
-in long form, to overlay."""
+and system metrics in long form, to overlay."""
 
 from __future__ import annotations
+
+import itertools
 
 import pandas as pd
 
 from cnnkit.tracking._store_client import StoreClient, display_names
 from cnnkit.tracking.run_schema import (BATCH_LOSS, BATCH_LR, BATCH_METRICS, ELAPSED_SECONDS, EPOCH_CURVES,
-                                       EPOCH_METRICS, EPOCH_SECONDS, TIME_TO_METRICS, VAL_ACCURACY,
-                                       VAL_ACCURACY_THRESHOLDS)
+                                       EPOCH_METRICS, EPOCH_SECONDS, SYSTEM_CPU, SYSTEM_MEMORY, TIME_TO_METRICS,
+                                       VAL_ACCURACY, VAL_ACCURACY_THRESHOLDS, system_gpu_utilization)
 
 ACCURACY_TOLERANCE = 1e-6  # Keras' float32 accuracy of 90 right of 100 is 0.8999999761...: it reached 0.9
 
@@ -44,6 +46,15 @@ def threshold_times(epochs: pd.DataFrame) -> dict[str, float]:
     return times
 
 
+SYSTEM_COLUMNS = ["run_id", "run", "metric", "seconds", "value"]
+
+
+def _system_keys(logged) -> list[str]:
+    """The system metrics drawn of those a run `logged`: CPU, memory, then each GPU's use."""
+    gpus = itertools.takewhile(lambda gpu: system_gpu_utilization(gpu) in logged, itertools.count())
+    return [key for key in (SYSTEM_CPU, SYSTEM_MEMORY) if key in logged] + [system_gpu_utilization(gpu) for gpu in gpus]
+
+
 class RunCurves(StoreClient):
     """Reading runs' metric histories as frames."""
 
@@ -73,6 +84,17 @@ class RunCurves(StoreClient):
                 frames.append(curves.reindex(columns=[step, *keys]).assign(run_id=run_id, run=name))
         columns = ["run_id", "run", step, *keys]
         return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+    def system_history(self, run_ids: list[str]) -> pd.DataFrame:
+        """The runs' system metrics (CPU, memory, each GPU's use) in long form: columns run_id, run (as in
+        `results_table`), metric (its `run_schema` name), seconds (since the run started) and value.
+        Runs without them (trained before cnnkit sampled them, or with sampling off) have no rows."""
+        runs = self._runs(run_ids)
+        rows = [(run.info.run_id, name, key, (metric.timestamp - run.info.start_time) / 1000, metric.value)
+                for run, name in zip(runs, display_names(runs))
+                for key in _system_keys(run.data.metrics)
+                for metric in self._client.get_metric_history(run.info.run_id, key)]
+        return pd.DataFrame(rows, columns=SYSTEM_COLUMNS)
 
     def _epoch_curves(self, run_id: str, keys: tuple[str, ...]) -> pd.DataFrame:
         if ELAPSED_SECONDS not in keys:

@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from cnnkit import full_disk
 from cnnkit.errors import one_line
+import cnnkit.tracking.dataset_inputs as dataset_inputs
 from cnnkit.tracking.artifacts import file_sha256
 from cnnkit.tracking.patience import Patience, StoreUnavailable, StoreWaitStopped, broken_store
 from cnnkit.tracking.run_schema import ERROR_TAG, MODEL_ARTIFACT, sha256_tag
@@ -83,6 +84,11 @@ class RunLogger:
     def set_tags(self, tags: dict[str, Any]) -> None:
         self._store_call(lambda: self._client.log_batch(self.run_id, tags=[RunTag(key, str(value))
                                                                      for key, value in tags.items()]))
+
+    def log_datasets(self, data, path: str, fingerprint: str, test_fingerprint: str) -> None:
+        """`data`'s splits as MLflow dataset inputs (`dataset_inputs`); logged again (a resumed run), nothing changes."""
+        inputs = dataset_inputs.dataset_inputs(data, path, fingerprint, test_fingerprint)
+        self._store_call(lambda: self._client.log_inputs(self.run_id, datasets=inputs))
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self._artifact_call(lambda: self._client.log_text(self.run_id, text, artifact_file))

@@ -125,3 +125,26 @@ def sha256_tag(artifact_file: str) -> str:
 # ---- liveness and uploaded data --------------------------------------------------------
 PROGRESS = "progress"  # how far training got, 0..1, logged with the heartbeat (step: the optimizer step)
 UPLOADED_DATASET_FOLDER = "dataset/upload"  # an uploaded CSV or zip, for a worker on another machine
+
+# ---- system metrics (MLflow's names; step: the sample, from 0; `tracking.system_metrics`) --------
+# Sampled every CNNKIT_SYSTEM_METRICS_SECONDS while the run trains. The machine's numbers, not the run's:
+# runs training at once on one machine record the same use, all of theirs together.
+SYSTEM_PREFIX = "system/"  # every system metric's name starts so (MLflow's UI groups them under it)
+SYSTEM_CPU = SYSTEM_PREFIX + "cpu_utilization_percentage"  # the machine's CPU use over the interval, all cores, %
+SYSTEM_MEMORY = SYSTEM_PREFIX + "system_memory_usage_megabytes"  # the machine's memory in use, MB (10⁶ bytes)
+
+
+def system_gpu_utilization(gpu: int) -> str:
+    """The use of NVIDIA GPU number `gpu` (0-based): % of the interval in which a kernel ran (NVML)."""
+    return f"{SYSTEM_PREFIX}gpu_{gpu}_utilization_percentage"
+
+
+# ---- MLflow dataset inputs (tracking.dataset_inputs) -----------------------------------
+DATASET_CONTEXT_TAG = "mlflow.data.context"  # MLflow's input tag naming a dataset input's role in the run
+DATASET_CONTEXTS = {"train": "training", "validation": "validation", "test": "testing"}  # a split -> its context
+DATASET_DIGEST_CHARS = 16  # an input's digest: the first hex digits of a fingerprint (MLflow allows at most 36)
+
+
+def dataset_input_name(dataset: str, split: str) -> str:
+    """The name of a run's dataset input, e.g. "mnist/train" (`split`: a key of DATASET_CONTEXTS)."""
+    return f"{dataset}/{split}"

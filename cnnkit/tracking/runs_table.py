@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from cnnkit.config import describe_tricks
 from cnnkit.errors import InputError, one_line
 from cnnkit.tracking._store_client import StoreClient, duration_s, gc_paused, one_of_ids
+from cnnkit.tracking.dataset_inputs import training_digest
 from cnnkit.tracking.run_schema import RESERVED_TAG_PREFIXES, TEST_ACCURACY, TIME_TO_METRICS, VAL_ACCURACY
 from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT
 
@@ -35,6 +36,7 @@ class RunSummary:
     metrics: dict[str, float]  # each metric's latest value
     tags: dict[str, str]
     started: datetime | None = None  # UTC; None when the store has no start time
+    data_digest: str | None = None  # the MLflow digest of the data it trained on; None: logged without one
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ class RunsTable(StoreClient):
         started = found.info.start_time
         return RunSummary(run_id, found.info.run_name, found.info.status, dict(found.data.params),
                           dict(found.data.metrics), dict(found.data.tags),
-                          datetime.fromtimestamp(started / 1000, timezone.utc) if started else None)
+                          datetime.fromtimestamp(started / 1000, timezone.utc) if started else None,
+                          training_digest(found))
 
     def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT, max_results: int = 5000) -> pd.DataFrame:
         """One row per run of `experiment` (deleted runs left out), newest first, with the

@@ -36,15 +36,16 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     report(Progress("loading data"))
     data = load_data(cfg)
     check_cancel(cancel)
-    fingerprint = data.fingerprint()
+    fingerprint, test_fingerprint = data.fingerprint(), data.test_fingerprint()
     logger.set_tags({run_schema.DATA_FINGERPRINT_TAG: fingerprint,
-                     run_schema.TEST_FINGERPRINT_TAG: data.test_fingerprint(),
+                     run_schema.TEST_FINGERPRINT_TAG: test_fingerprint,
                      run_schema.INPUT_SHAPE_TAG: "x".join(map(str, data.input_shape))})
     logger.log_json(list(data.class_names), run_schema.CLASS_NAMES)
     logger.log_json(
         {"name": data.name, "input_shape": data.input_shape, "splits": data.split_counts(), "fingerprint": fingerprint},
         run_schema.DATASET_SUMMARY,
     )
+    logger.log_datasets(data, cfg.dataset_path, fingerprint, test_fingerprint)
     data = split_evenly(data, cfg.devices)
 
     device = accelerators.describe_devices(cfg.devices)

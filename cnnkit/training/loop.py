@@ -169,7 +169,7 @@ def _run_to_the_end(cfg: TrainConfig, logger: tracking.RunLogger, run_folder, sa
         on_run_created(logger.run_id)
     metrics: dict[str, float] = {}
     try:
-        with heartbeat, accelerators.data_parallel(cfg.devices):
+        with heartbeat, tracking.SystemMetrics(logger), accelerators.data_parallel(cfg.devices):
             metrics = train_logged(cfg, logger, cancel, report, run_folder, saved, fork)
     except (Cancelled, tracking.StoreWaitStopped):  # a stop (`cancel`, the patience's `stop`) ends a store wait too
         reason = getattr(cancel, "reason", USER_CANCEL)

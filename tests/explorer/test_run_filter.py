@@ -4,6 +4,7 @@ pandas. Runs are made directly with `start_run`; nothing is trained."""
 
 import pytest
 
+from cheap_runs import run_on_data
 from cnnkit import InputError, tracking
 from cnnkit.explorer import run_filter
 from cnnkit.config import TrainConfig
@@ -72,3 +73,20 @@ def test_one_of_several_is_written_as_none_of_the_others():
         "attributes.status != 'FINISHED'", "attributes.status != 'RUNNING'", "attributes.status != 'SCHEDULED'"]
     assert run_filter.one_of("params.arch", ["a", "a"], ["a", "b"]) == ["params.arch LIKE 'a'"]
     assert run_filter.one_of("params.arch", [], ["a", "b"]) == []
+
+
+def test_a_dataset_digest_keeps_the_runs_with_a_dataset_input_of_it(run_store):
+    same = [run_on_data(run_store, name) for name in ("first", "second")]
+    other = run_on_data(run_store, "other split", val_fraction=0.2)
+    digest = run_store.run(same[0]).data_digest
+    assert run_filter.filter_string(RunFilter(digest=f" {digest} ")) == f"dataset.digest = '{digest}'"
+    kept = run_store.runs_page(run_filter.filter_string(RunFilter(digest=digest, statuses=("FINISHED",))))
+    assert sorted(kept.runs["run_id"]) == sorted(same)
+    other_digest = run_store.run(other).data_digest
+    assert run_store.runs_page(run_filter.filter_string(RunFilter(digest=other_digest))).runs["run_id"].tolist() == [other]
+
+
+def test_a_digest_mlflow_never_wrote_is_refused_naming_its_box():
+    for digest in ("abc' OR 1=1", "x" * 37):
+        with pytest.raises(InputError, match=r"^Dataset digest: a digest is letters and digits only"):
+            run_filter.filter_string(RunFilter(digest=digest))

@@ -14,6 +14,7 @@ from cnnkit import tracking
 from cnnkit.explorer import run_filter
 from cnnkit.config import TrainConfig
 from alerts import alert_text
+from cheap_runs import finished_runs, run_on_data
 
 
 @pytest.fixture()
@@ -163,3 +164,22 @@ def test_the_table_shows_the_results_beside_a_bounded_name_and_claims_no_order_a
     assert (columns["time_to_val_acc_90"]["label"], columns["time_to_val_acc_90"]["type_config"]["format"]) == (
         "to 90 %", "%.0f s")
     assert "newest first" not in caption_of_table(at)  # the browser may have sorted the rows by any column
+
+
+def test_runs_trained_on_the_same_data_as_the_open_run_are_one_click_away(app):
+    run_store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
+    for name, val_fraction in (("first", 0.1), ("other split", 0.2), ("second", 0.1)):
+        run_on_data(run_store, name, val_fraction)
+    finished_runs(os.environ["MLFLOW_TRACKING_URI"], ["no dataset inputs"])  # as runs logged before them
+    at = app.switch_page("app_pages/runs.py").run()
+    tick(at, 0)  # the run without inputs has nothing to filter by
+    assert not any(button.label == "Runs trained on the same data" for button in at.button)
+    tick(at, 1)  # "second"
+    at.button(key="runs.same_data").click().run()
+    assert not at.exception
+    digest = at.text_input(key="runs.digest").value
+    assert digest == run_store.run(at.session_state["open_run"]).data_digest
+    assert sorted(at.dataframe[0].value["name"]) == ["first", "second"]
+    at.text_input(key="runs.digest").set_value("not a digest!").run()
+    assert [alert_text(error) for error in at.error] == [
+        "Dataset digest: a digest is letters and digits only, at most 36 of them, as MLflow shows it."]

@@ -55,3 +55,32 @@ def test_threshold_times_are_the_clock_at_the_first_epoch_reaching_each_threshol
     assert threshold_times(epochs) == {"time_to_val_acc_90": 20.0, "time_to_val_acc_95": 30.0}
     assert threshold_times(epochs.drop(columns=["elapsed_s"])) == {}
     assert thresholds_reached(0.98) == ("time_to_val_acc_90", "time_to_val_acc_95", "time_to_val_acc_98")
+
+
+def test_system_history_is_each_runs_cpu_memory_and_gpu_use_against_the_seconds_since_it_started(run_store, client):
+    from mlflow.entities import Metric
+
+    with_gpu, without_gpu, old = (run_store.start_run(TrainConfig(), run_name=name) for name in ("gpu", "cpu", "old"))
+    for logger, values in ((with_gpu, {"system/cpu_utilization_percentage": 50.0,
+                                       "system/system_memory_usage_megabytes": 3000.0,
+                                       "system/gpu_0_utilization_percentage": 90.0,
+                                       "system/gpu_1_utilization_percentage": 10.0,
+                                       "system/disk_usage_megabytes": 1.0}),  # not drawn
+                           (without_gpu, {"system/cpu_utilization_percentage": 25.0})):
+        start = client.get_run(logger.run_id).info.start_time
+        client.log_batch(logger.run_id, metrics=[Metric(key, value + step, start + 1500 + 10_000 * step, step)
+                                                 for key, value in values.items() for step in (0, 1)])
+    old.log_metrics({"loss": 1.0}, step=1)
+    old.flush(wait=True)
+
+    history = run_store.system_history([with_gpu.run_id, without_gpu.run_id, old.run_id])
+
+    assert list(history.columns) == ["run_id", "run", "metric", "seconds", "value"]
+    assert history.drop(columns="run_id").values.tolist() == [
+        ["gpu", "system/cpu_utilization_percentage", 1.5, 50.0], ["gpu", "system/cpu_utilization_percentage", 11.5, 51.0],
+        ["gpu", "system/system_memory_usage_megabytes", 1.5, 3000.0],
+        ["gpu", "system/system_memory_usage_megabytes", 11.5, 3001.0],
+        ["gpu", "system/gpu_0_utilization_percentage", 1.5, 90.0], ["gpu", "system/gpu_0_utilization_percentage", 11.5, 91.0],
+        ["gpu", "system/gpu_1_utilization_percentage", 1.5, 10.0], ["gpu", "system/gpu_1_utilization_percentage", 11.5, 11.0],
+        ["cpu", "system/cpu_utilization_percentage", 1.5, 25.0], ["cpu", "system/cpu_utilization_percentage", 11.5, 26.0]]
+    assert run_store.system_history([old.run_id]).empty

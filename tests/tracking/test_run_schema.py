@@ -45,3 +45,13 @@ def test_no_other_module_spells_the_run_schema_out():
         if isinstance(node, ast.Constant) and node.value in names
     ]
     assert not respelled, "use cnnkit.tracking.run_schema instead of:\n" + "\n".join(respelled)
+
+
+def test_dataset_inputs_use_mlflows_context_tag_and_values():
+    """MLflow's UI and `dataset.context` search read these spellings; they are MLflow's, not cnnkit's to change."""
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    assert run_schema.DATASET_CONTEXT_TAG == MLFLOW_DATASET_CONTEXT == "mlflow.data.context"
+    assert run_schema.DATASET_CONTEXTS == {"train": "training", "validation": "validation", "test": "testing"}
+    assert run_schema.dataset_input_name("mnist", "train") == "mnist/train"
+    assert run_schema.DATASET_DIGEST_CHARS <= 36  # MLflow refuses a longer digest

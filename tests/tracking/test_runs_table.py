@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cheap_runs import finished_run
+from cheap_runs import finished_run, run_on_data
 from cnnkit import InputError, tracking
 from cnnkit.config import TrainConfig
 
@@ -117,3 +117,11 @@ def test_runs_by_id_finds_the_runs_still_there_in_one_search(run_store, client, 
     assert frame["run_id"].tolist() == [kept] and frame["name"].tolist() == ["kept"]
     assert len(searches) == 1
     assert run_store.runs_by_id([]).empty and len(searches) == 1
+
+
+def test_a_run_says_the_digest_of_the_data_it_trained_on_when_it_logged_one(run_store):
+    from cnnkit.datasets import load_dataset
+
+    logged, plain = run_on_data(run_store, "logged"), finished_run(run_store)
+    assert run_store.run(logged).data_digest == load_dataset("digits").fingerprint()[:16]
+    assert run_store.run(plain).data_digest is None  # logged before runs had dataset inputs

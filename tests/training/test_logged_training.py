@@ -57,3 +57,25 @@ def test_several_steps_per_execution_log_one_batch_loss_per_execution(store):
     rates = {m.step: m.value for m in client.get_metric_history(result.run_id, "batch_lr")}
     table = schedule_preview(cfg, steps_per_epoch)
     assert all(rates[step] == pytest.approx(table[step - 1]) for step in steps)
+
+
+@pytest.mark.slow
+def test_runs_log_their_splits_as_mlflow_datasets_whose_digest_follows_the_data_and_its_split(store):
+    """Issue 22, item 5: MLflow itself tells which runs trained on the same data split the same way."""
+    tiny = dict(TINY, epochs=1)
+    results = [train(TrainConfig(**tiny), tracking_uri=store), train(TrainConfig(**tiny), tracking_uri=store),
+               train(TrainConfig(**tiny, val_fraction=0.2), tracking_uri=store)]
+    assert all(result.status == "FINISHED" for result in results), [result.error for result in results]
+    client = make_client(store)
+    digests = []
+    for result in results:
+        inputs = client.get_run(result.run_id).inputs.dataset_inputs
+        by_context = {tag.value: found.dataset for found in inputs for tag in found.tags
+                      if tag.key == "mlflow.data.context"}
+        assert sorted(by_context) == ["testing", "training", "validation"]
+        assert by_context["training"].name == "digits/train" and len(by_context["training"].digest) == 16
+        digests.append(by_context["training"].digest)
+    assert digests[0] == digests[1] != digests[2]
+    experiment = client.get_run(results[0].run_id).info.experiment_id
+    found = client.search_runs([experiment], f"dataset.digest = '{digests[0]}'")
+    assert sorted(run.info.run_id for run in found) == sorted(result.run_id for result in results[:2])

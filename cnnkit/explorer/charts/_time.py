@@ -17,13 +17,13 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def time_scale(seconds) -> tuple[float, str]:
-    """(seconds per unit, axis title) for times up to the largest of `seconds`."""
+def time_scale(seconds, what: str = "Wall time of training") -> tuple[float, str]:
+    """(seconds per unit, axis title: `what` and the unit) for times up to the largest of `seconds`."""
     finite = _floats(seconds)
     finite = finite[np.isfinite(finite)]
     longest = float(finite.max()) if len(finite) else 0.0
     scale, unit = next((scale, unit) for below, scale, unit in UNITS if longest < below)
-    return scale, f"Wall time of training ({unit})"
+    return scale, f"{what} ({unit})"
 
 
 def clocks(seconds) -> np.ndarray:
