@@ -14,6 +14,7 @@ from app_pages.common import (
     kept_key, picker_runs, run_store,
 )
 from app_pages.compare_confusion import confusion_view
+from app_pages.compare_verdict import verdict_view
 from app_pages.system_panel import system_section
 
 store = run_store()
@@ -119,6 +120,7 @@ if results_tab.open:
                for column, (label, _) in charts.RESULT_METRICS.items()},
             run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
             "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
+        verdict_view(chosen, names)
         st.plotly_chart(charts.results_bars(results), width="stretch")
 
 evaluation_tabs = ((confusion_tab, "confusion"), (classes_tab, "per_class"), (mistakes_tab, "mistakes"))
