@@ -23,12 +23,15 @@ from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
 from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner
 from ray_cluster import SLOTS, RayHead
-from run_processes import ROOT, logged_epochs, wait_for
+from run_processes import ROOT, logged_epochs, running_run_with_epochs, start, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 QUICK = TrainConfig(dataset="digits", epochs=1, train_limit=300, batch_size=32)
 LONG = TrainConfig(dataset="digits", epochs=200, train_limit=200, batch_size=32)  # runs until stopped
+# the keys of a FINISHED run's last CLI line, whichever runner trained it (cnnkit.cli.final_line)
+FINISHED_LINE = {"run_id", "status", "final_loss", "final_accuracy", "final_val_loss", "final_val_accuracy", "test_loss",
+                 "test_accuracy", "test_top3_accuracy", "test_top5_accuracy", "epochs_trained"}
 TIMES: dict[str, float] = {}  # measured seconds, printed at the end of the module (pytest -s)
 
 
@@ -159,10 +162,29 @@ def test_the_cli_trains_on_ray_following_the_workers_log(ray_head, store, capsys
                  "--tracking-uri", store, "--run-name", "from the cli"]) == 0
     captured = capsys.readouterr()
     last = json.loads(captured.out.strip().splitlines()[-1])
-    assert last["status"] == "FINISHED" and "test_accuracy" in last
+    assert last["status"] == "FINISHED" and set(last) == FINISHED_LINE  # as the thread runner's: no other metric
+    assert type(last["epochs_trained"]) is int and last["epochs_trained"] == 1
     assert "epoch 1/1" in captured.err  # the worker's output, followed through tail_job_logs
     run = make_client(store).get_run(last["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "from the cli"
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_cli_stops_its_ray_job_and_exits_with_128_plus_its_number(ray_head, store, tmp_path, signum,
+                                                                                     status):
+    """As the thread runner's CLI (tests/jobs/test_termination.py): before, 130 for either signal."""
+    address = "ray://" + ray_head.address.removeprefix("http://")
+    process = start(["-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "200", "--set", "train_limit=200",
+                     "--set", "batch_size=32", "--runner", address, "--tracking-uri", store], store, tmp_path)
+    try:
+        run_id = wait_for(running_run_with_epochs(store), 600, "an epoch logged on the cluster")
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == status, err[-3000:]
+    assert json.loads(out.strip().splitlines()[-1]) == {"run_id": run_id, "status": "KILLED", "error": WORKER_STOPPED}
+    assert status_of(store, run_id) == "KILLED"
 
 
 def test_a_cluster_that_wants_a_token_it_was_not_given_is_one_line(ray_head, store):
