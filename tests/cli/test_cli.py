@@ -123,8 +123,8 @@ def test_a_runner_that_cant_be_used_is_one_line_not_a_traceback(capsys, runner, 
 
 # A FINISHED run's metrics as `training.train` returns them in this process (the thread runner) ...
 TRAINED = {"final_loss": 0.31, "final_accuracy": 0.9, "final_val_loss": 0.35, "final_val_accuracy": 0.88,
-           "test_loss": 0.33, "test_accuracy": 0.89, "test_top3_accuracy": 0.97, "test_top5_accuracy": 0.99,
-           "epochs_trained": 3}
+           "test_loss": 0.33, "test_accuracy": 0.89, "test_top1_accuracy": 0.89, "test_top3_accuracy": 0.97,
+           "test_top5_accuracy": 0.99, "epochs_trained": 3}
 # ... and as the Ray runner reads them back from the store: every metric's latest value, a float each
 STORED = {**{key: float(value) for key, value in TRAINED.items()}, "loss": 0.3, "accuracy": 0.91, "val_loss": 0.35,
           "val_accuracy": 0.88, "lr": 0.001, "epoch_seconds": 1.5, "elapsed_s": 4.5, "batch_loss": 0.29,
