@@ -10,7 +10,7 @@ import time
 
 from cnnkit.config import ServerPaths, TrainConfig, command_line_message, parse_assignments
 from cnnkit.errors import InputError
-from cnnkit.tracking import TEST_ACCURACY
+from cnnkit.tracking import TEST_ACCURACY, run_schema
 
 PATHS = ServerPaths.anywhere()  # the operator's own shell: any path (one that leads somewhere); its jobs' managers too
 # The ablation's words before it was renamed from "study": still taken for one release, with a note on stderr.
@@ -156,13 +156,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_remote(args: argparse.Namespace, cfg: TrainConfig, setting: str) -> int:
     """Train on the runner `setting` names (a Ray cluster): the worker's output follows on stderr, then
-    the usual last JSON line; Ctrl-C or SIGTERM cancel the job there, its run ending KILLED."""
+    the same last JSON line and exit status as in this process (`_ended`); Ctrl-C or SIGTERM cancel the
+    job there, its run ending KILLED."""
     import asyncio
     import queue
 
-    from cnnkit.jobs import JobEnded, RunCreated
-    from cnnkit.jobs import JobSpec
-    from cnnkit.jobs import make_remote_runner
+    from cnnkit.jobs import SIGNAL_REASONS, JobEnded, JobSpec, RunCreated, make_remote_runner
 
     runner = make_remote_runner(setting, args.tracking_uri)
     ended: queue.Queue = queue.Queue()
@@ -183,17 +182,20 @@ def run_remote(args: argparse.Namespace, cfg: TrainConfig, setting: str) -> int:
         async for lines in runner.follow_logs(handle):
             print(lines, end="", file=sys.stderr, flush=True)
 
-    def stop(signum, frame):
-        runner.cancel(handle, "Cancelled from the command line.")
+    received = []
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    def stop(signum, frame):
+        received.append(signum)
+        runner.cancel(handle, SIGNAL_REASONS[signum])
+
+    for signum in SIGNAL_REASONS:
         signal.signal(signum, stop)
     asyncio.run(follow())
     outcome = ended.get()
     result = outcome.result
-    print(json.dumps({"run_id": created[0], "status": result.status if result else "FAILED",
-                      **(result.metrics if result else {}), **({"error": outcome.error} if outcome.error else {})}))
-    return {"finished": 0, "cancelled": 130}.get(outcome.state, 1)
+    if result is None:  # the worker ended without ending its run
+        return _ended(created[0], "FAILED", {}, outcome.error, received)
+    return _ended(result.run_id, result.status, result.metrics, result.error, received)
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -232,20 +234,33 @@ def _until_ended(run, reasons: dict | None = None) -> int:
         result = run(cancel)
     except (OSError, StoreUnavailable) as error:  # before the run exists: the store's disk is full, or it stays locked
         if received and isinstance(error, StoreWaitStopped):  # stopped while waiting for the store to create it
-            print(f"run KILLED: {cancel.reason}", file=sys.stderr)
-            print(json.dumps({"run_id": None, "status": "KILLED", "error": cancel.reason}))
-            return 128 + received[0]
-        message = failure_message(error, "starting the run")
-        print(f"run FAILED: {message}", file=sys.stderr)
-        print(json.dumps({"run_id": None, "status": "FAILED", "error": message}))
-        return 1
-    if result.error:
-        print(f"run {result.status}: {result.error}", file=sys.stderr)
-    print(json.dumps({"run_id": result.run_id, "status": result.status, **result.metrics,
-                      **({"error": result.error} if result.error else {})}))
-    if result.status == "KILLED":
+            return _ended(None, "KILLED", {}, cancel.reason, received)
+        return _ended(None, "FAILED", {}, failure_message(error, "starting the run"), received)
+    return _ended(result.run_id, result.status, result.metrics, result.error, received)
+
+
+def final_line(run_id: str | None, status: str, metrics: dict[str, float], error: str | None) -> str:
+    """The last stdout line of `train`, `resume`, `fork` and `worker`, whichever runner trained the run: its
+    id, its status, for a FINISHED run its results (the `final_*` and `test_*` metrics, `epochs_trained` a
+    whole number; nothing else the store holds), and for any other the one line saying why."""
+    results = {}
+    if status == "FINISHED":
+        results = {key: float(value) for key, value in sorted(metrics.items())
+                   if key.startswith((run_schema.FINAL_PREFIX, run_schema.TEST_PREFIX))}
+        if run_schema.EPOCHS_TRAINED in metrics:
+            results[run_schema.EPOCHS_TRAINED] = int(metrics[run_schema.EPOCHS_TRAINED])
+    return json.dumps({"run_id": run_id, "status": status, **results, **({"error": error} if error else {})})
+
+
+def _ended(run_id: str | None, status: str, metrics: dict[str, float], error: str | None, received: list[int]) -> int:
+    """Print how the run ended (why on stderr, `final_line` on stdout) and return the exit status: 0 when
+    it FINISHED; when KILLED, 128 + the first signal received (SIGINT's 130 when stopped otherwise); else 1."""
+    if error:
+        print(f"run {status}: {error}", file=sys.stderr)
+    print(final_line(run_id, status, metrics, error), flush=True)
+    if status == "KILLED":
         return 128 + (received[0] if received else signal.SIGINT)
-    return 0 if result.status == "FINISHED" else 1
+    return 0 if status == "FINISHED" else 1
 
 
 WORKER_STOPPED = "Stopped: its job was stopped (cancelled from the app, or its cluster ended it)."

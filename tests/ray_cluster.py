@@ -1,5 +1,6 @@
-"""A real Ray head on 127.0.0.1 for the tests, with token auth on (as Ray 2.59+ has it by default):
-`ray start --head --block` in its own process group, its own temp folder and free ports.
+"""A real Ray head on 127.0.0.1 for the tests, started as the README says: a token made first, then
+`ray start --head --block` (in its own process group, its own temp folder and free ports), which turns
+token auth on because it finds the token; RAY_AUTH_MODE is not set for it.
 
 Ray reads RAY_AUTH_MODE into its config once, when a process first imports it, and test modules
 import Ray as they are collected: so the token is made and named in the environment by
@@ -38,19 +39,21 @@ def name_the_token() -> None:
 
 
 class RayHead:
-    """Started with the token `name_the_token` named."""
+    """Started with the token `name_the_token` named in RAY_AUTH_TOKEN_PATH, and no RAY_AUTH_MODE."""
 
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths have a length limit
-        self.auth = {name: os.environ[name] for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
+        environment = {name: value for name, value in os.environ.items() if name != "RAY_AUTH_MODE"}
         dashboard = free_port()
         self.address = f"http://127.0.0.1:{dashboard}"
         ray = str(Path(sys.executable).with_name("ray"))
         self.process = subprocess.Popen(
             [ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
              f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1", "--num-cpus=2", "--disable-usage-stats",
+             # free ports, not Ray's fixed defaults (10001, 52365): another head may run on this machine
+             f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
              f"--temp-dir={self.folder / 'tmp'}", f"--resources={{\"cnnkit_slot\": {SLOTS}}}"],
-            env={**os.environ, **self.auth}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def wait_until_up(self, timeout: float = 300.0) -> None:
         from ray.job_submission import JobSubmissionClient

@@ -402,13 +402,13 @@ class Searches:
               on_trial_end: Callable[[TrialSummary], None] | None = None) -> str:
         """Start `spec` (checked first) and return the search's name. TPE is seeded with the spec's
         seed (with a "constant liar" when trials run in parallel, so they don't all try the same
-        spot); the median pruner waits for 2 finished trials and prunes from epoch 2 on."""
+        spot); the median pruner waits for 2 finished trials, then may prune from a trial's first epoch on."""
         spec.check(self.jobs.slots())
         name = f"search-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
         study = optuna.create_study(
             storage=self.storage, study_name=name, direction="maximize",
             sampler=sampler or optuna.samplers.TPESampler(seed=spec.seed, constant_liar=spec.parallel > 1),
-            pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+            pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2))  # steps are epochs, from 1
         study.set_user_attr("spec", spec.to_json())
         study.set_user_attr("owner", {"host": socket.gethostname(), "pid": os.getpid()})
         search = _Search(study, spec, self.jobs, visitor, on_trial_end)

@@ -11,17 +11,23 @@ the cluster has slots. Cancel is `stop_job`:
 Ray sends the worker SIGTERM, which ends its run KILLED; `RAY_JOB_STOP_WAIT_TIME_S` gives it time.
 Jobs outlive the app: after a restart `running_jobs` lists the cluster's cnnkit jobs still PENDING or
 RUNNING, with their runs from the store, and `adopt` watches each as `submit` would have.
+A job runs any command its submitter names, so the runner uses only a cluster with Ray's token
+authentication on (`authentication_mode`), unless CNNKIT_RAY_OPEN_CLUSTER=1 says the cluster is
+protected otherwise.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import logging
 import os
 import shlex
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import cnnkit
@@ -47,14 +53,37 @@ WAITING_FOR_A_SLOT = "waiting for a slot on the cluster"  # the phase of a job R
 _LOST_AFTER = 30  # polls in a row the cluster may not answer before the job counts as lost
 SLOTS_FRESH_SECONDS = 5.0  # how long one read of the cluster's slot count answers `capacity()`
 _SLOTS_READ_TIMEOUT = 5  # seconds one read may take
+OPEN_CLUSTER_VARIABLE = "CNNKIT_RAY_OPEN_CLUSTER"  # "1": use a cluster without token authentication all the same
 
 
 def _cluster_error(address: str, error: Exception) -> InputError:
     if type(error).__name__ == "AuthenticationError":
-        return InputError(f"The Ray cluster at {address} wants a token (Ray 2.59+ turns token auth on): set "
+        return InputError(f"The Ray cluster at {address} wants a token: set "
                           "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to its token file (or RAY_AUTH_TOKEN to the "
                           "token; `ray get-auth-token` on the head prints it), then start again.")
     return InputError(f"The Ray cluster at {address} can't be reached: {one_line(error)}")
+
+
+def authentication_mode(address: str) -> str:
+    """How the cluster whose dashboard is at `address` authenticates, as it tells anyone: "token" or
+    "disabled" (also a Ray from before token authentication, which has no such page)."""
+    try:
+        with urllib.request.urlopen(f"{address}/api/authentication_mode", timeout=_SLOTS_READ_TIMEOUT) as answer:
+            return json.load(answer).get("authentication_mode", "disabled")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return "disabled"
+        raise
+
+
+def _check_token_authentication(address: str, mode: str) -> None:
+    """InputError for a cluster without token authentication, unless OPEN_CLUSTER_VARIABLE is 1."""
+    if mode == "token" or os.environ.get(OPEN_CLUSTER_VARIABLE) == "1":
+        return
+    raise InputError(f"The Ray cluster at {address} runs without token authentication: anyone who reaches it can run "
+                     "any command there, so cnnkit won't send it jobs. Make a token on the head (`ray get-auth-token "
+                     "--generate`) and start it again: `ray start --head` then turns token authentication on. If "
+                     f"the cluster is protected otherwise, set {OPEN_CLUSTER_VARIABLE}=1.")
 
 
 def slots_of(nodes) -> int | None:
@@ -108,8 +137,10 @@ class RayRunner:
         self.tracking_uri = _absolute(tracking_uri or tracking.default_tracking_uri())
         try:
             self._client = JobSubmissionClient(address)
+            mode = authentication_mode(address)
         except Exception as error:
             raise _cluster_error(address, error) from None
+        _check_token_authentication(address, mode)
         self._jobs: dict[str, _Watched] = {}
         self._ids = itertools.count(1)
         self._slots: int | None = None

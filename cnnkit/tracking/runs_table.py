@@ -23,6 +23,8 @@ from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT
 # training took to reach each validation accuracy of `run_schema.VAL_ACCURACY_THRESHOLDS` (nan: never).
 RUN_COLUMNS = ("run_id", "name", TEST_ACCURACY, VAL_ACCURACY, *TIME_TO_METRICS, "status", "dataset", "arch", "tricks",
                "epochs", "duration_s", "start_time", "tags")
+UNKNOWN = "—"  # a settings column of a run another tool wrote
+CNNKIT_PARAMS = {"dataset", "arch"}  # every run cnnkit wrote has them, since its first version
 
 
 @dataclass(frozen=True)
@@ -115,14 +117,22 @@ def _frame_of_runs(runs: list[Run]) -> pd.DataFrame:
         info, params, metrics = run.info, run.data.params, run.data.metrics
         rows.append((
             info.run_id, info.run_name, metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
-            *(metrics.get(key, math.nan) for key in TIME_TO_METRICS), info.status, params.get("dataset", ""),
-            params.get("arch", ""), describe_tricks(params), params.get("epochs"), duration_s(info, now_ms),
-            info.start_time, _user_tags(run.data.tags),
+            *(metrics.get(key, math.nan) for key in TIME_TO_METRICS), info.status, *_settings_columns(params),
+            duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags),
         ))
     frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")
     frame["start_time"] = pd.to_datetime(frame["start_time"], unit="ms", utc=True)
     return frame
+
+
+def _settings_columns(params: dict[str, str]) -> tuple:
+    """The dataset, arch, tricks and epochs columns of a run from its params. A run cnnkit did not write
+    (another tool's, without cnnkit's `dataset` and `arch` params) gets UNKNOWN and no epochs: `describe_tricks`
+    would fill in cnnkit's defaults for what it lacks ("adam 0.001"), which that run never used."""
+    if not CNNKIT_PARAMS <= params.keys():
+        return UNKNOWN, UNKNOWN, UNKNOWN, None
+    return params["dataset"], params["arch"], describe_tricks(params), params.get("epochs")
 
 
 def _user_tags(tags: dict[str, str]) -> str:

@@ -119,3 +119,29 @@ def test_a_runner_that_cant_be_used_is_one_line_not_a_traceback(capsys, runner, 
     assert main(["train", "--dataset", "digits", "--runner", runner]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+# A FINISHED run's metrics as `training.train` returns them in this process (the thread runner) ...
+TRAINED = {"final_loss": 0.31, "final_accuracy": 0.9, "final_val_loss": 0.35, "final_val_accuracy": 0.88,
+           "test_loss": 0.33, "test_accuracy": 0.89, "test_top1_accuracy": 0.89, "test_top3_accuracy": 0.97,
+           "test_top5_accuracy": 0.99, "epochs_trained": 3}
+# ... and as the Ray runner reads them back from the store: every metric's latest value, a float each
+STORED = {**{key: float(value) for key, value in TRAINED.items()}, "loss": 0.3, "accuracy": 0.91, "val_loss": 0.35,
+          "val_accuracy": 0.88, "lr": 0.001, "epoch_seconds": 1.5, "elapsed_s": 4.5, "batch_loss": 0.29,
+          "param_count": 12345.0, "time_to_val_acc_90": float("nan")}
+
+
+def test_both_runners_final_lines_are_one_and_the_same():
+    """Before, the Ray runner's line held every metric of the store, `epochs_trained` a float, and no error
+    for a KILLED run; the thread runner's held the run's results only."""
+    from cnnkit.cli import final_line
+
+    finished = final_line("r1", "FINISHED", TRAINED, None)
+    assert finished == final_line("r1", "FINISHED", STORED, None)
+    parsed = json.loads(finished)
+    assert set(parsed) == {"run_id", "status", *TRAINED}
+    assert type(parsed["epochs_trained"]) is int and type(parsed["test_accuracy"]) is float
+    # a stopped run: the thread runner has no results, the store has the epochs it logged
+    killed = final_line("r1", "KILLED", {}, "Stopped.")
+    assert killed == final_line("r1", "KILLED", STORED, "Stopped.")
+    assert json.loads(killed) == {"run_id": "r1", "status": "KILLED", "error": "Stopped."}

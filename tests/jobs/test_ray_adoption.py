@@ -21,6 +21,7 @@ from cnnkit.tracking.store_opening import make_client
 from cnnkit.tracking import run_schema
 from cnnkit.config import TrainConfig  # noqa: E402
 from cnnkit.jobs import JobManager  # noqa: E402
+from cnnkit.jobs import ray_runner  # noqa: E402
 from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner  # noqa: E402
 from cnnkit.training import Progress  # noqa: E402
 from run_processes import wait_for  # noqa: E402
@@ -72,6 +73,7 @@ def cluster(monkeypatch):
     monkeypatch.setattr(ray.job_submission, "JobSubmissionClient", lambda address: cluster)
     monkeypatch.setattr(ray.util.state, "list_nodes", lambda **_: [
         SimpleNamespace(state="ALIVE", resources_total={"cnnkit_slot": 2.0})])
+    monkeypatch.setattr(ray_runner, "authentication_mode", lambda address: "token")  # its dashboard's answer
     return cluster
 
 

@@ -40,6 +40,7 @@ def cluster(monkeypatch):
     api = StateApi([node(2.0), node(1.0), node(4.0, state="DEAD"), node()])
     monkeypatch.setattr(ray.job_submission, "JobSubmissionClient", lambda address: object())
     monkeypatch.setattr(ray.util.state, "list_nodes", api)
+    monkeypatch.setattr(ray_runner, "authentication_mode", lambda address: "token")  # its dashboard's answer
     return api
 
 

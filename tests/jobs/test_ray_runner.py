@@ -3,8 +3,9 @@ the job manager finishes in MLflow; the runner's capacity is the head's cnnkit_s
 manager queues a third job itself, while the cluster holds another app's job PENDING; after the app
 exits, a new manager adopts the jobs still on the cluster, and one it cancels ends KILLED with its epochs;
 a worker killed outright leaves its run to the stale-run check (at once: its process on this machine is gone); the
-CLI trains there with `--runner`, following the worker's log, and says in one line when the cluster
-wants a token (Ray 2.59+ turns token auth on; the head here has it).
+CLI trains there with `--runner`, following the worker's log, stops the job on SIGTERM or SIGINT with the
+thread runner's exit status and last line, and says in one line when the cluster wants a token; the head,
+started as the README says, refuses a job submitted without its token.
 Marked `ray` (and `slow`): `-m "not ray"` skips them."""
 
 import json
@@ -13,6 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -21,14 +25,17 @@ from cnnkit.tracking.store_opening import make_client
 from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
-from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner
+from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner, authentication_mode
 from ray_cluster import SLOTS, RayHead
-from run_processes import ROOT, logged_epochs, wait_for
+from run_processes import ROOT, logged_epochs, running_run_with_epochs, start, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 QUICK = TrainConfig(dataset="digits", epochs=1, train_limit=300, batch_size=32)
 LONG = TrainConfig(dataset="digits", epochs=200, train_limit=200, batch_size=32)  # runs until stopped
+# the keys of a FINISHED run's last CLI line, whichever runner trained it (cnnkit.cli.final_line)
+FINISHED_LINE = {"run_id", "status", "final_loss", "final_accuracy", "final_val_loss", "final_val_accuracy", "test_loss",
+                 "test_accuracy", "test_top1_accuracy", "test_top3_accuracy", "test_top5_accuracy", "epochs_trained"}
 TIMES: dict[str, float] = {}  # measured seconds, printed at the end of the module (pytest -s)
 
 
@@ -159,10 +166,44 @@ def test_the_cli_trains_on_ray_following_the_workers_log(ray_head, store, capsys
                  "--tracking-uri", store, "--run-name", "from the cli"]) == 0
     captured = capsys.readouterr()
     last = json.loads(captured.out.strip().splitlines()[-1])
-    assert last["status"] == "FINISHED" and "test_accuracy" in last
+    assert last["status"] == "FINISHED" and set(last) == FINISHED_LINE  # as the thread runner's: no other metric
+    assert type(last["epochs_trained"]) is int and last["epochs_trained"] == 1
     assert "epoch 1/1" in captured.err  # the worker's output, followed through tail_job_logs
     run = make_client(store).get_run(last["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "from the cli"
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_cli_stops_its_ray_job_and_exits_with_128_plus_its_number(ray_head, store, tmp_path, signum,
+                                                                                     status):
+    """As the thread runner's CLI (tests/jobs/test_termination.py): before, 130 for either signal."""
+    address = "ray://" + ray_head.address.removeprefix("http://")
+    process = start(["-m", "cnnkit", "train", "--dataset", "digits", "--epochs", "200", "--set", "train_limit=200",
+                     "--set", "batch_size=32", "--runner", address, "--tracking-uri", store], store, tmp_path)
+    try:
+        run_id = wait_for(running_run_with_epochs(store), 600, "an epoch logged on the cluster")
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == status, err[-3000:]
+    assert json.loads(out.strip().splitlines()[-1]) == {"run_id": run_id, "status": "KILLED", "error": WORKER_STOPPED}
+    assert status_of(store, run_id) == "KILLED"
+
+
+def test_the_head_started_as_the_readme_says_refuses_a_job_submitted_without_its_token(ray_head):
+    assert authentication_mode(ray_head.address) == "token"  # RAY_AUTH_MODE unset: on, since a token exists
+    token = Path(os.environ["RAY_AUTH_TOKEN_PATH"]).read_text().strip()
+    for headers, refusal in (({}, 401), ({"Authorization": "Bearer " + "0" * len(token)}, 403)):
+        submission = urllib.request.Request(f"{ray_head.address}/api/jobs/", method="POST",
+                                            data=json.dumps({"entrypoint": "echo anyone's command"}).encode(),
+                                            headers={"Content-Type": "application/json", **headers})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(submission, timeout=60)
+        assert refused.value.code == refusal
+    listing = urllib.request.Request(f"{ray_head.address}/api/jobs/", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(listing, timeout=60) as answer:  # the token opens it
+        assert answer.status == 200
 
 
 def test_a_cluster_that_wants_a_token_it_was_not_given_is_one_line(ray_head, store):

@@ -5,6 +5,7 @@ import signal
 
 import pytest
 
+from cnnkit.jobs import SIGNAL_REASONS
 from cnnkit.tracking.store_opening import make_client
 from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
 
@@ -50,20 +51,22 @@ def assert_killed_with_its_epochs(store: str, run_id: str, note: str = NOTE) -> 
 
 
 @pytest.mark.slow
-def test_sigterm_ends_the_cli_run_killed_and_the_process_with_143(tmp_path):
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_the_cli_run_killed_and_the_process_with_128_plus_its_number(tmp_path, signum, status):
+    """The Ray runner's twin: tests/jobs/test_ray_runner.py, the same line and exit status."""
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     process = start(["-m", "cnnkit", "train", *LONG_RUN], store, tmp_path)
     try:
         run_id = wait_for(running_run_with_epochs(store), what="an epoch logged")
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=120)
     finally:
         process.kill()
-    assert process.returncode == 128 + signal.SIGTERM, err
+    assert process.returncode == status, err
     assert "Traceback" not in err
-    last = json.loads(out.strip().splitlines()[-1])
-    assert last["run_id"] == run_id and last["status"] == "KILLED" and last["error"] == NOTE
-    assert_killed_with_its_epochs(store, run_id)
+    note = SIGNAL_REASONS[signum]
+    assert json.loads(out.strip().splitlines()[-1]) == {"run_id": run_id, "status": "KILLED", "error": note}
+    assert_killed_with_its_epochs(store, run_id, note)
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ import gc
 import math
 import time
 
+import pandas as pd
 import pytest
 
 from cheap_runs import finished_run, run_on_data
@@ -56,6 +57,25 @@ def test_runs_frame_puts_the_results_and_the_times_to_each_accuracy_right_after_
     row = frame.iloc[0]
     assert (row["time_to_val_acc_90"], row["time_to_val_acc_95"]) == (12.5, 40.0)
     assert math.isnan(row["time_to_val_acc_98"]) and math.isnan(row["time_to_val_acc_99"])  # never reached
+
+
+def test_a_run_another_tool_wrote_shows_no_made_up_settings(run_store):
+    """Before, its tricks read "adam 0.001": cnnkit's defaults for the params it lacks."""
+    from mlflow import MlflowClient
+
+    plain = MlflowClient(run_store.tracking_uri)  # another tool's own client, no cnnkit in between
+    experiment = plain.get_experiment_by_name("cnnkit") or plain.get_experiment(plain.create_experiment("cnnkit"))
+    other = plain.create_run(experiment.experiment_id, run_name="sklearn baseline").info.run_id
+    for key, value in {"model": "LogisticRegression", "C": "0.5", "learning_rate": "0.1"}.items():
+        plain.log_param(other, key, value)
+    plain.log_metric(other, "test_accuracy", 0.9)
+    plain.set_terminated(other)
+    ours = finished_run(run_store)
+
+    frame = run_store.runs_frame().set_index("run_id")
+    assert frame.loc[other, ["dataset", "arch", "tricks"]].tolist() == ["—", "—", "—"]
+    assert frame.loc[other, "epochs"] is pd.NA and frame.loc[other, "test_accuracy"] == pytest.approx(0.9)
+    assert frame.loc[ours, ["dataset", "tricks"]].tolist() == ["digits", "adam 0.001"]  # a cnnkit run's defaults are real
 
 
 def test_runs_frame_shows_only_peoples_tags(run_store):
