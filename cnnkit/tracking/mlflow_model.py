@@ -15,6 +15,7 @@ and an `MLmodel` beside it listing three flavours over that one file:
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Sequence
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -31,6 +33,9 @@ from mlflow.types import ColSpec, DataType, Schema
 import cnnkit.tracking.artifacts as artifacts
 from cnnkit import __version__
 from cnnkit.errors import InputError
+from cnnkit.tracking.run_schema import MODEL_SHA256_TAG
+
+_log = logging.getLogger(__name__)
 
 IMAGE_COLUMN = "image"  # the python_function flavour's one input column: an image file's bytes
 FLAVOR = "cnnkit"  # the MLmodel's own section: class_names, light_on_dark, model_sha256
@@ -113,11 +118,12 @@ class ImageClassifier:
 
 def _load_pyfunc(path: str) -> ImageClassifier:
     """MLflow's entry to the python_function flavour: `path` is the `.keras` file, checked against the
-    SHA-256 its MLmodel recorded (the run's tag) before it is loaded with safe_mode=True."""
+    SHA-256 recorded when it was logged (see `recorded_sha256`) before it is loaded with safe_mode=True."""
     keras_file = Path(path)
-    settings = Model.load(str(keras_file.parent / "MLmodel")).flavors[FLAVOR]
+    meta = Model.load(str(keras_file.parent / "MLmodel"))
+    settings = meta.flavors[FLAVOR]
     what = f"The MLflow model in {keras_file.parent}"
-    if artifacts.file_sha256(keras_file) != settings["model_sha256"]:
+    if artifacts.file_sha256(keras_file) != recorded_sha256(meta):
         raise MlflowException(f"{what}: its {keras_file.name} does not match the checksum recorded when it was "
                               "trained: it was changed after training.")
     try:
@@ -125,3 +131,21 @@ def _load_pyfunc(path: str) -> ImageClassifier:
     except InputError as error:
         raise MlflowException(str(error)) from None
     return ImageClassifier(model, settings["class_names"], settings["light_on_dark"])
+
+
+def recorded_sha256(meta: Model) -> str:
+    """The `.keras` file's SHA-256 as logged: the MLmodel's copy, and where MLflow is set to a tracking store
+    holding the model's run (as when loading a `runs:/` or `models:/` URI), the run's tag MODEL_SHA256_TAG,
+    which must agree (an MLmodel rewritten with the file is refused). MlflowException when they differ."""
+    copied = meta.flavors[FLAVOR]["model_sha256"]
+    if not (meta.run_id and mlflow.is_tracking_uri_set()):
+        return copied
+    try:
+        tagged = MlflowClient().get_run(meta.run_id).data.tags.get(MODEL_SHA256_TAG, copied)
+    except MlflowException as error:  # another store: the MLmodel's copy is all there is
+        _log.info("run %s's checksum tag not read: %s", meta.run_id, error)
+        return copied
+    if tagged != copied:
+        raise MlflowException(f"The MLflow model of run {meta.run_id} records another checksum than the run: it "
+                              "was changed after training.")
+    return tagged

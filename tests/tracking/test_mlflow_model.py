@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,9 @@ from sklearn.datasets import load_digits
 
 from cnnkit import tracking
 from cnnkit.models import inspection, predict
-from cnnkit.tracking import run_schema
 from cnnkit.tracking.mlflow_model import IMAGE_COLUMN, png_bytes, save_mlflow_model
 from cnnkit.tracking.store_opening import make_client
+from test_store_opening import free_port
 from test_model_integrity import digits_run, model_file  # noqa: F401  (digits_run: a module-scoped fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,22 +158,25 @@ def test_a_runs_and_a_registered_versions_uri_answer_what_classify_shows(digits_
 
 
 @pytest.mark.slow
-def test_a_runs_changed_model_is_refused_through_its_runs_uri(digits_store):
+@pytest.mark.parametrize("mlmodel_too", [False, True], ids=["file", "file and MLmodel"])
+def test_a_runs_changed_model_is_refused_through_its_runs_uri(digits_store, mlmodel_too):
+    """A changed byte of model.keras; and, as someone rewriting the artifact folder could, the MLmodel's
+    checksum made to match it: then the run's tag in the store still tells."""
     store, run_id = digits_store
     path = model_file(make_client(store.tracking_uri), run_id)
-    original = path.read_bytes()
+    mlmodel = path.parent / "MLmodel"
+    original, original_mlmodel = path.read_bytes(), mlmodel.read_text()
     try:
         path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        if mlmodel_too:
+            meta = mlflow.models.Model.load(str(mlmodel))
+            meta.flavors["cnnkit"]["model_sha256"] = tracking.file_sha256(path)
+            meta.save(str(mlmodel))
         with pytest.raises(MlflowException, match="changed after training"):
             mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     finally:
         path.write_bytes(original)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        mlmodel.write_text(original_mlmodel)
 
 
 def wait_until_up(url: str, server: subprocess.Popen, log: Path, deadline_s: float = 180) -> None:
@@ -212,7 +214,8 @@ def test_mlflow_models_serve_answers_a_registered_version_as_classify_does(digit
     version = store.register_model(run_id, "digits-served")
     port = free_port()
     # this checkout's cnnkit, as the tests import it, and the environment's uvicorn, which the server starts
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     log_path = tmp_path / "server.log"
     log = log_path.open("w")
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
