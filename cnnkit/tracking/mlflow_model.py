@@ -29,6 +29,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, DataType, Schema
+from PIL import Image
 
 import cnnkit.tracking.artifacts as artifacts
 from cnnkit import __version__
@@ -53,7 +54,8 @@ def save_mlflow_model(folder: Path, keras_file: Path, class_names: Sequence[str]
     signature = ModelSignature(inputs=Schema([ColSpec(DataType.binary, IMAGE_COLUMN)]),
                                outputs=Schema([ColSpec(DataType.float, str(name)) for name in class_names]))
     backend = keras.backend.backend()
-    requirements = [f"cnnkit=={__version__}", f"mlflow=={mlflow.__version__}", *_pinned("keras", backend, *_BACKEND_BUILDS.get(backend, ()), "pillow")]
+    requirements = [f"cnnkit=={__version__}", f"mlflow=={mlflow.__version__}",
+                    *_pinned("keras", backend, *_BACKEND_BUILDS.get(backend, ()), "pillow")]
     mlflow.pyfunc.save_model(folder, loader_module=__name__, data_path=str(keras_file), signature=signature,
                              input_example=pd.DataFrame({IMAGE_COLUMN: [png_bytes(example)]}),
                              pip_requirements=requirements, mlflow_model=Model(run_id=run_id))
@@ -73,8 +75,6 @@ def save_mlflow_model(folder: Path, keras_file: Path, class_names: Sequence[str]
 
 def png_bytes(image: np.ndarray) -> bytes:
     """An image (H, W, 1 or 3) uint8 as a PNG file's bytes."""
-    from PIL import Image
-
     array = np.asarray(image, dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(buffer, format="PNG")

@@ -104,8 +104,8 @@ def test_light_on_dark_inverts_an_image_on_a_light_background_as_classify_does(t
         pd.DataFrame({IMAGE_COLUMN: [image]}))
     inverted = predict.prepare(image, "x", (6, 6, 3), True)
     assert inverted.inverted
-    np.testing.assert_allclose(answer.to_numpy()[0], inspection.predict_probabilities(model, inverted.model_input[None])[0],
-                               atol=1e-6)
+    expected = inspection.predict_probabilities(model, inverted.model_input[None])[0]
+    np.testing.assert_allclose(answer.to_numpy()[0], expected, atol=1e-6)
 
 
 def test_a_changed_keras_file_is_refused_by_the_python_function_loader(tmp_path):
