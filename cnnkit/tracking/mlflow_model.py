@@ -27,6 +27,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
+from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, DataType, Schema
 from PIL import Image
@@ -64,13 +65,13 @@ def save_mlflow_model(folder: Path, keras_file: Path, class_names: Sequence[str]
     copied = folder / "data" / keras_file.name
     copied.replace(folder / keras_file.name)
     shutil.rmtree(folder / "data")
-    model = Model.load(str(folder / "MLmodel"))
+    model = Model.load(str(folder / MLMODEL_FILE_NAME))
     model.flavors["python_function"]["data"] = keras_file.name
     model.add_flavor("keras", data=keras_file.stem, keras_version=keras.__version__, keras_backend=backend,
                      save_exported_model=False)
     model.add_flavor(FLAVOR, class_names=[str(name) for name in class_names], light_on_dark=bool(light_on_dark),
                      model_sha256=sha256)
-    model.save(str(folder / "MLmodel"))
+    model.save(str(folder / MLMODEL_FILE_NAME))
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -120,7 +121,7 @@ def _load_pyfunc(path: str) -> ImageClassifier:
     """MLflow's entry to the python_function flavour: `path` is the `.keras` file, checked against the
     SHA-256 recorded when it was logged (see `recorded_sha256`) before it is loaded with safe_mode=True."""
     keras_file = Path(path)
-    meta = Model.load(str(keras_file.parent / "MLmodel"))
+    meta = Model.load(str(keras_file.parent / MLMODEL_FILE_NAME))
     settings = meta.flavors[FLAVOR]
     what = f"The MLflow model in {keras_file.parent}"
     if artifacts.file_sha256(keras_file) != recorded_sha256(meta):

@@ -12,9 +12,8 @@ from mlflow.exceptions import MlflowException
 
 from cnnkit.errors import InputError
 from cnnkit.tracking._store_client import StoreClient, as_input_error, paged
-from cnnkit.tracking.run_schema import MODEL_ARTIFACT
+from cnnkit.tracking.run_schema import MLMODEL_ARTIFACT, MODEL_ARTIFACT
 
-MLMODEL = "MLmodel"  # MLflow's description of a model folder: runs logged before cnnkit wrote it lack it
 OLD_RUN_NOTE = ("This run was logged before cnnkit saved MLflow Models: cnnkit's Classify page uses this version, "
                 "but mlflow.pyfunc.load_model and `mlflow models serve` can't (retrain the run to serve it).")
 
@@ -48,7 +47,7 @@ class ModelRegistry(StoreClient):
         saved = {artifact.path for artifact in client.list_artifacts(run_id, folder)}
         if MODEL_ARTIFACT not in saved:
             raise InputError(f"Run '{run.info.run_name}' has no saved model to register.")
-        note = "" if f"{folder}/{MLMODEL}" in saved else OLD_RUN_NOTE
+        note = "" if MLMODEL_ARTIFACT in saved else OLD_RUN_NOTE
         with as_input_error():
             try:
                 client.create_registered_model(name, description="A cnnkit run's model: an MLflow Model taking image "
