@@ -427,7 +427,10 @@ def main(argv: list[str] | None = None) -> int:
             from cnnkit import tracking
 
             version = tracking.RunStore(args.tracking_uri).register_model(args.run_id, args.name)
-            print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id}))
+            if version.note:
+                print(f"note: {version.note}", file=sys.stderr)
+            print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id,
+                              "model_uri": f"models:/{version.name}/{version.version}"}))
             return 0
         if args.command == "ablation":
             return run_ablation(args)

@@ -56,7 +56,7 @@ class RunArtifacts(StoreClient):
         logged (runs logged before that have none and load unchecked), loaded with safe_mode=True (no
         code from the artifact runs). A changed, refused or damaged file is an InputError naming the run."""
         with tempfile.TemporaryDirectory() as tmp:
-            return _load_keras_file(self.download_model(run_id, Path(tmp)), f"The saved model of run {run_id}")
+            return load_keras_file(self.download_model(run_id, Path(tmp)), f"The saved model of run {run_id}")
 
     # ---- snapshots: a run's model and test probabilities every few epochs (setting snapshot_every) ------
 
@@ -84,7 +84,7 @@ class RunArtifacts(StoreClient):
     def load_snapshot_model(self, run_id: str, epoch: int):
         """The run's model as it was after `epoch`, checked (see `download_snapshot`), loaded with safe_mode=True."""
         with tempfile.TemporaryDirectory() as tmp:
-            return _load_keras_file(self.download_snapshot(run_id, epoch, Path(tmp)), snapshot_name(run_id, epoch))
+            return load_keras_file(self.download_snapshot(run_id, epoch, Path(tmp)), snapshot_name(run_id, epoch))
 
     def _download_snapshot_file(self, run_id: str, epoch: int, artifact_file: str, folder: Path) -> Path:
         return self._download_checked(run_id, artifact_file, folder,
@@ -120,7 +120,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load_keras_file(path: Path, what: str):
+def load_keras_file(path: Path, what: str):
     """A `.keras` file loaded with safe_mode=True; InputError "<what> can't be loaded safely ..."."""
     import keras
 

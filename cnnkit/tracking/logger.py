@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from cnnkit import full_disk
 from cnnkit.errors import one_line
 import cnnkit.tracking.dataset_inputs as dataset_inputs
+import cnnkit.tracking.mlflow_model as mlflow_model
 from cnnkit.tracking.artifacts import file_sha256
 from cnnkit.tracking.patience import Patience, StoreUnavailable, StoreWaitStopped, broken_store
 from cnnkit.tracking.run_schema import ERROR_TAG, MODEL_ARTIFACT, sha256_tag
@@ -114,13 +115,20 @@ class RunLogger:
                 np.savez_compressed(path, **arrays)
             self.log_file(path, str(Path(artifact_file).parent), checksum)
 
-    def log_model(self, model) -> None:
-        """The model as a .keras file, and its SHA-256 as a tag, which `load_model` checks."""
+    def log_model(self, model, class_names: Sequence[str], light_on_dark: bool, example: np.ndarray) -> None:
+        """The model as an MLflow Model in `model/` (see `mlflow_model`): its .keras file at MODEL_ARTIFACT,
+        whose SHA-256 is tagged first (`load_model` checks it), with an MLmodel that takes image files
+        fitted as Classify fits them (`light_on_dark`: inverted when on a light background), answers
+        `class_names`' probabilities and shows `example` (H, W, C) uint8 as its input example."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(MODEL_ARTIFACT).name
+            folder = Path(tmp) / Path(MODEL_ARTIFACT).parent
             with full_disk.named(tempfile.gettempdir()):
                 model.save(path)
-            self.log_file(path, str(Path(MODEL_ARTIFACT).parent), checksum=True)
+                sha256 = file_sha256(path)
+                mlflow_model.save_mlflow_model(folder, path, class_names, light_on_dark, sha256, example, self.run_id)
+            self.set_tags({sha256_tag(MODEL_ARTIFACT): sha256})
+            self._artifact_call(lambda: self._client.log_artifacts(self.run_id, str(folder), folder.name))
 
     def finish(self, status: str, error: str | None = None) -> None:
         """End the run as FINISHED, FAILED or KILLED, after writing what is buffered. When the store

@@ -3,6 +3,7 @@ versions read back with the runs that trained them (the Classify page's picker).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from mlflow.exceptions import MlflowException
 
 from cnnkit.errors import InputError
 from cnnkit.tracking._store_client import StoreClient, as_input_error, paged
-from cnnkit.tracking.run_schema import MODEL_ARTIFACT
+from cnnkit.tracking.run_schema import MLMODEL_ARTIFACT, MODEL_ARTIFACT
+
+OLD_RUN_NOTE = ("This run was logged before cnnkit saved MLflow Models: cnnkit's Classify page uses this version, "
+                "but mlflow.pyfunc.load_model and `mlflow models serve` can't (retrain the run to serve it).")
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class RegisteredVersion:
     version: int
     run_id: str
     created: pd.Timestamp
+    note: str = ""  # on registering: what the version can't do (a run logged before MLflow Models)
 
 
 class ModelRegistry(StoreClient):
@@ -38,17 +43,21 @@ class ModelRegistry(StoreClient):
         if run.info.status != "FINISHED":
             raise InputError(f"Run '{run.info.run_name}' is {run.info.status}: only a finished run's model can be "
                              "registered.")
-        saved = {artifact.path for artifact in client.list_artifacts(run_id, str(Path(MODEL_ARTIFACT).parent))}
+        folder = str(Path(MODEL_ARTIFACT).parent)
+        saved = {artifact.path for artifact in client.list_artifacts(run_id, folder)}
         if MODEL_ARTIFACT not in saved:
             raise InputError(f"Run '{run.info.run_name}' has no saved model to register.")
+        note = "" if MLMODEL_ARTIFACT in saved else OLD_RUN_NOTE
         with as_input_error():
             try:
-                client.create_registered_model(name, description="A cnnkit run's Keras model (model.keras).")
+                client.create_registered_model(name, description="A cnnkit run's model: an MLflow Model taking image "
+                                                                 "files, with the Keras file model.keras.")
             except MlflowException as error:
                 if error.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
-            version = client.create_model_version(name, source=f"{run.info.artifact_uri}/model", run_id=run_id)
-        return _registered(version)
+            version = client.create_model_version(name, source=f"{run.info.artifact_uri}/{folder}", run_id=run_id,
+                                                  description=note or None)
+        return dataclasses.replace(_registered(version), note=note)
 
     def registered_models(self, run_id: str | None = None) -> list[RegisteredVersion]:
         """Every registered version trained by a run (of `run_id` only, when given): names in

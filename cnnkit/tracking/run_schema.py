@@ -52,6 +52,7 @@ RESULT_METRICS = (FINAL_ACCURACY, FINAL_VAL_ACCURACY, TEST_ACCURACY, TEST_TOP3_A
 # ---- artifacts -------------------------------------------------------------------------
 MODEL_ARTIFACT = "model/model.keras"  # the trained model; its SHA-256 is tag MODEL_SHA256_TAG
 MODEL_SUMMARY = "model/summary.txt"  # Keras' model summary
+MLMODEL_ARTIFACT = "model/MLmodel"  # makes model/ an MLflow Model (tracking.mlflow_model); older runs lack it
 CLASS_NAMES = "dataset/class_names.json"  # the class names, in label order
 DATASET_SUMMARY = "dataset/summary.json"  # name, input shape, split counts, fingerprint
 EVALUATION_FOLDER = "evaluation"  # the test-split evaluation, one download for the files below

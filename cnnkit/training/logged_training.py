@@ -14,6 +14,7 @@ import numpy as np
 from cnnkit import tracking
 from cnnkit.config import TrainConfig, load_data
 from cnnkit.datasets import Dataset
+from cnnkit.models import predict
 from cnnkit.tracking import run_schema
 import cnnkit.training.accelerators as accelerators
 import cnnkit.training.checkpoint as checkpoint
@@ -135,7 +136,10 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     shown = result.mistakes["index"].to_numpy()[:MISTAKE_IMAGES]
     logger.log_arrays({"index": shown, "images": data.x_test[shown]}, run_schema.MISTAKE_IMAGES)
 
-    logger.log_model(model)
+    # Served images are inverted when on a light background if the network learnt light shapes on dark,
+    # judged as the Classify page's default judges it (from the kept mistakes), so both answer alike.
+    light_on_dark = len(shown) > 0 and predict.trained_light_on_dark(data.x_test[shown])
+    logger.log_model(model, data.class_names, light_on_dark, example=data.x_test[0])
     logger.flush()
     return metrics
 

@@ -62,7 +62,9 @@ def test_register_a_runs_model_then_list_registered_models(tmp_path, capsys):
     run_id = run_with_model(RunStore(uri), tmp_path)
 
     assert main(["register", run_id, "digits", "--tracking-uri", uri]) == 0
-    assert json.loads(capsys.readouterr().out) == {"name": "digits", "version": 1, "run_id": run_id}
+    said = capsys.readouterr()
+    assert json.loads(said.out) == {"name": "digits", "version": 1, "run_id": run_id, "model_uri": "models:/digits/1"}
+    assert "logged before cnnkit saved MLflow Models" in said.err  # a bare .keras file: no MLmodel to serve
     assert main(["list", "models", "--json", "--tracking-uri", uri]) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["name"] == "digits v1" and run_id in listed["description"]

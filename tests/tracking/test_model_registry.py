@@ -47,3 +47,24 @@ def test_only_finished_runs_with_a_saved_model_can_be_registered(run_store, tmp_
     with pytest.raises(InputError):
         run_store.register_model("0" * 32, "m")
     assert run_store.registered_models() == []
+
+
+def test_a_run_logged_before_mlflow_models_registers_for_cnnkit_with_a_note_that_mlflow_cannot_serve_it(
+        run_store, client, tmp_path):
+    """Its model folder holds the bare .keras file, no MLmodel: cnnkit's pages load it by its run, so it is
+    registered as before, and the version says why mlflow.pyfunc and `mlflow models serve` refuse it."""
+    version = run_store.register_model(run_with_model(run_store, tmp_path), "old")
+    assert "logged before cnnkit saved MLflow Models" in version.note
+    assert client.get_model_version("old", "1").description == version.note
+
+
+def test_a_run_with_an_mlmodel_registers_its_model_folder_without_a_note(run_store, client, tmp_path):
+    logger = run_store.start_run(TrainConfig())
+    for name in ("model.keras", "MLmodel"):
+        (tmp_path / name).write_bytes(b"written by log_model")
+        client.log_artifact(logger.run_id, str(tmp_path / name), "model")
+    logger.finish("FINISHED")
+    version = run_store.register_model(logger.run_id, "new")
+    assert version.note == ""
+    source = client.get_model_version("new", "1").source
+    assert source == f"{client.get_run(logger.run_id).info.artifact_uri}/model"
