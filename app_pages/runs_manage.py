@@ -83,6 +83,12 @@ def manage_panel(store, run_id: str, run) -> None:
     if versions:  # one line, the versions so far: a success right after a registration, else a caption
         (st.success if registered_now else st.caption)(
             "Registered as " + ", ".join(f"{plain_text.markdown(v.name)} v{v.version}" for v in versions) + ".")
+        newest = max(versions, key=lambda version: version.created)
+        if newest.note:  # a run logged before MLflow Models: a warning right after registering, else a caption
+            (st.warning if registered_now else st.caption)(plain_text.markdown(newest.note))
+        else:
+            st.caption("Serve it with " + plain_text.markdown(f"mlflow models serve -m {newest.uri} --env-manager local")
+                       + " (README › Serving a registered model).")
     if st.button("Export", disabled=not finished,
                  help="The .keras model, an ONNX copy checked with onnxruntime and a model card, in one zip."
                  if finished else "Only a finished run has a model to export."):

@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             if version.note:
                 print(f"note: {version.note}", file=sys.stderr)
             print(json.dumps({"name": version.name, "version": version.version, "run_id": version.run_id,
-                              "model_uri": f"models:/{version.name}/{version.version}"}))
+                              "model_uri": version.uri}))
             return 0
         if args.command == "ablation":
             return run_ablation(args)

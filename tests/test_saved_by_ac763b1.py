@@ -22,7 +22,9 @@ from mlflow import MlflowClient
 from PIL import Image
 
 from cnnkit.errors import InputError
+from cnnkit.explorer import plain_text
 from cnnkit.tracking import RunStore
+from cnnkit.tracking.model_registry import OLD_RUN_NOTE
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ac763b1"
 MADE = json.loads((FIXTURE / "made.json").read_text())
@@ -237,6 +239,19 @@ def test_the_runs_page_opens_the_old_runs_and_offers_to_resume_the_stopped_one(o
     at.session_state["open_run"] = STOPPED
     at.run()
     assert not at.exception and [button for button in at.button if button.label == "Resume"]
+
+
+def test_registering_an_old_run_on_the_runs_page_says_mlflow_cant_serve_it(old_app):
+    old_app.session_state["open_run"] = FINISHED
+    at = old_app.switch_page("app_pages/runs.py").run()
+    at.text_input(key=f"register-{FINISHED}").set_value("old-model")
+    next(button for button in at.button if button.label == "Register model").click()
+    at.run()
+    assert not at.exception and [success.value for success in at.success] == [f"Registered as {plain_text.markdown('old-model')} v1."]
+    assert [warning.value for warning in at.warning] == [plain_text.markdown(OLD_RUN_NOTE)]
+    at.run()  # the next visit keeps saying it, as a caption
+    assert not at.warning and plain_text.markdown(OLD_RUN_NOTE) in [caption.value for caption in at.caption]
+    assert not [caption.value for caption in at.caption if caption.value.startswith("Serve it")]
 
 
 def test_the_inspect_page_rewinds_the_finished_run_through_its_snapshots(old_app):

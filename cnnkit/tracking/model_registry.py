@@ -3,7 +3,6 @@ versions read back with the runs that trained them (the Classify page's picker).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,12 @@ class RegisteredVersion:
     version: int
     run_id: str
     created: pd.Timestamp
-    note: str = ""  # on registering: what the version can't do (a run logged before MLflow Models)
+    note: str = ""  # what the version can't do (a run logged before MLflow Models), kept as its description
+
+    @property
+    def uri(self) -> str:
+        """The version's address for MLflow's loaders and `mlflow models serve -m`."""
+        return f"models:/{self.name}/{self.version}"
 
 
 class ModelRegistry(StoreClient):
@@ -57,7 +61,7 @@ class ModelRegistry(StoreClient):
                     raise
             version = client.create_model_version(name, source=f"{run.info.artifact_uri}/{folder}", run_id=run_id,
                                                   description=note or None)
-        return dataclasses.replace(_registered(version), note=note)
+        return _registered(version)
 
     def registered_models(self, run_id: str | None = None) -> list[RegisteredVersion]:
         """Every registered version trained by a run (of `run_id` only, when given): names in
@@ -71,4 +75,5 @@ class ModelRegistry(StoreClient):
 
 def _registered(version) -> RegisteredVersion:
     return RegisteredVersion(version.name, int(version.version), version.run_id,
-                             pd.Timestamp(version.creation_timestamp, unit="ms"))
+                             pd.Timestamp(version.creation_timestamp, unit="ms"),
+                             note=OLD_RUN_NOTE if version.description == OLD_RUN_NOTE else "")

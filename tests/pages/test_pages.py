@@ -511,6 +511,9 @@ def test_a_model_registered_from_the_runs_page_is_offered_first_on_classify(app,
     assert said == ["Registered as digits-best v1."]  # once: it was said twice, as a success and as a caption
     at.run()
     assert not at.success and "Registered as digits-best v1." in [caption.value for caption in at.caption]
+    serve = "Serve it with mlflow models serve -m models:/digits-best/1 --env-manager local"
+    assert [caption.value for caption in at.caption if caption.value.replace("\\", "").startswith(serve)]
+    assert not at.warning  # a run logged with its MLflow Model has nothing to warn of
 
     at.switch_page("app_pages/classify.py").run()
     assert not at.exception
