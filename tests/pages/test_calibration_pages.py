@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import streamlit as st
 from scipy.special import softmax
 
 from cnnkit import tracking
@@ -41,17 +40,17 @@ def made_run(logger_of, name: str, validation: bool) -> str:
 @pytest.fixture()
 def runs(app):
     """Runs "fitted" (with a validation split), "no validation" and "old" (nothing calibrated); ids by name."""
-    store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
-    made = {name: made_run(lambda run_name: store.start_run(TrainConfig(dataset="digits"), run_name=run_name), name,
+    runs_store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
+    made = {name: made_run(lambda run_name: runs_store.start_run(TrainConfig(dataset="digits"), run_name=run_name), name,
                            validation) for name, validation in (("fitted", True), ("no validation", False))}
-    old = store.start_run(TrainConfig(dataset="digits"), run_name="old")
+    old = runs_store.start_run(TrainConfig(dataset="digits"), run_name="old")
     old.finish("FINISHED")
     return {**made, "old": old.run_id}
 
 
 def logged(run_id: str) -> calibration_step.Calibration:
-    store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
-    return calibration_step.Calibration.from_json(store.load_json_artifact(run_id, run_schema.CALIBRATION))
+    runs_store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
+    return calibration_step.Calibration.from_json(runs_store.load_json_artifact(run_id, run_schema.CALIBRATION))
 
 
 def open_run(app, run_id):
