@@ -6,7 +6,9 @@ import streamlit as st
 from cnnkit.datasets import images
 from cnnkit.explorer import charts, plain_text
 from cnnkit.models import inspection, predict
+from cnnkit.stats import calibration
 from cnnkit.errors import InputError
+from app_pages.calibration_panel import classify_temperature
 from app_pages.drawing_canvas import drawing_canvas
 from app_pages.common import cached_model, cached_test_split, model_choices, run_model_and_evaluation
 
@@ -26,6 +28,7 @@ light_on_dark = st.toggle("The model was trained on light shapes on a dark backg
                           help="Then a dark digit photographed on light paper is inverted before classifying.")
 st.caption(f"Input {'×'.join(map(str, input_shape))}, {len(names)} classes. Uploads are decoded safely: PNG, JPEG, "
            "WebP, BMP, GIF (first frame), TIFF; other files get a one-line message.")
+temperature = classify_temperature(run_id)  # None: the raw probabilities
 
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing with the run's test images…")
@@ -65,7 +68,8 @@ with single_tab:
         st.error(plain_text.markdown(error))
         prepared = None
     if prepared is not None:
-        probabilities = inspection.predict_probabilities(model, prepared.model_input[None])[0]
+        probabilities = calibration.calibrated(inspection.predict_probabilities(model, prepared.model_input[None]),
+                                               temperature)[0]
         original, seen, result = st.columns([1, 1, 2])
         original.image(prepared.original, caption="your image", width="stretch")
         shown = prepared.model_input if prepared.model_input.shape[-1] == 3 else prepared.model_input[..., 0]
@@ -111,7 +115,8 @@ with batch_tab:
             else:
                 batch.append((file.name, file.getvalue()))
         if batch:
-            table = predict.predict_files(model, batch, names, light_on_dark, reference=test_reference(run_id))
+            table = predict.predict_files(model, batch, names, light_on_dark, reference=test_reference(run_id),
+                                          temperature=temperature)
             failed = table[table["error"] != ""]
             st.caption(f"{len(table) - len(failed)} of {len(table)} images classified.")
             for row in failed.itertuples():

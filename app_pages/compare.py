@@ -14,13 +14,14 @@ from app_pages.common import (
     kept_key, picker_runs, run_store,
 )
 from app_pages.compare_confusion import confusion_view
+from app_pages.calibration_panel import compare_calibration_view
 from app_pages.compare_verdict import verdict_view
 from app_pages.system_panel import system_section
 
 store = run_store()
 st.title("Compare runs")
 PAGE_WIDTH_PX = 1000  # about what the wide layout gives the main column; galleries share it
-TABS = ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken"]
+TABS = ["Curves", "Settings", "Results", "Confusion", "Per class", "Mistakes", "Fixed & broken", "Calibration"]
 CURVES = {"epoch": run_schema.EPOCH_CURVES, "batch": run_schema.BATCH_METRICS}
 SMOOTHING = {"epoch": 1, "batch": 10}  # the default window per granularity
 view = address_bar.linked_view("compare", {  # a reload's or a shared link's view
@@ -67,8 +68,8 @@ epoch = epoch_slider(all_snapshots, "compare.epoch", whose="these runs")
 if epoch is not None and (finals := [names[run_id] for run_id in chosen if epoch not in snapshots[run_id]]):
     st.caption(f"Shown finished, with no snapshot after epoch {epoch}: {plain_text.markdown(', '.join(finals))}.")
 # Only the open tab is drawn (a stateful tab set reruns the page when another opens): adding a run then
-# reads and draws one tab's data, not all seven tabs'. A tab's picks outlive its closing (`kept_key`).
-curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab, epochs_tab = st.tabs(
+# reads and draws one tab's data, not every tab's. A tab's picks outlive its closing (`kept_key`).
+curves_tab, settings_tab, results_tab, confusion_tab, classes_tab, mistakes_tab, epochs_tab, calibration_tab = st.tabs(
     TABS, key="compare.tab", on_change="rerun")
 
 if curves_tab.open:
@@ -216,6 +217,10 @@ for (tab, tab_view), render in zip(evaluation_tabs, (lambda: confusion_view(eval
 if epochs_tab.open:
     with epochs_tab:
         fixed_and_broken_view()
+
+if calibration_tab.open:
+    with calibration_tab:
+        compare_calibration_view(chosen, names)
 
 per = st.session_state.get("compare.per.kept", "epoch")
 address_bar.show_view("compare", {

@@ -8,6 +8,7 @@ from cnnkit.tracking import lineage_of, run_schema
 from cnnkit.training import checkpoint
 from cnnkit.errors import InputError
 from app_pages.action_button import action_button
+from app_pages.calibration_panel import run_calibration_section
 from app_pages.common import job_manager, run_label, run_store, visitor
 from app_pages.runs_manage import manage_panel
 from app_pages.system_panel import system_section
@@ -171,7 +172,8 @@ if run_id:
                 st.success("Resuming in a job: follow it on the Train page.")
             except InputError as error:
                 st.error(plain_text.markdown(error))
-    curves_tab, config_tab, manage_tab = st.tabs(["Curves", "Config", "Manage & relaunch"])
+    curves_tab, calibration_tab, config_tab, manage_tab = st.tabs(
+        ["Curves", "Calibration", "Config", "Manage & relaunch"])
     with curves_tab:
         epochs, batches = store.run_history(run_id)
         metrics = {k: v for k, v in run.metrics.items() if k.startswith(run_schema.TEST_PREFIX)}
@@ -186,6 +188,8 @@ if run_id:
             right.plotly_chart(charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
                                width="stretch")
         system_section(store, {run_id: run.name})
+    with calibration_tab:
+        run_calibration_section(run_id, run.status)
     with config_tab:
         params = pd.DataFrame(sorted(run.params.items()), columns=["setting", "value"])
         st.dataframe(params, hide_index=True, width="stretch", height=400)

@@ -21,6 +21,7 @@ from cnnkit.datasets import (
     ALLOWED_FORMATS, IMAGE_EXTENSIONS, decode_image, image_channels, resize_with_pad, to_array, transparency_backdrop,
 )
 from cnnkit.models.inspection import classifier_inputs, predict_probabilities
+from cnnkit.stats import calibration
 from cnnkit.datasets import open_zip, read_entry, zip_path  # shared with the dataset zip reader
 
 # Training images count as light-on-dark when their border is darker than this share of their
@@ -277,13 +278,15 @@ def predict_files(
     light_on_dark: bool,
     batch_size: int = 256,
     reference: TestReference | None = None,
+    temperature: float | None = None,
 ) -> pd.DataFrame:
     """One row per (name, bytes) file: file, predicted, confidence, top5, out_of_distribution, error.
 
     A file that cannot be decoded gets its error message and no prediction; the others are
     predicted together, one model call per `batch_size` images. `out_of_distribution`: whether the
     image looks unlike the run's test images in `reference` (`Familiarity.unfamiliar`, as for one
-    image); empty without a reference.
+    image); empty without a reference. With a `temperature`, confidence and top5 are calibrated
+    probabilities (`stats.calibration.calibrated`); the reference ranks the network's own.
     """
     if not files:  # no values to infer column types from: object columns, as a frame of no rows has
         return pd.DataFrame([], columns=_RESULT_COLUMNS)
@@ -304,6 +307,7 @@ def predict_files(
         features, probabilities = classifier_inputs(model, np.stack(inputs), batch_size)
         for position, image_probabilities, image_features in zip(good, probabilities, features):
             unfamiliar[position] = reference.rank(image_probabilities, image_features).unfamiliar
+    probabilities = calibration.calibrated(probabilities, temperature)
     best = _ranked(probabilities, class_names, 5)
     predicted: list[str | None] = [None] * len(files)
     confidence = np.full(len(files), np.nan)

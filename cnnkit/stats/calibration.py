@@ -8,7 +8,8 @@ Callers hand in probabilities (a run's test predictions, as softmax outputs) and
   (the largest gap), negative log-likelihood and the multi-class Brier score;
 - `fit_temperature` and `scaled`: temperature scaling, one number T fitted on validation predictions
   by minimising NLL; probabilities become softmax(logits / T). Log-probabilities serve as logits:
-  log softmax(z) is z less a constant per image, which the softmax cancels.
+  log softmax(z) is z less a constant per image, which the softmax cancels; `calibrated` does that
+  to a model's probabilities.
 """
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ def logits_of(probabilities) -> np.ndarray:
 def scaled(logits, temperature: float) -> np.ndarray:
     """Probabilities softmax(logits / temperature)."""
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
+def calibrated(probabilities, temperature: float | None) -> np.ndarray:
+    """A model's probabilities as temperature scaling makes them (softmax(log p / T)); unchanged
+    (float64) without a temperature. The one rule wherever calibrated probabilities are shown."""
+    if temperature is None:
+        return np.asarray(probabilities, dtype=np.float64)
+    return scaled(logits_of(probabilities), temperature)
 
 
 def _nll_at(logits: np.ndarray, y_true: np.ndarray, temperature: float) -> float:

@@ -149,3 +149,24 @@ DATASET_DIGEST_CHARS = 16  # an input's digest: the first hex digits of a finger
 def dataset_input_name(dataset: str, split: str) -> str:
     """The name of a run's dataset input, e.g. "mnist/train" (`split`: a key of DATASET_CONTEXTS)."""
     return f"{dataset}/{split}"
+
+
+# ---- calibration of the test probabilities (training.calibration_step) -----------------
+# Logged once at a run's end (step: the last epoch), from the test probabilities as CALIBRATION_PROBABILITIES
+# keeps them (float16). Temperature scaling (Guo et al. 2017) is fitted on the validation split; a run without
+# one logs no temperature and no "_scaled" metrics. Runs trained before these existed have none of them.
+CALIBRATION_PREFIX = "calibration/"  # every calibration metric's name starts so (MLflow's UI groups them)
+TEMPERATURE = CALIBRATION_PREFIX + "temperature"  # T: probabilities softmax(log p / T); T > 1: the model was over-confident
+TEST_ECE = CALIBRATION_PREFIX + "test_ece"  # expected calibration error on the test split, 15 bins, a fraction
+TEST_MCE = CALIBRATION_PREFIX + "test_mce"  # maximum calibration error over those bins
+TEST_NLL = CALIBRATION_PREFIX + "test_nll"  # mean negative log-likelihood of the true class
+TEST_BRIER = CALIBRATION_PREFIX + "test_brier"  # multi-class Brier score
+SCALED_SUFFIX = "_scaled"  # + to each: the same after temperature scaling
+CALIBRATION_METRICS = (TEST_ECE, TEST_MCE, TEST_NLL, TEST_BRIER)
+CALIBRATION = "calibration/reliability.json"  # temperature, and the reliability bins and metrics before and after
+CALIBRATION_PROBABILITIES = "calibration/probabilities.npz"  # arrays test, test_labels, validation, validation_labels
+
+
+def scaled_metric(metric: str) -> str:
+    """A calibration metric after temperature scaling (calibration/test_ece → calibration/test_ece_scaled)."""
+    return metric + SCALED_SUFFIX

@@ -5,7 +5,8 @@
 - `failures`: why a run failed, in one line (LossDiverged, failure_message);
 - `loop`: train a run, resume a stopped one, fork one from a snapshot; a run always ends logged;
 - `logged_training`: one run's work: its data, network (`network`), fit with its Keras callbacks
-  (`callbacks`), test predictions (`prediction`), evaluation (`evaluation`) and results;
+  (`callbacks`), test predictions (`prediction`), evaluation (`evaluation`), calibration
+  (`calibration_step`: ECE before and after a temperature fitted on the validation split) and results;
 - `range_test`: the learning-rate range test (lr_range_test);
 - beside them: `tricks` (optimizer, schedules, input layers), `accelerators` (devices), `checkpoint`,
   `epoch_snapshots` and `snapshot_plan`, `forks`.
@@ -29,13 +30,14 @@ _ON_FIRST_USE = {
     "accelerators": "accelerators", "describe_devices": "accelerators", "enable_memory_growth": "accelerators",
     "checkpoint": "checkpoint", "forks": "forks", "evaluate": "evaluation", "disk_budget": "snapshot_plan",
     "augment_samples": "tricks", "schedule_preview": "tricks",
+    "Calibration": "calibration_step", "calibrate": "calibration_step",
 }
 
 __all__ = [  # the names of _ON_FIRST_USE too (tests/test_imports.py reads this list)
     "USER_CANCEL", "Cancelled", "LossDiverged", "Progress", "ProgressCallback", "RangeTest", "RunResult",
     "StopRequest", "failure_message", "train", "resume", "fork", "forkable", "resumable", "lr_range_test",
     "MISTAKE_IMAGES", "accelerators", "describe_devices", "enable_memory_growth", "checkpoint", "forks", "evaluate",
-    "disk_budget", "augment_samples", "schedule_preview",
+    "disk_budget", "augment_samples", "schedule_preview", "Calibration", "calibrate",
 ]
 
 

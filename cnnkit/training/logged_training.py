@@ -17,6 +17,7 @@ from cnnkit.datasets import Dataset
 from cnnkit.models import predict
 from cnnkit.tracking import run_schema
 import cnnkit.training.accelerators as accelerators
+import cnnkit.training.calibration_step as calibration_step
 import cnnkit.training.checkpoint as checkpoint
 from cnnkit.training.callbacks import CARRIED_STATE, CancelCheck, RunMonitor, training_callbacks
 from cnnkit.training.epoch_snapshots import EpochSnapshots
@@ -128,6 +129,9 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
                   if key in run_schema.FINAL_METRICS},
                **result.metrics(), run_schema.EPOCHS_TRAINED: monitor.epoch}
     logger.log_metrics(metrics, step=monitor.epoch)
+    report(Progress("calibrating", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
+    metrics.update(calibration_step.log_calibration(logger, data, probabilities, lambda images: predict_test_images(
+        model, images, cfg, cancel), step=monitor.epoch).metrics())
     report(Progress("saving", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
     logger.log_json({"class_names": list(data.class_names), "matrix": result.confusion.tolist()},
                     run_schema.CONFUSION_MATRIX)

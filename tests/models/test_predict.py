@@ -13,6 +13,7 @@ from cnnkit.models import inspection, predict
 from cnnkit.models.architectures import build_model
 from cnnkit.datasets import CIFAR10_CLASSES, load_dataset
 from cnnkit.errors import InputError
+from cnnkit.stats import calibration
 from cnnkit.datasets.images import MAX_PIXELS
 from cnnkit.models.predict import (
     files_from_zip,
@@ -193,6 +194,20 @@ def test_predict_files_flags_each_image_as_the_one_image_hint_does(model):
     surer = predict.TestReference(np.ones(60), tests.features, tests.neighbour_similarity)  # sure of every test image
     flagged = predict_files(model, files, DIGITS, light_on_dark=True, reference=surer)["out_of_distribution"]
     assert flagged.tolist() == [True, True, True, None]
+
+
+def test_predict_files_with_a_temperature_shows_calibrated_probabilities_and_ranks_familiarity_on_raw_ones(model):
+    rng = np.random.default_rng(4)
+    tests = predict.test_reference(model, rng.integers(0, 256, (60, *SHAPE), dtype=np.uint8))
+    files = [("a.png", encode(digit(0, 255))), ("b.png", encode(digit(250, 10)))]
+    raw = predict_files(model, files, DIGITS, light_on_dark=True, reference=tests)
+    scaled = predict_files(model, files, DIGITS, light_on_dark=True, reference=tests, temperature=0.25)
+    inputs = np.stack([prepare(data, name, SHAPE, True).model_input for name, data in files])
+    expected = calibration.calibrated(inspection.predict_probabilities(model, inputs), 0.25)
+    assert scaled["confidence"].tolist() == pytest.approx(expected.max(axis=1).tolist(), rel=1e-5)
+    assert (scaled["confidence"] > raw["confidence"]).all()  # T < 1 sharpens
+    assert scaled["predicted"].tolist() == raw["predicted"].tolist()
+    assert scaled["out_of_distribution"].tolist() == raw["out_of_distribution"].tolist()
 
 
 def test_predict_files_with_only_bad_files_makes_no_model_call(model, monkeypatch):

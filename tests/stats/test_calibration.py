@@ -71,3 +71,11 @@ def test_temperature_scaling_recovers_the_temperature_the_labels_were_drawn_at(t
 def test_it_refuses_predictions_that_dont_match_their_labels():
     with pytest.raises(ValueError):
         calibration.report(HAND, HAND_TRUTH[:3])
+
+
+def test_calibrated_divides_the_log_probabilities_by_the_temperature_and_none_leaves_them():
+    # By hand: p = (0.8, 0.2) at T = 2 is (√0.8, √0.2) renormalised; at T = 0.5, (0.64, 0.04) renormalised.
+    p = np.array([[0.8, 0.2]])
+    assert calibration.calibrated(p, 2.0)[0] == pytest.approx(np.sqrt([0.8, 0.2]) / np.sqrt([0.8, 0.2]).sum())
+    assert calibration.calibrated(p, 0.5)[0] == pytest.approx(np.array([0.64, 0.04]) / 0.68)
+    assert calibration.calibrated(p, None).tolist() == p.tolist()

@@ -28,6 +28,15 @@ def test_runs_logged_before_keep_their_names():
                                            "evaluation/mistakes.csv", "evaluation/mistake_images.npz")
 
 
+def test_calibration_names_stay_as_runs_logged_them():
+    assert (run_schema.TEMPERATURE, *run_schema.CALIBRATION_METRICS) == (
+        "calibration/temperature", "calibration/test_ece", "calibration/test_mce", "calibration/test_nll",
+        "calibration/test_brier")
+    assert run_schema.scaled_metric(run_schema.TEST_ECE) == "calibration/test_ece_scaled"
+    assert (run_schema.CALIBRATION, run_schema.CALIBRATION_PROBABILITIES) == (
+        "calibration/reliability.json", "calibration/probabilities.npz")
+
+
 def schema_names() -> set[str]:
     """The schema's names that can't be mistaken for another vocabulary's words."""
     values = {value for name, value in vars(run_schema).items() if name.isupper() and isinstance(value, str)}
