@@ -115,18 +115,21 @@ class RunLogger:
                 np.savez_compressed(path, **arrays)
             self.log_file(path, str(Path(artifact_file).parent), checksum)
 
-    def log_model(self, model, class_names: Sequence[str], light_on_dark: bool, example: np.ndarray) -> None:
+    def log_model(self, model, class_names: Sequence[str], light_on_dark: bool, example: np.ndarray,
+                  temperature: float | None = None) -> None:
         """The model as an MLflow Model in `model/` (see `mlflow_model`): its .keras file at MODEL_ARTIFACT,
         whose SHA-256 is tagged first (`load_model` checks it), with an MLmodel that takes image files
         fitted as Classify fits them (`light_on_dark`: inverted when on a light background), answers
-        `class_names`' probabilities and shows `example` (H, W, C) uint8 as its input example."""
+        `class_names`' probabilities (calibrated with `temperature` when one was fitted) and shows `example`
+        (H, W, C) uint8 as its input example."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(MODEL_ARTIFACT).name
             folder = Path(tmp) / Path(MODEL_ARTIFACT).parent
             with full_disk.named(tempfile.gettempdir()):
                 model.save(path)
                 sha256 = file_sha256(path)
-                mlflow_model.save_mlflow_model(folder, path, class_names, light_on_dark, sha256, example, self.run_id)
+                mlflow_model.save_mlflow_model(folder, path, class_names, light_on_dark, sha256, example, self.run_id,
+                                               temperature)
             self.set_tags({sha256_tag(MODEL_ARTIFACT): sha256})
             self._artifact_call(lambda: self._client.log_artifacts(self.run_id, str(folder), folder.name))
 

@@ -7,9 +7,10 @@ and an `MLmodel` beside it listing three flavours over that one file:
   fits each image to the network as the Classify page does (decoding, channels, padding, and
   inversion for networks trained on light shapes on a dark background), and answers a DataFrame of
   class probabilities, one column per class name. The network's own layers do the rest (pre-filter,
-  normalisation);
-- `cnnkit`: the class names, the polarity and the SHA-256 of the `.keras` file, which the
-  python_function loader checks before it loads the file with safe_mode=True.
+  normalisation). Where the run fitted a temperature they are calibrated with it, as Classify shows
+  them by default; the parameter `calibrated=False` (`"params"` in a JSON request) gives the raw softmax;
+- `cnnkit`: the class names, the polarity, the temperature (or null) and the SHA-256 of the `.keras`
+  file, which the python_function loader checks before it loads the file with safe_mode=True.
 """
 
 from __future__ import annotations
@@ -29,31 +30,35 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 from PIL import Image
 
 import cnnkit.tracking.artifacts as artifacts
 from cnnkit import __version__
 from cnnkit.errors import InputError
+from cnnkit.stats import calibration
 from cnnkit.tracking.run_schema import MODEL_SHA256_TAG
 
 _log = logging.getLogger(__name__)
 
 IMAGE_COLUMN = "image"  # the python_function flavour's one input column: an image file's bytes
-FLAVOR = "cnnkit"  # the MLmodel's own section: class_names, light_on_dark, model_sha256
+FLAVOR = "cnnkit"  # the MLmodel's own section: class_names, light_on_dark, temperature, model_sha256
+CALIBRATED_PARAM = "calibrated"  # predict's parameter: False for the network's own softmax
 _BACKEND_BUILDS = {"tensorflow": ("tensorflow-cpu",), "jax": ("jaxlib",)}  # a backend's other distributions
 
 
 def save_mlflow_model(folder: Path, keras_file: Path, class_names: Sequence[str], light_on_dark: bool, sha256: str,
-                      example: np.ndarray, run_id: str | None = None) -> None:
+                      example: np.ndarray, run_id: str | None = None, temperature: float | None = None) -> None:
     """Write the MLflow Model into the new `folder`: `keras_file` moved in under its own name, the MLmodel,
     a signature, an input example (the image `example`, (H, W, C) uint8, as PNG) and the environment files.
-    `sha256` is the `.keras` file's, as tagged on the run. No requirement is inferred (that would load the
+    `sha256` is the `.keras` file's, as tagged on the run; `temperature` the run's calibration (None: none
+    fitted). No requirement is inferred (that would load the
     model again): they are pinned to the versions running now."""
     import keras
 
     signature = ModelSignature(inputs=Schema([ColSpec(DataType.binary, IMAGE_COLUMN)]),
-                               outputs=Schema([ColSpec(DataType.float, str(name)) for name in class_names]))
+                               outputs=Schema([ColSpec(DataType.float, str(name)) for name in class_names]),
+                               params=ParamSchema([ParamSpec(CALIBRATED_PARAM, DataType.boolean, True)]))
     backend = keras.backend.backend()
     requirements = [f"cnnkit=={__version__}", f"mlflow=={mlflow.__version__}",
                     *_pinned("keras", backend, *_BACKEND_BUILDS.get(backend, ()), "pillow")]
@@ -70,7 +75,7 @@ def save_mlflow_model(folder: Path, keras_file: Path, class_names: Sequence[str]
     model.add_flavor("keras", data=keras_file.stem, keras_version=keras.__version__, keras_backend=backend,
                      save_exported_model=False)
     model.add_flavor(FLAVOR, class_names=[str(name) for name in class_names], light_on_dark=bool(light_on_dark),
-                     model_sha256=sha256)
+                     temperature=None if temperature is None else float(temperature), model_sha256=sha256)
     model.save(str(folder / MLMODEL_FILE_NAME))
 
 
@@ -97,13 +102,15 @@ def _pinned(*distributions: str) -> list[str]:
 class ImageClassifier:
     """The python_function flavour's model: image files in, class probabilities out."""
 
-    def __init__(self, model, class_names: Sequence[str], light_on_dark: bool):
+    def __init__(self, model, class_names: Sequence[str], light_on_dark: bool, temperature: float | None = None):
         self.model, self.class_names, self.light_on_dark = model, list(class_names), light_on_dark
+        self.temperature = temperature
 
     def predict(self, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """One row of probabilities per row of `model_input` (column `image`: an image file's bytes),
-        the image fitted to the network as the Classify page fits an upload. A file that is not a safe,
-        complete image is refused (MLflow's INVALID_PARAMETER_VALUE, which a server answers with 400)."""
+        the image fitted to the network as the Classify page fits an upload, calibrated with the run's
+        temperature unless `params` says {"calibrated": False}. A file that is not a safe, complete image
+        is refused (MLflow's INVALID_PARAMETER_VALUE, which a server answers with 400)."""
         from cnnkit.models import inspection, predict  # Keras: imported when a model is used
 
         shape = tuple(self.model.input_shape[1:])
@@ -114,7 +121,10 @@ class ImageClassifier:
             raise MlflowException(str(error), INVALID_PARAMETER_VALUE) from None
         if not inputs:
             return pd.DataFrame(columns=self.class_names, dtype="float32")
-        return pd.DataFrame(inspection.predict_probabilities(self.model, np.stack(inputs)), columns=self.class_names)
+        probabilities = inspection.predict_probabilities(self.model, np.stack(inputs))
+        if (params or {}).get(CALIBRATED_PARAM, True) and self.temperature is not None:
+            probabilities = calibration.calibrated(probabilities, self.temperature).astype(np.float32)
+        return pd.DataFrame(probabilities, columns=self.class_names)
 
 
 def _load_pyfunc(path: str) -> ImageClassifier:
@@ -131,7 +141,7 @@ def _load_pyfunc(path: str) -> ImageClassifier:
         model = artifacts.load_keras_file(keras_file, what)
     except InputError as error:
         raise MlflowException(str(error)) from None
-    return ImageClassifier(model, settings["class_names"], settings["light_on_dark"])
+    return ImageClassifier(model, settings["class_names"], settings["light_on_dark"], settings.get("temperature"))
 
 
 def recorded_sha256(meta: Model) -> str:

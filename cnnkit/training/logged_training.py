@@ -130,8 +130,9 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
                **result.metrics(), run_schema.EPOCHS_TRAINED: monitor.epoch}
     logger.log_metrics(metrics, step=monitor.epoch)
     report(Progress("calibrating", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
-    metrics.update(calibration_step.log_calibration(logger, data, probabilities, lambda images: predict_test_images(
-        model, images, cfg, cancel), step=monitor.epoch).metrics())
+    calibrated = calibration_step.log_calibration(logger, data, probabilities, lambda images: predict_test_images(
+        model, images, cfg, cancel), step=monitor.epoch)
+    metrics.update(calibrated.metrics())
     report(Progress("saving", monitor.epoch, cfg.epochs, steps_per_epoch, steps_per_epoch))
     logger.log_json({"class_names": list(data.class_names), "matrix": result.confusion.tolist()},
                     run_schema.CONFUSION_MATRIX)
@@ -143,7 +144,7 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     # Served images are inverted when on a light background if the network learnt light shapes on dark,
     # judged as the Classify page's default judges it (from the kept mistakes), so both answer alike.
     light_on_dark = len(shown) > 0 and predict.trained_light_on_dark(data.x_test[shown])
-    logger.log_model(model, data.class_names, light_on_dark, example=data.x_test[0])
+    logger.log_model(model, data.class_names, light_on_dark, example=data.x_test[0], temperature=calibrated.temperature)
     logger.flush()
     return metrics
 

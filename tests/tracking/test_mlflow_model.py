@@ -22,7 +22,9 @@ from mlflow.exceptions import MlflowException
 from sklearn.datasets import load_digits
 
 from cnnkit import tracking
+from cnnkit.explorer import calibration_view
 from cnnkit.models import inspection, predict
+from cnnkit.stats import calibration
 from cnnkit.tracking.mlflow_model import IMAGE_COLUMN, png_bytes, save_mlflow_model
 from cnnkit.tracking.store_opening import make_client
 from test_store_opening import free_port
@@ -39,13 +41,13 @@ def image_model() -> keras.Model:
                              keras.layers.Dense(3, activation="softmax")])
 
 
-def saved(tmp_path, model: keras.Model, light_on_dark: bool = False) -> Path:
+def saved(tmp_path, model: keras.Model, light_on_dark: bool = False, temperature: float | None = None) -> Path:
     """`model` saved as an MLflow Model folder, as RunLogger.log_model saves it; the folder."""
     keras_file = tmp_path / "model.keras"
     model.save(keras_file)
     folder = tmp_path / "model"
     save_mlflow_model(folder, keras_file, CLASSES, light_on_dark, tracking.file_sha256(keras_file),
-                      np.zeros((6, 6, 3), np.uint8))
+                      np.zeros((6, 6, 3), np.uint8), temperature=temperature)
     return folder
 
 
@@ -57,14 +59,17 @@ def light_digit(size: int = 20) -> bytes:
     return png_bytes((255 - big)[..., None])
 
 
-def classify_page_probabilities(store: tracking.RunStore, run_id: str, image: bytes) -> np.ndarray:
-    """What the Classify page shows for one upload, its polarity toggle at its default (app_pages/classify.py)."""
+def classify_page_probabilities(store: tracking.RunStore, run_id: str, image: bytes, calibrated: bool = True
+                                ) -> np.ndarray:
+    """What the Classify page shows for one upload, its polarity toggle at its default and its
+    "Calibrated probabilities" toggle as `calibrated` (app_pages/classify.py, app_pages/calibration_panel.py)."""
     model = store.load_model(run_id)
     evaluation = store.evaluation_of_run(run_id)
     sample = np.stack(list(evaluation.mistake_images.values())) if evaluation.mistake_images else None
     light_on_dark = bool(sample is not None and predict.trained_light_on_dark(sample))
     prepared = predict.prepare(image, "upload.png", tuple(model.input_shape[1:]), light_on_dark)
-    return inspection.predict_probabilities(model, prepared.model_input[None])[0]
+    temperature = calibration_view.temperature_of(store.run(run_id).metrics) if calibrated else None
+    return calibration.calibrated(inspection.predict_probabilities(model, prepared.model_input[None]), temperature)[0]
 
 
 def test_the_python_function_flavour_takes_image_files_and_answers_each_class_probability(tmp_path):
@@ -106,6 +111,18 @@ def test_light_on_dark_inverts_an_image_on_a_light_background_as_classify_does(t
     assert inverted.inverted
     expected = inspection.predict_probabilities(model, inverted.model_input[None])[0]
     np.testing.assert_allclose(answer.to_numpy()[0], expected, atol=1e-6)
+
+
+def test_a_runs_temperature_calibrates_the_answer_unless_the_raw_softmax_is_asked_for(tmp_path):
+    model = image_model()
+    loaded = mlflow.pyfunc.load_model(str(saved(tmp_path, model, temperature=2.0)))
+    files = pd.DataFrame({IMAGE_COLUMN: [png_bytes(np.full((6, 6, 3), 250, np.uint8))]})
+
+    raw = inspection.predict_probabilities(model, np.full((1, 6, 6, 3), 250, np.uint8))
+    by_hand = np.exp(np.log(raw) / 2.0) / np.exp(np.log(raw) / 2.0).sum(axis=1, keepdims=True)  # softmax(log p / T)
+    np.testing.assert_allclose(loaded.predict(files).to_numpy(), by_hand, atol=1e-6)
+    np.testing.assert_allclose(loaded.predict(files, params={"calibrated": False}).to_numpy(), raw, atol=1e-6)
+    assert not np.allclose(by_hand, raw, atol=1e-3)  # T = 2 flattens them: the two answers differ
 
 
 def test_a_changed_keras_file_is_refused_by_the_python_function_loader(tmp_path):
@@ -230,8 +247,15 @@ def test_mlflow_models_serve_answers_a_registered_version_as_classify_does(digit
                                          {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=120) as answer:
             [row] = json.loads(answer.read())["predictions"]
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                         json.dumps({**body, "params": {"calibrated": False}}).encode(),
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            [raw_row] = json.loads(answer.read())["predictions"]
     finally:
         stop_group(server)
         log.close()
-    expected = classify_page_probabilities(store, run_id, image)
-    np.testing.assert_allclose([row[str(digit)] for digit in range(10)], expected, atol=1e-5)
+    assert calibration_view.temperature_of(store.run(run_id).metrics) is not None  # the run fitted one
+    for answered, calibrated in ((row, True), (raw_row, False)):
+        expected = classify_page_probabilities(store, run_id, image, calibrated)
+        np.testing.assert_allclose([answered[str(digit)] for digit in range(10)], expected, atol=1e-5)
