@@ -99,15 +99,16 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
         saver.on_train_begin()
     else:
         try:
-            model.fit(  # randomness from the run's seed alone, never the process-wide generators other jobs share
-                ShuffledBatches(data.x_train, one_hot(data.y_train, data.num_classes), cfg.batch_size, cfg.seed,
-                                initial_epoch),
+            # Shuffled by the run's seed alone, never by the process-wide generators that other jobs share.
+            batches = ShuffledBatches(data.x_train, one_hot(data.y_train, data.num_classes), cfg.batch_size, cfg.seed)
+            model.fit(
+                batches,
                 epochs=cfg.epochs,
                 initial_epoch=initial_epoch,
                 validation_data=validation,
                 shuffle=False,
                 verbose=0,
-                callbacks=[CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)), *snapshots,
+                callbacks=[batches.orderer(), CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)), *snapshots,
                            *carried, saver, *own_rate],
             )
         finally:

@@ -58,10 +58,11 @@ def lr_range_test(
     model = build(cfg, data.input_shape, data.num_classes)
     # One step per execution: the recorder must see, and may stop at, every step.
     compile_model(model, cfg.replace(steps_per_execution=1), steps_per_epoch, rate=ExponentialRamp(start_lr, end_lr, steps))
+    batches = ShuffledBatches(data.x_train, one_hot(data.y_train, data.num_classes), cfg.batch_size, cfg.seed)
     recorder = _RangeRecorder(len(data.x_train), cfg.batch_size, steps, cancel or threading.Event())
     try:
-        model.fit(ShuffledBatches(data.x_train, one_hot(data.y_train, data.num_classes), cfg.batch_size, cfg.seed),
-                  epochs=math.ceil(steps / steps_per_epoch), shuffle=False, verbose=0, callbacks=[recorder])
+        model.fit(batches, epochs=math.ceil(steps / steps_per_epoch), shuffle=False, verbose=0,
+                  callbacks=[batches.orderer(), recorder])
     except _RangeDone:
         pass
     lrs, losses = np.array(recorder.lrs), np.array(recorder.losses)

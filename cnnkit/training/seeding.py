@@ -20,13 +20,12 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 
 
 class ShuffledBatches(keras.utils.PyDataset):
-    """(x, y) in batches of `batch_size`, in `epoch_order` each epoch; fit's first epoch is `initial_epoch`.
-    Give it to fit with `shuffle=False`: Keras would shuffle the batches with Python's `random`."""
+    """(x, y) in batches of `batch_size`, in `epoch_order` each epoch. Give fit these batches with
+    `shuffle=False` (Keras would shuffle them with Python's `random`) and `callbacks=[batches.orderer()]`."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, initial_epoch: int = 0):
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
         super().__init__()
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
-        self.next_epoch = initial_epoch
         self.order = np.arange(len(x))  # until fit's first epoch begins (Keras reads a batch or two to see shapes)
 
     def __len__(self) -> int:
@@ -36,7 +35,11 @@ class ShuffledBatches(keras.utils.PyDataset):
         chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         return self.x[chosen], self.y[chosen]
 
-    def on_epoch_begin(self) -> None:
-        """Keras calls this before it asks for the epoch's first batch."""
-        self.order = epoch_order(self.seed, self.next_epoch, len(self.x))
-        self.next_epoch += 1
+    def begin_epoch(self, epoch: int) -> None:
+        self.order = epoch_order(self.seed, epoch, len(self.x))
+
+    def orderer(self) -> keras.callbacks.Callback:
+        """The callback that puts each epoch's order in place as fit begins the epoch, before it asks for
+        the epoch's first batch. It takes fit's own epoch number: Keras also begins and ends the data's
+        epochs for other reasons (on JAX, a first batch to build the model)."""
+        return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: self.begin_epoch(epoch))
