@@ -22,8 +22,8 @@ from cnnkit.training.epoch_snapshots import EpochSnapshots
 from cnnkit.training.evaluation import evaluate
 from cnnkit.training.network import build, compile_model, one_hot
 from cnnkit.training.prediction import predict_test_images
-from cnnkit.training.seeding import ShuffledBatches
 from cnnkit.training.progress import Progress, ProgressCallback, check_cancel
+from cnnkit.training.seeding import ShuffledBatches
 from cnnkit.training.tricks import PER_STEP_SCHEDULES
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
                 validation_data=validation,
                 shuffle=False,
                 verbose=0,
-                callbacks=[batches.orderer(), CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)), *snapshots,
-                           *carried, saver, *own_rate],
+                callbacks=[batches.orderer(), CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)),
+                           *snapshots, *carried, saver, *own_rate],
             )
         finally:
             monitor.close()
