@@ -40,12 +40,13 @@ def test_batches_hold_each_image_once_per_epoch_in_that_epochs_order():
     epoch = [batches[i] for i in range(3)]
     assert [len(images) for images, _ in epoch] == [4, 4, 2]
     order = np.concatenate([labels for _, labels in epoch])
-    assert np.array_equal(order, epoch_order(5, 2, 10)) and np.array_equal(np.concatenate([i for i, _ in epoch]), order * 10)
+    assert np.array_equal(order, epoch_order(5, 2, 10))
+    assert np.array_equal(np.concatenate([images for images, _ in epoch]), order * 10)  # images beside their labels
 
 
 def tiny_classifier() -> keras.Model:
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax",
-                                                                    kernel_initializer=keras.initializers.GlorotUniform(1))])
+    dense = keras.layers.Dense(3, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(1))
+    model = keras.Sequential([keras.Input((4,)), dense])
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
     return model
 
@@ -55,7 +56,8 @@ def test_fit_sees_each_epoch_in_its_order_as_fitting_the_reordered_arrays_epoch_
     data = np.random.default_rng(0)
     x, y = data.normal(size=(40, 4)).astype("float32"), np.eye(3, dtype="float32")[data.integers(3, size=40)]
     shuffled, batches = tiny_classifier(), ShuffledBatches(x, y, 8, seed=5)
-    shuffled.fit(batches, initial_epoch=initial_epoch, epochs=4, shuffle=False, verbose=0, callbacks=[batches.orderer()])
+    shuffled.fit(batches, initial_epoch=initial_epoch, epochs=4, shuffle=False, verbose=0,
+                 callbacks=[batches.orderer()])
     by_hand = tiny_classifier()
     for epoch in range(initial_epoch, 4):  # the order in which each batch's step changes the weights matters
         order = epoch_order(5, epoch, 40)
