@@ -1,6 +1,7 @@
 """The networks and what runs inside them: built by name, saved and loaded by registered name.
 
-- `architectures`: the seeds' networks and a small ResNet by name (`build_model`, knobs);
+- `architectures`: the seeds' networks and a small ResNet by name (`build_model`, knobs), their
+  random layers seeded by `layer_seeds`;
 - `augment`: seeded augmentation layers; `filters`: fixed image filters and the input layers
   (pre-filter, per-image standardisation); `schedules`: learning-rate schedules and the range
   test's suggestion. Their Keras objects are registered under "cnnkit>…" names, so models saved by

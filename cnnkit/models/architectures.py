@@ -32,6 +32,7 @@ import keras
 from keras import layers
 
 from cnnkit.errors import InputError
+from cnnkit.models.layer_seeds import kernel_initializer, layer_seeds, next_seed
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu")
 MAX_DROPOUT = 0.9
@@ -137,12 +138,14 @@ def build_model(
     knobs: Knobs | None = None,
     preprocessing: Sequence[layers.Layer] = (),
     precision: str = "float32",
+    seed: int | None = None,
 ) -> keras.Model:
     """image input -> preprocessing layers (in order) -> the architecture's body -> probabilities.
 
     `precision` is the body's Keras dtype policy ("float32", "mixed_bfloat16", "mixed_float16"):
     a mixed body computes in 16 bits and keeps float32 weights, while the preprocessing layers
-    (built by the caller) and the softmax stay float32.
+    (built by the caller) and the softmax stay float32. With `seed`, the body's initial weights and
+    dropout masks come from it alone (`layer_seeds`); without, from Python's process-wide `random`.
     """
     architecture = get_architecture(name)
     input_shape = _check_input_shape(input_shape)
@@ -153,7 +156,7 @@ def build_model(
     for layer in preprocessing:
         x = layer(x)
     knobs = architecture.default_knobs if knobs is None else knobs
-    with dtype_policy(precision):
+    with dtype_policy(precision), layer_seeds(seed):
         outputs = architecture.builder(x, int(num_classes), knobs)
     return keras.Model(inputs, outputs, name=name)
 
@@ -224,7 +227,8 @@ def conv(x, filters, kernel, name, knobs, *, padding="same", strides=1):
     """A Conv2D; "valid" padding falls back to "same" when the kernel exceeds the feature map."""
     if padding == "valid" and kernel > min(x.shape[1:3]):
         padding = "same"
-    return layers.Conv2D(scaled(filters, knobs), kernel, strides=strides, padding=padding, name=name)(x)
+    return layers.Conv2D(scaled(filters, knobs), kernel, strides=strides, padding=padding, name=name,
+                         kernel_initializer=kernel_initializer())(x)
 
 
 def activation(x, knobs, name):
@@ -244,7 +248,7 @@ def conv_block(x, filters, kernel, name, knobs, *, padding="same", strides=1):
 
 def dense_block(x, units, name, knobs):
     """Hidden dense -> activation -> BatchNorm."""
-    x = layers.Dense(scaled(units, knobs), name=name)(x)
+    x = layers.Dense(scaled(units, knobs), name=name, kernel_initializer=kernel_initializer())(x)
     return batch_norm(activation(x, knobs, name), knobs, name)
 
 
@@ -258,12 +262,13 @@ def pool(x, size, name, *, strides=None, padding="valid"):
 def dropout(x, rate, knobs, name):
     """Dropout at rate * dropout_scale (at most 0.9); no layer at all when that is 0."""
     rate = min(MAX_DROPOUT, rate * knobs.dropout_scale)
-    return layers.Dropout(rate, name=name)(x) if rate > 0 else x
+    return layers.Dropout(rate, seed=next_seed(), name=name)(x) if rate > 0 else x
 
 
 def predictions(x, num_classes):
     """The softmax classifier, float32 whatever the body's precision (16-bit softmax loses accuracy)."""
-    return layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)
+    return layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32",
+                        kernel_initializer=kernel_initializer())(x)
 
 
 def vgg_stack(x, num_classes, knobs, *, stages, fc_units, second_padding="same"):

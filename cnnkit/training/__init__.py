@@ -5,8 +5,9 @@
 - `failures`: why a run failed, in one line (LossDiverged, failure_message);
 - `loop`: train a run, resume a stopped one, fork one from a snapshot; a run always ends logged;
 - `logged_training`: one run's work: its data, network (`network`), fit with its Keras callbacks
-  (`callbacks`), test predictions (`prediction`), evaluation (`evaluation`), calibration
-  (`calibration_step`: ECE before and after a temperature fitted on the validation split) and results;
+  (`callbacks`) on batches shuffled by the run's seed (`seeding`), test predictions (`prediction`),
+  evaluation (`evaluation`), calibration (`calibration_step`: ECE before and after a temperature
+  fitted on the validation split) and results;
 - `range_test`: the learning-rate range test (lr_range_test);
 - beside them: `tricks` (optimizer, schedules, input layers), `accelerators` (devices), `checkpoint`,
   `epoch_snapshots` and `snapshot_plan`, `forks`.

@@ -25,6 +25,7 @@ from cnnkit.training.evaluation import evaluate
 from cnnkit.training.network import build, compile_model, one_hot
 from cnnkit.training.prediction import predict_test_images
 from cnnkit.training.progress import Progress, ProgressCallback, check_cancel
+from cnnkit.training.seeding import ShuffledBatches
 from cnnkit.training.tricks import PER_STEP_SCHEDULES
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,6 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     device = accelerators.describe_devices(cfg.devices)
     logger.set_tags({run_schema.DEVICE_TAG: device, run_schema.DEVICE_COUNT_TAG: str(cfg.devices)})
     report(Progress("building model", device=device))
-    keras.utils.set_random_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     model = build(cfg, data.input_shape, data.num_classes)
     compile_model(model, cfg, steps_per_epoch)
@@ -102,17 +102,17 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
         saver.on_train_begin()
     else:
         try:
+            # Shuffled by the run's seed alone, never by the process-wide generators that other jobs share.
+            batches = ShuffledBatches(data.x_train, one_hot(data.y_train, data.num_classes), cfg.batch_size, cfg.seed)
             model.fit(
-                data.x_train,
-                one_hot(data.y_train, data.num_classes),
-                batch_size=cfg.batch_size,
+                batches,
                 epochs=cfg.epochs,
                 initial_epoch=initial_epoch,
                 validation_data=validation,
-                shuffle=True,
+                shuffle=False,
                 verbose=0,
-                callbacks=[CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)), *snapshots,
-                           *carried, saver, *own_rate],
+                callbacks=[batches.orderer(), CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)),
+                           *snapshots, *carried, saver, *own_rate],
             )
         finally:
             monitor.close()

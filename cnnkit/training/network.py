@@ -12,10 +12,11 @@ from cnnkit.training.tricks import input_layers, make_optimizer
 
 
 def build(cfg: TrainConfig, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
-    """The config's network with its input layers (pre-filter, augmentation, normalisation)."""
+    """The config's network with its input layers (pre-filter, augmentation, normalisation), its
+    randomness (initial weights, dropout, augmentation) drawn from the config's seed alone."""
     knobs = resolve_knobs(cfg.arch, cfg.activation, cfg.batch_norm, cfg.dropout_scale, cfg.width)
     return build_model(cfg.arch, input_shape, num_classes, knobs, preprocessing=input_layers(cfg, input_shape),
-                       precision=cfg.precision)
+                       precision=cfg.precision, seed=cfg.seed)
 
 
 def compile_model(model: keras.Model, cfg: TrainConfig, steps_per_epoch: int, rate=None) -> None:

@@ -15,6 +15,7 @@ from cnnkit.training.callbacks.batch_loss import BatchLoss
 from cnnkit.training.callbacks.rate_plan import current_lr
 from cnnkit.training.network import build, compile_model, one_hot
 from cnnkit.training.progress import RangeTest, check_cancel
+from cnnkit.training.seeding import ShuffledBatches
 
 
 class _RangeRecorder(keras.callbacks.Callback):
@@ -53,15 +54,15 @@ def lr_range_test(
     """Smith's learning-rate range test: train briefly while the rate grows geometrically from
     `start_lr` to `end_lr`, recording the loss of each batch."""
     data = data or load_data(cfg)
-    keras.utils.set_random_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     model = build(cfg, data.input_shape, data.num_classes)
     # One step per execution: the recorder must see, and may stop at, every step.
     compile_model(model, cfg.replace(steps_per_execution=1), steps_per_epoch, rate=ExponentialRamp(start_lr, end_lr, steps))
+    batches = ShuffledBatches(data.x_train, one_hot(data.y_train, data.num_classes), cfg.batch_size, cfg.seed)
     recorder = _RangeRecorder(len(data.x_train), cfg.batch_size, steps, cancel or threading.Event())
     try:
-        model.fit(data.x_train, one_hot(data.y_train, data.num_classes), batch_size=cfg.batch_size,
-                  epochs=math.ceil(steps / steps_per_epoch), shuffle=True, verbose=0, callbacks=[recorder])
+        model.fit(batches, epochs=math.ceil(steps / steps_per_epoch), shuffle=False, verbose=0,
+                  callbacks=[batches.orderer(), recorder])
     except _RangeDone:
         pass
     lrs, losses = np.array(recorder.lrs), np.array(recorder.losses)

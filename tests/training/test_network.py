@@ -1,4 +1,7 @@
-"""The config's network: built with its input layers, compiled with its optimizer and loss; one-hot labels."""
+"""The config's network: built with its input layers and its seed, compiled with its optimizer and loss;
+one-hot labels."""
+
+import random
 
 import keras
 import numpy as np
@@ -21,6 +24,16 @@ def test_the_built_network_takes_the_input_shape_and_has_the_configs_input_layer
     assert model.input_shape[1:] == (8, 8, 1) and model.output_shape[-1] == 10
     names = [layer.name for layer in model.layers]
     assert names.index("prefilter_sharpen") < names.index("aug_flip") < names.index("scale_0_1") < names.index("conv1")
+
+
+def test_the_initial_weights_come_from_the_configs_seed_whatever_pythons_random_did_meanwhile():
+    cfg = TrainConfig(arch="kaggle_mnist_cnn", seed=3)
+    random.seed(1)
+    first = build(cfg, (8, 8, 1), num_classes=10).get_weights()
+    random.seed(2)  # as a job starting at the same time does
+    for a, b in zip(first, build(cfg, (8, 8, 1), num_classes=10).get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], build(cfg.replace(seed=4), (8, 8, 1), num_classes=10).get_weights()[0])
 
 
 def test_compile_uses_the_configs_optimizer_label_smoothing_and_steps_per_execution():
