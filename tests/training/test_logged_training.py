@@ -60,8 +60,10 @@ def test_several_steps_per_execution_log_one_batch_loss_per_execution(store):
 
 
 @pytest.mark.slow
-def test_runs_log_their_splits_as_mlflow_datasets_whose_digest_follows_the_data_and_its_split(store):
-    """Issue 22, item 5: MLflow itself tells which runs trained on the same data split the same way."""
+def test_runs_log_their_splits_as_mlflow_datasets_whose_digest_follows_the_data_and_its_split(tmp_path):
+    """Issue 22, item 5: MLflow itself tells which runs trained on the same data split the same way.
+    A store of its own: the module's other runs train on the same data."""
+    store = f"sqlite:///{tmp_path}/mlflow.db"
     tiny = dict(TINY, epochs=1)
     results = [train(TrainConfig(**tiny), tracking_uri=store), train(TrainConfig(**tiny), tracking_uri=store),
                train(TrainConfig(**tiny, val_fraction=0.2), tracking_uri=store)]
