@@ -19,6 +19,6 @@ def seed_groups_view(results, differing) -> None:
     st.caption("Runs whose settings differ only by their seed, grouped: the spread of their test accuracies is "
                "seed noise. " + (f"Differences are from **{plain_text.markdown(reference)}**; *seeds needed* is how "
                                  f"many seeds per group would tell a difference that size from the groups' noise at "
-                                 f"{seeds.POWER:.0%} power and a two-sided {seeds.ALPHA:.0%} level." if reference else
+                                 f"{seeds.POWER * 100:.0f} % power and a two-sided {seeds.ALPHA * 100:.0f} % level." if reference else
                                  f"Groups of {ablation_analysis.MIN_SEEDS} seeds or more are also compared: how many "
                                  "seeds would tell their difference from that noise."))

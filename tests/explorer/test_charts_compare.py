@@ -131,8 +131,9 @@ def test_test_accuracy_bars_carry_scipys_wilson_interval_of_each_runs_k_of_its_o
                             "test_images": pd.array([10_000, 360, pd.NA], dtype="Int64")})
     fig = charts.results_bars(results)
     train, test, top3 = fig.data
-    assert train.error_y.array is None and train.textposition == "outside"  # no n for the training accuracy
-    assert test.name == "test accuracy (95 % interval)" and test.textposition == "inside"
+    assert train.error_y.array is None and train.texttemplate == "%{y:.2f}"  # no n for the training accuracy
+    assert test.name == "test accuracy (95 % interval)" and test.texttemplate is None  # no value under the bar
+    assert "95 % interval %{customdata[0]:.2f} to %{customdata[1]:.2f}" in test.hovertemplate
     for bar, rights in ((test, (9_812, 350)), (top3, (9_990, 359))):
         for i, (k, n) in enumerate(zip(rights, (10_000, 360))):
             wilson = binomtest(k, n).proportion_ci(method="wilson")

@@ -103,8 +103,8 @@ def results_bars(results: pd.DataFrame) -> go.Figure:
     with room above for the values written over the bars (standing up when there are more than
     UPRIGHT_BAR_LABELS bars). Run names wrap onto several lines instead of slanting across the chart.
     With a column `test_images` (n, as `RunStore.results_table`), the test accuracies (top-k too:
-    shares of the same images) get error bars, their 95 % Wilson intervals; their values are written
-    inside the bars, out of the bars' way.
+    shares of the same images) get error bars, their 95 % Wilson intervals, and their values and
+    intervals go into the hover instead of over the bars, where the error bars would cross them.
     """
     title = "Accuracy of each run"
     metrics = [m for m in RESULT_METRICS if m in results and pd.to_numeric(results[m], errors="coerce").notna().any()]
@@ -127,8 +127,8 @@ def results_bars(results: pd.DataFrame) -> go.Figure:
         fig.add_bar(x=runs, y=values, name=name + (" (95 % interval)" if barred else ""), marker_color=color,
                     error_y=dict(type="data", symmetric=False, array=found[:, 1] - values, arrayminus=values - found[:, 0],
                                  color="#444", thickness=1.5) if barred else None,
-                    customdata=found, texttemplate="%{y:.2f}", textposition="inside" if barred else "outside",
-                    insidetextanchor="end", textangle=0 if across else -90, cliponaxis=False,
+                    customdata=found, texttemplate=None if barred else "%{y:.2f}", textposition="outside",
+                    textangle=0 if across else -90, cliponaxis=False,
                     hovertemplate=f"%{{x}}<br>{name}: %{{y:.2f}}%"
                                   + (" (95 % interval %{customdata[0]:.2f} to %{customdata[1]:.2f})" if barred else "")
                                   + "<extra></extra>")
