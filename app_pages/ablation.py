@@ -160,7 +160,12 @@ def analysis(ablation_id: str) -> None:
     st.subheader("Effects")
     st.plotly_chart(charts.effects_chart(effects, metric), width="stretch")
     st.dataframe(ablation_analysis.effects_table(effects, metric), hide_index=True, width="stretch")
-    st.subheader("Cells (mean and std over seeds)")
+    st.caption(f"Seed noise: the seed-to-seed std of a level's and its baseline's results, pooled; seeds needed: the "
+               f"seeds per cell that would tell the effect from that noise at 80 % power and a 5 % level "
+               f"(from {ablation_analysis.MIN_SEEDS} seeds, like the interval).")
+    if note := ablation_analysis.noise_note(effects, metric):
+        st.info(plain_text.markdown(note))
+    st.subheader("Cells (mean, std and range over seeds)")
     cells = ablation_analysis.cells_table(ablation_analysis.cell_summary(runs, metric), metric)
     st.dataframe(cells.rename(columns=label), hide_index=True, width="stretch")
     curve = st.selectbox("Curve", run_schema.EPOCH_CURVES, index=3, key="ablation.curve")

@@ -15,6 +15,7 @@ from app_pages.common import (
 )
 from app_pages.compare_confusion import confusion_view
 from app_pages.calibration_panel import compare_calibration_view
+from app_pages.compare_seeds import seed_groups_view
 from app_pages.compare_verdict import verdict_view
 from app_pages.system_panel import system_section
 
@@ -120,9 +121,11 @@ if results_tab.open:
             **{column: st.column_config.NumberColumn(label, format="percent")
                for column, (label, _) in charts.RESULT_METRICS.items()},
             run_schema.TEST_LOSS: st.column_config.NumberColumn("test loss", format="%.4f"),
+            "test_images": st.column_config.NumberColumn("test images", format="%d"),
             "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
         verdict_view(chosen, names)
         st.plotly_chart(charts.results_bars(results), width="stretch")
+        seed_groups_view(results, store.params_diff(chosen))
 
 evaluation_tabs = ((confusion_tab, "confusion"), (classes_tab, "per_class"), (mistakes_tab, "mistakes"))
 evaluations, comparable = {}, None

@@ -8,6 +8,7 @@ from cnnkit.explorer import charts, plain_text, view_address
 from cnnkit.models import inspection
 from cnnkit.errors import InputError
 from app_pages import address_bar
+from app_pages.inspect_classes import class_accuracy_view
 from app_pages.common import (
     FINAL, cached_snapshot_epochs, cached_test_split, epoch_slider, kept_key, model_cache, model_key, picker_runs,
     run_evaluation, run_model, run_store,
@@ -105,6 +106,7 @@ if dashboard_tab.open:
                             width="stretch")
         else:
             st.caption("No misclassified test images.")
+        class_accuracy_view(evaluation)
         tested = int(evaluation.confusion.sum())
         if tested < len(names):
             st.warning(f"This run was tested on {tested} image{'s' * (tested != 1)}, fewer than its {len(names)} "

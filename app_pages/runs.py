@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnkit.explorer import charts, plain_text, run_filter, selection
+from cnnkit.explorer import accuracy_intervals, charts, plain_text, run_filter, selection
 from cnnkit.tracking import lineage_of, run_schema
 from cnnkit.training import checkpoint
 from cnnkit.errors import InputError
@@ -71,7 +71,7 @@ def runs_table():
     except InputError as error:
         st.error(plain_text.markdown(error))
         return
-    shown = page.runs
+    shown = accuracy_intervals.with_test_interval(page.runs)
     if shown.empty and not wanted and len(tokens) == 1:
         st.info("No runs yet. Launch one on the Train page, or with `python -m cnnkit train`.")
         st.session_state.pop("open_run", None)
@@ -101,6 +101,8 @@ def runs_table():
         column_config={
             "name": st.column_config.TextColumn("name", width="medium", help="Click a cell to read a long name whole."),
             run_schema.TEST_ACCURACY: st.column_config.NumberColumn("test acc", format="percent"),
+            accuracy_intervals.TEST_INTERVAL: st.column_config.TextColumn("test acc 95 % interval",
+                                                                          help=accuracy_intervals.HELP),
             run_schema.VAL_ACCURACY: st.column_config.NumberColumn("val acc", format="percent",
                                                                    help="After the last epoch."),
             **{key: st.column_config.NumberColumn(
@@ -180,6 +182,7 @@ if run_id:
         if metrics:
             st.dataframe(pd.DataFrame([metrics]), hide_index=True, column_config={  # accuracies in %, as everywhere
                 key: st.column_config.NumberColumn(key, format="percent") for key in metrics if key.endswith("accuracy")})
+            st.caption(accuracy_intervals.run_interval(run.metrics, run.test_images) or accuracy_intervals.NO_INTERVAL)
         x_axis = st.radio("x axis", list(charts.X_AXES), horizontal=True, key="runs.x_axis")
         st.plotly_chart(charts.learning_curves(epochs, x=charts.X_AXES[x_axis]), width="stretch")
         if len(batches):

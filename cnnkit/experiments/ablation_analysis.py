@@ -10,6 +10,12 @@ its runs at the baseline. The effect is the mean of those per-seed differences, 
 the t-interval mean ± t(0.975, n - 1) · sd / √n over the n seeds that have both, cut to what the
 metric allows (an accuracy difference lies in [-1, 1]). Under `MIN_SEEDS` seeds there is no interval:
 with 2 seeds t(0.975, 1) = 12.7 and the interval spans nearly everything, which says nothing.
+
+Seed noise (`stats.seeds`): each cell's spread over its seeds (std and range), and per effect the
+pooled seed-to-seed std of the level's and the baseline's per-seed values (`noise`) and how many seeds
+per cell would tell the observed difference from that noise at 80 % power, two-sided 5 % level
+(`seeds_needed`). An effect smaller than its noise (|effect| < noise) is flagged: it needs about 17
+seeds or more, and a few seeds can't tell it from luck. Like the interval, both need `MIN_SEEDS` seeds.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ import pandas as pd
 from scipy import stats
 
 from cnnkit.errors import InputError
+from cnnkit.stats import seeds as seed_power
 from cnnkit.tracking import RESULT_METRICS
 
-EFFECT_COLUMNS = ("factor", "level", "baseline", "effect", "low", "high", "seeds")
+EFFECT_COLUMNS = ("factor", "level", "baseline", "effect", "low", "high", "seeds", "noise", "seeds_needed")
 CONFIDENCE = 0.95
 MIN_SEEDS = 3  # the fewest seeds an interval is given for
 USEFUL_SEEDS = 5  # t(0.975, 4) = 2.8: from here on the interval's width starts to tell something
 INTERVAL_COLUMN = "95 % interval"
+NOISE_COLUMN, NEEDED_COLUMN = "seed noise (std)", "seeds needed"  # effects_table's names of `noise`, `seeds_needed`
 
 
 def bounds(metric: str) -> tuple[float, float]:
@@ -60,19 +68,19 @@ def _levels(runs: pd.DataFrame, factor: str) -> list[str]:
 
 def cell_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per cell, in the ablation's order: the factor columns, then `runs` (runs with a value),
-    `mean` and `std` (sample std; nan for one run) of `metric`."""
+    `mean` and `std` (sample std; nan for one run), `low` and `high` (the lowest and highest seed) of `metric`."""
     table = by_factor(runs)
     factors = factors_of(runs)
     grouped = table.groupby(factors, sort=False)[metric]
-    summary = grouped.agg(runs="count", mean="mean", std="std").reset_index()
-    return summary
+    return grouped.agg(runs="count", mean="mean", std="std", low="min", high="max").reset_index()
 
 
 def main_effects(runs: pd.DataFrame, metric: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Each factor's main effect on `metric`, one row per non-baseline level, with the columns in
     `EFFECT_COLUMNS`: `effect` the mean per-seed difference from the baseline, `low`/`high` its
     t-interval at `confidence` cut to the differences `metric` allows (nan under `MIN_SEEDS` seeds),
-    `seeds` how many seeds it rests on."""
+    `seeds` how many seeds it rests on, `noise` and `seeds_needed` as the module says (nan and <NA>
+    under `MIN_SEEDS` seeds; `seeds_needed` <NA> also where no count up to `stats.seeds.MOST_SEEDS` does)."""
     table = by_factor(runs).dropna(subset=[metric])
     low_value, high_value = bounds(metric)
     rows = []
@@ -82,11 +90,41 @@ def main_effects(runs: pd.DataFrame, metric: str, confidence: float = CONFIDENCE
             continue
         per_seed = table.groupby(["seed", factor], sort=False)[metric].mean().unstack(factor)
         for level in levels[1:]:
-            differences = (per_seed[level] - per_seed[levels[0]]).dropna().to_numpy()
+            both = per_seed[[levels[0], level]].dropna()
+            differences = (both[level] - both[levels[0]]).to_numpy()
             effect, low, high = _interval(differences, confidence)
             low, high = np.clip([low, high], low_value - high_value, high_value - low_value)  # nan stays nan
-            rows.append((factor, level, levels[0], effect, low, high, len(differences)))
-    return pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
+            rows.append((factor, level, levels[0], effect, low, high, len(differences),
+                         *_noise(both[levels[0]], both[level])))
+    effects = pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
+    effects["seeds_needed"] = effects["seeds_needed"].astype("Int64")
+    return effects
+
+
+def _noise(baseline: pd.Series, level: pd.Series) -> tuple[float, int | None]:
+    """The pooled seed-to-seed std of a level's and its baseline's per-seed values, and the seeds per cell
+    that tell their difference from it; (nan, None) under `MIN_SEEDS` seeds."""
+    if len(baseline) < MIN_SEEDS:
+        return np.nan, None
+    return seed_power.pooled_std(baseline, level), seed_power.seeds_needed(baseline, level)
+
+
+def within_noise(effects: pd.DataFrame) -> np.ndarray:
+    """Per effect (`main_effects`' rows), whether it is smaller than its seed noise (False without a noise)."""
+    return (effects["effect"].abs() < effects["noise"]).to_numpy(dtype=bool)
+
+
+def noise_note(effects: pd.DataFrame, metric: str) -> str:
+    """One sentence per effect smaller than its seed noise, naming it and the seeds it needs; "" when none is."""
+    signed, number = _number(metric, signed=True), _number(metric)
+    return " ".join(
+        f"{row.factor} {row.level} vs {row.baseline} ({signed(row.effect)}) is smaller than its seed noise "
+        f"(std {number(row.noise)}): {_seeds_needed(row.seeds_needed)} seeds per cell would tell it from that noise at "
+        "80 % power." for row in effects[within_noise(effects)].itertuples())
+
+
+def _seeds_needed(needed) -> str:
+    return f"more than {seed_power.MOST_SEEDS:,}" if needed is None or needed is pd.NA else f"{int(needed):,}"
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -109,19 +147,26 @@ def _number(metric: str, signed: bool = False):
 
 
 def effects_table(effects: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """`main_effects` for a person: the effect and its interval as text, or why there is no interval."""
-    signed = _number(metric, signed=True)
+    """`main_effects` for a person: the effect and its interval as text, or why there is no interval; its
+    seed noise and the seeds per cell it needs ("–" where the interval says why not)."""
+    signed, number = _number(metric, signed=True), _number(metric)
     intervals = [f"[{signed(low)}, {signed(high)}]" if low == low else interval_note(seeds) or "–"
                  for low, high, seeds in zip(effects["low"], effects["high"], effects["seeds"])]
-    return effects.assign(effect=effects["effect"].map(signed), **{INTERVAL_COLUMN: intervals})[
-        ["factor", "level", "baseline", "effect", INTERVAL_COLUMN, "seeds"]]
+    needed = [_seeds_needed(count) if noise == noise else "–"
+              for noise, count in zip(effects["noise"], effects["seeds_needed"])]
+    return effects.assign(effect=effects["effect"].map(signed), **{INTERVAL_COLUMN: intervals,
+                          NOISE_COLUMN: effects["noise"].map(number), NEEDED_COLUMN: needed})[
+        ["factor", "level", "baseline", "effect", INTERVAL_COLUMN, "seeds", NOISE_COLUMN, NEEDED_COLUMN]]
 
 
 def cells_table(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """`cell_summary` for a person: mean and std as text; a cell of one run has no std ("n/a (1 seed)")."""
+    """`cell_summary` for a person: mean, std and the range over seeds as text; a cell of one run has no
+    std ("n/a (1 seed)") and its range is its one value."""
     number = _number(metric)
     spread = ["n/a (1 seed)" if runs == 1 else number(std) for runs, std in zip(cells["runs"], cells["std"])]
-    return cells.assign(mean=cells["mean"].map(number), std=spread)
+    ranges = [f"{number(low)} to {number(high)}" if runs > 1 else number(low)
+              for runs, low, high in zip(cells["runs"], cells["low"], cells["high"])]
+    return cells.drop(columns=["low", "high"]).assign(mean=cells["mean"].map(number), std=spread, range=ranges)
 
 
 def curve_bands(history: pd.DataFrame, groups: dict[str, str], metric: str, x: str = "epoch",
@@ -147,10 +192,12 @@ def report(runs: pd.DataFrame, metric: str) -> str:
         return "No runs of this ablation in the store."
     if metric not in RESULT_METRICS:
         raise InputError(f"Metric: '{metric}' is not one of {', '.join(RESULT_METRICS)}.")
+    effects = main_effects(runs, metric)
     return "\n".join([
-        f"{metric} per cell (mean and std over seeds):",
+        f"{metric} per cell (mean, std and range over seeds):",
         cells_table(cell_summary(runs, metric), metric).to_string(index=False),
         "",
         f"Main effects on {metric} (mean difference from each factor's first level, across seeds):",
-        effects_table(main_effects(runs, metric), metric).to_string(index=False),
+        effects_table(effects, metric).to_string(index=False),
+        *filter(None, [noise_note(effects, metric)]),
     ])

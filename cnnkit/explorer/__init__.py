@@ -7,20 +7,22 @@ out, each unit-tested without a browser.
 - `view_address`: a page's view in the address bar, for reloads and shared links;
   `ablation_address`: the Ablation page's choices there;
 - `comparison`: which comparisons fit the chosen runs; `verdict`: whether one is really better than
-  another; `calibration_view`: a run's calibration as the pages show it; `model_cache`: models loaded
-  once, in the background.
+  another; `accuracy_intervals`: accuracies with their 95 % intervals; `seed_spread`: how much runs
+  that differ only by seed spread; `calibration_view`: a run's calibration as the pages show it;
+  `model_cache`: models loaded once, in the background.
 """
 
 import importlib
 
 # The face's modules, each imported on first use (PEP 562): a page imports only what it draws, and the
 # app's frame can show its "Starting up" note (it needs only plain_text) before Keras and MLflow load.
-_MODULES = ("ablation_address", "calibration_view", "charts", "comparison", "job_view", "launch", "plain_text",
-            "run_filter", "run_pickers", "selection", "train_plan", "verdict", "view_address")
+_MODULES = ("ablation_address", "accuracy_intervals", "calibration_view", "charts", "comparison", "job_view", "launch",
+            "plain_text", "run_filter", "run_pickers", "seed_spread", "selection", "train_plan", "verdict", "view_address")
 
 __all__ = [
-    "ModelCache", "ablation_address", "calibration_view", "charts", "comparison", "job_view", "launch", "plain_text",
-    "run_filter", "run_pickers", "selection", "train_plan", "verdict", "view_address",
+    "ModelCache", "ablation_address", "accuracy_intervals", "calibration_view", "charts", "comparison", "job_view",
+    "launch", "plain_text", "run_filter", "run_pickers", "seed_spread", "selection", "train_plan", "verdict",
+    "view_address",
 ]
 
 

@@ -31,6 +31,15 @@ def spread(values) -> SeedSpread:
                       seeds=int(values.size))
 
 
+def pooled_std(a_values, b_values) -> float:
+    """The seed noise of two cells: their pooled sample standard deviation, each cell's variance weighted
+    by its degrees of freedom (the t-test's). Needs two seeds in each cell."""
+    a, b = spread(a_values), spread(b_values)
+    if a.seeds < 2 or b.seeds < 2:
+        raise ValueError("the spread needs at least two seeds per cell")
+    return math.sqrt(((a.seeds - 1) * a.std ** 2 + (b.seeds - 1) * b.std ** 2) / (a.seeds + b.seeds - 2))
+
+
 def power(effect: float, seeds: int, alpha: float = ALPHA) -> float:
     """Power of the two-sided two-sample t-test with `seeds` per cell for a standardised difference
     `effect` (difference / pooled standard deviation): the noncentral t's mass beyond ± the critical value."""
@@ -45,9 +54,7 @@ def seeds_needed(a_values, b_values, target: float = POWER, alpha: float = ALPHA
     pooled seed-to-seed spread, with power `target`; None when no number up to `MOST_SEEDS` does
     (no difference at all, or one far smaller than the noise). Needs two seeds in each cell."""
     a, b = spread(a_values), spread(b_values)
-    if a.seeds < 2 or b.seeds < 2:
-        raise ValueError("the spread needs at least two seeds per cell")
-    pooled = math.sqrt(((a.seeds - 1) * a.std ** 2 + (b.seeds - 1) * b.std ** 2) / (a.seeds + b.seeds - 2))
+    pooled = pooled_std(a_values, b_values)
     difference = abs(b.mean - a.mean)
     if difference == 0:
         return None

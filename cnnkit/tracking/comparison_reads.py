@@ -21,13 +21,14 @@ from cnnkit.config import TrainConfig, field_names, load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.tracking._store_client import StoreClient, display_names, duration_s
+from cnnkit.tracking.dataset_inputs import evaluated_images
 from cnnkit.tracking.lineage import Lineage, lineage_of
 from cnnkit.tracking.run_schema import (
     CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, EPOCHS_TRAINED, EVALUATION_FILES, EVALUATION_FOLDER, MISTAKE_IMAGES,
     MISTAKES, PER_CLASS, RESULT_METRICS, TEST_FINGERPRINT_TAG,
 )
 
-RESULT_COLUMNS = ("run_id", "run", "status", *RESULT_METRICS, "epochs", "wall_s")
+RESULT_COLUMNS = ("run_id", "run", "status", *RESULT_METRICS, "test_images", "epochs", "wall_s")
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,16 +49,19 @@ class RunComparisons(StoreClient):
         """One row per run, in the given order (an id given twice counts once), with the columns
         in `RESULT_COLUMNS`. `run` is the run's name, with a short id suffix where names clash;
         `epochs` the epochs it trained (fewer than set after early stopping); `wall_s` its wall
-        time, so far while it is RUNNING. Metrics a run never logged are nan."""
+        time, so far while it is RUNNING; `test_images` how many test images its test metrics count (<NA>:
+        logged before runs recorded it). Metrics a run never logged are nan."""
         runs = self._runs(run_ids)
         now_ms = time.time() * 1000
         rows = [
             (run.info.run_id, name, run.info.status, *(run.data.metrics.get(key, math.nan) for key in RESULT_METRICS),
-             run.data.metrics.get(EPOCHS_TRAINED, run.data.params.get("epochs")), duration_s(run.info, now_ms))
+             evaluated_images(run), run.data.metrics.get(EPOCHS_TRAINED, run.data.params.get("epochs")),
+             duration_s(run.info, now_ms))
             for run, name in zip(runs, display_names(runs))
         ]
         frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-        frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")
+        for column in ("test_images", "epochs"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
         return frame
 
     def params_diff(self, run_ids: list[str]) -> pd.DataFrame:

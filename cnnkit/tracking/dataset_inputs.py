@@ -47,6 +47,17 @@ def training_digest(run: Run) -> str | None:
                 None)
 
 
+def evaluated_images(run: Run) -> int | None:
+    """How many test images `run` was evaluated on (its test input's `num_rows`); None for a run logged
+    without dataset inputs."""
+    inputs = run.inputs.dataset_inputs if run.inputs else []
+    found = next((found.dataset for found in inputs
+                  if any(tag.key == DATASET_CONTEXT_TAG and tag.value == DATASET_CONTEXTS["test"] for tag in found.tags)),
+                 None)
+    rows = json.loads(found.profile or "{}").get("num_rows") if found is not None else None
+    return int(rows) if isinstance(rows, int) else None
+
+
 def _source(dataset: str, path: str) -> tuple[str, dict[str, str]]:
     """An official dataset by its name; an upload by the name it was uploaded under, never where the
     server keeps it; any other path as the dataset path setting holds it (a run's params show it too)."""

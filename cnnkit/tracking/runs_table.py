@@ -15,14 +15,15 @@ from mlflow.exceptions import MlflowException
 from cnnkit.config import describe_tricks
 from cnnkit.errors import InputError, one_line
 from cnnkit.tracking._store_client import StoreClient, duration_s, gc_paused, one_of_ids
-from cnnkit.tracking.dataset_inputs import training_digest
+from cnnkit.tracking.dataset_inputs import evaluated_images, training_digest
 from cnnkit.tracking.run_schema import RESERVED_TAG_PREFIXES, TEST_ACCURACY, TIME_TO_METRICS, VAL_ACCURACY
 from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT
 
 # The results right after the name, where a wide table still shows them: the accuracies, then how long
 # training took to reach each validation accuracy of `run_schema.VAL_ACCURACY_THRESHOLDS` (nan: never).
+# `test_images`: how many test images the run was evaluated on (<NA>: logged before runs recorded it).
 RUN_COLUMNS = ("run_id", "name", TEST_ACCURACY, VAL_ACCURACY, *TIME_TO_METRICS, "status", "dataset", "arch", "tricks",
-               "epochs", "duration_s", "start_time", "tags")
+               "epochs", "duration_s", "start_time", "tags", "test_images")
 UNKNOWN = "—"  # a settings column of a run another tool wrote
 CNNKIT_PARAMS = {"dataset", "arch"}  # every run cnnkit wrote has them, since its first version
 
@@ -39,6 +40,7 @@ class RunSummary:
     tags: dict[str, str]
     started: datetime | None = None  # UTC; None when the store has no start time
     data_digest: str | None = None  # the MLflow digest of the data it trained on; None: logged without one
+    test_images: int | None = None  # how many test images it was evaluated on; None: logged without dataset inputs
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class RunsTable(StoreClient):
         return RunSummary(run_id, found.info.run_name, found.info.status, dict(found.data.params),
                           dict(found.data.metrics), dict(found.data.tags),
                           datetime.fromtimestamp(started / 1000, timezone.utc) if started else None,
-                          training_digest(found))
+                          training_digest(found), evaluated_images(found))
 
     def runs_frame(self, experiment: str = DEFAULT_EXPERIMENT, max_results: int = 5000) -> pd.DataFrame:
         """One row per run of `experiment` (deleted runs left out), newest first, with the
@@ -118,10 +120,11 @@ def _frame_of_runs(runs: list[Run]) -> pd.DataFrame:
         rows.append((
             info.run_id, info.run_name, metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
             *(metrics.get(key, math.nan) for key in TIME_TO_METRICS), info.status, *_settings_columns(params),
-            duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags),
+            duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags), evaluated_images(run),
         ))
     frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
-    frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")
+    for column in ("test_images", "epochs"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     frame["start_time"] = pd.to_datetime(frame["start_time"], unit="ms", utc=True)
     return frame
 

@@ -10,7 +10,7 @@ from scipy import stats
 
 from cnnkit.explorer import charts, comparison
 from cnnkit.experiments.ablation_analysis import (
-    cell_summary, cells_table, curve_bands, effects_table, main_effects, report,
+    cell_summary, cells_table, curve_bands, effects_table, main_effects, noise_note, report, within_noise,
 )
 
 # accuracy = 0.80 + 0.10 (flip on) + 0.02 (batch norm off) + a seed's own offset, plus noise on flip's runs
@@ -102,6 +102,50 @@ def test_one_seed_cells_show_no_std_in_words_never_none():
     assert three["std"].tolist()[0] == f"{np.std([0.80, 0.81, 0.78], ddof=1) * 100:.2f} %"
     losses = cells_table(cell_summary(frame.rename(columns={"test_accuracy": "test_loss"}), "test_loss"), "test_loss")
     assert losses["mean"].tolist()[0] == f"{np.mean([0.80, 0.81, 0.78]):.4f}"
+
+
+def test_each_cell_shows_its_seed_to_seed_range_beside_its_std():
+    summary = cell_summary(runs(), "test_accuracy")
+    assert (summary["low"][0], summary["high"][0]) == (pytest.approx(0.78), pytest.approx(0.81))  # 0.80, 0.81, 0.78
+    shown = cells_table(summary, "test_accuracy")
+    assert list(shown.columns) == ["flip", "batch_norm", "runs", "mean", "std", "range"]
+    assert shown["range"][0] == "78.00 % to 81.00 %"
+    assert cells_table(cell_summary(runs()[runs()["seed"] == 1], "test_accuracy"), "test_accuracy")["range"][0] == "81.00 %"
+
+
+def test_each_effect_has_its_pooled_seed_noise_and_the_seeds_per_cell_that_tell_it_at_80_percent_power():
+    effects = main_effects(runs(), "test_accuracy").set_index("factor")
+    # per seed, batch norm's levels averaged over flip: on 0.85, 0.875, 0.825 (sd 0.025), off the same + 0.02
+    norm = effects.loc["batch_norm"]
+    assert norm["noise"] == pytest.approx(0.025)
+    assert norm["seeds_needed"] == 26  # d = 0.02 / 0.025 = 0.8: Cohen's (1988) Table 2.4.1 gives 26 per group
+    # flip: off 0.81, 0.82, 0.79; on 0.91, 0.95, 0.88; their pooled sample sd by hand
+    flip = effects.loc["flip"]
+    pooled = math.sqrt((np.var([0.81, 0.82, 0.79], ddof=1) + np.var([0.91, 0.95, 0.88], ddof=1)) / 2)
+    assert flip["noise"] == pytest.approx(pooled) and flip["seeds_needed"] == 3  # d ≈ 3.9
+    assert within_noise(effects.reset_index()).tolist() == [False, True]
+    shown = effects_table(effects.reset_index(), "test_accuracy")
+    assert shown[["seed noise (std)", "seeds needed"]].values.tolist() == [["2.71 %", "3"], ["2.50 %", "26"]]
+
+
+def test_an_effect_smaller_than_its_seed_noise_is_named_in_a_sentence_and_only_then():
+    effects = main_effects(runs(), "test_accuracy")
+    assert noise_note(effects, "test_accuracy") == (
+        "batch_norm off vs on (+2.00 %) is smaller than its seed noise (std 2.50 %): 26 seeds per cell would tell "
+        "it from that noise at 80 % power.")
+    assert noise_note(effects, "test_accuracy") in report(runs(), "test_accuracy")
+    bigger = runs().assign(test_accuracy=lambda frame: frame["test_accuracy"]
+                           + 0.05 * frame["cell"].map(lambda cell: cell["batch_norm"] == "off"))
+    assert noise_note(main_effects(bigger, "test_accuracy"), "test_accuracy") == ""
+    assert "smaller than its seed noise" not in report(bigger, "test_accuracy")
+
+
+def test_under_three_seeds_there_is_no_seed_noise_nor_seeds_needed_and_nothing_is_called_smaller():
+    frame = runs()
+    two_seeds = main_effects(frame[frame["seed"] < 2], "test_accuracy")
+    assert two_seeds["noise"].isna().all() and two_seeds["seeds_needed"].isna().all()
+    assert not within_noise(two_seeds).any() and noise_note(two_seeds, "test_accuracy") == ""
+    assert effects_table(two_seeds, "test_accuracy")["seeds needed"].tolist() == ["–", "–"]
 
 
 def test_curve_bands_are_the_mean_and_std_per_group_and_epoch():

@@ -64,3 +64,27 @@ def test_a_loss_band_stops_at_zero():
     bands = pd.DataFrame({"group": ["a", "a"], "epoch": [1, 2], "mean": [0.3, 0.1], "std": [0.1, 0.2], "runs": [3, 3]})
     band, line = charts.band_curves(bands, "val_loss").data
     assert list(band.y) == pytest.approx([0.4, 0.3, 0.0, 0.2]) and line.error_y.array is None
+
+
+def test_an_effect_smaller_than_its_seed_noise_is_a_grey_diamond_inside_its_grey_band_and_the_title_says_so():
+    effects = pd.DataFrame({"factor": ["flip", "batch_norm"], "level": ["horizontal", "False"],
+                            "baseline": ["none", "True"], "effect": [0.05, -0.002], "low": [0.01, -0.01],
+                            "high": [0.09, 0.006], "seeds": [3, 3], "noise": [0.01, 0.004],
+                            "seeds_needed": pd.array([2, 52], dtype="Int64")})
+    fig = charts.effects_chart(effects, "test_accuracy")
+    dots = fig.data[0]
+    assert list(dots.marker.symbol) == ["circle", "diamond"] and dots.marker.color[0] != dots.marker.color[1]
+    bands = [shape for shape in fig.layout.shapes if shape.layer == "below"]
+    assert [(band.x0, band.x1, band.y0) for band in bands] == [(-0.01, 0.01, 0), (-0.004, 0.004, 1)]
+    assert "Grey diamond: smaller than its seed noise (1 of 2 effects)" in fig.layout.title.text
+    assert "smaller than its seed noise" in dots.customdata[1] and "smaller" not in dots.customdata[0]
+
+
+def test_effects_larger_than_their_noise_or_without_one_are_not_called_smaller():
+    effects = pd.DataFrame({"factor": ["flip", "batch_norm"], "level": ["horizontal", "False"],
+                            "baseline": ["none", "True"], "effect": [0.05, 0.0], "low": [0.01, float("nan")],
+                            "high": [0.09, float("nan")], "seeds": [3, 2], "noise": [0.01, float("nan")],
+                            "seeds_needed": pd.array([2, pd.NA], dtype="Int64")})
+    fig = charts.effects_chart(effects, "test_accuracy")
+    assert "diamond" not in list(fig.data[0].marker.symbol) and "seed noise" not in fig.layout.title.text
+    assert len([shape for shape in fig.layout.shapes if shape.layer == "below"]) == 1  # no noise under 3 seeds

@@ -122,6 +122,27 @@ def test_many_results_bars_stand_their_values_up_and_long_run_names_wrap_instead
     assert top >= 100 + 0.2 * (100 - bottom)  # standing values need more room above 100 %
 
 
+def test_test_accuracy_bars_carry_scipys_wilson_interval_of_each_runs_k_of_its_own_n():
+    from scipy.stats import binomtest
+
+    results = pd.DataFrame({"run": ["big", "small", "old"], "final_accuracy": [0.99, 0.99, 0.99],
+                            "test_accuracy": [9_812 / 10_000, 350 / 360, 0.97],
+                            "test_top3_accuracy": [0.999, 359 / 360, 0.99],
+                            "test_images": pd.array([10_000, 360, pd.NA], dtype="Int64")})
+    fig = charts.results_bars(results)
+    train, test, top3 = fig.data
+    assert train.error_y.array is None and train.texttemplate == "%{y:.2f}"  # no n for the training accuracy
+    assert test.name == "test accuracy (95 % interval)" and test.texttemplate is None  # no value under the bar
+    assert "95 % interval %{customdata[0]:.2f} to %{customdata[1]:.2f}" in test.hovertemplate
+    for bar, rights in ((test, (9_812, 350)), (top3, (9_990, 359))):
+        for i, (k, n) in enumerate(zip(rights, (10_000, 360))):
+            wilson = binomtest(k, n).proportion_ci(method="wilson")
+            assert (bar.y[i] - bar.error_y.arrayminus[i], bar.y[i] + bar.error_y.array[i]) == (
+                pytest.approx(100 * wilson.low), pytest.approx(100 * wilson.high))
+        assert np.isnan(bar.error_y.array[2]) and np.isnan(bar.error_y.arrayminus[2])  # n unknown: no bar
+    assert fig.layout.yaxis.range[0] < 100 * binomtest(350, 360).proportion_ci(method="wilson").low  # bars fit
+
+
 def test_results_bars_without_accuracies_says_so():
     for results in (pd.DataFrame(), pd.DataFrame({"run": ["a"], "test_loss": [0.1]}),
                     pd.DataFrame({"run": ["a"], "test_accuracy": [np.nan]})):

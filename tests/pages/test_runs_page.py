@@ -157,8 +157,9 @@ def test_a_search_mlflow_cannot_run_is_said_on_the_page_and_the_selection_kept(a
 def test_the_table_shows_the_results_beside_a_bounded_name_and_claims_no_order_a_header_click_could_change(app, runs):
     at = app.switch_page("app_pages/runs.py").run()
     table = at.dataframe[0]
-    assert list(table.value.columns[:7]) == ["name", "test_accuracy", "val_accuracy", "time_to_val_acc_90",
-                                             "time_to_val_acc_95", "time_to_val_acc_98", "time_to_val_acc_99"]
+    assert list(table.value.columns[:8]) == ["name", "test_accuracy", "test_interval", "val_accuracy",
+                                             "time_to_val_acc_90", "time_to_val_acc_95", "time_to_val_acc_98",
+                                             "time_to_val_acc_99"]
     columns = json.loads(table.proto.columns)
     assert columns["name"]["width"] == "medium"  # a long ablation name can't push the results off screen
     assert (columns["time_to_val_acc_90"]["label"], columns["time_to_val_acc_90"]["type_config"]["format"]) == (

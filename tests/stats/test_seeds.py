@@ -46,3 +46,11 @@ def test_no_count_of_seeds_tells_no_difference_or_a_tiny_one():
 def test_a_spread_needs_two_seeds_per_cell():
     with pytest.raises(ValueError):
         seeds.seeds_needed([0.98], [0.97, 0.99])
+
+
+def test_the_pooled_seed_noise_weights_each_cells_variance_by_its_degrees_of_freedom():
+    a, b = [0.97, 0.98, 0.99], [0.95, 0.99]  # variances 1e-4 (2 df) and 8e-4 (1 df)
+    assert seeds.pooled_std(a, b) == pytest.approx(math.sqrt((2 * 1e-4 + 1 * 8e-4) / 3))
+    assert seeds.pooled_std(a, a) == pytest.approx(statistics.stdev(a))
+    with pytest.raises(ValueError):
+        seeds.pooled_std([0.98], b)

@@ -11,7 +11,7 @@ from mlflow.types.schema import Schema
 from cheap_runs import finished_run, run_on_data
 from cnnkit.config import TrainConfig
 from cnnkit.datasets import load_dataset, save_upload
-from cnnkit.tracking.dataset_inputs import dataset_inputs, training_digest
+from cnnkit.tracking.dataset_inputs import dataset_inputs, evaluated_images, training_digest
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +73,9 @@ def test_logging_the_inputs_again_changes_nothing(run_store, client, digits):
     for _ in range(2):  # a resumed run logs its data again
         logger.log_datasets(digits, "", digits.fingerprint(), digits.test_fingerprint())
     assert len(client.get_run(logger.run_id).inputs.dataset_inputs) == 3
+
+
+def test_a_run_says_how_many_test_images_it_was_evaluated_on_from_its_test_input(run_store, client, digits):
+    logged, plain = run_on_data(run_store, "logged"), finished_run(run_store)
+    assert evaluated_images(client.get_run(logged)) == len(digits.y_test) == digits.split_counts()["test"]
+    assert evaluated_images(client.get_run(plain)) is None  # logged before runs had dataset inputs

@@ -145,3 +145,16 @@ def test_a_run_says_the_digest_of_the_data_it_trained_on_when_it_logged_one(run_
     logged, plain = run_on_data(run_store, "logged"), finished_run(run_store)
     assert run_store.run(logged).data_digest == load_dataset("digits").fingerprint()[:16]
     assert run_store.run(plain).data_digest is None  # logged before runs had dataset inputs
+
+
+def test_the_runs_table_a_run_and_the_results_table_carry_each_runs_count_of_test_images(run_store):
+    from cnnkit.datasets import load_dataset
+
+    logged, plain = run_on_data(run_store, "logged"), finished_run(run_store)
+    tested = len(load_dataset("digits").y_test)
+    frame = run_store.runs_frame().set_index("run_id")
+    assert frame.loc[logged, "test_images"] == tested and frame.loc[plain, "test_images"] is pd.NA
+    assert run_store.runs_page().runs.set_index("run_id").loc[logged, "test_images"] == tested
+    assert run_store.run(logged).test_images == tested and run_store.run(plain).test_images is None
+    results = run_store.results_table([logged, plain])
+    assert results["test_images"].tolist()[0] == tested and results["test_images"].tolist()[1] is pd.NA

@@ -8,6 +8,7 @@ says what is missing instead of raising. One module per view; pages use this fac
 
 from cnnkit.explorer.charts._style import OTHER, RIGHT, WRONG
 from cnnkit.explorer.charts.ablation import band_curves, effects_chart
+from cnnkit.explorer.charts.class_accuracy import class_accuracy
 from cnnkit.explorer.charts.classify import computer_vs_human, gallery, probability_bars
 from cnnkit.explorer.charts.compare import RESULT_METRICS, compare_curves, per_class_scores, results_bars
 from cnnkit.explorer.charts.confusion import confusion_difference, confusion_matrix
@@ -21,10 +22,11 @@ from cnnkit.explorer.charts.smoothing import ema, moving_average
 from cnnkit.explorer.charts.system import system_use
 from cnnkit.explorer.charts.training import X_AXES, batch_loss, learning_curves, learning_rate, lr_finder
 
-_CHARTS = (band_curves, batch_loss, class_distribution, compare_curves, computer_vs_human, confusion_difference,
-           confusion_matrix, effects_chart, ema, feature_map_grid, gallery, grad_cam, grad_cam_overlay, image_grid,
-           learning_curves, learning_rate, lr_finder, moving_average, per_class_scores, png, probability_bars,
-           reliability_diagram, results_bars, samples_by_class, search_parallel_coordinates, system_use)
+_CHARTS = (band_curves, batch_loss, class_accuracy, class_distribution, compare_curves, computer_vs_human,
+           confusion_difference, confusion_matrix, effects_chart, ema, feature_map_grid, gallery, grad_cam,
+           grad_cam_overlay, image_grid, learning_curves, learning_rate, lr_finder, moving_average, per_class_scores,
+           png, probability_bars, reliability_diagram, results_bars, samples_by_class, search_parallel_coordinates,
+           system_use)
 # Named from the functions themselves: a chart's name can be a metric's (batch_loss), which only
 # run_schema spells out.
 __all__ = ["GRAD_CAM_CAPTION", "HEAT_SHOWN_FROM", "OTHER", "RESULT_METRICS", "RIGHT", "WRONG", "X_AXES",

@@ -58,27 +58,44 @@ def band_curves(bands: pd.DataFrame, metric: str, x: str = "epoch") -> go.Figure
 def effects_chart(effects: pd.DataFrame, metric: str) -> go.Figure:
     """Each factor level's effect on `metric` against its baseline as a dot with its 95 % interval
     (`ablation_analysis.main_effects`); a line at 0, no effect. An effect without an interval (too
-    few seeds) is a hollow dot without a bar, and the chart says why."""
+    few seeds) is a hollow dot without a bar, and the chart says why. Each effect's seed noise (its
+    `noise`, ± the seed-to-seed std) is a grey band around 0 on its row; an effect inside its band,
+    smaller than its seed noise, is a grey diamond, and the title says so."""
     label = _metric_label(metric)
     title = f"Effect on {label} against each factor's first level, 95 % interval across seeds"
     if effects.empty:
         return _note(title, "no finished runs to measure effects on yet")
     names = [f"{row.factor}: {row.level} vs {row.baseline}" for row in effects.itertuples()]
-    effect, low, high = (effects[column].to_numpy(float) for column in ("effect", "low", "high"))
-    has_interval = ~np.isnan(low)
+    effects = effects.assign(noise=effects.get("noise", np.nan))
+    effect, low, high, noise = (effects[column].to_numpy(float) for column in ("effect", "low", "high", "noise"))
+    has_interval, within = ~np.isnan(low), ablation_analysis.within_noise(effects)
     value_format = ":+.2%" if "accuracy" in metric else ":+.4f"
-    notes = [ablation_analysis.interval_note(seeds) or "95 % interval" for seeds in effects["seeds"]]
+    spread_format = "{:.2%}" if "accuracy" in metric else "{:.4f}"
+    notes = [(ablation_analysis.interval_note(seeds) or "95 % interval")
+             + (f"<br>seed noise ± {spread_format.format(spread)}" if spread == spread else "")
+             + ("<br>smaller than its seed noise" if inside else "")
+             for seeds, spread, inside in zip(effects["seeds"], noise, within)]
+    color = np.where(within, OTHER, SPLIT_COLORS["test"])
     fig = go.Figure(go.Scatter(
-        x=effect, y=names, mode="markers", customdata=notes,
-        marker=dict(size=10, color=SPLIT_COLORS["test"], symbol=np.where(has_interval, "circle", "circle-open"),
-                    line=dict(width=2, color=SPLIT_COLORS["test"])),
+        x=effect, y=names, mode="markers", customdata=notes, name="effect (95 % interval)",
+        marker=dict(size=10, color=color, symbol=np.where(within, "diamond", np.where(has_interval, "circle", "circle-open")),
+                    line=dict(width=2, color=color)),
         error_x=dict(type="data", symmetric=False, array=high - effect, arrayminus=effect - low),  # nan: no bar
         hovertemplate=f"%{{y}}<br>effect %{{x{value_format}}}<br>%{{customdata}}<extra></extra>"))
     fig.add_vline(x=0, line_color=OTHER, line_dash="dash")
+    banded = np.flatnonzero(~np.isnan(noise))
+    for row in banded:  # under the dots; the category axis puts row i at y = i
+        fig.add_shape(type="line", x0=-noise[row], x1=noise[row], y0=row, y1=row, layer="below",
+                      name="seed noise (± the seed-to-seed std)", showlegend=bool(row == banded[0]),
+                      line=dict(width=14, color=_translucent(OTHER, 0.35)))
+    fig.update_layout(showlegend=len(banded) > 0)
+    if within.any():
+        title += (f"<br><sup>Grey diamond: smaller than its seed noise ({within.sum()} of {len(within)} effects); more "
+                  "seeds per cell would be needed to tell it from luck</sup>")
     if not has_interval.all():
         fewest = int(effects["seeds"][~has_interval].min())
         fig.add_annotation(text=f"No bar: {ablation_analysis.interval_note(fewest)}", xref="paper", yref="paper",
                            x=0, y=1, yanchor="bottom", xanchor="left", showarrow=False, font=dict(color=OTHER))
     fig.update_xaxes(title=f"Difference in {label}", tickformat=".1%" if "accuracy" in metric else None)
-    fig.update_yaxes(autorange="reversed")
-    return _style(fig, title, height=120 + 40 * len(names))
+    fig.update_yaxes(autorange="reversed", type="category")
+    return _style(fig, title, height=(160 if within.any() else 120) + 40 * len(names))

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+import cnnkit.explorer.accuracy_intervals as accuracy_intervals
 import cnnkit.explorer.plain_text as plain_text
 from cnnkit.explorer.charts._axes import _count_axis, _log_axis, _spans_decades, _value_range
 from cnnkit.explorer.charts._style import (RUN_COLORS, RUN_IN_HOVER, SPLIT_COLORS, _metric_label,
@@ -101,6 +102,9 @@ def results_bars(results: pd.DataFrame) -> go.Figure:
     seed 002's plt.ylim(97, 100): from a whole percent a bit below the lowest value up to 100 %,
     with room above for the values written over the bars (standing up when there are more than
     UPRIGHT_BAR_LABELS bars). Run names wrap onto several lines instead of slanting across the chart.
+    With a column `test_images` (n, as `RunStore.results_table`), the test accuracies (top-k too:
+    shares of the same images) get error bars, their 95 % Wilson intervals, and their values and
+    intervals go into the hover instead of over the bars, where the error bars would cross them.
     """
     title = "Accuracy of each run"
     metrics = [m for m in RESULT_METRICS if m in results and pd.to_numeric(results[m], errors="coerce").notna().any()]
@@ -111,12 +115,24 @@ def results_bars(results: pd.DataFrame) -> go.Figure:
     percents = results[metrics].apply(pd.to_numeric, errors="coerce") * 100
     across = len(runs) * len(metrics) <= UPRIGHT_BAR_LABELS
     fig = go.Figure()
+    lows = []
     for metric in metrics:
         name, color = RESULT_METRICS[metric]
-        fig.add_bar(x=runs, y=percents[metric].to_numpy(dtype=float), name=name, marker_color=color,
-                    texttemplate="%{y:.2f}", textposition="outside", textangle=0 if across else -90, cliponaxis=False,
-                    hovertemplate=f"%{{x}}<br>{name}: %{{y:.2f}}%<extra></extra>")
-    low = float(np.nanmin(percents.to_numpy(dtype=float)))
+        values = percents[metric].to_numpy(dtype=float)
+        found = np.array([accuracy_intervals.bounds(accuracy, images) for accuracy, images in
+                          zip(results[metric], results["test_images"])]) * 100 \
+            if metric.startswith(run_schema.TEST_PREFIX) and "test_images" in results else np.full((len(runs), 2), np.nan)
+        barred = bool(np.isfinite(found[:, 0]).any())
+        lows.append(found[:, 0])
+        fig.add_bar(x=runs, y=values, name=name + (" (95 % interval)" if barred else ""), marker_color=color,
+                    error_y=dict(type="data", symmetric=False, array=found[:, 1] - values, arrayminus=values - found[:, 0],
+                                 color="#444", thickness=1.5) if barred else None,
+                    customdata=found, texttemplate=None if barred else "%{y:.2f}", textposition="outside",
+                    textangle=0 if across else -90, cliponaxis=False,
+                    hovertemplate=f"%{{x}}<br>{name}: %{{y:.2f}}%"
+                                  + (" (95 % interval %{customdata[0]:.2f} to %{customdata[1]:.2f})" if barred else "")
+                                  + "<extra></extra>")
+    low = float(np.nanmin(np.concatenate([percents.to_numpy(dtype=float).ravel(), *lows])))
     bottom = max(0, math.floor(low - max(0.5, 0.25 * (100 - low))))
     step = next(step for step in (0.5, 1, 2, 5, 10, 20) if (100 - bottom) / step <= 8)
     fig.update_layout(barmode="group", uniformtext=dict(minsize=8, mode="hide"))
