@@ -6,7 +6,8 @@
 - `loop`: train a run, resume a stopped one, fork one from a snapshot; a run always ends logged;
 - `logged_training`: one run's work: its data, network (`network`), fit with its Keras callbacks
   (`callbacks`), test predictions (`prediction`), evaluation (`evaluation`) and results;
-- `range_test`: the learning-rate range test (lr_range_test);
+- `range_test`: the learning-rate range test (lr_range_test); `corruption_sweep`: a finished run's
+  accuracy under image corruptions (sweep_run, sweep_model);
 - beside them: `tricks` (optimizer, schedules, input layers), `accelerators` (devices), `checkpoint`,
   `epoch_snapshots` and `snapshot_plan`, `forks`.
 
@@ -26,6 +27,7 @@ from cnnkit.training.progress import (
 _ON_FIRST_USE = {
     "train": "loop", "resume": "loop", "fork": "loop", "forkable": "loop", "resumable": "loop",
     "lr_range_test": "range_test", "MISTAKE_IMAGES": "logged_training",
+    "sweep_run": "corruption_sweep", "sweep_model": "corruption_sweep",
     "accelerators": "accelerators", "describe_devices": "accelerators", "enable_memory_growth": "accelerators",
     "checkpoint": "checkpoint", "forks": "forks", "evaluate": "evaluation", "disk_budget": "snapshot_plan",
     "augment_samples": "tricks", "schedule_preview": "tricks",
@@ -35,7 +37,7 @@ __all__ = [  # the names of _ON_FIRST_USE too (tests/test_imports.py reads this 
     "USER_CANCEL", "Cancelled", "LossDiverged", "Progress", "ProgressCallback", "RangeTest", "RunResult",
     "StopRequest", "failure_message", "train", "resume", "fork", "forkable", "resumable", "lr_range_test",
     "MISTAKE_IMAGES", "accelerators", "describe_devices", "enable_memory_growth", "checkpoint", "forks", "evaluate",
-    "disk_budget", "augment_samples", "schedule_preview",
+    "disk_budget", "augment_samples", "schedule_preview", "sweep_run", "sweep_model",
 ]
 
 
