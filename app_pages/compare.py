@@ -15,6 +15,7 @@ from app_pages.common import (
 )
 from app_pages.compare_confusion import confusion_view
 from app_pages.compare_verdict import verdict_view
+from app_pages.corruption_panel import corruption_maps
 from app_pages.system_panel import system_section
 
 store = run_store()
@@ -122,6 +123,7 @@ if results_tab.open:
             "wall_s": st.column_config.NumberColumn("wall time (s)", format="%.0f")})
         verdict_view(chosen, names)
         st.plotly_chart(charts.results_bars(results), width="stretch")
+        corruption_maps(store, names)
 
 evaluation_tabs = ((confusion_tab, "confusion"), (classes_tab, "per_class"), (mistakes_tab, "mistakes"))
 evaluations, comparable = {}, None

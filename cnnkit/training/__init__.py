@@ -27,7 +27,7 @@ from cnnkit.training.progress import (
 _ON_FIRST_USE = {
     "train": "loop", "resume": "loop", "fork": "loop", "forkable": "loop", "resumable": "loop",
     "lr_range_test": "range_test", "MISTAKE_IMAGES": "logged_training",
-    "sweep_run": "corruption_sweep", "sweep_model": "corruption_sweep",
+    "sweep_run": "corruption_sweep", "sweep_model": "corruption_sweep", "SWEEP_IMAGES": "corruption_sweep",
     "accelerators": "accelerators", "describe_devices": "accelerators", "enable_memory_growth": "accelerators",
     "checkpoint": "checkpoint", "forks": "forks", "evaluate": "evaluation", "disk_budget": "snapshot_plan",
     "augment_samples": "tricks", "schedule_preview": "tricks",
@@ -38,6 +38,7 @@ __all__ = [  # the names of _ON_FIRST_USE too (tests/test_imports.py reads this 
     "StopRequest", "failure_message", "train", "resume", "fork", "forkable", "resumable", "lr_range_test",
     "MISTAKE_IMAGES", "accelerators", "describe_devices", "enable_memory_growth", "checkpoint", "forks", "evaluate",
     "disk_budget", "augment_samples", "schedule_preview", "sweep_run", "sweep_model",
+    "SWEEP_IMAGES",
 ]
 
 

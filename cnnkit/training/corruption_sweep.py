@@ -17,7 +17,7 @@ from cnnkit.models import corruptions
 from cnnkit.tracking import run_schema
 from cnnkit.training.progress import Progress, RunResult, check_cancel
 
-DEFAULT_IMAGES = 2000  # test images swept unless told otherwise
+SWEEP_IMAGES = 2000  # test images swept unless told otherwise
 BATCH_SIZE = 500  # images corrupted and predicted at once; a stop request is heard between batches
 PHASE = "corruption sweep"
 
@@ -86,10 +86,10 @@ def sweep_run(run_id: str, tracking_uri: str | None = None, *, images: int | Non
                      cancel: threading.Event | None = None,
                      on_progress: Callable[[Progress], None] | None = None) -> RunResult:
     """Sweep finished run `run_id`'s model (its SHA-256 checked) on the first `images` images of its test
-    split (None: DEFAULT_IMAGES; loaded again as the run split it) and log the result on the run (`RunStore.log_corruption_sweep`).
+    split (None: SWEEP_IMAGES; loaded again as the run split it) and log the result on the run (`RunStore.log_corruption_sweep`).
     Returns the run as FINISHED with the sweep's metrics; raises Cancelled when stopped (nothing logged),
     InputError when the run has no model or its data can't be loaded."""
-    images = DEFAULT_IMAGES if images is None else images
+    images = SWEEP_IMAGES if images is None else images
     if isinstance(images, bool) or not isinstance(images, int) or images < 1:
         raise InputError(f"Images: how many test images to corrupt must be a whole number of at least 1, got {images!r}.")
     store = tracking.RunStore(tracking_uri)
