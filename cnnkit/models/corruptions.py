@@ -84,7 +84,7 @@ def corrupt(images, name: str, severity: int, seed: int = 0) -> np.ndarray:
     value = parameter(name, severity, images.shape[-1])
     if name == "jpeg_compression":
         return _jpeg(images, value)
-    side = (28 if source(name, images.shape[-1]) == MNIST_C else 32)
+    side = 28 if source(name, images.shape[-1]) == MNIST_C else 32
     pixels = min(images.shape[1], images.shape[2]) / side  # the benchmark's pixel -> this image's pixels
     x = ops.convert_to_tensor(images, "float32") / 255.0
     x = _CORRUPT[name](x, value, pixels, seed)
@@ -246,8 +246,8 @@ def _either_way(batch: int, seed: int):
 
 
 def _warp(x, a, b, c, d, col_shift=0.0, row_shift=0.0):
-    """skimage's warp(x, inverse_map) for the affine map about the image's centre: output pixel (col, row)
-    reads the input at centre + [[a, b], [c, d]] (col, row - centre) + shift, bilinearly, 0 outside.
+    """skimage's warp(x, inverse_map) for the affine map about the image's centre: output pixel p = (col, row)
+    reads the input at centre + [[a, b], [c, d]] (p - centre) + (col_shift, row_shift), bilinearly, 0 outside.
     The parameters are numbers or per-image (N,) tensors."""
     _, height, width, _ = ops.shape(x)
     rows, cols = augment.shifted_grid(height, width, 0.0, 0.0)
