@@ -42,7 +42,7 @@ def corruption_section(store, run_id: str, run) -> None:
         images = count.number_input("Test images", 1, 100_000, SWEEP_IMAGES, step=500, key=f"corruptions.images-{run_id}",
                                     help="How many of the run's first test images to corrupt.")
         if action_button(start, "Run a corruption sweep", f"corruptions.start-{run_id}",
-                         disabled=bool(job and job.is_active), help=WHAT):
+                         disabled=bool(job and job.is_active)):
             try:
                 common.job_manager().submit_corruption_sweep(run_id, int(images), visitor=common.visitor())
                 job = sweep_job(run_id)
@@ -52,6 +52,8 @@ def corruption_section(store, run_id: str, run) -> None:
         st.fragment(guarded("the corruption sweep's progress")(sweep_progress), run_every=POLL_SECONDS)(job.job_id)
     elif job and job.state == "failed":
         st.error(f"The corruption sweep failed: {plain_text.markdown(job.error)}")
+    elif job and job.state == "cancelled":
+        st.caption("The last corruption sweep was stopped before its end: nothing of it was logged.")
     table = store.corruption_table(run_id)
     if table is None:
         st.caption("No corruption sweep of this run yet.")

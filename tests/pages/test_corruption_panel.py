@@ -75,3 +75,18 @@ def test_a_sweep_started_from_the_open_run_runs_as_a_job_and_its_heat_map_appear
     at.run()
     assert any(title.startswith("Accuracy under corruptions") for title in chart_titles(at))
     assert "On 40 test images" in " ".join(c.value for c in at.caption)
+
+
+def test_a_sweep_that_fails_says_why_in_one_line_under_the_run(app, swept):
+    from app_pages.common import job_manager
+
+    swept_run, unswept_run = swept
+    at = app.switch_page("app_pages/runs.py").run()
+    at.session_state["runs.table"] = {"selection": {"rows": [1]}}  # "unswept": made without training, no model
+    at.run()
+    at.button(key=f"corruptions.start-{unswept_run}-0").click().run()
+    [job] = [job for job in job_manager().snapshots() if job.kind == "corruptions"]
+    assert job_manager().wait(job.job_id, 60).state == "failed"
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"The corruption sweep failed: Run {unswept_run} has no saved model."]
