@@ -17,6 +17,7 @@ from app_pages.compare_confusion import confusion_view
 from app_pages.calibration_panel import compare_calibration_view
 from app_pages.compare_seeds import seed_groups_view
 from app_pages.compare_verdict import verdict_view
+from app_pages.corruption_panel import corruption_maps
 from app_pages.system_panel import system_section
 
 store = run_store()
@@ -126,6 +127,7 @@ if results_tab.open:
         verdict_view(chosen, names)
         st.plotly_chart(charts.results_bars(results), width="stretch")
         seed_groups_view(results, store.params_diff(chosen))
+        corruption_maps(store, names)
 
 evaluation_tabs = ((confusion_tab, "confusion"), (classes_tab, "per_class"), (mistakes_tab, "mistakes"))
 evaluations, comparable = {}, None

@@ -10,6 +10,7 @@ from cnnkit.errors import InputError
 from app_pages.action_button import action_button
 from app_pages.calibration_panel import run_calibration_section
 from app_pages.common import job_manager, run_label, run_store, visitor
+from app_pages.corruption_panel import corruption_section
 from app_pages.runs_manage import manage_panel
 from app_pages.system_panel import system_section
 
@@ -105,6 +106,8 @@ def runs_table():
                                                                           help=accuracy_intervals.HELP),
             run_schema.VAL_ACCURACY: st.column_config.NumberColumn("val acc", format="percent",
                                                                    help="After the last epoch."),
+            run_schema.CORRUPTION_MEAN_ACCURACY: st.column_config.NumberColumn(
+                "mCA", format="percent", help="Mean corruption accuracy: the open run's corruption sweep."),
             **{key: st.column_config.NumberColumn(
                 f"to {threshold:.0%}".replace("%", " %"), format="%.0f s",
                 help=f"Seconds of training until validation accuracy first reached {threshold:.0%} (None: never, "
@@ -191,6 +194,7 @@ if run_id:
             right.plotly_chart(charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
                                width="stretch")
         system_section(store, {run_id: run.name})
+        corruption_section(store, run_id, run)
     with calibration_tab:
         run_calibration_section(run_id, run.status)
     with config_tab:

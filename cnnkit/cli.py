@@ -1,4 +1,4 @@
-"""The headless command line: `python -m cnnkit train|search|ablation|ablation-report|resume|fork|lr-find|register|export|list|worker`."""
+"""The headless command line: `python -m cnnkit train|search|ablation|ablation-report|resume|fork|lr-find|register|export|corruptions|list|worker`."""
 
 from __future__ import annotations
 
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "onnxruntime and a model card (Markdown) into a folder")
     export.add_argument("run_id")
     export.add_argument("--out", help="folder to write into (default: exports/RUN_ID)")
+    corrupt = commands.add_parser("corruptions", help="a finished run's accuracy on its test images under 13 "
+                                  "corruptions x 5 severities, logged on the run (mean corruption accuracy, drop)")
+    corrupt.add_argument("run_id")
+    corrupt.add_argument("--images", type=int, help="how many of its first test images (default 2,000)")
     worker = commands.add_parser("worker", help="train one job a runner handed over (a Ray job's entrypoint); "
                                  "SIGTERM ends its run KILLED")
     worker.add_argument("job", metavar="JOB_JSON", help="the job as JSON text, or a file holding it")
@@ -69,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "ablations", "models", "settings"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train, search = commands.choices["train"], commands.choices["search"]
-    for command in (train, search, resume, fork, register, export, listing, ablation, report):
+    for command in (train, search, resume, fork, register, export, corrupt, listing, ablation, report):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     for command in (train, search):
@@ -386,6 +390,25 @@ def run_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_corruptions(args: argparse.Namespace) -> int:
+    """Sweep the run (`training.sweep_run`), progress on stderr, then its metrics as the JSON line; Ctrl-C stops
+    it (nothing logged) with status 130."""
+    from cnnkit.training import Cancelled, StopRequest, sweep_run
+
+    cancel = StopRequest()
+    before = signal.signal(signal.SIGINT, lambda signum, frame: cancel.stop())
+    try:
+        result = sweep_run(args.run_id, args.tracking_uri, images=args.images, cancel=cancel,
+                           on_progress=ProgressPrinter())
+    except Cancelled:
+        print(json.dumps({"run_id": args.run_id, "status": "KILLED", "error": cancel.reason}))
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, before)
+    print(json.dumps({"run_id": result.run_id, "status": result.status, **result.metrics}))
+    return 0
+
+
 def new_spellings(argv: list[str]) -> list[str]:
     """`argv` with the ablation's old words (`study`, `study-report`, `--study-preset`, `list studies`) in
     their new ones, and a one-line note on stderr for each old word used."""
@@ -442,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "export":
             return run_export(args)
+        if args.command == "corruptions":
+            return run_corruptions(args)
         if args.command == "resume":
             return run_resume(args)
         if args.command == "worker":

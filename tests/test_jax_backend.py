@@ -21,13 +21,15 @@ ON_JAX = ["tests/pages/test_pages.py", "tests/pages/test_kernels_page.py", "test
           "tests/pages/test_classify_page.py", "tests/models/test_augment.py", "tests/training/test_logged_training.py",
           "tests/training/test_callbacks_run_monitor.py", "tests/training/test_callbacks_rate_plan.py", "tests/training/test_prediction.py",
           "tests/tracking/test_model_integrity.py", "tests/tracking/test_mlflow_model.py", "tests/experiments/test_export.py",
-          "tests/training/test_epoch_snapshots.py", "tests/training/test_seeding.py"]
+          "tests/training/test_epoch_snapshots.py", "tests/training/test_seeding.py", "tests/models/test_corruptions.py"]
 # test_pages.py on JAX: its fast core (which launches a run and sees it finish) and one Compare test.
 # Its other slow tests check Inspect and Classify, whose own files run here in full, or train runs to
 # check the visitor cap and the LR finder's panel; in full it took 5.5 of CI's 28 minutes.
 # test_seeding.py on JAX: all but the search's twin trials, which train as the twin jobs do, through the same manager.
 SELECTION = {"tests/pages/test_pages.py": ["-m", "not slow or on_jax"],
-             "tests/training/test_seeding.py": ["-k", "not search_trials"]}
+             "tests/training/test_seeding.py": ["-k", "not search_trials"],
+             # every corruption's shape and range at every severity on grey digits and colour images (~1 min)
+             "tests/models/test_corruptions.py": ["-k", "keeps_the_shape and not 28x28"]}
 
 pytestmark = [
     pytest.mark.slow,

@@ -39,7 +39,7 @@ class JobSnapshot:
     """One job as it was at one moment: a copy, safe to keep and read from any thread."""
 
     job_id: str
-    kind: str  # "train" or "lr_find"
+    kind: str  # "train", "lr_find" or "corruptions"
     name: str
     config: TrainConfig
     state: str  # queued, running, finished, failed, cancelled
@@ -160,9 +160,9 @@ def _call_watcher(hook: Callable | None, value) -> None:
         log.exception("A job watcher's hook raised")
 
 
-# Jobs that train in this process whatever the runner: a range test's result and a fork's parent
-# snapshot are read here (a cluster's workers train new runs and resume their own).
-IN_APP_KINDS = ("lr_find", "fork")
+# Jobs that run in this process whatever the runner: a range test's result, a fork's parent snapshot and
+# a sweep's progress are read here (a cluster's workers train new runs and resume their own).
+IN_APP_KINDS = ("lr_find", "fork", "corruptions")
 
 
 class JobManager:
@@ -272,6 +272,12 @@ class JobManager:
         name = f"{cfg.arch} on {cfg.dataset} (fork of {run_id[:6]} at epoch {epoch})"
         return self._submit("fork", cfg, name, visitor, run_id=run_id, epoch=epoch, changes=dict(changes or {}))
 
+    def submit_corruption_sweep(self, run_id: str, images: int | None = None, *, visitor: str | None = None) -> str:
+        """Queue the corruption sweep (`training.sweep_run`) of finished run `run_id`; returns the job id."""
+        cfg = tracking.RunStore(self.tracking_uri).config_of_run(run_id)
+        return self._submit("corruptions", cfg, f"Corruption sweep: {cfg.arch} on {cfg.dataset}", visitor,
+                            run_id=run_id, images=images)
+
     def cancel(self, job_id: str, *, visitor: str | None = None, reason: str = training.USER_CANCEL) -> None:
         """A queued job is dropped at once and never starts; a running one stops within a batch
         and turns "cancelled" when its run has ended KILLED (`reason` is its note). An ended job is
@@ -355,7 +361,7 @@ class JobManager:
 
     def _submit(self, kind: str, cfg: TrainConfig, name: str, visitor: str | None, *, run_id: str | None = None,
                 steps: int = 0, epoch: int = 0, changes: dict[str, object] | None = None,
-                tags: dict[str, str] | None = None, watch: dict | None = None) -> str:
+                tags: dict[str, str] | None = None, watch: dict | None = None, images: int | None = None) -> str:
         from cnnkit.training import accelerators
 
         self.server_paths.confine(cfg)  # every job's one way in: no page, ablation or search can skip it
@@ -366,8 +372,8 @@ class JobManager:
             self._check_visitor_cap(visitor)
             job_id = f"job-{next(self._ids)}"
             spec = JobSpec(job_id, kind, cfg, name, self.tracking_uri, self.experiment, run_id, steps, tags or None,
-                           epoch, changes, self.server_paths)
-            job = _Job(job_id, "lr_find" if kind == "lr_find" else "train", name, cfg, spec, visitor, run_id=run_id,
+                           epoch, changes, images, self.server_paths)
+            job = _Job(job_id, kind if kind in ("lr_find", "corruptions") else "train", name, cfg, spec, visitor, run_id=run_id,
                        **(watch or {}))
             self._jobs[job.job_id] = job
             self._queue.append(job)

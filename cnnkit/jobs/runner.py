@@ -22,16 +22,17 @@ class JobSpec:
     """Everything a runner needs to start a job, as plain values."""
 
     job_id: str  # the manager's id of the job
-    kind: str  # "train", "resume", "fork" or "lr_find"
+    kind: str  # "train", "resume", "fork", "lr_find" or "corruptions" (a finished run's corruption sweep)
     config: TrainConfig
     name: str
     tracking_uri: str | None
     experiment: str
-    run_id: str | None = None  # the run a "resume" continues, a "fork" starts from, or one scheduled for a worker
+    run_id: str | None = None  # the run a "resume" continues, a "fork" starts from, a sweep sweeps, or one scheduled for a worker
     steps: int = 0  # an "lr_find"'s batches
     tags: dict[str, str] | None = None  # extra tags for its run (its ablation, its search trial)
     epoch: int = 0  # a "fork"'s epoch: it starts from run_id's snapshot after it
     changes: dict | None = None  # a "fork"'s changed settings
+    images: int | None = None  # a "corruptions" job's test images (None: the sweep's default)
     server_paths: ServerPaths = field(default_factory=ServerPaths.anywhere)  # the submitter's: the worker checks again
 
     def to_json(self) -> str:

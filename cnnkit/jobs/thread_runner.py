@@ -1,5 +1,5 @@
 """The default runner: each job trains in a daemon thread of this process, through `training.train`
-(or `resume`, `lr_range_test`), its callbacks turned into job events and its cancel into a StopRequest."""
+(or `resume`, `lr_range_test`, a corruption sweep's `sweep_run`), its callbacks turned into job events and its cancel into a StopRequest."""
 
 from __future__ import annotations
 
@@ -101,6 +101,9 @@ class ThreadRunner:
         created = lambda run_id: job.on_event(RunCreated(run_id))  # noqa: E731
         if spec.kind == "lr_find":
             return self._range_tester(spec.config, steps=spec.steps, cancel=job.cancel)
+        if spec.kind == "corruptions":
+            return training.sweep_run(spec.run_id, spec.tracking_uri, images=spec.images, cancel=job.cancel,
+                                      on_progress=job.report)
         if spec.kind == "fork":
             return training.fork(spec.run_id, spec.epoch, spec.changes, tracking_uri=spec.tracking_uri,
                                  experiment=spec.experiment, run_name=spec.name, cancel=job.cancel,

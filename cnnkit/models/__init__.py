@@ -6,10 +6,11 @@
   (pre-filter, per-image standardisation); `schedules`: learning-rate schedules and the range
   test's suggestion. Their Keras objects are registered under "cnnkit>…" names, so models saved by
   any version load (importing this package registers them);
-- `inspection`: feature maps and Grad-CAM; `predict`: uploads fitted to a model, batch prediction.
+- `inspection`: feature maps and Grad-CAM; `predict`: uploads fitted to a model, batch prediction;
+- `corruptions`: noise, blur, contrast, JPEG, geometry... at five severities, with the benchmarks' constants.
 """
 
-from cnnkit.models import inspection, predict
+from cnnkit.models import corruptions, inspection, predict
 from cnnkit.models.architectures import (
     ACTIVATIONS, ARCHITECTURES, build_model, get_architecture, layer_table, list_architectures, resolve_knobs,
 )
@@ -22,6 +23,6 @@ from cnnkit.models.schedules import CyclicLR, ExponentialRamp, LRSuggestion, One
 __all__ = [
     "ACTIVATIONS", "ARCHITECTURES", "CyclicLR", "ExponentialRamp", "KernelFilter", "LRSuggestion", "OneCycle",
     "PREFILTER_DESCRIPTIONS", "PerImageStandardization", "RandomAffine", "RandomFlip", "RandomShift", "SHARPEN",
-    "build_model", "canny_edges", "filter_image", "get_architecture", "inspection", "layer_table",
+    "build_model", "canny_edges", "corruptions", "filter_image", "get_architecture", "inspection", "layer_table",
     "list_architectures", "predict", "resolve_knobs", "suggest_lr_range",
 ]

@@ -170,3 +170,18 @@ CALIBRATION_PROBABILITIES = "calibration/probabilities.npz"  # arrays test, test
 def scaled_metric(metric: str) -> str:
     """A calibration metric after temperature scaling (calibration/test_ece → calibration/test_ece_scaled)."""
     return metric + SCALED_SUFFIX
+
+
+# ---- the corruption sweep (training.corruption_sweep), logged on a finished run at step 0 ---------
+# A sweep run again replaces them (the newest value is the run's). Accuracies on the sweep's first test images.
+CORRUPTION_CLEAN_ACCURACY = "corruption_clean_accuracy"  # on those images as they are
+CORRUPTION_MEAN_ACCURACY = "corruption_mean_accuracy"  # mean corruption accuracy (mCA): over every corruption and severity
+CORRUPTION_DROP = "corruption_drop"  # CORRUPTION_CLEAN_ACCURACY - CORRUPTION_MEAN_ACCURACY
+CORRUPTION_IMAGES = "corruption_images"  # how many test images the sweep corrupted
+CORRUPTION_PREFIX = "corruption/"  # + "<corruption>/<severity>": the accuracy at one corruption and severity
+CORRUPTION_TABLE = "robustness/corruptions.csv"  # corruption, severity, parameter, benchmark, accuracy: one row each
+
+
+def corruption_accuracy(corruption: str, severity: int) -> str:
+    """The metric holding the accuracy under `corruption` at `severity` (1-5), e.g. corruption/shot_noise/3."""
+    return f"{CORRUPTION_PREFIX}{corruption}/{severity}"

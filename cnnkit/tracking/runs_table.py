@@ -16,14 +16,17 @@ from cnnkit.config import describe_tricks
 from cnnkit.errors import InputError, one_line
 from cnnkit.tracking._store_client import StoreClient, duration_s, gc_paused, one_of_ids
 from cnnkit.tracking.dataset_inputs import evaluated_images, training_digest
-from cnnkit.tracking.run_schema import RESERVED_TAG_PREFIXES, TEST_ACCURACY, TIME_TO_METRICS, VAL_ACCURACY
+from cnnkit.tracking.run_schema import (
+    CORRUPTION_MEAN_ACCURACY, RESERVED_TAG_PREFIXES, TEST_ACCURACY, TIME_TO_METRICS, VAL_ACCURACY,
+)
 from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT
 
 # The results right after the name, where a wide table still shows them: the accuracies, then how long
-# training took to reach each validation accuracy of `run_schema.VAL_ACCURACY_THRESHOLDS` (nan: never).
+# training took to reach each validation accuracy of `run_schema.VAL_ACCURACY_THRESHOLDS` (nan: never); after the
+# status, the mean corruption accuracy of the run's corruption sweep (nan: none).
 # `test_images`: how many test images the run was evaluated on (<NA>: logged before runs recorded it).
-RUN_COLUMNS = ("run_id", "name", TEST_ACCURACY, VAL_ACCURACY, *TIME_TO_METRICS, "status", "dataset", "arch", "tricks",
-               "epochs", "duration_s", "start_time", "tags", "test_images")
+RUN_COLUMNS = ("run_id", "name", TEST_ACCURACY, VAL_ACCURACY, *TIME_TO_METRICS, "status", CORRUPTION_MEAN_ACCURACY,
+               "dataset", "arch", "tricks", "epochs", "duration_s", "start_time", "tags", "test_images")
 UNKNOWN = "—"  # a settings column of a run another tool wrote
 CNNKIT_PARAMS = {"dataset", "arch"}  # every run cnnkit wrote has them, since its first version
 
@@ -119,7 +122,8 @@ def _frame_of_runs(runs: list[Run]) -> pd.DataFrame:
         info, params, metrics = run.info, run.data.params, run.data.metrics
         rows.append((
             info.run_id, info.run_name, metrics.get(TEST_ACCURACY, math.nan), metrics.get(VAL_ACCURACY, math.nan),
-            *(metrics.get(key, math.nan) for key in TIME_TO_METRICS), info.status, *_settings_columns(params),
+            *(metrics.get(key, math.nan) for key in TIME_TO_METRICS), info.status,
+            metrics.get(CORRUPTION_MEAN_ACCURACY, math.nan), *_settings_columns(params),
             duration_s(info, now_ms), info.start_time, _user_tags(run.data.tags), evaluated_images(run),
         ))
     frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))

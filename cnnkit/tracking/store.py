@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from cnnkit.tracking.artifacts import RunArtifacts
 from cnnkit.tracking.comparison_reads import RunComparisons
+from cnnkit.tracking.corruption_results import CorruptionResults
 from cnnkit.tracking.curves import RunCurves
 from cnnkit.tracking.editing import RunEditing
 from cnnkit.tracking.model_registry import ModelRegistry
@@ -19,7 +20,7 @@ from cnnkit.tracking.uploaded_data import UploadedData
 
 
 class RunStore(RunLifecycle, RunArtifacts, UploadedData, StaleRuns, RunsTable, RunCurves, RunEditing, ModelRegistry,
-               RunComparisons, AblationReads):
+               RunComparisons, AblationReads, CorruptionResults):
     """Every read and write of runs, on one tracking store (`tracking_uri`, default
     `default_tracking_uri()`): each part (a base class) holds one concept's methods, all on this
     store's client, which is made and checked once per process and store (`make_client`):

@@ -8,7 +8,8 @@
   (`callbacks`) on batches shuffled by the run's seed (`seeding`), test predictions (`prediction`),
   evaluation (`evaluation`), calibration (`calibration_step`: ECE before and after a temperature
   fitted on the validation split) and results;
-- `range_test`: the learning-rate range test (lr_range_test);
+- `range_test`: the learning-rate range test (lr_range_test); `corruption_sweep`: a finished run's
+  accuracy under image corruptions (sweep_run, sweep_model);
 - beside them: `tricks` (optimizer, schedules, input layers), `accelerators` (devices), `checkpoint`,
   `epoch_snapshots` and `snapshot_plan`, `forks`.
 
@@ -28,6 +29,7 @@ from cnnkit.training.progress import (
 _ON_FIRST_USE = {
     "train": "loop", "resume": "loop", "fork": "loop", "forkable": "loop", "resumable": "loop",
     "lr_range_test": "range_test", "MISTAKE_IMAGES": "logged_training",
+    "sweep_run": "corruption_sweep", "sweep_model": "corruption_sweep", "SWEEP_IMAGES": "corruption_sweep",
     "accelerators": "accelerators", "describe_devices": "accelerators", "enable_memory_growth": "accelerators",
     "checkpoint": "checkpoint", "forks": "forks", "evaluate": "evaluation", "disk_budget": "snapshot_plan",
     "augment_samples": "tricks", "schedule_preview": "tricks",
@@ -38,7 +40,8 @@ __all__ = [  # the names of _ON_FIRST_USE too (tests/test_imports.py reads this 
     "USER_CANCEL", "Cancelled", "LossDiverged", "Progress", "ProgressCallback", "RangeTest", "RunResult",
     "StopRequest", "failure_message", "train", "resume", "fork", "forkable", "resumable", "lr_range_test",
     "MISTAKE_IMAGES", "accelerators", "describe_devices", "enable_memory_growth", "checkpoint", "forks", "evaluate",
-    "disk_budget", "augment_samples", "schedule_preview", "Calibration", "calibrate",
+    "disk_budget", "augment_samples", "schedule_preview", "Calibration", "calibrate", "sweep_run", "sweep_model",
+    "SWEEP_IMAGES",
 ]
 
 

@@ -15,7 +15,7 @@ CFG = TrainConfig(dataset="csv", dataset_path="/srv/uploads/train.csv", epochs=3
 PATHS = ServerPaths(False, Path("/srv/uploads"), (Path("/srv/uploads"), Path("/data/shared")))
 EVERY_FIELD = JobSpec("job-7", "fork", CFG, "forked run", "sqlite:////srv/mlflow.db", "digits experiments",
                       run_id="a" * 32, steps=40, tags={"cnnkit.ablation": "widths"}, epoch=2,
-                      changes={"learning_rate": 1e-4}, server_paths=PATHS)
+                      changes={"learning_rate": 1e-4}, images=500, server_paths=PATHS)
 
 
 def test_every_field_of_a_job_survives_its_json_round_trip():
