@@ -37,13 +37,15 @@ def show(tab, run_id: str, class_names, split) -> None:
             return
         looked_at = " and ".join(f"{count:,} {name}" for name, count in sizes.items() if count)
         st.write(f"**{len(table):,}** suspected label error{'s' * (len(table) != 1)} among {looked_at} images.")
+        splits = st.multiselect("Splits", list(sizes),
+                                key=kept_key(f"inspect.label_issues_splits.{run_id}", list(sizes)))
+        table = table[table["split"].isin(splits)]
         if not len(table):
             return
         st.download_button("Download CSV", label_issues.to_csv(table), file_name=f"label_issues_{run_id}.csv",
                            mime="text/csv", key=f"inspect.label_issues_csv.{run_id}")
-        shown = table.head(st.slider("Images shown", 1, min(100, len(table)),
-                                     key=kept_key(f"inspect.label_issues_count.{run_id}", min(20, len(table))))
-                           if len(table) > 1 else 1)
+        # a fixed range: a slider whose bounds followed the splits' count would be a new widget at each pick
+        shown = table.head(st.slider("Images shown (at most)", 1, 100, key=kept_key(f"inspect.label_issues_count.{run_id}", 20)))
         if split is None:
             st.caption("The run's images are not available here, so the list goes without them.")
         else:

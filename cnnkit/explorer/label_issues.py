@@ -74,7 +74,9 @@ def _issues_of(one: HeldOut, class_names) -> pd.DataFrame:
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)  # float16 rows sum to 1 only roughly
     with warnings.catch_warnings():  # cleanlab warns about classes a small split lacks
         warnings.simplefilter("ignore")
-        flagged = cleanlab.filter.find_label_issues(labels, probabilities, return_indices_ranked_by="self_confidence")
+        # n_jobs=1: cleanlab's worker processes are forked, which hangs in a threaded server (Streamlit's)
+        flagged = cleanlab.filter.find_label_issues(labels, probabilities, return_indices_ranked_by="self_confidence",
+                                                    n_jobs=1)
         scores = cleanlab.rank.get_label_quality_scores(labels, probabilities, method="self_confidence")
     others = probabilities.copy()
     others[np.arange(len(labels)), labels] = -1
@@ -101,7 +103,7 @@ def images_of(table: pd.DataFrame, data) -> np.ndarray:
 
 
 def captions(table: pd.DataFrame) -> list[str]:
-    return [f"#{rank} {split} {position}\ngiven: {given}\nsuggested: {suggested} · {score:.2f}"
+    return [f"#{rank} {split} {position}\ngiven: {given}\nsuggested: {suggested} · {score:.3f}"
             for rank, split, position, given, suggested, score in
             zip(table["rank"], table["split"], table["position"], table["given_label"], table["suggested_label"],
                 table["score"])]

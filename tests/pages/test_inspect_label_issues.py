@@ -32,6 +32,9 @@ def test_the_tab_lists_the_suspects_with_images_and_a_csv(inspect_app, tiny_run)
     assert shown_rows(at) == table[["split", "position"]].head(20).values.tolist()
     assert "Suspected label errors" in at.get("plotly_chart")[0].proto.spec
     assert at.get("download_button"), "the CSV can be downloaded"
+    at.multiselect(key=f"inspect.label_issues_splits.{tiny_run[1]}").set_value(["test"]).run()
+    test_only = table[table["split"] == "test"]
+    assert shown_rows(at) == test_only[["split", "position"]].head(20).values.tolist()
 
 
 def test_an_older_run_without_logged_probabilities_gets_them_from_its_model(inspect_app, tiny_run, monkeypatch):
