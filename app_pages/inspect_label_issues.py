@@ -45,7 +45,8 @@ def show(tab, run_id: str, class_names, split) -> None:
         st.download_button("Download CSV", label_issues.to_csv(table), file_name=f"label_issues_{run_id}.csv",
                            mime="text/csv", key=f"inspect.label_issues_csv.{run_id}")
         # a fixed range: a slider whose bounds followed the splits' count would be a new widget at each pick
-        shown = table.head(st.slider("Images shown (at most)", 1, 100, key=kept_key(f"inspect.label_issues_count.{run_id}", 20)))
+        shown = table.head(st.slider("Images shown (at most)", 1, 100,
+                                     key=kept_key(f"inspect.label_issues_count.{run_id}", 20)))
         if split is None:
             st.caption("The run's images are not available here, so the list goes without them.")
         else:
