@@ -227,7 +227,7 @@ class TestReference:
         count = len(self.confidences)
         if count < 2:
             return Familiarity(top, 0.0, 0.0, count)
-        similarity = kth_largest(self.features @ unit_length(features), min(NEIGHBOURS, count - 1))
+        similarity = _kth_largest(self.features @ unit_length(features), min(NEIGHBOURS, count - 1))
         return Familiarity(top, float(np.mean(self.confidences > top)),
                            float(np.mean(self.neighbour_similarity > similarity)), count)
 
@@ -246,7 +246,7 @@ def evenly_spread(count: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(limit, count)).round().astype(int))
 
 
-def kth_largest(values: np.ndarray, k: int) -> np.ndarray:
+def _kth_largest(values: np.ndarray, k: int) -> np.ndarray:
     """The k-th largest value along the last axis (k from 1)."""
     return -np.partition(-values, k - 1, axis=-1)[..., k - 1]
 
@@ -261,7 +261,7 @@ def test_reference(model: keras.Model, x_test: np.ndarray, limit: int = REFERENC
     similarities = features @ features.T
     np.fill_diagonal(similarities, -np.inf)  # an image is not its own neighbour
     return TestReference(probabilities.max(axis=1), features,
-                         kth_largest(similarities, min(NEIGHBOURS, len(features) - 1)))
+                         _kth_largest(similarities, min(NEIGHBOURS, len(features) - 1)))
 
 
 test_reference.__test__ = False  # not a pytest test, despite its name

@@ -406,7 +406,7 @@ def reference(confidences, features) -> predict.TestReference:
     similarities = features @ features.T
     np.fill_diagonal(similarities, -np.inf)
     k = min(predict.NEIGHBOURS, len(features) - 1)
-    return predict.TestReference(np.asarray(confidences, float), features, predict.kth_largest(similarities, k))
+    return predict.TestReference(np.asarray(confidences, float), features, predict._kth_largest(similarities, k))
 
 
 def cluster(count: int, seed: int = 0) -> np.ndarray:
