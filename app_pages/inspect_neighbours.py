@@ -42,8 +42,9 @@ def show(tab, run_id: str, split) -> None:
         within, across, unusual = cached_findings(run_id, int(limit), float(threshold), split)
         for pairs, first, images, title in ((within, "test", split.x_test, "within the test split"),
                                             (across, "train", split.x_train, "across training and test (leakage)")):
-            st.write(f"**{len(pairs)}** pair{'s' * (len(pairs) != 1)} {title} at {threshold:.3f} or above "
-                     "(at most 50 shown).")
+            count = f"**{len(pairs)}** pair{'s' * (len(pairs) != 1)}" if len(pairs) < 50 else "**50** or more pairs"
+            shown = ", the 50 most similar shown" if len(pairs) >= 50 else ""
+            st.write(f"{count} {title} at {threshold:.3f} or above{shown}.")
             if len(pairs):
                 st.plotly_chart(charts.pair_gallery(
                     images[pairs["first"].to_numpy()], split.x_test[pairs["second"].to_numpy()],
