@@ -55,7 +55,7 @@ def show(tab, run_id: str, labels: dict, split) -> None:
                                horizontal=True, key=kept_key("inspect.embedding_colour", "label"))
         others = [None, *(run for run in labels if run != run_id)]
         beside = right.selectbox("Beside another run", others, format_func=lambda r: "none" if r is None else labels[r],
-                                 key=kept_key(f"inspect.embedding_beside.{run_id}", None))
+                                 placeholder="none", key=kept_key(f"inspect.embedding_beside.{run_id}", None))
         columns = st.columns(2) if beside else [st.container()]
         for column, run in zip(columns, [run_id, beside]):
             with column:
