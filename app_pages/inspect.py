@@ -7,7 +7,7 @@ from cnnkit.experiments import time_travel
 from cnnkit.explorer import charts, plain_text, view_address
 from cnnkit.models import inspection
 from cnnkit.errors import InputError
-from app_pages import address_bar
+from app_pages import address_bar, inspect_embedding, inspect_label_issues, inspect_neighbours
 from app_pages.inspect_classes import class_accuracy_view
 from app_pages.common import (
     FINAL, cached_snapshot_epochs, cached_test_split, epoch_slider, kept_key, model_cache, model_key, picker_runs,
@@ -16,7 +16,7 @@ from app_pages.common import (
 
 store = run_store()
 st.title("Inspect a run")
-TABS = ["Dashboard", "Feature maps", "Filters", "Probabilities", "Grad-CAM"]
+TABS = ["Dashboard", "Feature maps", "Filters", "Probabilities", "Grad-CAM", "Label issues", "Neighbours", "Embedding"]
 SOURCES = ("misclassified", "test set")
 view = address_bar.linked_view("inspect", {  # a reload's or a shared link's view
     "run": view_address.run_id, "epoch": view_address.epoch, "tab": view_address.one_of(TABS),
@@ -82,7 +82,8 @@ def test_probabilities(run: str, at_epoch: int | None, indices: tuple[int, ...],
 
 # Only the open tab is drawn (a stateful tab set reruns the page when another opens): switching the
 # run then rebuilds one tab's figures, not all 24. A tab's picks start from their defaults when it opens.
-dashboard_tab, maps_tab, filters_tab, probabilities_tab, cam_tab = st.tabs(TABS, key="inspect.tab", on_change="rerun")
+(dashboard_tab, maps_tab, filters_tab, probabilities_tab, cam_tab, issues_tab, neighbours_tab,
+ embedding_tab) = st.tabs(TABS, key="inspect.tab", on_change="rerun")
 
 
 def linked_layer(name: str, layers) -> str:
@@ -215,6 +216,13 @@ if cam_tab.open:
             st.plotly_chart(charts.grad_cam(image, heat, title=title),
                             width="content")
             st.caption(charts.GRAD_CAM_CAPTION)
+
+if issues_tab.open:
+    inspect_label_issues.show(issues_tab, run_id, names, split)
+if neighbours_tab.open:
+    inspect_neighbours.show(neighbours_tab, run_id, split)
+if embedding_tab.open:
+    inspect_embedding.show(embedding_tab, run_id, labels, split)
 
 shown_layer = {"Filters": "filter_layer", "Grad-CAM": "cam_layer"}.get(st.session_state.get("inspect.tab"))
 address_bar.show_view("inspect", {

@@ -227,7 +227,7 @@ class TestReference:
         count = len(self.confidences)
         if count < 2:
             return Familiarity(top, 0.0, 0.0, count)
-        similarity = _kth_largest(self.features @ _unit(features), min(NEIGHBOURS, count - 1))
+        similarity = _kth_largest(self.features @ unit_length(features), min(NEIGHBOURS, count - 1))
         return Familiarity(top, float(np.mean(self.confidences > top)),
                            float(np.mean(self.neighbour_similarity > similarity)), count)
 
@@ -235,9 +235,15 @@ class TestReference:
 TestReference.__test__ = False  # not a pytest test class, despite its name
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
+def unit_length(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (float64): dot products are then cosine similarities."""
     vectors = np.asarray(vectors, dtype=np.float64)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def evenly_spread(count: int, limit: int) -> np.ndarray:
+    """Up to `limit` positions of `count`, spread evenly from the first to the last, in order."""
+    return np.unique(np.linspace(0, count - 1, min(limit, count)).round().astype(int))
 
 
 def _kth_largest(values: np.ndarray, k: int) -> np.ndarray:
@@ -247,9 +253,9 @@ def _kth_largest(values: np.ndarray, k: int) -> np.ndarray:
 
 def test_reference(model: keras.Model, x_test: np.ndarray, limit: int = REFERENCE_IMAGES) -> TestReference:
     """The model's view of up to `limit` test images (N, H, W, C), spread evenly over the set."""
-    chosen = np.unique(np.linspace(0, len(x_test) - 1, min(limit, len(x_test))).round().astype(int))
+    chosen = evenly_spread(len(x_test), limit)
     features, probabilities = classifier_inputs(model, x_test[chosen])
-    features = _unit(features)
+    features = unit_length(features)
     if len(features) < 2:
         return TestReference(probabilities.max(axis=1, initial=0), features, np.zeros(len(features)))
     similarities = features @ features.T

@@ -37,6 +37,16 @@ class RunArtifacts(StoreClient):
             path = Path(self._client.download_artifacts(run_id, artifact_file, tmp))
             return pd.read_csv(io.StringIO(path.read_text()))
 
+    def load_arrays_artifact(self, run_id: str, artifact_file: str) -> dict[str, np.ndarray]:
+        """An .npz artifact's arrays (loaded without pickles); InputError naming the run when it has none."""
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self._client.download_artifacts(run_id, artifact_file, tmp)
+            except Exception:  # MLflow raises several types for a missing artifact
+                raise InputError(f"Run {run_id} has no {artifact_file}.") from None
+            with np.load(path, allow_pickle=False) as arrays:
+                return {name: arrays[name] for name in arrays.files}
+
     def dataset_summary(self, run_id: str) -> dict[str, Any]:
         """What `train` logged about the run's data: name, input shape, split counts, fingerprint."""
         try:

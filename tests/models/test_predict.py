@@ -402,7 +402,7 @@ def test_trained_light_on_dark_recognises_digits_and_not_their_negative():
 
 def reference(confidences, features) -> predict.TestReference:
     """A reference built from chosen top probabilities and features, as test_reference builds one."""
-    features = predict._unit(np.asarray(features, dtype=float))
+    features = predict.unit_length(np.asarray(features, dtype=float))
     similarities = features @ features.T
     np.fill_diagonal(similarities, -np.inf)
     k = min(predict.NEIGHBOURS, len(features) - 1)

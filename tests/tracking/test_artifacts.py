@@ -3,6 +3,7 @@ file checked against the SHA-256 recorded when it was logged before anything loa
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,8 +25,18 @@ def test_json_and_table_artifacts_read_back_as_logged(run_store):
     assert run_store.load_table_artifact(logger.run_id, run_schema.PER_CLASS)["support"].tolist() == [1, 2]
 
 
+def test_arrays_read_back_as_logged(run_store):
+    logger = run_store.start_run(TrainConfig())
+    logger.log_arrays({"test": np.array([[0.25, 0.75]], np.float16), "labels": np.array([1])}, "some/arrays.npz")
+    arrays = run_store.load_arrays_artifact(logger.run_id, "some/arrays.npz")
+    assert arrays["test"].dtype == np.float16 and arrays["test"].tolist() == [[0.25, 0.75]]
+    assert arrays["labels"].tolist() == [1]
+
+
 def test_a_run_without_a_summary_model_or_snapshots_says_so(run_store, tmp_path):
     run_id = run_store.start_run(TrainConfig()).run_id
+    with pytest.raises(InputError, match=f"^Run {run_id} has no some/arrays.npz.$"):
+        run_store.load_arrays_artifact(run_id, "some/arrays.npz")
     with pytest.raises(InputError, match="has no summary of its data"):
         run_store.dataset_summary(run_id)
     with pytest.raises(InputError, match=f"^Run {run_id} has no saved model.$"):
