@@ -170,3 +170,12 @@ CALIBRATION_PROBABILITIES = "calibration/probabilities.npz"  # arrays test, test
 def scaled_metric(metric: str) -> str:
     """A calibration metric after temperature scaling (calibration/test_ece → calibration/test_ece_scaled)."""
     return metric + SCALED_SUFFIX
+
+
+# ---- training dynamics (training.callbacks.training_dynamics; setting dynamics_sample) --------
+# Logged once when fit ends, for the epochs this process trained (a resumed run: those after its checkpoint).
+# Arrays: label_probability (epochs x examples, float16: p(given label) after each epoch), predicted (same
+# shape, uint8 or uint16: the argmax class), ids (the examples' `datasets.example_ids`), labels (int64),
+# epochs (1-based), training_size (how many training examples the sample was drawn from). Runs trained
+# before it existed, or with the setting 0, have none.
+TRAINING_DYNAMICS = "dynamics/training_dynamics.npz"
