@@ -12,6 +12,7 @@ from cnnkit.explorer.charts.classify import computer_vs_human, gallery, probabil
 from cnnkit.explorer.charts.compare import RESULT_METRICS, compare_curves, per_class_scores, results_bars
 from cnnkit.explorer.charts.confusion import confusion_difference, confusion_matrix
 from cnnkit.explorer.charts.data import class_distribution, samples_by_class
+from cnnkit.explorer.charts.data_map import data_map_scatter
 from cnnkit.explorer.charts.images import image_grid, png
 from cnnkit.explorer.charts.network import (GRAD_CAM_CAPTION, HEAT_SHOWN_FROM, feature_map_grid, grad_cam,
                                             grad_cam_overlay)
@@ -22,7 +23,8 @@ from cnnkit.explorer.charts.system import system_use
 from cnnkit.explorer.charts.training import X_AXES, batch_loss, learning_curves, learning_rate, lr_finder
 
 _CHARTS = (band_curves, batch_loss, class_distribution, compare_curves, computer_vs_human, confusion_difference,
-           confusion_matrix, effects_chart, ema, feature_map_grid, gallery, grad_cam, grad_cam_overlay, image_grid,
+           confusion_matrix, data_map_scatter, effects_chart, ema, feature_map_grid, gallery, grad_cam,
+           grad_cam_overlay, image_grid,
            learning_curves, learning_rate, lr_finder, moving_average, per_class_scores, png, probability_bars,
            reliability_diagram, results_bars, samples_by_class, search_parallel_coordinates, system_use)
 # Named from the functions themselves: a chart's name can be a metric's (batch_loss), which only
