@@ -8,18 +8,18 @@ out, each unit-tested without a browser.
   `ablation_address`: the Ablation page's choices there;
 - `comparison`: which comparisons fit the chosen runs; `verdict`: whether one is really better than
   another; `calibration_view`: a run's calibration as the pages show it; `model_cache`: models loaded
-  once, in the background.
+  once, in the background; `atlas_view`: a run's data map and the examples picked on it.
 """
 
 import importlib
 
 # The face's modules, each imported on first use (PEP 562): a page imports only what it draws, and the
 # app's frame can show its "Starting up" note (it needs only plain_text) before Keras and MLflow load.
-_MODULES = ("ablation_address", "calibration_view", "charts", "comparison", "job_view", "launch", "plain_text",
+_MODULES = ("ablation_address", "atlas_view", "calibration_view", "charts", "comparison", "job_view", "launch", "plain_text",
             "run_filter", "run_pickers", "selection", "train_plan", "verdict", "view_address")
 
 __all__ = [
-    "ModelCache", "ablation_address", "calibration_view", "charts", "comparison", "job_view", "launch", "plain_text",
+    "ModelCache", "ablation_address", "atlas_view", "calibration_view", "charts", "comparison", "job_view", "launch", "plain_text",
     "run_filter", "run_pickers", "selection", "train_plan", "verdict", "view_address",
 ]
 
