@@ -11,7 +11,7 @@ from cnnkit.stats import cartography
 
 # Where each region's name sits (variability, confidence), inside the region its thresholds bound.
 _REGION_LABELS = {cartography.EASY: (0.02, 0.97, "left"), cartography.HARD: (0.02, 0.03, "left"),
-                  cartography.AMBIGUOUS: (0.5, 0.5, "center")}
+                  cartography.AMBIGUOUS: (0.35, 0.5, "center")}
 
 
 def data_map_scatter(confidence, variability, correctness, title: str = "Data map") -> go.Figure:
@@ -32,7 +32,6 @@ def data_map_scatter(confidence, variability, correctness, title: str = "Data ma
     fig.add_shape(type="line", x0=0, x1=cartography.AMBIGUOUS_VARIABILITY, y0=cartography.EASY_CONFIDENCE,
                   y1=cartography.EASY_CONFIDENCE, line=border)
     for region, (x, y, align) in _REGION_LABELS.items():
-        x = max(x, cartography.AMBIGUOUS_VARIABILITY + 0.02) if region == cartography.AMBIGUOUS else x
         fig.add_annotation(text=f"<b>{region}</b>", x=x, y=y, showarrow=False, xanchor=align,
                            bgcolor="rgba(255,255,255,0.7)")
     fig.update_xaxes(title_text="variability (std of p(label) across epochs)", range=[-0.01, 0.51])
