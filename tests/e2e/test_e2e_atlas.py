@@ -24,7 +24,9 @@ def test_the_atlas_maps_a_runs_training_examples_and_shows_a_regions_images(page
         page.locator(".js-plotly-plot").first.wait_for()
         page.get_by_text("Data map · 200 examples").wait_for()
         shot(page, "atlas-1-map", settle_ms=1500)
-        page.get_by_text("easy-to-learn", exact=True).last.click()  # the segmented control, after the map
+        # two short epochs on 300 images leave every example hard to learn; the segmented control follows the map
+        page.get_by_text("hard-to-learn", exact=True).last.click()
         page.get_by_text("examples, the least confident first").wait_for(timeout=120_000)
-        page.get_by_text("given label → predicted after the last epoch").wait_for()
+        page.locator(".js-plotly-plot").nth(1).wait_for()  # the region's images, under the map
+        page.locator("[data-testid=stDataFrame]").wait_for()
         shot(page, "atlas-2-region", settle_ms=1500)
