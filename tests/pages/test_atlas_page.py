@@ -88,3 +88,14 @@ def test_a_run_trained_with_the_setting_off_says_so_in_one_line(atlas_app, runs)
     assert not at.exception
     assert "no data map" in at.info[0].value and "at 0 (off)" in at.info[0].value
     assert not at.get("plotly_chart")
+
+
+def test_the_runs_pages_open_run_and_compare_open_a_run_in_the_atlas(atlas_app, runs):
+    atlas_app.session_state["open_run"] = runs[1]
+    at = atlas_app.switch_page("app_pages/runs.py").run()
+    next(button for button in at.button if button.label == "Data atlas").click().run()
+    assert not at.exception and at.title[0].value == "Data atlas" and at.selectbox(key="atlas.run").value == runs[1]
+    at.session_state["compare_runs"] = [runs[1], runs[2]]
+    at.switch_page("app_pages/compare.py").run()
+    at.button(key=f"atlas-link-{runs[2]}").click().run()
+    assert at.title[0].value == "Data atlas" and "at 0 (off)" in at.info[0].value
