@@ -20,6 +20,7 @@ navigation = st.navigation(
         st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
         st.Page("app_pages/ablation.py", title="Ablation", icon=":material/science:"),
         st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+        st.Page("app_pages/atlas.py", title="Data atlas", icon=":material/scatter_plot:"),
         st.Page("app_pages/classify.py", title="Classify", icon=":material/image_search:"),
         st.Page("app_pages/kernels.py", title="Kernels", icon=":material/filter:"),
     ]

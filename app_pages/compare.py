@@ -13,6 +13,7 @@ from app_pages.common import (
     FINAL, cached_evaluation, cached_snapshot_epochs, cached_snapshot_probabilities, cached_test_split, epoch_slider,
     kept_key, picker_runs, run_store,
 )
+from app_pages.atlas_links import atlas_links
 from app_pages.compare_confusion import confusion_view
 from app_pages.calibration_panel import compare_calibration_view
 from app_pages.compare_seeds import seed_groups_view
@@ -62,6 +63,7 @@ if len(chosen) < 2:
 
 results = store.results_table(chosen)
 names = dict(zip(results["run_id"], results["run"]))
+atlas_links(names)
 snapshots = {run_id: cached_snapshot_epochs(run_id) for run_id in chosen}
 all_snapshots = sorted(set().union(*snapshots.values()))
 if "epoch" in view and (view["epoch"] is None or view["epoch"] in all_snapshots):

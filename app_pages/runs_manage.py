@@ -4,6 +4,7 @@ edits, inspect, delete, register, export, or fork it from one of its snapshots."
 import streamlit as st
 
 from app_pages import common
+from app_pages.atlas_links import open_in_atlas
 from cnnkit.config import SETTINGS, assignments_from_text
 from cnnkit.errors import InputError
 from cnnkit.experiments import export
@@ -40,7 +41,7 @@ def manage_panel(store, run_id: str, run) -> None:
     new_name = rename.text_input("Name", value=run.name, key=f"name-{run_id}")
     key_text = tag_key.text_input("Tag", key=f"tag-key-{run_id}", placeholder="e.g. keep")
     value_text = tag_value.text_input("Value", key=f"tag-value-{run_id}", placeholder="e.g. yes")
-    save, add_tag, relaunch, inspect, delete = st.columns(5)
+    save, add_tag, relaunch, inspect, atlas, delete = st.columns(6)
     try:
         if save.button("Save name", width="stretch") and new_name != run.name:
             store.rename_run(run_id, new_name)
@@ -61,6 +62,9 @@ def manage_panel(store, run_id: str, run) -> None:
                       help="Feature maps, filters, probabilities and Grad-CAM for this run's model."):
         st.session_state["inspect_run"] = run_id
         st.switch_page("app_pages/inspect.py")
+    if atlas.button("Data atlas", width="stretch", disabled=run.status != "FINISHED",
+                    help="This run's data map: its training examples by how confidently and stably it learnt them."):
+        open_in_atlas(run_id)
     if delete.toggle("Delete…", key=f"delete-{run_id}"):
         if st.button("Really delete this run", type="primary"):
             store.delete_run(run_id)

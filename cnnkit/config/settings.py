@@ -209,6 +209,10 @@ SETTINGS: dict[str, Setting] = _settings(
             "set's probabilities every this many epochs and at the last one, to rewind Inspect and Compare to an "
             "epoch or fork a new run from it. Each snapshot predicts the test set once more.", "optimiser", "number",
             hint="0 = off", low=1, high=100_000, off=0),
+    Setting("dynamics_sample", "Training dynamics (examples)", "After every epoch, predict this many training "
+            "examples (a sample fixed by the seed; all of them when there are fewer) and keep the probability of "
+            "each one's label and the class predicted, for the Data atlas's data map. The default costs about 7 % "
+            "of an MNIST epoch (benchmarks/training_dynamics.py).", "optimiser", "number", hint="0 = off", low=1, high=10**9, off=0, step=1000),
     Setting("precision", "Precision", "mixed_bfloat16 / mixed_float16 compute in 16 bits with float32 weights and "
             "output: up to ~1.6x faster at large batches on a GPU; float16 adds loss scaling. On a CPU bfloat16 "
             "runs about as fast as float32 and float16 about 12x slower (emulated).", "optimiser", "select",

@@ -66,6 +66,7 @@ class TrainConfig:
     epochs: int = 5
     seed: int = 0
     snapshot_every: int = 0  # keep the model and test probabilities every this many epochs and at the last; 0 = off
+    dynamics_sample: int = 10_000  # training examples whose label probability is kept after every epoch; 0 = off
     # speed
     precision: str = "float32"  # or mixed: bfloat16/float16 compute, float32 weights and output
     steps_per_execution: int = 1  # optimizer steps per call into the compiled train step

@@ -3,7 +3,7 @@
 Every loader returns uint8 images (N, H, W, C) and int64 labels. Keras is imported only
 when a dataset has to be downloaded, so everything else works with any Keras backend.
 
-One module per concept: `registry` (names → loaders, `RawData`), `splits` (`load_dataset`,
+One module per concept: `example_ids` (stable ids of examples, mapping back to their source), `registry` (names → loaders, `RawData`), `splits` (`load_dataset`,
 stratified splits and their checks, the `Dataset` type with its fingerprints), `official`
 (digits, MNIST, Fashion-MNIST, CIFAR: CNNKIT_DATA_DIR copies or a Keras download), `digit_csv`
 (Kaggle CSVs), `folders` (class folders and zips, through `cnnkit.datasets.safe_files`), `uploads`, and
@@ -14,7 +14,7 @@ This package re-exports their public names; importing it registers every loader,
 from that module, so a test changes them there.
 """
 
-from cnnkit.datasets import images, safe_files
+from cnnkit.datasets import example_ids, images, safe_files
 from cnnkit.datasets.images import (
     ALLOWED_FORMATS, IMAGE_EXTENSIONS, decode_data_url, decode_image, image_channels, resize_with_pad, to_array,
     transparency_backdrop,
@@ -35,7 +35,7 @@ __all__ = [
     "MAX_CSV_LABEL", "MAX_IMAGE_SIZE", "MAX_UPLOAD_BYTES", "UPLOAD_KINDS", "Dataset", "DatasetInfo", "Loader",
     "RawData", "data_dir", "is_visible", "list_datasets", "load_dataset", "read_digit_csv", "read_image_folder",
     "register_dataset", "sample_images", "save_upload", "stratified_split", "count_images",
-    "images", "safe_files", "ALLOWED_FORMATS", "IMAGE_EXTENSIONS", "decode_data_url", "decode_image", "image_channels",
+    "example_ids", "images", "safe_files", "ALLOWED_FORMATS", "IMAGE_EXTENSIONS", "decode_data_url", "decode_image", "image_channels",
     "resize_with_pad", "to_array", "transparency_backdrop", "open_zip", "read_entry", "zip_path", "DATA_DIR_VARIABLE",
     "name_file", "download_needed", "shown_name",
 ]

@@ -82,7 +82,7 @@ def _read_classes(
     files: FileReaders, folders: set[PurePosixPath], source: str, side: int
 ) -> RawData:
     groups = _group_by_class(list(files), folders, source)
-    arrays, labels, all_gray = [], [], True
+    arrays, labels, ids, all_gray = [], [], [], True
     for label, paths in enumerate(groups.values()):
         for path in paths:
             name = f"{path} in {source}"
@@ -94,10 +94,11 @@ def _read_classes(
             all_gray = all_gray and image_channels(img) == 1
             arrays.append(resize_with_pad(to_array(img, 3), side))
             labels.append(label)
+            ids.append(str(path))
     x = np.stack(arrays)
     # A grayscale image converted to RGB has three equal channels: keep one.
     x = np.ascontiguousarray(x[..., :1]) if all_gray else x
-    return RawData(x, np.array(labels, dtype=np.int64), tuple(groups))
+    return RawData(x, np.array(labels, dtype=np.int64), tuple(groups), ids=np.array(ids, dtype=str))
 
 
 def _group_by_class(

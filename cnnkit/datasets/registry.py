@@ -13,13 +13,15 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RawData:
-    """What a loader returns: labeled images, plus the official test set if the dataset has one."""
+    """What a loader returns: labeled images, plus the official test set if the dataset has one (whose
+    examples are numbered by position)."""
 
     x: np.ndarray
     y: np.ndarray
     class_names: tuple[str, ...]
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    ids: np.ndarray | None = None  # the examples of `x` by id (`example_ids`); None: numbered by position
 
 
 Loader = Callable[[str | None, int | None], RawData]

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import cnnkit.datasets.example_ids as example_ids
 from cnnkit.datasets.registry import DATASETS, RawData
 from cnnkit.errors import InputError, SettingError
 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A dataset split three ways: uint8 images (N, H, W, C) with int64 class indices (N,)."""
+    """A dataset split three ways: uint8 images (N, H, W, C) with int64 class indices (N,), and each
+    split's example ids in the same order (`example_ids`; numbered by position when not given)."""
 
     name: str
     x_train: np.ndarray
@@ -24,6 +26,14 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
+    ids_train: np.ndarray | None = None
+    ids_val: np.ndarray | None = None
+    ids_test: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for split, labels in (("ids_train", self.y_train), ("ids_val", self.y_val), ("ids_test", self.y_test)):
+            if getattr(self, split) is None:
+                object.__setattr__(self, split, example_ids.numbered(len(labels)))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -91,18 +101,22 @@ def load_dataset(
 
     raw = info.loader(path, image_size)
     _check_labels(raw, name)
+    official_test = raw.x_test is not None
+    ids = raw.ids if raw.ids is not None else example_ids.numbered(len(raw.y), example_ids.TRAIN_FILE if official_test else "")
     rng = np.random.default_rng(seed)
-    if raw.x_test is None:
-        pool, test = stratified_split(raw.y, test_fraction, rng)
-        x_pool, y_pool, x_test, y_test = raw.x[pool], raw.y[pool], raw.x[test], raw.y[test]
+    if official_test:
+        x_pool, y_pool, ids_pool = raw.x, raw.y, ids
+        x_test, y_test, ids_test = raw.x_test, raw.y_test, example_ids.numbered(len(raw.y_test), example_ids.TEST_FILE)
     else:
-        x_pool, y_pool, x_test, y_test = raw.x, raw.y, raw.x_test, raw.y_test
+        pool, test = stratified_split(raw.y, test_fraction, rng)
+        x_pool, y_pool, ids_pool = raw.x[pool], raw.y[pool], ids[pool]
+        x_test, y_test, ids_test = raw.x[test], raw.y[test], ids[test]
     train, val = stratified_split(y_pool, val_fraction, rng)
-    x_train, y_train = x_pool[train], y_pool[train]
     if train_limit is not None:
-        x_train, y_train = _subsample(x_train, y_train, train_limit, rng)
-    data = Dataset(name, x_train, y_train, x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names))
-    _check_split_sizes(data, len(raw.y), val_fraction, test_fraction, train_limit, official_test=raw.x_test is not None)
+        train = _subsample(train, y_pool[train], train_limit, rng)
+    data = Dataset(name, x_pool[train], y_pool[train], x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names),
+                   ids_pool[train], ids_pool[val], ids_test)
+    _check_split_sizes(data, len(raw.y), val_fraction, test_fraction, train_limit, official_test=official_test)
     return data
 
 
@@ -174,10 +188,9 @@ def _holdout_quotas(counts: np.ndarray, fraction: float) -> np.ndarray:
     return quotas
 
 
-def _subsample(
-    x: np.ndarray, y: np.ndarray, limit: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _subsample(indices: np.ndarray, y: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """A stratified `limit` of `indices` (whose labels are `y`), or all of them when they are fewer."""
     if len(y) <= limit:
-        return x, y
+        return indices
     _, chosen = stratified_split(y, limit / len(y), rng)
-    return x[chosen], y[chosen]
+    return indices[chosen]

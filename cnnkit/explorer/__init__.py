@@ -9,7 +9,8 @@ out, each unit-tested without a browser.
 - `comparison`: which comparisons fit the chosen runs; `verdict`: whether one is really better than
   another; `accuracy_intervals`: accuracies with their 95 % intervals; `seed_spread`: how much runs
   that differ only by seed spread; `calibration_view`: a run's calibration as the pages show it;
-  `model_cache`: models loaded once, in the background;
+  `model_cache`: models loaded once, in the background; `atlas_view`: a run's data map and the
+  examples picked on it;
 - `label_issues`: suspected label errors of a run's held-out splits; `neighbours`: near-duplicates and
   outliers by the network's features; `embedding`: those features on a plane (PCA).
 """
@@ -18,14 +19,14 @@ import importlib
 
 # The face's modules, each imported on first use (PEP 562): a page imports only what it draws, and the
 # app's frame can show its "Starting up" note (it needs only plain_text) before Keras and MLflow load.
-_MODULES = ("ablation_address", "accuracy_intervals", "calibration_view", "charts", "comparison", "embedding",
-            "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter", "run_pickers", "seed_spread",
-            "selection", "train_plan", "verdict", "view_address")
+_MODULES = ("ablation_address", "accuracy_intervals", "atlas_view", "calibration_view", "charts", "comparison",
+            "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter", "run_pickers",
+            "seed_spread", "selection", "train_plan", "verdict", "view_address")
 
 __all__ = [
-    "ModelCache", "ablation_address", "accuracy_intervals", "calibration_view", "charts", "comparison", "embedding",
-    "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter", "run_pickers", "seed_spread",
-    "selection", "train_plan", "verdict", "view_address",
+    "ModelCache", "ablation_address", "accuracy_intervals", "atlas_view", "calibration_view", "charts", "comparison",
+    "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter", "run_pickers",
+    "seed_spread", "selection", "train_plan", "verdict", "view_address",
 ]
 
 

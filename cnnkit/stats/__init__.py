@@ -5,9 +5,10 @@ every layer above can call them (training at the end of a run, ablations, the ex
   bootstrap interval of the accuracy difference, one plain sentence; Holm's correction for many pairs;
 - `intervals`: the Wilson interval of an accuracy;
 - `calibration`: reliability diagram data, ECE, MCE, NLL, Brier score, temperature scaling;
-- `seeds`: seed-to-seed spread and how many seeds tell a difference from seed noise.
+- `seeds`: seed-to-seed spread and how many seeds tell a difference from seed noise;
+- `cartography`: the data map of training dynamics: confidence, variability, correctness, regions.
 """
 
-from cnnkit.stats import calibration, intervals, paired, seeds
+from cnnkit.stats import calibration, cartography, intervals, paired, seeds
 
-__all__ = ["calibration", "intervals", "paired", "seeds"]
+__all__ = ["calibration", "cartography", "intervals", "paired", "seeds"]

@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 
 from cnnkit.errors import InputError
 from cnnkit.tracking._store_client import StoreClient
-from cnnkit.tracking.run_schema import DATASET_SUMMARY, MODEL_ARTIFACT, SNAPSHOT_FOLDER, sha256_tag, snapshot_epoch
+from cnnkit.tracking.run_schema import DATASET_SUMMARY, MODEL_ARTIFACT, SNAPSHOT_FOLDER, TRAINING_DYNAMICS, sha256_tag, snapshot_epoch
 from cnnkit.tracking.run_schema import snapshot_model as snapshot_model_file
 from cnnkit.tracking.run_schema import snapshot_probabilities as snapshot_probabilities_file
 
@@ -67,6 +67,19 @@ class RunArtifacts(StoreClient):
         code from the artifact runs). A changed, refused or damaged file is an InputError naming the run."""
         with tempfile.TemporaryDirectory() as tmp:
             return load_keras_file(self.download_model(run_id, Path(tmp)), f"The saved model of run {run_id}")
+
+    def training_dynamics(self, run_id: str) -> dict[str, np.ndarray] | None:
+        """The run's training dynamics (run_schema.TRAINING_DYNAMICS: its arrays by name), None for a run
+        without them (trained before they were recorded, with the setting off, or stopped mid-epoch)."""
+        folder = TRAINING_DYNAMICS.rsplit("/", 1)[0]
+        try:
+            if TRAINING_DYNAMICS not in {file.path for file in self._client.list_artifacts(run_id, folder)}:
+                return None
+        except (MlflowException, OSError):
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            with np.load(self._client.download_artifacts(run_id, TRAINING_DYNAMICS, tmp), allow_pickle=False) as arrays:
+                return {name: arrays[name] for name in arrays.files}
 
     # ---- snapshots: a run's model and test probabilities every few epochs (setting snapshot_every) ------
 

@@ -185,3 +185,12 @@ CORRUPTION_TABLE = "robustness/corruptions.csv"  # corruption, severity, paramet
 def corruption_accuracy(corruption: str, severity: int) -> str:
     """The metric holding the accuracy under `corruption` at `severity` (1-5), e.g. corruption/shot_noise/3."""
     return f"{CORRUPTION_PREFIX}{corruption}/{severity}"
+
+
+# ---- training dynamics (training.callbacks.training_dynamics; setting dynamics_sample) --------
+# Logged once when fit ends, for the epochs this process trained (a resumed run: those after its checkpoint).
+# Arrays: label_probability (epochs x examples, float16: p(given label) after each epoch), predicted (same
+# shape, uint8 or uint16: the argmax class), ids (the examples' `datasets.example_ids`), labels (int64),
+# epochs (1-based), training_size (how many training examples the sample was drawn from). Runs trained
+# before it existed, or with the setting 0, have none.
+TRAINING_DYNAMICS = "dynamics/training_dynamics.npz"

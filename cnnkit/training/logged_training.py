@@ -19,7 +19,7 @@ from cnnkit.tracking import run_schema
 import cnnkit.training.accelerators as accelerators
 import cnnkit.training.calibration_step as calibration_step
 import cnnkit.training.checkpoint as checkpoint
-from cnnkit.training.callbacks import CARRIED_STATE, CancelCheck, RunMonitor, training_callbacks
+from cnnkit.training.callbacks import CARRIED_STATE, CancelCheck, RunMonitor, TrainingDynamics, training_callbacks
 from cnnkit.training.epoch_snapshots import EpochSnapshots
 from cnnkit.training.evaluation import evaluate
 from cnnkit.training.network import build, compile_model, one_hot
@@ -93,6 +93,8 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     # Before the carried callbacks: a snapshot when fit ends is taken before early stopping restores its best weights.
     snapshots = [EpochSnapshots(cfg.snapshot_every, cfg.epochs, snapshot_probabilities, logger.log_file,
                                 logger.log_arrays)] if cfg.snapshot_every else []
+    dynamics = [TrainingDynamics.for_run(data, cfg, lambda dynamics_model, images: predict_test_images(
+        dynamics_model, images, cfg, cancel), logger.log_arrays)] if cfg.dynamics_sample else []
     own_rate = []  # after the saver: a fork's parent's rate comes back with its optimizer's state; the fork has its own
     if fork and cfg.schedule not in PER_STEP_SCHEDULES:
         own_rate.append(keras.callbacks.LambdaCallback(
@@ -112,7 +114,7 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
                 shuffle=False,
                 verbose=0,
                 callbacks=[batches.orderer(), CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)),
-                           *snapshots, *carried, saver, *own_rate],
+                           *snapshots, *dynamics, *carried, saver, *own_rate],
             )
         finally:
             monitor.close()
@@ -181,7 +183,8 @@ def split_evenly(data: Dataset, devices: int) -> Dataset:
         return data
     n_train, n_val = len(data.x_train) - len(data.x_train) % devices, len(data.x_val) - len(data.x_val) % devices
     return dataclasses.replace(data, x_train=data.x_train[:n_train], y_train=data.y_train[:n_train],
-                               x_val=data.x_val[:n_val], y_val=data.y_val[:n_val])
+                               ids_train=data.ids_train[:n_train], x_val=data.x_val[:n_val], y_val=data.y_val[:n_val],
+                               ids_val=data.ids_val[:n_val])
 
 
 def _unshare_averaged_weights(model: keras.Model) -> None:

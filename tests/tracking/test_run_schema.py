@@ -37,6 +37,10 @@ def test_calibration_names_stay_as_runs_logged_them():
         "calibration/reliability.json", "calibration/probabilities.npz")
 
 
+def test_the_training_dynamics_name_stays_as_runs_logged_it():
+    assert run_schema.TRAINING_DYNAMICS == "dynamics/training_dynamics.npz"
+
+
 def schema_names() -> set[str]:
     """The schema's names that can't be mistaken for another vocabulary's words."""
     values = {value for name, value in vars(run_schema).items() if name.isupper() and isinstance(value, str)}

@@ -1,0 +1,80 @@
+"""Data atlas: a run's training examples on the data map (dataset cartography), a class filter, and the
+images of the points selected on it or of a region, with their given label and prediction."""
+
+import numpy as np
+import streamlit as st
+
+from cnnkit.errors import InputError
+from cnnkit.explorer import atlas_view, charts, plain_text
+from cnnkit.stats import cartography
+from cnnkit.tracking import run_schema
+from app_pages.common import cached_test_split, picker_runs, run_store
+
+store = run_store()
+st.title("Data atlas")
+st.caption("Each training example placed by how confidently (mean probability of its label) and how stably "
+           "(its spread across epochs) the run learnt it, after Swayamdipta et al. 2020, “Dataset Cartography”. "
+           f"Ambiguous: variability at least {cartography.AMBIGUOUS_VARIABILITY:g}; otherwise easy-to-learn when "
+           f"confidence is at least {cartography.EASY_CONFIDENCE:g}, else hard-to-learn.")
+
+preselected = st.session_state.get("atlas_run")  # a run opened from the Runs or Compare page
+labels = picker_runs("atlas.run", [st.session_state.get("atlas.run"), preselected]).labels
+run_id = st.selectbox("Run", list(labels), index=list(labels).index(preselected) if preselected in labels else 0,
+                      format_func=labels.get, key="atlas.run")
+
+
+@st.cache_data(max_entries=8, show_spinner="Loading the run's training dynamics…")
+def cached_atlas(run_id: str) -> atlas_view.RunAtlas:
+    """A finished run's dynamics never change: read once per run."""
+    return atlas_view.run_atlas(store, run_id)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def class_names(run_id: str) -> list[str]:
+    return store.load_json_artifact(run_id, run_schema.CLASS_NAMES)
+
+
+atlas = cached_atlas(run_id)
+if atlas.data_map is None:
+    st.info(atlas.note)
+    st.stop()
+mapped, names = atlas.data_map, class_names(run_id)
+st.caption(atlas.note)
+classes = st.multiselect("Classes", range(len(names)), format_func=names.__getitem__, key=f"atlas.classes.{run_id}",
+                         placeholder="all classes")
+shown = mapped.chosen(classes=classes or None)
+counts = {region: int(np.sum(mapped.region[shown] == region)) for region in cartography.REGIONS}
+for column, (region, count) in zip(st.columns(len(counts)), counts.items()):
+    column.metric(region, f"{count:,}", help=f"{count / max(len(shown), 1):.1%} of the examples shown")
+event = st.plotly_chart(
+    charts.data_map_scatter(mapped.confidence[shown], mapped.variability[shown], mapped.correctness[shown],
+                            title=f"Data map · {len(shown):,} examples"),
+    width="stretch", on_select="rerun", selection_mode=("box", "lasso"), key=f"atlas.map.{run_id}.{classes}")
+selected = [point["point_index"] for point in ((event or {}).get("selection") or {}).get("points") or []]
+
+SELECTION = "the points selected"
+source = st.segmented_control("Show the images of", [SELECTION, *cartography.REGIONS], default=SELECTION,
+                              key=f"atlas.source.{run_id}") or SELECTION
+if source == SELECTION and not selected:
+    st.caption("Drag a box or a lasso on the map (its tools are at the chart's top right) to see those examples, "
+               "or pick a region.")
+    st.stop()
+positions = atlas_view.picked(mapped, shown, selected, region=None if source == SELECTION else source)
+st.markdown(f"**{len(positions):,}** examples, the least confident first"
+            + (f"; the first {atlas_view.MAX_SHOWN} shown" if len(positions) > atlas_view.MAX_SHOWN else "") + ".")
+if not len(positions):
+    st.stop()
+first = positions[:atlas_view.MAX_SHOWN]
+table = atlas_view.examples_table(mapped, first, names)
+try:
+    images = atlas_view.images_of(mapped, first, cached_test_split(run_id))
+except (InputError, KeyError) as error:
+    st.warning(f"The run's training images can't be shown: {plain_text.markdown(error)}")
+else:
+    titles = [f"{row.label}→{row.predicted}" for row in table.itertuples()]
+    colors = [None if row.label == row.predicted else charts.WRONG for row in table.itertuples()]
+    st.plotly_chart(charts.image_grid(images, titles, columns=10, title="given label → predicted after the last epoch",
+                                      title_colors=colors), width="stretch")
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    name: st.column_config.NumberColumn(name, format="%.3f") for name in ("confidence", "variability")} | {
+    "correctness": st.column_config.NumberColumn("correctness", format="percent")})
