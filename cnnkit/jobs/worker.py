@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 from cnnkit import tracking, training
@@ -19,6 +20,7 @@ from cnnkit.jobs.runner import JobSpec
 from cnnkit.training import Progress, RunResult
 
 SWEEP_PROGRESS = "cnnkit sweep progress: "  # a sweep worker's progress line on stderr: this, then the Progress as JSON
+SWEEP_PRINT_SECONDS = 0.5  # at most one line of a sweep's batches this often: its log, read whole on every poll, stays small
 
 
 def read_job(text: str) -> JobSpec:
@@ -43,8 +45,18 @@ def with_local_data(spec: JobSpec, folder: Path) -> JobSpec:
     return dataclasses.replace(spec, config=spec.config.replace(dataset_path=str(fetched)))
 
 
-def _print_sweep_progress(progress: Progress) -> None:
-    print(SWEEP_PROGRESS + progress.to_json(), file=sys.stderr, flush=True)
+class SweepProgressPrinter:
+    """A sweep's reports as SWEEP_PROGRESS lines on stderr: every phase, its batches SWEEP_PRINT_SECONDS apart."""
+
+    def __init__(self):
+        self.last = None
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if progress.event == "pass" and self.last is not None and now - self.last < SWEEP_PRINT_SECONDS:
+            return
+        self.last = now
+        print(SWEEP_PROGRESS + progress.to_json(), file=sys.stderr, flush=True)
 
 
 def sweep(spec: JobSpec, cancel: training.StopRequest) -> RunResult:
@@ -53,7 +65,7 @@ def sweep(spec: JobSpec, cancel: training.StopRequest) -> RunResult:
     with its one line when the run can't be swept (the run itself stays FINISHED either way)."""
     try:
         return training.sweep_run(spec.run_id, spec.tracking_uri, images=spec.images, cancel=cancel,
-                                  on_progress=_print_sweep_progress)
+                                  on_progress=SweepProgressPrinter())
     except training.Cancelled:
         return RunResult(spec.run_id, "KILLED", {}, cancel.reason)
     except InputError as error:

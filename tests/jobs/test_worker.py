@@ -20,7 +20,8 @@ from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.jobs.runner import JobSpec
 from cnnkit.config.server_paths import ServerPaths
 from cnnkit.training import Progress
-from cnnkit.jobs.worker import SWEEP_PROGRESS, read_sweep_log, with_local_data
+from cnnkit.jobs import worker
+from cnnkit.jobs.worker import SWEEP_PROGRESS, SweepProgressPrinter, read_sweep_log, with_local_data
 from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
 from test_cli import digits_csv
 
@@ -122,3 +123,16 @@ def test_a_sweep_worker_on_a_run_without_a_model_says_so_in_its_last_line(tmp_pa
     progress, error = read_sweep_log(err + out)
     assert progress.phase.startswith("corruption sweep") and error and trained.run_id in error
     assert json.loads(out.strip().splitlines()[-1])["status"] == "FAILED"
+
+
+def test_a_sweep_worker_prints_every_phase_and_its_batches_half_a_second_apart(monkeypatch, capsys):
+    clock = iter([10.0, 10.1, 10.2, 10.3, 10.6, 10.7])
+    monkeypatch.setattr(worker.time, "monotonic", lambda: next(clock))
+    printer = SweepProgressPrinter()
+    reports = [Progress("corruption sweep: loading"), *(Progress(f"corruption sweep: batch {n}", batch=n, event="pass")
+                                                         for n in (1, 2, 3, 4)), Progress("corruption sweep: saving")]
+    for progress in reports:
+        printer(progress)
+    printed = [Progress.from_json(line[len(SWEEP_PROGRESS):]) for line in capsys.readouterr().err.splitlines()]
+    assert [progress.phase for progress in printed] == [  # at 10.0, 10.6 (0.6 s after the last line), 10.7 (a phase)
+        "corruption sweep: loading", "corruption sweep: batch 4", "corruption sweep: saving"]
