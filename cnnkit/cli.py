@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "corruptions x 5 severities, logged on the run (mean corruption accuracy, drop)")
     corrupt.add_argument("run_id")
     corrupt.add_argument("--images", type=int, help="how many of its first test images (default 2,000)")
-    worker = commands.add_parser("worker", help="train one job a runner handed over (a Ray job's entrypoint); "
-                                 "SIGTERM ends its run KILLED")
+    worker = commands.add_parser("worker", help="train (or sweep) one job a runner handed over (a Ray "
+                                 "job's entrypoint); SIGTERM ends its run KILLED")
     worker.add_argument("job", metavar="JOB_JSON", help="the job as JSON text, or a file holding it")
     listing = commands.add_parser("list", help="list datasets, architectures, presets, ablations, registered models "
                                   "or the settings --set takes")
@@ -272,16 +272,19 @@ WORKER_STOPPED = "Stopped: its job was stopped (cancelled from the app, or its c
 
 def run_worker(args: argparse.Namespace) -> int:
     """Train the job a runner handed over, in its own run, to its end: like `train`, SIGTERM (Ray's
-    stop_job) ends the run KILLED with what it logged; a last JSON line says how it ended."""
+    stop_job) ends the run KILLED with what it logged; a last JSON line says how it ended. A corruption
+    sweep's job sweeps its run instead (`jobs.sweep`): SIGTERM stops it with nothing logged."""
     import tempfile
     from pathlib import Path
 
     from cnnkit.training import resume, train
-    from cnnkit.jobs import read_job, with_local_data
+    from cnnkit.jobs import read_job, sweep, with_local_data
 
     reasons = {signal.SIGTERM: WORKER_STOPPED}
     with tempfile.TemporaryDirectory(prefix="cnnkit-worker-") as folder:
         spec = with_local_data(read_job(args.job), Path(folder))
+        if spec.kind == "corruptions":
+            return _until_ended(lambda cancel: sweep(spec, cancel), reasons)
         if spec.kind == "resume":
             return _until_ended(lambda cancel: resume(spec.run_id, tracking_uri=spec.tracking_uri, cancel=cancel,
                                                       on_progress=ProgressPrinter()), reasons)

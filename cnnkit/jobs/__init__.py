@@ -13,9 +13,10 @@ from cnnkit.jobs.runner import JobSpec
 from cnnkit.jobs.runner_setting import THREADS, make_remote_runner, runner_setting
 from cnnkit.jobs.slots import slots_set_by, where_jobs_run
 from cnnkit.jobs.termination import SIGNAL_REASONS
-from cnnkit.jobs.worker import read_job, with_local_data
+from cnnkit.jobs.worker import read_job, sweep, with_local_data
 
 __all__ = [
     "JobEnded", "JobManager", "JobSnapshot", "JobSpec", "RunCreated", "SIGNAL_REASONS", "THREADS", "make_remote_runner",
-    "read_job", "runner_setting", "slots_set_by", "visitor_cap_from_environment", "where_jobs_run", "with_local_data",
+    "read_job", "runner_setting", "slots_set_by", "sweep", "visitor_cap_from_environment", "where_jobs_run",
+    "with_local_data",
 ]

@@ -160,9 +160,9 @@ def _call_watcher(hook: Callable | None, value) -> None:
         log.exception("A job watcher's hook raised")
 
 
-# Jobs that run in this process whatever the runner: a range test's result, a fork's parent snapshot and
-# a sweep's progress are read here (a cluster's workers train new runs and resume their own).
-IN_APP_KINDS = ("lr_find", "fork", "corruptions")
+# Jobs that run in this process whatever the runner: a range test's result and a fork's parent snapshot are
+# read here (a cluster's workers train new runs, resume their own and sweep finished ones).
+IN_APP_KINDS = ("lr_find", "fork")
 
 
 class JobManager:

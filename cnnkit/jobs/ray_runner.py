@@ -9,6 +9,8 @@ with `--resources='{"cnnkit_slot": N}'`), a job beyond them waits PENDING. The r
 that count, read from the cluster's state API every few seconds, so the manager starts as many jobs as
 the cluster has slots. Cancel is `stop_job`:
 Ray sends the worker SIGTERM, which ends its run KILLED; `RAY_JOB_STOP_WAIT_TIME_S` gives it time.
+A corruption sweep's job sweeps a finished run: that run's state says nothing of the sweep, so its
+watcher reads the sweep's progress from the worker's log and its end from Ray's status (`_sweep_ending`).
 Jobs outlive the app: after a restart `running_jobs` lists the cluster's cnnkit jobs still PENDING or
 RUNNING, with their runs from the store, and `adopt` watches each as `submit` would have.
 A job runs any command its submitter names, so the runner uses only a cluster with Ray's token
@@ -38,6 +40,7 @@ from cnnkit.datasets import DATA_DIR_VARIABLE
 from cnnkit.errors import InputError, one_line
 from cnnkit.jobs.events import STATE_OF_RUN, EventSink, JobEnded, ProgressReported, RunCreated, run_ended
 from cnnkit.jobs.runner import JobSpec, RunningJob
+from cnnkit.jobs.worker import read_sweep_log
 from cnnkit.training import Progress, RunResult
 
 log = logging.getLogger(__name__)
@@ -120,6 +123,7 @@ class _Watched:
     ray_status: str = "PENDING"
     latest: Progress | None = None
     epochs_seen: int = 0
+    kind: str = "train"  # the JobSpec's: "corruptions" is watched through the worker's log
 
 
 class RayRunner:
@@ -182,8 +186,8 @@ class RayRunner:
             raise InputError("The learning-rate range test runs in the app, not on a cluster.")
         uri = _absolute(spec.tracking_uri or self.tracking_uri)
         store = tracking.RunStore(uri)
-        run_id = spec.run_id if spec.kind == "resume" else store.schedule_run(spec.config, spec.experiment, spec.name,
-                                                                                spec.tags)
+        run_id = spec.run_id if spec.kind in ("resume", "corruptions") else store.schedule_run(
+            spec.config, spec.experiment, spec.name, spec.tags)
         on_event(RunCreated(run_id))
         path = Path(spec.config.dataset_path) if spec.config.dataset_path else None
         if path is not None and path.is_file():  # an upload: the worker may be on another machine
@@ -202,7 +206,7 @@ class RayRunner:
         except Exception as error:
             store.end_scheduled_run(run_id, "FAILED", f"The Ray cluster refused the job: {error}")
             raise _cluster_error(self.address, error) from None
-        self._start_watching(handle, _Watched(run_id, uri), on_event)
+        self._start_watching(handle, _Watched(run_id, uri, kind=spec.kind), on_event)
         return handle
 
     def status(self, handle: str) -> str:
@@ -249,7 +253,7 @@ class RayRunner:
                           submitted)
 
     def adopt(self, job: RunningJob, on_event: EventSink) -> None:
-        self._start_watching(job.handle, _Watched(job.run_id, self.tracking_uri), on_event)
+        self._start_watching(job.handle, _Watched(job.run_id, self.tracking_uri, kind=job.kind), on_event)
 
     async def follow_logs(self, handle: str):
         """The worker's output as it comes (Ray's tail_job_logs), until the job ends."""
@@ -265,11 +269,12 @@ class RayRunner:
 
     def _watch(self, handle: str, watched: _Watched, on_event: EventSink) -> None:
         """The job's watcher thread: pass on what the worker logs until Ray says the job ended."""
-        store, unanswered = tracking.RunStore(watched.tracking_uri), 0
+        store, unanswered, sweep = tracking.RunStore(watched.tracking_uri), 0, watched.kind == "corruptions"
         while True:
             try:
                 watched.ray_status = str(self._client.get_job_status(handle).value)
                 state = store.run_state(watched.run_id)
+                log_text = self._client.get_job_logs(handle) if sweep and watched.ray_status == "RUNNING" else ""
                 unanswered = 0
             except Exception:
                 unanswered += 1
@@ -282,7 +287,13 @@ class RayRunner:
             if watched.ray_status == "PENDING" and watched.latest is None:
                 watched.latest = Progress(WAITING_FOR_A_SLOT)
                 on_event(ProgressReported(watched.latest))
-            self._pass_on_progress(store, watched, state, on_event)
+            if sweep:
+                self._report(watched, read_sweep_log(log_text)[0], on_event)
+            else:
+                self._pass_on_progress(store, watched, state, on_event)
+            if watched.ray_status not in _RAY_STATES and sweep:
+                on_event(self._sweep_ending(handle, store, watched))
+                return
             if watched.ray_status not in _RAY_STATES:
                 self._pass_on_epochs(store, watched, on_event)
                 on_event(self._ending(handle, store, watched, store.run_state(watched.run_id)))
@@ -297,6 +308,13 @@ class RayRunner:
             latest = dataclasses.replace(latest, event="phase")
         if latest is not None and latest != watched.latest:
             self._pass_on_epochs(store, watched, on_event)
+            watched.latest = latest
+            on_event(ProgressReported(latest))
+
+    @staticmethod
+    def _report(watched: _Watched, latest: Progress | None, on_event: EventSink) -> None:
+        """A progress event for `latest`, when it is news."""
+        if latest is not None and latest != watched.latest:
             watched.latest = latest
             on_event(ProgressReported(latest))
 
@@ -327,6 +345,23 @@ class RayRunner:
             return run_ended(RunResult(watched.run_id, status, state.metrics, state.tags.get(run_schema.ERROR_TAG)))
         return JobEnded("failed", f"The worker stopped without ending its run ({self._ray_message(handle)}); the run "
                                   "is marked KILLED once its heartbeat is stale.")
+
+    def _sweep_ending(self, handle: str, store, watched: _Watched) -> JobEnded:
+        """How a sweep's job ended, from Ray's status (its run stays FINISHED whatever the sweep did):
+        finished with the run's sweep metrics once the worker succeeded (it logged the sweep), cancelled once Ray
+        stopped it (a stopped sweep logs nothing), else failed with the worker's one line."""
+        if watched.ray_status == "SUCCEEDED":
+            metrics = store.run_state(watched.run_id).metrics
+            swept = {key: value for key, value in metrics.items()
+                     if key.startswith(("corruption_", run_schema.CORRUPTION_PREFIX))}  # as `sweep_run` returns them
+            return run_ended(RunResult(watched.run_id, "FINISHED", swept))
+        if watched.ray_status == "STOPPED":
+            return JobEnded("cancelled")
+        try:
+            error = read_sweep_log(self._client.get_job_logs(handle))[1]
+        except Exception:
+            error = None
+        return JobEnded("failed", error or f"The sweep failed on {self.description}: {self._ray_message(handle)}")
 
     def _ray_message(self, handle: str) -> str:
         try:

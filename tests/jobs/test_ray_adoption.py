@@ -23,6 +23,8 @@ from cnnkit.config import TrainConfig  # noqa: E402
 from cnnkit.jobs import JobManager  # noqa: E402
 from cnnkit.jobs import ray_runner  # noqa: E402
 from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner  # noqa: E402
+from cnnkit.jobs.runner import JobSpec  # noqa: E402
+from cnnkit.jobs.worker import SWEEP_PROGRESS  # noqa: E402
 from cnnkit.training import Progress  # noqa: E402
 from run_processes import wait_for  # noqa: E402
 
@@ -35,6 +37,7 @@ class Cluster:
 
     def __init__(self):
         self.jobs, self.listing_error, self.stopping = {}, None, set()
+        self.logs = {}  # submission id -> its worker's output so far
 
     def add(self, submission_id, status, run_id=None):
         metadata = {"cnnkit_run_id": run_id, "cnnkit_job": "job-1", "cnnkit_kind": "train"} if run_id else {}
@@ -48,6 +51,9 @@ class Cluster:
 
     def get_job_status(self, handle):
         return self.jobs[handle].status
+
+    def get_job_logs(self, handle):
+        return self.logs.get(handle, "")
 
     def stop_job(self, handle):
         """As Ray does: a job waiting for a slot is STOPPED at once; a running one's worker gets SIGTERM, and
@@ -221,3 +227,28 @@ def test_a_cancelled_job_whose_run_is_still_running_when_ray_says_it_stopped_end
     assert (run.info.status, run.data.tags["cnnkit.error"]) == ("KILLED", "stopped by a person")
     assert [event.progress.epoch for event in events if getattr(event, "progress", None)
             and event.progress.event == "epoch"] == [1]  # its epoch passed on before the end
+
+
+def test_a_sweeps_job_shows_the_progress_its_worker_prints_and_ends_as_ray_says_its_run_staying_finished(
+        cluster, store):
+    """Its run ended FINISHED when it trained: the sweep's progress and end come from its log and Ray's status."""
+    client = make_client(store)
+    run_id = training_run(client, "swept")
+    tracking.RunStore(store).logger(run_id).finish("FINISHED")
+    runner = RayRunner("http://head:8265", store, poll_seconds=0.05)
+    events = []
+    handle = runner.submit(JobSpec("job-1", "corruptions", CFG, "sweep", store, "cnnkit", run_id, images=50),
+                           events.append)
+    assert handle.startswith(f"cnnkit-{run_id}-")  # the run's own job, no new run scheduled
+    sweeping = Progress("corruption sweep: clean images", 1, 1, 1, 66, event="pass")
+    cluster.logs[handle] = f"a library's warning\n{SWEEP_PROGRESS}{sweeping.to_json()}\n"
+    cluster.jobs[handle].status = JobStatus.RUNNING
+    wait_for(lambda: runner.progress(handle) == sweeping, TIMEOUT, "the progress the worker printed")
+    cluster.logs[handle] += '{"run_id": "%s", "status": "FAILED", "error": "Run %s has no model."}\n' % (run_id, run_id)
+    cluster.jobs[handle].status = JobStatus.FAILED
+    ended = wait_for(lambda: next((event for event in events if type(event).__name__ == "JobEnded"), None), TIMEOUT,
+                     "the job's end")
+    assert (ended.state, ended.error) == ("failed", f"Run {run_id} has no model.")
+    assert [event.run_id for event in events if type(event).__name__ == "RunCreated"] == [run_id]  # no new run
+    assert tracking.RunStore(store).run_status(run_id) == "FINISHED"
+    assert not any(getattr(event, "progress", None) and event.progress.phase == "training" for event in events)

@@ -26,6 +26,9 @@ from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.config import TrainConfig
 from cnnkit.jobs import JobManager
 from cnnkit.jobs.ray_runner import WAITING_FOR_A_SLOT, RayRunner, authentication_mode
+from cnnkit.tracking import run_schema
+from cnnkit.training import Progress, train
+from ray.job_submission import JobSubmissionClient
 from ray_cluster import SLOTS, RayHead
 from run_processes import ROOT, logged_epochs, running_run_with_epochs, start, wait_for
 
@@ -138,6 +141,45 @@ def test_the_slots_hold_a_third_job_in_the_app_and_another_apps_on_ray_and_a_res
         assert restarted.wait(job, 300).state == "cancelled"
     assert other_app.wait(jobs[3], 300).state == "cancelled"  # its own watcher saw its run end KILLED
     assert {status_of(store, run) for run in [*runs, third]} == {"KILLED"}
+
+
+def ray_jobs_of(ray_head, run_id):
+    """The Ray jobs (JobDetails) of run `run_id`, oldest first."""
+    jobs = JobSubmissionClient(ray_head.address).list_jobs()
+    return sorted((job for job in jobs if (job.metadata or {}).get("cnnkit_run_id") == run_id),
+                  key=lambda job: job.start_time or 0)
+
+
+def test_a_corruption_sweep_runs_as_a_ray_job_a_cancelled_one_logging_nothing(ray_head, store):
+    trained = train(QUICK, tracking_uri=store, run_name="to sweep").run_id  # here: the sweep is what goes to the cluster
+    client = make_client(store)
+    manager = JobManager(tracking_uri=store, runner=RayRunner(ray_head.address, store, poll_seconds=0.2),
+                         recover_stale_runs=False)
+    sweeping = lambda job: (manager.snapshot(job).progress or Progress("")).phase.startswith("corruption sweep")  # noqa: E731
+
+    job = manager.submit_corruption_sweep(trained)  # its whole test split: longer than the cancel takes to land
+    assert manager.snapshot(job).run_id == trained
+    wait_for(lambda: sweeping(job), 600, "the sweep's first progress, read from the worker's log")
+    manager.cancel(job)  # SIGTERM: the sweep stops at its next batch
+    ended = manager.wait(job, 300)
+    assert ended.state == "cancelled", ended.error
+    [stopped] = ray_jobs_of(ray_head, trained)  # on the cluster, not in this process's threads
+    assert stopped.status.value == "STOPPED"
+    last = JobSubmissionClient(ray_head.address).get_job_logs(stopped.submission_id).strip().splitlines()[-1]
+    assert json.loads(last) == {"run_id": trained, "status": "KILLED", "error": WORKER_STOPPED}  # its stop request
+    run = client.get_run(trained)
+    assert run.info.status == "FINISHED" and run_schema.CORRUPTION_MEAN_ACCURACY not in run.data.metrics
+
+    submitted = time.monotonic()
+    job = manager.submit_corruption_sweep(trained, images=50)
+    ended = manager.wait(job, 600)
+    TIMES["corruption sweep of 50 images on ray"] = time.monotonic() - submitted
+    assert ended.state == "finished", ended.error
+    assert [job.status.value for job in ray_jobs_of(ray_head, trained)] == ["STOPPED", "SUCCEEDED"]
+    metrics = client.get_run(trained).data.metrics
+    assert metrics[run_schema.CORRUPTION_IMAGES] == 50
+    assert ended.result.metrics[run_schema.CORRUPTION_MEAN_ACCURACY] == metrics[run_schema.CORRUPTION_MEAN_ACCURACY]
+    assert "test_accuracy" not in ended.result.metrics  # the sweep's metrics alone, as the thread runner's result
 
 
 def test_a_worker_killed_outright_leaves_its_run_to_the_stale_run_check_which_sees_its_process_gone(ray_head, store):

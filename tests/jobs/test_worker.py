@@ -20,7 +20,8 @@ from cnnkit.cli import WORKER_STOPPED, main
 from cnnkit.jobs.runner import JobSpec
 from cnnkit.config.server_paths import ServerPaths
 from cnnkit.training import Progress
-from cnnkit.jobs.worker import with_local_data
+from cnnkit.jobs import worker
+from cnnkit.jobs.worker import SWEEP_PROGRESS, SweepProgressPrinter, read_sweep_log, with_local_data
 from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
 from test_cli import digits_csv
 
@@ -99,3 +100,39 @@ def test_a_worker_whose_run_was_cancelled_while_it_waited_does_not_train_it(tmp_
     assert main(["worker", job.to_json()]) == 2
     assert f"Run {job.run_id} is KILLED, not waiting for a worker." in capsys.readouterr().err
     assert make_client(store).get_run(job.run_id).info.status == "KILLED"
+
+
+def test_a_sweep_workers_log_gives_its_latest_progress_and_the_error_its_last_line_names():
+    loading = Progress("corruption sweep: loading the model and the test images")
+    clean = Progress("corruption sweep: clean images", epoch=1, epochs=1, batch=1, batches=66, event="pass")
+    failed = json.dumps({"run_id": "r1", "status": "FAILED", "error": "Run r1 has no model."})
+    log = [SWEEP_PROGRESS + loading.to_json(), "a library's warning", SWEEP_PROGRESS + clean.to_json(), failed]
+    assert read_sweep_log("\n".join(log)) == (clean, "Run r1 has no model.")
+    assert read_sweep_log("\n".join(log[:3])) == (clean, None)
+    assert read_sweep_log("") == (None, None)
+    assert read_sweep_log(SWEEP_PROGRESS + loading.to_json() + "\n{cut short") == (loading, None)
+
+
+def test_a_sweep_worker_on_a_run_without_a_model_says_so_in_its_last_line(tmp_path, capsys):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trained = scheduled_job(store, TrainConfig(dataset="digits", epochs=1))
+    tracking.RunStore(store).logger(trained.run_id).finish("FAILED", "It never trained.")
+    sweep = JobSpec("job-2", "corruptions", trained.config, "sweep", store, "cnnkit", trained.run_id, images=50)
+    assert main(["worker", sweep.to_json()]) == 1
+    out, err = capsys.readouterr()
+    progress, error = read_sweep_log(err + out)
+    assert progress.phase.startswith("corruption sweep") and error and trained.run_id in error
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "FAILED"
+
+
+def test_a_sweep_worker_prints_every_phase_and_its_batches_half_a_second_apart(monkeypatch, capsys):
+    clock = iter([10.0, 10.1, 10.2, 10.3, 10.6, 10.7])
+    monkeypatch.setattr(worker.time, "monotonic", lambda: next(clock))
+    printer = SweepProgressPrinter()
+    reports = [Progress("corruption sweep: loading"), *(Progress(f"corruption sweep: batch {n}", batch=n, event="pass")
+                                                         for n in (1, 2, 3, 4)), Progress("corruption sweep: saving")]
+    for progress in reports:
+        printer(progress)
+    printed = [Progress.from_json(line[len(SWEEP_PROGRESS):]) for line in capsys.readouterr().err.splitlines()]
+    assert [progress.phase for progress in printed] == [  # at 10.0, 10.6 (0.6 s after the last line), 10.7 (a phase)
+        "corruption sweep: loading", "corruption sweep: batch 4", "corruption sweep: saving"]
