@@ -39,7 +39,7 @@ class JobSnapshot:
     """One job as it was at one moment: a copy, safe to keep and read from any thread."""
 
     job_id: str
-    kind: str  # "train", "lr_find" or "corruptions"
+    kind: str  # one of SHOWN_KINDS, else "train" (a fork or resume trains a run too)
     name: str
     config: TrainConfig
     state: str  # queued, running, finished, failed, cancelled
@@ -163,6 +163,7 @@ def _call_watcher(hook: Callable | None, value) -> None:
 # Jobs that run in this process whatever the runner: a range test's result and a fork's parent snapshot are
 # read here (a cluster's workers train new runs, resume their own and sweep finished ones).
 IN_APP_KINDS = ("lr_find", "fork")
+SHOWN_KINDS = ("lr_find", "corruptions")  # job kinds shown as themselves, submitted or adopted after a restart
 
 
 class JobManager:
@@ -373,7 +374,7 @@ class JobManager:
             job_id = f"job-{next(self._ids)}"
             spec = JobSpec(job_id, kind, cfg, name, self.tracking_uri, self.experiment, run_id, steps, tags or None,
                            epoch, changes, images, self.server_paths)
-            job = _Job(job_id, kind if kind in ("lr_find", "corruptions") else "train", name, cfg, spec, visitor, run_id=run_id,
+            job = _Job(job_id, kind if kind in SHOWN_KINDS else "train", name, cfg, spec, visitor, run_id=run_id,
                        **(watch or {}))
             self._jobs[job.job_id] = job
             self._queue.append(job)
@@ -388,7 +389,8 @@ class JobManager:
             job_id = f"job-{next(self._ids)}"
             spec = JobSpec(job_id, running.kind, running.config, running.name, self.tracking_uri, self.experiment,
                            running.run_id)
-            job = _Job(job_id, "train", running.name, running.config, spec, submitted_at=running.submitted_at,
+            kind = running.kind if running.kind in SHOWN_KINDS else "train"
+            job = _Job(job_id, kind, running.name, running.config, spec, submitted_at=running.submitted_at,
                        runner=self.runner, handle=running.handle, state="running", run_id=running.run_id,
                        started_at=running.submitted_at)
             self._jobs[job_id] = job

@@ -39,8 +39,8 @@ class Cluster:
         self.jobs, self.listing_error, self.stopping = {}, None, set()
         self.logs = {}  # submission id -> its worker's output so far
 
-    def add(self, submission_id, status, run_id=None):
-        metadata = {"cnnkit_run_id": run_id, "cnnkit_job": "job-1", "cnnkit_kind": "train"} if run_id else {}
+    def add(self, submission_id, status, run_id=None, kind="train"):
+        metadata = {"cnnkit_run_id": run_id, "cnnkit_job": "job-1", "cnnkit_kind": kind} if run_id else {}
         self.jobs[submission_id] = SimpleNamespace(submission_id=submission_id, status=status, metadata=metadata,
                                                    start_time=int(time.time() * 1000))
 
@@ -69,7 +69,7 @@ class Cluster:
         self.jobs[handle].status = JobStatus.STOPPED
 
     def submit_job(self, *, submission_id, metadata, **_):
-        self.add(submission_id, JobStatus.PENDING, metadata["cnnkit_run_id"])
+        self.add(submission_id, JobStatus.PENDING, metadata["cnnkit_run_id"], metadata["cnnkit_kind"])
         return submission_id
 
 
@@ -227,6 +227,21 @@ def test_a_cancelled_job_whose_run_is_still_running_when_ray_says_it_stopped_end
     assert (run.info.status, run.data.tags["cnnkit.error"]) == ("KILLED", "stopped by a person")
     assert [event.progress.epoch for event in events if getattr(event, "progress", None)
             and event.progress.event == "epoch"] == [1]  # its epoch passed on before the end
+
+
+def test_an_adopted_sweep_shows_as_a_sweep_not_a_training(cluster, store):
+    """After an app restart the corruption panel finds a sweep still running on the cluster by its job's kind."""
+    client = make_client(store)
+    swept, trained = training_run(client, "swept"), training_run(client, "training")
+    tracking.RunStore(store).logger(swept).finish("FINISHED")
+    cluster.add(f"cnnkit-{swept}-1-100", JobStatus.RUNNING, swept, kind="corruptions")
+    cluster.add(f"cnnkit-{trained}-2-100", JobStatus.RUNNING, trained)
+    manager = JobManager(tracking_uri=store, runner=RayRunner("http://head:8265", store, poll_seconds=0.05),
+                         recover_stale_runs=False)
+    try:
+        assert {job.run_id: job.kind for job in manager.snapshots()} == {swept: "corruptions", trained: "train"}
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
 
 
 def test_a_sweeps_job_shows_the_progress_its_worker_prints_and_ends_as_ray_says_its_run_staying_finished(
