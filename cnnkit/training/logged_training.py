@@ -93,6 +93,7 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     # Before the carried callbacks: a snapshot when fit ends is taken before early stopping restores its best weights.
     snapshots = [EpochSnapshots(cfg.snapshot_every, cfg.epochs, snapshot_probabilities, logger.log_file,
                                 logger.log_arrays)] if cfg.snapshot_every else []
+    # After the saver: a cancel while the sample is predicted must not cost the epoch's checkpoint.
     dynamics = [TrainingDynamics.for_run(data, cfg, lambda dynamics_model, images: predict_test_images(
         dynamics_model, images, cfg, cancel), logger.log_arrays)] if cfg.dynamics_sample else []
     own_rate = []  # after the saver: a fork's parent's rate comes back with its optimizer's state; the fork has its own
@@ -114,7 +115,7 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
                 shuffle=False,
                 verbose=0,
                 callbacks=[batches.orderer(), CancelCheck(cancel), monitor, monitor.validation_monitor(len(data.x_val)),
-                           *snapshots, *dynamics, *carried, saver, *own_rate],
+                           *snapshots, *carried, saver, *dynamics, *own_rate],
             )
         finally:
             monitor.close()

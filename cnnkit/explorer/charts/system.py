@@ -48,7 +48,7 @@ def system_use(history: pd.DataFrame) -> go.Figure:
                 seconds = part["seconds"].to_numpy(dtype=float)
                 what = f"GPU {gpu} use (%)" if key in gpus else axis
                 fig.add_scatter(x=seconds / scale, y=part["value"].to_numpy(dtype=float), name=plain_text.plotly(run),
-                                legendgroup=str(run), showlegend=run not in in_legend, line_color=color,
+                                legendgroup=plain_text.plotly(run), showlegend=run not in in_legend, line_color=color,
                                 line_dash=GPU_DASHES[gpu % len(GPU_DASHES)] if key in gpus else None,
                                 mode=_mode(len(part)), customdata=clocks(seconds), row=row, col=1,
                                 hovertemplate=f"{RUN_IN_HOVER}<br>%{{customdata}} after its start<br>"
