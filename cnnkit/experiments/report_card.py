@@ -193,7 +193,7 @@ def robustness_sentence(robustness: Robustness | None, status: str = "FINISHED")
 def hint_sentence(hint: HintReference | None) -> str:
     if hint is None:
         return ("Not computed: the hint's statistics need the run's model on its test images "
-                "(computed on demand on the run's view, and by `export`).")
+                "(the run's view computes them on demand; `export` does when it can reload the test split).")
     if hint.images < predict.MIN_REFERENCE_IMAGES:
         return (f"Only {hint.images} test images: too few for Classify to tell whether an image looks like the "
                 "training data.")
