@@ -183,11 +183,16 @@ def robustness_sentence(robustness: Robustness | None, status: str = "FINISHED")
         if status != "FINISHED":
             return "No corruption sweep: a run is swept once it has finished."
         return f"No corruption sweep yet: {SWEEP_HOW}."
-    worst = ", ".join(f"{name} ({value:.1%})" for name, value in robustness.hardest)
+    worst = ", ".join(f"{_spoken(name)} ({value:.1%})" for name, value in robustness.hardest)
     points = 100 * robustness.drop
     verdict = "Holds up" if robustness.drop <= ROBUST_DROP else "Fragile"
     return (f"{verdict}: loses {points:.1f} points under corruption (clean {robustness.clean:.1%}, mean corruption "
             f"accuracy {robustness.mean:.1%} on {robustness.images:,} test images); worst: {worst}.")
+
+
+def _spoken(corruption: str) -> str:
+    """A corruption's name as the heat map writes it: motion_blur -> motion blur."""
+    return corruption.replace("_", " ")
 
 
 def hint_sentence(hint: HintReference | None) -> str:
@@ -220,7 +225,7 @@ def markdown(card: ReportCard) -> list[str]:
             lines += _calibration_table(card.calibration)
         if part.title == "Robustness" and card.robustness is not None:
             lines += ["| corruption | mean accuracy over 5 severities |", "|---|---|",
-                      *(f"| {name} | {value:.1%} |" for name, value in card.robustness.hardest), ""]
+                      *(f"| {_spoken(name)} | {value:.1%} |" for name, value in card.robustness.hardest), ""]
     return lines
 
 

@@ -145,6 +145,7 @@ def test_robustness_holds_up_up_to_a_five_point_drop(drop, verdict):
     assert report_card.robustness_sentence(found).startswith(f"{verdict}: loses {100 * drop:.1f} points under "
                                                              "corruption (clean 95.0%")
     assert found.hardest[:2] == (("jpeg_compression", pytest.approx(0.7)), ("contrast", pytest.approx(0.8)))
+    assert "worst: jpeg compression (70.0%), contrast (80.0%), " in report_card.robustness_sentence(found)
 
 
 @pytest.mark.parametrize("threshold, start", [(0.9, "Sharp: "), (0.899, "Blunt by confidence: ")])
