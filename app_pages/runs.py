@@ -11,6 +11,7 @@ from app_pages.action_button import action_button
 from app_pages.calibration_panel import run_calibration_section
 from app_pages.common import job_manager, run_label, run_store, visitor
 from app_pages.corruption_panel import corruption_section
+from app_pages.report_card_panel import report_card_section
 from app_pages.runs_manage import manage_panel
 from app_pages.system_panel import system_section
 
@@ -177,8 +178,10 @@ if run_id:
                 st.success("Resuming in a job: follow it on the Train page.")
             except InputError as error:
                 st.error(plain_text.markdown(error))
-    curves_tab, calibration_tab, config_tab, manage_tab = st.tabs(
-        ["Curves", "Calibration", "Config", "Manage & relaunch"])
+    card_tab, curves_tab, calibration_tab, config_tab, manage_tab = st.tabs(
+        ["Report card", "Curves", "Calibration", "Config", "Manage & relaunch"])
+    with card_tab:
+        report_card_section(run_id)
     with curves_tab:
         epochs, batches = store.run_history(run_id)
         metrics = {k: v for k, v in run.metrics.items() if k.startswith(run_schema.TEST_PREFIX)}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+import cnnkit.experiments.report_card as report_card
+from cnnkit.models import predict
 from cnnkit.tracking import RunEvaluation, RunStore, RunSummary, run_schema
 from cnnkit.config import describe_run, describe_tricks
 from cnnkit.errors import InputError
@@ -58,7 +60,8 @@ def export_run(store: RunStore, run_id: str, folder: Path) -> Export:
         model_path.write_bytes(store.download_model(run_id, Path(tmp)).read_bytes())
     model = store.load_model(run_id)
     onnx_path, onnx_note = export_onnx(store, run_id, model, folder / ONNX_FILE)
-    card = model_card(run, store.dataset_summary(run_id), store.evaluation_of_run(run_id), model, onnx_note)
+    trust = report_card.read_card(store, run_id, _hint(store, run_id, model))
+    card = model_card(run, store.dataset_summary(run_id), store.evaluation_of_run(run_id), model, onnx_note, trust)
     card_path = folder / CARD_FILE
     card_path.write_text(card, encoding="utf-8")
     return Export(tuple(path for path in (model_path, onnx_path, card_path) if path), onnx_note)
@@ -130,9 +133,11 @@ def check_onnx(model, path: Path, images: np.ndarray) -> OnnxCheck:
     )
 
 
-def model_card(run: RunSummary, data: dict, evaluation: RunEvaluation, model, onnx_note: str) -> str:
+def model_card(run: RunSummary, data: dict, evaluation: RunEvaluation, model, onnx_note: str,
+               trust: report_card.ReportCard | None = None) -> str:
     """The model card in Markdown: what the model is, what it was trained and tested on, how well
-    it does per class, which classes it confuses, and where it came from."""
+    it does per class, which classes it confuses, whether to trust it (`trust`: the run's report card),
+    and where it came from."""
     tags, metrics, params = run.tags, run.metrics, run.params
     height, width, channels = data["input_shape"]
     splits = data["splits"]
@@ -196,6 +201,7 @@ def model_card(run: RunSummary, data: dict, evaluation: RunEvaluation, model, on
         "",
         *_confused_pairs(evaluation),
         "",
+        *(report_card.markdown(trust) if trust is not None else []),
         "## Files",
         "",
         f"- `{MODEL_FILE}`: the Keras model as trained (SHA-256 `{tags.get(run_schema.MODEL_SHA256_TAG, 'not recorded')}`); "
@@ -204,6 +210,15 @@ def model_card(run: RunSummary, data: dict, evaluation: RunEvaluation, model, on
         "",
     ]
     return "\n".join(lines)
+
+
+def _hint(store: RunStore, run_id: str, model) -> report_card.HintReference | None:
+    """The out-of-distribution hint's statistics on the run's test images; None when they can't be reloaded."""
+    try:
+        images = store.test_split_of_run(run_id).x_test
+    except InputError:
+        return None
+    return report_card.hint_reference(predict.test_reference(model, images))
 
 
 def most_confused(confusion: np.ndarray, limit: int = CONFUSED_PAIRS) -> list[tuple[int, int, int]]:

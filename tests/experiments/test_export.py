@@ -18,7 +18,7 @@ import pytest
 import streamlit as st
 
 from cnnkit import tracking
-from cnnkit.experiments import export
+from cnnkit.experiments import export, report_card
 from cnnkit.cli import main
 from cnnkit.config import TrainConfig, describe_tricks
 from cnnkit.errors import InputError
@@ -177,6 +177,42 @@ def test_the_command_line_writes_the_model_its_checked_onnx_copy_and_the_card(ti
     assert [float(row[1]) for row in rows] == pytest.approx(per_class["precision"].tolist(), abs=5e-5)
     assert [float(row[2]) for row in rows] == pytest.approx(per_class["recall"].tolist(), abs=5e-5)
     assert printed["onnx"] in section(card, "Files")
+
+
+def test_the_card_says_whether_the_result_can_be_trusted_in_the_report_cards_words():
+    run = RunSummary("abc123", "old", "FINISHED", params=TrainConfig(dataset="digits").to_params(),
+                     metrics={"test_accuracy": 0.875}, tags={})
+    evaluation = RunEvaluation(class_names=["a", "b"], confusion=np.array([[8, 2], [1, 9]]),
+                               per_class=pd.DataFrame(columns=["class", "precision", "recall", "f1", "support"]),
+                               mistakes=pd.DataFrame(), mistake_images={})
+    data = {"name": "ab", "input_shape": [4, 4, 1], "splits": {"test": 20}, "fingerprint": "f" * 64}
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    trust = report_card.card_of(run, None, None)
+
+    card = export.model_card(run, data, evaluation, model, "No ONNX copy.", trust)
+
+    said = section(card, "Can this result be trusted?")
+    assert said.startswith("\n**Test accuracy.** Test accuracy 87.50%, with no 95 % interval")
+    assert f"**Robustness.** No corruption sweep yet: {report_card.SWEEP_HOW}." in said
+    assert "## Files" in card.split("## Can this result be trusted?")[1]  # before the files, after the numbers
+    assert "## Can this result be trusted?" not in export.model_card(run, data, evaluation, model, "No ONNX copy.")
+
+
+@pytest.mark.slow
+def test_the_exported_card_holds_the_runs_calibration_and_hint_statistics(tiny_run, tmp_path):
+    uri, run_id = tiny_run
+    store = tracking.RunStore(uri)
+
+    export.export_run(store, run_id, tmp_path)
+
+    said = section((tmp_path / "MODEL_CARD.md").read_text(), "Can this result be trusted?")
+    card = report_card.read_card(store, run_id)
+    images = store.run(run_id).test_images
+    assert f"right on {images:,} test images (95 % interval" in said
+    assert f"**Calibration.** {report_card.calibration_sentence(card.calibration)}" in said
+    assert f"| before scaling | {card.calibration.before.ece:.2%} |" in said
+    assert "Classify flags an image as unfamiliar when its top probability is under " in said
+    assert f"of the {images:,} test images do" in said
 
 
 def disagreeing(model, path, images):

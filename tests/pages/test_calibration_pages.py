@@ -59,6 +59,12 @@ def open_run(app, run_id):
     return at.run()
 
 
+def calibration_tab(at):
+    """The open run's Calibration tab (the Report card tab draws a reliability diagram too)."""
+    assert not at.exception
+    return next(tab for tab in at.tabs if tab.label == "Calibration")
+
+
 def figures(at) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
@@ -74,8 +80,7 @@ def texts(at) -> list[str]:
 
 
 def test_the_open_run_shows_its_temperature_its_numbers_and_its_diagrams_before_and_after(app, runs):
-    at = open_run(app, runs["fitted"])
-    assert not at.exception
+    at = calibration_tab(open_run(app, runs["fitted"]))
     found = logged(runs["fitted"])
     assert found.temperature == pytest.approx(2.0, rel=0.25)  # the synthetic run was twice too sharp
     assert any(text.startswith(f"Temperature **T = {found.temperature:.2f}** fitted on the validation split")
@@ -88,8 +93,7 @@ def test_the_open_run_shows_its_temperature_its_numbers_and_its_diagrams_before_
 
 
 def test_an_open_run_without_a_validation_split_says_its_temperature_was_not_fitted(app, runs):
-    at = open_run(app, runs["no validation"])
-    assert not at.exception
+    at = calibration_tab(open_run(app, runs["no validation"]))
     assert f"Temperature {calibration_view.NO_VALIDATION}." in texts(at)
     assert panel_titles(at) == [f"before scaling · ECE {logged(runs['no validation']).before.ece:.2%}"]
 
