@@ -9,7 +9,7 @@ PY="$PWD/.venv/bin/python"; export PYTHONPATH=$PWD CNNKIT_CHECKPOINT_SECONDS=0
 W=$(mktemp -d /tmp/store_failures.XXXX); cd "$W"
 uptime
 echo "== item 4: a store missing table metrics"
-$PY -c "from cnnkit import tracking; tracking.make_client('sqlite:///$W/s4/mlflow.db')" 2>/dev/null
+mkdir -p s4; $PY -c "from cnnkit import tracking; tracking.RunStore('sqlite:///$W/s4/mlflow.db')"
 $PY -c "import sqlite3; c = sqlite3.connect('$W/s4/mlflow.db'); c.execute('DROP TABLE metrics'); c.commit()"
 /usr/bin/time -f "%e s" $PY -m cnnkit train --dataset digits --epochs 1 --tracking-uri sqlite:///$W/s4/mlflow.db 2>&1 | grep -v "^WARNING: All log\|^W0000\|^I0000\|^E0000" | tail -3
 echo "== item 4: another program's SQLite file, and an empty mlflow.db"
@@ -23,7 +23,7 @@ if mount -t tmpfs -o size=1M tmpfs a/artifacts; then
 /usr/bin/time -f "%e s" $PY -m cnnkit train --dataset digits --epochs 1 --tracking-uri sqlite:///$W/a/mlflow.db > a/out.txt 2> a/err.txt; echo "exit $?"
 grep -v "^WARNING: All log\|^W0000\|^I0000\|^E0000\|^\[" a/err.txt | tail -3; tail -1 a/out.txt
 RUN=$($PY -c "import json; print(json.loads(open('a/out.txt').read().splitlines()[-1])['run_id'])")
-$PY -c "from cnnkit import tracking; r = tracking.make_client('sqlite:///$W/a/mlflow.db').get_run('$RUN'); print(r.info.status, '| cnnkit.error =', r.data.tags.get('cnnkit.error'))" 2>/dev/null
+$PY -c "from cnnkit import tracking; r = tracking.RunStore('sqlite:///$W/a/mlflow.db').run('$RUN'); print(r.status, '| cnnkit.error =', r.tags.get('cnnkit.error'))"
 umount --lazy a/artifacts
 else echo "skipped: can't mount a tmpfs here (needs root)"; fi
 echo "== item 3: SIGTERM while an artifact write is retried (every artifact write refused as 'database is locked')"
@@ -56,6 +56,6 @@ print(result.run_id)
 PYEOF
 )
 echo "run $RUN"; /usr/bin/time -f "%e s" $PY -m cnnkit resume $RUN --tracking-uri sqlite:///$W/mlflow.db 2>&1 | grep -v "^W0000\|^I0000\|^WARNING: All\|^\[\|^epoch "
-$PY -c "from cnnkit import tracking; print('cnnkit.missing_epochs =', tracking.make_client('sqlite:///$W/mlflow.db').get_run('$RUN').data.tags.get('cnnkit.missing_epochs'))" 2>/dev/null
+$PY -c "from cnnkit import tracking; print('cnnkit.missing_epochs =', tracking.RunStore('sqlite:///$W/mlflow.db').run('$RUN').tags.get('cnnkit.missing_epochs'))"
 uptime
 cd /; rm -rf "$W"
