@@ -5,8 +5,8 @@
 Logs one synthetic run to a temporary SQLite store with the artifacts `train` writes, made by
 the same code (`evaluation.evaluate` on 10,000 test predictions over 100 classes at ~40%
 accuracy, so ~6,000 mistakes with 100 probabilities each; 100 mistake images of 32x32x3).
-Then times, on an open client and with Keras loaded (through cnnkit.training) as in the app:
-`tracking.evaluation_of_run`, the confusion-matrix figure (`charts.confusion_matrix`,
+Then times, on an open store (`tracking.RunStore`) and with Keras loaded (through cnnkit.training) as
+in the app: `RunStore.evaluation_of_run`, the confusion-matrix figure (`charts.confusion_matrix`,
 row-normalised as on the Inspect page; left out while charts.py lacks it) and the 100-image
 gallery (`charts.image_grid` with a caption per image), each figure also serialised to JSON
 as Streamlit does. Prints the first call's and the median call's wall seconds per step and
@@ -35,7 +35,7 @@ BUDGET_S = 2.0
 N_TEST = 10_000
 
 
-def log_synthetic_run(client) -> str:
+def log_synthetic_run(store) -> str:
     """A FINISHED run with CIFAR-100-shaped evaluation artifacts, logged as `train` logs them."""
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, len(CIFAR100_CLASSES), N_TEST)
@@ -45,7 +45,7 @@ def log_synthetic_run(client) -> str:
     result = evaluate(y_true, probabilities, CIFAR100_CLASSES)
     images = rng.integers(0, 256, (MISTAKE_IMAGES, 32, 32, 3), dtype=np.uint8)
 
-    logger = tracking.start_run(client, TrainConfig(dataset="cifar100", arch="cifar10_bn_cnn"))
+    logger = store.start_run(TrainConfig(dataset="cifar100", arch="cifar10_bn_cnn"))
     logger.log_metrics(result.metrics(), step=1)
     logger.log_json({"class_names": list(CIFAR100_CLASSES), "matrix": result.confusion.tolist()},
                     "evaluation/confusion_matrix.json")
@@ -59,12 +59,12 @@ def log_synthetic_run(client) -> str:
     return logger.run_id
 
 
-def steps(client, run_id: str) -> dict:
+def steps(store, run_id: str) -> dict:
     """The pages' data work, one callable per step; each step's result feeds the next."""
     state = {}
 
     def load():
-        state["evaluation"] = tracking.evaluation_of_run(client, run_id)
+        state["evaluation"] = store.evaluation_of_run(run_id)
 
     def confusion():
         evaluation = state["evaluation"]
@@ -94,12 +94,12 @@ def main() -> None:
     print(f"{cores} CPU cores available")
 
     with tempfile.TemporaryDirectory() as tmp:
-        client = tracking.make_client(f"sqlite:///{tmp}/mlflow.db")
-        run_id = log_synthetic_run(client)
+        store = tracking.RunStore(f"sqlite:///{tmp}/mlflow.db")
+        run_id = log_synthetic_run(store)
         wall: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
         for _ in range(args.repeats):
-            for name, step in steps(client, run_id).items():
+            for name, step in steps(store, run_id).items():
                 started, started_cpu = time.perf_counter(), time.process_time()
                 step()
                 wall.setdefault(name, []).append(time.perf_counter() - started)

@@ -3,16 +3,16 @@ loading every run.
 
     .venv/bin/python benchmarks/many_runs.py [--runs 10000] [--repeats 3]
 
-Fills a fresh default-kind store (SQLite, as `tracking.make_client` makes it, WAL mode) with runs
+Fills a fresh default-kind store (SQLite, as `tracking.RunStore` makes it, WAL mode) with runs
 shaped like `train`'s: the 41 TrainConfig params of a random config, cnnkit's provenance tags, a
 person's tag, 10 epochs of the six epoch metrics and the test metrics, a mix of statuses. MLflow's
 client would take one `create_run` and one `log_batch` per run (tens of ms each on the team
 machine, so minutes for 10,000), so the rows go in bulk through MLflow's own SQLAlchemy table
 models (`mlflow.store.tracking.dbmodels.models`) in one transaction, in a child process; this one
-then opens the full store as the app does (`make_client`) and reads it only through MLflow's client.
+then opens the full store as the app does (`RunStore`) and reads it only through it.
 
 Then times, in this process, each arm's median over `--repeats` calls:
-- first page: old `runs_frame` (what the page loaded: every run, up to its cap of the newest 5,000,
+- first page: old `RunStore.runs_frame` (what the page loaded: every run, up to its cap of the newest 5,000,
   so the old page never showed nor filtered older runs) against new
   `runs_page` (50 runs, one extra 1-run search to know whether more follow);
 - a filter (name contains "#77", dataset mnist, status FINISHED): old `runs_frame` filtered in pandas
@@ -50,7 +50,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy
-from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
+from mlflow.store.tracking.dbmodels.models import SqlExperiment, SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
 
 from cnnkit import tracking
 from cnnkit.explorer import run_filter, run_pickers
@@ -61,13 +61,17 @@ TARGETS_S = {"first page": 1.0, "a filter": 1.0, "opening a run": 0.5, "Compare 
              "a picker's options": 0.3, "a picker, an old run chosen": 0.3, "finding an old run by name": 1.0,
              "finding an old run by id": 1.0}
 STATUSES = ["FINISHED"] * 8 + ["FAILED", "KILLED"]
+OLD_LIMIT = 5000  # the newest runs the old page and pickers loaded (`runs_frame`'s cap)
+MIN_RUNS = OLD_LIMIT + 100  # an old run beyond the old picker's reach, what the picker arms look for
 
 
 def fill(uri: str, n_runs: int) -> list[str]:
     """`n_runs` runs in the `cnnkit` experiment, one second apart, oldest first; their ids."""
-    client, rng = tracking.make_client(uri), random.Random(0)
-    experiment = tracking.experiment_id(client)
-    artifacts = client.get_experiment(experiment).artifact_location
+    rng, engine = random.Random(0), sqlalchemy.create_engine(uri)
+    experiment = tracking.RunStore(uri).experiment_id()  # the store and the experiment made as the app makes them
+    with engine.connect() as connection:
+        artifacts = connection.execute(sqlalchemy.select(SqlExperiment.artifact_location).where(
+            SqlExperiment.experiment_id == int(experiment))).scalar_one()
     runs, params, tags, metrics, latest = [], [], [], [], []
     start = int(time.time() * 1000) - n_runs * 1000
     for i in range(n_runs):
@@ -96,7 +100,6 @@ def fill(uri: str, n_runs: int) -> list[str]:
                                run_uuid=run_id)
             metrics.append(values[key])
         latest += values.values()
-    engine = sqlalchemy.create_engine(uri)
     with engine.begin() as connection:
         for model, rows in ((SqlRun, runs), (SqlParam, params), (SqlTag, tags), (SqlMetric, metrics),
                             (SqlLatestMetric, latest)):
@@ -114,26 +117,26 @@ def median_seconds(action, repeats: int) -> float:
     return statistics.median(times)
 
 
-def old_filtered(client, text: str, dataset: str, status: str, limit: int = 5000):
+def old_filtered(store, text: str, dataset: str, status: str, limit: int = OLD_LIMIT):
     """The Runs page's filtering before the store did it (`git show 5fec800:app_pages/runs.py`), over
     the newest `limit` runs (the page's `runs_frame` loaded 5,000 at most)."""
-    runs = tracking.runs_frame(client, max_results=limit)
+    runs = store.runs_frame(max_results=limit)
     shown = runs[runs[["name", "run_id", "tags"]].fillna("").apply(
         lambda column: column.str.lower().str.contains(text, regex=False)).any(axis=1)]
     return shown[(shown["dataset"] == dataset) & (shown["status"] == status)]
 
 
-def old_picker_labels(client) -> dict[str, str]:
+def old_picker_labels(store) -> dict[str, str]:
     """run id -> label of every finished run, as `finished_run_labels` made them before the pickers
     searched the store (`git show ba69034:app_pages/common.py`): over the newest 5,000 runs."""
-    runs = tracking.runs_frame(client)
+    runs = store.runs_frame()
     finished = runs[runs["status"] == "FINISHED"]
     return {row.run_id: run_pickers.run_label(row.name, row.run_id) for row in finished.itertuples()}
 
 
-def old_typed(client, text: str) -> list[str]:
+def old_typed(store, text: str) -> list[str]:
     """The old picker's runs whose label contains `text`: what typing into its selectbox found."""
-    return [run_id for run_id, label in old_picker_labels(client).items() if text.lower() in label.lower()]
+    return [run_id for run_id, label in old_picker_labels(store).items() if text.lower() in label.lower()]
 
 
 def new_picker(store, text: str = "", chosen: tuple[str, ...] = ()) -> dict[str, str]:
@@ -144,13 +147,16 @@ def new_picker(store, text: str = "", chosen: tuple[str, ...] = ()) -> dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=10_000, help=f"at least {MIN_RUNS:,}")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fill", help=argparse.SUPPRESS)  # internal: the filling process's part
     args = parser.parse_args()
     if args.fill:
         print(" ".join(fill(args.fill, args.runs)))
         return 0
+    if args.runs < MIN_RUNS:
+        parser.error(f"--runs {args.runs}: at least {MIN_RUNS:,}, so that old runs lie beyond the {OLD_LIMIT:,} "
+                     "newest that the old page and pickers loaded")
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
@@ -160,8 +166,7 @@ def main() -> int:
         print(f"filled {args.runs} runs in {time.perf_counter() - started:.1f}s (bulk insert through MLflow's "
               "SQLAlchemy table models, in another process)")
         store = tracking.RunStore(uri)
-        client = tracking.make_client(uri)
-        client.search_runs([tracking.experiment_id(client)], max_results=1)  # connection and mappers warmed up
+        store.runs_frame(max_results=1)  # connection and mappers warmed up
         wanted = run_filter.filter_string(run_filter.RunFilter("#77", ("FINISHED",), ("mnist",)))
         opened, compared = ids[len(ids) // 2], ids[-40::2]
 
@@ -174,30 +179,30 @@ def main() -> int:
         new_page = store.runs_page()
         assert len(new_page.runs) == run_filter.PAGE_SIZE and new_page.more
         matching = store.runs_page(wanted, page_size=args.runs).runs
-        assert len(matching) == len(old_filtered(client, "#77", "mnist", "FINISHED", limit=args.runs))
-        print(f"the filter keeps {len(matching)} runs, {len(old_filtered(client, '#77', 'mnist', 'FINISHED'))} of "
+        assert len(matching) == len(old_filtered(store, "#77", "mnist", "FINISHED", limit=args.runs))
+        print(f"the filter keeps {len(matching)} runs, {len(old_filtered(store, '#77', 'mnist', 'FINISHED'))} of "
               "them among the newest 5,000 that the old page loaded")
         oldest = store.runs_by_id(ids[:100]).query("status == 'FINISHED'").iloc[-1]  # the oldest finished run
         old_run, by_name = oldest["run_id"], oldest["name"]
         assert len(new_picker(store)) == run_pickers.PICK_COUNT and old_run not in new_picker(store)
         assert old_run in new_picker(store, chosen=(old_run,)) and old_run in new_picker(store, by_name)
-        assert old_run in new_picker(store, old_run[:8]) and old_run not in old_picker_labels(client)
-        print(f"the pickers offered {len(old_picker_labels(client))} finished runs, now {run_pickers.PICK_COUNT} "
+        assert old_run in new_picker(store, old_run[:8]) and old_run not in old_picker_labels(store)
+        print(f"the pickers offered {len(old_picker_labels(store))} finished runs, now {run_pickers.PICK_COUNT} "
               f"and any other found by name or id; the old run ({by_name}) was not among the old picker's")
         arms = {  # name -> (old, new)
-            "first page": (lambda: tracking.runs_frame(client), lambda: store.runs_page()),
-            "a filter": (lambda: old_filtered(client, "#77", "mnist", "FINISHED"), lambda: store.runs_page(wanted)),
+            "first page": (lambda: store.runs_frame(), lambda: store.runs_page()),
+            "a filter": (lambda: old_filtered(store, "#77", "mnist", "FINISHED"), lambda: store.runs_page(wanted)),
             "opening a run": (details, details),
-            "opening a run, with the table": (lambda: (tracking.runs_frame(client), details()),
+            "opening a run, with the table": (lambda: (store.runs_frame(), details()),
                                               lambda: (store.runs_page(), store.runs_by_id([opened]), details())),
             "Compare of 20 runs": (compare, compare),
-            "Compare of 20 runs, with the picker": (lambda: (tracking.runs_frame(client), compare()),
+            "Compare of 20 runs, with the picker": (lambda: (store.runs_frame(), compare()),
                                                     lambda: (new_picker(store, chosen=tuple(compared)), compare())),
-            "a picker's options": (lambda: old_picker_labels(client), lambda: new_picker(store)),
-            "a picker, an old run chosen": (lambda: old_picker_labels(client),
+            "a picker's options": (lambda: old_picker_labels(store), lambda: new_picker(store)),
+            "a picker, an old run chosen": (lambda: old_picker_labels(store),
                                             lambda: new_picker(store, chosen=(old_run,))),
-            "finding an old run by name": (lambda: old_typed(client, by_name), lambda: new_picker(store, by_name)),
-            "finding an old run by id": (lambda: old_typed(client, old_run[:8]),
+            "finding an old run by name": (lambda: old_typed(store, by_name), lambda: new_picker(store, by_name)),
+            "finding an old run by id": (lambda: old_typed(store, old_run[:8]),
                                          lambda: new_picker(store, old_run[:8])),
         }
         missed = []
