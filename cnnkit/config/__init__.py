@@ -20,14 +20,15 @@ from cnnkit.config.settings import (
 )
 from cnnkit.config.settings_listing import setting_rows
 from cnnkit.config.train_config import (
-    TrainConfig, changed_settings, describe_run, describe_tricks, field_names, find_problems, is_optional,
+    TrainConfig, changed_settings, describe_run, describe_tricks, example_id_list, excluded_count, excluded_param,
+    field_names, find_problems, ids_digest, is_optional,
     assignments_from_text, parse_assignments, settings_from_text, significant, split_list, value_text,
 )
 
 __all__ = [
     "FLIPS", "OPTIMIZERS", "PREFILTERS", "PRESETS", "SCHEDULES", "SETTINGS", "TABS", "ServerPaths", "TrainConfig",
     "assignments_from_text", "changed_settings", "command_line_message", "data_loading", "describe_run",
-    "describe_tricks", "fetched_when_trained", "field_names", "find_problems", "get_preset", "is_optional", "label", "list_presets",
+    "describe_tricks", "example_id_list", "excluded_count", "excluded_param", "fetched_when_trained", "field_names", "find_problems", "get_preset", "ids_digest", "is_optional", "label", "list_presets",
     "load_data", "parse_assignments", "problem_counts", "setting_error", "setting_rows", "settings_from_text",
     "settings_on", "significant", "split_list", "split_warnings", "unavailable_data", "value_text",
 ]
