@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import math
 import re
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from cnnkit.errors import InputError
+from cnnkit.config.excluded_examples import example_id_list, excluded_count, excluded_param
 from cnnkit.config.settings import SETTINGS, label, setting_error
 
 
@@ -132,34 +132,6 @@ class TrainConfig:
     def with_settings(self, assignments: list[str]) -> TrainConfig:
         """Apply CLI-style `key=value` strings."""
         return self.replace(**parse_assignments(assignments))
-
-
-def ids_digest(ids) -> str:
-    """SHA-256 hex of example ids, whatever their order or repeats (each once, sorted, one per line)."""
-    return hashlib.sha256("\n".join(sorted(set(ids))).encode()).hexdigest()
-
-
-def excluded_param(ids) -> str:
-    """The excluded examples as a run's param: "37 examples, sha256 <64 hex digits>"; "" for none."""
-    if not ids:
-        return ""
-    return f"{len(set(ids)):,} example{'s' * (len(set(ids)) != 1)}, sha256 {ids_digest(ids)}"
-
-
-_PARAM_COUNT = re.compile(r"([\d,]+) examples?, sha256 [0-9a-f]{64}")
-
-
-def excluded_count(text: str) -> int:
-    """How many examples a run's `exclude_examples` param (`excluded_param`) or a typed list of ids names."""
-    recorded = _PARAM_COUNT.fullmatch(text.strip())
-    return int(recorded.group(1).replace(",", "")) if recorded else len(example_id_list(text))
-
-
-def example_id_list(text: str) -> tuple[str, ...]:
-    """Example ids a person typed: one per line, or comma-separated on one line (a folder's path may hold a
-    comma, so it goes on a line of its own); blanks dropped, each once, sorted."""
-    items = text.splitlines() if "\n" in text.strip() else text.split(",")
-    return tuple(sorted({item.strip() for item in items if item.strip()}))
 
 
 def parse_assignments(assignments: list[str]) -> dict[str, str]:

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from cnnkit.config import TrainConfig, field_names, load_data
+from cnnkit.config import field_names, load_data
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.tracking._store_client import StoreClient, display_names, duration_s
 from cnnkit.tracking.dataset_inputs import evaluated_images
 from cnnkit.tracking.lineage import Lineage, lineage_of
+from cnnkit.tracking.run_lifecycle import config_of
 from cnnkit.tracking.run_schema import (
     CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, EPOCHS_TRAINED, EVALUATION_FILES, EVALUATION_FOLDER, MISTAKE_IMAGES,
     MISTAKES, PER_CLASS, RESULT_METRICS, TEST_FINGERPRINT_TAG,
@@ -101,7 +102,7 @@ class RunComparisons(StoreClient):
         if not expected:
             raise InputError(f"Run {run_id} never loaded its data (it stopped before), so it has no test set to show.")
         try:
-            data = load_data(TrainConfig.from_params(run.data.params))
+            data = load_data(config_of(self._client, run))
         except (InputError, OSError) as error:
             raise InputError(f"The data this run saw is not available any more: {error}") from None
         if data.fingerprint() != expected:
