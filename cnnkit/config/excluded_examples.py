@@ -41,11 +41,11 @@ def excluded_count(text: str) -> int:
 
 
 def short_param(text: str) -> str:
-    """A run's param for a table cell: "37 examples · sha256 4faaff33", "none" for none; other text as it is."""
+    """A run's param for a table cell: "37 examples · sha256 4faaff33c654", "none" for none; other text as it is."""
     recorded = _PARAM.fullmatch(text.strip())
     if not text.strip():
         return "none"
-    return f"{recorded.group(1)} example{'s' * (recorded.group(1) != '1')} · sha256 {recorded.group(2)[:8]}" \
+    return f"{recorded.group(1)} example{'s' * (recorded.group(1) != '1')} · sha256 {recorded.group(2)[:12]}" \
         if recorded else text
 
 
