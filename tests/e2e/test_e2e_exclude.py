@@ -44,12 +44,14 @@ def test_points_picked_on_the_data_map_are_left_out_of_the_next_run(page, tmp_pa
         button.wait_for(timeout=60_000)
         count = int(re.search(r"([\d,]+) examples", button.inner_text()).group(1).replace(",", ""))
         assert 0 < count <= 100  # the map's sample only: 200 more training examples keep every class in training
+        button.scroll_into_view_if_needed()  # the app scrolls inside its own frame: a full-page shot shows the view
         shot(page, "exclude-1-atlas-button", settle_ms=1500)
         button.click()
         page.get_by_role("heading", name="Train", exact=True, level=1).wait_for(timeout=120_000)
         page.get_by_text(f"{count:,} examples excluded from training").wait_for(timeout=60_000)
         page.get_by_text(re.compile(r"Ready: [\d,]+ training images")).wait_for(timeout=60_000)
         assert page.get_by_text(f"Ready: {300 - count:,} training images").count() == 1
+        page.get_by_text(f"{count:,} examples excluded from training").scroll_into_view_if_needed()
         shot(page, "exclude-2-train-data-tab", settle_ms=1500)
         page.get_by_role("button", name="Launch training").click()
         page.get_by_text("finished after").first.wait_for(timeout=240_000)
