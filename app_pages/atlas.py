@@ -64,6 +64,14 @@ st.markdown(f"**{len(positions):,}** examples, the least confident first"
             + (f"; the first {atlas_view.MAX_SHOWN} shown" if len(positions) > atlas_view.MAX_SHOWN else "") + ".")
 if not len(positions):
     st.stop()
+if st.button(f"Train again without these {len(positions):,} examples", icon=":material/replay:",
+             help="Open the Train page with this run's settings and these examples in Exclude examples (added to any "
+                  "it already left out): validation and test stay the run's, so Compare pairs the two runs."):
+    try:
+        st.session_state["relaunch_config"] = atlas_view.without_examples(store, run_id, mapped.ids[positions])
+        st.switch_page("app_pages/train.py")
+    except InputError as error:
+        st.error(f"This run's settings can't be loaded: {plain_text.markdown(error)}")
 first = positions[:atlas_view.MAX_SHOWN]
 table = atlas_view.examples_table(mapped, first, names)
 try:

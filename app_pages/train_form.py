@@ -3,17 +3,17 @@ control as cnnkit/config/settings.py declares it, with its problem right under i
 
 import streamlit as st
 
-from cnnkit.config import TrainConfig, changed_settings, field_names, is_optional, settings_from_text
+from cnnkit.config import TrainConfig, example_id_list, field_names, is_optional, settings_from_text
 from cnnkit.config import SETTINGS, problem_counts, significant
 from cnnkit.datasets import DATASETS
-from cnnkit.explorer import plain_text
+from cnnkit.explorer import plain_text, train_plan
 from cnnkit.models import PREFILTER_DESCRIPTIONS, get_architecture
 
 DEFAULTS = TrainConfig().to_dict()
 DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None
 DEFAULT_LABEL = "architecture default"  # what the architecture's defaults are, the caption under its picker says
 WIDGETS = {"select": st.selectbox, "radio": st.radio, "slider": st.slider, "number": st.number_input,
-           "checkbox": st.checkbox, "text": st.text_input}
+           "checkbox": st.checkbox, "text": st.text_input, "ids": st.text_area}
 JOB_PARAM = "job"  # query parameter: the job launched or chosen with its Watch button, watched after a reload too
 CHOICE_LABELS = {
     "dataset": lambda name: f"{name} — {DATASETS[name].description}",
@@ -43,10 +43,14 @@ def key(field: str) -> str:
 
 
 def to_widget(field: str, value):
+    if SETTINGS[field].control == "ids":  # a text area: a line each
+        return "\n".join(value)
     return DEFAULT_CHOICE if value is None and SETTINGS[field].choices else value
 
 
 def from_widget(field: str, value):
+    if SETTINGS[field].control == "ids":
+        return example_id_list(value) if isinstance(value, str) else tuple(value)
     return None if value == DEFAULT_CHOICE and is_optional(field) else value
 
 
@@ -91,8 +95,9 @@ def restore_form(manager) -> None:
 
 
 def sync_address_bar(values: dict) -> None:
-    """Non-default settings and the chosen job into the query string (only when they changed)."""
-    wanted = changed_settings(values)
+    """Non-default settings and the chosen job into the query string (only when they changed); too many
+    excluded ids stay out of it (`train_plan.address_settings`), which a caption under them says."""
+    wanted, st.session_state["ids_address_note"] = train_plan.address_settings(values)
     if st.session_state.get("chosen_job"):
         wanted[JOB_PARAM] = st.session_state["chosen_job"]
     if st.query_params.to_dict() != wanted:
@@ -139,6 +144,9 @@ class Form:
             options.update(min_value=low, max_value=setting.high, step=setting.step, format=setting.number_format)
         WIDGETS[setting.control](setting.form_label, key=key(field),
                                  **{name: value for name, value in options.items() if value is not None or name == "value"})
+        if setting.control == "ids":
+            note = st.session_state.get("ids_address_note")
+            st.caption(train_plan.excluded_note(self.values[field]) + (f" · {note}" if note else ""))
         if field in self.problems:
             st.error(plain_text.markdown(self.problems[field]))
 

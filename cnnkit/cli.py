@@ -8,7 +8,8 @@ import signal
 import sys
 import time
 
-from cnnkit.config import ServerPaths, TrainConfig, command_line_message, parse_assignments
+from cnnkit.config import ServerPaths, TrainConfig, command_line_message, with_id_files
+from cnnkit.config import parse_assignments as parse_text_assignments
 from cnnkit.errors import InputError
 from cnnkit.tracking import TEST_ACCURACY, run_schema
 
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "ray://HOST:8265 (default: $CNNKIT_RUNNER)")
     commands.choices["lr-find"].add_argument("--steps", type=int, default=100)
     return parser
+
+
+def parse_assignments(assignments: list[str]) -> dict:
+    """`--set key=value` settings; `exclude_examples=@FILE` reads the ids in FILE."""
+    return with_id_files(parse_text_assignments(assignments))
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -4,6 +4,8 @@
   that name a setting by its on-screen label;
 - `train_config`: `TrainConfig`, validated against those declarations, as JSON, MLflow params,
   `key=value` text and one-line summaries;
+- `excluded_examples`: the Exclude examples setting's ids as typed, read from a file (CLI `@FILE`) and
+  recorded as a run's param (count and SHA-256);
 - `presets`: the seeds' configs by name; `settings_listing`: the settings as a table (CLI);
 - `server_paths`: which server paths a config may name (`ServerPaths.confine`, every job's check);
 - `data_loading`: a config to its loaded, split data, the datasets' complaints under the
@@ -11,6 +13,9 @@
 """
 
 from cnnkit.config import data_loading
+from cnnkit.config.excluded_examples import (
+    example_id_list, excluded_count, excluded_param, ids_digest, short_param, with_id_files,
+)
 from cnnkit.config.data_loading import load_data, split_warnings
 from cnnkit.config.presets import PRESETS, fetched_when_trained, get_preset, list_presets, unavailable_data
 from cnnkit.config.server_paths import ServerPaths
@@ -27,7 +32,7 @@ from cnnkit.config.train_config import (
 __all__ = [
     "FLIPS", "OPTIMIZERS", "PREFILTERS", "PRESETS", "SCHEDULES", "SETTINGS", "TABS", "ServerPaths", "TrainConfig",
     "assignments_from_text", "changed_settings", "command_line_message", "data_loading", "describe_run",
-    "describe_tricks", "fetched_when_trained", "field_names", "find_problems", "get_preset", "is_optional", "label", "list_presets",
+    "describe_tricks", "example_id_list", "excluded_count", "excluded_param", "fetched_when_trained", "field_names", "find_problems", "get_preset", "ids_digest", "is_optional", "label", "list_presets",
     "load_data", "parse_assignments", "problem_counts", "setting_error", "setting_rows", "settings_from_text",
-    "settings_on", "significant", "split_list", "split_warnings", "unavailable_data", "value_text",
+    "settings_on", "short_param", "significant", "split_list", "split_warnings", "unavailable_data", "value_text", "with_id_files",
 ]

@@ -22,6 +22,7 @@ def load_data(cfg: TrainConfig) -> Dataset:
             test_fraction=cfg.test_fraction,
             seed=cfg.seed,
             train_limit=cfg.train_limit or None,
+            exclude=cfg.exclude_examples,
         )
     except SettingError as error:
         raise setting_error(error.field, str(error)) from None

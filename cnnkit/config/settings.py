@@ -96,7 +96,7 @@ class Setting:
     label: str
     help: str
     tab: str  # a key of TABS
-    control: str  # select, radio, slider, number, checkbox or text
+    control: str  # select, radio, slider, number, checkbox, text or ids (a text area of example ids)
     hint: str = ""  # shown after the label on the form only, e.g. "0 = all"
     low: float | None = None
     high: float | None = None
@@ -159,6 +159,10 @@ SETTINGS: dict[str, Setting] = _settings(
             low=0, high=10**9, step=500),
     Setting("seed", "Seed", "Fixes the split, the initial weights and the augmentation.", "data", "number",
             low=0, high=_SEED_MAX, step=1),
+    Setting("exclude_examples", "Exclude examples", "Train without these examples, named by their stable ids as the "
+            "Data atlas and the label-issues CSV show them (e.g. train/123, 45, cats/felix.png): one per line or "
+            "comma-separated. They leave the training split only, after the split is made, so validation and test "
+            "stay exactly as without them.", "data", "ids", hint="one id per line or comma-separated"),
     # 2 · Model
     Setting("arch", "Architecture", "The network to train.", "model", "select", choices=_architectures),
     Setting("activation", "Activation", "The non-linearity after each conv and hidden dense layer.", "model",

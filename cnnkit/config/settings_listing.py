@@ -13,6 +13,8 @@ def allowed_text(setting: Setting) -> str:
     """What values the setting takes, for a person typing them: "relu, elu or default", "from 8 to 1024 or 0"."""
     if setting.choices:
         values = [value_text(choice) for choice in setting.allowed()]
+    elif setting.control == "ids":
+        values = ["ids comma-separated (train/1,train/7) or @FILE: one id per line, or a CSV with an id column"]
     elif setting.low is None:
         values = ["true or false" if setting.control == "checkbox" else "any text"]
     else:

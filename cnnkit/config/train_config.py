@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from cnnkit.errors import InputError
+from cnnkit.config.excluded_examples import example_id_list, excluded_count, excluded_param
 from cnnkit.config.settings import SETTINGS, label, setting_error
 
 
@@ -71,8 +72,12 @@ class TrainConfig:
     precision: str = "float32"  # or mixed: bfloat16/float16 compute, float32 weights and output
     steps_per_execution: int = 1  # optimizer steps per call into the compiled train step
     devices: int = 1  # data-parallel over this many local devices; 1 = one device
+    # training examples left out by their stable ids (datasets.example_ids), after the split: each once, sorted
+    exclude_examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.exclude_examples, (tuple, list)) and all(isinstance(i, str) for i in self.exclude_examples):
+            object.__setattr__(self, "exclude_examples", tuple(sorted({i.strip() for i in self.exclude_examples})))
         _validate(self)
 
     # ---- round trips -------------------------------------------------------------
@@ -100,13 +105,26 @@ class TrainConfig:
         return cls.from_dict(values)
 
     def to_params(self) -> dict[str, str]:
-        """MLflow params: every field as a string; None becomes an empty string."""
-        return {key: "" if value is None else str(value) for key, value in self.to_dict().items()}
+        """MLflow params: every field as a string; None becomes an empty string. The excluded examples'
+        ids are no param (MLflow keeps at most 6,000 characters): their count and digest are
+        (`excluded_param`), the ids an artifact the run logs beside them."""
+        params = {key: "" if value is None else str(value) for key, value in self.to_dict().items()}
+        return {**params, "exclude_examples": excluded_param(self.exclude_examples)}
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> TrainConfig:
-        """Rebuild from a run's params; params that are not config fields are ignored."""
-        return cls.from_dict({key: value for key, value in params.items() if key in field_names()})
+    def from_params(cls, params: Mapping[str, str], excluded: tuple[str, ...] | list[str] | None = None) -> TrainConfig:
+        """Rebuild from a run's params; params that are not config fields are ignored. A run that excluded
+        examples needs their ids (`excluded`, from its artifact), which must match its param's count and digest."""
+        values = {key: value for key, value in params.items() if key in field_names()}
+        recorded = values.pop("exclude_examples", "")
+        if recorded and excluded is None:
+            raise InputError(f"{label('exclude_examples')}: the run excluded {recorded}, but their ids were not given.",
+                             field="exclude_examples")
+        cfg = cls.from_dict({**values, "exclude_examples": tuple(excluded or ())})
+        if excluded_param(cfg.exclude_examples) != recorded:
+            raise InputError(f"{label('exclude_examples')}: the ids found ({excluded_param(cfg.exclude_examples) or 'none'}) "
+                             f"are not those the run recorded ({recorded or 'none'}).", field="exclude_examples")
+        return cfg
 
     def replace(self, **changes: Any) -> TrainConfig:
         return self.from_dict({**self.to_dict(), **changes})
@@ -148,6 +166,7 @@ def field_names() -> tuple[str, ...]:
     return tuple(field.name for field in dataclasses.fields(TrainConfig))
 
 
+MAX_ID_CHARS = 1000  # an example id's length at most (a path inside a folder or zip)
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
 
 
@@ -156,6 +175,8 @@ def _field_kind(name: str) -> tuple[type, bool]:
     """The field's base type and whether it may be None."""
     kind = typing.get_type_hints(TrainConfig)[name]
     args = typing.get_args(kind)
+    if typing.get_origin(kind) is tuple:  # a list of texts, such as example ids
+        return tuple, False
     if not args:
         return kind, False
     return next(arg for arg in args if arg is not type(None)), type(None) in args
@@ -166,12 +187,18 @@ def is_optional(name: str) -> bool:
     return _field_kind(name)[1]
 
 
-_KIND_NAMES = {int: "whole number", float: "number", bool: "true or false", str: "text"}
+_KIND_NAMES = {int: "whole number", float: "number", bool: "true or false", str: "text", tuple: "list of texts"}
 
 
 def _coerce(name: str, value: Any) -> Any:
     """Turn strings (CLI, MLflow params, form text, URL query) into the field's type."""
     kind, optional = _field_kind(name)
+    if kind is tuple:
+        if isinstance(value, str):
+            return example_id_list(value)
+        if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+            return tuple(sorted({item.strip() for item in value if item.strip()}))
+        return value
     if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "default"))):
         return None
     if not isinstance(value, str) or kind is str:
@@ -199,6 +226,8 @@ def _has_type(value: Any, kind: type, optional: bool) -> bool:
         return optional
     if isinstance(value, bool):
         return kind is bool
+    if kind is tuple:
+        return isinstance(value, tuple) and all(isinstance(item, str) for item in value)
     if kind is float:
         return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, kind)
@@ -285,6 +314,8 @@ def value_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.12g}"
+    if isinstance(value, tuple):  # example ids: comma-separated, or a line each when one holds a comma
+        return ("\n" if any("," in item for item in value) else ",").join(value)
     return str(value)
 
 
@@ -319,6 +350,11 @@ def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
     if values["devices"] > 0 and values["batch_size"] % values["devices"]:  # out of bounds: reported above
         yield setting_error("devices", f"the {label('batch_size')} ({values['batch_size']}) must split evenly among "
                                        f"the devices: use a {label('batch_size')} that is a multiple of {values['devices']}.")
+    for example_id in values["exclude_examples"]:
+        if not example_id or "\n" in example_id or "\r" in example_id or len(example_id) > MAX_ID_CHARS:
+            yield setting_error("exclude_examples", f"{example_id[:40]!r} is not an example id: ids are one line of "
+                                                    f"at most {MAX_ID_CHARS} characters.")
+            break
     if values["val_fraction"] == 0:
         no_validation = f"needs a validation set; set the {label('val_fraction')} above 0"
         if schedule == "plateau" and values["plateau_monitor"].startswith("val_"):
@@ -393,9 +429,11 @@ def describe_run(values: Mapping[str, Any]) -> str:
     params = {key: value if isinstance(value, str) else value_text(value) for key, value in values.items()}
     epochs = int(float(params.get("epochs") or _DEFAULTS["epochs"]))
     limit = int(float(params.get("train_limit") or 0))
+    excluded = excluded_count(params.get("exclude_examples") or "")
     parts = [
         f"{params.get('arch') or _DEFAULTS['arch']} on {params.get('dataset') or _DEFAULTS['dataset']}",
         limit and f"{limit:,} training images",
+        excluded and f"without {excluded:,} example{'s' * (excluded != 1)}",
         f"{epochs:,} epoch{'s' if epochs != 1 else ''}",
         describe_tricks(params),
     ]

@@ -73,6 +73,7 @@ def load_dataset(
     test_fraction: float = 0.2,
     seed: int = 0,
     train_limit: int | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> Dataset:
     """Load a registered dataset and split it, the same way every time for the same arguments.
 
@@ -80,7 +81,9 @@ def load_dataset(
     examples becomes the test set. Then `val_fraction` of the rest becomes the validation set.
     All splits are stratified. `train_limit` keeps a stratified subset of that many training
     examples, for quick runs; validation and test keep all theirs. `image_size` applies only to
-    datasets whose images vary in size (folder).
+    datasets whose images vary in size (folder). `exclude` names training examples by their stable ids
+    (`example_ids`) to leave out after all that, so validation and test are exactly those of the same
+    arguments without it; an id that is no training example here is refused, naming where it is.
 
     A split that cannot serve its purpose is refused with a SettingError naming the argument to
     change: training or test images fewer than classes, or a validation share that holds out
@@ -114,10 +117,48 @@ def load_dataset(
     train, val = stratified_split(y_pool, val_fraction, rng)
     if train_limit is not None:
         train = _subsample(train, y_pool[train], train_limit, rng)
+    if exclude:  # last, and drawing nothing from `rng`: the splits are those of a run without it
+        train = _without(train, exclude, ids_pool, val, ids_test, y_pool, raw.class_names, kept_all=train_limit is None)
     data = Dataset(name, x_pool[train], y_pool[train], x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names),
                    ids_pool[train], ids_pool[val], ids_test)
     _check_split_sizes(data, len(raw.y), val_fraction, test_fraction, train_limit, official_test=official_test)
     return data
+
+
+def _without(train: np.ndarray, exclude, ids_pool: np.ndarray, val: np.ndarray, ids_test: np.ndarray,
+             y_pool: np.ndarray, class_names, kept_all: bool) -> np.ndarray:
+    """`train` (positions in the pool) less the examples whose ids are in `exclude`. SettingError for an id
+    that is not one of them (saying where it is) and for an exclusion that leaves a class no training example."""
+    wanted = set(exclude)
+    dropped = np.isin(ids_pool[train], list(wanted))
+    strays = sorted(wanted - set(ids_pool[train][dropped].tolist()))
+    if strays:
+        places = {"validation": set(ids_pool[val].tolist()), "test": set(ids_test.tolist())}
+        in_pool = set(ids_pool.tolist())
+
+        def where(example_id: str) -> str:
+            split = next((split for split, ids in places.items() if example_id in ids), None)
+            if split:
+                return f"is in the {split} split, which stays as it is: only training examples can be excluded"
+            if example_id in in_pool and not kept_all:
+                return "is not among the training images the Limit training images setting keeps"
+            return "is not in this dataset"
+
+        others = len(strays) - 1
+        more = (f" (and {others:,} more {'id that is no training example' if others == 1 else 'ids that are none'})"
+                if others else "")
+        raise SettingError("exclude_examples", f"{strays[0]!r} {where(strays[0])}{more}.")
+    before = np.bincount(y_pool[train], minlength=len(class_names))
+    after = np.bincount(y_pool[train[~dropped]], minlength=len(class_names))
+    if not after.sum():
+        raise SettingError("exclude_examples", f"excludes all {len(train):,} training examples: nothing is left to train on.")
+    emptied = [class_names[c] for c in np.flatnonzero((before > 0) & (after == 0))]
+    if emptied:
+        shown = ", ".join(map(str, emptied[:5])) + (", ..." if len(emptied) > 5 else "")
+        raise SettingError("exclude_examples", f"excludes every training example of {len(emptied)} class"
+                                               f"{'es' * (len(emptied) > 1)} ({shown}): the network could not learn "
+                                               f"{'them' if len(emptied) > 1 else 'it'}. Keep at least one of each.")
+    return train[~dropped]
 
 
 def count_images(count: int, kind: str) -> str:

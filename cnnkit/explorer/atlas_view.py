@@ -50,6 +50,13 @@ def picked(mapped: cartography.DataMap, shown: np.ndarray, point_indices=(), reg
     return chosen[np.argsort(mapped.confidence[chosen], kind="stable")]
 
 
+def without_examples(store, run_id: str, ids) -> dict:
+    """Run `run_id`'s own config (from `store`, a `tracking.RunStore`) with the examples `ids` added to those it
+    already excluded, as the Train form's values: the run again without them."""
+    cfg = store.config_of_run(run_id)
+    return cfg.replace(exclude_examples=(*cfg.exclude_examples, *map(str, ids))).to_dict()
+
+
 def examples_table(mapped: cartography.DataMap, positions: np.ndarray, class_names) -> pd.DataFrame:
     """The examples at `positions`, one row each: id, given label, prediction after the last epoch, the
     map's numbers and region."""

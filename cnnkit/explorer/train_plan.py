@@ -6,16 +6,18 @@ import math
 
 import pandas as pd
 
-from cnnkit.config import SETTINGS, TABS, TrainConfig, data_loading, find_problems
+from cnnkit.config import SETTINGS, TABS, TrainConfig, changed_settings, data_loading, find_problems
 from cnnkit.datasets import DATASETS
 from cnnkit.errors import InputError
 from cnnkit.models import build_model, layer_table, resolve_knobs
 from cnnkit.training import augment_samples, disk_budget, schedule_preview
 
 # The settings that decide the data split, in `load_split`'s argument order.
-DATA_SETTINGS = ("dataset", "dataset_path", "image_size", "val_fraction", "test_fraction", "seed", "train_limit")
+DATA_SETTINGS = ("dataset", "dataset_path", "image_size", "val_fraction", "test_fraction", "seed", "train_limit",
+                 "exclude_examples")
 # The settings that decide the network, in `layers`' argument order after the data's shape.
 NETWORK_SETTINGS = ("activation", "batch_norm", "dropout_scale", "width")
+ADDRESS_IDS_CHARS = 2000  # excluded ids longer than this as text stay out of the address bar (about 200 ids)
 AUGMENTED_CLASSES = 4  # the augmentation preview shows the first image of this many classes
 AUGMENTED_COPIES = 5  # each beside this many augmented versions
 
@@ -86,3 +88,20 @@ def planned_learning_rate(cfg: TrainConfig, train_images: int):
 def disk_note(cfg: TrainConfig, parameters: int, data) -> str:
     """What the run's snapshots will take on disk, in words."""
     return disk_budget(cfg, parameters, len(data.x_test), data.num_classes).describe()
+
+
+def excluded_note(ids) -> str:
+    """The count under the Exclude examples box: "37 examples excluded from training"."""
+    return f"{len(ids):,} example{'s' * (len(ids) != 1)} excluded from training" if ids else "No example excluded."
+
+
+def address_settings(values: dict) -> tuple[dict[str, str], str | None]:
+    """The form's non-default settings for the address bar, and a note when the excluded examples' ids
+    are too long for an address (over ADDRESS_IDS_CHARS as text): they are left out of it, kept in this
+    session only."""
+    wanted = changed_settings(values)
+    if len(wanted.get("exclude_examples", "")) <= ADDRESS_IDS_CHARS:
+        return wanted, None
+    del wanted["exclude_examples"]
+    return wanted, (f"The {len(values['exclude_examples']):,} excluded ids are too many for the address bar: "
+                    "this tab keeps them, but a reload or a copied link starts without them.")

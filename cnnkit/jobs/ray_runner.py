@@ -35,7 +35,6 @@ from pathlib import Path
 import cnnkit
 from cnnkit import tracking
 from cnnkit.tracking import run_schema
-from cnnkit.config import TrainConfig
 from cnnkit.datasets import DATA_DIR_VARIABLE
 from cnnkit.errors import InputError, one_line
 from cnnkit.jobs.events import STATE_OF_RUN, EventSink, JobEnded, ProgressReported, RunCreated, run_ended
@@ -243,7 +242,7 @@ class RayRunner:
         run_id = metadata.get("cnnkit_run_id", "")
         try:
             run = store.run(run_id)
-            config = TrainConfig.from_params(run.params)
+            config = store.config_of_run(run_id)
         except InputError as error:
             log.warning("Not adopting Ray job %s: its run %r is not one of %s (%s)", details.submission_id, run_id,
                         store.describe(), one_line(error))

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from cnnkit.config import TrainConfig, field_names, load_data
+from cnnkit.config import field_names, load_data, short_param
 from cnnkit.datasets import Dataset
 from cnnkit.errors import InputError
 from cnnkit.tracking._store_client import StoreClient, display_names, duration_s
 from cnnkit.tracking.dataset_inputs import evaluated_images
 from cnnkit.tracking.lineage import Lineage, lineage_of
+from cnnkit.tracking.run_lifecycle import config_of
 from cnnkit.tracking.run_schema import (
     CONFUSION_MATRIX, DATA_FINGERPRINT_TAG, EPOCHS_TRAINED, EVALUATION_FILES, EVALUATION_FOLDER, MISTAKE_IMAGES,
     MISTAKES, PER_CLASS, RESULT_METRICS, TEST_FINGERPRINT_TAG,
@@ -101,7 +102,7 @@ class RunComparisons(StoreClient):
         if not expected:
             raise InputError(f"Run {run_id} never loaded its data (it stopped before), so it has no test set to show.")
         try:
-            data = load_data(TrainConfig.from_params(run.data.params))
+            data = load_data(config_of(self._client, run))
         except (InputError, OSError) as error:
             raise InputError(f"The data this run saw is not available any more: {error}") from None
         if data.fingerprint() != expected:
@@ -130,13 +131,17 @@ class RunComparisons(StoreClient):
 def differing_params(params_by_run: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Settings whose values are not the same in every run: index `setting` (TrainConfig's
     fields in their order, then any other params alphabetically), one column per run, ""
-    where a run lacks the setting. Empty when all runs agree."""
+    where a run lacks the setting. Empty when all runs agree. The excluded examples read as their count and
+    digest's first digits ("37 examples · sha256 4faaff33c654"), "none" for a run that excluded none."""
     order = {name: position for position, name in enumerate(field_names())}
     keys = sorted({key for params in params_by_run.values() for key in params},
                   key=lambda key: (order.get(key, len(order)), key))
     frame = pd.DataFrame({run: [params.get(key, "") for key in keys] for run, params in params_by_run.items()},
                          index=pd.Index(keys, name="setting"), dtype=object)
-    return frame[frame.nunique(axis=1) > 1]
+    differing = frame[frame.nunique(axis=1) > 1]
+    if "exclude_examples" in differing.index:
+        differing.loc["exclude_examples"] = differing.loc["exclude_examples"].map(short_param)
+    return differing
 
 
 def _read_mistakes(path: Path) -> pd.DataFrame:

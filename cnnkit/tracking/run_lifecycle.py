@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ from cnnkit.tracking.heartbeat import beat_tags
 from cnnkit.tracking.logger import RunLogger
 from cnnkit.tracking.patience import Patience
 from cnnkit.tracking.permissions import LaunchPermissions, refusal_as_store_error
-from cnnkit.tracking.run_schema import ERROR_TAG, GIT_COMMIT_TAG, KERAS_BACKEND_TAG, KERAS_VERSION_TAG, VERSION_TAG
+from cnnkit.tracking.run_schema import (
+    ERROR_TAG, EXCLUDED_EXAMPLES, GIT_COMMIT_TAG, KERAS_BACKEND_TAG, KERAS_VERSION_TAG, VERSION_TAG,
+)
 from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT, store_place
 
 
@@ -60,6 +63,8 @@ class RunLifecycle(LaunchPermissions):
                 },
             ))
         logger = RunLogger(self, run.info.run_id, patience=patience)
+        if config.exclude_examples:  # before the params: a run whose param names them always has their list
+            logger.log_text("".join(f"{example_id}\n" for example_id in config.exclude_examples), EXCLUDED_EXAMPLES)
         logger.log_params(config.to_params())
         return logger
 
@@ -127,7 +132,24 @@ class RunLifecycle(LaunchPermissions):
 
     def config_of_run(self, run_id: str) -> TrainConfig:
         """The config a run was launched with, ready to edit and relaunch."""
-        return TrainConfig.from_params(self._client.get_run(run_id).data.params)
+        with as_input_error():
+            run = self._client.get_run(run_id)
+        return config_of(self._client, run)
+
+
+def config_of(client, run) -> TrainConfig:
+    """`run`'s config from its params and, when it excluded examples, their ids from its EXCLUDED_EXAMPLES
+    (which must match the param's count and digest)."""
+    params = run.data.params
+    if not params.get("exclude_examples"):
+        return TrainConfig.from_params(params)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            text = Path(client.download_artifacts(run.info.run_id, EXCLUDED_EXAMPLES, folder)).read_text()
+        except Exception:  # MLflow raises several types for a missing artifact
+            raise InputError(f"Run {run.info.run_id} excluded {params['exclude_examples']}, but its list of their "
+                             f"ids ({EXCLUDED_EXAMPLES}) is missing.", field="exclude_examples") from None
+    return TrainConfig.from_params(params, excluded=text.splitlines())
 
 
 def _worker_tags() -> dict[str, str]:

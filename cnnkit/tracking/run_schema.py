@@ -55,6 +55,9 @@ MODEL_SUMMARY = "model/summary.txt"  # Keras' model summary
 MLMODEL_ARTIFACT = "model/MLmodel"  # makes model/ an MLflow Model (tracking.mlflow_model); older runs lack it
 CLASS_NAMES = "dataset/class_names.json"  # the class names, in label order
 DATASET_SUMMARY = "dataset/summary.json"  # name, input shape, split counts, fingerprint
+# The ids of the training examples the run left out (setting exclude_examples), one per line, sorted; only runs
+# that excluded some have it. Their count and SHA-256 are the run's param exclude_examples (config.excluded_param).
+EXCLUDED_EXAMPLES = "dataset/excluded_examples.txt"
 EVALUATION_FOLDER = "evaluation"  # the test-split evaluation, one download for the files below
 CONFUSION_MATRIX = "evaluation/confusion_matrix.json"  # class names and (true, predicted) counts
 PER_CLASS = "evaluation/per_class.csv"  # class, precision, recall, f1, support

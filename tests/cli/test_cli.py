@@ -147,3 +147,27 @@ def test_both_runners_final_lines_are_one_and_the_same():
     killed = final_line("r1", "KILLED", {}, "Stopped.")
     assert killed == final_line("r1", "KILLED", STORED, "Stopped.")
     assert json.loads(killed) == {"run_id": "r1", "status": "KILLED", "error": "Stopped."}
+
+
+@pytest.mark.parametrize("value", ["train/7,train/1", "@ids.txt", "@issues.csv"])
+def test_excluded_examples_are_set_inline_or_from_a_file_of_ids_or_a_csv_with_an_id_column(tmp_path, monkeypatch,
+                                                                                           value):
+    from cnnkit.cli import build_parser, config_from_args
+
+    (tmp_path / "ids.txt").write_text("train/7\ntrain/1\n")
+    (tmp_path / "issues.csv").write_text("split,index,id,given_label\nvalidation,3,train/7,1\ntest,9,train/1,2\n")
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["train", "--dataset", "mnist", "--set", f"exclude_examples={value}"])
+    assert config_from_args(args).exclude_examples == ("train/1", "train/7")
+
+
+def test_a_missing_file_of_ids_is_one_line_naming_the_setting(tmp_path, capsys):
+    assert main(["train", "--dataset", "digits", "--set", f"exclude_examples=@{tmp_path / 'gone.txt'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Exclude examples (exclude_examples): can't read the ids in") and "Traceback" not in err
+
+
+def test_list_settings_shows_exclude_examples(capsys):
+    assert main(["list", "settings"]) == 0
+    out = capsys.readouterr().out
+    assert "exclude_examples" in out and "Exclude examples: default (empty)" in out and "@FILE" in out

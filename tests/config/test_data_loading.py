@@ -43,3 +43,12 @@ def test_a_tiny_validation_split_or_a_class_without_training_images_only_warns()
     assert split_warnings(_dataset([0, 1] * 10, [], 3)) == [
         "No training image of 1 of the 3 classes (2): the network can't learn them."]
     assert split_warnings(load_dataset("digits")) == []
+
+
+def test_excluded_examples_reach_the_data_and_their_problems_name_the_label():
+    base = load_data(TrainConfig(train_limit=200))
+    data = load_data(TrainConfig(train_limit=200, exclude_examples=tuple(base.ids_train[:4].tolist())))
+    assert data.split_counts() == {**base.split_counts(), "train": 196}
+    with pytest.raises(InputError, match=f"^Exclude examples: '{base.ids_test[0]}' is in the test split") as refused:
+        load_data(TrainConfig(train_limit=200, exclude_examples=(str(base.ids_test[0]),)))
+    assert refused.value.field == "exclude_examples"

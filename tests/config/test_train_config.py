@@ -1,10 +1,12 @@
+import hashlib
 import json
 
 import pytest
 
 from cnnkit import InputError
 from cnnkit.config import (
-    TrainConfig, assignments_from_text, changed_settings, describe_run, field_names, find_problems, settings_from_text,
+    TrainConfig, assignments_from_text, changed_settings, describe_run, excluded_count, field_names, find_problems,
+    settings_from_text,
     significant, split_list,
 )
 from cnnkit.config.settings import label
@@ -161,3 +163,54 @@ def test_a_typed_value_runs_to_the_next_setting_so_a_path_keeps_its_spaces_and_a
     assert assignments_from_text("  ") == {}
     with pytest.raises(InputError, match="'epochs 2' is not key=value"):
         assignments_from_text("epochs 2")
+
+
+# --- excluded examples ---------------------------------------------------------------------
+
+
+def test_excluded_ids_are_each_kept_once_in_one_order_however_they_are_given():
+    typed = TrainConfig.from_dict({"exclude_examples": "train/7, train/1,train/7"})
+    assert typed.exclude_examples == ("train/1", "train/7")
+    assert TrainConfig(exclude_examples=["train/7", "train/1", "train/1"]) == typed
+    assert TrainConfig.from_dict({"exclude_examples": "train/7\ntrain/1\n\n"}) == typed
+    assert TrainConfig.from_json(typed.to_json()) == typed
+    assert TrainConfig().exclude_examples == ()
+
+
+def test_a_line_each_keeps_an_id_with_a_comma_whole():
+    assert TrainConfig.from_dict({"exclude_examples": "cats/a,b.png\ndogs/c.png"}).exclude_examples == (
+        "cats/a,b.png", "dogs/c.png")
+
+
+def test_the_param_holds_the_count_and_digest_never_the_ids():
+    ids = tuple(f"train/{i}" for i in range(2000))  # far more than MLflow's 6,000 characters as text
+    params = TrainConfig(exclude_examples=ids).to_params()
+    count, digest = params["exclude_examples"].split(", sha256 ")
+    assert count == "2,000 examples" and len(digest) == 64 and len(params["exclude_examples"]) < 100
+    assert digest == hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+    assert TrainConfig().to_params()["exclude_examples"] == ""
+
+
+def test_params_rebuild_the_config_only_with_the_ids_they_recorded():
+    cfg = TrainConfig(exclude_examples=("train/1", "train/7"))
+    assert TrainConfig.from_params(cfg.to_params(), excluded=["train/7", "train/1"]) == cfg
+    with pytest.raises(InputError, match="Exclude examples: the run excluded 2 examples") as missing:
+        TrainConfig.from_params(cfg.to_params())
+    assert missing.value.field == "exclude_examples"
+    with pytest.raises(InputError, match="are not those the run recorded"):
+        TrainConfig.from_params(cfg.to_params(), excluded=["train/1", "train/8"])
+    assert TrainConfig.from_params({"epochs": "2"}) == TrainConfig(epochs=2)  # a run from before the setting
+
+
+def test_an_id_that_is_no_line_is_refused_under_the_label():
+    with pytest.raises(InputError, match="Exclude examples: .* is not an example id"):
+        TrainConfig(exclude_examples=("x" * 1001,))
+    assert find_problems({"exclude_examples": "a" * 1001})["exclude_examples"].field == "exclude_examples"
+
+
+def test_excluded_ids_travel_as_text_and_are_counted_in_the_run_line():
+    cfg = TrainConfig(exclude_examples=("train/1", "train/7"))
+    assert changed_settings(cfg.to_dict()) == {"exclude_examples": "train/1,train/7"}
+    assert settings_from_text({"exclude_examples": "train/1,train/7"})[0] == {"exclude_examples": cfg.exclude_examples}
+    assert "without 2 examples" in describe_run(cfg.to_params()) == describe_run(cfg.to_dict())
+    assert excluded_count("1,2,3") == 3 and excluded_count(cfg.to_params()["exclude_examples"]) == 2

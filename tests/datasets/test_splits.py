@@ -143,3 +143,44 @@ def test_fewer_test_images_than_classes_is_refused_naming_the_test_share():
     with pytest.raises(InputError, match=r"^.* keeps 7 test images for 10 classes") as raised:
         load_dataset("digits", test_fraction=0.004)
     assert raised.value.field == "test_fraction"
+
+
+# --- excluded examples ---------------------------------------------------------------------
+
+
+def test_excluded_examples_leave_the_training_split_and_nothing_else():
+    base = load_dataset("digits", seed=3, train_limit=300)
+    gone = base.ids_train[[0, 5, 9]].tolist()
+    data = load_dataset("digits", seed=3, train_limit=300, exclude=gone)
+    assert sorted(data.ids_train.tolist()) == sorted(set(base.ids_train.tolist()) - set(gone))
+    kept = np.isin(base.ids_train, gone, invert=True)
+    assert np.array_equal(data.x_train, base.x_train[kept]) and np.array_equal(data.y_train, base.y_train[kept])
+    for split in ("x_val", "y_val", "ids_val", "x_test", "y_test", "ids_test"):
+        assert np.array_equal(getattr(data, split), getattr(base, split)), split
+    assert data.test_fingerprint() == base.test_fingerprint() and data.fingerprint() != base.fingerprint()
+
+
+def test_the_same_ids_leave_the_same_examples_every_time():
+    gone = load_dataset("digits", seed=1).ids_train[:3].tolist()
+    first, second = (load_dataset("digits", seed=1, exclude=gone) for _ in range(2))
+    assert first.fingerprint() == second.fingerprint() and not set(gone) & set(first.ids_train.tolist())
+
+
+def test_an_id_that_is_no_training_example_is_refused_saying_where_it_is():
+    base = load_dataset("digits", seed=3, train_limit=300)
+    outside_limit = sorted(set(load_dataset("digits", seed=3).ids_train.tolist()) - set(base.ids_train.tolist()))[0]
+    for example_id, where in ((base.ids_val[0], "in the validation split"), (base.ids_test[0], "in the test split"),
+                              ("99999", "not in this dataset"), (outside_limit, "Limit training images")):
+        with pytest.raises(SettingError, match=where) as refused:
+            load_dataset("digits", seed=3, train_limit=300, exclude=[base.ids_train[0], str(example_id)])
+        assert refused.value.field == "exclude_examples" and repr(str(example_id)) in str(refused.value)
+    with pytest.raises(SettingError, match=r"'nix' is not in this dataset \(and 1 more id that is no training"):
+        load_dataset("digits", seed=3, exclude=["nope", "nix"])
+
+
+def test_excluding_a_whole_class_or_everything_is_refused():
+    base = load_dataset("digits", seed=3, train_limit=300)
+    with pytest.raises(SettingError, match=r"every training example of 1 class \(4\)"):
+        load_dataset("digits", seed=3, train_limit=300, exclude=base.ids_train[base.y_train == 4].tolist())
+    with pytest.raises(SettingError, match="excludes all 300 training examples"):
+        load_dataset("digits", seed=3, train_limit=300, exclude=base.ids_train.tolist())

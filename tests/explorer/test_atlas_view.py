@@ -61,3 +61,14 @@ def test_the_table_names_label_and_prediction_and_images_are_found_by_id():
     ids = np.array([str(i) for i in range(10)])[::-1]  # the split's order is not the ids' order
     data = Dataset("d", x, np.zeros(10, int), x[:0], np.zeros(0, int), x[:1], np.zeros(1, int), ("a",), ids_train=ids)
     assert atlas_view.images_of(mapped, np.array([0, 3]), data).ravel().tolist() == [2, 8]  # ids "7", "1"
+
+
+def test_training_again_without_examples_adds_them_to_those_the_run_already_left_out():
+    from cnnkit.config import TrainConfig
+
+    class Runs:
+        def config_of_run(self, run_id):
+            return TrainConfig(epochs=3, train_limit=300, exclude_examples=("12",))
+
+    values = atlas_view.without_examples(Runs(), "run", np.array(["7", "12", "3"]))
+    assert values == {**TrainConfig(epochs=3, train_limit=300).to_dict(), "exclude_examples": ("12", "3", "7")}

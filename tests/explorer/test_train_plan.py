@@ -31,7 +31,7 @@ def test_form_data_loads_the_split_of_the_data_settings_in_order():
     seen = []
     data, problem = train_plan.form_data(DIGITS, Paths(), load=lambda *settings: seen.append(settings) or "split")
     assert (data, problem) == ("split", None)
-    assert seen == [("digits", "", 0, DIGITS["val_fraction"], DIGITS["test_fraction"], DIGITS["seed"], 200)]
+    assert seen == [("digits", "", 0, DIGITS["val_fraction"], DIGITS["test_fraction"], DIGITS["seed"], 200, ())]
 
 
 def test_form_data_checks_a_path_before_reading_and_gives_back_the_problem():
@@ -84,3 +84,17 @@ def test_layers_count_the_parameters_of_the_forms_network(digits):
 def test_the_disk_note_says_snapshots_are_off_or_what_they_take(digits):
     assert train_plan.disk_note(TrainConfig(dataset="digits"), 1000, digits) == "Snapshots are off."
     assert "snapshot" in train_plan.disk_note(TrainConfig(dataset="digits", snapshot_every=1), 1000, digits)
+
+
+def test_the_excluded_examples_are_counted_in_words():
+    assert train_plan.excluded_note(("train/1",) * 1) == "1 example excluded from training"
+    assert train_plan.excluded_note(tuple(map(str, range(37)))) == "37 examples excluded from training"
+    assert train_plan.excluded_note(()) == "No example excluded."
+
+
+def test_a_few_excluded_ids_go_into_the_address_and_thousands_stay_out_with_a_note():
+    few = {**DIGITS, "exclude_examples": ("train/1", "train/7")}
+    assert train_plan.address_settings(few) == ({"train_limit": "200", "exclude_examples": "train/1,train/7"}, None)
+    many = {**DIGITS, "exclude_examples": tuple(f"train/{i}" for i in range(5000))}
+    wanted, note = train_plan.address_settings(many)
+    assert wanted == {"train_limit": "200"} and "5,000 excluded ids are too many for the address bar" in note

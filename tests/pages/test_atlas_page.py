@@ -99,3 +99,20 @@ def test_the_runs_pages_open_run_and_compare_open_a_run_in_the_atlas(atlas_app, 
     at.switch_page("app_pages/compare.py").run()
     at.button(key=f"atlas-link-{runs[2]}").click().run()
     assert at.title[0].value == "Data atlas" and "at 0 (off)" in at.info[0].value
+
+
+def test_train_again_without_the_selected_examples_opens_train_with_the_runs_config_and_those_ids(atlas_app, runs):
+    at = opened(atlas_app, runs[1])
+    at.session_state[f"atlas.map.{runs[1]}.[]"] = {"selection": {
+        "points": [{"point_index": 5}, {"point_index": 17}], "point_indices": [5, 17], "box": [], "lasso": []}}
+    at.run()
+    mapped = atlas_view.run_atlas(tracking.RunStore(runs[0]), runs[1]).data_map
+    button = next(button for button in at.button if button.label.startswith("Train again without"))
+    assert button.label == "Train again without these 2 examples"
+    button.click().run()
+    assert not at.exception and at.title[0].value == "Train"
+    box = at.text_area(key="cfg.exclude_examples")
+    assert sorted(box.value.splitlines()) == sorted(mapped.ids[[5, 17]].tolist())
+    assert "2 examples excluded from training" in " ".join(caption.value for caption in at.caption)
+    assert at.number_input(key="cfg.train_limit").value == 300 and at.number_input(key="cfg.epochs").value == 2
+    assert at.number_input(key="cfg.dynamics_sample").value == 200

@@ -20,3 +20,16 @@ def test_compare_reads_several_runs_in_one_search_deleted_ones_too(run_store, cl
     with pytest.raises(InputError, match="not found"):
         run_store.results_table([made[0], "f" * 32])
     assert run_store.results_table([]).empty
+
+
+def test_runs_that_differ_by_their_excluded_examples_show_a_count_and_digest_not_the_ids():
+    from cnnkit.config import TrainConfig
+    from cnnkit.tracking import differing_params
+
+    many = TrainConfig(exclude_examples=tuple(f"train/{i}" for i in range(3000))).to_params()
+    few = TrainConfig(exclude_examples=("train/1", "train/7")).to_params()
+    frame = differing_params({"many": many, "few": few, "none": TrainConfig().to_params(), "old": {"epochs": "5"}})
+    row = frame.loc["exclude_examples"]
+    assert row["many"].startswith("3,000 examples · sha256 ") and row["few"].startswith("2 examples · sha256 ")
+    assert row["none"] == row["old"] == "none" and max(map(len, row)) < 40
+    assert list(differing_params({"many": many, "few": few}).index) == ["exclude_examples"]

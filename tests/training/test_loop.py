@@ -163,3 +163,26 @@ def test_a_scheduled_learning_rate_is_logged_at_every_step(store):
     assert rates[0] == pytest.approx(cfg.learning_rate) and rates[-1] == pytest.approx(0.01, rel=0.1)
 
 
+
+
+@pytest.mark.slow
+def test_a_run_without_some_examples_trains_without_them_and_its_relaunch_on_exactly_the_same(store):
+    from cnnkit.config import load_data
+
+    cfg = TrainConfig(**{**TINY, "train_limit": 300, "dynamics_sample": 1000})
+    parent = train(cfg, tracking_uri=store)
+    run_store = tracking.RunStore(store)
+    gone = tuple(run_store.training_dynamics(parent.run_id)["ids"][:25].tolist())  # as the Data atlas names them
+    without = train(cfg.replace(exclude_examples=gone), tracking_uri=store)
+    relaunched = train(run_store.config_of_run(without.run_id), tracking_uri=store)
+    assert parent.status == without.status == relaunched.status == "FINISHED"
+    trained_on = {run: set(run_store.training_dynamics(run)["ids"].tolist())
+                  for run in (parent.run_id, without.run_id, relaunched.run_id)}
+    assert trained_on[without.run_id] == trained_on[parent.run_id] - set(gone) == trained_on[relaunched.run_id]
+    assert run_store.config_of_run(relaunched.run_id) == run_store.config_of_run(without.run_id)
+    summary = {run: run_store.run(run) for run in (parent.run_id, without.run_id, relaunched.run_id)}
+    assert summary[without.run_id].params["exclude_examples"].startswith("25 examples, sha256 ")
+    assert summary[without.run_id].data_digest == summary[relaunched.run_id].data_digest != summary[parent.run_id].data_digest
+    fingerprint = "cnnkit.test_fingerprint"  # the test split stays the parent's: Compare pairs them
+    assert len({found.tags[fingerprint] for found in summary.values()}) == 1
+    assert load_data(run_store.config_of_run(without.run_id)).split_counts()["train"] == 275
