@@ -3,9 +3,9 @@ digit CSV, audited through the command line (`python -m cnnkit label-audit`: k f
 training examples it left out) in a temporary store; prints the precision at k of the suspects (k: the flipped
 examples in the training split), and beside it, on the same folds (`experiments.label_audit.assign_folds`), what
 logistic regression's out-of-fold probabilities give (the figure tests/explorer/test_label_issues.py holds, 0.82,
-with sklearn's own 5 folds over all of digits). No dataset needed; minutes on 2 CPU cores.
+with sklearn's own 5 folds over all of digits). No dataset needed; about a minute on 2 CPU cores.
 
-    .venv/bin/python benchmarks/label_audit.py [--folds 3] [--epochs 10] [--arch kaggle_mnist_cnn]
+    .venv/bin/python benchmarks/label_audit.py [--folds 5] [--epochs 20] [--arch kaggle_mnist_cnn]
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def logistic_baseline(cfg, folds: int, flipped: set[str]) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--arch", default="kaggle_mnist_cnn")
     args = parser.parse_args()
     from cnnkit.cli import main as cli

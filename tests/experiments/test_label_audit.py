@@ -107,7 +107,7 @@ def test_labels_flipped_among_training_examples_rank_at_the_top():
     table = label_issues.audit_issues(label_audit.out_of_fold(parts))
     top = set(table["position"][:len(flipped)])
     precision_at_k = len(top & set(flipped)) / len(flipped)
-    print(f"precision at k={len(flipped)}: {precision_at_k:.3f}")  # 0.822 when written
+    print(f"precision at k={len(flipped)}: {precision_at_k:.3f}")  # 0.809 when written (3 folds)
     assert precision_at_k >= 0.75
     assert (table["split"] == "training").all() and table["id"].tolist() == table["position"].astype(str).tolist()
 
