@@ -1,4 +1,5 @@
-"""The headless command line: `python -m cnnkit train|search|ablation|ablation-report|resume|fork|lr-find|register|export|corruptions|list|worker`."""
+"""The headless command line: `python -m cnnkit train|search|ablation|ablation-report|label-audit|resume|fork|lr-find|
+register|export|corruptions|list|worker` (label-audit's own part: `label_audit_command`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 
 from cnnkit.config import ServerPaths, TrainConfig, command_line_message, with_id_files
 from cnnkit.config import parse_assignments as parse_text_assignments
+from cnnkit import label_audit_command
 from cnnkit.errors import InputError
 from cnnkit.tracking import TEST_ACCURACY, run_schema
 
@@ -28,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                             ("search", "search settings with Optuna: each trial a run, pruned early when it lags"),
                             ("ablation", "train an ablation (every factor level x seed) and print each factor's "
                                          "effect with its 95 %% interval across seeds"),
+                            ("label-audit", "train k fold runs and rank the training examples whose labels look wrong"),
                             ("lr-find", "run the learning-rate range test and print its suggestion")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--preset", help="start from a seed experiment (see `list presets`)")
@@ -43,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--ablation-preset", help="a preset ablation instead of --factor (see `list ablations`)")
     ablation.add_argument("--name", help="the ablation's name (default: its factors)")
     ablation.add_argument("--parallel", type=int, default=1, help="runs training at once")
+    label_audit_command.add_arguments(commands.choices["label-audit"])
     report = commands.add_parser("ablation-report", help="print an ablation's cells and effects from the store")
     report.add_argument("ablation_id")
     for command in (ablation, report):
@@ -74,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", choices=("datasets", "architectures", "presets", "ablations", "models", "settings"))
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     train, search = commands.choices["train"], commands.choices["search"]
-    for command in (train, search, resume, fork, register, export, corrupt, listing, ablation, report):
+    for command in (train, search, resume, fork, register, export, corrupt, listing, ablation, report,
+                    commands.choices["label-audit"]):
         command.add_argument("--tracking-uri",
                              help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
     for command in (train, search):
@@ -466,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "ablation":
             return run_ablation(args)
+        if args.command == "label-audit":
+            return label_audit_command.run_label_audit(args, config_from_args(args), PATHS)
         if args.command == "ablation-report":
             from cnnkit.experiments import report
             from cnnkit.tracking import RunStore

@@ -83,7 +83,7 @@ LAYERS = (
     ("jobs",),
     ("experiments",),
     ("explorer",),
-    ("cli", "__main__"),
+    ("cli", "label_audit_command", "__main__"),
 )
 LAYER_OF = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

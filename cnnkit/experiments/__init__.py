@@ -6,15 +6,20 @@
   `ablation_analysis`: its statistics (cells, main effects with t-intervals, curve bands);
 - `time_travel`: a run's evaluation at an earlier epoch from its snapshots, what got fixed or broke;
 - `export`: a finished run as a folder or zip (model, ONNX copy checked by onnxruntime, card);
-- `report_card`: can this run's result be trusted? Its interval, calibration, robustness and OOD hint, in words.
+- `report_card`: can this run's result be trusted? Its interval, calibration, robustness and OOD hint, in words;
+- `label_audit`: k fold runs giving every training example an out-of-fold probability, for label issues.
 """
 
-from cnnkit.experiments import ablation_analysis, ablations, export, report_card, search, search_figures, time_travel
+from cnnkit.experiments import (
+    ablation_analysis, ablations, export, label_audit, report_card, search, search_figures, time_travel,
+)
 from cnnkit.experiments.ablation_analysis import report
 from cnnkit.experiments.ablations import ABLATION_PRESETS, Ablation, AblationLaunch, parse_factor, preset_ablation
 from cnnkit.experiments.export import export_run
+from cnnkit.experiments.label_audit import LabelAudit, LabelAuditLaunch, OutOfFold, plan_label_audit
 
 __all__ = [
     "ABLATION_PRESETS", "Ablation", "AblationLaunch", "ablation_analysis", "ablations", "export", "export_run",
-    "parse_factor", "preset_ablation", "report", "report_card", "search", "search_figures", "time_travel",
+    "LabelAudit", "LabelAuditLaunch", "OutOfFold", "label_audit", "plan_label_audit", "parse_factor",
+    "preset_ablation", "report", "report_card", "search", "search_figures", "time_travel",
 ]

@@ -232,7 +232,8 @@ class AblationLaunch:
     """An ablation's runs going through `manager`, in grid order. What the manager refuses for the
     visitor's cap waits here, and is submitted as the ablation's own jobs end; the manager's
     `max_concurrent` cap and queue order do the rest. The first submission happens in the caller's
-    thread, so a refused ablation fails at once; the rest are fed by a daemon thread."""
+    thread, so a refused ablation fails at once; the rest are fed by a daemon thread. Any group of runs
+    with a `name` and an `expand()` into `PlannedRun`s goes through it so (a label audit's folds)."""
 
     def __init__(self, ablation: Ablation, manager, visitor: str | None = None, poll_s: float = 1.0):
         self.ablation, self.manager, self.visitor = ablation, manager, visitor
@@ -243,7 +244,7 @@ class AblationLaunch:
         self._cancelled = False
         self._poll_s = poll_s
         self._submit_next()  # InputError: nothing was submitted
-        self._feeder = threading.Thread(target=self._feed, name=f"cnnkit ablation {ablation.ablation_id}", daemon=True)
+        self._feeder = threading.Thread(target=self._feed, name=f"cnnkit runs of {ablation.name}", daemon=True)
         self._feeder.start()
 
     def _submit_next(self) -> None:

@@ -1,7 +1,8 @@
 """Suspected label errors of a run's held-out splits, found by confident learning (cleanlab;
 Northcutt et al. 2021) from out-of-sample probabilities only: the validation and test images the
-network never trained on. The training split needs out-of-fold probabilities (a k-fold label
-audit), which a single run does not have, so it is not looked at here.
+network never trained on. The training split needs out-of-fold probabilities, which a single run does
+not have: a label audit (`experiments.label_audit`, k fold runs) gives them, ranked here as split
+`TRAINING` (`audit_issues`).
 
 An example is named by its split and its position in that split (for an official test set, such as
 MNIST's, the position is its index in the dataset's test file); `HeldOut.ids` takes stable example
@@ -22,6 +23,7 @@ from cnnkit.errors import InputError
 from cnnkit.tracking import run_schema
 
 SPLITS = ("validation", "test")
+TRAINING = "training"  # a label audit's split: its positions are those of the audited config's training split
 COLUMNS = ["rank", "split", "position", "given_class", "given_label", "suggested_class", "suggested_label", "score"]
 
 
@@ -63,6 +65,11 @@ def find_label_issues(held_out: list[HeldOut], class_names) -> pd.DataFrame:
     return table
 
 
+def audit_issues(found) -> pd.DataFrame:
+    """A label audit's suspects (`found`: its `experiments.OutOfFold`) as `find_label_issues` ranks them, with ids."""
+    return find_label_issues([HeldOut(TRAINING, found.probabilities, found.labels, found.ids)], found.class_names)
+
+
 def _issues_of(one: HeldOut, class_names) -> pd.DataFrame:
     import cleanlab.filter
     import cleanlab.rank
@@ -96,10 +103,11 @@ def _empty(held_out: list[HeldOut]) -> pd.DataFrame:
 
 def images_of(table: pd.DataFrame, data) -> np.ndarray:
     """The images of the table's rows, from `data` (the run's `Dataset`), in the table's order."""
-    by_split = {"validation": data.x_val, "test": data.x_test}
+    images = {TRAINING: "x_train", "validation": "x_val", "test": "x_test"}  # a split -> the Dataset's field
     if not len(table):
         return data.x_test[:0]
-    return np.stack([by_split[split][position] for split, position in zip(table["split"], table["position"])])
+    return np.stack([getattr(data, images[split])[position]
+                     for split, position in zip(table["split"], table["position"])])
 
 
 def captions(table: pd.DataFrame) -> list[str]:

@@ -116,6 +116,11 @@ ABLATION_NAME_TAG = "cnnkit.study"  # the ablation's name, for a person
 ABLATION_CELL_TAG = "cnnkit.study_cell"  # the run's factor levels as JSON, {"factor": "level label", ...}
 ABLATION_SEED_TAG = "cnnkit.study_seed"  # the run's seed within the ablation (also its seed param)
 ABLATION_SIZE_TAG = "cnnkit.study_size"  # how many runs the whole ablation has
+# A label audit (experiments.label_audit): k fold runs of one config, each trained without its fold's training examples.
+LABEL_AUDIT_ID_TAG = "cnnkit.label_audit_id"  # the audit the run is one fold of
+LABEL_AUDIT_NAME_TAG = "cnnkit.label_audit"  # the audit's name, for a person
+LABEL_AUDIT_FOLD_TAG = "cnnkit.label_audit_fold"  # the run's fold, 1-based: the training examples it left out
+LABEL_AUDIT_FOLDS_TAG = "cnnkit.label_audit_folds"  # how many folds (runs) the audit has
 HEARTBEAT_TAG = "cnnkit.heartbeat"  # Unix seconds when the run's worker last said it is alive (every few seconds)
 PROGRESS_TAG = "cnnkit.progress"  # the run's latest progress event as JSON (job_events), for a runner that watches the store
 
@@ -197,3 +202,10 @@ def corruption_accuracy(corruption: str, severity: int) -> str:
 # epochs (1-based), training_size (how many training examples the sample was drawn from). Runs trained
 # before it existed, or with the setting 0, have none.
 TRAINING_DYNAMICS = "dynamics/training_dynamics.npz"
+
+# ---- a label audit's fold (experiments.label_audit), logged on the finished fold run ------------
+# Arrays: ids (the fold's held-out training examples' ids, as exclude_examples names them), positions (their
+# places in the audited config's training split), labels (given, int64), probabilities (float32, examples x classes:
+# the fold run's model on the examples it never trained on), class_names. The audit's folds together give every
+# training example of the audited config one out-of-fold probability row.
+LABEL_AUDIT_HELD_OUT = "label_audit/held_out_probabilities.npz"

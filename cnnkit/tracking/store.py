@@ -1,6 +1,6 @@
 """The one route to the tracking store: `RunStore`, whose parts each hold one concept's reads and
 writes on the same client (runs' lifecycle, artifacts, uploads, stale runs, the runs table,
-curves, editing, the model registry, comparisons, ablations). Outside cnnkit.tracking nothing holds
+curves, editing, the model registry, comparisons, ablations, label audits). Outside cnnkit.tracking nothing holds
 an MLflow client nor sees MLflow's objects."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from cnnkit.tracking.comparison_reads import RunComparisons
 from cnnkit.tracking.corruption_results import CorruptionResults
 from cnnkit.tracking.curves import RunCurves
 from cnnkit.tracking.editing import RunEditing
+from cnnkit.tracking.label_audit_reads import LabelAuditReads
 from cnnkit.tracking.model_registry import ModelRegistry
 from cnnkit.tracking.run_lifecycle import RunLifecycle
 from cnnkit.tracking.runs_table import RunsTable
@@ -20,7 +21,7 @@ from cnnkit.tracking.uploaded_data import UploadedData
 
 
 class RunStore(RunLifecycle, RunArtifacts, UploadedData, StaleRuns, RunsTable, RunCurves, RunEditing, ModelRegistry,
-               RunComparisons, AblationReads, CorruptionResults):
+               RunComparisons, AblationReads, LabelAuditReads, CorruptionResults):
     """Every read and write of runs, on one tracking store (`tracking_uri`, default
     `default_tracking_uri()`): each part (a base class) holds one concept's methods, all on this
     store's client, which is made and checked once per process and store (`make_client`):

@@ -34,6 +34,7 @@ _ON_FIRST_USE = {
     "checkpoint": "checkpoint", "forks": "forks", "evaluate": "evaluation", "disk_budget": "snapshot_plan",
     "augment_samples": "tricks", "schedule_preview": "tricks",
     "Calibration": "calibration_step", "calibrate": "calibration_step",
+    "predict_test_images": "prediction",
 }
 
 __all__ = [  # the names of _ON_FIRST_USE too (tests/test_imports.py reads this list)
@@ -41,7 +42,7 @@ __all__ = [  # the names of _ON_FIRST_USE too (tests/test_imports.py reads this 
     "StopRequest", "failure_message", "train", "resume", "fork", "forkable", "resumable", "lr_range_test",
     "MISTAKE_IMAGES", "accelerators", "describe_devices", "enable_memory_growth", "checkpoint", "forks", "evaluate",
     "disk_budget", "augment_samples", "schedule_preview", "Calibration", "calibrate", "sweep_run", "sweep_model",
-    "SWEEP_IMAGES",
+    "SWEEP_IMAGES", "predict_test_images",
 ]
 
 

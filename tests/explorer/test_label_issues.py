@@ -112,3 +112,18 @@ def test_images_follow_the_tables_rows():
     data.x_val = np.array([[9.0]])
     table = pd.DataFrame({"split": ["test", "validation", "test"], "position": [1, 0, 0]})
     assert label_issues.images_of(table, data).tolist() == [[0.6], [9.0], [0.3]]
+
+
+def test_an_audits_training_examples_are_ranked_as_their_own_split_with_ids_and_images():
+    from cnnkit.experiments import OutOfFold
+
+    probabilities = np.array([[0.9, 0.1], [0.05, 0.95], [0.97, 0.03], [0.1, 0.9], [0.8, 0.2], [0.15, 0.85]])
+    labels = np.array([0, 1, 1, 1, 0, 1])  # position 2 says 1 where the probabilities say 0
+    found = OutOfFold(np.array(["a", "b", "c", "d", "e", "f"]), labels, probabilities, np.zeros(6, int), ("x", "y"))
+    table = label_issues.audit_issues(found)
+    assert table[["split", "position", "id", "given_label", "suggested_label"]].values.tolist() == [
+        ["training", 2, "c", "y", "x"]]
+    assert table["score"].tolist() == pytest.approx([0.03])
+    data = _Data()
+    data.x_train = np.array([[1.0], [2.0], [3.0]])
+    assert label_issues.images_of(table, data).tolist() == [[3.0]]

@@ -68,3 +68,10 @@ def test_dataset_inputs_use_mlflows_context_tag_and_values():
     assert run_schema.DATASET_CONTEXTS == {"train": "training", "validation": "validation", "test": "testing"}
     assert run_schema.dataset_input_name("mnist", "train") == "mnist/train"
     assert run_schema.DATASET_DIGEST_CHARS <= 36  # MLflow refuses a longer digest
+
+
+def test_the_label_audit_names_stay_as_runs_logged_them():
+    assert (run_schema.LABEL_AUDIT_ID_TAG, run_schema.LABEL_AUDIT_NAME_TAG, run_schema.LABEL_AUDIT_FOLD_TAG,
+            run_schema.LABEL_AUDIT_FOLDS_TAG) == ("cnnkit.label_audit_id", "cnnkit.label_audit",
+                                                  "cnnkit.label_audit_fold", "cnnkit.label_audit_folds")
+    assert run_schema.LABEL_AUDIT_HELD_OUT == "label_audit/held_out_probabilities.npz"

@@ -1,0 +1,191 @@
+"""The label audit (cnnkit.experiments.label_audit): stratified folds drawn from the seed, fold runs that exclude their
+fold and are tagged with it, out-of-fold probabilities put together in the training split's order, labels flipped on
+purpose found among training examples, the fold runs fed through a JobManager (fake trainer), and a fold's held-out
+predictions logged on its run and read back from the store. A real training: tests/test_label_audit_command.py."""
+
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+
+from cnnkit.config import TrainConfig
+from cnnkit.errors import InputError
+from cnnkit.experiments import label_audit
+from cnnkit.jobs import JobManager
+from cnnkit.tracking import run_schema
+from cnnkit.training import RunResult
+
+TIMEOUT = 30
+BASE = TrainConfig(dataset="digits", epochs=1, train_limit=300, seed=7)
+NAMES = tuple(str(c) for c in range(10))
+
+
+def test_folds_hold_each_class_evenly_and_every_example_once():
+    labels = np.array([0] * 7 + [1] * 5 + [2] * 3)
+    folds = label_audit.assign_folds(labels, 3, seed=1)
+    assert sorted(np.bincount(folds).tolist()) == [5, 5, 5]
+    for c, size in enumerate(np.bincount(labels)):  # 7 as 3+2+2, 5 as 2+2+1, 3 as 1+1+1
+        assert sorted(np.bincount(folds[labels == c], minlength=3).tolist()) == sorted(
+            [size // 3 + (k < size % 3) for k in range(3)])
+
+
+def test_folds_are_drawn_from_the_seed():
+    labels = np.repeat(np.arange(4), 25)
+    same = label_audit.assign_folds(labels, 5, seed=3)
+    assert np.array_equal(same, label_audit.assign_folds(labels, 5, seed=3))
+    assert not np.array_equal(same, label_audit.assign_folds(labels, 5, seed=4))
+
+
+@pytest.mark.parametrize("labels, folds, message", [
+    (np.repeat(np.arange(3), 4), 1, "Folds: use between 2 and 10, got 1"),
+    (np.repeat(np.arange(3), 4), 11, "Folds: use between 2 and 10, got 11"),
+    (np.array([0, 0, 1, 1, 2]), 2, "Folds: class 2 has a single training example"),
+    (np.array([0, 0, 1]), 5, "Folds: 5 folds need at least 5 training examples, got 3"),
+])
+def test_folds_that_cannot_be_drawn_are_named_by_their_label(labels, folds, message):
+    with pytest.raises(InputError, match=message):
+        label_audit.assign_folds(labels, folds, seed=0)
+
+
+def test_each_fold_run_is_the_base_without_its_fold_tagged_with_the_audit_and_fold():
+    from cnnkit.config import load_data
+
+    excluded = str(load_data(BASE).ids_train[0])
+    base = BASE.replace(exclude_examples=(excluded,))
+    audit = label_audit.plan_label_audit(base, folds=3, name="audit")
+    assert excluded not in audit.ids and len(audit.ids) == len(load_data(BASE).ids_train) - 1
+    runs = audit.expand()
+    assert [run.name for run in runs] == ["audit · fold 1 of 3", "audit · fold 2 of 3", "audit · fold 3 of 3"]
+    held_out = [{audit.ids[p] for p in audit.held_out(fold)} for fold in range(3)]
+    assert set().union(*held_out) == set(audit.ids) and sum(map(len, held_out)) == len(audit.ids)
+    for fold, run in enumerate(runs):
+        assert set(run.config.exclude_examples) == held_out[fold] | {excluded}
+        assert run.config.replace(exclude_examples=()) == base.replace(exclude_examples=())  # seed, split: the same
+        assert run.tags == {run_schema.LABEL_AUDIT_ID_TAG: audit.audit_id, run_schema.LABEL_AUDIT_NAME_TAG: "audit",
+                            run_schema.LABEL_AUDIT_FOLD_TAG: str(fold + 1), run_schema.LABEL_AUDIT_FOLDS_TAG: "3"}
+
+
+def part(positions, probabilities, names=NAMES):
+    positions = np.asarray(positions)
+    return label_audit.held_out_arrays(positions, [f"id{p}" for p in positions], positions % 2, probabilities, names)
+
+
+def test_out_of_fold_puts_the_folds_back_in_the_training_splits_order():
+    first, second = part([2, 0], np.array([[0.1, 0.9], [0.8, 0.2]])), part([1], np.array([[0.3, 0.7]]))
+    found = label_audit.out_of_fold([first, second])
+    assert found.ids.tolist() == ["id0", "id1", "id2"] and found.labels.tolist() == [0, 1, 0]
+    assert np.allclose(found.probabilities, [[0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
+    assert found.folds.tolist() == [0, 1, 0] and found.class_names == NAMES
+
+
+@pytest.mark.parametrize("parts", [[], [part([0, 1], np.eye(2)), part([1], np.eye(2)[:1])],
+                                   [part([0], np.eye(2)[:1]), part([2], np.eye(2)[:1])]])
+def test_folds_that_miss_or_repeat_an_example_are_refused(parts):
+    with pytest.raises(InputError, match="Folds: "):
+        label_audit.out_of_fold(parts)
+
+
+def test_labels_flipped_among_training_examples_rank_at_the_top():
+    """The audit's folds, out-of-fold assembly and ranking, with logistic regression in place of the fold runs."""
+    from cnnkit.explorer import label_issues
+
+    x, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(len(y), size=len(y) // 20, replace=False)
+    noisy = y.copy()
+    noisy[flipped] = (y[flipped] + rng.integers(1, 10, size=len(flipped))) % 10
+    fold_of = label_audit.assign_folds(noisy, 3, seed=0)
+    parts = []
+    for fold in range(3):
+        model = LogisticRegression(max_iter=2000).fit(x[fold_of != fold] / 16, noisy[fold_of != fold])
+        positions = np.flatnonzero(fold_of == fold)
+        parts.append(label_audit.held_out_arrays(positions, positions.astype(str), noisy[positions],
+                                                 model.predict_proba(x[positions] / 16), NAMES))
+    table = label_issues.audit_issues(label_audit.out_of_fold(parts))
+    top = set(table["position"][:len(flipped)])
+    precision_at_k = len(top & set(flipped)) / len(flipped)
+    print(f"precision at k={len(flipped)}: {precision_at_k:.3f}")  # 0.809 when written (3 folds)
+    assert precision_at_k >= 0.75
+    assert (table["split"] == "training").all() and table["id"].tolist() == table["position"].astype(str).tolist()
+
+
+class QuickTrainer:
+    def __init__(self):
+        self.lock, self.calls = threading.Lock(), []
+
+    def __call__(self, cfg, *, tracking_uri, experiment, run_name, cancel, on_progress, on_run_created, tags=None,
+                 **_):
+        with self.lock:
+            self.calls.append((run_name, cfg, tags))
+            run_id = f"run-{len(self.calls)}"
+        on_run_created(run_id)
+        return RunResult(run_id, "FINISHED", {})
+
+
+class FakeStore:
+    """Models that answer each image with its first pixel's class; what is logged is kept."""
+
+    def __init__(self):
+        self.logged = {}
+
+    def load_model(self, run_id):
+        return SimpleNamespace(run_id=run_id)
+
+    def logger(self, run_id):
+        return SimpleNamespace(log_arrays=lambda arrays, name: self.logged.__setitem__((run_id, name), arrays))
+
+    def load_arrays_artifact(self, run_id, name):
+        return self.logged[(run_id, name)]
+
+
+def test_the_folds_go_through_the_job_manager_and_each_logs_its_held_out_predictions(monkeypatch):
+    from cnnkit.config import load_data
+
+    data = load_data(BASE)
+    predicted = {}
+
+    def predict(model, images, cfg, cancel):
+        predicted[model.run_id] = cfg
+        return np.full((len(images), 10), 0.1)
+
+    monkeypatch.setattr("cnnkit.training.predict_test_images", predict)
+    trainer, store = QuickTrainer(), FakeStore()
+    manager = JobManager(max_concurrent=1, trainer=trainer, recover_stale_runs=False)
+    audit = label_audit.plan_label_audit(BASE, folds=3, name="audit", data=data)
+    try:
+        launch = label_audit.LabelAuditLaunch(audit, manager, poll_s=0.05)
+        assert launch.wait(TIMEOUT).finished == 3
+        found = launch.collect(store, data)
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+    assert [name for name, _, _ in trainer.calls] == [run.name for run in audit.expand()]
+    assert [tags[run_schema.LABEL_AUDIT_FOLD_TAG] for _, _, tags in trainer.calls] == ["1", "2", "3"]
+    assert found.ids.tolist() == data.ids_train.tolist() and found.labels.tolist() == data.y_train.tolist()
+    assert found.probabilities.shape == (len(data.y_train), 10) and found.class_names == data.class_names
+    assert set(predicted) == {"run-1", "run-2", "run-3"}
+    assert predicted["run-2"] == audit.expand()[1].config  # the fold run's own settings (test-time flip, devices)
+    again = label_audit.out_of_fold_of_runs(store, ["run-1", "run-2", "run-3"])
+    assert again.ids.tolist() == found.ids.tolist() and np.array_equal(again.folds, found.folds)
+    logged = store.logged[("run-2", run_schema.LABEL_AUDIT_HELD_OUT)]
+    assert logged["positions"].tolist() == audit.held_out(1).tolist()
+
+
+def test_collecting_an_audit_whose_fold_did_not_finish_names_the_fold():
+    class FailingTrainer(QuickTrainer):
+        def __call__(self, cfg, **kwargs):
+            result = super().__call__(cfg, **kwargs)
+            return RunResult(result.run_id, "FAILED" if len(self.calls) == 2 else "FINISHED", {}, "broke")
+
+    manager = JobManager(max_concurrent=1, trainer=FailingTrainer(), recover_stale_runs=False)
+    audit = label_audit.plan_label_audit(BASE, folds=3)
+    try:
+        launch = label_audit.LabelAuditLaunch(audit, manager, poll_s=0.05)
+        progress = launch.wait(TIMEOUT)
+        assert (progress.finished, progress.failed) == (2, 1)
+        with pytest.raises(InputError, match="Folds: fold 2 of 3 is failed"):
+            launch.collect(FakeStore())
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
