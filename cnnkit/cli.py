@@ -379,14 +379,8 @@ def run_ablation(args: argparse.Namespace) -> int:
     ablation = ablation_from_args(args)
     manager = JobManager(tracking_uri=args.tracking_uri, max_concurrent=max(1, args.parallel), server_paths=PATHS)
     print(f"ablation {ablation.ablation_id}: {ablation.size} runs", file=sys.stderr, flush=True)
-    launch = AblationLaunch(ablation, manager)
-    shown = None
-    while (progress := launch.wait(timeout=5.0)).active:
-        if progress.describe() != shown:
-            shown = progress.describe()
-            print(shown, file=sys.stderr, flush=True)
+    progress = AblationLaunch(ablation, manager).follow(lambda line: print(line, file=sys.stderr, flush=True))
     manager.shutdown()
-    print(progress.describe(), file=sys.stderr)
     print(report(RunStore(args.tracking_uri).ablation_runs(ablation.ablation_id), args.metric))
     # "study_id" too, the key's old name, for scripts written against `study` (one release, as RENAMED_COMMANDS)
     print(json.dumps({"ablation_id": ablation.ablation_id, "study_id": ablation.ablation_id, "runs": progress.total,

@@ -40,12 +40,7 @@ def run_label_audit(args: argparse.Namespace, base: TrainConfig, server_paths) -
           file=sys.stderr, flush=True)
     try:
         launch = LabelAuditLaunch(audit, manager)
-        shown = None
-        while (progress := launch.wait(timeout=5.0)).active:
-            if progress.describe() != shown:
-                shown = progress.describe()
-                print(shown, file=sys.stderr, flush=True)
-        print(progress.describe(), file=sys.stderr)
+        progress = launch.follow(lambda line: print(line, file=sys.stderr, flush=True))
         summary = {"label_audit_id": audit.audit_id, "folds": audit.folds, "finished": progress.finished}
         if progress.finished < progress.total:
             print(json.dumps(summary))

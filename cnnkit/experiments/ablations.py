@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,3 +308,14 @@ class AblationLaunch:
             else:
                 time.sleep(0.05)
         return self.progress()
+
+    def follow(self, say: Callable[[str], None], every_s: float = 5.0) -> AblationProgress:
+        """Block until every run has ended, telling `say` the progress line whenever it changed (looked at
+        every `every_s` seconds) and once more at the end; the progress then. The CLI's commands print so."""
+        shown = None
+        while (progress := self.wait(timeout=every_s)).active:
+            if progress.describe() != shown:
+                shown = progress.describe()
+                say(shown)
+        say(progress.describe())
+        return progress

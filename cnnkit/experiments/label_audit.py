@@ -153,6 +153,9 @@ class LabelAuditLaunch:
     def wait(self, timeout: float | None = None) -> ablations.AblationProgress:
         return self.runs.wait(timeout)
 
+    def follow(self, say, every_s: float = 5.0) -> ablations.AblationProgress:
+        return self.runs.follow(say, every_s)
+
     def cancel(self, visitor: str | None = None) -> None:
         self.runs.cancel(visitor)
 

@@ -176,6 +176,17 @@ def test_a_refusal_that_no_job_explains_ends_the_ablation_with_its_reason():
     assert launch.progress().describe() == "2 of 2 runs done · 1 failed or cancelled"
 
 
+def test_following_an_ablation_says_each_new_progress_line_and_the_last_one():
+    manager = CapFullOfAnotherJob()
+    manager.other.is_active = False  # refused at once: the ablation ends without a run
+    launch = AblationLaunch(Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=1), manager,
+                            visitor="me", poll_s=0.05)
+    said = []
+    progress = launch.follow(said.append, every_s=0.05)
+    assert not progress.active and said[-1] == progress.describe() == "2 of 2 runs done · 1 failed or cancelled"
+    assert all(line != before for before, line in zip(said[:-2], said[1:-1]))  # a line again only at the end
+
+
 def test_cancelling_an_ablation_stops_its_running_job_drops_the_queue_and_submits_no_more(trainer):
     manager = manager_for(trainer, max_active_per_visitor=2)
     ablation = Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=3)
