@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
+import flipped_labels
 from cnnkit.config import TrainConfig
 from cnnkit.errors import InputError
 from cnnkit.experiments import label_audit
@@ -92,11 +92,7 @@ def test_labels_flipped_among_training_examples_rank_at_the_top():
     """The audit's folds, out-of-fold assembly and ranking, with logistic regression in place of the fold runs."""
     from cnnkit.explorer import label_issues
 
-    x, y = load_digits(return_X_y=True)
-    rng = np.random.default_rng(0)
-    flipped = rng.choice(len(y), size=len(y) // 20, replace=False)
-    noisy = y.copy()
-    noisy[flipped] = (y[flipped] + rng.integers(1, 10, size=len(flipped))) % 10
+    x, noisy, flipped = flipped_labels.flipped_digits()
     fold_of = label_audit.assign_folds(noisy, 3, seed=0)
     parts = []
     for fold in range(3):

@@ -5,10 +5,10 @@ and an older run's probabilities are computed from its model."""
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 
+import flipped_labels
 from cnnkit import InputError
 from cnnkit.explorer import label_issues
 from cnnkit.tracking import run_schema
@@ -19,11 +19,7 @@ NAMES = tuple(str(c) for c in range(10))
 @pytest.fixture(scope="module")
 def flipped_digits():
     """(out-of-fold probabilities, noisy labels, positions flipped): 5 % of sklearn's digits given another digit."""
-    x, y = load_digits(return_X_y=True)
-    rng = np.random.default_rng(0)
-    flipped = rng.choice(len(y), size=len(y) // 20, replace=False)
-    noisy = y.copy()
-    noisy[flipped] = (y[flipped] + rng.integers(1, 10, size=len(flipped))) % 10
+    x, noisy, flipped = flipped_labels.flipped_digits()
     model = LogisticRegression(max_iter=2000)
     probabilities = cross_val_predict(model, x / 16, noisy, cv=5, method="predict_proba")
     return probabilities, noisy, flipped
