@@ -34,9 +34,11 @@ def cached_audit_issues(audit_id: str, run_ids: tuple[str, ...]):
 
 
 def started_here(run_id: str) -> dict[str, str]:
-    """The audits of this run started in this process whose runs the store may not hold yet (queued folds)."""
+    """The audits of this run started in this process (the store may not hold their queued folds yet), with
+    their progress as it is now."""
     config = run_store().config_of_run(run_id)
-    return {audit_id: f"{launch.audit.name} · {audit_id[:6]} · starting" for audit_id, launch in launches().items()
+    return {audit_id: f"{launch.audit.name} · {audit_id[:6]} · {launch.progress().finished} of {launch.audit.folds} "
+                      "folds finished" for audit_id, launch in launches().items()
             if label_audit.is_audit_of(config, launch.audit.fold_config(0))}
 
 
@@ -103,7 +105,7 @@ def show(run_id: str):
     audits = cached_audits(run_id)
     names = {row.label_audit_id: f"{row.label_audit} · {row.label_audit_id[:6]} · {row.finished} of {row.folds} "
                                  f"folds finished · started {row.started:%Y-%m-%d %H:%M}" for row in audits.itertuples()}
-    names = {**{key: name for key, name in started_here(run_id).items() if key not in names}, **names}
+    names = {**started_here(run_id), **{key: name for key, name in names.items() if key not in launches()}}
     start_panel(run_id, expanded=not names)
     if not names:
         st.info("No label audit of this run's settings yet: start one above.")

@@ -79,6 +79,14 @@ def stored_audit_issues(store, run_ids) -> tuple[pd.DataFrame, int]:
     return audit_issues(found), len(found.ids)
 
 
+def complete_audit_issues(store, audit_id: str) -> tuple[pd.DataFrame, int]:
+    """`stored_audit_issues` of audit `audit_id`'s finished fold runs; InputError naming a fold without one."""
+    stored = label_audit.stored_audit(store, audit_id)
+    if stored.missing:
+        raise InputError(f"Label audit {stored.name}: fold {stored.missing[0] + 1} of {stored.folds} did not finish.")
+    return stored_audit_issues(store, [stored.finished[fold] for fold in range(stored.folds)])
+
+
 def audits_of(store, config) -> pd.DataFrame:
     """The label audits in `store` (`store.label_audits()`'s rows) of `config`'s training split: their fold runs
     have its settings, apart from the examples they leave out (`experiments.label_audit.is_audit_of`)."""

@@ -171,3 +171,15 @@ def test_a_stored_audits_suspects_come_from_its_fold_runs_predictions_and_wait_f
         [2, "c", "y", "x"]]
     with pytest.raises(InputError, match="Run r3 has no"):
         label_issues.stored_audit_issues(_AuditStore(), ["r1", "r3"])
+
+
+def test_a_complete_audits_suspects_are_read_by_audit_id_and_an_incomplete_one_names_its_fold(monkeypatch):
+    from cnnkit.experiments import StoredAudit, label_audit
+
+    audits = {"A": StoredAudit("A", "audit", 2, {0: "r1", 1: "r2"}, (), {0: "r1", 1: "r2"}),
+              "B": StoredAudit("B", "audit b", 3, {0: "r1", 2: "r2"}, (1,), {0: "r1", 2: "r2"})}
+    monkeypatch.setattr(label_audit, "stored_audit", lambda store, audit_id: audits[audit_id])
+    table, audited = label_issues.complete_audit_issues(_AuditStore(), "A")
+    assert audited == 6 and table["id"].tolist() == ["c"]
+    with pytest.raises(InputError, match="Label audit audit b: fold 2 of 3 did not finish."):
+        label_issues.complete_audit_issues(_AuditStore(), "B")
