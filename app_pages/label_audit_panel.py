@@ -39,7 +39,7 @@ def started_here(run_id: str) -> dict[str, str]:
     config = run_store().config_of_run(run_id)
     return {audit_id: f"{launch.audit.name} · {audit_id[:6]} · {launch.progress().finished} of {launch.audit.folds} "
                       "folds finished" for audit_id, launch in launches().items()
-            if label_audit.is_audit_of(config, launch.audit.fold_config(0))}
+            if label_audit.is_audit_of(config, launch.audit.base)}
 
 
 def start_panel(run_id: str, expanded: bool) -> None:

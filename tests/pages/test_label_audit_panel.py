@@ -7,6 +7,7 @@ import re
 
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from cnnkit import tracking
 from cnnkit.experiments import label_audit
@@ -57,6 +58,11 @@ def test_an_audit_started_cancelled_and_completed_from_the_tab_shows_its_suspect
 
     launch = launches()[audit_id]
     assert re.search(r"fold runs: \d of 2 runs done", at.get("progress")[0].proto.text)
+    other = AppTest.from_file(app._script_path, default_timeout=120)  # a second visitor sees the same audit
+    other.session_state["inspect_run"] = run_id
+    other = training_tab(other.switch_page("app_pages/inspect.py").run(), run_id)
+    assert other.selectbox(key=f"inspect.label_audit.{run_id}").value == audit_id
+    assert re.search(r"fold runs: \d of 2 runs done", other.get("progress")[0].proto.text)
     button(at, "Cancel the audit").click().run()
     assert launch.cancelled and not launch.wait(TIMEOUT).active
     at.run()
