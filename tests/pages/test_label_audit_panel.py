@@ -21,12 +21,13 @@ TIMEOUT = 600
 
 @pytest.fixture()
 def audited_app(app, tmp_path, monkeypatch):
-    """The app on a store holding one finished 1-epoch digits run on 60 images: (AppTest, URI, run id)."""
+    """The app on a store holding one finished 30-epoch digits run on 60 images: (AppTest, URI, run id). Its
+    fold runs train 30 epochs of one batch: seconds, so a Cancel clicked at once catches them running."""
     from cnnkit.config import TrainConfig
     from cnnkit.training import train
 
     uri = f"sqlite:///{tmp_path / 'audit.db'}"
-    result = train(TrainConfig(dataset="digits", epochs=1, train_limit=60), tracking_uri=uri)
+    result = train(TrainConfig(dataset="digits", epochs=30, train_limit=60), tracking_uri=uri)
     assert result.status == "FINISHED", result.error
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     st.cache_data.clear()
@@ -58,11 +59,6 @@ def test_an_audit_started_cancelled_and_completed_from_the_tab_shows_its_suspect
 
     launch = launches()[audit_id]
     assert re.search(r"fold runs: \d of 2 runs done", at.get("progress")[0].proto.text)
-    other = AppTest.from_file(app._script_path, default_timeout=120)  # a second visitor sees the same audit
-    other.session_state["inspect_run"] = run_id
-    other = training_tab(other.switch_page("app_pages/inspect.py").run(), run_id)
-    assert other.selectbox(key=f"inspect.label_audit.{run_id}").value == audit_id
-    assert re.search(r"fold runs: \d of 2 runs done", other.get("progress")[0].proto.text)
     button(at, "Cancel the audit").click().run()
     assert launch.cancelled and not launch.wait(TIMEOUT).active
     at.run()
@@ -72,6 +68,10 @@ def test_an_audit_started_cancelled_and_completed_from_the_tab_shows_its_suspect
     button(at, "Retrain the missing folds").click().run()
     assert not at.exception and not at.error
     again = launches()[audit_id]
+    other = AppTest.from_file(app._script_path, default_timeout=120)  # a second visitor sees the same audit
+    other.session_state["inspect_run"] = run_id
+    other = training_tab(other.switch_page("app_pages/inspect.py").run(), run_id)
+    assert other.selectbox(key=f"inspect.label_audit.{run_id}").value == audit_id
     assert again is not launch and again.wait_collected(TIMEOUT) is not None, again.collect_error
     at.run()
     assert not at.exception and not at.error
@@ -83,7 +83,7 @@ def test_an_audit_started_cancelled_and_completed_from_the_tab_shows_its_suspect
         store.config_of_run(stored.finished[1]).exclude_examples)  # each fold run left out its fold only
     assert f"**{len(table):,}** suspected label error" in " ".join(m.value for m in at.markdown)
     assert f"among {audited:,} training examples" in " ".join(m.value for m in at.markdown)
-    assert len(table), "one epoch on 60 images: a weak model doubts many labels"
+    assert len(table), "30 training images a fold: a weak model doubts many labels"
     assert at.dataframe[0].value[["position", "id"]].values.tolist() == table[["position", "id"]].head(
         20).values.tolist()
     assert "Suspected label errors" in at.get("plotly_chart")[0].proto.spec
