@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from cnnkit.errors import InputError
-from cnnkit.explorer import atlas_view, charts, plain_text
+from cnnkit.explorer import atlas_view, charts, label_issues, plain_text
 from cnnkit.stats import cartography
 from cnnkit.tracking import run_schema
 from app_pages.common import cached_test_split, picker_runs, run_store
@@ -34,6 +34,37 @@ def class_names(run_id: str) -> list[str]:
     return store.load_json_artifact(run_id, run_schema.CLASS_NAMES)
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def finished_audits(run_id: str) -> dict[str, str]:
+    """The label audits of the run's settings whose every fold finished: id -> name (read again every 30 s)."""
+    audits = label_issues.audits_of(store, store.config_of_run(run_id))
+    return {row.label_audit_id: f"{row.label_audit} · {row.label_audit_id[:6]} · {row.folds} folds"
+            for row in audits.itertuples() if row.finished == row.folds}
+
+
+@st.cache_data(max_entries=8, show_spinner="Ranking the audit's suspects…")
+def audit_suspects(audit_id: str) -> np.ndarray:
+    """A complete audit's suspects' ids, the most suspicious first."""
+    return label_issues.complete_audit_issues(store, audit_id)[0]["id"].to_numpy(dtype=str)
+
+
+def audit_flags(run_id: str, mapped) -> np.ndarray | None:
+    """The picked audit's suspects as booleans over the map's examples; None without one."""
+    audits = finished_audits(run_id)
+    if not audits:
+        return None
+    audit_id = st.selectbox("Mark a label audit's suspects", [None, *audits], format_func=lambda key: audits.get(
+        key, "none"), key=f"atlas.audit.{run_id}", help="Inspect's Label issues (Training split) starts one; its "
+                                                          "suspects are drawn larger, ringed in black.")
+    if audit_id is None:
+        return None
+    try:
+        return atlas_view.flagged(mapped, audit_suspects(audit_id))
+    except InputError as error:
+        st.warning(plain_text.markdown(error))
+        return None
+
+
 atlas = cached_atlas(run_id)
 if atlas.data_map is None:
     st.info(atlas.note)
@@ -43,23 +74,27 @@ st.caption(atlas.note)
 classes = st.multiselect("Classes", range(len(names)), format_func=names.__getitem__, key=f"atlas.classes.{run_id}",
                          placeholder="all classes")
 shown = mapped.chosen(classes=classes or None)
+suspects = audit_flags(run_id, mapped)
 counts = {region: int(np.sum(mapped.region[shown] == region)) for region in cartography.REGIONS}
 for column, (region, count) in zip(st.columns(len(counts)), counts.items()):
     column.metric(region, f"{count:,}", help=f"{count / max(len(shown), 1):.1%} of the examples shown")
 event = st.plotly_chart(
     charts.data_map_scatter(mapped.confidence[shown], mapped.variability[shown], mapped.correctness[shown],
-                            title=f"Data map · {len(shown):,} examples"),
+                            title=f"Data map · {len(shown):,} examples",
+                            marked=None if suspects is None else suspects[shown]),
     width="stretch", on_select="rerun", selection_mode=("box", "lasso"), key=f"atlas.map.{run_id}.{classes}")
 selected = [point["point_index"] for point in ((event or {}).get("selection") or {}).get("points") or []]
 
-SELECTION = "the points selected"
-source = st.segmented_control("Show the images of", [SELECTION, *cartography.REGIONS], default=SELECTION,
-                              key=f"atlas.source.{run_id}") or SELECTION
+SELECTION, SUSPECTS = "the points selected", "the audit's suspects"
+sources = [SELECTION, *cartography.REGIONS, *[SUSPECTS] * (suspects is not None)]
+source = st.segmented_control("Show the images of", sources, default=SELECTION, key=f"atlas.source.{run_id}")
+source = source if source in sources else SELECTION
 if source == SELECTION and not selected:
     st.caption("Drag a box or a lasso on the map (its tools are at the chart's top right) to see those examples, "
                "or pick a region.")
     st.stop()
-positions = atlas_view.picked(mapped, shown, selected, region=None if source == SELECTION else source)
+positions = atlas_view.picked(mapped, shown, selected, region=source if source in cartography.REGIONS else None,
+                              flagged=suspects if source == SUSPECTS else None)
 st.markdown(f"**{len(positions):,}** examples, the least confident first"
             + (f"; the first {atlas_view.MAX_SHOWN} shown" if len(positions) > atlas_view.MAX_SHOWN else "") + ".")
 if not len(positions):

@@ -42,12 +42,22 @@ def run_atlas(store, run_id: str) -> RunAtlas:
     return RunAtlas(mapped, f"The map places {covers} by the probability the model gave their label after {span}.")
 
 
-def picked(mapped: cartography.DataMap, shown: np.ndarray, point_indices=(), region: str | None = None) -> np.ndarray:
+def picked(mapped: cartography.DataMap, shown: np.ndarray, point_indices=(), region: str | None = None,
+           flagged: np.ndarray | None = None) -> np.ndarray:
     """Positions in `mapped` of the examples picked: the points selected on a chart of the examples at
-    `shown` (its point i is example shown[i]), or, with `region`, the shown examples in that region;
-    the least confident first."""
-    chosen = shown[mapped.region[shown] == region] if region else shown[np.asarray(point_indices, dtype=np.int64)]
+    `shown` (its point i is example shown[i]), or, with `region`, the shown examples in that region, or, with
+    `flagged` (booleans over `mapped`), the shown examples flagged; the least confident first."""
+    if flagged is not None:
+        chosen = shown[np.asarray(flagged)[shown]]
+    else:
+        chosen = shown[mapped.region[shown] == region] if region else shown[np.asarray(point_indices, dtype=np.int64)]
     return chosen[np.argsort(mapped.confidence[chosen], kind="stable")]
+
+
+def flagged(mapped: cartography.DataMap, ids) -> np.ndarray:
+    """Booleans over `mapped`'s examples: those among `ids` (a label audit's suspects; ids the map's sample lacks
+    are not on it)."""
+    return np.isin(mapped.ids.astype(str), np.asarray(ids, dtype=str))
 
 
 def without_examples(store, run_id: str, ids) -> dict:

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cnnkit.datasets import example_ids
 from cnnkit.errors import InputError
+from cnnkit.experiments import label_audit
 from cnnkit.tracking import run_schema
 
 SPLITS = ("validation", "test")
@@ -70,6 +72,29 @@ def audit_issues(found) -> pd.DataFrame:
     return find_label_issues([HeldOut(TRAINING, found.probabilities, found.labels, found.ids)], found.class_names)
 
 
+def stored_audit_issues(store, run_ids) -> tuple[pd.DataFrame, int]:
+    """The suspects of the audit whose finished fold runs are `run_ids` (fold order), from the held-out predictions
+    logged on them, and how many training examples it audited. InputError while a fold's are not logged yet."""
+    found = label_audit.out_of_fold_of_runs(store, run_ids)
+    return audit_issues(found), len(found.ids)
+
+
+def complete_audit_issues(store, audit_id: str) -> tuple[pd.DataFrame, int]:
+    """`stored_audit_issues` of audit `audit_id`'s finished fold runs; InputError naming a fold without one."""
+    stored = label_audit.stored_audit(store, audit_id)
+    if stored.missing:
+        raise InputError(f"Label audit {stored.name}: fold {stored.missing[0] + 1} of {stored.folds} did not finish.")
+    return stored_audit_issues(store, [stored.finished[fold] for fold in range(stored.folds)])
+
+
+def audits_of(store, config) -> pd.DataFrame:
+    """The label audits in `store` (`store.label_audits()`'s rows) of `config`'s training split: their fold runs
+    have its settings, apart from the examples they leave out (`experiments.label_audit.is_audit_of`)."""
+    audits = store.label_audits()
+    audits = audits[audits["dataset"] == config.dataset]
+    return audits[[label_audit.is_audit_of(config, store.config_of_run(run_id)) for run_id in audits["a_run_id"]]]
+
+
 def _issues_of(one: HeldOut, class_names) -> pd.DataFrame:
     import cleanlab.filter
     import cleanlab.rank
@@ -102,10 +127,13 @@ def _empty(held_out: list[HeldOut]) -> pd.DataFrame:
 
 
 def images_of(table: pd.DataFrame, data) -> np.ndarray:
-    """The images of the table's rows, from `data` (the run's `Dataset`), in the table's order."""
+    """The images of the table's rows, from `data` (the run's `Dataset`), in the table's order; an audit's by id
+    (KeyError naming one the run's training split lacks)."""
     images = {TRAINING: "x_train", "validation": "x_val", "test": "x_test"}  # a split -> the Dataset's field
     if not len(table):
         return data.x_test[:0]
+    if "id" in table and (table["split"] == TRAINING).all():  # an audit's: found by id, its split may not be the run's
+        return data.x_train[example_ids.positions(table["id"].to_numpy(dtype=str), np.asarray(data.ids_train))]
     return np.stack([getattr(data, images[split])[position]
                      for split, position in zip(table["split"], table["position"])])
 

@@ -185,3 +185,110 @@ def test_collecting_an_audit_whose_fold_did_not_finish_names_the_fold():
             launch.collect(FakeStore())
     finally:
         manager.shutdown(timeout=TIMEOUT)
+
+
+def test_predicting_a_fold_builds_that_folds_settings_only(monkeypatch):
+    """Each fold's config was got by building all k (each excluding its fold): O(k²n) over a collect."""
+    from cnnkit.config import load_data
+
+    data = load_data(BASE)
+    audit = label_audit.plan_label_audit(BASE.replace(test_time_flip=True), folds=3, data=data)
+    used = []
+    monkeypatch.setattr("cnnkit.training.predict_test_images",
+                        lambda model, images, cfg, cancel: used.append(cfg) or np.full((len(images), 10), 0.1))
+    monkeypatch.setattr(label_audit.LabelAudit, "expand", lambda self: pytest.fail("every fold's run was built"))
+    part = label_audit.predict_fold(audit, 2, None, data)
+    assert used == [audit.fold_config(2)] and used[0].test_time_flip
+    assert part["positions"].tolist() == audit.held_out(2).tolist()
+
+
+class StoreTrainer(QuickTrainer):
+    """Fold runs made in the store with their config and tags; the folds in `failing` (1-based) end FAILED."""
+
+    def __init__(self, failing=()):
+        super().__init__()
+        self.failing = set(failing)
+
+    def __call__(self, cfg, *, tracking_uri, run_name, on_run_created, tags=None, **_):
+        from cnnkit.tracking import RunStore
+
+        logger = RunStore(tracking_uri).start_run(cfg, run_name=run_name, tags=tags)
+        with self.lock:
+            self.calls.append((run_name, cfg, tags))
+        on_run_created(logger.run_id)
+        status = "FAILED" if int(tags[run_schema.LABEL_AUDIT_FOLD_TAG]) in self.failing else "FINISHED"
+        logger.finish(status)
+        return RunResult(logger.run_id, status, {}, "broke" if status == "FAILED" else None)
+
+
+@pytest.fixture()
+def models_answering_by_run(monkeypatch, run_store):
+    """Fold models that are their run id, each fold's prediction a uniform row: what was predicted, by run."""
+    predicted = []
+    monkeypatch.setattr(type(run_store), "load_model", lambda store, run_id: SimpleNamespace(run_id=run_id))
+    monkeypatch.setattr("cnnkit.training.predict_test_images", lambda model, images, cfg, cancel:
+                        predicted.append(model.run_id) or np.full((len(images), 10), 0.1))
+    return predicted
+
+
+def test_a_failed_fold_is_named_in_the_store_and_trained_again_under_the_same_audit_then_collected(
+        run_store, models_answering_by_run):
+    from cnnkit.config import load_data
+
+    excluded = str(load_data(BASE).ids_train[0])
+    base = BASE.replace(exclude_examples=(excluded,))  # the base's own exclusion, found again from the fold runs
+    data = load_data(base)
+    audit = label_audit.plan_label_audit(base, folds=3, name="audit", data=data)
+    trainer = StoreTrainer(failing={2})
+    manager = JobManager(tracking_uri=run_store.tracking_uri, max_concurrent=1, trainer=trainer,
+                         recover_stale_runs=False)
+    try:
+        first = label_audit.LabelAuditLaunch(audit, manager, poll_s=0.05, store=run_store)
+        assert first.wait(TIMEOUT).describe() == "3 of 3 runs done · 1 failed or cancelled"
+        assert first.wait_collected(TIMEOUT) is None and first.collect_error is None  # nothing to collect
+        assert models_answering_by_run == []
+        stored = label_audit.stored_audit(run_store, audit.audit_id)
+        assert (stored.name, stored.folds, stored.missing, sorted(stored.finished)) == ("audit", 3, (1,), [0, 2])
+        listed = run_store.label_audits()
+        assert listed[["label_audit_id", "label_audit", "folds", "finished", "runs", "dataset"]].values.tolist() == [
+            [audit.audit_id, "audit", 3, 2, 3, "digits"]]
+        trainer.failing = set()
+        again = label_audit.resume_label_audit(run_store, audit.audit_id, manager, poll_s=0.05)
+        found = again.wait_collected(TIMEOUT)
+        assert again.collect_error is None and found is not None
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+    assert again.audit.audit_id == audit.audit_id and np.array_equal(again.audit.fold_of, audit.fold_of)
+    assert len(trainer.calls) == 4 and trainer.calls[-1][0] == "audit · fold 2 of 3"
+    assert trainer.calls[-1][1] == audit.fold_config(1) and trainer.calls[-1][2] == audit.fold_run(1).tags
+    assert again.progress().describe() == "3 of 3 runs done"
+    stored = label_audit.stored_audit(run_store, audit.audit_id)
+    assert stored.missing == () and sorted(models_answering_by_run) == sorted(stored.finished.values())
+    assert run_store.label_audits()[["finished", "runs"]].values.tolist() == [[3, 4]]
+    back = label_audit.out_of_fold_of_runs(run_store, [stored.finished[fold] for fold in range(3)])
+    assert back.ids.tolist() == data.ids_train.tolist() == found.ids.tolist() and excluded not in back.ids
+
+
+def test_a_collect_that_breaks_in_the_background_leaves_its_reason_in_one_line(run_store, monkeypatch):
+    from cnnkit.errors import InputError as Refused
+
+    def unloadable(store, run_id):
+        raise Refused("The run's model file does not match its recorded SHA-256.\nmore")
+
+    monkeypatch.setattr(type(run_store), "load_model", unloadable)
+    manager = JobManager(tracking_uri=run_store.tracking_uri, max_concurrent=1, trainer=StoreTrainer(),
+                         recover_stale_runs=False)
+    try:
+        launch = label_audit.LabelAuditLaunch(label_audit.plan_label_audit(BASE, folds=2), manager, poll_s=0.05,
+                                              store=run_store)
+        assert launch.wait_collected(TIMEOUT) is None
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+    assert launch.collect_error == "The run's model file does not match its recorded SHA-256."
+
+
+def test_a_fold_runs_settings_audit_a_config_with_the_same_settings_and_fewer_exclusions():
+    fold = BASE.replace(exclude_examples=("1", "2", "3"))
+    assert label_audit.is_audit_of(BASE, fold) and label_audit.is_audit_of(BASE.replace(exclude_examples=("2",)), fold)
+    assert not label_audit.is_audit_of(BASE.replace(exclude_examples=("9",)), fold)
+    assert not label_audit.is_audit_of(BASE.replace(epochs=2), fold)

@@ -52,6 +52,14 @@ def test_selected_points_and_regions_pick_examples_of_the_shown_ones_least_confi
     assert atlas_view.picked(mapped, shown, region=cartography.AMBIGUOUS).tolist() == []  # position 1 is not shown
 
 
+def test_an_audits_suspects_are_flagged_by_id_and_picked_among_the_shown_ones():
+    mapped = atlas_view.run_atlas(Store(ARRAYS, {}), "r").data_map
+    suspects = atlas_view.flagged(mapped, ["9", "1", "3", "404"])  # 404: not in the map's sample
+    assert suspects.tolist() == [False, True, True, True]
+    shown = mapped.chosen(classes=[1, 2])  # positions 0, 2, 3
+    assert atlas_view.picked(mapped, shown, flagged=suspects).tolist() == [2, 3]  # confidence 0.1, then 0.6
+
+
 def test_the_table_names_label_and_prediction_and_images_are_found_by_id():
     mapped = atlas_view.run_atlas(Store(ARRAYS, {}), "r").data_map
     table = atlas_view.examples_table(mapped, np.array([1, 2]), ["zero", "one", "two"])

@@ -28,3 +28,11 @@ def test_60000_points_make_a_figure_of_under_two_megabytes_of_json():
 def test_no_examples_give_a_note():
     fig = charts.data_map_scatter([], [], [])
     assert fig.data == () and "no examples" in fig.layout.annotations[0].text
+
+
+def test_marked_examples_are_drawn_larger_and_ringed_in_the_same_trace():
+    """The same single trace: a selection's point indices still name the examples given."""
+    fig = charts.data_map_scatter([0.9, 0.1, 0.5], [0.05, 0.3, 0.1], [1.0, 0.5, 0.0], marked=[False, True, False])
+    (trace,) = fig.data
+    assert trace.marker.size.tolist() == [4, 9, 4] and trace.marker.line.width.tolist() == [0, 1.5, 0]
+    assert charts.data_map_scatter([0.9], [0.05], [1.0]).data[0].marker.size == 4

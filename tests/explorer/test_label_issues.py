@@ -120,6 +120,66 @@ def test_an_audits_training_examples_are_ranked_as_their_own_split_with_ids_and_
     assert table[["split", "position", "id", "given_label", "suggested_label"]].values.tolist() == [
         ["training", 2, "c", "y", "x"]]
     assert table["score"].tolist() == pytest.approx([0.03])
-    data = _Data()
-    data.x_train = np.array([[1.0], [2.0], [3.0]])
-    assert label_issues.images_of(table, data).tolist() == [[3.0]]
+    data = _Data()  # the run's training split: the audit's examples by id, in another order (the run left some out)
+    data.x_train, data.ids_train = np.array([[1.0], [2.0], [3.0]]), np.array(["c", "a", "b"])
+    assert label_issues.images_of(table, data).tolist() == [[1.0]]
+    data.ids_train = np.array(["a", "b"])
+    with pytest.raises(KeyError, match="'c' is not in this split"):
+        label_issues.images_of(table, data)
+
+
+class _AuditStore:
+    """Two audits' first fold runs' settings, and the held-out predictions logged on fold runs r1 and r2."""
+
+    def __init__(self):
+        from cnnkit.config import TrainConfig
+        from cnnkit.experiments import label_audit
+
+        base = TrainConfig(dataset="digits", epochs=1)
+        self.configs = {"r1": base.replace(exclude_examples=("1", "2")), "o1": base.replace(epochs=2),
+                        "m1": TrainConfig(dataset="mnist")}
+        probabilities = np.array([[0.9, 0.1], [0.05, 0.95], [0.97, 0.03], [0.1, 0.9], [0.8, 0.2], [0.15, 0.85]])
+        self.arrays = {
+            "r1": label_audit.held_out_arrays([0, 2, 4], ["a", "c", "e"], [0, 1, 0], probabilities[[0, 2, 4]], ("x", "y")),
+            "r2": label_audit.held_out_arrays([1, 3, 5], ["b", "d", "f"], [1, 1, 1], probabilities[[1, 3, 5]], ("x", "y"))}
+        self.base = base
+
+    def label_audits(self):
+        return pd.DataFrame({"label_audit_id": ["A", "O", "M"], "dataset": ["digits", "digits", "mnist"],
+                             "a_run_id": ["r1", "o1", "m1"]})
+
+    def config_of_run(self, run_id):
+        return self.configs[run_id]
+
+    def load_arrays_artifact(self, run_id, name):
+        assert name == run_schema.LABEL_AUDIT_HELD_OUT
+        if run_id not in self.arrays:
+            raise InputError(f"Run {run_id} has no {name}.")
+        return self.arrays[run_id]
+
+
+def test_the_audits_of_a_runs_settings_are_those_whose_folds_have_them_and_leave_out_more():
+    store = _AuditStore()
+    assert label_issues.audits_of(store, store.base)["label_audit_id"].tolist() == ["A"]
+    assert label_issues.audits_of(store, store.base.replace(exclude_examples=("2",)))["label_audit_id"].tolist() == ["A"]
+    assert label_issues.audits_of(store, store.base.replace(exclude_examples=("3",))).empty
+
+
+def test_a_stored_audits_suspects_come_from_its_fold_runs_predictions_and_wait_for_every_fold():
+    table, audited = label_issues.stored_audit_issues(_AuditStore(), ["r1", "r2"])
+    assert audited == 6 and table[["position", "id", "given_label", "suggested_label"]].values.tolist() == [
+        [2, "c", "y", "x"]]
+    with pytest.raises(InputError, match="Run r3 has no"):
+        label_issues.stored_audit_issues(_AuditStore(), ["r1", "r3"])
+
+
+def test_a_complete_audits_suspects_are_read_by_audit_id_and_an_incomplete_one_names_its_fold(monkeypatch):
+    from cnnkit.experiments import StoredAudit, label_audit
+
+    audits = {"A": StoredAudit("A", "audit", 2, {0: "r1", 1: "r2"}, (), {0: "r1", 1: "r2"}),
+              "B": StoredAudit("B", "audit b", 3, {0: "r1", 2: "r2"}, (1,), {0: "r1", 2: "r2"})}
+    monkeypatch.setattr(label_audit, "stored_audit", lambda store, audit_id: audits[audit_id])
+    table, audited = label_issues.complete_audit_issues(_AuditStore(), "A")
+    assert audited == 6 and table["id"].tolist() == ["c"]
+    with pytest.raises(InputError, match="Label audit audit b: fold 2 of 3 did not finish."):
+        label_issues.complete_audit_issues(_AuditStore(), "B")

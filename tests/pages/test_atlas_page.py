@@ -116,3 +116,33 @@ def test_train_again_without_the_selected_examples_opens_train_with_the_runs_con
     assert "2 examples excluded from training" in " ".join(caption.value for caption in at.caption)
     assert at.number_input(key="cfg.train_limit").value == 300 and at.number_input(key="cfg.epochs").value == 2
     assert at.number_input(key="cfg.dynamics_sample").value == 200
+
+
+def test_a_complete_label_audits_suspects_are_marked_on_the_map_and_shown_as_a_source(atlas_app, runs, monkeypatch):
+    """The store's audits read as `label_issues` gives them (a real audit: tests/pages/test_label_audit_panel.py)."""
+    import pandas as pd
+
+    from cnnkit.explorer import label_issues
+
+    mapped = atlas_view.run_atlas(tracking.RunStore(runs[0]), runs[1]).data_map
+    suspect_ids = [mapped.ids[7], mapped.ids[2], "not-on-the-map"]
+    audits = pd.DataFrame({"label_audit_id": ["a1", "a2"], "label_audit": ["done", "half"], "folds": [3, 3],
+                           "finished": [3, 1]})
+    monkeypatch.setattr(label_issues, "audits_of", lambda store, config: audits)
+    monkeypatch.setattr(label_issues, "complete_audit_issues",
+                        lambda store, audit_id: (pd.DataFrame({"id": suspect_ids}), 300))
+    at = opened(atlas_app, runs[1])
+    picker = at.selectbox(key=f"atlas.audit.{runs[1]}")
+    assert picker.options == ["none", "done · a1 · 3 folds"]  # an audit with a fold missing is not offered
+    assert json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["marker"]["size"] == 4
+    picker.set_value("a1").run()
+    assert not at.exception
+    import base64
+
+    size = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["marker"]["size"]  # float32, as Plotly sends
+    sizes = np.frombuffer(base64.b64decode(size["bdata"]), dtype=np.float32)
+    assert np.flatnonzero(sizes > 4).tolist() == [2, 7]  # the map's points are its examples, none filtered
+    at.session_state[f"atlas.source.{runs[1]}"] = "the audit's suspects"
+    at.run()
+    assert sorted(at.dataframe[0].value["id"]) == sorted([mapped.ids[7], mapped.ids[2]])
+    assert any(button.label == "Train again without these 2 examples" for button in at.button)

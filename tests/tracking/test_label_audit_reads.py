@@ -28,3 +28,26 @@ def test_an_unknown_or_malformed_audit_id_has_no_runs(run_store):
     fold_run(run_store, "a1", 1)
     assert run_store.label_audit_runs("no such audit").empty
     assert run_store.label_audit_runs("a1' OR '1").empty and run_store.label_audit_runs("a9").empty
+
+
+def test_the_audits_are_listed_newest_first_with_their_folds_finished_and_runs(run_store):
+    failed = fold_run(run_store, "a1", 1)
+    run_store._client.set_terminated(failed, "FAILED")
+    first = fold_run(run_store, "a1", 2)
+    fold_run(run_store, "a1", 1)  # fold 1 again, finished this time
+    fold_run(run_store, "a2", 1, folds=5)
+    listed = run_store.label_audits()
+    assert listed[["label_audit_id", "label_audit", "folds", "finished", "runs", "dataset"]].values.tolist() == [
+        ["a2", "audit a2", 5, 1, 1, "digits"], ["a1", "audit a1", 3, 2, 3, "digits"]]
+    assert listed["a_run_id"].iloc[1] == failed  # its first run
+    import pandas as pd
+
+    assert listed["started"].iloc[1] == pd.to_datetime(run_store._client.get_run(failed).info.start_time, unit="ms",
+                                                       utc=True)
+    assert run_store.label_audit_runs("a1")["label_audit"].tolist() == ["audit a1"] * 3
+    assert first in run_store.label_audit_runs("a1")["run_id"].tolist()
+
+
+def test_a_store_without_audits_lists_none(run_store):
+    assert run_store.label_audits().empty and list(run_store.label_audits().columns)[:2] == ["label_audit_id",
+                                                                                             "label_audit"]

@@ -14,16 +14,21 @@ _REGION_LABELS = {cartography.EASY: (0.02, 0.97, "left"), cartography.HARD: (0.0
                   cartography.AMBIGUOUS: (0.35, 0.5, "center")}
 
 
-def data_map_scatter(confidence, variability, correctness, title: str = "Data map") -> go.Figure:
+def data_map_scatter(confidence, variability, correctness, title: str = "Data map", marked=None) -> go.Figure:
     """Scattergl of the examples given (already filtered), point i being example i: selections on it
     name the positions of these arrays. Only x, y and colour travel per point, as float32 (Plotly
-    sends them as binary), so 60,000 points stay fluid and small."""
+    sends them as binary), so 60,000 points stay fluid and small. `marked` (booleans, one per example):
+    those drawn larger, ringed in black (a label audit's suspects)."""
     if len(confidence) == 0:
         return _note(title, "no examples to map")
+    rings = dict(size=4) if marked is None else dict(
+        size=np.where(marked, 9, 4).astype(np.float32),
+        line=dict(color="black", width=np.where(marked, 1.5, 0).astype(np.float32)))
     fig = go.Figure(go.Scattergl(
         x=np.asarray(variability, dtype=np.float32), y=np.asarray(confidence, dtype=np.float32), mode="markers",
-        marker=dict(color=np.asarray(correctness, dtype=np.float32), cmin=0, cmax=1, size=4, opacity=0.6,
-                    colorscale=[[0, WRONG], [1, RIGHT]], colorbar=dict(title="correctness", tickformat=".0%")),
+        marker=dict(color=np.asarray(correctness, dtype=np.float32), cmin=0, cmax=1, opacity=0.6,
+                    colorscale=[[0, WRONG], [1, RIGHT]], colorbar=dict(title="correctness", tickformat=".0%"),
+                    **rings),
         hovertemplate="variability %{x:.3f}<br>confidence %{y:.3f}<br>correct in %{marker.color:.0%} of epochs"
                       "<extra></extra>", showlegend=False))
     border = dict(color="#555", dash="dash", width=1)
