@@ -122,7 +122,8 @@ def show(tab, run_id: str, labels: dict, split) -> None:
             projection = "pca"
             projections.caption("PCA only: UMAP needs umap-learn, which is not installed here.")
         choices = [None, *(run for run in labels if run != run_id)]
-        beside = others.selectbox("Beside another run", choices, format_func=lambda r: "none" if r is None else labels[r],
+        beside = others.selectbox("Beside another run", choices,
+                                  format_func=lambda r: "none" if r is None else labels[r],
                                   placeholder="none", key=kept_key(f"inspect.embedding_beside.{run_id}", None))
         runs = [run for run in (run_id, beside) if run]
         polling = projection == "umap" and any([umap_pending(run) for run in runs])

@@ -8,11 +8,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.neighbors import NearestNeighbors
 
 from cnnkit.errors import InputError
 from cnnkit.models import inspection, predict
@@ -64,13 +66,15 @@ def umap_available() -> bool:
     return importlib.util.find_spec("umap") is not None
 
 
-def umap_2d(features: np.ndarray, seed: int = SEED) -> np.ndarray:
+def umap_2d(features: np.ndarray, seed: int | None = SEED) -> np.ndarray:
     """(N, 2): UMAP (McInnes et al. 2018) of the features' directions, i.e. Euclidean distance between
     unit-length rows, which orders neighbours as cosine similarity does: the Neighbours tab's measure,
-    blind to how strongly a ReLU layer fires as a whole. With a seed UMAP runs on one thread and gives
-    the same picture every time; on 10,000 points that was no slower than its parallel mode on two
-    busy cores (benchmarks/embedding.py). A server process's first call also compiles numba code
-    (about 30 s more); the compiled code is cached on disk (`numba_cache_dir`)."""
+    blind to how strongly a ReLU layer fires as a whole. The neighbours are exact (scikit-learn, well
+    under a second for 10,000 points) rather than umap-learn's approximate NN-descent, whose numba code
+    takes about 30 s to compile in every new process. With a seed UMAP runs on one thread and gives the
+    same picture every time; on 10,000 points that was no slower than its parallel mode (`seed=None`)
+    on two busy cores (benchmarks/embedding.py). A process's first call still compiles the layout's
+    code (a few seconds; the rest is cached on disk, `numba_cache_dir`)."""
     if len(features) < UMAP_FEWEST:
         return pca_2d(features)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))  # read when numba is first imported
@@ -79,8 +83,13 @@ def umap_2d(features: np.ndarray, seed: int = SEED) -> np.ndarray:
     except ImportError as error:
         raise InputError(f"UMAP needs umap-learn, which is not installed here ({error}); "
                          "PCA shows the same features.") from error
-    reducer = umap.UMAP(n_neighbors=min(NEIGHBOURS, len(features) - 1), random_state=seed, n_jobs=1)
-    return reducer.fit_transform(predict.unit_length(features)).astype(np.float64)
+    directions, neighbours = predict.unit_length(features), min(NEIGHBOURS, len(features) - 1)
+    distances, indices = NearestNeighbors(n_neighbors=neighbours).fit(directions).kneighbors(directions)
+    reducer = umap.UMAP(n_neighbors=neighbours, random_state=seed, n_jobs=-1 if seed is None else 1,
+                        precomputed_knn=(indices, distances, None))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "precomputed_knn", UserWarning)  # "without NN-descent, no transform()"
+        return reducer.fit_transform(directions).astype(np.float64)
 
 
 def numba_cache_dir() -> Path:
