@@ -73,8 +73,9 @@ def umap_2d(features: np.ndarray, seed: int | None = SEED) -> np.ndarray:
     under a second for 10,000 points) rather than umap-learn's approximate NN-descent, whose numba code
     takes about 30 s to compile in every new process. With a seed UMAP runs on one thread and gives the
     same picture every time; on 10,000 points that was no slower than its parallel mode (`seed=None`)
-    on two busy cores (benchmarks/embedding.py). A process's first call still compiles the layout's
-    code (a few seconds; the rest is cached on disk, `numba_cache_dir`)."""
+    on two busy cores (benchmarks/embedding.py). A process's first call still compiles some of the
+    layout's code (about 5 s), and a fresh install's first call all of it (about 20 s), cached on disk
+    (`numba_cache_dir`)."""
     if len(features) < UMAP_FEWEST:
         return pca_2d(features)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))  # read when numba is first imported
