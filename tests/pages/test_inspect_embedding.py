@@ -112,3 +112,11 @@ def test_a_second_run_is_drawn_beside_the_first(inspect_app, tiny_run):
     at.selectbox(key=f"inspect.embedding_beside.{at.session_state['inspect.run']}").set_value(
         other if at.session_state["inspect.run"] == run else run).run()
     assert not at.exception and len(maps(at)) == 2
+
+
+def test_without_umap_learn_pca_only_and_no_choice(inspect_app, umap, monkeypatch):
+    monkeypatch.setattr(embedding, "umap_available", lambda: False)
+    at = opened(inspect_app.switch_page("app_pages/inspect.py").run(), "Embedding")
+    assert not at.exception and projections(at) == ["PCA"] and umap.calls == 0
+    assert not [radio for radio in at.radio if radio.key == "inspect.embedding_projection"]
+    assert "UMAP needs umap-learn" in " ".join(caption.value for caption in at.caption)
