@@ -12,21 +12,22 @@ out, each unit-tested without a browser.
   `model_cache`: models loaded once, in the background; `atlas_view`: a run's data map and the
   examples picked on it;
 - `label_issues`: suspected label errors of a run's held-out splits; `neighbours`: near-duplicates and
-  outliers by the network's features; `embedding`: those features on a plane (PCA).
+  outliers by the network's features; `embedding`: those features on a plane (PCA, UMAP);
+  `background_work`: slow results (UMAP) computed once in the background, polled by the pages.
 """
 
 import importlib
 
 # The face's modules, each imported on first use (PEP 562): a page imports only what it draws, and the
 # app's frame can show its "Starting up" note (it needs only plain_text) before Keras and MLflow load.
-_MODULES = ("ablation_address", "accuracy_intervals", "atlas_view", "calibration_view", "charts", "comparison",
-            "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter", "run_pickers",
-            "seed_spread", "selection", "train_plan", "verdict", "view_address")
+_MODULES = ("ablation_address", "accuracy_intervals", "atlas_view", "background_work", "calibration_view", "charts",
+            "comparison", "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter",
+            "run_pickers", "seed_spread", "selection", "train_plan", "verdict", "view_address")
 
 __all__ = [
-    "ModelCache", "ablation_address", "accuracy_intervals", "atlas_view", "calibration_view", "charts", "comparison",
-    "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter", "run_pickers",
-    "seed_spread", "selection", "train_plan", "verdict", "view_address",
+    "ModelCache", "ablation_address", "accuracy_intervals", "atlas_view", "background_work", "calibration_view", "charts",
+    "comparison", "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter",
+    "run_pickers", "seed_spread", "selection", "train_plan", "verdict", "view_address",
 ]
 
 
