@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import cnnkit.config.relabelled_examples as relabelled_examples
 from cnnkit.config.train_config import TrainConfig
 from cnnkit.config.settings import label, setting_error
 from cnnkit.datasets import Dataset, count_images, load_dataset
@@ -23,6 +24,7 @@ def load_data(cfg: TrainConfig) -> Dataset:
             seed=cfg.seed,
             train_limit=cfg.train_limit or None,
             exclude=cfg.exclude_examples,
+            relabel=relabelled_examples.relabels(cfg.relabel_examples),
         )
     except SettingError as error:
         raise setting_error(error.field, str(error)) from None
