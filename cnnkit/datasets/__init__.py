@@ -30,7 +30,7 @@ from cnnkit.datasets.official import (
 from cnnkit.datasets.digit_csv import MAX_CSV_LABEL, read_digit_csv
 from cnnkit.datasets.folders import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, is_visible, read_image_folder
 from cnnkit.datasets.uploads import MAX_UPLOAD_BYTES, UPLOAD_KINDS, name_file, save_upload, shown_name
-from cnnkit.datasets.corrected_copy import write_corrected_copy
+from cnnkit.datasets.corrected_copy import corrected_copy_record, write_corrected_copy
 
 __all__ = [
     "CIFAR10_CLASSES", "CIFAR100_CLASSES", "DATASETS", "DEFAULT_IMAGE_SIZE", "DIGIT_CLASSES", "FASHION_CLASSES",
@@ -39,5 +39,5 @@ __all__ = [
     "register_dataset", "sample_images", "save_upload", "stratified_split", "count_images",
     "example_ids", "images", "safe_files", "ALLOWED_FORMATS", "IMAGE_EXTENSIONS", "decode_data_url", "decode_image", "image_channels",
     "resize_with_pad", "to_array", "transparency_backdrop", "open_zip", "read_entry", "zip_path", "DATA_DIR_VARIABLE",
-    "name_file", "download_needed", "shown_name", "write_corrected_copy",
+    "name_file", "download_needed", "shown_name", "write_corrected_copy", "corrected_copy_record",
 ]

@@ -66,6 +66,12 @@ def write_corrected_copy(dataset: str, path: str | os.PathLike, relabelled, all_
     return copy
 
 
+def corrected_copy_record(copy: Path) -> str:
+    """The record written beside a corrected copy (`write_corrected_copy`'s answer): id, old_label, new_label,
+    path_in_copy."""
+    return (copy.parent / RECORD).read_text(encoding="utf-8")
+
+
 def _content_digest(source: Path) -> str:
     """SHA-256 of a file, or of a folder's relative paths and their files' contents."""
     if source.is_file():
