@@ -1,0 +1,77 @@
+"""cnnkit.config.relabelled_examples: the Relabel examples setting's `id,new_label` lines typed, read from a file
+for the command line, refused before any data is read, and recorded as a run's param."""
+
+import pandas as pd
+import pytest
+
+from cnnkit.config import (
+    TrainConfig, describe_run, excluded_param, find_problems, relabel_lines, relabelled_note, relabels, relabels_csv,
+    relabels_of_file_text, value_text, with_id_files,
+)
+from cnnkit.errors import InputError
+from cnnkit.explorer import label_issues
+
+CSV = {"dataset": "csv", "dataset_path": "train.csv"}
+
+
+def test_typed_lines_split_at_their_last_comma_each_once_sorted():
+    assert relabel_lines(" 45 , 7\n\ncats/a,b.png,dogs\n45,7\n") == ("45,7", "cats/a,b.png,dogs")
+    assert relabels(relabel_lines("45,7\ncats/a,b.png,dogs")) == {"45": "7", "cats/a,b.png": "dogs"}
+    assert relabel_lines("") == ()
+
+
+def test_the_config_keeps_them_as_lines_in_every_round_trip():
+    cfg = TrainConfig.from_dict({**CSV, "relabel_examples": "45,7\n3, 1"})
+    assert cfg.relabel_examples == ("3,1", "45,7")
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    assert TrainConfig.from_dict({**CSV, "relabel_examples": value_text(cfg.relabel_examples)}) == cfg
+    assert TrainConfig.from_dict({**CSV, "relabel_examples": "45,7"}).relabel_examples == ("45,7",)  # one line
+    assert cfg.to_params()["relabel_examples"] == excluded_param(("3,1", "45,7"))
+    assert TrainConfig.from_params(cfg.to_params(), relabelled=["45,7", "3,1"]) == cfg
+    with pytest.raises(InputError, match="^Relabel examples: the run relabelled 2 examples") as missing:
+        TrainConfig.from_params(cfg.to_params())
+    assert missing.value.field == "relabel_examples"
+    assert "2 relabelled" in describe_run(cfg.to_params())
+
+
+@pytest.mark.parametrize("values, says", [
+    ({"relabel_examples": "45,7"}, "'digits' is neither: its files stay as they are. Use Exclude examples"),
+    ({"dataset": "mnist", "relabel_examples": "train/4,7"}, "'mnist' is neither"),
+    ({**CSV, "relabel_examples": "45"}, "'45' is not `id,new_label`"),
+    ({**CSV, "relabel_examples": "45,\n3,1"}, "'45,' is not `id,new_label`"),
+    ({**CSV, "relabel_examples": "45,7\n45,8"}, "'45' is given two new labels, '7' and '8': keep one"),
+    ({**CSV, "relabel_examples": "45,7\n3,1", "exclude_examples": "3,9"},
+     "'3' is also in Exclude examples: an example is either left out or relabelled"),
+])
+def test_lines_that_cant_be_right_are_refused_under_the_label_before_any_data_is_read(values, says):
+    with pytest.raises(InputError) as refused:
+        TrainConfig.from_dict(values)
+    assert str(refused.value).startswith("Relabel examples: ") and says in str(refused.value)
+    assert refused.value.field == "relabel_examples"
+    assert set(find_problems(values)) == {"relabel_examples"}
+
+
+def test_a_file_gives_id_and_new_label_columns_or_a_label_issues_export_its_suggestions(tmp_path):
+    plain = tmp_path / "relabel.csv"
+    plain.write_text(relabels_csv(("cats/a,b.png,dogs", "dogs/c.png,cats")))
+    assert with_id_files({"relabel_examples": f"@{plain}", "epochs": "1"}) == {
+        "relabel_examples": ("cats/a,b.png,dogs", "dogs/c.png,cats"), "epochs": "1"}
+    issues = pd.DataFrame({"rank": [1, 2], "split": ["training", "training"], "id": ["12", "40"],
+                           "given_label": ["1", "4"], "suggested_label": ["7", "9"], "score": [0.01, 0.02]})
+    export = tmp_path / "issues.csv"
+    export.write_bytes(label_issues.to_csv(issues))
+    assert with_id_files({"relabel_examples": f"@{export}"})["relabel_examples"] == ("12,7", "40,9")
+    lines = tmp_path / "lines.txt"
+    lines.write_text("12,7\n40,9\n")
+    assert relabels_of_file_text(lines.read_text()) == ("12,7", "40,9")
+
+
+def test_a_file_that_cant_be_read_is_named_under_the_label(tmp_path):
+    with pytest.raises(InputError, match="^Relabel examples: can't read the ids in .*gone.csv") as refused:
+        with_id_files({"relabel_examples": f"@{tmp_path / 'gone.csv'}"})
+    assert refused.value.field == "relabel_examples"
+
+
+def test_the_note_under_the_box_counts_them():
+    assert relabelled_note(("3,1", "45,7")) == "2 training examples relabelled"
+    assert relabelled_note(()) == "No example relabelled."
