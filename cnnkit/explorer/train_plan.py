@@ -14,7 +14,7 @@ from cnnkit.training import augment_samples, disk_budget, schedule_preview
 
 # The settings that decide the data split, in `load_split`'s argument order.
 DATA_SETTINGS = ("dataset", "dataset_path", "image_size", "val_fraction", "test_fraction", "seed", "train_limit",
-                 "exclude_examples")
+                 "exclude_examples", "relabel_examples")
 # The settings that decide the network, in `layers`' argument order after the data's shape.
 NETWORK_SETTINGS = ("activation", "batch_norm", "dropout_scale", "width")
 ADDRESS_IDS_CHARS = 2000  # excluded ids longer than this as text stay out of the address bar (about 200 ids)
@@ -96,12 +96,13 @@ def excluded_note(ids) -> str:
 
 
 def address_settings(values: dict) -> tuple[dict[str, str], str | None]:
-    """The form's non-default settings for the address bar, and a note when the excluded examples' ids
-    are too long for an address (over ADDRESS_IDS_CHARS as text): they are left out of it, kept in this
-    session only."""
-    wanted = changed_settings(values)
-    if len(wanted.get("exclude_examples", "")) <= ADDRESS_IDS_CHARS:
-        return wanted, None
-    del wanted["exclude_examples"]
-    return wanted, (f"The {len(values['exclude_examples']):,} excluded ids are too many for the address bar: "
-                    "this tab keeps them, but a reload or a copied link starts without them.")
+    """The form's non-default settings for the address bar, and a note when the excluded or relabelled
+    examples are too long for an address (over ADDRESS_IDS_CHARS as text): they are left out of it, kept in
+    this session only."""
+    wanted, notes = changed_settings(values), []
+    for setting, what in (("exclude_examples", "excluded ids"), ("relabel_examples", "relabelled examples")):
+        if len(wanted.get(setting, "")) > ADDRESS_IDS_CHARS:
+            del wanted[setting]
+            notes.append(f"The {len(values[setting]):,} {what} are too many for the address bar: this tab keeps "
+                         "them, but a reload or a copied link starts without them.")
+    return wanted, " ".join(notes) or None
