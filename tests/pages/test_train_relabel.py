@@ -5,11 +5,9 @@ from cnnkit.datasets import save_upload
 
 from alerts import alert_text
 from test_pages import launch_button, three_class_csv
-from test_train_page_paths import served_on  # noqa: F401 (a fixture)
 
 
-def test_relabelled_lines_are_counted_under_the_box_and_bad_ones_block_the_launch(app, tmp_path, served_on):  # noqa: F811
-    served_on(None)
+def test_relabelled_lines_are_counted_under_the_box_and_bad_ones_block_the_launch(app, tmp_path):
     data = open(three_class_csv(tmp_path / "mine.csv"), "rb").read()
     _, stored = save_upload(data, "mine.csv", tmp_path / "mlruns" / "uploads")
     cfg = TrainConfig(dataset="csv", dataset_path=str(stored))
