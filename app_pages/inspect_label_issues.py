@@ -6,6 +6,7 @@ import streamlit as st
 from cnnkit.errors import InputError
 from cnnkit.explorer import charts, label_issues, plain_text
 from cnnkit.models import inspection
+from app_pages import relabel_links
 from app_pages.common import cached_model, cached_test_split, kept_key, run_store
 
 
@@ -53,3 +54,4 @@ def show(tab, run_id: str, class_names, split) -> None:
             st.plotly_chart(charts.gallery(label_issues.images_of(shown, split), label_issues.captions(shown),
                                            columns=10, title="Suspected label errors"), width="stretch")
         st.dataframe(shown, hide_index=True, width="stretch")
+        relabel_links.show(run_id, table)
