@@ -53,6 +53,7 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
     if corrected is not None:
         logger.log_text(corrected_copy_record(corrected), run_schema.RELABELLED_EXAMPLES)
         logger.set_tags({run_schema.RELABELLED_COPY_TAG: str(corrected)})
+        report(Progress(f"{len(data.relabelled):,} training examples relabelled; corrected copy: {corrected}"))
     data = split_evenly(data, cfg.devices)
 
     device = accelerators.describe_devices(cfg.devices)
