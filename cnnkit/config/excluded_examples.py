@@ -34,10 +34,11 @@ def excluded_param(ids: Iterable[str]) -> str:
     return f"{len(unique):,} example{'s' * (len(unique) != 1)}, sha256 {ids_digest(unique)}"
 
 
-def excluded_count(text: str) -> int:
-    """How many examples a run's param (`excluded_param`) or a typed list of ids names."""
+def excluded_count(text: str, typed: Callable[[str], tuple[str, ...]] | None = None) -> int:
+    """How many examples a run's param (`excluded_param`) or a typed list names (`typed` reads it: by default
+    as ids, `example_id_list`)."""
     recorded = _PARAM.fullmatch(text.strip())
-    return int(recorded.group(1).replace(",", "")) if recorded else len(example_id_list(text))
+    return int(recorded.group(1).replace(",", "")) if recorded else len((typed or example_id_list)(text))
 
 
 def short_param(text: str) -> str:

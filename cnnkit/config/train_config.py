@@ -456,7 +456,7 @@ def describe_run(values: Mapping[str, Any]) -> str:
     epochs = int(float(params.get("epochs") or _DEFAULTS["epochs"]))
     limit = int(float(params.get("train_limit") or 0))
     excluded = excluded_count(params.get("exclude_examples") or "")
-    relabelled = excluded_count(params.get("relabel_examples") or "")
+    relabelled = excluded_count(params.get("relabel_examples") or "", relabelled_examples.relabel_lines)
     parts = [
         f"{params.get('arch') or _DEFAULTS['arch']} on {params.get('dataset') or _DEFAULTS['dataset']}",
         limit and f"{limit:,} training images",

@@ -32,6 +32,7 @@ def test_the_config_keeps_them_as_lines_in_every_round_trip():
         TrainConfig.from_params(cfg.to_params())
     assert missing.value.field == "relabel_examples"
     assert "2 relabelled" in describe_run(cfg.to_params())
+    assert " 1 relabelled " in describe_run({**CSV, "relabel_examples": ("45,7",)})  # a form's line, not 2 ids
 
 
 @pytest.mark.parametrize("values, says", [
