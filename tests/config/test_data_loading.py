@@ -76,3 +76,26 @@ def test_relabelled_examples_reach_the_data_and_a_corrected_copy_whose_problems_
     assert refused.value.field == "relabel_examples"
     with pytest.raises(InputError, match="^Relabel examples: '7' is no class of this dataset; its classes are 0, 1, 2"):
         load_data(base.replace(relabel_examples=(f"{chosen},7",)))
+
+
+def test_a_relabelled_folder_datasets_copy_moves_the_image_and_keeps_its_id(tmp_path):
+    from PIL import Image
+
+    from cnnkit.config.data_loading import write_relabelled_copy
+    from cnnkit.datasets import read_image_folder
+    from dataset_files import write_files
+    from files import encode
+
+    files = {f"pets/{kind}/{kind}{n}.png": encode(Image.new("L", (8, 8), shade + n), "PNG")
+             for kind, shade in (("cats", 10), ("dogs", 120), ("owls", 220)) for n in range(8)}
+    root = write_files(tmp_path / "photos", files)
+    base = TrainConfig(dataset="folder", dataset_path=str(root), image_size=8, val_fraction=0.2, test_fraction=0.25)
+    plain = load_data(base)
+    chosen = next(i for i, y in zip(plain.ids_train.tolist(), plain.y_train) if plain.class_names[y] == "cats")
+    data = load_data(base.replace(relabel_examples=(f"{chosen},owls",)))
+    assert data.relabelled == ((chosen, "cats", "owls"),) and chosen in data.ids_train.tolist()
+    copy = write_relabelled_copy(base, data)
+    moved = chosen.replace("/cats/", "/owls/")
+    raw = read_image_folder(copy, 8)
+    assert dict(zip(raw.ids.tolist(), raw.y.tolist()))[moved] == raw.class_names.index("owls")
+    assert (copy / moved).read_bytes() == (root / chosen).read_bytes() and (root / chosen).is_file()
