@@ -16,7 +16,10 @@ DEFAULT_LABEL = "architecture default"  # what the architecture's defaults are, 
 WIDGETS = {"select": st.selectbox, "radio": st.radio, "slider": st.slider, "number": st.number_input,
            "checkbox": st.checkbox, "text": st.text_input, "ids": st.text_area,
            "pairs": st.text_area}
-LIST_NOTES = {"ids": train_plan.excluded_note, "pairs": relabelled_note}  # the count under a text area of examples
+LIST_NOTES = {  # the count under a text area of examples, from the form's values
+    "ids": lambda values: train_plan.excluded_note(values["exclude_examples"]),
+    "pairs": lambda values: relabelled_note(values["relabel_examples"], values["exclude_examples"]),
+}
 JOB_PARAM = "job"  # query parameter: the job launched or chosen with its Watch button, watched after a reload too
 CHOICE_LABELS = {
     "dataset": lambda name: f"{name} — {DATASETS[name].description}",
@@ -150,7 +153,7 @@ class Form:
                                  **{name: value for name, value in options.items() if value is not None or name == "value"})
         if setting.control in LIST_NOTES:
             note = st.session_state.get("ids_address_note")
-            st.caption(LIST_NOTES[setting.control](self.values[field]) + (f" · {note}" if note else ""))
+            st.caption(LIST_NOTES[setting.control](self.values) + (f" · {note}" if note else ""))
         if field in self.problems:
             st.error(plain_text.markdown(self.problems[field]))
 

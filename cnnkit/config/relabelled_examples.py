@@ -41,8 +41,10 @@ def relabels(lines: Iterable[str]) -> dict[str, str]:
     return dict(line.rpartition(",")[::2] for line in lines)
 
 
-def problem(lines: tuple[str, ...], excluded: tuple[str, ...], dataset: str, max_id_chars: int) -> str | None:
-    """What is wrong with the setting's lines before any data is read, for a person; None when nothing is."""
+def problem(lines: tuple[str, ...], dataset: str, max_id_chars: int) -> str | None:
+    """What is wrong with the setting's lines before any data is read, for a person; None when nothing is.
+    An id that Exclude examples also names is no problem: it is left out, so its label doesn't matter (a label
+    audit of a relabelling run excludes each fold's examples, relabelled ones among them)."""
     if not lines:
         return None
     if dataset not in RELABELLABLE:
@@ -57,16 +59,17 @@ def problem(lines: tuple[str, ...], excluded: tuple[str, ...], dataset: str, max
         if example_id in seen:
             return f"{example_id[:40]!r} is given two new labels, {seen[example_id]!r} and {new_label!r}: keep one."
         seen[example_id] = new_label
-    both = sorted(set(seen) & set(excluded))
-    if both:
-        more = f" (and {len(both) - 1:,} more)" if len(both) > 1 else ""
-        return f"{both[0][:40]!r}{more} is also in Exclude examples: an example is either left out or relabelled."
     return None
 
 
-def relabelled_note(lines: tuple[str, ...]) -> str:
-    """The count under the Relabel examples box: "3 training examples relabelled"."""
-    return f"{len(lines):,} training example{'s' * (len(lines) != 1)} relabelled" if lines else "No example relabelled."
+def relabelled_note(lines: tuple[str, ...], excluded: tuple[str, ...] = ()) -> str:
+    """The count under the Relabel examples box: "3 training examples relabelled", and how many of them Exclude
+    examples leaves out."""
+    if not lines:
+        return "No example relabelled."
+    left_out = len(set(relabels(lines)) & set(excluded))
+    return (f"{len(lines):,} training example{'s' * (len(lines) != 1)} relabelled"
+            + (f" ({left_out:,} also excluded: left out, so not relabelled)" if left_out else ""))
 
 
 def relabels_of_file_text(text: str) -> tuple[str, ...]:

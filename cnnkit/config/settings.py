@@ -167,7 +167,8 @@ SETTINGS: dict[str, Setting] = _settings(
             "per line as id,new_label (e.g. 45,7 or cats/felix.png,dogs): the id as Exclude examples takes it, a comma, "
             "then the class name. For the csv and folder datasets: the run writes a corrected copy of the file or "
             "folder beside cnnkit's cache and never changes the original. Only training examples can be relabelled; "
-            "the split is made with the original labels, so validation and test stay exactly as without it.", "data",
+            "the split is made with the original labels, so validation and test stay exactly as without it. An id "
+            "also in Exclude examples is left out.", "data",
             "pairs", hint="id,new_label per line"),
     # 2 · Model
     Setting("arch", "Architecture", "The network to train.", "model", "select", choices=_architectures),

@@ -377,8 +377,7 @@ def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
             yield setting_error("exclude_examples", f"{example_id[:40]!r} is not an example id: ids are one line of "
                                                     f"at most {MAX_ID_CHARS} characters.")
             break
-    relabel_problem = relabelled_examples.problem(values["relabel_examples"], values["exclude_examples"],
-                                                  values["dataset"], MAX_ID_CHARS)
+    relabel_problem = relabelled_examples.problem(values["relabel_examples"], values["dataset"], MAX_ID_CHARS)
     if relabel_problem:
         yield setting_error("relabel_examples", relabel_problem)
     if values["val_fraction"] == 0:

@@ -88,7 +88,8 @@ def load_dataset(
     (`example_ids`) to leave out after all that, so validation and test are exactly those of the same
     arguments without it; an id that is no training example here is refused, naming where it is. `relabel`
     ({id: class name}) gives training examples another class, likewise after the split (which the original
-    labels decide) and refused likewise; the Dataset's `relabelled` says what changed.
+    labels decide) and refused likewise, except an id `exclude` also names, which is left out; the Dataset's
+    `relabelled` says what changed.
 
     A split that cannot serve its purpose is refused with a SettingError naming the argument to
     change: training or test images fewer than classes, or a validation share that holds out
@@ -124,7 +125,8 @@ def load_dataset(
         train = _subsample(train, y_pool[train], train_limit, rng)
     if exclude:  # last, and drawing nothing from `rng`: the splits are those of a run without it
         train = _without(train, exclude, ids_pool, val, ids_test, y_pool, raw.class_names, kept_all=train_limit is None)
-    y_train, relabelled = _relabelled(train, relabel or {}, ids_pool, val, ids_test, y_pool, raw.class_names,
+    relabel = {example_id: name for example_id, name in (relabel or {}).items() if example_id not in set(exclude)}
+    y_train, relabelled = _relabelled(train, relabel, ids_pool, val, ids_test, y_pool, raw.class_names,
                                       kept_all=train_limit is None)
     data = Dataset(name, x_pool[train], y_train, x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names),
                    ids_pool[train], ids_pool[val], ids_test, relabelled)

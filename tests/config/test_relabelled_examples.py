@@ -1,15 +1,17 @@
 """cnnkit.config.relabelled_examples: the Relabel examples setting's `id,new_label` lines typed, read from a file
 for the command line, refused before any data is read, and recorded as a run's param."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cnnkit.config import (
-    TrainConfig, describe_run, excluded_param, find_problems, relabel_lines, relabelled_note, relabels, relabels_csv,
+    TrainConfig, describe_run, load_data, excluded_param, find_problems, relabel_lines, relabelled_note, relabels, relabels_csv,
     relabels_of_file_text, value_text, with_id_files,
 )
 from cnnkit.errors import InputError
 from cnnkit.explorer import label_issues
+from dataset_files import csv_text
 
 CSV = {"dataset": "csv", "dataset_path": "train.csv"}
 
@@ -41,8 +43,6 @@ def test_the_config_keeps_them_as_lines_in_every_round_trip():
     ({**CSV, "relabel_examples": "45"}, "'45' is not `id,new_label`"),
     ({**CSV, "relabel_examples": "45,\n3,1"}, "'45,' is not `id,new_label`"),
     ({**CSV, "relabel_examples": "45,7\n45,8"}, "'45' is given two new labels, '7' and '8': keep one"),
-    ({**CSV, "relabel_examples": "45,7\n3,1", "exclude_examples": "3,9"},
-     "'3' is also in Exclude examples: an example is either left out or relabelled"),
 ])
 def test_lines_that_cant_be_right_are_refused_under_the_label_before_any_data_is_read(values, says):
     with pytest.raises(InputError) as refused:
@@ -73,6 +73,25 @@ def test_a_file_that_cant_be_read_is_named_under_the_label(tmp_path):
     assert refused.value.field == "relabel_examples"
 
 
-def test_the_note_under_the_box_counts_them():
+def test_the_note_under_the_box_counts_them_and_those_also_excluded():
     assert relabelled_note(("3,1", "45,7")) == "2 training examples relabelled"
+    assert relabelled_note(("3,1", "45,7"), ("45", "9")) == (
+        "2 training examples relabelled (1 also excluded: left out, so not relabelled)")
     assert relabelled_note(()) == "No example relabelled."
+
+
+def test_a_label_audit_of_a_relabelling_run_excludes_each_fold_relabelled_examples_included(tmp_path):
+    from cnnkit.experiments import label_audit
+
+    original = tmp_path / "train.csv"
+    original.write_text(csv_text(np.repeat(np.arange(3), 12), np.random.default_rng(0).integers(0, 256, (36, 4))))
+    base = TrainConfig(dataset="csv", dataset_path=str(original), val_fraction=0.2, test_fraction=0.2)
+    chosen = load_data(base).ids_train[:2].tolist()
+    cfg = base.replace(relabel_examples=tuple(f"{example_id},2" for example_id in chosen))
+    folds = label_audit.plan_label_audit(cfg, 3).expand()
+    for fold in folds:
+        data = load_data(fold.config)
+        left_out = set(fold.config.exclude_examples)
+        assert {example_id for example_id, _, _ in data.relabelled} == set(chosen) - left_out
+        assert not left_out & set(data.ids_train.tolist())
+    assert any(set(chosen) & set(fold.config.exclude_examples) for fold in folds)
