@@ -3,8 +3,7 @@ control as cnnkit/config/settings.py declares it, with its problem right under i
 
 import streamlit as st
 
-from cnnkit.config import TrainConfig, example_id_list, field_names, is_optional, relabel_lines, relabelled_note
-from cnnkit.config import settings_from_text
+from cnnkit.config import TrainConfig, example_id_list, field_names, is_optional, relabel_lines, settings_from_text
 from cnnkit.config import SETTINGS, problem_counts, significant
 from cnnkit.datasets import DATASETS
 from cnnkit.explorer import plain_text, train_plan
@@ -18,7 +17,7 @@ WIDGETS = {"select": st.selectbox, "radio": st.radio, "slider": st.slider, "numb
            "pairs": st.text_area}
 LIST_NOTES = {  # the count under a text area of examples, from the form's values
     "ids": lambda values: train_plan.excluded_note(values["exclude_examples"]),
-    "pairs": lambda values: relabelled_note(values["relabel_examples"], values["exclude_examples"]),
+    "pairs": lambda values: train_plan.relabelled_note(values["relabel_examples"], values["exclude_examples"]),
 }
 JOB_PARAM = "job"  # query parameter: the job launched or chosen with its Watch button, watched after a reload too
 CHOICE_LABELS = {

@@ -19,7 +19,7 @@ from cnnkit.config.excluded_examples import (
     example_id_list, excluded_count, excluded_param, ids_digest, short_param, with_id_files,
 )
 from cnnkit.config.relabelled_examples import (
-    RELABELLABLE, relabel_lines, relabelled_note, relabels, relabels_csv, relabels_of_file_text,
+    RELABELLABLE, relabel_lines, relabels, relabels_csv, relabels_of_file_text,
 )
 from cnnkit.config.data_loading import load_data, split_warnings, write_relabelled_copy
 from cnnkit.config.presets import PRESETS, fetched_when_trained, get_preset, list_presets, unavailable_data
@@ -38,7 +38,7 @@ __all__ = [
     "FLIPS", "OPTIMIZERS", "PREFILTERS", "PRESETS", "RELABELLABLE", "SCHEDULES", "SETTINGS", "TABS", "ServerPaths", "TrainConfig",
     "assignments_from_text", "changed_settings", "command_line_message", "data_loading", "describe_run",
     "describe_tricks", "example_id_list", "excluded_count", "excluded_param", "fetched_when_trained", "field_names", "find_problems", "get_preset", "ids_digest", "is_optional", "label", "list_presets",
-    "load_data", "parse_assignments", "problem_counts", "relabel_lines", "relabelled_note", "relabels",
+    "load_data", "parse_assignments", "problem_counts", "relabel_lines", "relabels",
     "relabels_csv", "relabels_of_file_text", "setting_error", "setting_rows", "settings_from_text",
     "settings_on", "short_param", "significant", "split_list", "split_warnings", "unavailable_data", "value_text", "with_id_files",
     "write_relabelled_copy",

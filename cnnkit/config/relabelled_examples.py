@@ -62,16 +62,6 @@ def problem(lines: tuple[str, ...], dataset: str, max_id_chars: int) -> str | No
     return None
 
 
-def relabelled_note(lines: tuple[str, ...], excluded: tuple[str, ...] = ()) -> str:
-    """The count under the Relabel examples box: "3 training examples relabelled", and how many of them Exclude
-    examples leaves out."""
-    if not lines:
-        return "No example relabelled."
-    left_out = len(set(relabels(lines)) & set(excluded))
-    return (f"{len(lines):,} training example{'s' * (len(lines) != 1)} relabelled"
-            + (f" ({left_out:,} also excluded: left out, so not relabelled)" if left_out else ""))
-
-
 def relabels_of_file_text(text: str) -> tuple[str, ...]:
     """The `id,new_label` lines of a file: a CSV with an `id` column and a `new_label` (else `suggested_label`)
     column; any other text is read as typed lines."""

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from cnnkit.config import SETTINGS, TABS, TrainConfig, changed_settings, data_loading, find_problems
+from cnnkit.config import SETTINGS, TABS, TrainConfig, changed_settings, data_loading, find_problems, relabels
 from cnnkit.datasets import DATASETS
 from cnnkit.errors import InputError
 from cnnkit.models import build_model, layer_table, resolve_knobs
@@ -93,6 +93,16 @@ def disk_note(cfg: TrainConfig, parameters: int, data) -> str:
 def excluded_note(ids) -> str:
     """The count under the Exclude examples box: "37 examples excluded from training"."""
     return f"{len(ids):,} example{'s' * (len(ids) != 1)} excluded from training" if ids else "No example excluded."
+
+
+def relabelled_note(lines: tuple[str, ...], excluded: tuple[str, ...] = ()) -> str:
+    """The count under the Relabel examples box: "3 training examples relabelled", and how many of them Exclude
+    examples leaves out."""
+    if not lines:
+        return "No example relabelled."
+    left_out = len(set(relabels(lines)) & set(excluded))
+    return (f"{len(lines):,} training example{'s' * (len(lines) != 1)} relabelled"
+            + (f" ({left_out:,} also excluded: left out, so not relabelled)" if left_out else ""))
 
 
 def address_settings(values: dict) -> tuple[dict[str, str], str | None]:

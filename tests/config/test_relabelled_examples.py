@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cnnkit.config import (
-    TrainConfig, describe_run, load_data, excluded_param, find_problems, relabel_lines, relabelled_note, relabels, relabels_csv,
+    TrainConfig, describe_run, load_data, excluded_param, find_problems, relabel_lines, relabels, relabels_csv,
     relabels_of_file_text, value_text, with_id_files,
 )
 from cnnkit.errors import InputError
@@ -71,13 +71,6 @@ def test_a_file_that_cant_be_read_is_named_under_the_label(tmp_path):
     with pytest.raises(InputError, match="^Relabel examples: can't read the ids in .*gone.csv") as refused:
         with_id_files({"relabel_examples": f"@{tmp_path / 'gone.csv'}"})
     assert refused.value.field == "relabel_examples"
-
-
-def test_the_note_under_the_box_counts_them_and_those_also_excluded():
-    assert relabelled_note(("3,1", "45,7")) == "2 training examples relabelled"
-    assert relabelled_note(("3,1", "45,7"), ("45", "9")) == (
-        "2 training examples relabelled (1 also excluded: left out, so not relabelled)")
-    assert relabelled_note(()) == "No example relabelled."
 
 
 def test_a_label_audit_of_a_relabelling_run_excludes_each_fold_relabelled_examples_included(tmp_path):

@@ -106,3 +106,10 @@ def test_many_relabelled_examples_stay_out_of_the_address_bar_too():
     assert wanted == {"train_limit": "200"} and "2,000 relabelled examples are too many for the address bar" in note
     few = {**DIGITS, "relabel_examples": ("3,1", "45,7")}
     assert train_plan.address_settings(few) == ({"train_limit": "200", "relabel_examples": "3,1\n45,7"}, None)
+
+
+def test_the_note_under_the_box_counts_them_and_those_also_excluded():
+    assert train_plan.relabelled_note(("3,1", "45,7")) == "2 training examples relabelled"
+    assert train_plan.relabelled_note(("3,1", "45,7"), ("45", "9")) == (
+        "2 training examples relabelled (1 also excluded: left out, so not relabelled)")
+    assert train_plan.relabelled_note(()) == "No example relabelled."
