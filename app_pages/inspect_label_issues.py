@@ -7,7 +7,7 @@ import streamlit as st
 from cnnkit.errors import InputError
 from cnnkit.explorer import atlas_view, charts, label_issues, plain_text
 from cnnkit.models import inspection
-from app_pages import label_audit_panel
+from app_pages import label_audit_panel, relabel_links
 from app_pages.common import cached_model, cached_test_split, kept_key, run_store
 
 HELD_OUT = "Validation and test splits (this run)"
@@ -53,6 +53,8 @@ def held_out(run_id: str, class_names, split) -> None:
     st.write(f"**{len(table):,}** suspected label error{'s' * (len(table) != 1)} among {looked_at} images.")
     splits = st.multiselect("Splits", list(sizes), key=kept_key(f"inspect.label_issues_splits.{run_id}", list(sizes)))
     suspects(table[table["split"].isin(splits)], split, f"label_issues_{run_id}", run_id)
+    if len(table):
+        relabel_links.show(run_id, table)  # says why a run's held-out suspects can't be relabelled
 
 
 def training_split(run_id: str, split) -> None:
@@ -67,7 +69,7 @@ def training_split(run_id: str, split) -> None:
     st.write(f"**{len(table):,}** suspected label error{'s' * (len(table) != 1)} among {audited:,} training examples.")
     suspects(table, split, f"label_audit_{audit_id}", run_id)
     if len(table):
-        train_again(table, run_id, audit_id)
+        relabel_links.show(run_id, table.head(train_again(table, run_id, audit_id)))
 
 
 def suspects(table, split, name: str, run_id: str) -> None:
@@ -92,10 +94,11 @@ def suspects(table, split, name: str, run_id: str) -> None:
     st.dataframe(shown, hide_index=True, width="stretch")
 
 
-def train_again(table, run_id: str, audit_id: str) -> None:
-    """'Train again without these N examples': the audit's top suspects into the Train page's Exclude examples."""
+def train_again(table, run_id: str, audit_id: str) -> int:
+    """'Train again without these N examples': the audit's top suspects into the Train page's Exclude examples.
+    How many the slider picked (the relabel button below takes the same)."""
     count = len(table) if len(table) == 1 else st.slider(
-        "Suspects to leave out (the most suspicious first)", 1, len(table), len(table),
+        "Suspects to leave out or relabel (the most suspicious first)", 1, len(table), len(table),
         key=f"inspect.label_audit_top.{audit_id}")
     if st.button(f"Train again without these {count:,} examples", icon=":material/replay:",
                  key=f"inspect.label_audit_train_again.{audit_id}",
@@ -107,3 +110,4 @@ def train_again(table, run_id: str, audit_id: str) -> None:
             st.switch_page("app_pages/train.py")
         except InputError as error:
             st.error(f"This run's settings can't be loaded: {plain_text.markdown(error)}")
+    return count

@@ -3,7 +3,7 @@ control as cnnkit/config/settings.py declares it, with its problem right under i
 
 import streamlit as st
 
-from cnnkit.config import TrainConfig, example_id_list, field_names, is_optional, settings_from_text
+from cnnkit.config import TrainConfig, example_id_list, field_names, is_optional, relabel_lines, settings_from_text
 from cnnkit.config import SETTINGS, problem_counts, significant
 from cnnkit.datasets import DATASETS
 from cnnkit.explorer import plain_text, train_plan
@@ -13,7 +13,12 @@ DEFAULTS = TrainConfig().to_dict()
 DEFAULT_CHOICE = "default"  # the picker option for None (the architecture's own); a picker can't show None
 DEFAULT_LABEL = "architecture default"  # what the architecture's defaults are, the caption under its picker says
 WIDGETS = {"select": st.selectbox, "radio": st.radio, "slider": st.slider, "number": st.number_input,
-           "checkbox": st.checkbox, "text": st.text_input, "ids": st.text_area}
+           "checkbox": st.checkbox, "text": st.text_input, "ids": st.text_area,
+           "pairs": st.text_area}
+LIST_NOTES = {  # the count under a text area of examples, from the form's values
+    "ids": lambda values: train_plan.excluded_note(values["exclude_examples"]),
+    "pairs": lambda values: train_plan.relabelled_note(values["relabel_examples"], values["exclude_examples"]),
+}
 JOB_PARAM = "job"  # query parameter: the job launched or chosen with its Watch button, watched after a reload too
 CHOICE_LABELS = {
     "dataset": lambda name: f"{name} — {DATASETS[name].description}",
@@ -43,14 +48,15 @@ def key(field: str) -> str:
 
 
 def to_widget(field: str, value):
-    if SETTINGS[field].control == "ids":  # a text area: a line each
+    if SETTINGS[field].control in LIST_NOTES:  # a text area: a line each
         return "\n".join(value)
     return DEFAULT_CHOICE if value is None and SETTINGS[field].choices else value
 
 
 def from_widget(field: str, value):
-    if SETTINGS[field].control == "ids":
-        return example_id_list(value) if isinstance(value, str) else tuple(value)
+    if SETTINGS[field].control in LIST_NOTES:
+        parse = example_id_list if SETTINGS[field].control == "ids" else relabel_lines
+        return parse(value) if isinstance(value, str) else tuple(value)
     return None if value == DEFAULT_CHOICE and is_optional(field) else value
 
 
@@ -144,9 +150,9 @@ class Form:
             options.update(min_value=low, max_value=setting.high, step=setting.step, format=setting.number_format)
         WIDGETS[setting.control](setting.form_label, key=key(field),
                                  **{name: value for name, value in options.items() if value is not None or name == "value"})
-        if setting.control == "ids":
+        if setting.control in LIST_NOTES:
             note = st.session_state.get("ids_address_note")
-            st.caption(train_plan.excluded_note(self.values[field]) + (f" · {note}" if note else ""))
+            st.caption(LIST_NOTES[setting.control](self.values) + (f" · {note}" if note else ""))
         if field in self.problems:
             st.error(plain_text.markdown(self.problems[field]))
 

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_assignments(assignments: list[str]) -> dict:
-    """`--set key=value` settings; `exclude_examples=@FILE` reads the ids in FILE."""
+    """`--set key=value` settings; `exclude_examples=@FILE` and `relabel_examples=@FILE` read FILE."""
     return with_id_files(parse_text_assignments(assignments))
 
 

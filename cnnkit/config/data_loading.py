@@ -4,11 +4,14 @@ complaints about a setting get that setting's on-screen label here."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+import cnnkit.config.relabelled_examples as relabelled_examples
 from cnnkit.config.train_config import TrainConfig
 from cnnkit.config.settings import label, setting_error
-from cnnkit.datasets import Dataset, count_images, load_dataset
+from cnnkit.datasets import Dataset, count_images, load_dataset, write_corrected_copy
 from cnnkit.errors import SettingError
 
 
@@ -23,9 +26,19 @@ def load_data(cfg: TrainConfig) -> Dataset:
             seed=cfg.seed,
             train_limit=cfg.train_limit or None,
             exclude=cfg.exclude_examples,
+            relabel=relabelled_examples.relabels(cfg.relabel_examples),
         )
     except SettingError as error:
         raise setting_error(error.field, str(error)) from None
+
+
+def write_relabelled_copy(cfg: TrainConfig, data: Dataset) -> Path | None:
+    """The corrected copy of a relabelling run's csv or folder dataset (`data`: its loaded split), written now or
+    found from before; None for a run that relabels nothing."""
+    if not data.relabelled:
+        return None
+    every_id = np.concatenate([data.ids_train, data.ids_val, data.ids_test])
+    return write_corrected_copy(cfg.dataset, cfg.dataset_path, data.relabelled, every_id.tolist())
 
 
 def split_warnings(data: Dataset) -> list[str]:

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from cnnkit.config.settings import setting_error
@@ -34,10 +34,11 @@ def excluded_param(ids: Iterable[str]) -> str:
     return f"{len(unique):,} example{'s' * (len(unique) != 1)}, sha256 {ids_digest(unique)}"
 
 
-def excluded_count(text: str) -> int:
-    """How many examples a run's param (`excluded_param`) or a typed list of ids names."""
+def excluded_count(text: str, typed: Callable[[str], tuple[str, ...]] | None = None) -> int:
+    """How many examples a run's param (`excluded_param`) or a typed list names (`typed` reads it: by default
+    as ids, `example_id_list`)."""
     recorded = _PARAM.fullmatch(text.strip())
-    return int(recorded.group(1).replace(",", "")) if recorded else len(example_id_list(text))
+    return int(recorded.group(1).replace(",", "")) if recorded else len((typed or example_id_list)(text))
 
 
 def short_param(text: str) -> str:
@@ -69,14 +70,21 @@ def ids_of_file_text(text: str) -> tuple[str, ...]:
 
 
 def with_id_files(changes: Mapping[str, str]) -> dict[str, object]:
-    """`key=value` settings from the command line with an `@FILE` value of exclude_examples read as the ids
-    in FILE (`ids_of_file_text`). Only the command line reads files this way: the app's forms never do."""
-    value = changes.get(SETTING)
-    if not isinstance(value, str) or not value.startswith(FILE_PREFIX):
-        return dict(changes)
-    path = Path(value[len(FILE_PREFIX):]).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise setting_error(SETTING, f"can't read the ids in {path}: {error.strerror or error}.") from None
-    return {**changes, SETTING: ids_of_file_text(text)}
+    """`key=value` settings from the command line with an `@FILE` value of a list setting (`FILE_READERS`)
+    read from FILE. Only the command line reads files this way: the app's forms never do."""
+    read = dict(changes)
+    for setting, parse in FILE_READERS.items():
+        value = changes.get(setting)
+        if not isinstance(value, str) or not value.startswith(FILE_PREFIX):
+            continue
+        path = Path(value[len(FILE_PREFIX):]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise setting_error(setting, f"can't read the ids in {path}: {error.strerror or error}.") from None
+        read[setting] = parse(text)
+    return read
+
+
+# setting -> how `with_id_files` reads its file's text; the Relabel examples setting adds its own reader
+FILE_READERS: dict[str, Callable[[str], tuple[str, ...]]] = {SETTING: ids_of_file_text}

@@ -96,7 +96,7 @@ class Setting:
     label: str
     help: str
     tab: str  # a key of TABS
-    control: str  # select, radio, slider, number, checkbox, text or ids (a text area of example ids)
+    control: str  # select, radio, slider, number, checkbox, text, ids (a text area of example ids) or pairs (id,value lines)
     hint: str = ""  # shown after the label on the form only, e.g. "0 = all"
     low: float | None = None
     high: float | None = None
@@ -163,6 +163,13 @@ SETTINGS: dict[str, Setting] = _settings(
             "Data atlas and the label-issues CSV show them (e.g. train/123, 45, cats/felix.png): one per line or "
             "comma-separated. They leave the training split only, after the split is made, so validation and test "
             "stay exactly as without them.", "data", "ids", hint="one id per line or comma-separated"),
+    Setting("relabel_examples", "Relabel examples", "Train with these training examples given another class, one "
+            "per line as id,new_label (e.g. 45,7 or cats/felix.png,dogs): the id as Exclude examples takes it, a comma, "
+            "then the class name. For the csv and folder datasets: the run writes a corrected copy of the file or "
+            "folder beside cnnkit's cache and never changes the original. Only training examples can be relabelled; "
+            "the split is made with the original labels, so validation and test stay exactly as without it. An id "
+            "also in Exclude examples is left out.", "data",
+            "pairs", hint="id,new_label per line"),
     # 2 · Model
     Setting("arch", "Architecture", "The network to train.", "model", "select", choices=_architectures),
     Setting("activation", "Activation", "The non-linearity after each conv and hidden dense layer.", "model",

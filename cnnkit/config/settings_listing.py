@@ -15,6 +15,8 @@ def allowed_text(setting: Setting) -> str:
         values = [value_text(choice) for choice in setting.allowed()]
     elif setting.control == "ids":
         values = ["ids comma-separated (train/1,train/7) or @FILE: one id per line, or a CSV with an id column"]
+    elif setting.control == "pairs":
+        values = ["@FILE: a CSV with id and new_label (or suggested_label) columns, or id,new_label lines"]
     elif setting.low is None:
         values = ["true or false" if setting.control == "checkbox" else "any text"]
     else:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from cnnkit.errors import InputError
+import cnnkit.config.relabelled_examples as relabelled_examples
 from cnnkit.config.excluded_examples import example_id_list, excluded_count, excluded_param
 from cnnkit.config.settings import SETTINGS, label, setting_error
 
@@ -74,10 +75,14 @@ class TrainConfig:
     devices: int = 1  # data-parallel over this many local devices; 1 = one device
     # training examples left out by their stable ids (datasets.example_ids), after the split: each once, sorted
     exclude_examples: tuple[str, ...] = ()
+    # training examples given another class (csv and folder datasets), `id,new_label` lines: each once, sorted
+    relabel_examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.exclude_examples, (tuple, list)) and all(isinstance(i, str) for i in self.exclude_examples):
+        if _texts(self.exclude_examples):
             object.__setattr__(self, "exclude_examples", tuple(sorted({i.strip() for i in self.exclude_examples})))
+        if _texts(self.relabel_examples):
+            object.__setattr__(self, "relabel_examples", relabelled_examples.relabel_lines(self.relabel_examples))
         _validate(self)
 
     # ---- round trips -------------------------------------------------------------
@@ -107,23 +112,31 @@ class TrainConfig:
     def to_params(self) -> dict[str, str]:
         """MLflow params: every field as a string; None becomes an empty string. The excluded examples'
         ids are no param (MLflow keeps at most 6,000 characters): their count and digest are
-        (`excluded_param`), the ids an artifact the run logs beside them."""
+        (`excluded_param`), the ids an artifact the run logs beside them; the same for the relabelled
+        examples' `id,new_label` lines."""
         params = {key: "" if value is None else str(value) for key, value in self.to_dict().items()}
-        return {**params, "exclude_examples": excluded_param(self.exclude_examples)}
+        return {**params, **{name: excluded_param(getattr(self, name)) for name in LIST_SETTINGS}}
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str], excluded: tuple[str, ...] | list[str] | None = None) -> TrainConfig:
+    def from_params(cls, params: Mapping[str, str], excluded: tuple[str, ...] | list[str] | None = None,
+                    relabelled: tuple[str, ...] | list[str] | None = None) -> TrainConfig:
         """Rebuild from a run's params; params that are not config fields are ignored. A run that excluded
-        examples needs their ids (`excluded`, from its artifact), which must match its param's count and digest."""
+        or relabelled examples needs their lines (`excluded` ids, `relabelled` `id,new_label` lines, from its
+        artifacts), which must match its param's count and digest."""
         values = {key: value for key, value in params.items() if key in field_names()}
-        recorded = values.pop("exclude_examples", "")
-        if recorded and excluded is None:
-            raise InputError(f"{label('exclude_examples')}: the run excluded {recorded}, but their ids were not given.",
-                             field="exclude_examples")
-        cfg = cls.from_dict({**values, "exclude_examples": tuple(excluded or ())})
-        if excluded_param(cfg.exclude_examples) != recorded:
-            raise InputError(f"{label('exclude_examples')}: the ids found ({excluded_param(cfg.exclude_examples) or 'none'}) "
-                             f"are not those the run recorded ({recorded or 'none'}).", field="exclude_examples")
+        given = {"exclude_examples": excluded, "relabel_examples": relabelled}
+        recorded = {name: values.pop(name, "") for name in LIST_SETTINGS}
+        for name in LIST_SETTINGS:
+            if recorded[name] and given[name] is None:
+                done, what = _LIST_WORDS[name]
+                raise InputError(f"{label(name)}: the run {done} {recorded[name]}, but their {what} were not given.",
+                                 field=name)
+        cfg = cls.from_dict({**values, **{name: tuple(given[name] or ()) for name in LIST_SETTINGS}})
+        for name in LIST_SETTINGS:
+            found = excluded_param(getattr(cfg, name))
+            if found != recorded[name]:
+                raise InputError(f"{label(name)}: the {_LIST_WORDS[name][1]} found ({found or 'none'}) are not those the run "
+                                 f"recorded ({recorded[name] or 'none'}).", field=name)
         return cfg
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -167,6 +180,8 @@ def field_names() -> tuple[str, ...]:
 
 
 MAX_ID_CHARS = 1000  # an example id's length at most (a path inside a folder or zip)
+LIST_SETTINGS = ("exclude_examples", "relabel_examples")  # lists of example lines: an artifact, their digest a param
+_LIST_WORDS = {"exclude_examples": ("excluded", "ids"), "relabel_examples": ("relabelled", "id,new_label lines")}
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
 
 
@@ -193,6 +208,8 @@ _KIND_NAMES = {int: "whole number", float: "number", bool: "true or false", str:
 def _coerce(name: str, value: Any) -> Any:
     """Turn strings (CLI, MLflow params, form text, URL query) into the field's type."""
     kind, optional = _field_kind(name)
+    if kind is tuple and name == relabelled_examples.SETTING:
+        return relabelled_examples.relabel_lines(value) if isinstance(value, str) or _texts(value) else value
     if kind is tuple:
         if isinstance(value, str):
             return example_id_list(value)
@@ -219,6 +236,11 @@ def _coerce(name: str, value: Any) -> Any:
         return number
     except ValueError:
         raise setting_error(name, f"'{value}' is not a valid {_KIND_NAMES[kind]}.") from None
+
+
+def _texts(value: Any) -> bool:
+    """Whether `value` is a list or tuple of texts."""
+    return isinstance(value, (tuple, list)) and all(isinstance(item, str) for item in value)
 
 
 def _has_type(value: Any, kind: type, optional: bool) -> bool:
@@ -355,6 +377,9 @@ def _value_problems(values: Mapping[str, Any]) -> Iterator[InputError]:
             yield setting_error("exclude_examples", f"{example_id[:40]!r} is not an example id: ids are one line of "
                                                     f"at most {MAX_ID_CHARS} characters.")
             break
+    relabel_problem = relabelled_examples.problem(values["relabel_examples"], values["dataset"], MAX_ID_CHARS)
+    if relabel_problem:
+        yield setting_error("relabel_examples", relabel_problem)
     if values["val_fraction"] == 0:
         no_validation = f"needs a validation set; set the {label('val_fraction')} above 0"
         if schedule == "plateau" and values["plateau_monitor"].startswith("val_"):
@@ -430,10 +455,12 @@ def describe_run(values: Mapping[str, Any]) -> str:
     epochs = int(float(params.get("epochs") or _DEFAULTS["epochs"]))
     limit = int(float(params.get("train_limit") or 0))
     excluded = excluded_count(params.get("exclude_examples") or "")
+    relabelled = excluded_count(params.get("relabel_examples") or "", relabelled_examples.relabel_lines)
     parts = [
         f"{params.get('arch') or _DEFAULTS['arch']} on {params.get('dataset') or _DEFAULTS['dataset']}",
         limit and f"{limit:,} training images",
         excluded and f"without {excluded:,} example{'s' * (excluded != 1)}",
+        relabelled and f"{relabelled:,} relabelled",
         f"{epochs:,} epoch{'s' if epochs != 1 else ''}",
         describe_tricks(params),
     ]

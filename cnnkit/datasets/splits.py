@@ -4,6 +4,7 @@ the same data."""
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ class Dataset:
     ids_train: np.ndarray | None = None
     ids_val: np.ndarray | None = None
     ids_test: np.ndarray | None = None
+    relabelled: tuple[tuple[str, str, str], ...] = ()  # (id, class before, class after) of relabelled training examples
 
     def __post_init__(self) -> None:
         for split, labels in (("ids_train", self.y_train), ("ids_val", self.y_val), ("ids_test", self.y_test)):
@@ -74,6 +76,7 @@ def load_dataset(
     seed: int = 0,
     train_limit: int | None = None,
     exclude: tuple[str, ...] | list[str] = (),
+    relabel: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Load a registered dataset and split it, the same way every time for the same arguments.
 
@@ -83,7 +86,10 @@ def load_dataset(
     examples, for quick runs; validation and test keep all theirs. `image_size` applies only to
     datasets whose images vary in size (folder). `exclude` names training examples by their stable ids
     (`example_ids`) to leave out after all that, so validation and test are exactly those of the same
-    arguments without it; an id that is no training example here is refused, naming where it is.
+    arguments without it; an id that is no training example here is refused, naming where it is. `relabel`
+    ({id: class name}) gives training examples another class, likewise after the split (which the original
+    labels decide) and refused likewise, except an id `exclude` also names, which is left out; the Dataset's
+    `relabelled` says what changed.
 
     A split that cannot serve its purpose is refused with a SettingError naming the argument to
     change: training or test images fewer than classes, or a validation share that holds out
@@ -119,8 +125,11 @@ def load_dataset(
         train = _subsample(train, y_pool[train], train_limit, rng)
     if exclude:  # last, and drawing nothing from `rng`: the splits are those of a run without it
         train = _without(train, exclude, ids_pool, val, ids_test, y_pool, raw.class_names, kept_all=train_limit is None)
-    data = Dataset(name, x_pool[train], y_pool[train], x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names),
-                   ids_pool[train], ids_pool[val], ids_test)
+    relabel = {example_id: name for example_id, name in (relabel or {}).items() if example_id not in set(exclude)}
+    y_train, relabelled = _relabelled(train, relabel, ids_pool, val, ids_test, y_pool, raw.class_names,
+                                      kept_all=train_limit is None)
+    data = Dataset(name, x_pool[train], y_train, x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names),
+                   ids_pool[train], ids_pool[val], ids_test, relabelled)
     _check_split_sizes(data, len(raw.y), val_fraction, test_fraction, train_limit, official_test=official_test)
     return data
 
@@ -131,23 +140,8 @@ def _without(train: np.ndarray, exclude, ids_pool: np.ndarray, val: np.ndarray, 
     that is not one of them (saying where it is) and for an exclusion that leaves a class no training example."""
     wanted = set(exclude)
     dropped = np.isin(ids_pool[train], list(wanted))
-    strays = sorted(wanted - set(ids_pool[train][dropped].tolist()))
-    if strays:
-        places = {"validation": set(ids_pool[val].tolist()), "test": set(ids_test.tolist())}
-        in_pool = set(ids_pool.tolist())
-
-        def where(example_id: str) -> str:
-            split = next((split for split, ids in places.items() if example_id in ids), None)
-            if split:
-                return f"is in the {split} split, which stays as it is: only training examples can be excluded"
-            if example_id in in_pool and not kept_all:
-                return "is not among the training images the Limit training images setting keeps"
-            return "is not in this dataset"
-
-        others = len(strays) - 1
-        more = (f" (and {others:,} more {'id that is no training example' if others == 1 else 'ids that are none'})"
-                if others else "")
-        raise SettingError("exclude_examples", f"{strays[0]!r} {where(strays[0])}{more}.")
+    _refuse_strays("exclude_examples", "excluded", wanted - set(ids_pool[train][dropped].tolist()), ids_pool, val,
+                   ids_test, kept_all)
     before = np.bincount(y_pool[train], minlength=len(class_names))
     after = np.bincount(y_pool[train[~dropped]], minlength=len(class_names))
     if not after.sum():
@@ -159,6 +153,50 @@ def _without(train: np.ndarray, exclude, ids_pool: np.ndarray, val: np.ndarray, 
                                                f"{'es' * (len(emptied) > 1)} ({shown}): the network could not learn "
                                                f"{'them' if len(emptied) > 1 else 'it'}. Keep at least one of each.")
     return train[~dropped]
+
+
+def _refuse_strays(setting: str, done: str, strays: set[str], ids_pool: np.ndarray, val: np.ndarray,
+                   ids_test: np.ndarray, kept_all: bool) -> None:
+    """SettingError for `setting` when some of the ids it names (`strays`) are no training example,
+    saying where the first is."""
+    if not strays:
+        return
+    places = {"validation": set(ids_pool[val].tolist()), "test": set(ids_test.tolist())}
+    first = sorted(strays)[0]
+    split = next((split for split, ids in places.items() if first in ids), None)
+    if split:
+        where = f"is in the {split} split, which stays as it is: only training examples can be {done}"
+    elif first in set(ids_pool.tolist()) and not kept_all:
+        where = "is not among the training images the Limit training images setting keeps"
+    else:
+        where = "is not in this dataset"
+    others = len(strays) - 1
+    more = (f" (and {others:,} more {'id that is no training example' if others == 1 else 'ids that are none'})"
+            if others else "")
+    raise SettingError(setting, f"{first!r} {where}{more}.")
+
+
+def _relabelled(train: np.ndarray, relabel: Mapping[str, str], ids_pool: np.ndarray, val: np.ndarray,
+                ids_test: np.ndarray, y_pool: np.ndarray, class_names, kept_all: bool):
+    """The training labels with the examples `relabel` names given their new class, and what changed as
+    (id, class before, class after), in id order. SettingError for an id that is no training example and
+    for a class name the dataset lacks."""
+    y_train = y_pool[train].copy()
+    if not relabel:
+        return y_train, ()
+    names = [str(name) for name in class_names]
+    unknown = sorted(set(relabel.values()) - set(names))
+    if unknown:
+        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+        raise SettingError("relabel_examples", f"{unknown[0]!r} is no class of this dataset; its classes are {shown}.")
+    where = {example_id: position for position, example_id in enumerate(ids_pool[train].tolist())}
+    _refuse_strays("relabel_examples", "relabelled", set(relabel) - set(where), ids_pool, val, ids_test, kept_all)
+    changed = []
+    for example_id in sorted(relabel):
+        before = names[y_train[where[example_id]]]
+        y_train[where[example_id]] = names.index(relabel[example_id])
+        changed.append((example_id, before, relabel[example_id]))
+    return y_train, tuple(changed)
 
 
 def count_images(count: int, kind: str) -> str:

@@ -13,7 +13,8 @@ out, each unit-tested without a browser.
   examples picked on it;
 - `label_issues`: suspected label errors of a run's held-out splits; `neighbours`: near-duplicates and
   outliers by the network's features; `embedding`: those features on a plane (PCA, UMAP);
-  `background_work`: slow results (UMAP) computed once in the background, polled by the pages.
+  `background_work`: slow results (UMAP) computed once in the background, polled by the pages;
+  `relabel_offer`: a run again with its training suspects relabelled to the suggestion.
 """
 
 import importlib
@@ -21,12 +22,12 @@ import importlib
 # The face's modules, each imported on first use (PEP 562): a page imports only what it draws, and the
 # app's frame can show its "Starting up" note (it needs only plain_text) before Keras and MLflow load.
 _MODULES = ("ablation_address", "accuracy_intervals", "atlas_view", "background_work", "calibration_view", "charts",
-            "comparison", "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter",
-            "run_pickers", "seed_spread", "selection", "train_plan", "verdict", "view_address")
+            "comparison", "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "relabel_offer",
+            "run_filter", "run_pickers", "seed_spread", "selection", "train_plan", "verdict", "view_address")
 
 __all__ = [
     "ModelCache", "ablation_address", "accuracy_intervals", "atlas_view", "background_work", "calibration_view", "charts",
-    "comparison", "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "run_filter",
+    "comparison", "embedding", "job_view", "label_issues", "launch", "neighbours", "plain_text", "relabel_offer", "run_filter",
     "run_pickers", "seed_spread", "selection", "train_plan", "verdict", "view_address",
 ]
 

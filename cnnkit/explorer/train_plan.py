@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from cnnkit.config import SETTINGS, TABS, TrainConfig, changed_settings, data_loading, find_problems
+from cnnkit.config import SETTINGS, TABS, TrainConfig, changed_settings, data_loading, find_problems, relabels
 from cnnkit.datasets import DATASETS
 from cnnkit.errors import InputError
 from cnnkit.models import build_model, layer_table, resolve_knobs
@@ -14,7 +14,7 @@ from cnnkit.training import augment_samples, disk_budget, schedule_preview
 
 # The settings that decide the data split, in `load_split`'s argument order.
 DATA_SETTINGS = ("dataset", "dataset_path", "image_size", "val_fraction", "test_fraction", "seed", "train_limit",
-                 "exclude_examples")
+                 "exclude_examples", "relabel_examples")
 # The settings that decide the network, in `layers`' argument order after the data's shape.
 NETWORK_SETTINGS = ("activation", "batch_norm", "dropout_scale", "width")
 ADDRESS_IDS_CHARS = 2000  # excluded ids longer than this as text stay out of the address bar (about 200 ids)
@@ -95,13 +95,24 @@ def excluded_note(ids) -> str:
     return f"{len(ids):,} example{'s' * (len(ids) != 1)} excluded from training" if ids else "No example excluded."
 
 
+def relabelled_note(lines: tuple[str, ...], excluded: tuple[str, ...] = ()) -> str:
+    """The count under the Relabel examples box: "3 training examples relabelled", and how many of them Exclude
+    examples leaves out."""
+    if not lines:
+        return "No example relabelled."
+    left_out = len(set(relabels(lines)) & set(excluded))
+    return (f"{len(lines):,} training example{'s' * (len(lines) != 1)} relabelled"
+            + (f" ({left_out:,} also excluded: left out, so not relabelled)" if left_out else ""))
+
+
 def address_settings(values: dict) -> tuple[dict[str, str], str | None]:
-    """The form's non-default settings for the address bar, and a note when the excluded examples' ids
-    are too long for an address (over ADDRESS_IDS_CHARS as text): they are left out of it, kept in this
-    session only."""
-    wanted = changed_settings(values)
-    if len(wanted.get("exclude_examples", "")) <= ADDRESS_IDS_CHARS:
-        return wanted, None
-    del wanted["exclude_examples"]
-    return wanted, (f"The {len(values['exclude_examples']):,} excluded ids are too many for the address bar: "
-                    "this tab keeps them, but a reload or a copied link starts without them.")
+    """The form's non-default settings for the address bar, and a note when the excluded or relabelled
+    examples are too long for an address (over ADDRESS_IDS_CHARS as text): they are left out of it, kept in
+    this session only."""
+    wanted, notes = changed_settings(values), []
+    for setting, what in (("exclude_examples", "excluded ids"), ("relabel_examples", "relabelled examples")):
+        if len(wanted.get(setting, "")) > ADDRESS_IDS_CHARS:
+            del wanted[setting]
+            notes.append(f"The {len(values[setting]):,} {what} are too many for the address bar: this tab keeps "
+                         "them, but a reload or a copied link starts without them.")
+    return wanted, " ".join(notes) or None

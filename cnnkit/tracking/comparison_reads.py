@@ -131,16 +131,17 @@ class RunComparisons(StoreClient):
 def differing_params(params_by_run: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Settings whose values are not the same in every run: index `setting` (TrainConfig's
     fields in their order, then any other params alphabetically), one column per run, ""
-    where a run lacks the setting. Empty when all runs agree. The excluded examples read as their count and
-    digest's first digits ("37 examples · sha256 4faaff33c654"), "none" for a run that excluded none."""
+    where a run lacks the setting. Empty when all runs agree. The excluded and the relabelled examples read as their
+    count and digest's first digits ("37 examples · sha256 4faaff33c654"), "none" for a run that has none."""
     order = {name: position for position, name in enumerate(field_names())}
     keys = sorted({key for params in params_by_run.values() for key in params},
                   key=lambda key: (order.get(key, len(order)), key))
     frame = pd.DataFrame({run: [params.get(key, "") for key in keys] for run, params in params_by_run.items()},
                          index=pd.Index(keys, name="setting"), dtype=object)
     differing = frame[frame.nunique(axis=1) > 1]
-    if "exclude_examples" in differing.index:
-        differing.loc["exclude_examples"] = differing.loc["exclude_examples"].map(short_param)
+    for setting in ("exclude_examples", "relabel_examples"):
+        if setting in differing.index:
+            differing.loc[setting] = differing.loc[setting].map(short_param)
     return differing
 
 

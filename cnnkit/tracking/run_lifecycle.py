@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnkit import full_disk
-from cnnkit.config import TrainConfig
+from cnnkit.config import TrainConfig, relabels_csv, relabels_of_file_text
 from cnnkit.errors import InputError
 import cnnkit.tracking.provenance as provenance
 import cnnkit.tracking.worker_process as worker_process
@@ -23,7 +23,7 @@ from cnnkit.tracking.logger import RunLogger
 from cnnkit.tracking.patience import Patience
 from cnnkit.tracking.permissions import LaunchPermissions, refusal_as_store_error
 from cnnkit.tracking.run_schema import (
-    ERROR_TAG, EXCLUDED_EXAMPLES, GIT_COMMIT_TAG, KERAS_BACKEND_TAG, KERAS_VERSION_TAG, VERSION_TAG,
+    ERROR_TAG, EXCLUDED_EXAMPLES, RELABEL_EXAMPLES, GIT_COMMIT_TAG, KERAS_BACKEND_TAG, KERAS_VERSION_TAG, VERSION_TAG,
 )
 from cnnkit.tracking.store_address import DEFAULT_EXPERIMENT, store_place
 
@@ -65,6 +65,8 @@ class RunLifecycle(LaunchPermissions):
         logger = RunLogger(self, run.info.run_id, patience=patience)
         if config.exclude_examples:  # before the params: a run whose param names them always has their list
             logger.log_text("".join(f"{example_id}\n" for example_id in config.exclude_examples), EXCLUDED_EXAMPLES)
+        if config.relabel_examples:  # likewise
+            logger.log_text(relabels_csv(config.relabel_examples), RELABEL_EXAMPLES)
         logger.log_params(config.to_params())
         return logger
 
@@ -137,19 +139,27 @@ class RunLifecycle(LaunchPermissions):
         return config_of(self._client, run)
 
 
+# the list settings a run records as an artifact: (artifact, what its text reads as, what the run did)
+_LISTS = {"exclude_examples": (EXCLUDED_EXAMPLES, str.splitlines, "excluded"),
+          "relabel_examples": (RELABEL_EXAMPLES, relabels_of_file_text, "relabelled")}
+
+
 def config_of(client, run) -> TrainConfig:
-    """`run`'s config from its params and, when it excluded examples, their ids from its EXCLUDED_EXAMPLES
-    (which must match the param's count and digest)."""
-    params = run.data.params
-    if not params.get("exclude_examples"):
-        return TrainConfig.from_params(params)
+    """`run`'s config from its params and, when it excluded or relabelled examples, their lines from its
+    EXCLUDED_EXAMPLES or RELABEL_EXAMPLES (which must match the param's count and digest)."""
+    params, lines = run.data.params, {}
     with tempfile.TemporaryDirectory() as folder:
-        try:
-            text = Path(client.download_artifacts(run.info.run_id, EXCLUDED_EXAMPLES, folder)).read_text()
-        except Exception:  # MLflow raises several types for a missing artifact
-            raise InputError(f"Run {run.info.run_id} excluded {params['exclude_examples']}, but its list of their "
-                             f"ids ({EXCLUDED_EXAMPLES}) is missing.", field="exclude_examples") from None
-    return TrainConfig.from_params(params, excluded=text.splitlines())
+        for setting, (artifact, read, done) in _LISTS.items():
+            if not params.get(setting):
+                continue
+            try:
+                text = Path(client.download_artifacts(run.info.run_id, artifact, folder)).read_text(encoding="utf-8")
+            except Exception:  # MLflow raises several types for a missing artifact
+                raise InputError(f"Run {run.info.run_id} {done} {params[setting]}, but its list of their ids "
+                                 f"({artifact}) is missing.", field=setting) from None
+            lines[setting] = read(text)
+    return TrainConfig.from_params(params, excluded=lines.get("exclude_examples"),
+                                   relabelled=lines.get("relabel_examples"))
 
 
 def _worker_tags() -> dict[str, str]:

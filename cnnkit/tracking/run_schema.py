@@ -58,6 +58,12 @@ DATASET_SUMMARY = "dataset/summary.json"  # name, input shape, split counts, fin
 # The ids of the training examples the run left out (setting exclude_examples), one per line, sorted; only runs
 # that excluded some have it. Their count and SHA-256 are the run's param exclude_examples (config.excluded_param).
 EXCLUDED_EXAMPLES = "dataset/excluded_examples.txt"
+# The training examples the run relabelled (setting relabel_examples) as the setting gives them: a CSV with id and
+# new_label columns (config.relabels_csv), logged before the params; their count and SHA-256 are the param.
+RELABEL_EXAMPLES = "dataset/relabel_examples.csv"
+# What relabelling changed, written with the corrected copy once the data is loaded: id, old_label, new_label and
+# the image's path in the copy (datasets.corrected_copy); the copy's place on the training machine is a tag.
+RELABELLED_EXAMPLES = "dataset/relabelled_examples.csv"
 EVALUATION_FOLDER = "evaluation"  # the test-split evaluation, one download for the files below
 CONFUSION_MATRIX = "evaluation/confusion_matrix.json"  # class names and (true, predicted) counts
 PER_CLASS = "evaluation/per_class.csv"  # class, precision, recall, f1, support
@@ -100,6 +106,7 @@ DEVICE_TAG = "cnnkit.device"  # what the run trained on, e.g. "GPU: NVIDIA H200"
 DEVICE_COUNT_TAG = "cnnkit.device_count"  # how many devices it was spread over (the devices setting), e.g. "2"
 DATA_FINGERPRINT_TAG = "cnnkit.data_fingerprint"  # the images and labels of every split, in order
 TEST_FINGERPRINT_TAG = "cnnkit.test_fingerprint"  # the test split's images, in order
+RELABELLED_COPY_TAG = "cnnkit.relabelled_copy"  # a relabelling run: its corrected copy's file or folder, where it trained
 INPUT_SHAPE_TAG = "cnnkit.input_shape"  # the model's input, e.g. "28x28x1"
 MODEL_SHA256_TAG = "cnnkit.model_sha256"  # SHA-256 of MODEL_ARTIFACT as logged; loading the model checks it
 SHA256_TAG_PREFIX = "cnnkit.sha256/"  # + another checked artifact's path (the snapshots' files): its SHA-256 as logged

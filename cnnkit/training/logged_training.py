@@ -12,8 +12,8 @@ import keras
 import numpy as np
 
 from cnnkit import tracking
-from cnnkit.config import TrainConfig, load_data
-from cnnkit.datasets import Dataset
+from cnnkit.config import TrainConfig, load_data, write_relabelled_copy
+from cnnkit.datasets import Dataset, corrected_copy_record
 from cnnkit.models import predict
 from cnnkit.tracking import run_schema
 import cnnkit.training.accelerators as accelerators
@@ -49,6 +49,11 @@ def train_logged(cfg: TrainConfig, logger: tracking.RunLogger, cancel: threading
         run_schema.DATASET_SUMMARY,
     )
     logger.log_datasets(data, cfg.dataset_path, fingerprint, test_fingerprint)
+    corrected = write_relabelled_copy(cfg, data)
+    if corrected is not None:
+        logger.log_text(corrected_copy_record(corrected), run_schema.RELABELLED_EXAMPLES)
+        logger.set_tags({run_schema.RELABELLED_COPY_TAG: str(corrected)})
+        report(Progress(f"{len(data.relabelled):,} training examples relabelled; corrected copy: {corrected}"))
     data = split_evenly(data, cfg.devices)
 
     device = accelerators.describe_devices(cfg.devices)

@@ -167,7 +167,28 @@ def test_a_missing_file_of_ids_is_one_line_naming_the_setting(tmp_path, capsys):
     assert err.startswith("error: Exclude examples (exclude_examples): can't read the ids in") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("value", ["@relabel.csv", "@issues.csv"])
+def test_relabelled_examples_come_from_a_csv_of_new_labels_or_a_label_issues_export(tmp_path, monkeypatch, value):
+    from cnnkit.cli import build_parser, config_from_args
+
+    (tmp_path / "relabel.csv").write_text("id,new_label\n12,7\n40,9\n")
+    (tmp_path / "issues.csv").write_text("rank,split,id,given_label,suggested_label,score\n"
+                                         "1,training,40,4,9,0.01\n2,training,12,1,7,0.02\n")
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["train", "--dataset", "csv", "--set", "dataset_path=train.csv",
+                                      "--set", f"relabel_examples={value}"])
+    assert config_from_args(args).relabel_examples == ("12,7", "40,9")
+
+
+def test_relabelling_an_official_dataset_is_one_line_naming_the_setting(capsys):
+    assert main(["train", "--dataset", "digits", "--set", "relabel_examples=12,7"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Relabel examples (relabel_examples): relabelling writes a corrected copy of a csv "
+                          "or folder dataset") and "Traceback" not in err
+
+
 def test_list_settings_shows_exclude_examples(capsys):
     assert main(["list", "settings"]) == 0
     out = capsys.readouterr().out
     assert "exclude_examples" in out and "Exclude examples: default (empty)" in out and "@FILE" in out
+    assert "Relabel examples: default (empty); takes @FILE: a CSV with id and new_label" in out

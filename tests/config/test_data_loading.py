@@ -52,3 +52,50 @@ def test_excluded_examples_reach_the_data_and_their_problems_name_the_label():
     with pytest.raises(InputError, match=f"^Exclude examples: '{base.ids_test[0]}' is in the test split") as refused:
         load_data(TrainConfig(train_limit=200, exclude_examples=(str(base.ids_test[0]),)))
     assert refused.value.field == "exclude_examples"
+
+
+def test_relabelled_examples_reach_the_data_and_a_corrected_copy_whose_problems_name_the_label(tmp_path):
+    from cnnkit.config.data_loading import write_relabelled_copy
+    from cnnkit.datasets import read_digit_csv
+    from dataset_files import csv_text
+
+    original = tmp_path / "train.csv"
+    original.write_text(csv_text(np.repeat(np.arange(3), 10), np.random.default_rng(0).integers(0, 256, (30, 4))))
+    base = TrainConfig(dataset="csv", dataset_path=str(original), val_fraction=0.2, test_fraction=0.2)
+    plain = load_data(base)
+    chosen = plain.ids_train[0]
+    given = plain.y_train[0]
+    cfg = base.replace(relabel_examples=(f"{chosen},{(given + 1) % 3}",))
+    data = load_data(cfg)
+    assert data.y_train[0] == (given + 1) % 3 and np.array_equal(data.y_test, plain.y_test)
+    assert write_relabelled_copy(base, plain) is None
+    _, labels = read_digit_csv(str(write_relabelled_copy(cfg, data)))
+    assert labels[int(chosen)] == (given + 1) % 3
+    with pytest.raises(InputError, match=r"^Relabel examples: '\d+' is in the test split") as refused:
+        load_data(base.replace(relabel_examples=(f"{plain.ids_test[0]},1",)))
+    assert refused.value.field == "relabel_examples"
+    with pytest.raises(InputError, match="^Relabel examples: '7' is no class of this dataset; its classes are 0, 1, 2"):
+        load_data(base.replace(relabel_examples=(f"{chosen},7",)))
+
+
+def test_a_relabelled_folder_datasets_copy_moves_the_image_and_keeps_its_id(tmp_path):
+    from PIL import Image
+
+    from cnnkit.config.data_loading import write_relabelled_copy
+    from cnnkit.datasets import read_image_folder
+    from dataset_files import write_files
+    from files import encode
+
+    files = {f"pets/{kind}/{kind}{n}.png": encode(Image.new("L", (8, 8), shade + n), "PNG")
+             for kind, shade in (("cats", 10), ("dogs", 120), ("owls", 220)) for n in range(8)}
+    root = write_files(tmp_path / "photos", files)
+    base = TrainConfig(dataset="folder", dataset_path=str(root), image_size=8, val_fraction=0.2, test_fraction=0.25)
+    plain = load_data(base)
+    chosen = next(i for i, y in zip(plain.ids_train.tolist(), plain.y_train) if plain.class_names[y] == "cats")
+    data = load_data(base.replace(relabel_examples=(f"{chosen},owls",)))
+    assert data.relabelled == ((chosen, "cats", "owls"),) and chosen in data.ids_train.tolist()
+    copy = write_relabelled_copy(base, data)
+    moved = chosen.replace("/cats/", "/owls/")
+    raw = read_image_folder(copy, 8)
+    assert dict(zip(raw.ids.tolist(), raw.y.tolist()))[moved] == raw.class_names.index("owls")
+    assert (copy / moved).read_bytes() == (root / chosen).read_bytes() and (root / chosen).is_file()

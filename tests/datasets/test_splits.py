@@ -184,3 +184,33 @@ def test_excluding_a_whole_class_or_everything_is_refused():
         load_dataset("digits", seed=3, train_limit=300, exclude=base.ids_train[base.y_train == 4].tolist())
     with pytest.raises(SettingError, match="excludes all 300 training examples"):
         load_dataset("digits", seed=3, train_limit=300, exclude=base.ids_train.tolist())
+
+
+# --- relabelled examples -------------------------------------------------------------------
+
+
+def test_relabelled_examples_change_their_training_label_and_nothing_else():
+    base = load_dataset("digits", seed=3, train_limit=300)
+    chosen = base.ids_train[[0, 5]].tolist()
+    new = {chosen[0]: str((base.y_train[0] + 1) % 10), chosen[1]: str((base.y_train[5] + 2) % 10)}
+    data = load_dataset("digits", seed=3, train_limit=300, relabel=new)
+    expected = base.y_train.copy()
+    expected[[0, 5]] = [int(new[chosen[0]]), int(new[chosen[1]])]
+    assert np.array_equal(data.y_train, expected) and np.array_equal(data.x_train, base.x_train)
+    assert np.array_equal(data.ids_train, base.ids_train)
+    for split in ("x_val", "y_val", "ids_val", "x_test", "y_test", "ids_test"):
+        assert np.array_equal(getattr(data, split), getattr(base, split)), split
+    assert data.relabelled == tuple(sorted((i, str(base.y_train[base.ids_train == i][0]), new[i]) for i in chosen))
+    assert data.test_fingerprint() == base.test_fingerprint() and data.fingerprint() != base.fingerprint()
+    assert base.relabelled == ()
+
+
+def test_relabelling_an_example_outside_training_or_to_an_unknown_class_is_refused():
+    base = load_dataset("digits", seed=3, train_limit=300)
+    with pytest.raises(SettingError, match="in the validation split, which stays as it is: only training examples "
+                                           "can be relabelled") as refused:
+        load_dataset("digits", seed=3, train_limit=300, relabel={base.ids_val[0]: "3"})
+    assert refused.value.field == "relabel_examples"
+    with pytest.raises(SettingError, match=r"'cat' is no class of this dataset; its classes are 0, 1, 2") as refused:
+        load_dataset("digits", seed=3, train_limit=300, relabel={base.ids_train[0]: "cat"})
+    assert refused.value.field == "relabel_examples"

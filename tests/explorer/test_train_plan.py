@@ -31,7 +31,7 @@ def test_form_data_loads_the_split_of_the_data_settings_in_order():
     seen = []
     data, problem = train_plan.form_data(DIGITS, Paths(), load=lambda *settings: seen.append(settings) or "split")
     assert (data, problem) == ("split", None)
-    assert seen == [("digits", "", 0, DIGITS["val_fraction"], DIGITS["test_fraction"], DIGITS["seed"], 200, ())]
+    assert seen == [("digits", "", 0, DIGITS["val_fraction"], DIGITS["test_fraction"], DIGITS["seed"], 200, (), ())]
 
 
 def test_form_data_checks_a_path_before_reading_and_gives_back_the_problem():
@@ -98,3 +98,18 @@ def test_a_few_excluded_ids_go_into_the_address_and_thousands_stay_out_with_a_no
     many = {**DIGITS, "exclude_examples": tuple(f"train/{i}" for i in range(5000))}
     wanted, note = train_plan.address_settings(many)
     assert wanted == {"train_limit": "200"} and "5,000 excluded ids are too many for the address bar" in note
+
+
+def test_many_relabelled_examples_stay_out_of_the_address_bar_too():
+    many = {**DIGITS, "relabel_examples": tuple(f"{i},1" for i in range(2000))}
+    wanted, note = train_plan.address_settings(many)
+    assert wanted == {"train_limit": "200"} and "2,000 relabelled examples are too many for the address bar" in note
+    few = {**DIGITS, "relabel_examples": ("3,1", "45,7")}
+    assert train_plan.address_settings(few) == ({"train_limit": "200", "relabel_examples": "3,1\n45,7"}, None)
+
+
+def test_the_note_under_the_box_counts_them_and_those_also_excluded():
+    assert train_plan.relabelled_note(("3,1", "45,7")) == "2 training examples relabelled"
+    assert train_plan.relabelled_note(("3,1", "45,7"), ("45", "9")) == (
+        "2 training examples relabelled (1 also excluded: left out, so not relabelled)")
+    assert train_plan.relabelled_note(()) == "No example relabelled."

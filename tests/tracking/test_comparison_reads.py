@@ -33,3 +33,15 @@ def test_runs_that_differ_by_their_excluded_examples_show_a_count_and_digest_not
     assert row["many"].startswith("3,000 examples · sha256 ") and row["few"].startswith("2 examples · sha256 ")
     assert row["none"] == row["old"] == "none" and max(map(len, row)) < 40
     assert list(differing_params({"many": many, "few": few}).index) == ["exclude_examples"]
+
+
+def test_runs_before_and_after_a_relabelling_show_its_count_and_digest_side_by_side():
+    from cnnkit.config import TrainConfig, excluded_param
+    from cnnkit.tracking import differing_params
+
+    before = TrainConfig(dataset="csv", dataset_path="train.csv")
+    after = before.replace(relabel_examples=("12,7", "40,1", "3,0"))
+    frame = differing_params({"before": before.to_params(), "after": after.to_params()})
+    assert list(frame.index) == ["relabel_examples"]
+    digest = excluded_param(after.relabel_examples).rsplit(" ", 1)[1]
+    assert frame.loc["relabel_examples"].to_dict() == {"before": "none", "after": f"3 examples · sha256 {digest[:12]}"}

@@ -50,3 +50,20 @@ def test_a_list_of_ids_that_is_missing_or_changed_is_refused_under_the_label(run
     with pytest.raises(InputError, match="its list of their ids .* is missing") as refused:
         run_store.config_of_run(bare)
     assert refused.value.field == "exclude_examples"
+
+
+def test_a_relabelling_run_records_its_lines_before_the_params_and_its_config_comes_back(run_store, client):
+    lines = ("cats/a,b.png,dogs", "dogs/c.png,cats")  # an id may hold a comma
+    cfg = TrainConfig(dataset="folder", dataset_path="/data/pets", relabel_examples=lines)
+    run_id = run_store.start_run(cfg).run_id
+    params = client.get_run(run_id).data.params
+    assert params["relabel_examples"] == excluded_param(lines) and params["relabel_examples"].startswith("2 examples")
+    with tempfile.TemporaryDirectory() as folder:
+        recorded = Path(client.download_artifacts(run_id, run_schema.RELABEL_EXAMPLES, folder)).read_text()
+    assert recorded == 'id,new_label\n"cats/a,b.png",dogs\ndogs/c.png,cats\n'
+    assert run_store.config_of_run(run_id) == cfg
+    client.log_text(run_id, "id,new_label\ndogs/c.png,dogs\n", run_schema.RELABEL_EXAMPLES)
+    with pytest.raises(InputError, match="^Relabel examples: the id,new_label lines found .* are not those the run "
+                                         "recorded") as refused:
+        run_store.config_of_run(run_id)
+    assert refused.value.field == "relabel_examples"

@@ -81,3 +81,52 @@ def test_runs_log_their_splits_as_mlflow_datasets_whose_digest_follows_the_data_
     experiment = client.get_run(results[0].run_id).info.experiment_id
     found = client.search_runs([experiment], f"dataset.digest = '{digests[0]}'")
     assert sorted(run.info.run_id for run in found) == sorted(result.run_id for result in results[:2])
+
+
+@pytest.mark.slow
+def test_a_relabelling_run_trains_on_the_corrected_labels_from_a_copy_and_its_relaunch_on_the_same(store, tmp_path):
+    import csv
+    import tempfile
+    from pathlib import Path
+
+    from sklearn.datasets import load_digits
+
+    from cnnkit.datasets import read_digit_csv
+    from cnnkit.tracking import run_schema
+
+    digits = load_digits()
+    original = tmp_path / "digits.csv"
+    original.write_text("label," + ",".join(f"pixel{i}" for i in range(64)) + "\n" + "".join(
+        f"{label}," + ",".join(str(int(v * 255 / 16)) for v in image.ravel()) + "\n"
+        for label, image in zip(digits.target[:400], digits.images[:400])))
+    before = original.read_bytes(), original.stat().st_mtime_ns
+    cfg = TrainConfig(**{**TINY, "dataset": "csv", "dataset_path": str(original), "dynamics_sample": 1000})
+    run_store = tracking.RunStore(store)
+    parent = train(cfg, tracking_uri=store)
+    seen = run_store.training_dynamics(parent.run_id)
+    given = dict(zip(seen["ids"].tolist(), seen["labels"].tolist()))
+    chosen = sorted(given)[:6]
+    new = {example_id: (given[example_id] + 1) % 10 for example_id in chosen}
+    relabelled = train(cfg.replace(relabel_examples=tuple(f"{i},{label}" for i, label in new.items())),
+                       tracking_uri=store)
+    relaunched = train(run_store.config_of_run(relabelled.run_id), tracking_uri=store)
+    assert parent.status == relabelled.status == relaunched.status == "FINISHED"
+
+    trained = run_store.training_dynamics(relabelled.run_id)  # the labels the network was given, by id
+    assert dict(zip(trained["ids"].tolist(), trained["labels"].tolist())) == {**given, **new}
+    assert (original.read_bytes(), original.stat().st_mtime_ns) == before
+    summary = {run: run_store.run(run) for run in (parent.run_id, relabelled.run_id, relaunched.run_id)}
+    copy = Path(summary[relabelled.run_id].tags[run_schema.RELABELLED_COPY_TAG])
+    _, copy_labels = read_digit_csv(str(copy))
+    assert [copy_labels[int(i)] for i in chosen] == [new[i] for i in chosen]
+    assert summary[relaunched.run_id].tags[run_schema.RELABELLED_COPY_TAG] == str(copy)  # the same copy, found again
+    assert summary[relabelled.run_id].params["relabel_examples"].startswith("6 examples, sha256 ")
+    with tempfile.TemporaryDirectory() as folder:
+        record = Path(make_client(store).download_artifacts(relabelled.run_id, run_schema.RELABELLED_EXAMPLES, folder))
+        rows = list(csv.DictReader(record.open()))
+    assert [(row["id"], row["old_label"], row["new_label"]) for row in rows] == [
+        (i, str(given[i]), str(new[i])) for i in chosen]
+    assert summary[relabelled.run_id].data_digest == summary[relaunched.run_id].data_digest != summary[
+        parent.run_id].data_digest
+    assert len({found.tags[run_schema.TEST_FINGERPRINT_TAG] for found in summary.values()}) == 1
+    assert run_store.config_of_run(relaunched.run_id) == run_store.config_of_run(relabelled.run_id)

@@ -1,0 +1,46 @@
+"""Inspect's "Train again with these relabelled to the suggestion": a run's config with its suspected label
+errors among the training examples given the suggested class (setting Relabel examples), or why it can't be.
+
+Only training examples can be relabelled: a run's own suspects are validation and test images, so the offer
+needs a label audit's suspects (split "training", `label_issues.audit_issues`). Only csv and folder datasets
+can be relabelled (a corrected copy is written); other datasets are offered Exclude examples instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cnnkit.config import RELABELLABLE, relabel_lines, relabels
+from cnnkit.explorer.label_issues import TRAINING
+
+
+@dataclass(frozen=True)
+class RelabelOffer:
+    """The Train form's values for the run again with `count` examples relabelled; None, and `reason`, when
+    there is nothing to offer."""
+
+    values: dict | None
+    count: int = 0
+    reason: str = ""
+
+
+def relabel_offer(store, run_id: str, table: pd.DataFrame) -> RelabelOffer:
+    """Run `run_id`'s config (from `store`, a `tracking.RunStore`) with the training rows of `table` (a label-issues
+    table: `id`, `split`, `suggested_label`) relabelled to their suggestion, on top of the run's own relabelling.
+    An example the run excluded comes back in, relabelled. Raises InputError when the run's config can't be read."""
+    cfg = store.config_of_run(run_id)
+    if cfg.dataset not in RELABELLABLE:
+        return RelabelOffer(None, reason=f"Relabelling writes a corrected copy of a csv or folder dataset, and this "
+                                         f"run trained on {cfg.dataset}: use Exclude examples to train without them.")
+    rows = table[table["split"] == TRAINING] if {"id", "split", "suggested_label"} <= set(table.columns) else table[:0]
+    if not len(rows):
+        return RelabelOffer(None, reason="Only training examples can be relabelled, and these are validation and "
+                                         "test images, which the run never trained on. A label audit "
+                                         "(python -m cnnkit label-audit) finds the suspects among its training "
+                                         "examples.")
+    wanted = {**relabels(cfg.relabel_examples),
+              **{str(example_id): str(label) for example_id, label in zip(rows["id"], rows["suggested_label"])}}
+    values = cfg.replace(relabel_examples=relabel_lines(f"{example_id},{label}" for example_id, label in wanted.items()),
+                         exclude_examples=tuple(sorted(set(cfg.exclude_examples) - set(wanted)))).to_dict()
+    return RelabelOffer(values, count=len(rows))
