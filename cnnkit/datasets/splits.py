@@ -171,8 +171,8 @@ def _refuse_strays(setting: str, done: str, strays: set[str], ids_pool: np.ndarr
     else:
         where = "is not in this dataset"
     others = len(strays) - 1
-    more = (f" (and {others:,} more {'id that is no training example' if others == 1 else 'ids that are none'})"
-            if others else "")
+    noun = "id that is no training example" if others == 1 else "ids that are no training examples"
+    more = f" (and {others:,} more {noun})" if others else ""
     raise SettingError(setting, f"{first!r} {where}{more}.")
 
 

@@ -37,8 +37,8 @@ def relabel_offer(store, run_id: str, table: pd.DataFrame) -> RelabelOffer:
     if not len(rows):
         return RelabelOffer(None, reason="Only training examples can be relabelled, and these are validation and "
                                          "test images, which the run never trained on. A label audit "
-                                         "(python -m cnnkit label-audit) finds the suspects among its training "
-                                         "examples.")
+                                         "(Training split above, or python -m cnnkit label-audit) finds the "
+                                         "suspects among its training examples.")
     wanted = {**relabels(cfg.relabel_examples),
               **{str(example_id): str(label) for example_id, label in zip(rows["id"], rows["suggested_label"])}}
     values = cfg.replace(relabel_examples=relabel_lines(f"{example_id},{label}" for example_id, label in wanted.items()),

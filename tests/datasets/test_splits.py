@@ -176,6 +176,9 @@ def test_an_id_that_is_no_training_example_is_refused_saying_where_it_is():
         assert refused.value.field == "exclude_examples" and repr(str(example_id)) in str(refused.value)
     with pytest.raises(SettingError, match=r"'nix' is not in this dataset \(and 1 more id that is no training"):
         load_dataset("digits", seed=3, exclude=["nope", "nix"])
+    with pytest.raises(SettingError, match=r"'abc' is not in this dataset \(and 2 more ids that are no training "
+                                           r"examples\)\.$"):
+        load_dataset("digits", seed=3, exclude=["nope", "nix", "abc"])
 
 
 def test_excluding_a_whole_class_or_everything_is_refused():
