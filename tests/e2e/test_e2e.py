@@ -107,13 +107,22 @@ def browser():
         browser.close()
 
 
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
+def page_fixture(width: int, height: int):
+    """A `page` fixture: a fresh browser context of that size for each test (60 s default timeout).
+    A file whose screenshots are looked at takes the walks' 1400×1000: `page = page_fixture(1400, 1000)`."""
+
+    @pytest.fixture()
+    def page(browser):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        context.close()
+
+    return page
+
+
+page = page_fixture(1500, 1100)
 
 
 class ScriptRuns:

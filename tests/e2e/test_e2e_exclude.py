@@ -7,7 +7,7 @@ import re
 import pytest
 
 from test_e2e import browser  # noqa: F401  (fixture)
-from test_e2e import served, shot
+from test_e2e import page_fixture, served, shot
 
 from cnnkit import tracking
 from cnnkit.config import TrainConfig
@@ -16,11 +16,7 @@ from cnnkit.training import train
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@pytest.fixture()
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context.new_page()
-    context.close()
+page = page_fixture(1400, 1000)
 
 
 def test_points_picked_on_the_data_map_are_left_out_of_the_next_run(page, tmp_path):

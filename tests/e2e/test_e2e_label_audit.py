@@ -7,7 +7,7 @@ import re
 import pytest
 
 from test_e2e import browser  # noqa: F401  (fixture)
-from test_e2e import served, shot
+from test_e2e import page_fixture, served, shot
 
 from cnnkit.config import TrainConfig
 from cnnkit.training import train
@@ -15,13 +15,7 @@ from cnnkit.training import train
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@pytest.fixture()
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
+page = page_fixture(1400, 1000)
 
 
 def test_a_label_audit_started_from_inspect_leaves_its_suspects_out_of_the_next_run(page, tmp_path):

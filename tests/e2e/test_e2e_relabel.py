@@ -8,7 +8,7 @@ import urllib.parse
 import pytest
 
 from test_e2e import browser  # noqa: F401  (fixture)
-from test_e2e import served, shot
+from test_e2e import page_fixture, served, shot
 
 from cnnkit import tracking
 from cnnkit.config import TrainConfig, load_data
@@ -19,11 +19,7 @@ from test_pages import three_class_csv
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@pytest.fixture()
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context.new_page()
-    context.close()
+page = page_fixture(1400, 1000)
 
 
 def test_examples_relabelled_on_the_train_page_train_from_a_corrected_copy(page, tmp_path):
