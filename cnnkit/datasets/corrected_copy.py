@@ -30,8 +30,16 @@ FORMAT = "1"  # bump when a copy's layout changes
 
 
 def copies_dir() -> Path:
+    """Under the cache folder, or without one a folder of this user's own in the temporary folder (mode 0700:
+    another user can neither plant a copy there nor block ours)."""
     folder = decoded_cache.cache_dir()
-    return (folder if folder is not None else Path(tempfile.gettempdir()) / "cnnkit") / "relabelled"
+    if folder is not None:
+        return folder / "relabelled"
+    own = Path(tempfile.gettempdir()) / f"cnnkit-relabelled-{os.getuid()}"
+    own.mkdir(mode=0o700, exist_ok=True)
+    if own.is_symlink() or own.stat().st_uid != os.getuid():
+        raise InputError(f"{own} belongs to another user: set CNNKIT_CACHE_DIR to a folder of your own.")
+    return own
 
 
 def write_corrected_copy(dataset: str, path: str | os.PathLike, relabelled, all_ids) -> Path:
@@ -78,11 +86,19 @@ def _content_digest(source: Path) -> str:
         with source.open("rb") as file:
             return hashlib.file_digest(file, "sha256").hexdigest()
     digest = hashlib.sha256()
-    for file in sorted(p for p in source.rglob("*") if p.is_file() and not p.is_symlink()):
-        digest.update(file.relative_to(source).as_posix().encode() + b"\0")
-        with file.open("rb") as opened:
+    for relative in _folder_files(source):
+        digest.update(relative.as_posix().encode() + b"\0")
+        with (source / relative).open("rb") as opened:
             digest.update(hashlib.file_digest(opened, "sha256").digest())
     return digest.hexdigest()
+
+
+def _folder_files(source: Path) -> list[PurePosixPath]:
+    """The folder's files as the folder loader finds them (`folders._walk`): symlinked folders not followed,
+    a symlinked file taken for its target's contents; sorted relative paths."""
+    return sorted(PurePosixPath(Path(dirpath).relative_to(source).as_posix()) / name
+                  for dirpath, _, filenames in os.walk(source) for name in filenames
+                  if (Path(dirpath) / name).is_file())
 
 
 def _copy_csv(source: Path, target: Path, relabelled) -> dict[str, str]:
@@ -130,14 +146,12 @@ def _free(target: PurePosixPath, taken) -> PurePosixPath:
 
 
 def _copy_tree(source: Path, target: Path, moves: dict[str, PurePosixPath]) -> dict[str, str]:
-    files = sorted(PurePosixPath(p.relative_to(source).as_posix()) for p in source.rglob("*")
-                   if p.is_file() and not p.is_symlink())
-    placed = _placements(files, moves)
+    placed = _placements(_folder_files(source), moves)
     for relative, destination in placed.items():
         where = target / destination
         where.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source / relative, where)
+        try:  # a symlink's target is linked or copied, never the link itself
+            os.link(source / relative, where, follow_symlinks=True)
         except OSError:
             shutil.copy2(source / relative, where)
     return {example_id: str(placed[PurePosixPath(example_id)]) for example_id in moves}

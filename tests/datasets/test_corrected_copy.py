@@ -73,6 +73,31 @@ def test_a_folder_copy_puts_the_relabelled_images_under_their_new_class(tmp_path
     assert (copy / "dogs/b.png").read_bytes() == FILES["cats/b.png"]
 
 
+def test_a_symlinked_image_is_copied_for_its_contents_and_its_target_keys_the_copy(tmp_path):
+    # the folder loader reads a symlinked image file (its target's bytes): the copy must hold it too
+    outside = write_files(tmp_path / "elsewhere", {"b.png": FILES["cats/b.png"]})
+    original = write_files(tmp_path / "pets", {name: data for name, data in FILES.items() if name != "cats/b.png"})
+    (original / "cats/b.png").symlink_to(outside / "b.png")
+    assert "cats/b.png" in read_image_folder(original, 8).ids.tolist()
+    copy = write_corrected_copy("folder", original, (("cats/b.png", "cats", "dogs"),), list(FILES))
+    assert (copy / "dogs/b.png").read_bytes() == FILES["cats/b.png"] and not (copy / "dogs/b.png").is_symlink()
+    kept = write_corrected_copy("folder", original, (("cats/a.png", "cats", "dogs"),), list(FILES))
+    assert (kept / "cats/b.png").read_bytes() == FILES["cats/b.png"]  # not relabelled, still in the copy
+    (outside / "b.png").write_bytes(png(99))  # the link's target changed: a new copy, not the stale one
+    assert write_corrected_copy("folder", original, (("cats/b.png", "cats", "dogs"),), list(FILES)) != copy
+
+
+def test_without_a_cache_folder_copies_go_to_a_folder_of_this_users_own(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    monkeypatch.setenv("CNNKIT_CACHE_DIR", "off")
+    monkeypatch.setattr(corrected_copy.tempfile, "gettempdir", lambda: str(tmp_path))
+    home = corrected_copy.copies_dir()
+    assert home == tmp_path / f"cnnkit-relabelled-{os.getuid()}"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700 and home.stat().st_uid == os.getuid()
+
+
 def test_an_image_whose_name_is_taken_in_its_new_class_gets_another_and_the_record_says_which(tmp_path):
     original = write_files(tmp_path / "pets", FILES)
     copy = write_corrected_copy("folder", original, (("cats/a.png", "cats", "dogs"),), list(FILES))
