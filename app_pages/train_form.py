@@ -103,7 +103,7 @@ def restore_form(manager) -> None:
 def sync_address_bar(values: dict) -> None:
     """Non-default settings and the chosen job into the query string (only when they changed); too many
     excluded ids stay out of it (`train_plan.address_settings`), which a caption under them says."""
-    wanted, st.session_state["ids_address_note"] = train_plan.address_settings(values)
+    wanted, st.session_state["ids_address_notes"] = train_plan.address_settings(values)
     if st.session_state.get("chosen_job"):
         wanted[JOB_PARAM] = st.session_state["chosen_job"]
     if st.query_params.to_dict() != wanted:
@@ -151,7 +151,7 @@ class Form:
         WIDGETS[setting.control](setting.form_label, key=key(field),
                                  **{name: value for name, value in options.items() if value is not None or name == "value"})
         if setting.control in LIST_NOTES:
-            note = st.session_state.get("ids_address_note")
+            note = st.session_state.get("ids_address_notes", {}).get(field)
             st.caption(LIST_NOTES[setting.control](self.values) + (f" · {note}" if note else ""))
         if field in self.problems:
             st.error(plain_text.markdown(self.problems[field]))

@@ -79,10 +79,9 @@ def with_id_files(changes: Mapping[str, str]) -> dict[str, object]:
             continue
         path = Path(value[len(FILE_PREFIX):]).expanduser()
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise setting_error(setting, f"can't read the ids in {path}: {error.strerror or error}.") from None
-        read[setting] = parse(text)
+            read[setting] = parse(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise setting_error(setting, f"can't read {path}: {getattr(error, 'strerror', None) or error}.") from None
     return read
 
 

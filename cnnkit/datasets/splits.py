@@ -125,7 +125,8 @@ def load_dataset(
         train = _subsample(train, y_pool[train], train_limit, rng)
     if exclude:  # last, and drawing nothing from `rng`: the splits are those of a run without it
         train = _without(train, exclude, ids_pool, val, ids_test, y_pool, raw.class_names, kept_all=train_limit is None)
-    relabel = {example_id: name for example_id, name in (relabel or {}).items() if example_id not in set(exclude)}
+    excluded = set(exclude or ())
+    relabel = {example_id: name for example_id, name in (relabel or {}).items() if example_id not in excluded}
     y_train, relabelled = _relabelled(train, relabel, ids_pool, val, ids_test, y_pool, raw.class_names,
                                       kept_all=train_limit is None)
     data = Dataset(name, x_pool[train], y_train, x_pool[val], y_pool[val], x_test, y_test, tuple(raw.class_names),

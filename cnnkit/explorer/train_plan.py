@@ -101,18 +101,19 @@ def relabelled_note(lines: tuple[str, ...], excluded: tuple[str, ...] = ()) -> s
     if not lines:
         return "No example relabelled."
     left_out = len(set(relabels(lines)) & set(excluded))
-    return (f"{len(lines):,} training example{'s' * (len(lines) != 1)} relabelled"
-            + (f" ({left_out:,} also excluded: left out, so not relabelled)" if left_out else ""))
+    relabelled = len(lines) - left_out
+    return (f"{relabelled:,} training example{'s' * (relabelled != 1)} relabelled"
+            + (f" ({left_out:,} more also excluded: left out, so not relabelled)" if left_out else ""))
 
 
-def address_settings(values: dict) -> tuple[dict[str, str], str | None]:
-    """The form's non-default settings for the address bar, and a note when the excluded or relabelled
-    examples are too long for an address (over ADDRESS_IDS_CHARS as text): they are left out of it, kept in
-    this session only."""
-    wanted, notes = changed_settings(values), []
+def address_settings(values: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """The form's non-default settings for the address bar, and, by setting, a note for the excluded or
+    relabelled examples too long for an address (over ADDRESS_IDS_CHARS as text): they are left out of it,
+    kept in this session only; the note goes under that setting's box alone."""
+    wanted, notes = changed_settings(values), {}
     for setting, what in (("exclude_examples", "excluded ids"), ("relabel_examples", "relabelled examples")):
         if len(wanted.get(setting, "")) > ADDRESS_IDS_CHARS:
             del wanted[setting]
-            notes.append(f"The {len(values[setting]):,} {what} are too many for the address bar: this tab keeps "
-                         "them, but a reload or a copied link starts without them.")
-    return wanted, " ".join(notes) or None
+            notes[setting] = (f"The {len(values[setting]):,} {what} are too many for the address bar: this tab keeps "
+                              "them, but a reload or a copied link starts without them.")
+    return wanted, notes

@@ -47,9 +47,17 @@ def test_a_label_issues_csv_gives_its_id_column(tmp_path):
 
 
 def test_a_file_that_cant_be_read_is_named_under_the_label(tmp_path):
-    with pytest.raises(InputError, match="^Exclude examples: can't read the ids in .*missing.txt") as refused:
+    with pytest.raises(InputError, match="^Exclude examples: can't read .*missing.txt") as refused:
         with_id_files({"exclude_examples": f"@{tmp_path / 'missing.txt'}"})
     assert refused.value.field == "exclude_examples"
+
+
+def test_a_file_whose_line_is_too_long_for_a_csv_field_is_refused_in_a_line_not_a_traceback(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text("id," + "x" * 200_000 + "\n1,2\n")
+    for setting, label in (("exclude_examples", "Exclude examples"), ("relabel_examples", "Relabel examples")):
+        with pytest.raises(InputError, match=f"^{label}: can't read .*huge.csv: field larger than field limit"):
+            with_id_files({setting: f"@{path}"})
 
 
 def test_only_the_command_line_reads_files_a_typed_at_sign_is_an_id():

@@ -68,7 +68,7 @@ def test_a_file_gives_id_and_new_label_columns_or_a_label_issues_export_its_sugg
 
 
 def test_a_file_that_cant_be_read_is_named_under_the_label(tmp_path):
-    with pytest.raises(InputError, match="^Relabel examples: can't read the ids in .*gone.csv") as refused:
+    with pytest.raises(InputError, match="^Relabel examples: can't read .*gone.csv") as refused:
         with_id_files({"relabel_examples": f"@{tmp_path / 'gone.csv'}"})
     assert refused.value.field == "relabel_examples"
 

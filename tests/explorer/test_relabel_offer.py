@@ -23,6 +23,14 @@ def test_the_training_suspects_are_relabelled_to_their_suggestion_on_top_of_the_
     assert again.replace(relabel_examples=(), exclude_examples=()) == CSV
 
 
+def test_an_example_the_run_both_relabelled_and_excluded_stays_out_when_it_is_no_suspect(run_store):
+    cfg = CSV.replace(relabel_examples=("45,7",), exclude_examples=("45", "46"))
+    offer = relabel_offer.relabel_offer(run_store, run_store.start_run(cfg).run_id, issues(("training", "10", "2", "3")))
+    again = TrainConfig.from_dict(offer.values)
+    assert offer.count == 1 and again.relabel_examples == ("10,3", "45,7")
+    assert again.exclude_examples == ("45", "46")  # 45 was left out and nobody asked for it back
+
+
 def test_held_out_suspects_or_an_official_dataset_are_not_offered_and_say_why(run_store):
     held_out = issues(("validation", "77", "1", "7"), ("test", "3", "2", "5"))
     offer = relabel_offer.relabel_offer(run_store, run_store.start_run(CSV).run_id, held_out)

@@ -94,22 +94,24 @@ def test_the_excluded_examples_are_counted_in_words():
 
 def test_a_few_excluded_ids_go_into_the_address_and_thousands_stay_out_with_a_note():
     few = {**DIGITS, "exclude_examples": ("train/1", "train/7")}
-    assert train_plan.address_settings(few) == ({"train_limit": "200", "exclude_examples": "train/1,train/7"}, None)
+    assert train_plan.address_settings(few) == ({"train_limit": "200", "exclude_examples": "train/1,train/7"}, {})
     many = {**DIGITS, "exclude_examples": tuple(f"train/{i}" for i in range(5000))}
-    wanted, note = train_plan.address_settings(many)
-    assert wanted == {"train_limit": "200"} and "5,000 excluded ids are too many for the address bar" in note
+    wanted, notes = train_plan.address_settings(many)
+    assert wanted == {"train_limit": "200"} and list(notes) == ["exclude_examples"]
+    assert "5,000 excluded ids are too many for the address bar" in notes["exclude_examples"]
 
 
 def test_many_relabelled_examples_stay_out_of_the_address_bar_too():
     many = {**DIGITS, "relabel_examples": tuple(f"{i},1" for i in range(2000))}
-    wanted, note = train_plan.address_settings(many)
-    assert wanted == {"train_limit": "200"} and "2,000 relabelled examples are too many for the address bar" in note
+    wanted, notes = train_plan.address_settings(many)
+    assert wanted == {"train_limit": "200"} and list(notes) == ["relabel_examples"]  # the note under its own box only
+    assert "2,000 relabelled examples are too many for the address bar" in notes["relabel_examples"]
     few = {**DIGITS, "relabel_examples": ("3,1", "45,7")}
-    assert train_plan.address_settings(few) == ({"train_limit": "200", "relabel_examples": "3,1\n45,7"}, None)
+    assert train_plan.address_settings(few) == ({"train_limit": "200", "relabel_examples": "3,1\n45,7"}, {})
 
 
 def test_the_note_under_the_box_counts_them_and_those_also_excluded():
     assert train_plan.relabelled_note(("3,1", "45,7")) == "2 training examples relabelled"
     assert train_plan.relabelled_note(("3,1", "45,7"), ("45", "9")) == (
-        "2 training examples relabelled (1 also excluded: left out, so not relabelled)")
+        "1 training example relabelled (1 more also excluded: left out, so not relabelled)")
     assert train_plan.relabelled_note(()) == "No example relabelled."
