@@ -82,8 +82,10 @@ def watch(audit_id: str, polling: bool) -> None:
     if launch.collect_error:
         st.error(f"The held-out examples could not be predicted: {plain_text.markdown(launch.collect_error)}")
     if busy:
+        own = launch.may_be_cancelled_by(canceller())
         st.button("Cancel the audit", key=f"inspect.label_audit_cancel.{audit_id}", on_click=launch.cancel,
-                  kwargs={"visitor": canceller()})
+                  kwargs={"visitor": canceller()}, disabled=not own,
+                  help=None if own else "Launched by another visitor: only they can cancel it.")
 
 
 def complete(run_id: str, audit_id: str, label: str, help_text: str) -> None:

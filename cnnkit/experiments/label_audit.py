@@ -168,7 +168,7 @@ class LabelAuditLaunch:
 
     def __init__(self, audit: LabelAudit, manager, visitor: str | None = None, poll_s: float = 1.0,
                  finished_runs: dict[int, str] | None = None, store=None):
-        self.audit, self.manager = audit, manager
+        self.audit, self.manager, self.visitor = audit, manager, visitor
         self.finished_runs = dict(finished_runs or {})
         self.to_train = tuple(fold for fold in range(audit.folds) if fold not in self.finished_runs)
         self.runs = (ablations.AblationLaunch(_FoldRuns(audit, self.to_train), manager, visitor, poll_s)
@@ -199,8 +199,17 @@ class LabelAuditLaunch:
             self.runs.follow(say, every_s)
         return self.progress()
 
+    def may_be_cancelled_by(self, visitor: str | None) -> bool:
+        """The job manager's rule for the fold jobs, launched under this launch's visitor: its own visitor, or
+        anyone for the operator (None)."""
+        return visitor is None or self.visitor in (None, visitor)
+
     def cancel(self, visitor: str | None = None) -> None:
-        """Stop the fold runs still training or queued, and a collect under way."""
+        """Stop the fold runs still training or queued, and a collect under way. InputError, and nothing
+        changes, when `visitor` may not (`may_be_cancelled_by`)."""
+        if not self.may_be_cancelled_by(visitor):
+            raise InputError(f"{self.audit.name} was launched by another visitor: only they, or whoever runs this "
+                             "server, can cancel it.")
         self._cancelled.set()
         if self.runs:
             self.runs.cancel(visitor)
