@@ -104,10 +104,14 @@ def complete(run_id: str, audit_id: str, label: str, help_text: str) -> None:
 def show(run_id: str):
     """Draw the audit picker, the start panel and the chosen audit's state. The audit's suspects, the number of
     training examples it audited and its id once it is complete; else None."""
-    audits = cached_audits(run_id)
+    try:
+        audits, here = cached_audits(run_id), started_here(run_id)
+    except InputError as error:  # the run's settings can't be read: no audit of them to find or start
+        st.info(plain_text.markdown(error))
+        return None
     names = {row.label_audit_id: f"{row.label_audit} · {row.label_audit_id[:6]} · {row.finished} of {row.folds} "
                                  f"folds finished · started {row.started:%Y-%m-%d %H:%M}" for row in audits.itertuples()}
-    names = {**started_here(run_id), **{key: name for key, name in names.items() if key not in launches()}}
+    names = {**here, **{key: name for key, name in names.items() if key not in launches()}}
     start_panel(run_id, expanded=not names)
     if not names:
         st.info("No label audit of this run's settings yet: start one above.")
