@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,6 +228,11 @@ class LabelAuditLaunch:
         """Every fold has finished and their held-out examples are being predicted."""
         return bool(self._collector and self._collector.is_alive()) and not self.progress().active
 
+    @property
+    def busy(self) -> bool:
+        """Its folds are training or queued, or their held-out examples are being predicted."""
+        return self.progress().active or self.collecting
+
     def wait_collected(self, timeout: float | None = None) -> OutOfFold | None:
         """Block until the background collect has ended (or `timeout` seconds have passed); what it collected."""
         if self._collector:
@@ -323,6 +328,24 @@ def resume_label_audit(store, audit_id: str, manager, visitor: str | None = None
     stored = stored_audit(store, audit_id)
     return LabelAuditLaunch(audit_of_store(store, stored, base_excluded), manager, visitor, poll_s,
                             finished_runs=stored.finished, store=store)
+
+
+class AuditLaunches(dict):
+    """Audit id -> its latest `LabelAuditLaunch`, for a server process, with a lock for `start`."""
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def start(self, audit_id: str, launch: Callable[[], LabelAuditLaunch]) -> bool:
+        """Keep `launch()` as audit `audit_id`'s launch, unless its launch here is busy (two visitors' clicks on
+        the same audit: one launch, not each fold trained twice). Whether it started."""
+        with self._lock:
+            current = self.get(audit_id)
+            if current is not None and current.busy:
+                return False
+            self[audit_id] = launch()
+            return True
 
 
 def is_audit_of(config: TrainConfig, fold_config: TrainConfig) -> bool:

@@ -320,3 +320,27 @@ def test_a_cancel_refused_to_another_visitor_changes_nothing_and_the_audit_is_st
         trainer.released.set()
         manager.shutdown(timeout=TIMEOUT)
     assert launch.progress().describe() == "2 of 2 runs done" and len(trainer.calls) == 2
+
+
+def test_two_visitors_starting_the_same_audit_at_once_make_one_launch():
+    launches, entered, release = label_audit.AuditLaunches(), threading.Event(), threading.Event()
+    busy, second_calls = SimpleNamespace(busy=True), []
+
+    def first():
+        entered.set()
+        release.wait(TIMEOUT)  # a launch takes a while: the other click comes meanwhile
+        return busy
+
+    starts = {}
+    one = threading.Thread(target=lambda: starts.__setitem__("one", launches.start("A", first)))
+    one.start()
+    assert entered.wait(TIMEOUT)
+    other = threading.Thread(target=lambda: starts.__setitem__("other", launches.start(
+        "A", lambda: second_calls.append(1) or busy)))
+    other.start()
+    other.join(0.5)  # unguarded, the other click would have launched by now
+    release.set()
+    one.join(TIMEOUT), other.join(TIMEOUT)
+    assert starts == {"one": True, "other": False} and second_calls == [] and launches["A"] is busy
+    launches["A"] = SimpleNamespace(busy=False)  # ended: started again
+    assert launches.start("A", lambda: busy) and launches["A"] is busy and launches.start("B", lambda: busy)
