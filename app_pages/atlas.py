@@ -50,7 +50,11 @@ def audit_suspects(audit_id: str) -> np.ndarray:
 
 def audit_flags(run_id: str, mapped) -> np.ndarray | None:
     """The picked audit's suspects as booleans over the map's examples; None without one."""
-    audits = finished_audits(run_id)
+    try:
+        audits = finished_audits(run_id)
+    except InputError as error:  # the run's settings can't be read: no audit of them to find
+        st.info(plain_text.markdown(error))
+        return None
     if not audits:
         return None
     audit_id = st.selectbox("Mark a label audit's suspects", [None, *audits], format_func=lambda key: audits.get(

@@ -14,10 +14,10 @@ POLL_SECONDS = 2.0
 
 
 @st.cache_resource
-def launches() -> dict:
+def launches() -> label_audit.AuditLaunches:
     """audit id -> LabelAuditLaunch, for this server process: an audit outlives reruns and tabs, and every
     visitor sees its progress."""
-    return {}
+    return label_audit.AuditLaunches()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -69,8 +69,7 @@ def watch(audit_id: str, polling: bool) -> None:
     launch = launches().get(audit_id)
     if launch is None:
         return
-    progress = launch.progress()
-    busy = progress.active or launch.collecting
+    progress, busy = launch.progress(), launch.busy
     if polling and not busy:
         st.rerun()  # the whole tab: the suspects or the missing folds below
     st.progress(progress.ended / progress.total, text=f"{plain_text.markdown(launch.audit.name)} · fold "
@@ -82,19 +81,24 @@ def watch(audit_id: str, polling: bool) -> None:
     if launch.collect_error:
         st.error(f"The held-out examples could not be predicted: {plain_text.markdown(launch.collect_error)}")
     if busy:
+        own = launch.may_be_cancelled_by(canceller())
         st.button("Cancel the audit", key=f"inspect.label_audit_cancel.{audit_id}", on_click=launch.cancel,
-                  kwargs={"visitor": canceller()})
+                  kwargs={"visitor": canceller()}, disabled=not own,
+                  help=None if own else "Launched by another visitor: only they can cancel it.")
 
 
 def complete(run_id: str, audit_id: str, label: str, help_text: str) -> None:
     """A button that trains the audit's missing folds again (none: predicts its held-out examples)."""
     if action_button(st, label, f"inspect.label_audit_resume.{audit_id}", help=help_text):
         try:
-            launches()[audit_id] = label_audit.resume_label_audit(
+            started = launches().start(audit_id, lambda: label_audit.resume_label_audit(
                 run_store(), audit_id, job_manager(), visitor(),
-                base_excluded=run_store().config_of_run(run_id).exclude_examples)
+                base_excluded=run_store().config_of_run(run_id).exclude_examples))
         except InputError as error:
             st.error(plain_text.markdown(error))
+            return
+        if not started:
+            st.info("Already started by another visitor's click: the audit is under way.")
             return
         st.rerun()
 
@@ -102,10 +106,14 @@ def complete(run_id: str, audit_id: str, label: str, help_text: str) -> None:
 def show(run_id: str):
     """Draw the audit picker, the start panel and the chosen audit's state. The audit's suspects, the number of
     training examples it audited and its id once it is complete; else None."""
-    audits = cached_audits(run_id)
+    try:
+        audits, here = cached_audits(run_id), started_here(run_id)
+    except InputError as error:  # the run's settings can't be read: no audit of them to find or start
+        st.info(plain_text.markdown(error))
+        return None
     names = {row.label_audit_id: f"{row.label_audit} · {row.label_audit_id[:6]} · {row.finished} of {row.folds} "
                                  f"folds finished · started {row.started:%Y-%m-%d %H:%M}" for row in audits.itertuples()}
-    names = {**started_here(run_id), **{key: name for key, name in names.items() if key not in launches()}}
+    names = {**here, **{key: name for key, name in names.items() if key not in launches()}}
     start_panel(run_id, expanded=not names)
     if not names:
         st.info("No label audit of this run's settings yet: start one above.")
@@ -115,7 +123,7 @@ def show(run_id: str):
         st.session_state.pop(key, None)
     audit_id = st.selectbox("Label audit", list(names), format_func=names.get, key=key)
     launch = launches().get(audit_id)
-    polling = bool(launch and (launch.progress().active or launch.collecting))
+    polling = bool(launch and launch.busy)
     st.fragment(watch, run_every=POLL_SECONDS if polling else None)(audit_id, polling)
     if polling:
         return None

@@ -17,12 +17,13 @@ from cnnkit.experiments.ablation_analysis import report
 from cnnkit.experiments.ablations import ABLATION_PRESETS, Ablation, AblationLaunch, parse_factor, preset_ablation
 from cnnkit.experiments.export import export_run
 from cnnkit.experiments.label_audit import (
-    LabelAudit, LabelAuditLaunch, OutOfFold, StoredAudit, plan_label_audit, resume_label_audit, stored_audit,
+    AuditLaunches, LabelAudit, LabelAuditLaunch, OutOfFold, StoredAudit, plan_label_audit, resume_label_audit,
+    stored_audit,
 )
 
 __all__ = [
     "ABLATION_PRESETS", "Ablation", "AblationLaunch", "ablation_analysis", "ablations", "export", "export_run",
-    "LabelAudit", "LabelAuditLaunch", "OutOfFold", "StoredAudit", "label_audit", "plan_label_audit",
-    "resume_label_audit", "stored_audit", "parse_factor",
+    "AuditLaunches", "LabelAudit", "LabelAuditLaunch", "OutOfFold", "StoredAudit", "label_audit",
+    "plan_label_audit", "resume_label_audit", "stored_audit", "parse_factor",
     "preset_ablation", "report", "report_card", "search", "search_figures", "time_travel",
 ]

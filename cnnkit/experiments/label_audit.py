@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,7 +168,7 @@ class LabelAuditLaunch:
 
     def __init__(self, audit: LabelAudit, manager, visitor: str | None = None, poll_s: float = 1.0,
                  finished_runs: dict[int, str] | None = None, store=None):
-        self.audit, self.manager = audit, manager
+        self.audit, self.manager, self.visitor = audit, manager, visitor
         self.finished_runs = dict(finished_runs or {})
         self.to_train = tuple(fold for fold in range(audit.folds) if fold not in self.finished_runs)
         self.runs = (ablations.AblationLaunch(_FoldRuns(audit, self.to_train), manager, visitor, poll_s)
@@ -199,8 +199,17 @@ class LabelAuditLaunch:
             self.runs.follow(say, every_s)
         return self.progress()
 
+    def may_be_cancelled_by(self, visitor: str | None) -> bool:
+        """The job manager's rule for the fold jobs, launched under this launch's visitor: its own visitor, or
+        anyone for the operator (None)."""
+        return visitor is None or self.visitor in (None, visitor)
+
     def cancel(self, visitor: str | None = None) -> None:
-        """Stop the fold runs still training or queued, and a collect under way."""
+        """Stop the fold runs still training or queued, and a collect under way. InputError, and nothing
+        changes, when `visitor` may not (`may_be_cancelled_by`)."""
+        if not self.may_be_cancelled_by(visitor):
+            raise InputError(f"{self.audit.name} was launched by another visitor: only they, or whoever runs this "
+                             "server, can cancel it.")
         self._cancelled.set()
         if self.runs:
             self.runs.cancel(visitor)
@@ -218,6 +227,11 @@ class LabelAuditLaunch:
     def collecting(self) -> bool:
         """Every fold has finished and their held-out examples are being predicted."""
         return bool(self._collector and self._collector.is_alive()) and not self.progress().active
+
+    @property
+    def busy(self) -> bool:
+        """Its folds are training or queued, or their held-out examples are being predicted."""
+        return self.progress().active or self.collecting
 
     def wait_collected(self, timeout: float | None = None) -> OutOfFold | None:
         """Block until the background collect has ended (or `timeout` seconds have passed); what it collected."""
@@ -314,6 +328,24 @@ def resume_label_audit(store, audit_id: str, manager, visitor: str | None = None
     stored = stored_audit(store, audit_id)
     return LabelAuditLaunch(audit_of_store(store, stored, base_excluded), manager, visitor, poll_s,
                             finished_runs=stored.finished, store=store)
+
+
+class AuditLaunches(dict):
+    """Audit id -> its latest `LabelAuditLaunch`, for a server process, with a lock for `start`."""
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def start(self, audit_id: str, launch: Callable[[], LabelAuditLaunch]) -> bool:
+        """Keep `launch()` as audit `audit_id`'s launch, unless its launch here is busy (two visitors' clicks on
+        the same audit: one launch, not each fold trained twice). Whether it started."""
+        with self._lock:
+            current = self.get(audit_id)
+            if current is not None and current.busy:
+                return False
+            self[audit_id] = launch()
+            return True
 
 
 def is_audit_of(config: TrainConfig, fold_config: TrainConfig) -> bool:

@@ -31,7 +31,8 @@ class Outcome:
 
 
 class BackgroundWork:
-    """Up to `max_entries` results by key, computed by `workers` threads in the order first asked."""
+    """Results by key, computed by `workers` threads in the order first asked; finished ones beyond
+    `max_entries` are dropped, but never work under way or the key being served."""
 
     def __init__(self, max_entries: int = 8, workers: int = 1):
         self._max_entries = max_entries
@@ -47,15 +48,16 @@ class BackgroundWork:
                 self._entries[key] = (time.monotonic(), self._pool.submit(_timed, work))
             self._entries.move_to_end(key)
             started, future = self._entries[key]
-            self._drop_least_recently_asked()
+            self._drop_least_recently_asked(keep=key)
         if not future.done():
             return Outcome(False, time.monotonic() - started)
         value, error, seconds = future.result()
         return Outcome(True, seconds, value, error)
 
-    def _drop_least_recently_asked(self) -> None:
-        """Finished entries beyond `max_entries`; work under way stays, a page is polling it."""
-        finished = [key for key, (_, future) in self._entries.items() if future.done()]
+    def _drop_least_recently_asked(self, keep: Hashable) -> None:
+        """Finished entries beyond `max_entries`, least recently asked first; work under way stays, a page
+        is polling it, and so does `keep`, the key being served (else its next poll would compute it again)."""
+        finished = [key for key, (_, future) in self._entries.items() if future.done() and key != keep]
         for key in finished[:max(len(self._entries) - self._max_entries, 0)]:
             del self._entries[key]
 

@@ -89,10 +89,19 @@ def complete_audit_issues(store, audit_id: str) -> tuple[pd.DataFrame, int]:
 
 def audits_of(store, config) -> pd.DataFrame:
     """The label audits in `store` (`store.label_audits()`'s rows) of `config`'s training split: their fold runs
-    have its settings, apart from the examples they leave out (`experiments.label_audit.is_audit_of`)."""
+    have its settings, apart from the examples they leave out (`experiments.label_audit.is_audit_of`). An audit
+    whose run's settings can't be read (a lost list artifact, params that no longer validate) is left out."""
     audits = store.label_audits()
     audits = audits[audits["dataset"] == config.dataset]
-    return audits[[label_audit.is_audit_of(config, store.config_of_run(run_id)) for run_id in audits["a_run_id"]]]
+    return audits[[_is_readable_audit_of(store, config, run_id) for run_id in audits["a_run_id"]]]
+
+
+def _is_readable_audit_of(store, config, run_id: str) -> bool:
+    try:
+        fold_config = store.config_of_run(run_id)
+    except InputError:
+        return False
+    return label_audit.is_audit_of(config, fold_config)
 
 
 def _issues_of(one: HeldOut, class_names) -> pd.DataFrame:

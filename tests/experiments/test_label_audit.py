@@ -292,3 +292,55 @@ def test_a_fold_runs_settings_audit_a_config_with_the_same_settings_and_fewer_ex
     assert label_audit.is_audit_of(BASE, fold) and label_audit.is_audit_of(BASE.replace(exclude_examples=("2",)), fold)
     assert not label_audit.is_audit_of(BASE.replace(exclude_examples=("9",)), fold)
     assert not label_audit.is_audit_of(BASE.replace(epochs=2), fold)
+
+
+def test_a_cancel_refused_to_another_visitor_changes_nothing_and_the_audit_is_still_collected(monkeypatch):
+    class HeldTrainer(QuickTrainer):
+        released = threading.Event()
+
+        def __call__(self, cfg, **kwargs):
+            self.released.wait(TIMEOUT)
+            return super().__call__(cfg, **kwargs)
+
+    monkeypatch.setattr("cnnkit.training.predict_test_images", lambda model, images, cfg, cancel:
+                        np.full((len(images), 10), 0.1))
+    trainer = HeldTrainer()
+    manager = JobManager(max_concurrent=1, trainer=trainer, recover_stale_runs=False)
+    try:
+        launch = label_audit.LabelAuditLaunch(label_audit.plan_label_audit(BASE, folds=2), manager, "address A",
+                                              poll_s=0.05, store=FakeStore())
+        with pytest.raises(InputError, match="launched by another visitor"):
+            launch.cancel(visitor="address B")
+        assert not launch.cancelled and not launch.runs.cancelled and launch.progress().active
+        assert launch.may_be_cancelled_by("address A") and launch.may_be_cancelled_by(None)
+        assert not launch.may_be_cancelled_by("address B")
+        trainer.released.set()
+        assert launch.wait_collected(TIMEOUT) is not None and launch.collect_error is None
+    finally:
+        trainer.released.set()
+        manager.shutdown(timeout=TIMEOUT)
+    assert launch.progress().describe() == "2 of 2 runs done" and len(trainer.calls) == 2
+
+
+def test_two_visitors_starting_the_same_audit_at_once_make_one_launch():
+    launches, entered, release = label_audit.AuditLaunches(), threading.Event(), threading.Event()
+    busy, second_calls = SimpleNamespace(busy=True), []
+
+    def first():
+        entered.set()
+        release.wait(TIMEOUT)  # a launch takes a while: the other click comes meanwhile
+        return busy
+
+    starts = {}
+    one = threading.Thread(target=lambda: starts.__setitem__("one", launches.start("A", first)))
+    one.start()
+    assert entered.wait(TIMEOUT)
+    other = threading.Thread(target=lambda: starts.__setitem__("other", launches.start(
+        "A", lambda: second_calls.append(1) or busy)))
+    other.start()
+    other.join(0.5)  # unguarded, the other click would have launched by now
+    release.set()
+    one.join(TIMEOUT), other.join(TIMEOUT)
+    assert starts == {"one": True, "other": False} and second_calls == [] and launches["A"] is busy
+    launches["A"] = SimpleNamespace(busy=False)  # ended: started again
+    assert launches.start("A", lambda: busy) and launches["A"] is busy and launches.start("B", lambda: busy)

@@ -69,6 +69,16 @@ def test_finished_entries_beyond_the_limit_are_dropped_least_recently_asked_firs
 def test_work_under_way_is_never_dropped():
     background, held, other = BackgroundWork(max_entries=1, workers=2), Work(3, held=True), Work(4)
     background.outcome("held", held)
-    finished(background, "other", other)  # two entries, one too many: the finished one goes
+    finished(background, "other", other)  # two entries, one too many: both stay, each is being asked for
     held.released.set()
     assert finished(background, "held", held).value == 3 and held.calls == 1
+
+
+def test_the_key_served_is_kept_while_other_work_is_under_way():
+    background, held, served = BackgroundWork(max_entries=1, workers=2), Work(5, held=True), Work(6)
+    background.outcome("held", held)
+    for _ in range(3):  # polls of a page while another key's work runs past the limit
+        assert finished(background, "served", served).value == 6
+    assert served.calls == 1
+    held.released.set()
+    assert finished(background, "held", held).value == 5 and held.calls == 1

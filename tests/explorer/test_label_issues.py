@@ -165,6 +165,21 @@ def test_the_audits_of_a_runs_settings_are_those_whose_folds_have_them_and_leave
     assert label_issues.audits_of(store, store.base.replace(exclude_examples=("3",))).empty
 
 
+def test_an_audit_whose_fold_runs_settings_cannot_be_read_is_left_out_not_raised():
+    class LostArtifactStore(_AuditStore):
+        def label_audits(self):
+            return pd.concat([pd.DataFrame({"label_audit_id": ["B"], "dataset": ["digits"], "a_run_id": ["b1"]}),
+                              super().label_audits()], ignore_index=True)
+
+        def config_of_run(self, run_id):
+            if run_id == "b1":
+                raise InputError("Run b1 excluded 2, but its list of their ids (excluded_examples.txt) is missing.")
+            return super().config_of_run(run_id)
+
+    store = LostArtifactStore()
+    assert label_issues.audits_of(store, store.base)["label_audit_id"].tolist() == ["A"]
+
+
 def test_a_stored_audits_suspects_come_from_its_fold_runs_predictions_and_wait_for_every_fold():
     table, audited = label_issues.stored_audit_issues(_AuditStore(), ["r1", "r2"])
     assert audited == 6 and table[["position", "id", "given_label", "suggested_label"]].values.tolist() == [

@@ -146,3 +146,17 @@ def test_a_complete_label_audits_suspects_are_marked_on_the_map_and_shown_as_a_s
     at.run()
     assert sorted(at.dataframe[0].value["id"]) == sorted([mapped.ids[7], mapped.ids[2]])
     assert any(button.label == "Train again without these 2 examples" for button in at.button)
+
+
+def test_a_run_whose_settings_cannot_be_read_still_draws_its_map_and_says_why_in_one_line(atlas_app, runs,
+                                                                                         monkeypatch):
+    from cnnkit.errors import InputError
+
+    def unreadable(store, run_id):
+        raise InputError(f"Run {run_id} excluded 2, but its list of their ids (excluded_examples.txt) is missing.")
+
+    monkeypatch.setattr(tracking.RunStore, "config_of_run", unreadable)
+    at = opened(atlas_app, runs[1])
+    assert not at.exception and not at.error  # the page guard's one line: the page stopped there
+    assert chart_title(at, 0) == "Data map · 200 examples" and len(at.metric) == len(cartography.REGIONS)
+    assert any(info.value.endswith("is missing.") for info in at.info)  # markdown escapes the underscores

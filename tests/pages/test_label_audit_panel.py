@@ -1,7 +1,8 @@
 """Inspect's label issues of the training split (app_pages/label_audit_panel.py) through AppTest, on a tiny digits
 run: no audit yet said in neutral words; an audit started from the tab shows its progress and a Cancel; a cancelled
 audit names the folds that did not finish and trains only them again; then its suspects, ranked from the fold runs'
-logged predictions, with a CSV and a button that opens Train without them."""
+logged predictions, with a CSV and a button that opens Train without them. A run whose settings can't be read says
+so in one line."""
 
 import re
 
@@ -94,3 +95,17 @@ def test_an_audit_started_cancelled_and_completed_from_the_tab_shows_its_suspect
     assert not at.exception and at.title[0].value == "Train"
     assert sorted(at.text_area(key="cfg.exclude_examples").value.splitlines()) == sorted(table["id"].head(2))
     assert at.number_input(key="cfg.train_limit").value == 60
+
+
+def test_a_run_whose_settings_cannot_be_read_says_why_in_one_line(audited_app, monkeypatch):
+    from cnnkit.errors import InputError
+
+    app, uri, run_id = audited_app
+
+    def unreadable(store, run_id):
+        raise InputError(f"Run {run_id} excluded 2, but its list of their ids (excluded_examples.txt) is missing.")
+
+    monkeypatch.setattr(tracking.RunStore, "config_of_run", unreadable)
+    at = training_tab(app.switch_page("app_pages/inspect.py").run(), run_id)
+    assert not at.error
+    assert [info.value for info in at.info if info.value.endswith("is missing.")], [i.value for i in at.info]
