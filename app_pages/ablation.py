@@ -145,7 +145,9 @@ def progress_panel(polling: bool) -> None:
     if launch.error:
         st.error(f"The rest of the ablation could not be queued: {plain_text.markdown(launch.error)}")
     if progress.active:
-        st.button("Cancel the ablation", key="ablation.cancel", on_click=launch.cancel, kwargs={"visitor": canceller()})
+        own = launch.may_be_cancelled_by(canceller())
+        st.button("Cancel the ablation", key="ablation.cancel", on_click=launch.cancel, kwargs={"visitor": canceller()},
+                  disabled=not own, help=None if own else "Launched by another visitor: only they can cancel it.")
 
 
 def analysis(ablation_id: str) -> None:

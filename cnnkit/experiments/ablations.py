@@ -228,6 +228,12 @@ class AblationProgress:
         return " · ".join(filter(None, parts))
 
 
+def may_cancel(launched_by: str | None, visitor: str | None) -> bool:
+    """The job manager's rule for a group of jobs launched by `launched_by`: its own visitor may cancel them, and
+    the operator (`visitor` None) anyone's."""
+    return visitor is None or launched_by in (None, visitor)
+
+
 class AblationLaunch:
     """An ablation's runs going through `manager`, in grid order. What the manager refuses for the
     visitor's cap waits here, and is submitted as the ablation's own jobs end; the manager's
@@ -275,8 +281,15 @@ class AblationLaunch:
     def _snapshots(self) -> list:
         return [job for job in map(self.manager.find, list(self.job_ids)) if job is not None]
 
+    def may_be_cancelled_by(self, visitor: str | None) -> bool:
+        return may_cancel(self.visitor, visitor)
+
     def cancel(self, visitor: str | None = None) -> None:
-        """Stop the ablation: nothing more is submitted, its queued jobs are dropped, its running ones stop."""
+        """Stop the ablation: nothing more is submitted, its queued jobs are dropped, its running ones stop.
+        InputError, and nothing changes, when `visitor` may not (`may_cancel`)."""
+        if not self.may_be_cancelled_by(visitor):
+            raise InputError(f"{self.ablation.name} was launched by another visitor: only they, or whoever runs this "
+                             "server, can cancel it.")
         with self._lock:
             self._cancelled = True
         for job in self._snapshots():

@@ -202,7 +202,7 @@ class LabelAuditLaunch:
     def may_be_cancelled_by(self, visitor: str | None) -> bool:
         """The job manager's rule for the fold jobs, launched under this launch's visitor: its own visitor, or
         anyone for the operator (None)."""
-        return visitor is None or self.visitor in (None, visitor)
+        return ablations.may_cancel(self.visitor, visitor)
 
     def cancel(self, visitor: str | None = None) -> None:
         """Stop the fold runs still training or queued, and a collect under way. InputError, and nothing

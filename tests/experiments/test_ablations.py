@@ -202,6 +202,23 @@ def test_cancelling_an_ablation_stops_its_running_job_drops_the_queue_and_submit
         manager.shutdown(timeout=TIMEOUT)
 
 
+def test_a_cancel_refused_to_another_visitor_changes_nothing(trainer):
+    manager = manager_for(trainer, max_active_per_visitor=2)
+    launch = AblationLaunch(Ablation("tiny", BASE, (parse_factor("flip=none,horizontal"),), seeds=3), manager,
+                            visitor="me", poll_s=0.05)
+    try:
+        assert manager.wait(launch.job_ids[0], timeout=0.2).state == "running"
+        assert launch.may_be_cancelled_by("me") and launch.may_be_cancelled_by(None)
+        assert not launch.may_be_cancelled_by("someone else")
+        with pytest.raises(InputError, match="^tiny was launched by another visitor"):
+            launch.cancel("someone else")
+        assert not launch.cancelled and launch.progress().active  # the ablation goes on, its queue fed
+        launch.cancel("me")
+        assert launch.cancelled and not launch.wait(TIMEOUT).active
+    finally:
+        manager.shutdown(timeout=TIMEOUT)
+
+
 def test_the_command_line_names_a_bad_factor_or_metric_in_one_line(capsys):
     from cnnkit.cli import main
 
