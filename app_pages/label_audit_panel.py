@@ -20,11 +20,17 @@ def launches() -> label_audit.AuditLaunches:
     return label_audit.AuditLaunches()
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_config(run_id: str):
+    """A run's settings (their example lists are artifacts to download) never change: read once per run, not at
+    every rerun of the tab."""
+    return run_store().config_of_run(run_id)
+
+
 @st.cache_data(ttl=10, show_spinner=False)
 def cached_audits(run_id: str):
     """The store's audits of the run's settings (read again every 10 s: folds finish)."""
-    store = run_store()
-    return label_issues.audits_of(store, store.config_of_run(run_id))
+    return label_issues.audits_of(run_store(), cached_config(run_id))
 
 
 @st.cache_data(max_entries=8, show_spinner="Ranking the audit's suspects…")
@@ -36,7 +42,7 @@ def cached_audit_issues(audit_id: str, run_ids: tuple[str, ...]):
 def started_here(run_id: str) -> dict[str, str]:
     """The audits of this run started in this process (the store may not hold their queued folds yet), with
     their progress as it is now."""
-    config = run_store().config_of_run(run_id)
+    config = cached_config(run_id)
     return {audit_id: f"{launch.audit.name} · {audit_id[:6]} · {launch.progress().finished} of {launch.audit.folds} "
                       "folds finished" for audit_id, launch in launches().items()
             if label_audit.is_audit_of(config, launch.audit.base)}
@@ -53,7 +59,7 @@ def start_panel(run_id: str, expanded: bool) -> None:
                                          "training examples, and the audit takes longer."))
         if action_button(st, "Start the label audit", f"inspect.label_audit_start.{run_id}", type="primary"):
             try:
-                audit = label_audit.plan_label_audit(run_store().config_of_run(run_id), folds)
+                audit = label_audit.plan_label_audit(cached_config(run_id), folds)
                 launches()[audit.audit_id] = label_audit.LabelAuditLaunch(audit, job_manager(), visitor(),
                                                                           store=run_store())
             except InputError as error:
@@ -93,7 +99,7 @@ def complete(run_id: str, audit_id: str, label: str, help_text: str) -> None:
         try:
             started = launches().start(audit_id, lambda: label_audit.resume_label_audit(
                 run_store(), audit_id, job_manager(), visitor(),
-                base_excluded=run_store().config_of_run(run_id).exclude_examples))
+                base_excluded=cached_config(run_id).exclude_examples))
         except InputError as error:
             st.error(plain_text.markdown(error))
             return
