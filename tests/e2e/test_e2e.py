@@ -232,7 +232,9 @@ def test_an_invalid_setting_is_explained_next_to_its_control_and_counted_on_its_
 def test_a_reload_keeps_the_form_and_the_job_watched_and_any_job_can_be_watched(app_url, page):
     open_app(page, app_url)
     page.get_by_role("tab", name="4 · Optimiser").click()
-    type_number(page, "Epochs", 500)  # runs until cancelled below
+    # runs until cancelled below: 500 epochs of digits could end on their own (about 0.35 s each) while a
+    # loaded machine walked the steps, and the Cancel in `finally` then found no button
+    type_number(page, "Epochs", 100_000)
     name = page.get_by_role("textbox", name="Run name (optional)")
     for run_name in ("long run", "short-lived"):
         name.fill(run_name)
@@ -249,8 +251,8 @@ def test_a_reload_keeps_the_form_and_the_job_watched_and_any_job_can_be_watched(
 
         page.reload()  # the job chosen is kept, with the form
         page.get_by_text("Live view · long run (running)").wait_for(timeout=180_000)
-        playwright_api.expect(page.get_by_label("Epochs", exact=True)).to_have_value("500")
-        assert re.search(r"/\?epochs=500&job=job-\d+$", page.url), page.url
+        playwright_api.expect(page.get_by_label("Epochs", exact=True)).to_have_value("100000")
+        assert re.search(r"/\?epochs=100000&job=job-\d+$", page.url), page.url
         shot(page, "19-reload-keeps-the-watched-job", settle_ms=1500)
 
         wait_for_ended(page, ended_jobs(page)).click()
@@ -279,8 +281,11 @@ def upload_csv(page, upload: Path) -> None:
     """Choose the csv dataset on the Train page and upload `upload` as it; returns once it has loaded."""
     page.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="csv").first.click()
+    # the rerun for the new dataset has drawn the whole tab (no file yet): a file given to the
+    # uploader while that rerun still drew it was lost on a loaded machine
+    page.get_by_text("The data could not be loaded").wait_for(timeout=180_000)
     page.locator("input[type=file]").set_input_files(str(upload))
-    page.get_by_text("8×8×1").first.wait_for()
+    page.get_by_text("8×8×1").first.wait_for(timeout=180_000)
     # the summary can be drawn a rerun before the path field takes the saved upload's path
     path_field = page.get_by_label("Path on this machine", exact=True)
     playwright_api.expect(path_field).to_have_value(re.compile(r"\.csv$"))

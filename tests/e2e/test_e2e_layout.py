@@ -47,7 +47,10 @@ def test_in_the_dark_theme_the_launch_bar_is_dark_too(app_url, browser):  # noqa
     page = narrow_page(browser, 1400, color_scheme="dark")  # the System theme follows the browser
     open_app(page, app_url)
     bar = page.locator('div[data-testid="stLayoutWrapper"]:has(> div.st-key-launch_bar)')
-    red, green, blue = (int(v) for v in bar.evaluate("e => getComputedStyle(e).backgroundColor")
-                        .removeprefix("rgb(").removesuffix(")").split(",")[:3])
+    # The bar's style is drawn by the same script run, but can reach the page a moment after the bar
+    # (on a loaded machine the bar was read while still transparent): wait for any background first.
+    page.wait_for_function("e => getComputedStyle(e).backgroundColor !== 'rgba(0, 0, 0, 0)'", arg=bar.element_handle())
+    colour = bar.evaluate("e => getComputedStyle(e).backgroundColor")
+    red, green, blue = (int(v) for v in colour.removeprefix("rgb(").removesuffix(")").split(",")[:3])
     assert max(red, green, blue) < 60  # it was white
     page.context.close()

@@ -2,7 +2,7 @@
 
 from cnnkit.config import TrainConfig
 
-LONG = TrainConfig(dataset="digits", arch="kaggle_mnist_cnn", epochs=500, train_limit=100)
+LONG = TrainConfig(dataset="digits", arch="kaggle_mnist_cnn", epochs=100_000, train_limit=100)  # until cancelled
 
 
 def live_view_heading(at) -> str:
