@@ -128,6 +128,18 @@ def cached_snapshot_epochs(run_id: str) -> list[int]:
     return run_store().snapshot_epochs(run_id)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _corruption_table(run_id: str, mean_accuracy: float | None, images: float | None):
+    return run_store().corruption_table(run_id)
+
+
+def cached_corruption_table(run_id: str, metrics: dict[str, float]):
+    """The run's latest corruption sweep table (None: no sweep), read once per sweep rather than at every
+    rerun: keyed by the sweep's metrics (`metrics`: the run's), which a new sweep logs again."""
+    return _corruption_table(run_id, metrics.get(run_schema.CORRUPTION_MEAN_ACCURACY),
+                             metrics.get(run_schema.CORRUPTION_IMAGES))
+
+
 @st.cache_data(max_entries=16, show_spinner="Loading the snapshot's test predictions…")
 def cached_snapshot_probabilities(run_id: str, epoch: int):
     return run_store().snapshot_probabilities(run_id, epoch)

@@ -33,8 +33,10 @@ def sweep_progress(job_id: str) -> None:
             common.job_manager().cancel(job_id, visitor=common.visitor())
 
 
-def corruption_section(store, run_id: str, run) -> None:
-    """Runs' open run: its latest sweep's numbers and heat map, and a button that starts one (finished runs)."""
+def corruption_section(run) -> None:
+    """Runs' open run (`run`, its summary): its latest sweep's numbers and heat map, and a button that starts
+    one (finished runs)."""
+    run_id = run.run_id
     st.subheader("Robustness to corruptions", help=WHAT)
     job = sweep_job(run_id)
     if run.status == "FINISHED":
@@ -54,7 +56,7 @@ def corruption_section(store, run_id: str, run) -> None:
         st.error(f"The corruption sweep failed: {plain_text.markdown(job.error)}")
     elif job and job.state == "cancelled":
         st.caption("The last corruption sweep was stopped before its end: nothing of it was logged.")
-    table = store.corruption_table(run_id)
+    table = common.cached_corruption_table(run_id, run.metrics)
     if table is None:
         st.caption("No corruption sweep of this run yet.")
         return

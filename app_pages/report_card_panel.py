@@ -8,8 +8,9 @@ from cnnkit.errors import InputError
 from cnnkit.experiments import report_card
 from cnnkit.explorer import calibration_view, charts, plain_text
 from cnnkit.models import predict
-from app_pages.calibration_panel import SCORES
-from app_pages.common import cached_model, cached_test_split, run_store
+from cnnkit.tracking import run_schema
+from app_pages.calibration_panel import SCORES, cached_calibration
+from app_pages.common import cached_corruption_table, cached_model, cached_test_split
 
 HINTS = "report_card.hints"  # the runs whose hint statistics were asked for in this session
 
@@ -19,15 +20,18 @@ def cached_hint(run_id: str) -> report_card.HintReference:
     return report_card.hint_reference(predict.test_reference(cached_model(run_id), cached_test_split(run_id).x_test))
 
 
-def report_card_section(run_id: str) -> None:
-    """The card of run `run_id`: one sentence per part, the part's numbers or chart beside it."""
+def report_card_section(run) -> None:
+    """The card of `run` (the open run's summary): one sentence per part, the part's numbers or chart beside
+    it. Its calibration and sweep are read once (cached), not at every rerun of the Runs page."""
+    run_id = run.run_id
     hint, hint_error = None, None
     if run_id in st.session_state.get(HINTS, ()):
         try:
             hint = cached_hint(run_id)
         except InputError as error:
             hint_error = error
-    card = report_card.read_card(run_store(), run_id, hint)
+    logged = cached_calibration(run_id, False).calibration if run_schema.TEST_ECE in run.metrics else None
+    card = report_card.card_of(run, logged, cached_corruption_table(run_id, run.metrics), hint)
     parts = {part.title: part for part in card.parts()}
     st.caption("Can this result be trusted? Each line says what the numbers beside it mean.")
     _sentence(parts["Test accuracy"])

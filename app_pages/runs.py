@@ -181,7 +181,7 @@ if run_id:
     card_tab, curves_tab, calibration_tab, config_tab, manage_tab = st.tabs(
         ["Report card", "Curves", "Calibration", "Config", "Manage & relaunch"])
     with card_tab:
-        report_card_section(run_id)
+        report_card_section(run)
     with curves_tab:
         epochs, batches = store.run_history(run_id)
         metrics = {k: v for k, v in run.metrics.items() if k.startswith(run_schema.TEST_PREFIX)}
@@ -197,7 +197,7 @@ if run_id:
             right.plotly_chart(charts.learning_rate(batches["step"], batches[run_schema.BATCH_LR], title="Learning rate per step"),
                                width="stretch")
         system_section(store, {run_id: run.name})
-        corruption_section(store, run_id, run)
+        corruption_section(run)
     with calibration_tab:
         run_calibration_section(run_id, run.status)
     with config_tab:

@@ -23,13 +23,14 @@ class CorruptionResults(StoreClient):
     """Writing and reading a run's corruption sweep."""
 
     def log_corruption_sweep(self, run_id: str, metrics: dict[str, float], table: pd.DataFrame) -> None:
-        """`metrics` at step 0 (a newer sweep's replace an older's) and `table` as CORRUPTION_TABLE, on the
-        run as it is (its status unchanged)."""
+        """`table` as CORRUPTION_TABLE, then `metrics` at step 0 (a newer sweep's replace an older's), on the
+        run as it is (its status unchanged). The table first: a reader that sees the metrics finds their
+        table, and one that keys a cached table by them never keeps the older table under the newer key."""
+        RunLogger(self, run_id).log_table(table.loc[:, list(SWEEP_COLUMNS)], CORRUPTION_TABLE)
         now = int(time.time() * 1000)
         values = [Metric(key, float(value), now, 0) for key, value in metrics.items()]
         with as_input_error():
             Patience().call(lambda: self._client.log_batch(run_id, metrics=values))
-        RunLogger(self, run_id).log_table(table.loc[:, list(SWEEP_COLUMNS)], CORRUPTION_TABLE)
 
     def corruption_table(self, run_id: str) -> pd.DataFrame | None:
         """The run's latest sweep (columns SWEEP_COLUMNS, one row per corruption and severity); None

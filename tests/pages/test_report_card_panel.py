@@ -7,10 +7,11 @@ import os
 import pytest
 
 from cnnkit import tracking
+from cnnkit.tracking import run_schema
 from cheap_runs import evaluated_digits_run, finished_run
 from test_calibration_pages import open_run
 from test_pages import chart_titles
-from test_report_card import log_calibration_and_sweep
+from test_report_card import log_calibration_and_sweep, sweep_table
 
 
 def texts(at) -> str:
@@ -72,3 +73,31 @@ def test_the_hints_statistics_are_computed_on_demand_from_the_runs_model(app):
     assert "Classify flags an image as unfamiliar when its top probability is under " in shown
     images = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"]).run(run_id).test_images
     assert f"of the {images:,} test images do" in shown  # all of them: fewer than predict.REFERENCE_IMAGES
+
+
+def test_the_open_runs_sweep_and_calibration_are_read_once_and_a_new_sweep_again(app, monkeypatch):
+    store = tracking.RunStore(os.environ["MLFLOW_TRACKING_URI"])
+    run_id = evaluated_digits_run(store, "swept", wrong=range(9))
+    log_calibration_and_sweep(store, run_id)
+    reads = []
+    for method in ("corruption_table", "load_json_artifact"):
+        read = getattr(tracking.RunStore, method)
+        monkeypatch.setattr(tracking.RunStore, method,
+                            lambda self, *args, _read=read, _name=method: reads.append(_name) or _read(self, *args))
+
+    at = open_run(app, run_id)
+    first = list(reads)
+    at.run()
+    at.run()
+
+    assert not at.exception
+    assert first.count("corruption_table") == 1 and "load_json_artifact" in first  # the card and Robustness share one read
+    assert reads == first  # the reruns read neither again
+    table = sweep_table({"shear": 0.6})
+    store.log_corruption_sweep(run_id, {run_schema.CORRUPTION_CLEAN_ACCURACY: 0.95,
+                                        run_schema.CORRUPTION_MEAN_ACCURACY: table["accuracy"].mean(),
+                                        run_schema.CORRUPTION_DROP: 0.95 - table["accuracy"].mean(),
+                                        run_schema.CORRUPTION_IMAGES: 2000}, table)
+    at.run()
+    assert reads.count("corruption_table") == 2
+    assert "worst: shear (60.0%), gaussian noise (90.0%)" in texts(at.tabs[0])  # the new sweep's, not the cached one
