@@ -23,5 +23,6 @@ if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl 
 fi
 # Two pytest workers (pytest-xdist), each taking whole files (module fixtures such as the e2e app
 # server are made once): much of the suite waits on subprocesses, servers and the browser, so two
-# workers finish in about half the time on CI's 2 cores. CNNKIT_TEST_WORKERS=0 runs in this process.
-exec .venv/bin/python -m pytest -n "${CNNKIT_TEST_WORKERS:-2}" --dist loadfile "$@"
+# workers finish in about half the time on CI's 2 cores, taking the heavy files first (tests/heavy_first.py,
+# which --no-loadscope-reorder lets set the order). CNNKIT_TEST_WORKERS=0 runs in this process.
+exec .venv/bin/python -m pytest -n "${CNNKIT_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"

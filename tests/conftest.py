@@ -11,6 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app_script import APP
+
+pytest_plugins = ["heavy_first"]  # the order and units in which the two pytest workers take the files
 # Tests that crash and resume runs of sub-second epochs need every epoch saved; the default (a save
 # at most every 30 s) is tested in tests/training/test_checkpoint.py. Subprocesses inherit it.
 os.environ.setdefault("CNNKIT_CHECKPOINT_SECONDS", "0")
