@@ -1,6 +1,7 @@
 """Helpers for tests that train in a child process and watch its run through the store."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,10 +13,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(args: list[str], store: str, cwd: Path) -> subprocess.Popen:
-    """`python <args>` with MLFLOW_TRACKING_URI set to `store`, its output captured."""
+    """`python <args>` with MLFLOW_TRACKING_URI set to `store`, its output captured. Its faulthandler is
+    on, so SIGABRT writes every thread's stack to its stderr (`ended_output`)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen([sys.executable, "-X", "faulthandler", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def ended_output(process: subprocess.Popen, timeout: float = 240.0) -> tuple[str, str]:
+    """(stdout, stderr) of `process` (from `start`) once it has ended. One still running after `timeout`
+    seconds is aborted, and the test fails with the stacks its threads were in: where it hung."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate(timeout=60)
+        raise AssertionError(f"the process had not ended after {timeout:.0f} s; its threads then:\n{err[-8000:]}") from None
 
 
 def wait_for(condition, timeout: float = 300.0, what: str = "the condition"):

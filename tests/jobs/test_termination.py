@@ -7,7 +7,7 @@ import pytest
 
 from cnnkit.jobs import SIGNAL_REASONS
 from cnnkit.tracking.store_opening import make_client
-from run_processes import logged_epochs, running_run_with_epochs, start, wait_for
+from run_processes import ended_output, logged_epochs, running_run_with_epochs, start, wait_for
 
 LONG_RUN = ["--dataset", "digits", "--epochs", "300", "--set", "batch_size=64", "--set", "seed=7"]
 NOTE = "Stopped: the process got SIGTERM (docker stop, systemd or kill)."
@@ -59,7 +59,7 @@ def test_a_signal_ends_the_cli_run_killed_and_the_process_with_128_plus_its_numb
     try:
         run_id = wait_for(running_run_with_epochs(store), what="an epoch logged")
         process.send_signal(signum)
-        out, err = process.communicate(timeout=120)
+        out, err = ended_output(process)
     finally:
         process.kill()
     assert process.returncode == status, err
@@ -78,7 +78,7 @@ def test_sigterm_ends_a_job_managers_runs_killed_before_the_process_exits(tmp_pa
     try:
         run_id = wait_for(running_run_with_epochs(store), what="an epoch logged")
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=120)
+        out, err = ended_output(process)
     finally:
         process.kill()
     assert process.returncode == 128 + signal.SIGTERM, err
@@ -99,7 +99,7 @@ def test_sigterm_to_the_streamlit_server_ends_its_jobs_runs_killed_as_it_exits(t
     try:
         run_id = wait_for(running_run_with_epochs(store), what="an epoch logged")
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=120)
+        out, err = ended_output(process)
     finally:
         process.kill()
     assert process.returncode == 0 and "the server stopped" in out, err
